@@ -1,0 +1,216 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { CONFIG_KEYS, ConfigSchema, PROFILE_DEFAULTS, type Config, type ConfigKey, type Profile } from './schema.js';
+
+/** One thing wrong with the configuration, phrased so an operator can fix it. */
+export interface ConfigProblem {
+  key: string;
+  source: string;
+  message: string;
+}
+
+/** Thrown when the configuration is invalid; lists every problem, not just the first. */
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p.key} (${p.source}): ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface ConfigSources {
+  /** Path of a JSON or YAML config file (`--config`). */
+  file?: string | undefined;
+  /** The process environment; only `PCF_*` variables are read. */
+  env?: NodeJS.ProcessEnv;
+  /** Values from the command line, keyed by config path (`graphql.maxDepth`). */
+  flags?: Record<string, unknown>;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Things worth telling the operator that do not stop start-up (e.g. unknown PCF_ variables). */
+  warnings: string[];
+}
+
+// Variables read by tools around the server rather than the server itself.
+const FOREIGN_ENV = /^PCF_(TEST_|URL$|TOKEN$|CONFIG$)/;
+
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: true });
+ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
+const validate = ajv.compile<Config>(ConfigSchema);
+
+const KEY_BY_PATH = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    node = (typeof next === 'object' && next !== null ? next : (node[part] = {})) as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Merges `layer` into `target`, remembering which source set each leaf. */
+function mergeLayer(
+  target: Record<string, unknown>,
+  layer: Record<string, unknown>,
+  source: string,
+  origins: Map<string, string>,
+  prefix = '',
+): void {
+  for (const [name, value] of Object.entries(layer)) {
+    const path = prefix ? `${prefix}.${name}` : name;
+    if (isPlainObject(value) && isPlainObject(target[name])) {
+      mergeLayer(target[name] as Record<string, unknown>, value, source, origins, path);
+    } else {
+      target[name] = isPlainObject(value) ? structuredClone(value) : value;
+      origins.set(path, source);
+    }
+  }
+}
+
+function readFileLayer(file: string, problems: ConfigProblem[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push({ key: '--config', source: file, message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? 'error'}` });
+    return {};
+  }
+  try {
+    const parsed: unknown = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
+    if (parsed === null || parsed === undefined) return {};
+    if (!isPlainObject(parsed)) {
+      problems.push({ key: '--config', source: file, message: 'the file must hold an object of settings' });
+      return {};
+    }
+    return parsed;
+  } catch (err) {
+    problems.push({ key: '--config', source: file, message: `not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}` });
+    return {};
+  }
+}
+
+function readEnvLayer(env: NodeJS.ProcessEnv, warnings: string[]): { layer: Record<string, unknown>; names: Map<string, string> } {
+  const layer: Record<string, unknown> = {};
+  const names = new Map<string, string>();
+  const byEnv = new Map(CONFIG_KEYS.map((k) => [k.env, k]));
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('PCF_') || value === undefined || FOREIGN_ENV.test(name)) continue;
+    const key = byEnv.get(name);
+    if (!key) {
+      warnings.push(`Unknown environment variable ${name} is ignored`);
+      continue;
+    }
+    setPath(layer, key.path, value);
+    names.set(key.path, `env ${name}`);
+  }
+  return { layer, names };
+}
+
+function describeExpected(key: ConfigKey | undefined): string {
+  if (!key) return '';
+  const s = key.schema;
+  if (Array.isArray(s.anyOf)) return ` Allowed: ${s.anyOf.map((o: { const: unknown }) => String(o.const)).join(', ')}.`;
+  if (s.type === 'integer') return ` Expected an integer from ${s.minimum} to ${s.maximum}.`;
+  if (s.type === 'boolean') return ' Expected true or false.';
+  return '';
+}
+
+function toProblem(error: ErrorObject, origins: Map<string, string>): ConfigProblem {
+  const base = error.instancePath.slice(1).replaceAll('/', '.');
+  if (error.keyword === 'additionalProperties') {
+    const extra = String(error.params.additionalProperty);
+    const key = base ? `${base}.${extra}` : extra;
+    const siblings = CONFIG_KEYS.filter((k) => k.path.startsWith(base ? `${base}.` : ''))
+      .map((k) => (base ? k.path.slice(base.length + 1) : k.path))
+      .map((p) => p.split('.')[0])
+      .filter((v, i, a) => a.indexOf(v) === i);
+    return { key, source: origins.get(key) ?? 'config file', message: `unknown key. Known keys here: ${siblings.join(', ')}.` };
+  }
+  const key = KEY_BY_PATH.get(base);
+  let message: string;
+  if (error.keyword === 'pattern' && base.endsWith('url')) {
+    message = `not a valid URL for this setting (${key?.schema.description ?? ''}).`;
+  } else if (error.keyword === 'anyOf') {
+    message = 'not an allowed value.';
+  } else {
+    message = `${error.message ?? 'invalid'}.`;
+  }
+  return { key: base || '(root)', source: origins.get(base) ?? 'default', message: message + describeExpected(key) };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Builds the effective configuration: defaults → config file → `PCF_*` environment →
+ * command-line flags. Validates everything at once and returns a frozen object, or throws a
+ * ConfigError listing every problem.
+ */
+export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  const origins = new Map<string, string>();
+
+  const fileLayer = sources.file ? readFileLayer(sources.file, problems) : {};
+  const { layer: envLayer, names: envNames } = readEnvLayer(sources.env ?? {}, warnings);
+  const flagLayer: Record<string, unknown> = {};
+  for (const [path, value] of Object.entries(sources.flags ?? {})) {
+    if (value !== undefined) setPath(flagLayer, path, value);
+  }
+
+  // The profile picks the defaults every other source overrides, so it is resolved first.
+  const profileValue = (flagLayer.profile ?? envLayer.profile ?? fileLayer.profile ?? 'development') as Profile;
+  const profileDefaults = PROFILE_DEFAULTS[profileValue] ?? {};
+
+  const merged: Record<string, unknown> = {};
+  mergeLayer(merged, profileDefaults as Record<string, unknown>, `profile ${profileValue}`, origins);
+  mergeLayer(merged, fileLayer, `file ${sources.file}`, origins);
+  mergeLayer(merged, envLayer, 'env', origins);
+  for (const [path, name] of envNames) origins.set(path, name);
+  mergeLayer(merged, flagLayer, 'flag', origins);
+  for (const path of Object.keys(sources.flags ?? {})) {
+    const key = KEY_BY_PATH.get(path);
+    if (key && sources.flags?.[path] !== undefined) origins.set(path, `flag ${key.flag}`);
+  }
+
+  if (!validate(merged)) {
+    // A union of literals reports one `const` error per branch and then an `anyOf`; the
+    // `anyOf` alone says it best.
+    problems.push(...(validate.errors ?? []).filter((e) => e.keyword !== 'const').map((e) => toProblem(e, origins)));
+  }
+  if (problems.length > 0) throw new ConfigError(dedupe(problems));
+  const config = merged as Config;
+  if (config.database.retryMaxMs < config.database.retryInitialMs) {
+    throw new ConfigError([{ key: 'database.retryMaxMs', source: origins.get('database.retryMaxMs') ?? 'default', message: 'must not be smaller than database.retryInitialMs.' }]);
+  }
+  return { config: deepFreeze(config), warnings };
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const id = `${p.key}\u0000${p.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}

@@ -1,0 +1,142 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * The one schema of PCF API's configuration. Every key has one name per source, derived
+ * from its path: `graphql.maxDepth` is `graphql.maxDepth` in a config file,
+ * `PCF_GRAPHQL_MAX_DEPTH` in the environment and `--graphql-max-depth` on the command line.
+ * Keys marked `secret` are redacted whenever the configuration is printed or logged.
+ */
+const ms = (description: string, def: number, max = 3_600_000) =>
+  Type.Integer({ minimum: 0, maximum: max, default: def, description });
+
+export const ConfigSchema = Type.Object(
+  {
+    profile: Type.Union([Type.Literal('development'), Type.Literal('production')], {
+      default: 'development',
+      description: 'development or production; production turns off introspection and GraphiQL and tightens timeouts',
+    }),
+    host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Interface the HTTP server binds to' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port (0 picks a free one)' }),
+    dataDir: Type.String({ minLength: 1, default: './data', description: 'Directory of the embedded PGlite database' }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info', description: 'Minimum log level' },
+    ),
+    database: Type.Object(
+      {
+        url: Type.String({
+          default: '',
+          pattern: '^(|postgres(ql)?://.+)$',
+          secret: true,
+          description: 'PostgreSQL connection URL; empty runs the embedded PGlite database under dataDir',
+        }),
+        poolMax: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Maximum PostgreSQL connections per instance' }),
+        connectTimeoutMs: ms('Time allowed to open one database connection', 5000, 120_000),
+        statementTimeoutMs: ms('Longest a single SQL statement may run (0 = no limit)', 30_000),
+        autoMigrate: Type.Boolean({ default: true, description: 'Apply pending migrations at start-up' }),
+        retryInitialMs: ms('First wait before retrying an unreachable database at start-up; doubles each attempt', 1000, 600_000),
+        retryMaxMs: ms('Longest wait between start-up connection attempts', 60_000, 600_000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    redis: Type.Object(
+      {
+        url: Type.String({
+          default: '',
+          pattern: '^(|rediss?://.+)$',
+          secret: true,
+          description: 'Redis URL for the shared cache; empty uses an in-process cache',
+        }),
+        keyPrefix: Type.String({ default: 'pcf:', maxLength: 64, description: 'Prefix of every Redis key this instance writes' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    cache: Type.Object(
+      {
+        maxEntries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000, description: 'Entries the in-process cache holds before evicting the least recently used' }),
+        defaultTtlMs: ms('Lifetime of a cache entry when its writer gives none', 60_000, 86_400_000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    http: Type.Object(
+      {
+        bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 2_097_152, description: 'Largest request body accepted; larger answers 413' }),
+        requestTimeoutMs: ms('Time allowed to receive a whole request', 60_000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    graphql: Type.Object(
+      {
+        introspection: Type.Boolean({ default: true, description: 'Allow schema introspection' }),
+        graphiql: Type.Boolean({ default: true, description: 'Serve the GraphiQL IDE at /graphiql' }),
+        maxDepth: Type.Integer({ minimum: 1, maximum: 100, default: 15, description: 'Deepest selection nesting allowed' }),
+        maxComplexity: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'Highest query cost allowed' }),
+        maxAliases: Type.Integer({ minimum: 0, maximum: 1000, default: 15, description: 'Most aliases in one operation' }),
+        maxBatch: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Most operations in one batched request' }),
+        maxDocumentBytes: Type.Integer({ minimum: 256, maximum: 10_485_760, default: 102_400, description: 'Largest GraphQL document accepted' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    health: Type.Object(
+      {
+        checkTimeoutMs: ms('Time each readiness check may take before it counts as failed', 2000, 4500),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    shutdown: Type.Object(
+      {
+        drainTimeoutMs: ms('Time in-flight requests get to finish after SIGTERM', 30_000, 30_000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type Profile = Config['profile'];
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type PartialConfig = DeepPartial<Config>;
+
+/** Defaults that differ by profile; applied under every other source. */
+export const PROFILE_DEFAULTS: Record<Profile, PartialConfig> = {
+  development: {},
+  production: {
+    graphql: { introspection: false, graphiql: false },
+    http: { requestTimeoutMs: 30_000 },
+    database: { statementTimeoutMs: 15_000 },
+  },
+};
+
+/** One configuration key, with its name in every source. */
+export interface ConfigKey {
+  path: string;
+  env: string;
+  flag: string;
+  schema: TSchema;
+  secret: boolean;
+}
+
+const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+const kebab = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+
+function collectKeys(schema: TSchema, prefix: string[]): ConfigKey[] {
+  if (schema.type === 'object' && schema.properties) {
+    return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([name, child]) =>
+      collectKeys(child, [...prefix, name]),
+    );
+  }
+  return [
+    {
+      path: prefix.join('.'),
+      env: `PCF_${prefix.map(snake).join('_')}`,
+      flag: `--${prefix.map(kebab).join('-')}`,
+      schema,
+      secret: schema.secret === true,
+    },
+  ];
+}
+
+/** Every leaf key of the schema, in declaration order. */
+export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze(collectKeys(ConfigSchema, []));
