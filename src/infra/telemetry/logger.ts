@@ -38,14 +38,16 @@ export interface LoggerOptions {
 }
 
 /**
- * The root logger: one JSON object per line with `timestamp`, `level` (as a word),
+ * The root logger: one JSON object per line (through `moduleLogger`) with `timestamp`, `level` (as a word),
  * `module`, `traceId` where a request is involved, and `msg`.
  */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level,
-      base: { module: 'server' },
+      // No `module` here: pino would repeat a key a child binds again, so every module
+      // (the server itself too) logs through moduleLogger().
+      base: undefined,
       messageKey: 'msg',
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },

@@ -1,0 +1,61 @@
+/**
+ * Benchmark settings, read once from the environment. Every knob has a default that
+ * matches DESIGN.md §6 (10 connections, pipelining 1), so `npm run bench` needs none.
+ */
+
+export interface BenchConfig {
+  /** PostgreSQL URL of the benchmark database (shared by the bare servers and PCF). */
+  databaseUrl: string;
+  /** Seconds of measured load per scenario. */
+  durationS: number;
+  /** Seconds of unmeasured warm-up load per scenario. */
+  warmupS: number;
+  connections: number;
+  pipelining: number;
+  /** Scenario names requested with BENCH_ONLY; undefined means all. */
+  only: string[] | undefined;
+  /** How long to wait for the PCF server's /health/ready, in ms. */
+  readyTimeoutMs: number;
+}
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pcf_bench';
+
+function positiveNumber(name: string, fallback: number, { integer = false } = {}): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
+  }
+  return value;
+}
+
+export function readBenchConfig(): BenchConfig {
+  const onlyRaw = process.env.BENCH_ONLY?.trim();
+  const only = onlyRaw
+    ? onlyRaw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0)
+    : undefined;
+  return {
+    databaseUrl: process.env.PCF_BENCH_DATABASE_URL?.trim() || DEFAULT_DATABASE_URL,
+    durationS: positiveNumber('BENCH_DURATION', 10),
+    warmupS: positiveNumber('BENCH_WARMUP', 2),
+    connections: positiveNumber('BENCH_CONNECTIONS', 10, { integer: true }),
+    pipelining: 1,
+    only: only && only.length > 0 ? only : undefined,
+    readyTimeoutMs: 60_000,
+  };
+}
+
+/** The URL with its password replaced, safe to print and to store in results. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Results: the table printed on stdout and the JSON written to bench/results/latest.json.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Measurement } from './load.js';
+import { BASELINES, type Baseline, type DesignTarget, type Scenario } from './scenarios.js';
+
+export interface ScenarioResult {
+  name: string;
+  description: string;
+  target: Scenario['target'];
+  method: Scenario['method'];
+  path: string;
+  compareTo: Baseline;
+  designTarget?: DesignTarget;
+  status: 'ok' | 'failed' | 'skipped';
+  /** Why the scenario failed or was skipped. */
+  reason?: string;
+  warmup?: Measurement;
+  measurement?: Measurement;
+  /** req/s of this scenario divided by each baseline's req/s (null when either is missing). */
+  ratios?: Record<Baseline, number | null>;
+  /** Whether `designTarget` was met; undefined when there is none or no measurement. */
+  targetMet?: boolean;
+}
+
+export interface RunMeta {
+  date: string;
+  node: string;
+  platform: string;
+  cpus: number;
+  cpuModel: string;
+  totalMemoryMb: number;
+  postgres?: string;
+  gitCommit?: string;
+  databaseUrl: string;
+  warmupS: number;
+  durationS: number;
+  connections: number;
+  pipelining: number;
+  only?: string[];
+  pcf: { built: boolean; entry: string; idleRssMb?: number; idleRssTargetMb: number };
+}
+
+/** Fills in `ratios` and `targetMet` from the baselines' measurements. */
+export function computeRatios(results: ScenarioResult[]): void {
+  const baseRps = new Map<string, number>();
+  for (const r of results) {
+    if (r.status === 'ok' && r.measurement && (BASELINES as readonly string[]).includes(r.name)) {
+      baseRps.set(r.name, r.measurement.reqPerSec);
+    }
+  }
+  for (const r of results) {
+    if (r.status !== 'ok' || !r.measurement) continue;
+    const rps = r.measurement.reqPerSec;
+    const ratios = {} as Record<Baseline, number | null>;
+    for (const b of BASELINES) {
+      const base = baseRps.get(b);
+      ratios[b] = base && base > 0 ? rps / base : null;
+    }
+    r.ratios = ratios;
+    if (r.designTarget) {
+      const ratio = ratios[r.compareTo];
+      const ratioOk = ratio !== null && ratio >= r.designTarget.minRatio;
+      const p99Ok = r.designTarget.maxP99Ms === undefined || r.measurement.p99Ms <= r.designTarget.maxP99Ms;
+      r.targetMet = ratio === null ? undefined : ratioOk && p99Ok;
+    }
+  }
+}
+
+export function describeTarget(t: DesignTarget, compareTo: Baseline): string {
+  const parts = [`≥ ${t.minRatio}× ${compareTo}`];
+  if (t.maxP99Ms !== undefined) parts.push(`p99 ≤ ${t.maxP99Ms} ms`);
+  return parts.join(', ');
+}
+
+const fmtRps = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+const fmtMs = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
+const fmtRatio = (n: number | null | undefined) => (n === null || n === undefined ? '—' : `${n.toFixed(2)}×`);
+
+export function formatTable(results: ScenarioResult[]): string {
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', ...BASELINES.map((b) => `× ${b}`), 'DESIGN §6 target'];
+  const rightAligned = new Set([1, 2, 3, ...BASELINES.map((_, i) => 4 + i)]);
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const r of results) {
+    const target = r.designTarget ? describeTarget(r.designTarget, r.compareTo) : '—';
+    if (r.status !== 'ok' || !r.measurement) {
+      const word = r.status === 'skipped' ? 'skipped' : 'FAILED';
+      rows.push([r.name, word, '', '', ...BASELINES.map(() => ''), target]);
+      notes.push(`  ${r.name}: ${word}${r.reason ? ` — ${r.reason.split('\n')[0]}` : ''}`);
+      continue;
+    }
+    const m = r.measurement;
+    const mark = r.targetMet === undefined ? '' : r.targetMet ? ' ✓' : ' ✗';
+    rows.push([
+      r.name,
+      fmtRps(m.reqPerSec),
+      fmtMs(m.p50Ms),
+      fmtMs(m.p99Ms),
+      ...BASELINES.map((b) => fmtRatio(r.ratios?.[b])),
+      target + mark,
+    ]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const out = [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
+  if (notes.length > 0) out.push('', ...notes);
+  return out.join('\n');
+}
+
+export async function writeJson(file: string, meta: RunMeta, results: ScenarioResult[]): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify({ meta, results }, null, 2) + '\n');
+}

@@ -1,0 +1,222 @@
+/**
+ * `npm run bench`: measures the PCF server against bare Fastify baselines in one run, on
+ * this machine, and reports throughput as ratios (DESIGN.md §6). See bench/README.md.
+ *
+ * Each server under test runs in a child process; autocannon runs here. Only one server
+ * runs at a time: the bare baselines first, then PCF.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { readBenchConfig, redactUrl, type BenchConfig } from './config.js';
+import { ensureBenchItems, openBenchDatabase } from './database.js';
+import { loadProblem, preflight, prepareLoad, runLoad } from './load.js';
+import { installCleanupHandlers, rssMb, sleep, stopAllChildren } from './processes.js';
+import { computeRatios, describeTarget, formatTable, writeJson, type RunMeta, type ScenarioResult } from './report.js';
+import { BASELINES, scenarios, type Scenario, type ServerTarget } from './scenarios.js';
+import { PCF_ENTRY, REPO_ROOT, pcfBuilt, startBareServer, startPcfServer, type RunningServer } from './servers.js';
+
+const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+/** DESIGN.md §6: idle memory (RSS) on PostgreSQL. */
+const IDLE_RSS_TARGET_MB = 150;
+
+const log = (msg: string) => console.error(`bench: ${msg}`);
+
+/** The scenarios to run: BENCH_ONLY's, plus every baseline (ratios need them). */
+function selectScenarios(config: BenchConfig): Scenario[] {
+  const names = new Set(scenarios.map((s) => s.name));
+  if (names.size !== scenarios.length) throw new Error('Two scenarios share a name in bench/scenarios.ts');
+  for (const b of BASELINES) {
+    if (!names.has(b)) throw new Error(`Baseline "${b}" has no scenario in bench/scenarios.ts`);
+  }
+  if (!config.only) return scenarios;
+  const unknown = config.only.filter((n) => !names.has(n));
+  if (unknown.length > 0) {
+    throw new Error(`BENCH_ONLY names unknown scenario(s): ${unknown.join(', ')}. Known: ${[...names].join(', ')}`);
+  }
+  const wanted = new Set<string>([...config.only, ...BASELINES]);
+  return scenarios.filter((s) => wanted.has(s.name));
+}
+
+function baseResult(s: Scenario): ScenarioResult {
+  return {
+    name: s.name,
+    description: s.description,
+    target: s.target,
+    method: s.method,
+    path: s.path,
+    compareTo: s.compareTo,
+    ...(s.designTarget ? { designTarget: s.designTarget } : {}),
+    status: 'skipped',
+  };
+}
+
+async function runScenario(
+  s: Scenario,
+  server: RunningServer,
+  db: pg.Pool,
+  config: BenchConfig,
+  result: ScenarioResult,
+): Promise<void> {
+  const fail = (reason: string) => {
+    result.status = 'failed';
+    result.reason = reason;
+    console.error(`\nbench: ✗ scenario ${s.name} FAILED: ${reason}\n`);
+  };
+  const settings = { connections: config.connections, pipelining: config.pipelining };
+  try {
+    const setup = s.setup ? await s.setup({ baseUrl: server.baseUrl, db }) : undefined;
+    const load = prepareLoad(s, setup);
+    const broken = await preflight(server.baseUrl, s, load);
+    if (broken) return fail(`preflight request failed: ${broken}`);
+
+    log(`${s.name}: warm-up ${config.warmupS} s…`);
+    result.warmup = await runLoad(server.baseUrl, load, { ...settings, durationS: config.warmupS }, `${s.name} warm-up`);
+    const warmupProblem = loadProblem(result.warmup);
+    if (warmupProblem) return fail(`during warm-up: ${warmupProblem}`);
+
+    log(`${s.name}: measuring ${config.durationS} s…`);
+    const m = await runLoad(server.baseUrl, load, { ...settings, durationS: config.durationS }, s.name);
+    result.measurement = m;
+    const problem = loadProblem(m);
+    if (problem) return fail(problem);
+    if (server.child.hasExited()) return fail(`the ${s.target} server exited during the run`);
+    result.status = 'ok';
+    log(`${s.name}: ${Math.round(m.reqPerSec)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms (${m.totalRequests} requests)`);
+  } catch (err) {
+    fail((err as Error).stack ?? String(err));
+  }
+}
+
+function gitDescribe(): string | undefined {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  installCleanupHandlers();
+  const config = readBenchConfig();
+  const selected = selectScenarios(config);
+  const built = pcfBuilt();
+  const cpuList = cpus();
+  const meta: RunMeta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpus: cpuList.length,
+    cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+    totalMemoryMb: Math.round(totalmem() / 1024 / 1024),
+    databaseUrl: redactUrl(config.databaseUrl),
+    warmupS: config.warmupS,
+    durationS: config.durationS,
+    connections: config.connections,
+    pipelining: config.pipelining,
+    ...(config.only ? { only: config.only } : {}),
+    pcf: { built, entry: 'dist/src/main.js', idleRssTargetMb: IDLE_RSS_TARGET_MB },
+  };
+  const commit = gitDescribe();
+  if (commit) meta.gitCommit = commit;
+
+  log(
+    `node ${meta.node}, ${meta.cpus} CPUs, ${config.connections} connections, pipelining ${config.pipelining}, ` +
+      `warm-up ${config.warmupS} s + ${config.durationS} s per scenario; database ${meta.databaseUrl}`,
+  );
+  log(`scenarios: ${selected.map((s) => s.name).join(', ')}`);
+
+  const results = new Map(selected.map((s) => [s.name, baseResult(s)]));
+  const db = await openBenchDatabase(config.databaseUrl);
+  try {
+    await ensureBenchItems(db);
+    const { rows } = await db.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+    if (rows[0]) meta.postgres = rows[0].v;
+
+    const starters: Record<ServerTarget, () => Promise<RunningServer>> = {
+      bare: () => startBareServer(config.databaseUrl),
+      pcf: () => startPcfServer(config.databaseUrl, config.readyTimeoutMs),
+    };
+    for (const target of ['bare', 'pcf'] as const) {
+      const group = selected.filter((s) => s.target === target);
+      if (group.length === 0) continue;
+      if (target === 'pcf' && !built) {
+        const reason = `PCF server not built (${PCF_ENTRY} is missing; \`npm run bench\` builds it first)`;
+        console.error(`\nbench: ⚠ ${reason} — measuring the bare baselines only; PCF scenarios are SKIPPED.\n`);
+        for (const s of group) results.get(s.name)!.reason = reason;
+        continue;
+      }
+      let server: RunningServer;
+      try {
+        log(`starting the ${target} server…`);
+        server = await starters[target]();
+      } catch (err) {
+        const reason = `the ${target} server did not start: ${(err as Error).message}`;
+        console.error(`\nbench: ✗ ${reason}\n`);
+        for (const s of group) Object.assign(results.get(s.name)!, { status: 'failed', reason });
+        continue;
+      }
+      try {
+        log(`${target} server ready at ${server.baseUrl} (pid ${server.child.pid})`);
+        if (target === 'pcf') {
+          await sleep(2_000); // let start-up garbage settle before reading idle memory
+          const rss = await rssMb(server.child.pid);
+          if (rss !== undefined) meta.pcf.idleRssMb = rss;
+        }
+        for (const s of group) {
+          await runScenario(s, server, db, config, results.get(s.name)!);
+          await sleep(300);
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    await db.end().catch(() => undefined);
+    await stopAllChildren();
+  }
+
+  const ordered = [...results.values()];
+  computeRatios(ordered);
+  console.log('');
+  console.log(
+    `PCF API benchmark — ${meta.date}, node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel}), PostgreSQL ${meta.postgres ?? '?'}`,
+  );
+  console.log(`${config.connections} connections, pipelining ${config.pipelining}, ${config.warmupS} s warm-up + ${config.durationS} s measured per scenario`);
+  console.log('');
+  console.log(formatTable(ordered));
+  console.log('');
+  if (meta.pcf.idleRssMb !== undefined) {
+    const ok = meta.pcf.idleRssMb <= IDLE_RSS_TARGET_MB;
+    console.log(`PCF idle RSS after start: ${meta.pcf.idleRssMb} MB (DESIGN §6 target ≤ ${IDLE_RSS_TARGET_MB} MB ${ok ? '✓' : '✗'})`);
+  } else if (!built && selected.some((s) => s.target === 'pcf')) {
+    console.log('PCF scenarios skipped: dist/src/main.js does not exist yet (bare baselines only).');
+  }
+  const withTargets = ordered.filter((r) => r.designTarget);
+  if (withTargets.length > 0) {
+    const missed = withTargets.filter((r) => r.targetMet === false).map((r) => `${r.name} (${describeTarget(r.designTarget!, r.compareTo)})`);
+    console.log(missed.length > 0 ? `DESIGN §6 targets missed: ${missed.join('; ')}` : 'DESIGN §6 targets: all measured ones met.');
+  }
+  console.log('Ratios compare runs on this machine in this run; absolute req/s drift between machines.');
+  await writeJson(RESULTS_FILE, meta, ordered);
+  console.log(`Results written to ${RESULTS_FILE}`);
+
+  const failed = ordered.filter((r) => r.status === 'failed');
+  if (failed.length > 0) {
+    console.error(`\nbench: ✗ ${failed.length} scenario(s) FAILED: ${failed.map((r) => r.name).join(', ')} — their numbers are not valid.`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  async (err: unknown) => {
+    console.error(`bench: ✗ ${(err as Error).stack ?? String(err)}`);
+    await stopAllChildren();
+    process.exit(1);
+  },
+);

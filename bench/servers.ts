@@ -1,0 +1,90 @@
+/**
+ * Starting the two kinds of server under test, each in a child process:
+ * the bare Fastify baselines (bare-server.ts) and the real PCF server (dist/src/main.js).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, sleep, spawnChild, stopChild, type Child } from './processes.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const PCF_ENTRY = join(REPO_ROOT, 'dist', 'src', 'main.js');
+const BARE_ENTRY = fileURLToPath(new URL('./bare-server.ts', import.meta.url));
+
+export interface RunningServer {
+  baseUrl: string;
+  child: Child;
+  stop(): Promise<void>;
+}
+
+export function pcfBuilt(): boolean {
+  return existsSync(PCF_ENTRY);
+}
+
+/** Starts bare-server.ts (through tsx) and waits for it to report its port. */
+export async function startBareServer(databaseUrl: string, timeoutMs = 30_000): Promise<RunningServer> {
+  const child = spawnChild('bare', process.execPath, ['--import', 'tsx', BARE_ENTRY], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, BENCH_DATABASE_URL: databaseUrl, BENCH_PORT: '0', NODE_ENV: 'production' },
+    ipc: true,
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bare server did not start within ${timeoutMs} ms\n${child.tail()}`)), timeoutMs);
+    child.process.on('message', (msg: unknown) => {
+      const m = msg as { type?: string; port?: number };
+      if (m?.type === 'listening' && typeof m.port === 'number') {
+        clearTimeout(timer);
+        resolve(m.port);
+      }
+    });
+    void child.exited.then((how) => {
+      clearTimeout(timer);
+      reject(new Error(`bare server exited during start-up (${how})\n${child.tail()}`));
+    });
+  });
+  return { baseUrl: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) };
+}
+
+/**
+ * Starts the PCF server from its build output against the benchmark database and waits
+ * until GET /health/ready answers 200 (polled every 200 ms).
+ */
+export async function startPcfServer(databaseUrl: string, readyTimeoutMs: number): Promise<RunningServer> {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const child = spawnChild('pcf', process.execPath, [PCF_ENTRY], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      PCF_DATABASE_URL: databaseUrl,
+      PCF_PORT: String(port),
+      PCF_HOST: '127.0.0.1',
+      PCF_LOG_LEVEL: 'warn',
+      PCF_PROFILE: 'production',
+    },
+  });
+  const started = Date.now();
+  let last = 'no answer yet';
+  while (Date.now() - started < readyTimeoutMs) {
+    if (child.hasExited()) {
+      throw new Error(`PCF server exited before it was ready (${await child.exited})\n${child.tail()}`);
+    }
+    try {
+      const res = await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(5_000) });
+      const body = await res.text();
+      if (res.status === 200) {
+        return { baseUrl, child, stop: () => stopChild(child) };
+      }
+      last = `HTTP ${res.status}: ${body.slice(0, 300)}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(200);
+  }
+  await stopChild(child);
+  throw new Error(
+    `PCF server was not ready ${readyTimeoutMs / 1000} s after start: GET ${baseUrl}/health/ready -> ${last}\n` +
+      `last output:\n${child.tail() || '(none)'}`,
+  );
+}

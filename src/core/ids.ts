@@ -1,0 +1,14 @@
+import { v7 as uuidv7, validate as uuidValidate } from 'uuid';
+
+/**
+ * A new UUIDv7: time-ordered, so primary-key indexes grow at the right edge and keyset
+ * pagination by id follows creation order (DESIGN §4).
+ */
+export function newId(): string {
+  return uuidv7();
+}
+
+/** True for any canonical UUID string; used to reject malformed ids before they reach SQL. */
+export function isUuid(value: string): boolean {
+  return uuidValidate(value);
+}

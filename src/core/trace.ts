@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+
+/** The W3C Trace Context of one request: who called us, and the span we act as. */
+export interface TraceContext {
+  /** 32 lowercase hex characters, shared by every hop of one trace. */
+  traceId: string;
+  /** 16 hex characters: this server's span for the request. */
+  spanId: string;
+  /** The caller's span, when the request carried a valid `traceparent`. */
+  parentSpanId: string | undefined;
+  /** Trace flags (bit 0 = sampled), as two hex characters. */
+  flags: string;
+}
+
+// version-traceid-parentid-flags; version ff is invalid, all-zero ids are invalid
+// (https://www.w3.org/TR/trace-context/#traceparent-header).
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+/**
+ * Continues the caller's trace when `traceparent` is valid, else starts a new one. An
+ * invalid header is ignored rather than rejected, as the specification asks.
+ */
+export function traceFromHeader(header: string | string[] | undefined): TraceContext {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = value ? TRACEPARENT.exec(value.trim().toLowerCase()) : null;
+  if (match) {
+    const [, version, traceId, parentSpanId, flags, rest] = match as unknown as [string, string, string, string, string, string | undefined];
+    // Version 00 has exactly four fields; later versions may append more.
+    const validShape = version !== 'ff' && (version !== '00' || rest === undefined);
+    if (validShape && traceId !== ZERO_TRACE && parentSpanId !== ZERO_SPAN) {
+      return { traceId, spanId: hex(8), parentSpanId, flags };
+    }
+  }
+  return { traceId: hex(16), spanId: hex(8), parentSpanId: undefined, flags: '01' };
+}
+
+/** The `traceparent` value to send downstream (or back) for this context. */
+export function toTraceparent(trace: TraceContext): string {
+  return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
+}

@@ -1,0 +1,46 @@
+/**
+ * The cache port (DESIGN §3): a small key-value store with per-entry expiry. Services
+ * depend on this interface only; `createCache` picks the adapter from config.
+ *
+ * Values must be JSON-serialisable, because the Redis adapter stores them as JSON and both
+ * adapters have to answer the same. Callers treat what `get` returns as immutable: the
+ * in-process adapter hands out the stored object itself, frozen, rather than a copy.
+ */
+export interface Cache {
+  readonly kind: 'memory' | 'redis';
+  /** The value stored under key, or undefined when absent or expired. */
+  get<T>(key: string): Promise<T | undefined>;
+  /**
+   * Stores a JSON-serialisable value; ttlMs defaults to the adapter's defaultTtlMs.
+   * Storing `undefined` removes the key, since `get` could not tell it from absence anyway.
+   */
+  set<T>(key: string, value: T, ttlMs?: number): Promise<void>;
+  /** Removes keys; absent keys are fine. */
+  delete(...keys: string[]): Promise<void>;
+  /** Resolves when the store answers, rejects otherwise (used by readiness checks). */
+  ping(): Promise<void>;
+  /** Releases connections; idempotent. */
+  close(): Promise<void>;
+}
+
+export interface CacheOptions {
+  /** Redis URL (redis:// or rediss://); empty string means the in-process adapter. */
+  redisUrl: string;
+  /** Prefix of every Redis key, so several deployments or tests can share one Redis. */
+  keyPrefix: string;
+  /** Entries the in-process adapter keeps before evicting the least recently used. */
+  maxEntries: number;
+  defaultTtlMs: number;
+}
+
+/**
+ * A ttl both stores accept: a whole number of milliseconds, at least 1. lru-cache throws on
+ * fractions and Redis `PX` rejects them, so rounding up here keeps the adapters in step.
+ * A ttl of zero or less, or not finite, is a caller bug and throws a RangeError.
+ */
+export function normaliseTtl(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new RangeError(`cache ttl must be a positive number of milliseconds, got ${ttlMs}`);
+  }
+  return Math.ceil(ttlMs);
+}

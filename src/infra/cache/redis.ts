@@ -1,0 +1,123 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../telemetry/logger.js';
+import { normaliseTtl, type Cache } from './port.js';
+
+export interface RedisCacheOptions {
+  /** redis:// or rediss:// URL; may hold a password, so it is never logged. */
+  url: string;
+  keyPrefix: string;
+  defaultTtlMs: number;
+  /** Bound on opening a connection and on each command; 2000 ms when absent. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 2000;
+/** Longest wait between reconnection attempts while Redis is down. */
+const MAX_RECONNECT_DELAY_MS = 5000;
+/**
+ * How long disconnect() waits for a socket to close before destroying it. ioredis arms this
+ * timer even when the socket is already gone (closing while it waits to reconnect), and the
+ * timer then runs out in full, holding the process open after close(); 2000 ms by default.
+ */
+const DISCONNECT_TIMEOUT_MS = 200;
+
+/**
+ * The shared adapter. It fails fast: while Redis is unreachable every call rejects at once
+ * (no offline queue, one retry), and the caller decides whether a miss is good enough.
+ * The client keeps reconnecting in the background, so the cache heals by itself.
+ */
+export class RedisCache implements Cache {
+  readonly kind = 'redis';
+  readonly #client: Redis;
+  readonly #defaultTtlMs: number;
+  // Without an offline queue, a command sent before the first connection completes would
+  // fail although Redis is fine. Calls wait for that first attempt only; it is bounded by
+  // connectTimeout, and once settled every later call proceeds (or fails) immediately.
+  readonly #firstAttempt: Promise<void>;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: RedisCacheOptions, logger: Logger) {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#defaultTtlMs = normaliseTtl(options.defaultTtlMs);
+    this.#client = new Redis(options.url, {
+      keyPrefix: options.keyPrefix,
+      lazyConnect: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: timeoutMs,
+      // A server that accepts the connection but never answers must not hang a request.
+      commandTimeout: timeoutMs,
+      disconnectTimeout: DISCONNECT_TIMEOUT_MS,
+      // Never give up (returning null would end the client for good); back off linearly.
+      retryStrategy: (attempt) => Math.min(attempt * 200, MAX_RECONNECT_DELAY_MS),
+    });
+    this.#firstAttempt = new Promise((resolve) => {
+      const settle = (): void => {
+        this.#client.off('ready', settle).off('close', settle).off('end', settle);
+        resolve();
+      };
+      this.#client.on('ready', settle).on('close', settle).on('end', settle);
+    });
+    this.#watch(logger);
+  }
+
+  /** Logs outages without flooding: one warning when it starts, one line when it ends. */
+  #watch(logger: Logger): void {
+    let failing = false;
+    // The listener also stops ioredis errors from becoming unhandled 'error' events.
+    // Driver errors name host and port at most, never the URL's password.
+    this.#client.on('error', (err: Error) => {
+      if (failing) {
+        logger.debug({ err }, 'redis cache still unreachable');
+      } else {
+        failing = true;
+        logger.warn({ err }, 'redis cache unreachable; calls fail until it reconnects');
+      }
+    });
+    this.#client.on('ready', () => {
+      if (failing) logger.info('redis cache reconnected');
+      failing = false;
+    });
+  }
+
+  async #ready(): Promise<void> {
+    if (this.#client.status !== 'ready') await this.#firstAttempt;
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    await this.#ready();
+    const raw = await this.#client.get(key);
+    return raw === null ? undefined : (JSON.parse(raw) as T);
+  }
+
+  async set<T>(key: string, value: T, ttlMs?: number): Promise<void> {
+    const ttl = ttlMs === undefined ? this.#defaultTtlMs : normaliseTtl(ttlMs);
+    if (value === undefined) return this.delete(key);
+    const json = JSON.stringify(value);
+    // JSON.stringify answers undefined (not a string) for functions and symbols.
+    if (typeof json !== 'string') throw new TypeError(`cache value for "${key}" is not JSON-serialisable`);
+    await this.#ready();
+    await this.#client.set(key, json, 'PX', ttl);
+  }
+
+  async delete(...keys: string[]): Promise<void> {
+    // DEL with no key is a Redis syntax error; deleting nothing is a no-op.
+    if (keys.length === 0) return;
+    await this.#ready();
+    await this.#client.del(...keys);
+  }
+
+  async ping(): Promise<void> {
+    await this.#ready();
+    await this.#client.ping();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#client.quit().then(
+      () => undefined,
+      // quit rejects when the connection is down; disconnect drops it without a round trip.
+      () => this.#client.disconnect(),
+    );
+    return this.#closing;
+  }
+}

@@ -1,0 +1,90 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+
+/**
+ * Migrations are plain SQL files, `migrations/NNNN_name.sql`, each with a `-- migrate:up`
+ * and a `-- migrate:down` section, so a review reads exactly what runs in production.
+ * Kysely's Migrator applies them in name order inside a transaction, under a lock row, so
+ * several instances starting at once apply each migration exactly once.
+ */
+const UP = /^--\s*migrate:up\s*$/m;
+const DOWN = /^--\s*migrate:down\s*$/m;
+
+/** The folder of SQL migrations: `migrations/` at the package root, from src or dist. */
+export function defaultMigrationsDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'migrations');
+    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('migrations/ folder not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+/** Splits one migration file into its up and down SQL. */
+export function parseMigrationFile(name: string, text: string): { up: string; down: string } {
+  const up = UP.exec(text);
+  const down = DOWN.exec(text);
+  if (!up || !down || down.index < up.index) {
+    throw new Error(`Migration ${name} needs a "-- migrate:up" section followed by a "-- migrate:down" section`);
+  }
+  return { up: text.slice(up.index + up[0].length, down.index).trim(), down: text.slice(down.index + down[0].length).trim() };
+}
+
+export class SqlFileMigrationProvider implements MigrationProvider {
+  readonly #dir: string;
+  constructor(dir: string = defaultMigrationsDir()) {
+    this.#dir = dir;
+  }
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const migrations: Record<string, Migration> = {};
+    for (const file of readdirSync(this.#dir).filter((f) => f.endsWith('.sql')).sort()) {
+      const name = file.slice(0, -'.sql'.length);
+      const { up, down } = parseMigrationFile(file, readFileSync(join(this.#dir, file), 'utf8'));
+      // sql.raw without parameters goes through the simple protocol: several statements at once.
+      migrations[name] = {
+        up: async (db) => void (await sql.raw(up).execute(db)),
+        down: async (db) => void (await sql.raw(down).execute(db)),
+      };
+    }
+    return migrations;
+  }
+}
+
+function migrator(db: Kysely<unknown>, dir?: string): Migrator {
+  return new Migrator({
+    db,
+    provider: new SqlFileMigrationProvider(dir),
+    migrationTableName: 'pcf_migrations',
+    migrationLockTableName: 'pcf_migrations_lock',
+  });
+}
+
+export interface MigrationStatus {
+  name: string;
+  executedAt: Date | undefined;
+}
+
+function unwrapResult(set: MigrationResultSet): string[] {
+  if (set.error) throw set.error;
+  return (set.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrateUp(db: Kysely<unknown>, dir?: string): Promise<string[]> {
+  return unwrapResult(await migrator(db, dir).migrateToLatest());
+}
+
+/** Reverts the latest applied migration; returns its name (empty when none was applied). */
+export async function migrateDown(db: Kysely<unknown>, dir?: string): Promise<string[]> {
+  return unwrapResult(await migrator(db, dir).migrateDown());
+}
+
+/** Every known migration and when it was applied (undefined = pending). */
+export async function migrationStatus(db: Kysely<unknown>, dir?: string): Promise<MigrationStatus[]> {
+  const list = await migrator(db, dir).getMigrations();
+  return list.map((m) => ({ name: m.name, executedAt: m.executedAt }));
+}

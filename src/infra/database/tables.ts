@@ -1,0 +1,114 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Row types of every table, as Kysely sees them. They mirror `migrations/*.sql`; a column
+ * added there is added here in the same change.
+ */
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json = ColumnType<unknown, string, string>;
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  token: Buffer | Uint8Array;
+  expires_at: Date;
+  last_seen_at: UpdatedAt;
+  created_at: CreatedAt;
+}
+
+export interface RolesTable {
+  id: string;
+  name: string;
+  description: Generated<string>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface PermissionsTable {
+  id: string;
+  resource_type: string;
+  action: 'create' | 'read' | 'update' | 'delete' | 'manage';
+  conditions: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  created_at: CreatedAt;
+}
+
+export interface UserRolesTable {
+  user_id: string;
+  role_id: string;
+  created_at: CreatedAt;
+}
+
+export interface RolePermissionsTable {
+  role_id: string;
+  permission_id: string;
+}
+
+export interface UserPermissionsTable {
+  user_id: string;
+  permission_id: string;
+}
+
+export interface ResourcesTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  type: string;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  version: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ResourceVersionsTable {
+  id: string;
+  resource_id: string;
+  version: number;
+  data: Json;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface OutboxTable {
+  id: string;
+  topic: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  payload: Json;
+  trace_id: string | null;
+  created_at: CreatedAt;
+  published_at: ColumnType<Date | null, never, Date | string | null>;
+}
+
+export interface NotificationsTable {
+  id: string;
+  user_id: string;
+  kind: string;
+  payload: ColumnType<Record<string, unknown>, string | undefined, string>;
+  event_id: string | null;
+  read_at: ColumnType<Date | null, never, Date | string | null>;
+  created_at: CreatedAt;
+}
+
+export interface Tables {
+  users: UsersTable;
+  sessions: SessionsTable;
+  roles: RolesTable;
+  permissions: PermissionsTable;
+  user_roles: UserRolesTable;
+  role_permissions: RolePermissionsTable;
+  user_permissions: UserPermissionsTable;
+  resources: ResourcesTable;
+  resource_versions: ResourceVersionsTable;
+  outbox: OutboxTable;
+  notifications: NotificationsTable;
+}

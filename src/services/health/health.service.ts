@@ -1,0 +1,85 @@
+/**
+ * Liveness and readiness (DESIGN §5 "Operations"). Each dependency contributes one check;
+ * every check is bounded by a timeout so the whole answer comes within the contract's 5 s.
+ */
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy' | 'starting';
+
+export interface HealthCheck {
+  name: string;
+  /** A failing critical check makes the instance unhealthy; any other makes it degraded. */
+  critical: boolean;
+  /** Resolves when the dependency answers. */
+  check(): Promise<void>;
+}
+
+export interface CheckResult {
+  status: 'up' | 'down';
+  latencyMs: number;
+  error?: string;
+}
+
+export interface Readiness {
+  status: HealthStatus;
+  checks: Record<string, CheckResult>;
+}
+
+/** Where the instance is in its life: readiness depends on it before any check runs. */
+export type LifecyclePhase = 'starting' | 'running' | 'stopping';
+
+export interface HealthServiceOptions {
+  checks: HealthCheck[];
+  timeoutMs: number;
+  phase: () => LifecyclePhase;
+  now?: () => number;
+}
+
+export class HealthService {
+  readonly #options: HealthServiceOptions;
+  constructor(options: HealthServiceOptions) {
+    this.#options = options;
+  }
+
+  /** Ready (healthy or degraded) means a load balancer may send traffic here. */
+  static isReady(status: HealthStatus): boolean {
+    return status === 'healthy' || status === 'degraded';
+  }
+
+  async readiness(): Promise<Readiness> {
+    const entries = await Promise.all(this.#options.checks.map(async (c) => [c, await this.#run(c)] as const));
+    const checks = Object.fromEntries(entries.map(([c, r]) => [c.name, r]));
+    const phase = this.#options.phase();
+    let status: HealthStatus;
+    if (phase === 'starting') status = 'starting';
+    // A draining instance reports unhealthy so the load balancer stops sending it traffic.
+    else if (phase === 'stopping') status = 'unhealthy';
+    else if (entries.some(([c, r]) => c.critical && r.status === 'down')) status = 'unhealthy';
+    else if (entries.some(([, r]) => r.status === 'down')) status = 'degraded';
+    else status = 'healthy';
+    return { status, checks };
+  }
+
+  async #run(check: HealthCheck): Promise<CheckResult> {
+    const now = this.#options.now ?? (() => performance.now());
+    const started = now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CheckTimeout(this.#options.timeoutMs)), this.#options.timeoutMs);
+    });
+    try {
+      await Promise.race([check.check(), timeout]);
+      return { status: 'up', latencyMs: Math.round(now() - started) };
+    } catch (err) {
+      // Only a fixed phrase leaves this service: driver messages can name hosts or users.
+      const error = err instanceof CheckTimeout ? `no answer within ${this.#options.timeoutMs} ms` : 'unreachable';
+      return { status: 'down', latencyMs: Math.round(now() - started), error };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+class CheckTimeout extends Error {
+  constructor(ms: number) {
+    super(`check timed out after ${ms} ms`);
+  }
+}
