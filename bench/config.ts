@@ -16,7 +16,12 @@ export interface BenchConfig {
   only: string[] | undefined;
   /** How long to wait for the PCF server's /health/ready, in ms. */
   readyTimeoutMs: number;
+  /** The PCF server's entry point (default: the build output, dist/src/main.js). */
+  pcfEntry: string | undefined;
 }
+
+/** A mistake in how the benchmark was invoked: reported as one line, without a stack. */
+export class BenchError extends Error {}
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pcf_bench';
 
@@ -25,7 +30,7 @@ function positiveNumber(name: string, fallback: number, { integer = false } = {}
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
+    throw new BenchError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
   }
   return value;
 }
@@ -45,7 +50,8 @@ export function readBenchConfig(): BenchConfig {
     connections: positiveNumber('BENCH_CONNECTIONS', 10, { integer: true }),
     pipelining: 1,
     only: only && only.length > 0 ? only : undefined,
-    readyTimeoutMs: 60_000,
+    readyTimeoutMs: positiveNumber('BENCH_READY_TIMEOUT', 60) * 1000,
+    pcfEntry: process.env.BENCH_PCF_ENTRY?.trim() || undefined,
   };
 }
 

@@ -32,6 +32,8 @@ export interface RunMeta {
   cpus: number;
   cpuModel: string;
   totalMemoryMb: number;
+  /** 1-minute load average when the run started: other work on the machine skews the numbers. */
+  loadAverage1m: number;
   postgres?: string;
   gitCommit?: string;
   databaseUrl: string;
@@ -80,7 +82,7 @@ const fmtMs = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 const fmtRatio = (n: number | null | undefined) => (n === null || n === undefined ? '—' : `${n.toFixed(2)}×`);
 
 export function formatTable(results: ScenarioResult[]): string {
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', ...BASELINES.map((b) => `× ${b}`), 'DESIGN §6 target'];
+  const header = ['scenario', 'req/s mean', 'p50 ms', 'p99 ms', ...BASELINES.map((b) => `× ${b}`), 'DESIGN §6 target'];
   const rightAligned = new Set([1, 2, 3, ...BASELINES.map((_, i) => 4 + i)]);
   const rows: string[][] = [];
   const notes: string[] = [];

@@ -6,16 +6,17 @@
  * runs at a time: the bare baselines first, then PCF.
  */
 import { execFileSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { readBenchConfig, redactUrl, type BenchConfig } from './config.js';
+import { BenchError, readBenchConfig, redactUrl, type BenchConfig } from './config.js';
 import { ensureBenchItems, openBenchDatabase } from './database.js';
 import { loadProblem, preflight, prepareLoad, runLoad } from './load.js';
 import { installCleanupHandlers, rssMb, sleep, stopAllChildren } from './processes.js';
 import { computeRatios, describeTarget, formatTable, writeJson, type RunMeta, type ScenarioResult } from './report.js';
 import { BASELINES, scenarios, type Scenario, type ServerTarget } from './scenarios.js';
-import { PCF_ENTRY, REPO_ROOT, pcfBuilt, startBareServer, startPcfServer, type RunningServer } from './servers.js';
+import { REPO_ROOT, pcfBuilt, pcfEntry, startBareServer, startPcfServer, type RunningServer } from './servers.js';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 /** DESIGN.md §6: idle memory (RSS) on PostgreSQL. */
@@ -33,7 +34,7 @@ function selectScenarios(config: BenchConfig): Scenario[] {
   if (!config.only) return scenarios;
   const unknown = config.only.filter((n) => !names.has(n));
   if (unknown.length > 0) {
-    throw new Error(`BENCH_ONLY names unknown scenario(s): ${unknown.join(', ')}. Known: ${[...names].join(', ')}`);
+    throw new BenchError(`BENCH_ONLY names unknown scenario(s): ${unknown.join(', ')}. Known: ${[...names].join(', ')}`);
   }
   const wanted = new Set<string>([...config.only, ...BASELINES]);
   return scenarios.filter((s) => wanted.has(s.name));
@@ -89,6 +90,11 @@ async function runScenario(
   }
 }
 
+function displayPath(file: string): string {
+  const rel = relative(REPO_ROOT, file);
+  return rel.startsWith('..') ? file : rel;
+}
+
 function gitDescribe(): string | undefined {
   try {
     return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -101,7 +107,8 @@ async function main(): Promise<number> {
   installCleanupHandlers();
   const config = readBenchConfig();
   const selected = selectScenarios(config);
-  const built = pcfBuilt();
+  const entry = pcfEntry(config.pcfEntry);
+  const built = pcfBuilt(entry);
   const cpuList = cpus();
   const meta: RunMeta = {
     date: new Date().toISOString(),
@@ -116,7 +123,8 @@ async function main(): Promise<number> {
     connections: config.connections,
     pipelining: config.pipelining,
     ...(config.only ? { only: config.only } : {}),
-    pcf: { built, entry: 'dist/src/main.js', idleRssTargetMb: IDLE_RSS_TARGET_MB },
+    loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+    pcf: { built, entry: displayPath(entry), idleRssTargetMb: IDLE_RSS_TARGET_MB },
   };
   const commit = gitDescribe();
   if (commit) meta.gitCommit = commit;
@@ -126,6 +134,9 @@ async function main(): Promise<number> {
       `warm-up ${config.warmupS} s + ${config.durationS} s per scenario; database ${meta.databaseUrl}`,
   );
   log(`scenarios: ${selected.map((s) => s.name).join(', ')}`);
+  if (meta.loadAverage1m > meta.cpus / 2) {
+    log(`⚠ the machine is busy (1-minute load average ${meta.loadAverage1m} on ${meta.cpus} CPUs): numbers will be noisy`);
+  }
 
   const results = new Map(selected.map((s) => [s.name, baseResult(s)]));
   const db = await openBenchDatabase(config.databaseUrl);
@@ -136,13 +147,13 @@ async function main(): Promise<number> {
 
     const starters: Record<ServerTarget, () => Promise<RunningServer>> = {
       bare: () => startBareServer(config.databaseUrl),
-      pcf: () => startPcfServer(config.databaseUrl, config.readyTimeoutMs),
+      pcf: () => startPcfServer(entry, config.databaseUrl, config.readyTimeoutMs),
     };
     for (const target of ['bare', 'pcf'] as const) {
       const group = selected.filter((s) => s.target === target);
       if (group.length === 0) continue;
       if (target === 'pcf' && !built) {
-        const reason = `PCF server not built (${PCF_ENTRY} is missing; \`npm run bench\` builds it first)`;
+        const reason = `PCF server not built (${meta.pcf.entry} is missing; \`npm run bench\` builds it first)`;
         console.error(`\nbench: ⚠ ${reason} — measuring the bare baselines only; PCF scenarios are SKIPPED.\n`);
         for (const s of group) results.get(s.name)!.reason = reason;
         continue;
@@ -191,7 +202,7 @@ async function main(): Promise<number> {
     const ok = meta.pcf.idleRssMb <= IDLE_RSS_TARGET_MB;
     console.log(`PCF idle RSS after start: ${meta.pcf.idleRssMb} MB (DESIGN §6 target ≤ ${IDLE_RSS_TARGET_MB} MB ${ok ? '✓' : '✗'})`);
   } else if (!built && selected.some((s) => s.target === 'pcf')) {
-    console.log('PCF scenarios skipped: dist/src/main.js does not exist yet (bare baselines only).');
+    console.log(`PCF scenarios skipped: ${meta.pcf.entry} does not exist (bare baselines only).`);
   }
   const withTargets = ordered.filter((r) => r.designTarget);
   if (withTargets.length > 0) {
@@ -215,7 +226,7 @@ main().then(
     process.exitCode = code;
   },
   async (err: unknown) => {
-    console.error(`bench: ✗ ${(err as Error).stack ?? String(err)}`);
+    console.error(`bench: ✗ ${err instanceof BenchError ? err.message : ((err as Error).stack ?? String(err))}`);
     await stopAllChildren();
     process.exit(1);
   },

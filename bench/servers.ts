@@ -3,12 +3,17 @@
  * the bare Fastify baselines (bare-server.ts) and the real PCF server (dist/src/main.js).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, sleep, spawnChild, stopChild, type Child } from './processes.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const PCF_ENTRY = join(REPO_ROOT, 'dist', 'src', 'main.js');
+export const DEFAULT_PCF_ENTRY = join(REPO_ROOT, 'dist', 'src', 'main.js');
+
+/** The PCF entry point: BENCH_PCF_ENTRY (relative to the repository) or dist/src/main.js. */
+export function pcfEntry(override: string | undefined): string {
+  return override ? resolve(REPO_ROOT, override) : DEFAULT_PCF_ENTRY;
+}
 const BARE_ENTRY = fileURLToPath(new URL('./bare-server.ts', import.meta.url));
 
 export interface RunningServer {
@@ -17,8 +22,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function pcfBuilt(): boolean {
-  return existsSync(PCF_ENTRY);
+export function pcfBuilt(entry: string): boolean {
+  return existsSync(entry);
 }
 
 /** Starts bare-server.ts (through tsx) and waits for it to report its port. */
@@ -49,10 +54,10 @@ export async function startBareServer(databaseUrl: string, timeoutMs = 30_000): 
  * Starts the PCF server from its build output against the benchmark database and waits
  * until GET /health/ready answers 200 (polled every 200 ms).
  */
-export async function startPcfServer(databaseUrl: string, readyTimeoutMs: number): Promise<RunningServer> {
+export async function startPcfServer(entry: string, databaseUrl: string, readyTimeoutMs: number): Promise<RunningServer> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const child = spawnChild('pcf', process.execPath, [PCF_ENTRY], {
+  const child = spawnChild('pcf', process.execPath, [entry], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -78,7 +83,8 @@ export async function startPcfServer(databaseUrl: string, readyTimeoutMs: number
       }
       last = `HTTP ${res.status}: ${body.slice(0, 300)}`;
     } catch (err) {
-      last = (err as Error).message;
+      const cause = (err as Error & { cause?: Error }).cause;
+      last = cause?.message ?? (err as Error).message;
     }
     await sleep(200);
   }

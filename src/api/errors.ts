@@ -1,6 +1,7 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPVersion } from 'find-my-way';
 import { AppError, ERROR_CODES, appError, isAppError, type ErrorCode } from '../core/errors.js';
+import type { App } from './app.js';
 
 /**
  * The one place errors become HTTP: every failure leaves as RFC 9457 problem+json with a code
@@ -112,8 +113,8 @@ function describeCause(cause: unknown): string | undefined {
  * method answers 405 with `Allow`; a second router, fed from onRoute, tells which methods
  * a path has (Fastify's own router answers only for the method asked).
  */
-export function registerErrorHandling(app: FastifyInstance): void {
-  const routes = FindMyWay<HTTPVersion.V1>();
+export function registerErrorHandling(app: App): void {
+  const routes = FindMyWay<HTTPVersion.V1>({ ignoreTrailingSlash: true });
   const methods = new Set<string>();
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import type { Config } from '../../core/config/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { Tables } from './tables.js';
@@ -26,6 +27,19 @@ export type DatabaseOptions =
       /** A dumped data directory to start from (tests clone a migrated template this way). */
       loadDataDir?: Blob;
     };
+
+/** PostgreSQL when a URL is configured, else the embedded PGlite under dataDir. */
+export function databaseOptionsFrom(config: Config): DatabaseOptions {
+  return config.database.url
+    ? {
+        kind: 'postgres',
+        url: config.database.url,
+        poolMax: config.database.poolMax,
+        connectTimeoutMs: config.database.connectTimeoutMs,
+        statementTimeoutMs: config.database.statementTimeoutMs,
+      }
+    : { kind: 'pglite', dataDir: config.dataDir };
+}
 
 export interface PoolStats {
   total: number;

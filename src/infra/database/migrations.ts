@@ -1,7 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+import { packageRoot } from '../../core/package.js';
+
+// Migrations run before the schema they create exists, so they take a database of any shape.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDb = Kysely<any>;
 
 /**
  * Migrations are plain SQL files, `migrations/NNNN_name.sql`, each with a `-- migrate:up`
@@ -12,16 +16,9 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, typ
 const UP = /^--\s*migrate:up\s*$/m;
 const DOWN = /^--\s*migrate:down\s*$/m;
 
-/** The folder of SQL migrations: `migrations/` at the package root, from src or dist. */
+/** The folder of SQL migrations: `migrations/` at the package root. */
 export function defaultMigrationsDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'migrations');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('migrations/ folder not found above ' + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
+  return join(packageRoot(), 'migrations');
 }
 
 /** Splits one migration file into its up and down SQL. */
@@ -54,7 +51,7 @@ export class SqlFileMigrationProvider implements MigrationProvider {
   }
 }
 
-function migrator(db: Kysely<unknown>, dir?: string): Migrator {
+function migrator(db: AnyDb, dir?: string): Migrator {
   return new Migrator({
     db,
     provider: new SqlFileMigrationProvider(dir),
@@ -74,17 +71,17 @@ function unwrapResult(set: MigrationResultSet): string[] {
 }
 
 /** Applies every pending migration; returns the names applied. */
-export async function migrateUp(db: Kysely<unknown>, dir?: string): Promise<string[]> {
+export async function migrateUp(db: AnyDb, dir?: string): Promise<string[]> {
   return unwrapResult(await migrator(db, dir).migrateToLatest());
 }
 
 /** Reverts the latest applied migration; returns its name (empty when none was applied). */
-export async function migrateDown(db: Kysely<unknown>, dir?: string): Promise<string[]> {
+export async function migrateDown(db: AnyDb, dir?: string): Promise<string[]> {
   return unwrapResult(await migrator(db, dir).migrateDown());
 }
 
 /** Every known migration and when it was applied (undefined = pending). */
-export async function migrationStatus(db: Kysely<unknown>, dir?: string): Promise<MigrationStatus[]> {
+export async function migrationStatus(db: AnyDb, dir?: string): Promise<MigrationStatus[]> {
   const list = await migrator(db, dir).getMigrations();
   return list.map((m) => ({ name: m.name, executedAt: m.executedAt }));
 }

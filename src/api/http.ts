@@ -1,0 +1,69 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { App } from './app.js';
+import type { Config } from '../core/config/index.js';
+import { appError } from '../core/errors.js';
+import { moduleLogger, type Logger } from '../infra/telemetry/logger.js';
+import type { Metrics } from '../infra/telemetry/metrics.js';
+import type { HealthService, LifecyclePhase } from '../services/health/health.service.js';
+import { registerErrorHandling, sendProblem } from './errors.js';
+import { registerGraphql } from './graphql/index.js';
+import type { ServerInfo } from './graphql/schema.js';
+import { registerOpenApi } from './openapi.js';
+import { registerRequestContext, requestContextOptions } from './request-context.js';
+import { registerHealthRoutes } from './rest/health.js';
+import { registerRestApi } from './rest/index.js';
+import { registerMetricsRoute } from './rest/metrics.js';
+import { ProblemSchema } from './schemas.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  health: HealthService;
+  /** Where the instance is in its life; API routes answer 503 until it is running. */
+  phase: () => LifecyclePhase;
+  server: ServerInfo;
+}
+
+// Paths that need the database; health, metrics and docs answer while it is still coming.
+const NEEDS_DATABASE = /^\/(api\/|graphql)/;
+
+/**
+ * Assembles the HTTP application: the one place that decides what runs, in which order, on
+ * every request (request context → readiness gate → body parsing → route → error mapping).
+ */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: moduleLogger(deps.logger, 'http') as FastifyBaseLogger,
+    ...requestContextOptions(),
+    bodyLimit: config.http.bodyLimitBytes,
+    requestTimeout: config.http.requestTimeoutMs,
+    return503OnClosing: true,
+    ajv: {
+      // Unknown fields are refused, not silently dropped (mass assignment), and every field
+      // problem is reported at once.
+      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON is the only body format of the REST API; text/plain would otherwise be accepted.
+  app.removeContentTypeParser('text/plain');
+  app.addSchema(ProblemSchema);
+  registerRequestContext(app, deps.metrics);
+  registerErrorHandling(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (deps.phase() === 'starting' && NEEDS_DATABASE.test(request.url)) {
+      return sendProblem(reply, appError('SERVICE_UNAVAILABLE', 'The server is starting; retry shortly.', { headers: { 'retry-after': '5' } }));
+    }
+  });
+
+  await registerOpenApi(app, deps.server);
+  registerHealthRoutes(app, deps.health);
+  registerMetricsRoute(app, deps.metrics);
+  await registerRestApi(app, deps.server);
+  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server });
+  return app;
+}

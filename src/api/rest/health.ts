@@ -1,0 +1,44 @@
+import { Type } from '@sinclair/typebox';
+import { HealthService } from '../../services/health/health.service.js';
+import type { App } from '../app.js';
+
+const CheckSchema = Type.Object({
+  status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+  latencyMs: Type.Integer(),
+  error: Type.Optional(Type.String()),
+});
+const ReadinessSchema = Type.Object({
+  status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy'), Type.Literal('starting')]),
+  checks: Type.Record(Type.String(), CheckSchema),
+});
+
+/** Liveness and readiness probes (DESIGN §5 "Operations"); neither needs authentication. */
+export function registerHealthRoutes(app: App, health: HealthService): void {
+  app.get(
+    '/health',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: 200 while the process serves',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: 200 when healthy or degraded, 503 otherwise, within 5 s',
+        response: { 200: ReadinessSchema, 503: ReadinessSchema },
+      },
+    },
+    async (_request, reply) => {
+      const readiness = await health.readiness();
+      reply.header('cache-control', 'no-store');
+      return reply.code(HealthService.isReady(readiness.status) ? 200 : 503).send(readiness);
+    },
+  );
+}

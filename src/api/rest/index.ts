@@ -1,0 +1,34 @@
+import { Type } from '@sinclair/typebox';
+import type { ServerInfo } from '../graphql/schema.js';
+import type { App } from '../app.js';
+
+/**
+ * The REST API under /api/v1. Each feature adds a module beside this one (`users.ts`,
+ * `resources.ts`, …) and registers it here.
+ */
+export async function registerRestApi(app: App, server: ServerInfo): Promise<void> {
+  await app.register(
+    async (api) => {
+      api.get(
+        '/',
+        {
+          schema: {
+            tags: ['meta'],
+            summary: 'What this API is and where its descriptions live',
+            response: {
+              200: Type.Object({
+                name: Type.String(),
+                version: Type.String(),
+                openapi: Type.String(),
+                docs: Type.String(),
+                graphql: Type.String(),
+              }),
+            },
+          },
+        },
+        async () => ({ name: server.name, version: server.version, openapi: '/openapi.json', docs: '/docs', graphql: '/graphql' }),
+      );
+    },
+    { prefix: '/api/v1' },
+  );
+}

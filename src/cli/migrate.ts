@@ -1,0 +1,24 @@
+import type { Config } from '../core/config/index.js';
+import { createDatabase, databaseOptionsFrom, migrateDown, migrateUp, migrationStatus } from '../infra/database/index.js';
+import { createLogger } from '../infra/telemetry/logger.js';
+import { out } from './output.js';
+
+export type MigrateAction = 'up' | 'down' | 'status';
+
+/** `pcf migrate up|down|status` against the configured database. */
+export async function migrate(config: Config, action: MigrateAction): Promise<void> {
+  const database = createDatabase(databaseOptionsFrom(config), createLogger({ level: 'warn' }));
+  try {
+    if (action === 'status') {
+      for (const m of await migrationStatus(database.db)) {
+        out(`${m.executedAt ? 'applied' : 'pending'}  ${m.name}${m.executedAt ? `  ${m.executedAt.toISOString()}` : ''}`);
+      }
+      return;
+    }
+    const names = action === 'up' ? await migrateUp(database.db) : await migrateDown(database.db);
+    if (names.length === 0) out(action === 'up' ? 'Nothing to apply: the database is up to date.' : 'Nothing to revert.');
+    for (const name of names) out(`${action === 'up' ? 'applied' : 'reverted'}  ${name}`);
+  } finally {
+    await database.close();
+  }
+}

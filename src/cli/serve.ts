@@ -1,0 +1,36 @@
+import type { Config } from '../core/config/index.js';
+import { createLogger, moduleLogger } from '../infra/telemetry/logger.js';
+import { createServer } from '../server.js';
+
+/**
+ * Runs the server until SIGTERM or SIGINT: drain, close, exit 0. A fatal error is logged
+ * before the process exits non-zero.
+ */
+export async function serve(config: Config, warnings: string[]): Promise<void> {
+  const root = createLogger({ level: config.logLevel });
+  const log = moduleLogger(root, 'server');
+  for (const warning of warnings) log.warn(warning);
+
+  const fatal = (err: unknown, what: string) => {
+    log.fatal({ err }, what);
+    process.exit(1);
+  };
+  process.on('uncaughtException', (err) => fatal(err, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => fatal(err, 'unhandled promise rejection'));
+
+  const server = await createServer(config, root);
+  let signalled = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (signalled) return;
+      signalled = true;
+      log.info({ signal }, 'signal received');
+      server.stop().then(
+        () => process.exit(0),
+        (err) => fatal(err, 'shutdown failed'),
+      );
+    });
+  }
+  server.ready.catch((err) => fatal(err, 'start-up failed'));
+  await server.start();
+}

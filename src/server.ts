@@ -1,0 +1,127 @@
+import type { App } from './api/app.js';
+import { buildApp } from './api/http.js';
+import type { ServerInfo } from './api/graphql/schema.js';
+import { backoffDelay, sleep } from './core/backoff.js';
+import type { Config } from './core/config/index.js';
+import { isAppError } from './core/errors.js';
+import { packageInfo } from './core/package.js';
+import { createCache, type Cache } from './infra/cache/index.js';
+import { createDatabase, databaseOptionsFrom, migrateUp, type Database, type DatabaseOptions } from './infra/database/index.js';
+import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
+import { createMetrics } from './infra/telemetry/metrics.js';
+import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
+
+/**
+ * The composition root: builds every adapter from the configuration, wires them into the
+ * services and the HTTP app, and runs the instance's life (start, connect, drain, stop).
+ */
+export interface Server {
+  readonly app: App;
+  readonly database: Database;
+  readonly cache: Cache;
+  phase(): LifecyclePhase;
+  /** Listens, then connects to the database in the background (retrying with backoff). */
+  start(): Promise<string>;
+  /** Resolves once the database is connected and migrated and the API serves. */
+  readonly ready: Promise<void>;
+  /** Stops accepting, drains in-flight requests (bounded), closes every connection. */
+  stop(): Promise<void>;
+}
+
+export interface ServerOverrides {
+  /** Use these database options instead of the ones derived from config (tests). */
+  database?: DatabaseOptions;
+}
+
+export async function createServer(config: Config, rootLogger: Logger, overrides: ServerOverrides = {}): Promise<Server> {
+  const log = moduleLogger(rootLogger, 'server');
+  const dbOptions = overrides.database ?? databaseOptionsFrom(config);
+  const database = createDatabase(dbOptions, moduleLogger(rootLogger, 'database'));
+  const cache = createCache(
+    { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, maxEntries: config.cache.maxEntries, defaultTtlMs: config.cache.defaultTtlMs },
+    rootLogger,
+  );
+  const metrics = createMetrics({ poolStats: () => database.poolStats() });
+
+  let phase: LifecyclePhase = 'starting';
+  const health = new HealthService({
+    timeoutMs: config.health.checkTimeoutMs,
+    phase: () => phase,
+    checks: [
+      { name: 'database', critical: true, check: () => database.ping() },
+      // Without its cache the instance still answers, only slower: degraded, not down.
+      { name: 'cache', critical: false, check: () => cache.ping() },
+    ],
+  });
+  const server: ServerInfo = { name: 'PCF API', version: packageInfo().version, profile: config.profile };
+  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server });
+
+  const stopping = new AbortController();
+  let markReady!: () => void;
+  let markFailed!: (err: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    markFailed = reject;
+  });
+  // A caller that never awaits `ready` must not see an unhandled rejection.
+  ready.catch(() => undefined);
+
+  async function connect(): Promise<void> {
+    for (let attempt = 1; !stopping.signal.aborted; attempt++) {
+      try {
+        await database.ping();
+        if (config.database.autoMigrate) {
+          const applied = await migrateUp(database.db);
+          if (applied.length > 0) log.info({ applied }, 'migrations applied');
+        }
+        phase = 'running';
+        log.info({ database: database.kind, attempt }, 'database connected; serving');
+        markReady();
+        return;
+      } catch (err) {
+        // Only an unreachable database is worth waiting for; anything else (a failing
+        // migration, a corrupt data directory) will not fix itself.
+        if (!isAppError(err) || err.code !== 'SERVICE_UNAVAILABLE') throw err;
+        const delayMs = backoffDelay(attempt, { initialMs: config.database.retryInitialMs, maxMs: config.database.retryMaxMs });
+        log.warn({ attempt, delayMs, database: database.kind }, 'database unreachable; retrying');
+        await sleep(delayMs, stopping.signal);
+      }
+    }
+  }
+
+  let stopped: Promise<void> | undefined;
+  async function stop(): Promise<void> {
+    phase = 'stopping';
+    stopping.abort();
+    log.info({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'shutting down: draining in-flight requests');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), config.shutdown.drainTimeoutMs);
+      timer.unref();
+    });
+    const closed = app.close().then(() => 'closed' as const);
+    if ((await Promise.race([closed, deadline])) === 'timeout') {
+      log.warn('drain timed out; closing remaining connections');
+      app.server.closeAllConnections();
+      await closed;
+    }
+    clearTimeout(timer);
+    await Promise.allSettled([database.close(), cache.close()]);
+    log.info('stopped');
+  }
+
+  return {
+    app,
+    database,
+    cache,
+    ready,
+    phase: () => phase,
+    async start() {
+      const address = await app.listen({ host: config.host, port: config.port });
+      log.info({ address, profile: config.profile, database: database.kind, cache: cache.kind }, 'listening');
+      connect().catch((err) => markFailed(err));
+      return address;
+    },
+    stop: () => (stopped ??= stop()),
+  };
+}
