@@ -32,8 +32,8 @@ export interface RunMeta {
   cpus: number;
   cpuModel: string;
   totalMemoryMb: number;
-  /** 1-minute load average when the run started: other work on the machine skews the numbers. */
-  loadAverage1m: number;
+  /** CPU in use (all cores, %) during the second before the run: other work skews the numbers. */
+  cpuBusyPercentAtStart: number;
   postgres?: string;
   gitCommit?: string;
   databaseUrl: string;

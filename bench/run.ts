@@ -6,7 +6,7 @@
  * runs at a time: the bare baselines first, then PCF.
  */
 import { execFileSync } from 'node:child_process';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
@@ -90,6 +90,25 @@ async function runScenario(
   }
 }
 
+/** Share of all CPUs' time spent busy over the next `ms` milliseconds, in percent. */
+async function cpuBusyPercent(ms: number): Promise<number> {
+  const total = () =>
+    cpus().reduce(
+      (acc, c) => {
+        const t = c.times;
+        acc.all += t.user + t.nice + t.sys + t.idle + t.irq;
+        acc.idle += t.idle;
+        return acc;
+      },
+      { all: 0, idle: 0 },
+    );
+  const a = total();
+  await sleep(ms);
+  const b = total();
+  const all = b.all - a.all;
+  return all > 0 ? Math.round((100 * (all - (b.idle - a.idle))) / all) : 0;
+}
+
 function displayPath(file: string): string {
   const rel = relative(REPO_ROOT, file);
   return rel.startsWith('..') ? file : rel;
@@ -123,7 +142,7 @@ async function main(): Promise<number> {
     connections: config.connections,
     pipelining: config.pipelining,
     ...(config.only ? { only: config.only } : {}),
-    loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+    cpuBusyPercentAtStart: await cpuBusyPercent(1_000),
     pcf: { built, entry: displayPath(entry), idleRssTargetMb: IDLE_RSS_TARGET_MB },
   };
   const commit = gitDescribe();
@@ -134,8 +153,8 @@ async function main(): Promise<number> {
       `warm-up ${config.warmupS} s + ${config.durationS} s per scenario; database ${meta.databaseUrl}`,
   );
   log(`scenarios: ${selected.map((s) => s.name).join(', ')}`);
-  if (meta.loadAverage1m > meta.cpus / 2) {
-    log(`⚠ the machine is busy (1-minute load average ${meta.loadAverage1m} on ${meta.cpus} CPUs): numbers will be noisy`);
+  if (meta.cpuBusyPercentAtStart > 20) {
+    log(`⚠ the machine is busy before the run (${meta.cpuBusyPercentAtStart}% CPU in use): numbers will be noisy`);
   }
 
   const results = new Map(selected.map((s) => [s.name, baseResult(s)]));

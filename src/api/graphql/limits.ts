@@ -10,9 +10,12 @@ import { appError } from '../../core/errors.js';
  * Limits that reject expensive GraphQL documents during validation, before any resolver
  * runs (DESIGN §5: depth, complexity, aliases; batch size and document size below).
  *
- * Introspection is measured like any other selection (`ignoreIntrospection: false`): the
- * libraries' default skips fields named `__schema`, and the introspection types nest deeply
- * enough (`ofType { ofType { … } }`) to be a denial-of-service of their own.
+ * The depth and cost rules skip the `__schema` introspection *field* (the standard
+ * introspection query GraphiQL sends is 21 deep), and only that field: an operation or a
+ * fragment named `__schema` is measured like any other. Introspection itself is guarded by
+ * graphql-js's MaxIntrospectionDepthRule (in its specified rules since 16.9), which refuses
+ * the nested `fields`/`interfaces`/`possibleTypes` lists that make it explode; `__type` is
+ * measured in full. In production introspection is off altogether.
  */
 export function validationRules(limits: Config['graphql']): ValidationRule[] {
   // The rules throw by default, which graphql-js does not catch (the request would fail as
@@ -22,11 +25,11 @@ export function validationRules(limits: Config['graphql']): ValidationRule[] {
   };
   const common = { propagateOnRejection: false, onReject: [report], exposeLimits: true };
   const rules: ValidationRule[] = [
-    maxDepthRule({ ...common, n: limits.maxDepth, ignoreIntrospection: false }) as unknown as ValidationRule,
+    maxDepthRule({ ...common, n: limits.maxDepth, ignoreIntrospection: true }) as unknown as ValidationRule,
     // An empty allow-list: by default aliases of __typename are free, so a document could
     // ask for it a million times.
     maxAliasesRule({ ...common, n: limits.maxAliases, allowList: [] }) as unknown as ValidationRule,
-    costLimitRule({ ...common, maxCost: limits.maxComplexity, ignoreIntrospection: false }) as unknown as ValidationRule,
+    costLimitRule({ ...common, maxCost: limits.maxComplexity, ignoreIntrospection: true }) as unknown as ValidationRule,
   ];
   if (!limits.introspection) rules.push(NoSchemaIntrospectionCustomRule);
   return rules;
