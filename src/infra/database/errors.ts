@@ -8,6 +8,7 @@ import { appError, isAppError, type AppError } from '../../core/errors.js';
 const BY_SQLSTATE: Record<string, (err: unknown) => AppError> = {
   '23505': (cause) => appError('CONFLICT', 'A record with the same unique value already exists.', { cause }),
   '23503': (cause) => appError('CONFLICT', 'The change conflicts with a related record.', { cause }),
+  '23001': (cause) => appError('CONFLICT', 'The record is still referenced by other records.', { cause }),
   '23514': (cause) => appError('INVALID_INPUT', 'A value is outside what the field allows.', { cause }),
   '23502': (cause) => appError('INVALID_INPUT', 'A required value is missing.', { cause }),
   '22001': (cause) => appError('INVALID_INPUT', 'A value is too long.', { cause }),

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { isAppError } from '../../src/core/errors.js';
+import { newId } from '../../src/core/ids.js';
+import { createDatabase, migrateDown, migrateUp, migrationStatus, type Database } from '../../src/infra/database/index.js';
+import { createLogger } from '../../src/infra/telemetry/logger.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases.js';
+
+const TABLES = [
+  'notifications',
+  'outbox',
+  'permissions',
+  'resource_versions',
+  'resources',
+  'role_permissions',
+  'roles',
+  'sessions',
+  'user_permissions',
+  'user_roles',
+  'users',
+];
+
+async function rejectsWith(promise: Promise<unknown>, code: string) {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(isAppError(err), `a contract error, got ${String(err)}`);
+    assert.equal(err.code, code);
+    assert.doesNotMatch(err.message, /violates|constraint|relation|SQL/i, 'the client-facing detail names no SQL');
+    return true;
+  });
+}
+
+async function insertUser(database: Database, email = `${newId()}@example.com`) {
+  const id = newId();
+  await database.db.insertInto('users').values({ id, email, name: 'User', password_hash: 'not-a-real-hash' }).execute();
+  return id;
+}
+
+for (const kind of DATABASE_KINDS) {
+  describe(`database (${kind})`, () => {
+    let testDb: TestDatabase;
+    let database: Database;
+    before(async () => {
+      testDb = await createTestDatabase(kind);
+      database = createDatabase(testDb.options, createLogger({ level: 'silent' }));
+      await database.ping();
+    });
+    after(async () => {
+      await database.close();
+      await testDb.drop();
+    });
+
+    it('has every table of the design, migrated', async () => {
+      const rows = await sql<{ table_name: string }>`
+        select table_name from information_schema.tables
+        where table_schema = 'public' and table_name not like 'pcf_migrations%' order by table_name`.execute(database.db);
+      assert.deepEqual(rows.rows.map((r) => r.table_name), TABLES);
+      const status = await migrationStatus(database.db);
+      assert.ok(status.length >= 1);
+      assert.ok(status.every((m) => m.executedAt instanceof Date), 'every migration applied');
+    });
+
+    it('migrates down and up again, leaving nothing behind', async () => {
+      const reverted = await migrateDown(database.db);
+      assert.deepEqual(reverted, [(await migrationStatus(database.db)).at(-1)!.name]);
+      const none = await sql<{ n: number }>`select count(*) as n from information_schema.tables where table_schema = 'public' and table_name = 'users'`.execute(database.db);
+      assert.equal(none.rows[0]!.n, 0);
+      const applied = await migrateUp(database.db);
+      assert.deepEqual(applied, reverted);
+      assert.deepEqual(await migrateUp(database.db), [], 'a second up applies nothing');
+    });
+
+    it('keeps emails unique case-insensitively, as CONFLICT', async () => {
+      await insertUser(database, 'Ada@Example.com');
+      await rejectsWith(insertUser(database, 'ada@example.COM'), 'CONFLICT');
+    });
+
+    it('translates check, foreign-key and format violations into contract errors', async () => {
+      const owner = await insertUser(database);
+      const resource = { id: newId(), owner_id: owner, name: 'Doc', type: 'doc' };
+      await rejectsWith(database.db.insertInto('resources').values({ ...resource, type: 'Bad Type!' }).execute(), 'INVALID_INPUT');
+      await rejectsWith(database.db.insertInto('resources').values({ ...resource, owner_id: newId() }).execute(), 'CONFLICT');
+      await rejectsWith(database.db.selectFrom('users').selectAll().where('id', '=', 'not-a-uuid').execute(), 'INVALID_INPUT');
+      await database.db.insertInto('resources').values(resource).execute();
+      // RESTRICT: a user who owns resources cannot be deleted out from under them.
+      await rejectsWith(database.db.deleteFrom('users').where('id', '=', owner).execute(), 'CONFLICT');
+      await rejectsWith(
+        database.db.insertInto('resource_versions').values([
+          { id: newId(), resource_id: resource.id, version: 1, data: '{}', created_by: owner },
+          { id: newId(), resource_id: resource.id, version: 1, data: '{}', created_by: owner },
+        ]).execute(),
+        'CONFLICT',
+      );
+    });
+
+    it('stores only a 32-byte token hash for a session', async () => {
+      const user = await insertUser(database);
+      const session = { id: newId(), user_id: user, expires_at: new Date(Date.now() + 60_000) };
+      await rejectsWith(database.db.insertInto('sessions').values({ ...session, token: Buffer.from('short') }).execute(), 'INVALID_INPUT');
+      await database.db.insertInto('sessions').values({ ...session, token: Buffer.alloc(32, 7) }).execute();
+      const row = await database.db.selectFrom('sessions').select('token').where('id', '=', session.id).executeTakeFirstOrThrow();
+      assert.equal(Buffer.from(row.token).length, 32);
+    });
+
+    it('round-trips jsonb, timestamps and counts the same way on every driver', async () => {
+      const user = await insertUser(database);
+      const payload = { nested: { list: [1, 'two', null, true] }, unicode: 'Zoë ✓' };
+      const id = newId();
+      await database.db
+        .insertInto('notifications')
+        .values({ id, user_id: user, kind: 'test', payload: JSON.stringify(payload) })
+        .execute();
+      const row = await database.db.selectFrom('notifications').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      assert.deepEqual(row.payload, payload);
+      assert.ok(row.created_at instanceof Date);
+      const count = await database.db.selectFrom('notifications').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      assert.equal(typeof count.n, 'number');
+    });
+
+    it('isolates concurrent transactions and rolls back a failed one', async () => {
+      const user = await insertUser(database);
+      const name = () => database.db.selectFrom('users').select('name').where('id', '=', user).executeTakeFirstOrThrow();
+      await assert.rejects(
+        database.db.transaction().execute(async (trx) => {
+          await trx.updateTable('users').set({ name: 'changed' }).where('id', '=', user).execute();
+          throw new Error('abort');
+        }),
+        /abort/,
+      );
+      assert.equal((await name()).name, 'User', 'the rolled-back change is gone');
+      // Many transactions at once: on PGlite they share one connection and must not interleave.
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          database.db.transaction().execute(async (trx) => {
+            const current = await trx.selectFrom('users').select('name').where('id', '=', user).forUpdate().executeTakeFirstOrThrow();
+            await trx.updateTable('users').set({ name: `${current.name}+${i}` }).where('id', '=', user).execute();
+          }),
+        ),
+      );
+      assert.equal((await name()).name.split('+').length, 21, 'every increment survived');
+    });
+
+    it('reports pool state for the metrics', async () => {
+      const stats = database.poolStats();
+      assert.ok(stats.total >= 1);
+      assert.ok(stats.idle >= 0 && stats.waiting >= 0);
+    });
+  });
+}
+
+describe('database unreachable', () => {
+  it('fails with SERVICE_UNAVAILABLE, not a driver error', async () => {
+    const database = createDatabase(
+      { kind: 'postgres', url: 'postgres://postgres@127.0.0.1:1/none', poolMax: 1, connectTimeoutMs: 1000, statementTimeoutMs: 0 },
+      createLogger({ level: 'silent' }),
+    );
+    try {
+      await rejectsWith(database.ping(), 'SERVICE_UNAVAILABLE');
+    } finally {
+      await database.close();
+    }
+  });
+});
