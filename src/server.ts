@@ -117,6 +117,13 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     ready,
     phase: () => phase,
     async start() {
+      // PGlite initialises inside this thread (~6 s of blocking WASM for a new data
+      // directory), so it opens before the port does: a probe meanwhile is refused at once
+      // instead of hanging unanswered.
+      if (database.kind === 'pglite') {
+        log.info({ dataDir: dbOptions.kind === 'pglite' ? (dbOptions.dataDir ?? 'in memory') : undefined }, 'opening the embedded database');
+        await database.ping();
+      }
       const address = await app.listen({ host: config.host, port: config.port });
       log.info({ address, profile: config.profile, database: database.kind, cache: cache.kind }, 'listening');
       connect().catch((err) => markFailed(err));
