@@ -60,6 +60,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
   });
 
+  // While draining, a response that finishes also closes its keep-alive connection;
+  // otherwise the connection lingers idle and holds the shutdown until the deadline.
+  app.addHook('onSend', async (_request, reply) => {
+    if (deps.phase() === 'stopping') reply.header('connection', 'close');
+  });
+
   await registerOpenApi(app, deps.server);
   registerHealthRoutes(app, deps.health);
   registerMetricsRoute(app, deps.metrics);

@@ -72,10 +72,12 @@ function mergeLayer(
 ): void {
   for (const [name, value] of Object.entries(layer)) {
     const path = prefix ? `${prefix}.${name}` : name;
-    if (isPlainObject(value) && isPlainObject(target[name])) {
+    if (isPlainObject(value)) {
+      // Descend even into a section no earlier layer had, so every leaf records its source.
+      if (!isPlainObject(target[name])) target[name] = {};
       mergeLayer(target[name] as Record<string, unknown>, value, source, origins, path);
     } else {
-      target[name] = isPlainObject(value) ? structuredClone(value) : value;
+      target[name] = value;
       origins.set(path, source);
     }
   }
@@ -197,12 +199,19 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
     // `anyOf` alone says it best.
     problems.push(...(validate.errors ?? []).filter((e) => e.keyword !== 'const').map((e) => toProblem(e, origins)));
   }
+  problems.push(...crossFieldProblems(merged, origins));
   if (problems.length > 0) throw new ConfigError(dedupe(problems));
-  const config = merged as Config;
-  if (config.database.retryMaxMs < config.database.retryInitialMs) {
-    throw new ConfigError([{ key: 'database.retryMaxMs', source: origins.get('database.retryMaxMs') ?? 'default', message: 'must not be smaller than database.retryInitialMs.' }]);
+  return { config: deepFreeze(merged as Config), warnings };
+}
+
+/** Rules that tie two settings together; checked alongside the schema, reported with it. */
+function crossFieldProblems(merged: Record<string, unknown>, origins: Map<string, string>): ConfigProblem[] {
+  const database = merged.database as { retryInitialMs?: unknown; retryMaxMs?: unknown } | undefined;
+  const { retryInitialMs, retryMaxMs } = database ?? {};
+  if (typeof retryInitialMs === 'number' && typeof retryMaxMs === 'number' && retryMaxMs < retryInitialMs) {
+    return [{ key: 'database.retryMaxMs', source: origins.get('database.retryMaxMs') ?? 'default', message: 'must not be smaller than database.retryInitialMs.' }];
   }
-  return { config: deepFreeze(config), warnings };
+  return [];
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
