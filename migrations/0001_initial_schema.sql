@@ -72,7 +72,8 @@ CREATE TABLE resources (
   -- RESTRICT: a user who owns resources is deleted only after they are transferred.
   owner_id   uuid        NOT NULL REFERENCES users (id) ON DELETE RESTRICT,
   name       text        NOT NULL CHECK (char_length(name) BETWEEN 1 AND 255),
-  type       text        NOT NULL CHECK (type ~ '^[a-z][a-z0-9_.-]{0,63}$'),
+  -- user and role are the reserved system types of permissions, never resource types.
+  type       text        NOT NULL CHECK (type ~ '^[a-z][a-z0-9_.-]{0,63}$' AND type NOT IN ('user', 'role')),
   metadata   jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
   -- The current version number: the ETag, and what If-Match is compared with.
   version    integer     NOT NULL DEFAULT 1 CHECK (version >= 1),

@@ -1,10 +1,9 @@
 import type { App } from './api/app.js';
 import { buildApp } from './api/http.js';
-import type { ServerInfo } from './api/graphql/schema.js';
 import { backoffDelay, sleep } from './core/backoff.js';
 import type { Config } from './core/config/index.js';
 import { isAppError } from './core/errors.js';
-import { packageInfo } from './core/package.js';
+import { packageInfo, type ServerInfo } from './core/package.js';
 import { createCache, type Cache } from './infra/cache/index.js';
 import { createDatabase, databaseOptionsFrom, migrateUp, type Database, type DatabaseOptions } from './infra/database/index.js';
 import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
@@ -74,14 +73,18 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
           const applied = await migrateUp(database.db);
           if (applied.length > 0) log.info({ applied }, 'migrations applied');
         }
+        if (stopping.signal.aborted) return;
         phase = 'running';
         log.info({ database: database.kind, attempt }, 'database connected; serving');
         markReady();
         return;
       } catch (err) {
-        // Only an unreachable database is worth waiting for; anything else (a failing
-        // migration, a corrupt data directory) will not fix itself.
-        if (!isAppError(err) || err.code !== 'SERVICE_UNAVAILABLE') throw err;
+        // Failures caused by the shutdown itself (a pool being closed) are not failures.
+        if (stopping.signal.aborted) return;
+        // Only an unreachable database, or a wait that timed out (another instance holding
+        // the migration lock), is worth retrying; anything else (a failing migration, a
+        // corrupt data directory) will not fix itself.
+        if (!isAppError(err) || (err.code !== 'SERVICE_UNAVAILABLE' && err.code !== 'TIMEOUT')) throw err;
         const delayMs = backoffDelay(attempt, { initialMs: config.database.retryInitialMs, maxMs: config.database.retryMaxMs });
         log.warn({ attempt, delayMs, database: database.kind }, 'database unreachable; retrying');
         await sleep(delayMs, stopping.signal);
@@ -124,6 +127,8 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
         log.info({ dataDir: dbOptions.kind === 'pglite' ? (dbOptions.dataDir ?? 'in memory') : undefined }, 'opening the embedded database');
         await database.ping();
       }
+      // A signal that arrived while the database opened: do not start listening at all.
+      if (stopping.signal.aborted) return '';
       const address = await app.listen({ host: config.host, port: config.port });
       log.info({ address, profile: config.profile, database: database.kind, cache: cache.kind }, 'listening');
       connect().catch((err) => markFailed(err));

@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPVersion } from 'find-my-way';
+import type { Duplex } from 'node:stream';
 import { AppError, ERROR_CODES, appError, isAppError, type ErrorCode } from '../core/errors.js';
+import { traceFromHeader } from '../core/trace.js';
 import type { App } from './app.js';
 
 /**
@@ -35,7 +37,18 @@ const FRAMEWORK_DETAILS: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The Content-Length header does not match the body.',
   FST_ERR_BAD_URL: 'The request URL is malformed.',
   FST_ERR_ASYNC_CONSTRAINT: 'The request could not be routed.',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path segment is too long.',
 };
+
+/**
+ * The contract code for a framework error's status: its own where the closed set has one,
+ * INVALID_INPUT for any other client error (414, 431, …), none for other server errors.
+ */
+function frameworkCode(status: number): ErrorCode | undefined {
+  if (status >= 400 && status < 500) return CODE_BY_STATUS.get(status) ?? 'INVALID_INPUT';
+  if (status === 503 || status === 504) return CODE_BY_STATUS.get(status);
+  return undefined;
+}
 
 interface ValidationIssue {
   instancePath: string;
@@ -67,9 +80,9 @@ export function normalizeError(err: unknown): { error: AppError; internal: boole
     return { error: appError('INVALID_INPUT', FRAMEWORK_DETAILS.FST_ERR_CTP_INVALID_JSON_BODY!), internal: false };
   }
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
-  const code = status < 500 ? CODE_BY_STATUS.get(status) : undefined;
+  const code = frameworkCode(status);
   if (code) {
-    const detail = (e.code && FRAMEWORK_DETAILS[e.code]) ?? ERROR_CODES[code].title + '.';
+    const detail = (e.code && FRAMEWORK_DETAILS[e.code]) ?? (e.code?.startsWith('MER_ERR_') ? e.message : ERROR_CODES[code].title + '.');
     return { error: appError(code, detail), internal: false };
   }
   return { error: appError('INTERNAL_ERROR', 'An internal error occurred; quote the trace id when reporting it.'), internal: true };
@@ -93,6 +106,43 @@ export function problemBody(error: AppError, request: FastifyRequest): Problem {
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.headers) reply.headers(error.headers);
   return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemBody(error, reply.request)));
+}
+
+/**
+ * Fastify answers a few failures before any hook runs (an undecodable URL, an over-long
+ * path parameter); this option routes them through the same problem+json path.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  request.trace ??= traceFromHeader(request.headers.traceparent);
+  reply.header('x-request-id', request.id);
+  void sendProblem(reply, normalizeError(error).error);
+}
+
+/**
+ * A request Node's HTTP parser rejects (malformed, headers too large, too slow) never
+ * becomes a Fastify request; this answers it on the socket with the same problem shape.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (!socket.writable) return void socket.destroy();
+  const detail =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? 'The request was not received in time.'
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'The request headers are too large.'
+        : 'The request is not valid HTTP.';
+  const body = JSON.stringify({
+    type: 'urn:pcf:problem:invalid-input',
+    title: ERROR_CODES.INVALID_INPUT.title,
+    status: 400,
+    detail,
+    instance: '',
+    code: 'INVALID_INPUT',
+    traceId: traceFromHeader(undefined).traceId,
+  } satisfies Problem);
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Logs a failure once, at a level that matches who is at fault. */

@@ -6,9 +6,9 @@ import { appError } from '../core/errors.js';
 import { moduleLogger, type Logger } from '../infra/telemetry/logger.js';
 import type { Metrics } from '../infra/telemetry/metrics.js';
 import type { HealthService, LifecyclePhase } from '../services/health/health.service.js';
-import { registerErrorHandling, sendProblem } from './errors.js';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling, sendProblem } from './errors.js';
 import { registerGraphql } from './graphql/index.js';
-import type { ServerInfo } from './graphql/schema.js';
+import type { ServerInfo } from '../core/package.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRequestContext, requestContextOptions } from './request-context.js';
 import { registerHealthRoutes } from './rest/health.js';
@@ -40,7 +40,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...requestContextOptions(),
     bodyLimit: config.http.bodyLimitBytes,
     requestTimeout: config.http.requestTimeoutMs,
-    return503OnClosing: true,
+    // Requests arriving while draining are answered below, as problem+json.
+    return503OnClosing: false,
+    frameworkErrors,
+    clientErrorHandler,
     ajv: {
       // Unknown fields are refused, not silently dropped (mass assignment), and every field
       // problem is reported at once.
@@ -55,8 +58,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerErrorHandling(app);
 
   app.addHook('onRequest', async (request, reply) => {
-    if (deps.phase() === 'starting' && NEEDS_DATABASE.test(request.url)) {
+    const phase = deps.phase();
+    if (phase === 'starting' && NEEDS_DATABASE.test(request.url)) {
       return sendProblem(reply, appError('SERVICE_UNAVAILABLE', 'The server is starting; retry shortly.', { headers: { 'retry-after': '5' } }));
+    }
+    // A new request on a kept-alive connection while draining: another instance should take it.
+    if (phase === 'stopping' && !request.url.startsWith('/health')) {
+      return sendProblem(reply, appError('SERVICE_UNAVAILABLE', 'The server is shutting down; retry on another instance.', { headers: { 'retry-after': '1' } }));
     }
   });
 

@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { ServerInfo } from './graphql/schema.js';
+import type { ServerInfo } from '../core/package.js';
 import type { App } from './app.js';
 
 /**

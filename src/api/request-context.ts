@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { LogController, type FastifyServerOptions } from 'fastify';
-import { traceFromHeader, type TraceContext } from '../core/trace.js';
+import { toTraceparent, traceFromHeader, type TraceContext } from '../core/trace.js';
 import type { Metrics } from '../infra/telemetry/metrics.js';
 import type { App } from './app.js';
 
@@ -44,6 +44,7 @@ export function registerRequestContext(app: App, metrics: Metrics): void {
   app.addHook('onRequest', async (request, reply) => {
     request.trace = traces.get(request.raw) ?? traceFromHeader(request.headers.traceparent);
     reply.header('x-request-id', request.id);
+    reply.header('traceresponse', toTraceparent(request.trace));
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -21,12 +21,3 @@ export const ProblemSchema = Type.Object(
 
 /** A reference to the shared Problem schema, for route `response` maps. */
 export const problemRef = Type.Unsafe<unknown>({ $ref: 'Problem#' });
-
-/** Problem responses most routes can give; add route-specific ones beside them. */
-export const commonProblems = {
-  400: problemRef,
-  415: problemRef,
-  429: problemRef,
-  500: problemRef,
-  503: problemRef,
-} as const;

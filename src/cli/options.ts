@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CONFIG_KEYS, ConfigError, loadConfig, type LoadedConfig } from '../core/config/index.js';
+import { CONFIG_KEYS, loadConfig, type LoadedConfig } from '../core/config/index.js';
 
 /**
  * Every configuration key is also a flag (`graphql.maxDepth` → `--graphql-max-depth`), so
@@ -30,4 +30,3 @@ export function configFromOptions(options: Record<string, unknown>, env: NodeJS.
 /** Exit code for an invalid configuration (sysexits EX_CONFIG). */
 export const EXIT_CONFIG = 78;
 
-export { ConfigError };

@@ -25,12 +25,27 @@ export async function serve(config: Config, warnings: string[]): Promise<void> {
       if (signalled) return;
       signalled = true;
       log.info({ signal }, 'signal received');
+      // The drain is bounded; closing pools and caches after it should take moments. If
+      // something hangs anyway, leave rather than outlive the orchestrator's grace period.
+      setTimeout(() => {
+        log.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, config.shutdown.drainTimeoutMs + SHUTDOWN_GRACE_MS).unref();
       server.stop().then(
         () => process.exit(0),
         (err) => fatal(err, 'shutdown failed'),
       );
     });
   }
-  server.ready.catch((err) => fatal(err, 'start-up failed'));
-  await server.start();
+  server.ready.catch((err) => {
+    if (server.phase() !== 'stopping') fatal(err, 'start-up failed');
+  });
+  try {
+    await server.start();
+  } catch (err) {
+    if (server.phase() !== 'stopping') fatal(err, 'start-up failed');
+  }
 }
+
+/** Time allowed after the drain for closing connections before the process gives up. */
+const SHUTDOWN_GRACE_MS = 10_000;

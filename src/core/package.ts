@@ -24,3 +24,10 @@ export function packageInfo(): { name: string; version: string } {
   const json = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
   return { name: json.name, version: json.version };
 }
+
+/** What a running server says about itself (GraphQL `server`, the REST index, OpenAPI). */
+export interface ServerInfo {
+  name: string;
+  version: string;
+  profile: string;
+}

@@ -40,7 +40,8 @@ function hex(bytes: number): string {
  */
 export function traceFromHeader(header: string | string[] | undefined): TraceContext {
   const value = Array.isArray(header) ? header[0] : header;
-  const match = value ? TRACEPARENT.exec(value.trim().toLowerCase()) : null;
+  // Uppercase hex is invalid, not to be normalised (the specification's own rule).
+  const match = value ? TRACEPARENT.exec(value.trim()) : null;
   if (match) {
     const [, version, traceId, parentSpanId, flags, rest] = match as unknown as [string, string, string, string, string, string | undefined];
     // Version 00 has exactly four fields; later versions may append more.
@@ -52,7 +53,10 @@ export function traceFromHeader(header: string | string[] | undefined): TraceCon
   return { traceId: hex(16), spanId: hex(8), parentSpanId: undefined, flags: '01' };
 }
 
-/** The `traceparent` value to send downstream (or back) for this context. */
+/**
+ * The `traceparent` value for this context: sent downstream, and back to the caller as
+ * `traceresponse` (Trace Context Level 2), so a client learns the trace id it can quote.
+ */
 export function toTraceparent(trace: TraceContext): string {
   return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
 }

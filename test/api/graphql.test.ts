@@ -107,10 +107,15 @@ for (const kind of DATABASE_KINDS) {
       assertRejected(await post(t, { query: '{ nope }' }), /Cannot query field "nope"/);
     });
 
-    it('refuses a mutation over GET', async () => {
-      const response = await t.app.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent('mutation { __typename }')}` });
-      assert.notEqual(response.statusCode, 200);
-      assert.ok(response.statusCode < 500, `a client error, got ${response.statusCode}`);
+    it('answers a request of the wrong shape with 400, not a server error', async () => {
+      assertRejected(await post(t, { query: 123 }), /not a valid GraphQL request/);
+      assertRejected(await post(t, { query: '{ __typename }', variables: 'x' }), /not a valid GraphQL request/);
+      assertRejected(await post(t, [{ query: 5 }]), /not a valid GraphQL request/);
+      // mercurius would take a JSON string for a pre-parsed document and crash validating it.
+      assertRejected(await post(t, { query: '{"kind":"Document","definitions":[{"kind":"Nope"}]}' }), /not a valid GraphQL request/);
+      const viaGet = await t.app.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent('[1,2]')}` });
+      assert.equal(viaGet.statusCode, 400);
+      assertRejected(await post(t, ['not an object']), /must be a JSON object/);
     });
 
     it('refuses introspection that nests lists to blow up the response', async () => {
@@ -163,5 +168,25 @@ describe('GraphQL in production', () => {
     const ide = await t.app.inject({ method: 'GET', url: '/graphiql' });
     assert.equal(ide.statusCode, 404);
     assert.equal((await post(t, { query: '{ __typename }' })).status, 200, 'ordinary queries still work');
+  });
+});
+
+describe('GraphQL WebSocket on shutdown', () => {
+  it('closes sockets with 1012, the reconnect hint', async () => {
+    const t = await startTestServer(DATABASE_KINDS[DATABASE_KINDS.length - 1]!);
+    try {
+      const socket = new WebSocket(t.url.replace('http', 'ws') + '/graphql', 'graphql-transport-ws');
+      await new Promise((resolve, reject) => {
+        socket.once('open', resolve);
+        socket.once('error', reject);
+      });
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      await new Promise((resolve) => socket.once('message', resolve));
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      await t.server.stop();
+      assert.equal(await closed, 1012);
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -31,6 +31,7 @@ for (const kind of DATABASE_KINDS) {
             { schema: { body: Type.Object({ email: Type.String({ format: 'email' }), password: Type.String({ minLength: 8 }) }, { additionalProperties: false }) } },
             async (request) => ({ ok: true, keys: Object.keys(request.body as object) }),
           );
+          app.get('/api/v1/items/:id', async (request) => ({ id: (request.params as { id: string }).id }));
           app.get('/api/v1/boom', async () => {
             throw new Error('secret internal detail: SELECT * FROM users');
           });
@@ -51,6 +52,29 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(response.headers.allow, 'GET, HEAD');
       const onPrefix = await t.app.inject({ method: 'PUT', url: '/api/v1/' });
       assertProblem(onPrefix, 405, 'METHOD_NOT_ALLOWED');
+    });
+
+    it('answers what Fastify rejects before routing as problem+json too', async () => {
+      const badUrl = await t.app.inject({ method: 'GET', url: '/api/v1/items/%c0' });
+      assertProblem(badUrl, 400, 'INVALID_INPUT');
+      assert.ok(badUrl.headers['x-request-id'], 'x-request-id is set');
+      const longParam = await t.app.inject({ method: 'GET', url: `/api/v1/items/${'x'.repeat(300)}` });
+      assertProblem(longParam, 400, 'INVALID_INPUT');
+    });
+
+    it('answers a request the HTTP parser rejects as problem+json', async () => {
+      const { connect } = await import('node:net');
+      const { port } = new URL(t.url);
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /health HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n'));
+        let data = '';
+        socket.on('data', (chunk) => (data += chunk));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+      });
+      assert.match(raw, /^HTTP\/1\.1 400 /);
+      assert.match(raw, /content-type: application\/problem\+json/i);
+      assert.match(raw, /"code":"INVALID_INPUT"/);
     });
 
     it('answers a non-JSON body with 415', async () => {
@@ -108,6 +132,7 @@ for (const kind of DATABASE_KINDS) {
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const response = await t.app.inject({ method: 'GET', url: '/missing', headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
       assert.equal((response.json() as { traceId: string }).traceId, traceId);
+      assert.match(String(response.headers.traceresponse), new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), 'the trace is sent back');
       const line = t.logs.records().find((r) => r.traceId === traceId && r.msg === 'request completed');
       assert.ok(line, 'the access log line carries the trace id');
       for (const key of ['timestamp', 'level', 'module', 'msg']) assert.ok(key in line!, `log line has ${key}`);

@@ -140,6 +140,34 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await name()).name.split('+').length, 21, 'every increment survived');
     });
 
+    it('supports savepoints inside a transaction', async () => {
+      const user = await insertUser(database);
+      const trx = await database.db.startTransaction().execute();
+      const inner = await trx.savepoint('before_rename').execute();
+      await inner.updateTable('users').set({ name: 'discarded' }).where('id', '=', user).execute();
+      await inner.rollbackToSavepoint('before_rename').execute();
+      await trx.commit().execute();
+      const row = await database.db.selectFrom('users').select('name').where('id', '=', user).executeTakeFirstOrThrow();
+      assert.equal(row.name, 'User');
+    });
+
+    it('refuses the reserved system types as resource types', async () => {
+      const owner = await insertUser(database);
+      for (const type of ['user', 'role']) {
+        await rejectsWith(database.db.insertInto('resources').values({ id: newId(), owner_id: owner, name: 'x', type }).execute(), 'INVALID_INPUT');
+      }
+    });
+
+    it('keeps bind parameters out of unexpected database errors', async () => {
+      await assert.rejects(
+        sql`select length(${'secret-param-value'}::text) / 0`.execute(database.db),
+        (err: Error & Record<string, unknown>) => {
+          assert.ok(!JSON.stringify({ ...err, message: err.message }).includes('secret-param-value'), 'no parameter in the error');
+          return true;
+        },
+      );
+    });
+
     it('reports pool state for the metrics', async () => {
       const stats = database.poolStats();
       assert.ok(stats.total >= 1);

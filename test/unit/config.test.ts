@@ -309,3 +309,26 @@ describe('configuration: redaction', () => {
     assert.equal(redacted.database.url, '');
   });
 });
+
+describe('configuration: hardening', () => {
+  it('refuses keys that would reach Object.prototype', () => {
+    const file = configFile('.json', '{ "__proto__": { "polluted": "yes" }, "database": { "constructor": { "x": 1 } } }');
+    const problems = problemsOf(() => loadConfig({ file }));
+    assert.ok(problems.some((p) => p.key === '__proto__'), JSON.stringify(problems));
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'nothing leaked onto every object');
+  });
+
+  it('does not quote the file around a JSON syntax error', () => {
+    const file = configFile('.json', '{ "database": { "url": postgres://pcf:s3cret-pw@db/pcf } }');
+    const problems = problemsOf(() => loadConfig({ file }));
+    assert.match(problems[0]!.message, /not valid JSON/);
+    assert.ok(!JSON.stringify(problems).includes('s3cret-pw'), JSON.stringify(problems));
+  });
+
+  it('refuses timeouts and lifetimes that would break the server', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ flags: { 'cache.defaultTtlMs': 0, 'database.retryInitialMs': 0, 'health.checkTimeoutMs': 0, 'database.connectTimeoutMs': 0 } }),
+    );
+    assert.deepEqual(problems.map((p) => p.key).sort(), ['cache.defaultTtlMs', 'database.connectTimeoutMs', 'database.retryInitialMs', 'health.checkTimeoutMs']);
+  });
+});

@@ -14,8 +14,7 @@ describe('W3C trace context', () => {
     assert.match(toTraceparent(trace), /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
   });
 
-  it('accepts uppercase and future versions with extra fields', () => {
-    assert.equal(traceFromHeader(valid.toUpperCase()).traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+  it('accepts future versions with extra fields', () => {
     assert.equal(traceFromHeader(`01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra`).traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
   });
 
@@ -27,6 +26,7 @@ describe('W3C trace context', () => {
     ['version ff', 'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'],
     ['version 00 with extra fields', `${valid}-extra`],
     ['short trace id', '00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01'],
+    ['uppercase hex', valid.toUpperCase()],
   ] as const) {
     it(`starts a new trace when the header is ${name}`, () => {
       const trace = traceFromHeader(header);

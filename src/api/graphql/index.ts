@@ -1,12 +1,14 @@
 import websocket from '@fastify/websocket';
-import type { FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { getOperationAST, type DocumentNode } from 'graphql';
 import mercurius, { type MercuriusContext } from 'mercurius';
 import type { Config } from '../../core/config/index.js';
 import type { Metrics } from '../../infra/telemetry/metrics.js';
 import { formatGraphqlErrors } from './errors.js';
 import { requestLimits, validationRules } from './limits.js';
-import { resolvers, typeDefs, type ServerInfo } from './schema.js';
+import { withClientErrors } from './resolvers.js';
+import type { ServerInfo } from '../../core/package.js';
+import { resolvers, typeDefs } from './schema.js';
 import type { App } from '../app.js';
 
 export interface GraphqlDeps {
@@ -27,12 +29,13 @@ const JIT_AFTER_RUNS = 10;
  */
 export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void> {
   const limits = deps.config.graphql;
-  // Registered here, not by mercurius, so a message cannot be much larger than a document.
-  await app.register(websocket, { options: { maxPayload: limits.maxDocumentBytes + 64 * 1024 } });
+  // Registered here, not by mercurius, so a message cannot be much larger than a document,
+  // and so shutdown tells clients to reconnect elsewhere.
+  await app.register(websocket, { options: { maxPayload: limits.maxDocumentBytes + 64 * 1024 }, preClose: closeSocketsForRestart });
 
   await app.register(mercurius, {
     schema: typeDefs,
-    resolvers: resolvers(deps.server),
+    resolvers: withClientErrors(resolvers(deps.server)),
     path: '/graphql',
     graphiql: limits.graphiql,
     jit: JIT_AFTER_RUNS,
@@ -64,4 +67,25 @@ function operationNameOf(reply: FastifyReply | undefined): string | undefined {
   if (!request) return undefined;
   const source = (request.method === 'GET' ? request.query : request.body) as { operationName?: unknown } | undefined;
   return typeof source?.operationName === 'string' ? source.operationName : undefined;
+}
+
+/** Close code 1012 "Service Restart": the server is going away; reconnect (to another instance). */
+const SERVICE_RESTART = 1012;
+const CLOSE_HANDSHAKE_MS = 2000;
+
+/**
+ * On shutdown every WebSocket is closed with 1012, the standard reconnect hint; a client
+ * that does not finish the closing handshake in time is cut off.
+ */
+function closeSocketsForRestart(this: FastifyInstance, done: () => void): void {
+  const server = this.websocketServer;
+  for (const client of server.clients) client.close(SERVICE_RESTART, 'server restarting');
+  const timer = setTimeout(() => {
+    for (const client of server.clients) client.terminate();
+  }, CLOSE_HANDSHAKE_MS);
+  timer.unref();
+  server.close(() => {
+    clearTimeout(timer);
+    done();
+  });
 }

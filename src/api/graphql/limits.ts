@@ -47,17 +47,49 @@ function documentOf(request: FastifyRequest): unknown[] {
 }
 
 /**
- * Route hook for /graphql: refuses a batch of more operations than allowed, or a document
- * larger than allowed, before it is parsed.
+ * A query that is a JSON value rather than GraphQL. mercurius treats a query it cannot
+ * parse as a JSON-encoded AST and hands it to validation unchecked, where it crashes; a
+ * GraphQL document never starts like JSON (`{ "` is not GraphQL), so these are refused.
+ */
+const JSON_VALUE = /^\s*(?:[[\]"\d-]|\{\s*"|(?:true|false|null)\s*$)/;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The GraphQL-over-HTTP request shape; mercurius would fail with a 500 on anything else. */
+function checkShape(operation: unknown, where: string): void {
+  if (!isObject(operation)) throw appError('INVALID_INPUT', `${where} must be a JSON object.`);
+  const { query, operationName, variables, extensions } = operation;
+  const problems: { field: string; message: string }[] = [];
+  if (query !== undefined && typeof query !== 'string') problems.push({ field: 'query', message: 'must be a string' });
+  if (operationName != null && typeof operationName !== 'string') problems.push({ field: 'operationName', message: 'must be a string or null' });
+  if (variables != null && !isObject(variables)) problems.push({ field: 'variables', message: 'must be an object or null' });
+  if (extensions != null && !isObject(extensions)) problems.push({ field: 'extensions', message: 'must be an object or null' });
+  if (problems.length > 0) throw appError('INVALID_INPUT', `${where} is not a valid GraphQL request.`, { errors: problems });
+}
+
+/**
+ * Route hook for /graphql: refuses a malformed request, a batch of more operations than
+ * allowed, or a document larger than allowed, before anything is parsed.
  */
 export function requestLimits(limits: Config['graphql']) {
   return async function checkGraphqlRequest(request: FastifyRequest): Promise<void> {
-    if (Array.isArray(request.body) && request.body.length > limits.maxBatch) {
-      throw appError('INVALID_INPUT', `A batch may hold at most ${limits.maxBatch} operations; this one holds ${request.body.length}.`);
+    if (request.method === 'POST' && typeof request.body !== 'string') {
+      if (Array.isArray(request.body)) {
+        if (request.body.length > limits.maxBatch) {
+          throw appError('INVALID_INPUT', `A batch may hold at most ${limits.maxBatch} operations; this one holds ${request.body.length}.`);
+        }
+        request.body.forEach((operation, i) => checkShape(operation, `Operation ${i + 1} of the batch`));
+      } else {
+        checkShape(request.body, 'The request body');
+      }
     }
     for (const query of documentOf(request)) {
-      if (typeof query === 'string' && Buffer.byteLength(query) > limits.maxDocumentBytes) {
+      if (typeof query !== 'string') continue;
+      if (Buffer.byteLength(query) > limits.maxDocumentBytes) {
         throw appError('INVALID_INPUT', `A GraphQL document may be at most ${limits.maxDocumentBytes} bytes.`);
+      }
+      if (JSON_VALUE.test(query)) {
+        throw appError('INVALID_INPUT', 'The request is not a valid GraphQL request.', { errors: [{ field: 'query', message: 'must be a GraphQL document' }] });
       }
     }
   };

@@ -1,3 +1,5 @@
+import type { ServerInfo } from '../../core/package.js';
+
 /**
  * The GraphQL schema. Later features add their types and operations next to their services;
  * resolvers stay thin: parse arguments, call one service method, return its result.
@@ -15,12 +17,6 @@ export const typeDefs = /* GraphQL */ `
     server: ServerInfo!
   }
 `;
-
-export interface ServerInfo {
-  name: string;
-  version: string;
-  profile: string;
-}
 
 export function resolvers(info: ServerInfo) {
   return {

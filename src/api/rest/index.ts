@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import type { ServerInfo } from '../graphql/schema.js';
+import type { ServerInfo } from '../../core/package.js';
+import { problemRef } from '../schemas.js';
 import type { App } from '../app.js';
 
 /**
@@ -23,6 +24,7 @@ export async function registerRestApi(app: App, server: ServerInfo): Promise<voi
                 docs: Type.String(),
                 graphql: Type.String(),
               }),
+              503: problemRef,
             },
           },
         },

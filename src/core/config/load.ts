@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { deepFreeze } from '../freeze.js';
 import { CONFIG_KEYS, ConfigSchema, PROFILE_DEFAULTS, type Config, type ConfigKey, type Profile } from './schema.js';
 
 /** One thing wrong with the configuration, phrased so an operator can fix it. */
@@ -63,19 +64,27 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Merges `layer` into `target`, remembering which source set each leaf. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 function mergeLayer(
   target: Record<string, unknown>,
   layer: Record<string, unknown>,
   source: string,
   origins: Map<string, string>,
+  problems: ConfigProblem[],
   prefix = '',
 ): void {
   for (const [name, value] of Object.entries(layer)) {
     const path = prefix ? `${prefix}.${name}` : name;
+    // A file could carry "__proto__"; merging it would change every object in the process.
+    if (FORBIDDEN_KEYS.has(name)) {
+      problems.push({ key: path, source, message: 'not an allowed key.' });
+      continue;
+    }
     if (isPlainObject(value)) {
       // Descend even into a section no earlier layer had, so every leaf records its source.
       if (!isPlainObject(target[name])) target[name] = {};
-      mergeLayer(target[name] as Record<string, unknown>, value, source, origins, path);
+      mergeLayer(target[name] as Record<string, unknown>, value, source, origins, problems, path);
     } else {
       target[name] = value;
       origins.set(path, source);
@@ -100,9 +109,21 @@ function readFileLayer(file: string, problems: ConfigProblem[]): Record<string, 
     }
     return parsed;
   } catch (err) {
-    problems.push({ key: '--config', source: file, message: `not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}` });
+    problems.push({ key: '--config', source: file, message: `not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}${whereInFile(err)}.` });
     return {};
   }
+}
+
+/**
+ * Where a parse error is, without the parser's message: V8's JSON errors quote the input
+ * around the error, and the input may be a secret.
+ */
+function whereInFile(err: unknown): string {
+  const linePos = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+  if (linePos) return ` at line ${linePos.line}, column ${linePos.col}`;
+  const match = /line (\d+) column (\d+)|position (\d+)/.exec((err as Error).message);
+  if (!match) return '';
+  return match[1] ? ` at line ${match[1]}, column ${match[2]}` : ` at character ${match[3]}`;
 }
 
 function readEnvLayer(env: NodeJS.ProcessEnv, warnings: string[]): { layer: Record<string, unknown>; names: Map<string, string> } {
@@ -154,14 +175,6 @@ function toProblem(error: ErrorObject, origins: Map<string, string>): ConfigProb
   return { key: base || '(root)', source: origins.get(base) ?? 'default', message: message + describeExpected(key) };
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 /**
  * Builds the effective configuration: defaults → config file → `PCF_*` environment →
  * command-line flags. Validates everything at once and returns a frozen object, or throws a
@@ -184,11 +197,11 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   const profileDefaults = PROFILE_DEFAULTS[profileValue] ?? {};
 
   const merged: Record<string, unknown> = {};
-  mergeLayer(merged, profileDefaults as Record<string, unknown>, `profile ${profileValue}`, origins);
-  mergeLayer(merged, fileLayer, `file ${sources.file}`, origins);
-  mergeLayer(merged, envLayer, 'env', origins);
+  mergeLayer(merged, profileDefaults as Record<string, unknown>, `profile ${profileValue}`, origins, problems);
+  mergeLayer(merged, fileLayer, `file ${sources.file}`, origins, problems);
+  mergeLayer(merged, envLayer, 'env', origins, problems);
   for (const [path, name] of envNames) origins.set(path, name);
-  mergeLayer(merged, flagLayer, 'flag', origins);
+  mergeLayer(merged, flagLayer, 'flag', origins, problems);
   for (const path of Object.keys(sources.flags ?? {})) {
     const key = KEY_BY_PATH.get(path);
     if (key && sources.flags?.[path] !== undefined) origins.set(path, `flag ${key.flag}`);

@@ -6,8 +6,8 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
  * `PCF_GRAPHQL_MAX_DEPTH` in the environment and `--graphql-max-depth` on the command line.
  * Keys marked `secret` are redacted whenever the configuration is printed or logged.
  */
-const ms = (description: string, def: number, max = 3_600_000) =>
-  Type.Integer({ minimum: 0, maximum: max, default: def, description });
+const ms = (description: string, def: number, max = 3_600_000, min = 1) =>
+  Type.Integer({ minimum: min, maximum: max, default: def, description });
 
 export const ConfigSchema = Type.Object(
   {
@@ -31,11 +31,11 @@ export const ConfigSchema = Type.Object(
           description: 'PostgreSQL connection URL; empty runs the embedded PGlite database under dataDir',
         }),
         poolMax: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Maximum PostgreSQL connections per instance' }),
-        connectTimeoutMs: ms('Time allowed to open one database connection', 5000, 120_000),
-        statementTimeoutMs: ms('Longest a single SQL statement may run (0 = no limit)', 30_000),
+        connectTimeoutMs: ms('Time allowed to open one database connection', 5000, 120_000, 100),
+        statementTimeoutMs: ms('Longest a single SQL statement may run (0 = no limit)', 30_000, 3_600_000, 0),
         autoMigrate: Type.Boolean({ default: true, description: 'Apply pending migrations at start-up' }),
-        retryInitialMs: ms('First wait before retrying an unreachable database at start-up; doubles each attempt', 1000, 600_000),
-        retryMaxMs: ms('Longest wait between start-up connection attempts', 60_000, 600_000),
+        retryInitialMs: ms('First wait before retrying an unreachable database at start-up; doubles each attempt', 1000, 600_000, 10),
+        retryMaxMs: ms('Longest wait between start-up connection attempts', 60_000, 600_000, 10),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -61,7 +61,7 @@ export const ConfigSchema = Type.Object(
     http: Type.Object(
       {
         bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 2_097_152, description: 'Largest request body accepted; larger answers 413' }),
-        requestTimeoutMs: ms('Time allowed to receive a whole request', 60_000),
+        requestTimeoutMs: ms('Time allowed to receive a whole request', 60_000, 3_600_000, 1000),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -79,13 +79,13 @@ export const ConfigSchema = Type.Object(
     ),
     health: Type.Object(
       {
-        checkTimeoutMs: ms('Time each readiness check may take before it counts as failed', 2000, 4500),
+        checkTimeoutMs: ms('Time each readiness check may take before it counts as failed', 2000, 4500, 50),
       },
       { additionalProperties: false, default: {} },
     ),
     shutdown: Type.Object(
       {
-        drainTimeoutMs: ms('Time in-flight requests get to finish after SIGTERM', 30_000, 30_000),
+        drainTimeoutMs: ms('Time in-flight requests get to finish after SIGTERM', 30_000, 30_000, 0),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { normaliseTtl, type Cache } from './port.js';
+import { deepFreeze } from '../../core/freeze.js';
 
 export interface MemoryCacheOptions {
   maxEntries: number;
@@ -51,16 +52,4 @@ export class MemoryCache implements Cache {
   async close(): Promise<void> {
     this.#entries.clear();
   }
-}
-
-/** Freezes value and everything reachable from it; returns value. */
-export function deepFreeze<T>(value: T, seen = new WeakSet<object>()): T {
-  if (typeof value !== 'object' || value === null || seen.has(value)) return value;
-  // Typed arrays cannot be frozen while they have elements; they are not JSON anyway.
-  if (ArrayBuffer.isView(value)) return value;
-  seen.add(value);
-  // No Object.isFrozen shortcut: a caller may have frozen only the top level.
-  for (const child of Object.values(value)) deepFreeze(child, seen);
-  Object.freeze(value);
-  return value;
 }

@@ -23,7 +23,8 @@ const BY_SQLSTATE: Record<string, (err: unknown) => AppError> = {
 
 // Classes 08 (connection), 53 (insufficient resources) and 57P0x (server shutting down).
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0)/;
-const UNAVAILABLE_NODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH']);
+// EAI_AGAIN: the database's DNS name does not resolve yet, as when a cluster is starting.
+const UNAVAILABLE_NODE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
 const UNAVAILABLE_MESSAGE = /(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed)/i;
 
 /** The contract error for a database failure; unknown failures are returned unchanged. */
@@ -40,5 +41,18 @@ export function translateDbError(err: unknown): unknown {
   if (err instanceof Error && UNAVAILABLE_MESSAGE.test(err.message)) {
     return appError('SERVICE_UNAVAILABLE', 'The database is unavailable.', { cause: err, headers: { 'retry-after': '5' } });
   }
-  return err;
+  return withoutParameters(err);
+}
+
+/**
+ * PGlite attaches the statement and its bind parameters to its errors; an unexpected one is
+ * logged in full, and parameters may hold personal data or secrets. Keep only what tells
+ * an operator what failed.
+ */
+function withoutParameters(err: object): unknown {
+  if (!('params' in err) && !('query' in err)) return err;
+  const { message, code, severity, detail, hint, table, column, constraint } = err as Record<string, unknown>;
+  const clean = new Error(String(message));
+  Object.assign(clean, { name: 'DatabaseError', code, severity, detail, hint, table, column, constraint });
+  return clean;
 }

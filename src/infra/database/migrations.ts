@@ -41,10 +41,12 @@ export class SqlFileMigrationProvider implements MigrationProvider {
     for (const file of readdirSync(this.#dir).filter((f) => f.endsWith('.sql')).sort()) {
       const name = file.slice(0, -'.sql'.length);
       const { up, down } = parseMigrationFile(file, readFileSync(join(this.#dir, file), 'utf8'));
-      // sql.raw without parameters goes through the simple protocol: several statements at once.
+      // sql.raw without parameters goes through the simple protocol: several statements at
+      // once. The statement timeout that guards requests must not cut a long index build
+      // short; SET LOCAL lasts only for the migration's transaction.
       migrations[name] = {
-        up: async (db) => void (await sql.raw(up).execute(db)),
-        down: async (db) => void (await sql.raw(down).execute(db)),
+        up: async (db) => void (await sql.raw(`SET LOCAL statement_timeout = 0;\n${up}`).execute(db)),
+        down: async (db) => void (await sql.raw(`SET LOCAL statement_timeout = 0;\n${down}`).execute(db)),
       };
     }
     return migrations;

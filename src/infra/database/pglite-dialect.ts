@@ -102,6 +102,18 @@ class PGliteDriver implements Driver {
     await connection.executeQuery(CompiledQuery.raw('rollback'));
   }
 
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`savepoint ${quoteIdent(name)}`));
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`rollback to savepoint ${quoteIdent(name)}`));
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`release savepoint ${quoteIdent(name)}`));
+  }
+
   async releaseConnection(): Promise<void> {
     const release = this.#release;
     this.#release = undefined;
@@ -142,3 +154,5 @@ function toKyselyResult<R>(rows: unknown[], affectedRows: number | undefined): Q
     ? { rows: rows as R[] }
     : { rows: rows as R[], numAffectedRows: BigInt(affectedRows) };
 }
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;

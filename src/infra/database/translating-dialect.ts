@@ -37,6 +37,10 @@ class TranslatingDriver implements Driver {
   readonly #wrapped = new WeakMap<DatabaseConnection, TranslatingConnection>();
   constructor(inner: Driver) {
     this.#inner = inner;
+    for (const method of ['savepoint', 'rollbackToSavepoint', 'releaseSavepoint'] as const) {
+      const forward = inner[method]?.bind(inner);
+      if (forward) this[method] = (connection, name, compile) => forward(unwrap(connection), name, compile).catch(rethrow);
+    }
   }
   init(): Promise<void> {
     return this.#inner.init();
@@ -64,6 +68,12 @@ class TranslatingDriver implements Driver {
   rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     return this.#inner.rollbackTransaction(unwrap(connection)).catch(rethrow);
   }
+  // Savepoints are optional in Kysely's driver interface; they are passed on when the
+  // wrapped driver has them, or Kysely would report them unsupported.
+  savepoint?: Driver['savepoint'];
+  rollbackToSavepoint?: Driver['rollbackToSavepoint'];
+  releaseSavepoint?: Driver['releaseSavepoint'];
+
   releaseConnection(connection: DatabaseConnection): Promise<void> {
     return this.#inner.releaseConnection(unwrap(connection));
   }

@@ -30,11 +30,19 @@ export interface HealthServiceOptions {
   checks: HealthCheck[];
   timeoutMs: number;
   phase: () => LifecyclePhase;
+  /**
+   * How long one round of checks answers every probe (default 1 s). Probes are
+   * unauthenticated; without this each one would cost a database and a cache round trip.
+   */
+  reuseMs?: number;
   now?: () => number;
 }
 
+type CheckRound = readonly (readonly [HealthCheck, CheckResult])[];
+
 export class HealthService {
   readonly #options: HealthServiceOptions;
+  #round: { at: number; results: Promise<CheckRound> } | undefined;
   constructor(options: HealthServiceOptions) {
     this.#options = options;
   }
@@ -45,7 +53,7 @@ export class HealthService {
   }
 
   async readiness(): Promise<Readiness> {
-    const entries = await Promise.all(this.#options.checks.map(async (c) => [c, await this.#run(c)] as const));
+    const entries = await this.#checks();
     const checks = Object.fromEntries(entries.map(([c, r]) => [c.name, r]));
     const phase = this.#options.phase();
     let status: HealthStatus;
@@ -56,6 +64,15 @@ export class HealthService {
     else if (entries.some(([, r]) => r.status === 'down')) status = 'degraded';
     else status = 'healthy';
     return { status, checks };
+  }
+
+  /** The latest round of checks while it is fresh (or still running), else a new round. */
+  #checks(): Promise<CheckRound> {
+    const now = (this.#options.now ?? (() => performance.now()))();
+    if (!this.#round || now - this.#round.at >= (this.#options.reuseMs ?? 1000)) {
+      this.#round = { at: now, results: Promise.all(this.#options.checks.map(async (c) => [c, await this.#run(c)] as const)) };
+    }
+    return this.#round.results;
   }
 
   async #run(check: HealthCheck): Promise<CheckResult> {

@@ -1,0 +1,53 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { GraphQLError } from 'graphql';
+import { normalizeError } from '../errors.js';
+
+interface ResolverContext {
+  trace?: { traceId: string };
+  log?: FastifyBaseLogger;
+}
+
+type Resolver = (parent: unknown, args: unknown, context: ResolverContext, info: unknown) => unknown;
+type ResolverMap = Record<string, Record<string, unknown>>;
+
+/**
+ * Turns whatever a resolver throws into a GraphQL error that is safe to send: a contract
+ * error keeps its code and detail, anything else says only INTERNAL_ERROR and is logged.
+ *
+ * It sits on the resolvers rather than in the error formatter because mercurius sends
+ * WebSocket results without formatting them; this way both transports send the same errors.
+ */
+export function toClientError(err: unknown, context: ResolverContext): GraphQLError {
+  if (err instanceof GraphQLError) return err;
+  const { error, internal } = normalizeError(err);
+  const traceId = context.trace?.traceId ?? '';
+  if (internal) context.log?.error({ err, traceId }, 'GraphQL resolver failed');
+  return new GraphQLError(error.message, {
+    originalError: error,
+    extensions: { code: error.code, traceId, ...(error.errors?.length ? { errors: error.errors } : {}) },
+  });
+}
+
+/** Wraps every resolver function of a resolver map with `toClientError`. */
+export function withClientErrors<T extends ResolverMap>(resolvers: T): T {
+  const wrapped: ResolverMap = {};
+  for (const [typeName, fields] of Object.entries(resolvers)) {
+    wrapped[typeName] = Object.fromEntries(
+      Object.entries(fields).map(([field, resolve]) => {
+        if (typeof resolve !== 'function') return [field, resolve];
+        const fn = resolve as Resolver;
+        // Synchronous results stay synchronous: no promise per field on hot list paths.
+        const safe: Resolver = (parent, args, context, info) => {
+          try {
+            const result = fn(parent, args, context, info);
+            return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(toClientError(err, context))) : result;
+          } catch (err) {
+            throw toClientError(err, context);
+          }
+        };
+        return [field, safe];
+      }),
+    );
+  }
+  return wrapped as T;
+}
