@@ -33,10 +33,11 @@ export function buildCli(): Command {
       .argument('<action>', 'up (apply every pending), down (revert the latest) or status', (value: string) => {
         if (!['up', 'down', 'status'].includes(value)) throw new InvalidArgumentError('expected up, down or status.');
         return value as MigrateAction;
-      }),
+      })
+      .option('--yes', 'confirm `down` in the production profile (it drops tables and their data)'),
   ).action(async (action: MigrateAction, options: Record<string, unknown>) => {
     const { config } = loadOrExit(options);
-    await migrate(config, action);
+    await migrate(config, action, { yes: options.yes === true });
   });
 
   addConfigOptions(

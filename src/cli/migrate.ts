@@ -1,12 +1,18 @@
 import type { Config } from '../core/config/index.js';
 import { createDatabase, databaseOptionsFrom, migrateDown, migrateUp, migrationStatus } from '../infra/database/index.js';
 import { createLogger } from '../infra/telemetry/logger.js';
-import { out } from './output.js';
+import { err, out } from './output.js';
 
 export type MigrateAction = 'up' | 'down' | 'status';
 
 /** `pcf migrate up|down|status` against the configured database. */
-export async function migrate(config: Config, action: MigrateAction): Promise<void> {
+export async function migrate(config: Config, action: MigrateAction, options: { yes?: boolean } = {}): Promise<void> {
+  // Reverting drops tables and their data; in production it takes an explicit yes.
+  if (action === 'down' && config.profile === 'production' && !options.yes) {
+    err('Refusing to revert a migration in the production profile without --yes: it drops tables and their data.');
+    process.exitCode = 1;
+    return;
+  }
   const database = createDatabase(databaseOptionsFrom(config), createLogger({ level: 'warn' }));
   try {
     if (action === 'status') {

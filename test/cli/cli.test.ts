@@ -257,6 +257,11 @@ describe('pcf migrate', () => {
           assert.ok(line, applied.stdout);
           assert.equal(new Date(line[1]!).toISOString(), line[1], 'the date is ISO 8601');
 
+          const guarded = await pcf(['migrate', 'down', '--profile', 'production', ...args]);
+          assert.equal(guarded.code, 1, 'production needs --yes to revert');
+          assert.match(guarded.stderr, /--yes/);
+          assert.match((await pcf(['migrate', 'status', ...args])).stdout, /^applied {2}0001_initial_schema/m, 'nothing was reverted');
+
           const down = await pcf(['migrate', 'down', ...args]);
           assert.equal(down.code, 0, down.stderr);
           assert.match(down.stdout, /^reverted {2}0001_initial_schema$/m);

@@ -44,6 +44,12 @@ function cacheContract(name: string, makeCache: MakeCache): void {
       await Promise.all([cache, ...extra].map((c) => c.close()));
     });
 
+    it('gives back values that cannot be changed by accident', async () => {
+      await cache.set('immutable', { list: [{ n: 1 }], inner: { a: 'b' } });
+      const got = await cache.get<{ list: { n: number }[]; inner: { a: string } }>('immutable');
+      assert.ok(Object.isFrozen(got) && Object.isFrozen(got?.list[0]) && Object.isFrozen(got?.inner));
+    });
+
     it('answers undefined for a missing key', async () => {
       assert.equal(await cache.get('missing'), undefined);
     });

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { GraphQLError, type ExecutionResult } from 'graphql';
-import { normalizeError } from '../errors.js';
+import { normalizeError } from '../problem.js';
 
 /** What the formatter needs from a mercurius context, HTTP or WebSocket. */
 interface FormatContext {

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { GraphQLError } from 'graphql';
-import { normalizeError } from '../errors.js';
+import { normalizeError } from '../problem.js';
 
 interface ResolverContext {
   trace?: { traceId: string };

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../telemetry/logger.js';
 import { normaliseTtl, type Cache } from './port.js';
+import { deepFreeze } from '../../core/freeze.js';
 
 export interface RedisCacheOptions {
   /** redis:// or rediss:// URL; may hold a password, so it is never logged. */
@@ -87,7 +88,9 @@ export class RedisCache implements Cache {
   async get<T>(key: string): Promise<T | undefined> {
     await this.#ready();
     const raw = await this.#client.get(key);
-    return raw === null ? undefined : (JSON.parse(raw) as T);
+    // Frozen like the in-process adapter's values, so code that mutates a cached value
+    // fails the same way on both instead of working only with Redis.
+    return raw === null ? undefined : deepFreeze(JSON.parse(raw) as T);
   }
 
   async set<T>(key: string, value: T, ttlMs?: number): Promise<void> {
