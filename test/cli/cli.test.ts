@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { DATABASE_KINDS, TEST_DATABASE_URL, urlFor } from '../support/databases.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { freePort, listening } from '../support/net.js';
 
 /*
  * The `pcf` command line, run the way an operator runs it: as a process of its own, judged by
@@ -60,25 +60,6 @@ function pcf(args: string[], options: { env?: Record<string, string>; timeoutMs?
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Whether anything accepts a TCP connection on the loopback port. */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'pcf-cli-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
