@@ -2,8 +2,9 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPVersion } from 'find-my-way';
 import { ERROR_CODES, appError, type AppError } from '../core/errors.js';
-import { traceFromHeader } from '../core/trace.js';
+import { toTraceparent, traceFromHeader } from '../core/trace.js';
 import type { App } from './app.js';
+import { traceOf } from './request-context.js';
 import { normalizeError, PROBLEM_CONTENT_TYPE, sendProblem, type Problem } from './problem.js';
 
 /**
@@ -17,8 +18,8 @@ import { normalizeError, PROBLEM_CONTENT_TYPE, sendProblem, type Problem } from 
  * path parameter); this option routes them through the same problem+json path.
  */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  request.trace ??= traceFromHeader(request.headers.traceparent);
   reply.header('x-request-id', request.id);
+  reply.header('traceresponse', toTraceparent(traceOf(request)));
   void sendProblem(reply, normalizeError(error).error);
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { LogController, type FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { toTraceparent, traceFromHeader, type TraceContext } from '../core/trace.js';
 import type { Metrics } from '../infra/telemetry/metrics.js';
 import type { App } from './app.js';
@@ -37,14 +37,21 @@ export function requestContextOptions(): Pick<FastifyServerOptions, 'genReqId' |
   };
 }
 
+/**
+ * The request's trace: the one its logger was bound to, so an error body and the log lines
+ * carry the same trace id even when the hooks never ran (errors Fastify answers itself).
+ */
+export function traceOf(request: FastifyRequest): TraceContext {
+  return (request.trace ??= traces.get(request.raw) ?? traceFromHeader(request.headers.traceparent));
+}
+
 /** Hooks that stamp every response with its request id, log it once and measure it. */
 export function registerRequestContext(app: App, metrics: Metrics): void {
   app.decorateRequest('trace', null as unknown as TraceContext);
 
   app.addHook('onRequest', async (request, reply) => {
-    request.trace = traces.get(request.raw) ?? traceFromHeader(request.headers.traceparent);
     reply.header('x-request-id', request.id);
-    reply.header('traceresponse', toTraceparent(request.trace));
+    reply.header('traceresponse', toTraceparent(traceOf(request)));
   });
 
   app.addHook('onResponse', async (request, reply) => {

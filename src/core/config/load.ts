@@ -63,13 +63,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Merges `layer` into `target`, remembering which source set each leaf. */
+/** Merges `layer` into `target`, remembering which source (named per path) set each leaf. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function mergeLayer(
   target: Record<string, unknown>,
   layer: Record<string, unknown>,
-  source: string,
+  sourceOf: (path: string) => string,
   origins: Map<string, string>,
   problems: ConfigProblem[],
   prefix = '',
@@ -78,16 +78,16 @@ function mergeLayer(
     const path = prefix ? `${prefix}.${name}` : name;
     // A file could carry "__proto__"; merging it would change every object in the process.
     if (FORBIDDEN_KEYS.has(name)) {
-      problems.push({ key: path, source, message: 'not an allowed key.' });
+      problems.push({ key: path, source: sourceOf(path), message: 'not an allowed key.' });
       continue;
     }
     if (isPlainObject(value)) {
       // Descend even into a section no earlier layer had, so every leaf records its source.
       if (!isPlainObject(target[name])) target[name] = {};
-      mergeLayer(target[name] as Record<string, unknown>, value, source, origins, problems, path);
+      mergeLayer(target[name] as Record<string, unknown>, value, sourceOf, origins, problems, path);
     } else {
       target[name] = value;
-      origins.set(path, source);
+      origins.set(path, sourceOf(path));
     }
   }
 }
@@ -126,9 +126,8 @@ function whereInFile(err: unknown): string {
   return match[1] ? ` at line ${match[1]}, column ${match[2]}` : ` at character ${match[3]}`;
 }
 
-function readEnvLayer(env: NodeJS.ProcessEnv, warnings: string[]): { layer: Record<string, unknown>; names: Map<string, string> } {
+function readEnvLayer(env: NodeJS.ProcessEnv, warnings: string[]): Record<string, unknown> {
   const layer: Record<string, unknown> = {};
-  const names = new Map<string, string>();
   const byEnv = new Map(CONFIG_KEYS.map((k) => [k.env, k]));
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('PCF_') || value === undefined || FOREIGN_ENV.test(name)) continue;
@@ -138,9 +137,8 @@ function readEnvLayer(env: NodeJS.ProcessEnv, warnings: string[]): { layer: Reco
       continue;
     }
     setPath(layer, key.path, value);
-    names.set(key.path, `env ${name}`);
   }
-  return { layer, names };
+  return layer;
 }
 
 function describeExpected(key: ConfigKey | undefined): string {
@@ -186,7 +184,7 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   const origins = new Map<string, string>();
 
   const fileLayer = sources.file ? readFileLayer(sources.file, problems) : {};
-  const { layer: envLayer, names: envNames } = readEnvLayer(sources.env ?? {}, warnings);
+  const envLayer = readEnvLayer(sources.env ?? {}, warnings);
   const flagLayer: Record<string, unknown> = {};
   for (const [path, value] of Object.entries(sources.flags ?? {})) {
     if (value !== undefined) setPath(flagLayer, path, value);
@@ -197,15 +195,10 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   const profileDefaults = PROFILE_DEFAULTS[profileValue] ?? {};
 
   const merged: Record<string, unknown> = {};
-  mergeLayer(merged, profileDefaults as Record<string, unknown>, `profile ${profileValue}`, origins, problems);
-  mergeLayer(merged, fileLayer, `file ${sources.file}`, origins, problems);
-  mergeLayer(merged, envLayer, 'env', origins, problems);
-  for (const [path, name] of envNames) origins.set(path, name);
-  mergeLayer(merged, flagLayer, 'flag', origins, problems);
-  for (const path of Object.keys(sources.flags ?? {})) {
-    const key = KEY_BY_PATH.get(path);
-    if (key && sources.flags?.[path] !== undefined) origins.set(path, `flag ${key.flag}`);
-  }
+  mergeLayer(merged, profileDefaults as Record<string, unknown>, () => `profile ${profileValue}`, origins, problems);
+  mergeLayer(merged, fileLayer, () => `file ${sources.file}`, origins, problems);
+  mergeLayer(merged, envLayer, (path) => `env ${KEY_BY_PATH.get(path)?.env ?? 'PCF_*'}`, origins, problems);
+  mergeLayer(merged, flagLayer, (path) => `flag ${KEY_BY_PATH.get(path)?.flag ?? path}`, origins, problems);
 
   if (!validate(merged)) {
     // A union of literals reports one `const` error per branch and then an `anyOf`; the
