@@ -9,6 +9,7 @@ import { createDatabase, databaseOptionsFrom, migrateUp, type Database, type Dat
 import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
 import { createMetrics } from './infra/telemetry/metrics.js';
 import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
+import { createIdentity } from './services/identity.js';
 
 /**
  * The composition root: builds every adapter from the configuration, wires them into the
@@ -53,7 +54,11 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     ],
   });
   const server: ServerInfo = { name: 'PCF API', version: packageInfo().version, profile: config.profile };
-  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server });
+  const identity = createIdentity({ database, cache, auth: config.auth, logger: rootLogger });
+  if (database.kind === 'postgres' && cache.kind === 'memory') {
+    log.warn('no shared cache (PCF_REDIS_URL): sessions are cached for 1 s per instance so revocations reach every instance');
+  }
+  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity });
 
   const stopping = new AbortController();
   let markReady!: () => void;

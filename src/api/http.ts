@@ -6,7 +6,9 @@ import type { ServerInfo } from '../core/package.js';
 import { moduleLogger, type Logger } from '../infra/telemetry/logger.js';
 import type { Metrics } from '../infra/telemetry/metrics.js';
 import type { HealthService, LifecyclePhase } from '../services/health/health.service.js';
+import type { Identity } from '../services/identity.js';
 import type { App } from './app.js';
+import { registerAuthentication } from './authentication.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './errors.js';
 import { registerGraphql } from './graphql/index.js';
 import { registerOpenApi } from './openapi.js';
@@ -25,6 +27,7 @@ export interface AppDeps {
   /** Where the instance is in its life; API routes answer 503 until it is running. */
   phase: () => LifecyclePhase;
   server: ServerInfo;
+  identity: Identity;
 }
 
 // Paths that need the database; health, metrics and docs answer while it is still coming.
@@ -69,6 +72,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
   });
 
+  // After the gates: a starting or draining instance does not look up sessions.
+  registerAuthentication(app, deps.identity.auth);
+
   // While draining, a response that finishes also closes its keep-alive connection;
   // otherwise the connection lingers idle and holds the shutdown until the deadline.
   app.addHook('onSend', async (_request, reply) => {
@@ -78,7 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerOpenApi(app, deps.server);
   registerHealthRoutes(app, deps.health);
   registerMetricsRoute(app, deps.metrics);
-  await registerRestApi(app, deps.server);
-  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server });
+  await registerRestApi(app, deps.server, deps.identity);
+  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server, identity: deps.identity });
   return app;
 }

@@ -7,6 +7,7 @@ import { migrate, type MigrateAction } from './migrate.js';
 import { addConfigOptions, configFromOptions, EXIT_CONFIG } from './options.js';
 import { err, out } from './output.js';
 import { serve } from './serve.js';
+import { createUser } from './users.js';
 
 /** `pcf`: run and operate a PCF API server. */
 export function buildCli(): Command {
@@ -55,6 +56,25 @@ export function buildCli(): Command {
       url = `http://${host.includes(':') ? `[${host}]` : host}:${loaded.config.port}`;
     }
     process.exitCode = await healthcheck(url, options.timeout as number);
+  });
+
+  const users = program.command('users').description('Manage user accounts directly in the database');
+  addConfigOptions(
+    users
+      .command('create')
+      .description('Create an account (a member, or an admin with --admin); with embedded PGlite, stop the server first')
+      .requiredOption('--email <email>', 'Email address of the account')
+      .requiredOption('--name <name>', 'Display name')
+      .option('--admin', 'Make the account an admin')
+      .option('--password-stdin', 'Read the password from standard input; otherwise one is generated and printed once'),
+  ).action(async (options: Record<string, unknown>) => {
+    const { config } = loadOrExit(options);
+    await createUser(config, {
+      email: options.email as string,
+      name: options.name as string,
+      admin: options.admin === true,
+      passwordStdin: options.passwordStdin === true,
+    });
   });
 
   addConfigOptions(

@@ -131,6 +131,101 @@ function cacheContract(name: string, makeCache: MakeCache): void {
       assert.equal(await cache.get('bad-ttl'), undefined);
     });
 
+    describe('counters', () => {
+      it('creates a counter at 1 with the whole window ahead', async () => {
+        const created = await cache.increment('counter-new', 10_000);
+        assert.equal(created.count, 1);
+        assert.ok(created.resetInMs > 9_000 && created.resetInMs <= 10_000, `resetInMs ${created.resetInMs}`);
+      });
+
+      it('counts up within the window', async () => {
+        const counts: number[] = [];
+        for (let i = 0; i < 5; i += 1) counts.push((await cache.increment('counter-up', 10_000)).count);
+        assert.deepEqual(counts, [1, 2, 3, 4, 5]);
+        assert.equal((await cache.readCounter('counter-up'))?.count, 5);
+      });
+
+      it('keeps the window fixed: increments never push its end back', async () => {
+        const first = await cache.increment('counter-fixed', 300);
+        await sleep(150);
+        const second = await cache.increment('counter-fixed', 300);
+        assert.equal(second.count, 2);
+        assert.ok(second.resetInMs <= first.resetInMs - 100, `${second.resetInMs} after ${first.resetInMs}`);
+        // A sliding window would now last until about 450 ms; the fixed one ended at 300 ms.
+        await sleep(250);
+        assert.equal(await cache.readCounter('counter-fixed'), undefined);
+      });
+
+      it('starts again at 1 once the window is over', async () => {
+        await cache.increment('counter-expiry', 50);
+        await cache.increment('counter-expiry', 50);
+        await sleep(120);
+        assert.equal(await cache.readCounter('counter-expiry'), undefined);
+        const restarted = await cache.increment('counter-expiry', 10_000);
+        assert.equal(restarted.count, 1);
+        assert.ok(restarted.resetInMs > 9_000, 'the new window takes the new windowMs');
+      });
+
+      it('reads undefined for an absent counter, and the state of a present one unchanged', async () => {
+        assert.equal(await cache.readCounter('counter-absent'), undefined);
+        await cache.increment('counter-read', 10_000);
+        await cache.increment('counter-read', 10_000);
+        const read = await cache.readCounter('counter-read');
+        assert.ok(read);
+        assert.equal(read.count, 2);
+        assert.ok(read.resetInMs > 0 && read.resetInMs <= 10_000, `resetInMs ${read.resetInMs}`);
+        assert.equal((await cache.readCounter('counter-read'))?.count, 2, 'reading does not count');
+        assert.equal((await cache.increment('counter-read', 10_000)).count, 3);
+      });
+
+      it('hands out every count exactly once to concurrent increments', async () => {
+        const results = await Promise.all(Array.from({ length: 50 }, () => cache.increment('counter-race', 10_000)));
+        const counts = results.map((r) => r.count).sort((a, b) => a - b);
+        assert.deepEqual(counts, Array.from({ length: 50 }, (_, i) => i + 1));
+        assert.equal((await cache.readCounter('counter-race'))?.count, 50);
+      });
+
+      it('resets a counter on delete', async () => {
+        await cache.increment('counter-reset', 10_000);
+        await cache.increment('counter-reset', 10_000);
+        await cache.delete('counter-reset');
+        assert.equal(await cache.readCounter('counter-reset'), undefined);
+        assert.equal((await cache.increment('counter-reset', 10_000)).count, 1);
+      });
+
+      it('keeps counters under different keys apart', async () => {
+        await cache.increment('counter-a', 10_000);
+        await cache.increment('counter-a', 10_000);
+        assert.equal((await cache.increment('counter-b', 10_000)).count, 1);
+        assert.equal((await cache.readCounter('counter-a'))?.count, 2);
+        assert.equal((await cache.readCounter('counter-b'))?.count, 1);
+      });
+
+      it('keeps counters of caches with different prefixes apart', async () => {
+        const other = another();
+        await cache.increment('counter-shared-name', 10_000);
+        assert.equal((await other.increment('counter-shared-name', 10_000)).count, 1);
+        assert.equal((await cache.readCounter('counter-shared-name'))?.count, 1);
+      });
+
+      it('rejects a window that is not a positive number, and rounds fractions up', async () => {
+        for (const windowMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+          await assert.rejects(cache.increment('counter-bad-window', windowMs), RangeError, `window ${windowMs}`);
+        }
+        assert.equal(await cache.readCounter('counter-bad-window'), undefined);
+        const fractional = await cache.increment('counter-fraction', 10_000.4);
+        assert.equal(fractional.count, 1);
+        assert.ok(Number.isInteger(fractional.resetInMs) && fractional.resetInMs <= 10_001);
+      });
+
+      it('refuses to count a key that holds a value', async () => {
+        await cache.set('counter-clash', { not: 'a counter' });
+        await assert.rejects(cache.increment('counter-clash', 10_000));
+        await assert.rejects(cache.readCounter('counter-clash'));
+        assert.deepEqual(await cache.get('counter-clash'), { not: 'a counter' });
+      });
+    });
+
     it('answers ping', async () => {
       await cache.ping();
     });
@@ -164,6 +259,15 @@ describe('memory cache specifics', () => {
     assert.equal(await cache.get('a'), 1);
     assert.equal(await cache.get('c'), 3);
     assert.equal(await cache.get('d'), 4);
+    await cache.close();
+  });
+
+  it('keeps counters in the same bounded LRU as values', async () => {
+    const cache = createCache(options({ maxEntries: 2 }), logger);
+    await cache.increment('counter', 60_000);
+    await cache.set('a', 1);
+    await cache.set('b', 2);
+    assert.equal(await cache.readCounter('counter'), undefined, 'evicted as the least recently used');
     await cache.close();
   });
 
@@ -221,6 +325,49 @@ if (redisUrl !== '') {
       }
     });
 
+    it('stores a counter as an integer under keyPrefix, expiring at the window end', async () => {
+      const keyPrefix = uniquePrefix();
+      const cache = createCache(options({ redisUrl, keyPrefix }), logger);
+      try {
+        await cache.increment('hits', 10_000);
+        await cache.increment('hits', 10_000);
+        assert.equal(await raw.get(`${keyPrefix}hits`), '2');
+        assert.equal(await raw.exists('hits'), 0);
+        const ttl = await raw.pttl(`${keyPrefix}hits`);
+        assert.ok(ttl > 0 && ttl <= 10_000, `pttl ${ttl}`);
+      } finally {
+        await cache.close();
+      }
+    });
+
+    it('gives a counter without expiry one, instead of keeping it for good', async () => {
+      const keyPrefix = uniquePrefix();
+      const cache = createCache(options({ redisUrl, keyPrefix }), logger);
+      try {
+        await raw.set(`${keyPrefix}stuck`, '7');
+        const next = await cache.increment('stuck', 5_000);
+        assert.equal(next.count, 8);
+        assert.ok(next.resetInMs > 0 && next.resetInMs <= 5_000, `resetInMs ${next.resetInMs}`);
+      } finally {
+        await cache.close();
+      }
+    });
+
+    it('counts atomically across instances sharing Redis', async () => {
+      const keyPrefix = uniquePrefix();
+      const instances = [1, 2, 3].map(() => createCache(options({ redisUrl, keyPrefix }), logger));
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 60 }, (_, i) => instances[i % instances.length]!.increment('shared', 10_000)),
+        );
+        const counts = results.map((r) => r.count).sort((a, b) => a - b);
+        assert.deepEqual(counts, Array.from({ length: 60 }, (_, i) => i + 1));
+        for (const instance of instances) assert.equal((await instance.readCounter('shared'))?.count, 60);
+      } finally {
+        await Promise.all(instances.map((c) => c.close()));
+      }
+    });
+
     it('rejects quickly instead of hanging when Redis is unreachable', async () => {
       const cache = createCache(options({ redisUrl: 'redis://127.0.0.1:1' }), logger);
       try {
@@ -229,6 +376,8 @@ if (redisUrl !== '') {
         await assert.rejects(withDeadline(cache.get('anything'), 3000), driverError);
         await assert.rejects(withDeadline(cache.ping(), 3000), driverError);
         await assert.rejects(withDeadline(cache.set('anything', 1), 3000), driverError);
+        await assert.rejects(withDeadline(cache.increment('anything', 1000), 3000), driverError);
+        await assert.rejects(withDeadline(cache.readCounter('anything'), 3000), driverError);
       } finally {
         await cache.close();
         await cache.close();

@@ -10,11 +10,17 @@ import { withClientErrors } from './resolvers.js';
 import type { ServerInfo } from '../../core/package.js';
 import { resolvers, typeDefs } from './schema.js';
 import type { App } from '../app.js';
+import type { Identity } from '../../services/identity.js';
+import type { Principal } from '../../services/auth/principals.js';
+import { bearerToken } from '../../services/auth/tokens.js';
+import { clientInfo } from '../authentication.js';
+import { identityLoaders, type IdentityContext } from './identity.js';
 
 export interface GraphqlDeps {
   config: Config;
   metrics: Metrics;
   server: ServerInfo;
+  identity: Identity;
 }
 
 const started = Symbol('graphqlStarted');
@@ -35,20 +41,37 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
 
   await app.register(mercurius, {
     schema: typeDefs,
-    resolvers: withClientErrors(resolvers(deps.server)),
+    resolvers: withClientErrors(resolvers(deps.server, deps.identity) as never),
     path: '/graphql',
     graphiql: limits.graphiql,
     jit: JIT_AFTER_RUNS,
     allowBatchedQueries: true,
     validationRules: validationRules(limits),
     errorFormatter: formatGraphqlErrors as never,
-    context: (request) => ({ trace: request.trace, log: request.log }),
+    context: (request) => {
+      const principal = Promise.resolve(request.principal);
+      return { trace: request.trace, log: request.log, caller: () => principal, client: clientInfo(request), loaders: identityLoaders(deps.identity) };
+    },
     additionalRouteOptions: { preHandler: requestLimits(limits) },
     subscription: {
       fullWsTransport: true,
       // Pings keep idle sockets alive through proxies and find dead peers.
       keepAlive: 15_000,
-      context: (_socket, request) => ({ trace: request.trace, log: request.log }),
+      context: (_socket, request) => ({ trace: request.trace, log: request.log, client: clientInfo(request) }),
+      // The token travels in connection_init ({ "authorization": "Bearer <token>" }). It is
+      // checked there (a bad one closes the connection) and again for every operation, so a
+      // session revoked while the socket is open stops working at once.
+      onConnect: async ({ payload }: { payload?: Record<string, unknown> }) => {
+        const header = payload?.authorization ?? payload?.Authorization;
+        if (header === undefined) return { caller: async () => undefined, loaders: identityLoaders(deps.identity) };
+        const token = typeof header === 'string' ? (bearerToken(header) ?? '') : '';
+        try {
+          await deps.identity.auth.authenticate(token);
+        } catch {
+          return false;
+        }
+        return wsOperationContext(deps.identity, token);
+      },
     },
   });
 
@@ -60,6 +83,17 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
     const op = context[started];
     if (op) deps.metrics.observeGraphql(op.type, op.name, (performance.now() - op.at) / 1000);
   });
+}
+
+/**
+ * The context a WebSocket connection's operations share: the caller is re-resolved for each
+ * operation (a cache hit when warm), and loaders are fresh per operation.
+ */
+function wsOperationContext(identity: Identity, token: string): Pick<IdentityContext, 'caller'> & { loaders: IdentityContext['loaders'] } {
+  return {
+    caller: (): Promise<Principal | undefined> => identity.auth.authenticate(token),
+    loaders: identityLoaders(identity),
+  };
 }
 
 function operationNameOf(reply: FastifyReply | undefined): string | undefined {

@@ -32,6 +32,11 @@ export function toClientError(err: unknown, context: ResolverContext): GraphQLEr
 export function withClientErrors<T extends ResolverMap>(resolvers: T): T {
   const wrapped: ResolverMap = {};
   for (const [typeName, fields] of Object.entries(resolvers)) {
+    // Scalars (GraphQLScalarType instances) are not resolver maps: kept as they are.
+    if (Object.getPrototypeOf(fields) !== Object.prototype) {
+      wrapped[typeName] = fields;
+      continue;
+    }
     wrapped[typeName] = Object.fromEntries(
       Object.entries(fields).map(([field, resolve]) => {
         if (typeof resolve !== 'function') return [field, resolve];

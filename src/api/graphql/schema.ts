@@ -1,8 +1,10 @@
 import type { ServerInfo } from '../../core/package.js';
+import type { Identity } from '../../services/identity.js';
+import { identityResolvers, identityTypeDefs } from './identity.js';
 
 /**
- * The GraphQL schema. Later features add their types and operations next to their services;
- * resolvers stay thin: parse arguments, call one service method, return its result.
+ * The GraphQL schema. Each feature adds its types and operations in a module beside this
+ * one; resolvers stay thin: parse arguments, call one service method, return its result.
  */
 export const typeDefs = /* GraphQL */ `
   "What this server is."
@@ -16,12 +18,15 @@ export const typeDefs = /* GraphQL */ `
     "The server's name, version and profile."
     server: ServerInfo!
   }
-`;
+${identityTypeDefs}`;
 
-export function resolvers(info: ServerInfo) {
+export function resolvers(info: ServerInfo, identity: Identity) {
+  const fromIdentity = identityResolvers(identity);
   return {
+    ...fromIdentity,
     Query: {
       server: () => info,
+      ...fromIdentity.Query,
     },
   };
 }

@@ -1,13 +1,19 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerInfo } from '../../core/package.js';
+import type { Identity } from '../../services/identity.js';
 import { problemRef } from '../schemas.js';
 import type { App } from '../app.js';
+import { registerAuthRoutes } from './auth.js';
+import { IDENTITY_SCHEMAS } from './identity-schemas.js';
+import { registerRoleRoutes } from './roles.js';
+import { registerUserRoutes } from './users.js';
 
 /**
  * The REST API under /api/v1. Each feature adds a module beside this one (`users.ts`,
  * `resources.ts`, …) and registers it here.
  */
-export async function registerRestApi(app: App, server: ServerInfo): Promise<void> {
+export async function registerRestApi(app: App, server: ServerInfo, identity: Identity): Promise<void> {
+  for (const schema of IDENTITY_SCHEMAS) app.addSchema(schema);
   await app.register(
     async (api) => {
       api.get(
@@ -30,6 +36,9 @@ export async function registerRestApi(app: App, server: ServerInfo): Promise<voi
         },
         async () => ({ name: server.name, version: server.version, openapi: '/openapi.json', docs: '/docs', graphql: '/graphql' }),
       );
+      registerAuthRoutes(api, identity);
+      registerUserRoutes(api, identity);
+      registerRoleRoutes(api, identity);
     },
     { prefix: '/api/v1' },
   );

@@ -77,6 +77,24 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    auth: Type.Object(
+      {
+        registration: Type.Union([Type.Literal('open'), Type.Literal('invite'), Type.Literal('closed')], {
+          default: 'open',
+          description: 'Who may register: anyone (open), holders of an invitation (invite), or nobody (closed; admins create users)',
+        }),
+        sessionTtlMs: ms('Absolute lifetime of a session, however active', 604_800_000, 31_536_000_000, 60_000),
+        sessionIdleTimeoutMs: ms('A session unused for this long expires', 86_400_000, 31_536_000_000, 60_000),
+        invitationTtlMs: ms('Lifetime of an invitation to register', 604_800_000, 31_536_000_000, 60_000),
+        cacheTtlMs: ms('How long a session and its principal stay cached; revocation clears them at once', 60_000, 3_600_000, 1000),
+        argon2MemoryKib: Type.Integer({ minimum: 19_456, maximum: 4_194_304, default: 19_456, description: 'argon2id memory per password hash, in KiB (OWASP minimum 19456); raising it rehashes passwords at their next login' }),
+        argon2Iterations: Type.Integer({ minimum: 2, maximum: 100, default: 2, description: 'argon2id passes per password hash (OWASP minimum 2)' }),
+        loginMaxFailures: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Failed logins allowed per account within loginFailureWindowMs before 429' }),
+        loginMaxFailuresPerIp: Type.Integer({ minimum: 1, maximum: 100_000, default: 50, description: 'Failed logins allowed per client IP within loginFailureWindowMs before 429' }),
+        loginFailureWindowMs: ms('Window over which failed logins are counted', 900_000, 86_400_000, 1000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     health: Type.Object(
       {
         checkTimeoutMs: ms('Time each readiness check may take before it counts as failed', 2000, 4500, 50),

@@ -3,7 +3,7 @@ import { MemoryCache } from './memory.js';
 import type { Cache, CacheOptions } from './port.js';
 import { RedisCache } from './redis.js';
 
-export type { Cache, CacheOptions } from './port.js';
+export type { Cache, CacheOptions, CounterState } from './port.js';
 export { MemoryCache } from './memory.js';
 export { RedisCache } from './redis.js';
 

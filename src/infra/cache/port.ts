@@ -15,12 +15,32 @@ export interface Cache {
    * Storing `undefined` removes the key, since `get` could not tell it from absence anyway.
    */
   set<T>(key: string, value: T, ttlMs?: number): Promise<void>;
-  /** Removes keys; absent keys are fine. */
+  /** Removes keys; absent keys are fine. Removing a counter's key resets the counter. */
   delete(...keys: string[]): Promise<void>;
+  /**
+   * Adds one to the counter at key, creating it with a window of windowMs if absent or
+   * expired. Atomic across instances sharing Redis.
+   *
+   * The window is fixed: it starts with the first increment and later increments never move
+   * its end, so resetInMs only shrinks. windowMs is checked like a ttl (`normaliseTtl`).
+   * Keep counter keys apart from keys written by `set`: incrementing a key that holds
+   * anything but a counter rejects, or at best counts on from a number it happens to hold.
+   */
+  increment(key: string, windowMs: number): Promise<CounterState>;
+  /** The counter at key without changing it; undefined when absent or expired. */
+  readCounter(key: string): Promise<CounterState | undefined>;
   /** Resolves when the store answers, rejects otherwise (used by readiness checks). */
   ping(): Promise<void>;
   /** Releases connections; idempotent. */
   close(): Promise<void>;
+}
+
+/** A fixed-window counter as it stands after (or without) an increment. */
+export interface CounterState {
+  /** Increments so far in the current window, at least 1. */
+  count: number;
+  /** Milliseconds until the window ends and the counter disappears. */
+  resetInMs: number;
 }
 
 export interface CacheOptions {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../telemetry/logger.js';
-import { normaliseTtl, type Cache } from './port.js';
+import { normaliseTtl, type Cache, type CounterState } from './port.js';
 import { deepFreeze } from '../../core/freeze.js';
 
 export interface RedisCacheOptions {
@@ -23,6 +23,37 @@ const MAX_RECONNECT_DELAY_MS = 5000;
 const DISCONNECT_TIMEOUT_MS = 200;
 
 /**
+ * INCR and the window's start in one atomic step, so no other instance can slip between
+ * them. The expiry is set whenever the key has none, which covers a new key (INCR creates it
+ * without one) and also heals a counter left without expiry, which would otherwise lock its
+ * caller out for good. PTTL comes back with the count to save a second round trip.
+ */
+const INCREMENT_LUA = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+`;
+
+/** GET and PTTL together, so the count and its reset time belong to the same moment. */
+const READ_COUNTER_LUA = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local count = tonumber(raw)
+if not count then return redis.error_reply('ERR value is not an integer') end
+return {count, redis.call('PTTL', KEYS[1])}
+`;
+
+/** The scripts registered with defineCommand; ioredis adds them to the client untyped. */
+interface CounterCommands {
+  pcfIncrement(key: string, windowMs: number): Promise<[number, number]>;
+  pcfReadCounter(key: string): Promise<[number, number] | null>;
+}
+
+/**
  * The shared adapter. It fails fast: while Redis is unreachable every call rejects at once
  * (no offline queue, one retry), and the caller decides whether a miss is good enough.
  * The client keeps reconnecting in the background, so the cache heals by itself.
@@ -30,6 +61,7 @@ const DISCONNECT_TIMEOUT_MS = 200;
 export class RedisCache implements Cache {
   readonly kind = 'redis';
   readonly #client: Redis;
+  readonly #counters: CounterCommands;
   readonly #defaultTtlMs: number;
   // Without an offline queue, a command sent before the first connection completes would
   // fail although Redis is fine. Calls wait for that first attempt only; it is bounded by
@@ -52,6 +84,11 @@ export class RedisCache implements Cache {
       // Never give up (returning null would end the client for good); back off linearly.
       retryStrategy: (attempt) => Math.min(attempt * 200, MAX_RECONNECT_DELAY_MS),
     });
+    // defineCommand sends EVALSHA (EVAL once per connection) with the script's KEYS under
+    // keyPrefix like any other key, and ioredis reloads the script after a Redis restart.
+    this.#client.defineCommand('pcfIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
+    this.#client.defineCommand('pcfReadCounter', { numberOfKeys: 1, lua: READ_COUNTER_LUA, readOnly: true });
+    this.#counters = this.#client as unknown as CounterCommands;
     this.#firstAttempt = new Promise((resolve) => {
       const settle = (): void => {
         this.#client.off('ready', settle).off('close', settle).off('end', settle);
@@ -108,6 +145,21 @@ export class RedisCache implements Cache {
     if (keys.length === 0) return;
     await this.#ready();
     await this.#client.del(...keys);
+  }
+
+  async increment(key: string, windowMs: number): Promise<CounterState> {
+    const window = normaliseTtl(windowMs);
+    await this.#ready();
+    const [count, resetInMs] = await this.#counters.pcfIncrement(key, window);
+    return { count, resetInMs };
+  }
+
+  async readCounter(key: string): Promise<CounterState | undefined> {
+    await this.#ready();
+    const reply = await this.#counters.pcfReadCounter(key);
+    if (reply === null) return undefined;
+    const [count, resetInMs] = reply;
+    return { count, resetInMs };
   }
 
   async ping(): Promise<void> {

@@ -56,3 +56,9 @@ function withoutParameters(err: object): unknown {
   Object.assign(clean, { name: 'DatabaseError', code, severity, detail, hint, table, column, constraint });
   return clean;
 }
+
+/** The constraint a translated CONFLICT or INVALID_INPUT violated, for callers that word it better. */
+export function violatedConstraint(err: unknown): string | undefined {
+  const cause = isAppError(err) ? (err.cause as { constraint?: unknown } | undefined) : undefined;
+  return typeof cause?.constraint === 'string' ? cause.constraint : undefined;
+}

@@ -9,7 +9,7 @@ import type { Tables } from './tables.js';
 import { TranslatingDialect } from './translating-dialect.js';
 
 export type { Tables } from './tables.js';
-export { translateDbError } from './errors.js';
+export { translateDbError, violatedConstraint } from './errors.js';
 export { migrateUp, migrateDown, migrationStatus, type MigrationStatus } from './migrations.js';
 
 export type DatabaseOptions =

@@ -23,6 +23,8 @@ export interface SessionsTable {
   token: Buffer | Uint8Array;
   expires_at: Date;
   last_seen_at: UpdatedAt;
+  user_agent: string | null;
+  ip: string | null;
   created_at: CreatedAt;
 }
 
@@ -30,6 +32,7 @@ export interface RolesTable {
   id: string;
   name: string;
   description: Generated<string>;
+  builtin: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -99,6 +102,16 @@ export interface NotificationsTable {
   created_at: CreatedAt;
 }
 
+export interface InvitationsTable {
+  id: string;
+  email: string;
+  token: Buffer | Uint8Array;
+  invited_by: string | null;
+  expires_at: Date;
+  accepted_at: ColumnType<Date | null, never, Date | string | null>;
+  created_at: CreatedAt;
+}
+
 export interface Tables {
   users: UsersTable;
   sessions: SessionsTable;
@@ -111,4 +124,5 @@ export interface Tables {
   resource_versions: ResourceVersionsTable;
   outbox: OutboxTable;
   notifications: NotificationsTable;
+  invitations: InvitationsTable;
 }

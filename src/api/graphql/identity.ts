@@ -1,0 +1,280 @@
+import DataLoader from 'dataloader';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import type { Principal } from '../../services/auth/principals.js';
+import type { ClientInfo } from '../../services/auth/sessions.js';
+import type { Identity } from '../../services/identity.js';
+import { encodeCursor, type Page } from '../../services/shared/pagination.js';
+import type { PermissionView, RoleView, UserView } from '../../services/shared/views.js';
+
+/** Identity and access over GraphQL (DESIGN §5): the same service calls as REST. */
+export const identityTypeDefs = /* GraphQL */ `
+  scalar JSONObject
+
+  type PageInfo {
+    hasNextPage: Boolean!
+    endCursor: String
+  }
+
+  type User {
+    id: ID!
+    email: String!
+    name: String!
+    createdAt: String!
+    updatedAt: String!
+    "The user's roles."
+    roles: [Role!]!
+  }
+
+  type Role {
+    id: ID!
+    name: String!
+    description: String!
+    "admin and member are built in: they cannot be renamed or deleted."
+    builtin: Boolean!
+    createdAt: String!
+    updatedAt: String!
+    permissions: [Permission!]!
+  }
+
+  type RoleRef {
+    id: ID!
+    name: String!
+  }
+
+  type Permission {
+    id: ID!
+    "A resource type, * for every resource type, or user / role."
+    resourceType: String!
+    "create, read, update, delete or manage (every action)."
+    action: String!
+    "MongoDB-style conditions over the record; \\"\${user.id}\\" stands for the caller. Null when unconditional."
+    conditions: JSONObject
+  }
+
+  type Session {
+    id: ID!
+    createdAt: String!
+    lastSeenAt: String!
+    expiresAt: String!
+    userAgent: String
+    ip: String
+    "The session this request was made with."
+    current: Boolean!
+  }
+
+  type Me {
+    user: User!
+    roles: [RoleRef!]!
+    permissions: [Permission!]!
+  }
+
+  type AuthPayload {
+    "Send as Authorization: Bearer <token>."
+    token: String!
+    expiresAt: String!
+    user: User!
+  }
+
+  type Invitation {
+    id: ID!
+    email: String!
+    "Shown once; pass it on to be used as register's invitation."
+    token: String!
+    expiresAt: String!
+  }
+
+  type UserEdge {
+    cursor: String!
+    node: User!
+  }
+
+  type UserConnection {
+    edges: [UserEdge!]!
+    pageInfo: PageInfo!
+    "How many users you may read in all."
+    totalCount: Int!
+  }
+
+  type RoleEdge {
+    cursor: String!
+    node: Role!
+  }
+
+  type RoleConnection {
+    edges: [RoleEdge!]!
+    pageInfo: PageInfo!
+    totalCount: Int!
+  }
+
+  input RegisterInput {
+    email: String!
+    name: String!
+    password: String!
+    "Required when registration is invite-only."
+    invitation: String
+  }
+
+  input CreateUserInput {
+    email: String!
+    name: String!
+    password: String!
+  }
+
+  input UpdateUserInput {
+    name: String
+    email: String
+  }
+
+  input CreateRoleInput {
+    name: String!
+    description: String
+  }
+
+  input UpdateRoleInput {
+    name: String
+    description: String
+  }
+
+  input PermissionInput {
+    resourceType: String!
+    action: String!
+    conditions: JSONObject
+  }
+
+  extend type Query {
+    "The caller: its user, roles and permissions."
+    me: Me!
+    "The caller's active sessions."
+    sessions: [Session!]!
+    user(id: ID!): User
+    users(first: Int = 20, after: String): UserConnection!
+    role(id: ID!): Role
+    roles(first: Int = 20, after: String): RoleConnection!
+  }
+
+  type Mutation {
+    register(input: RegisterInput!): User!
+    login(email: String!, password: String!): AuthPayload!
+    "Revokes the calling session."
+    logout: Boolean!
+    "Changes the caller's password and signs out its other sessions."
+    changePassword(currentPassword: String!, newPassword: String!): Boolean!
+    revokeSession(id: ID!): Boolean!
+    createInvitation(email: String!): Invitation!
+    createUser(input: CreateUserInput!): User!
+    updateUser(id: ID!, input: UpdateUserInput!): User!
+    "Deletes a user; one who owns resources needs transferTo."
+    deleteUser(id: ID!, transferTo: ID): Boolean!
+    createRole(input: CreateRoleInput!): Role!
+    updateRole(id: ID!, input: UpdateRoleInput!): Role!
+    deleteRole(id: ID!): Boolean!
+    assignRole(userId: ID!, roleId: ID!): Boolean!
+    unassignRole(userId: ID!, roleId: ID!): Boolean!
+    addRolePermission(roleId: ID!, input: PermissionInput!): Permission!
+    removeRolePermission(roleId: ID!, permissionId: ID!): Boolean!
+    grantUserPermission(userId: ID!, input: PermissionInput!): Permission!
+    revokeUserPermission(userId: ID!, permissionId: ID!): Boolean!
+  }
+`;
+
+/** What identity resolvers need from the GraphQL context. */
+export interface IdentityContext {
+  /** The caller (resolved once per request or WebSocket operation); undefined when anonymous. */
+  caller(): Promise<Principal | undefined>;
+  client: ClientInfo;
+  loaders: IdentityLoaders;
+}
+
+export interface IdentityLoaders {
+  rolesOfUser: DataLoader<string, RoleView[]>;
+  permissionsOfRole: DataLoader<string, PermissionView[]>;
+}
+
+/**
+ * Per-request batch loaders: a page of users with their roles and the roles' permissions
+ * costs three queries, whatever the page size.
+ */
+export function identityLoaders(identity: Identity): IdentityLoaders {
+  return {
+    rolesOfUser: new DataLoader(async (ids) => {
+      const byUser = await identity.roles.rolesOfUsers(ids);
+      return ids.map((id) => byUser.get(id) ?? []);
+    }),
+    permissionsOfRole: new DataLoader(async (ids) => {
+      const byRole = await identity.roles.permissionsOfRoles(ids);
+      return ids.map((id) => byRole.get(id) ?? []);
+    }),
+  };
+}
+
+function connection<T extends { id: string }>(page: Page<T>, total: () => Promise<number>) {
+  return {
+    edges: page.items.map((node) => ({ cursor: encodeCursor(node.id), node })),
+    pageInfo: { hasNextPage: page.nextCursor !== null, endCursor: page.nextCursor },
+    // Counted only when asked for.
+    totalCount: total,
+  };
+}
+
+type Args = Record<string, unknown>;
+type Resolver<A = Args> = (parent: unknown, args: A, context: IdentityContext) => unknown;
+const done = <T>(work: Promise<T>) => work.then(() => true);
+const page = (args: Args) => ({ limit: args.first as number | undefined, cursor: (args.after as string | null | undefined) ?? undefined });
+
+export function identityResolvers(identity: Identity) {
+  const { auth, users, roles } = identity;
+  const query: Record<string, Resolver> = {
+    me: async (_p, _a, ctx) => auth.me(await ctx.caller()),
+    sessions: async (_p, _a, ctx) => auth.sessions(await ctx.caller()),
+    user: async (_p, args, ctx) => users.get(await ctx.caller(), args.id as string),
+    users: async (_p, args, ctx) => {
+      const caller = await ctx.caller();
+      return connection(await users.list(caller, page(args)), () => users.count(caller));
+    },
+    role: async (_p, args, ctx) => roles.get(await ctx.caller(), args.id as string),
+    roles: async (_p, args, ctx) => {
+      const caller = await ctx.caller();
+      return connection(await roles.list(caller, page(args)), () => roles.count(caller));
+    },
+  };
+  const mutation: Record<string, Resolver> = {
+    register: async (_p, args, ctx) => {
+      const input = args.input as Args;
+      return auth.register({ email: input.email, name: input.name, password: input.password, invitation: input.invitation ?? undefined }, ctx.client);
+    },
+    login: async (_p, args, ctx) => auth.login({ email: args.email, password: args.password }, ctx.client),
+    logout: async (_p, _a, ctx) => done(auth.logout(await ctx.caller(), ctx.client)),
+    changePassword: async (_p, args, ctx) => done(auth.changePassword(await ctx.caller(), { currentPassword: args.currentPassword, newPassword: args.newPassword }, ctx.client)),
+    revokeSession: async (_p, args, ctx) => done(auth.revokeSession(await ctx.caller(), args.id as string, ctx.client)),
+    createInvitation: async (_p, args, ctx) => auth.invite(await ctx.caller(), { email: args.email }, ctx.client),
+    createUser: async (_p, args, ctx) => users.create(await ctx.caller(), { ...(args.input as Args) }),
+    updateUser: async (_p, args, ctx) => users.update(await ctx.caller(), args.id as string, withoutUndefined(args.input as Args)),
+    deleteUser: async (_p, args, ctx) => done(users.delete(await ctx.caller(), args.id as string, (args.transferTo as string | null | undefined) ?? undefined)),
+    createRole: async (_p, args, ctx) => roles.create(await ctx.caller(), withoutUndefined(args.input as Args)),
+    updateRole: async (_p, args, ctx) => roles.update(await ctx.caller(), args.id as string, withoutUndefined(args.input as Args)),
+    deleteRole: async (_p, args, ctx) => done(roles.delete(await ctx.caller(), args.id as string)),
+    assignRole: async (_p, args, ctx) => done(roles.assign(await ctx.caller(), args.userId as string, args.roleId as string)),
+    unassignRole: async (_p, args, ctx) => done(roles.unassign(await ctx.caller(), args.userId as string, args.roleId as string)),
+    addRolePermission: async (_p, args, ctx) => roles.addPermission(await ctx.caller(), args.roleId as string, withoutUndefined(args.input as Args)),
+    removeRolePermission: async (_p, args, ctx) => done(roles.removePermission(await ctx.caller(), args.roleId as string, args.permissionId as string)),
+    grantUserPermission: async (_p, args, ctx) => roles.grantToUser(await ctx.caller(), args.userId as string, withoutUndefined(args.input as Args)),
+    revokeUserPermission: async (_p, args, ctx) => done(roles.revokeFromUser(await ctx.caller(), args.userId as string, args.permissionId as string)),
+  };
+  return {
+    JSONObject: GraphQLJSONObject,
+    Query: query,
+    Mutation: mutation,
+    User: {
+      roles: (user: UserView, _a: Args, ctx: IdentityContext) => ctx.loaders.rolesOfUser.load(user.id),
+    },
+    Role: {
+      permissions: (role: RoleView & { permissions?: PermissionView[] }, _a: Args, ctx: IdentityContext) =>
+        role.permissions ?? ctx.loaders.permissionsOfRole.load(role.id),
+    },
+  };
+}
+
+/** GraphQL passes omitted optional fields as absent but a plain copy keeps services' field checks simple. */
+function withoutUndefined(input: Args): Args {
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,127 @@
+import { Type } from '@sinclair/typebox';
+import type { Identity } from '../../services/identity.js';
+import type { App } from '../app.js';
+import { clientInfo } from '../authentication.js';
+import { problemRef } from '../schemas.js';
+import { Email, IdParams, Name, NewPassword, ref } from './identity-schemas.js';
+
+const bearer = [{ bearer: [] }];
+const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, problemRef]));
+
+/** Accounts and sessions under /api/v1/auth (DESIGN §5 "Identity"). */
+export function registerAuthRoutes(api: App, identity: Identity): void {
+  const { auth } = identity;
+
+  api.post(
+    '/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account (open, invite-only or closed by configuration); the first account is an admin',
+        body: Type.Object(
+          { email: Email, name: Name, password: NewPassword, invitation: Type.Optional(Type.String({ maxLength: 128, description: 'Required when registration is invite-only' })) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ user: ref('User') }), ...problems(400, 403, 409, 429) },
+      },
+    },
+    async (request, reply) => reply.code(201).send({ user: await auth.register(request.body, clientInfo(request)) }),
+  );
+
+  api.post(
+    '/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange email and password for a session token',
+        description: 'Failed logins are limited per account and per client IP; past the limit the answer is 429 with Retry-After.',
+        body: Type.Object({ email: Type.String({ maxLength: 320 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ token: Type.String({ description: 'Send as Authorization: Bearer <token>' }), expiresAt: Type.String({ format: 'date-time' }), user: ref('User') }),
+          ...problems(400, 401, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      return auth.login(request.body, clientInfo(request));
+    },
+  );
+
+  api.post(
+    '/auth/logout',
+    { schema: { tags: ['auth'], summary: 'Revoke the calling session', security: bearer, response: { 204: Type.Null(), ...problems(401) } } },
+    async (request, reply) => {
+      await auth.logout(request.principal, clientInfo(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.get(
+    '/auth/me',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The caller: its user, roles and permissions',
+        security: bearer,
+        response: { 200: Type.Object({ user: ref('User'), roles: Type.Array(ref('RoleRef')), permissions: Type.Array(ref('Permission')) }), ...problems(401) },
+      },
+    },
+    async (request) => auth.me(request.principal),
+  );
+
+  api.get(
+    '/auth/sessions',
+    {
+      schema: { tags: ['auth'], summary: "The caller's active sessions", security: bearer, response: { 200: Type.Object({ items: Type.Array(ref('Session')) }), ...problems(401) } },
+    },
+    async (request) => ({ items: await auth.sessions(request.principal) }),
+  );
+
+  api.delete(
+    '/auth/sessions/:id',
+    {
+      schema: { tags: ['auth'], summary: 'Revoke one of your sessions', security: bearer, params: IdParams, response: { 204: Type.Null(), ...problems(401, 404) } },
+    },
+    async (request, reply) => {
+      await auth.revokeSession(request.principal, request.params.id, clientInfo(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.post(
+    '/auth/password',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Change your password; your other sessions are signed out',
+        security: bearer,
+        body: Type.Object({ currentPassword: Type.String({ maxLength: 1024 }), newPassword: NewPassword }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...problems(400, 401, 429) },
+      },
+    },
+    async (request, reply) => {
+      await auth.changePassword(request.principal, request.body, clientInfo(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.post(
+    '/auth/invitations',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Invite someone to register (for invite-only registration)',
+        security: bearer,
+        body: Type.Object({ email: Email }, { additionalProperties: false }),
+        response: {
+          201: Type.Object({ id: Type.String(), email: Type.String(), token: Type.String({ description: 'Shown once; pass it on as `invitation`' }), expiresAt: Type.String({ format: 'date-time' }) }),
+          ...problems(400, 401, 403),
+        },
+      },
+    },
+    async (request, reply) => reply.code(201).header('cache-control', 'no-store').send(await auth.invite(request.principal, request.body, clientInfo(request))),
+  );
+}
+
+export { problems, bearer };

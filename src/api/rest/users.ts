@@ -1,0 +1,123 @@
+import { Type } from '@sinclair/typebox';
+import type { Identity } from '../../services/identity.js';
+import type { App } from '../app.js';
+import { bearer, problems } from './auth.js';
+import { Email, IdParams, Name, NewPassword, pageOf, PageQuery, PermissionInput, ref } from './identity-schemas.js';
+
+/** Users and what they hold, under /api/v1/users (DESIGN §5 "Identity"). */
+export function registerUserRoutes(api: App, identity: Identity): void {
+  const { users, roles } = identity;
+  const UserRoleParams = Type.Object({ id: Type.String({ maxLength: 64 }), roleId: Type.String({ maxLength: 64 }) });
+  const UserPermissionParams = Type.Object({ id: Type.String({ maxLength: 64 }), permissionId: Type.String({ maxLength: 64 }) });
+
+  api.get(
+    '/users',
+    {
+      schema: { tags: ['users'], summary: 'The users you may read, a page at a time', security: bearer, querystring: PageQuery, response: { 200: pageOf('User'), ...problems(400, 401) } },
+    },
+    async (request) => users.list(request.principal, request.query),
+  );
+
+  api.post(
+    '/users',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user (a member)',
+        security: bearer,
+        body: Type.Object({ email: Email, name: Name, password: NewPassword }, { additionalProperties: false }),
+        response: { 201: ref('User'), ...problems(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) => {
+      const user = await users.create(request.principal, request.body);
+      return reply.code(201).header('location', `/api/v1/users/${user.id}`).send(user);
+    },
+  );
+
+  api.get(
+    '/users/:id',
+    { schema: { tags: ['users'], summary: 'A user', security: bearer, params: IdParams, response: { 200: ref('User'), ...problems(401, 404) } } },
+    async (request) => users.get(request.principal, request.params.id),
+  );
+
+  api.patch(
+    '/users/:id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Change a user’s name or email; other fields are refused',
+        security: bearer,
+        params: IdParams,
+        body: Type.Object({ name: Type.Optional(Name), email: Type.Optional(Email) }, { additionalProperties: false }),
+        response: { 200: ref('User'), ...problems(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => users.update(request.principal, request.params.id, request.body),
+  );
+
+  api.delete(
+    '/users/:id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Delete a user and revoke its sessions',
+        description: 'A user who owns resources needs `transferTo`, the user who receives them; otherwise 409.',
+        security: bearer,
+        params: IdParams,
+        querystring: Type.Object({ transferTo: Type.Optional(Type.String({ format: 'uuid' })) }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await users.delete(request.principal, request.params.id, request.query.transferTo);
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.put(
+    '/users/:id/roles/:roleId',
+    { schema: { tags: ['users'], summary: 'Give a user a role (idempotent)', security: bearer, params: UserRoleParams, response: { 204: Type.Null(), ...problems(401, 403, 404) } } },
+    async (request, reply) => {
+      await roles.assign(request.principal, request.params.id, request.params.roleId);
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.delete(
+    '/users/:id/roles/:roleId',
+    {
+      schema: { tags: ['users'], summary: 'Take a role from a user (idempotent)', security: bearer, params: UserRoleParams, response: { 204: Type.Null(), ...problems(401, 403, 404, 409) } },
+    },
+    async (request, reply) => {
+      await roles.unassign(request.principal, request.params.id, request.params.roleId);
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.post(
+    '/users/:id/permissions',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Grant a user a permission directly',
+        security: bearer,
+        params: IdParams,
+        body: PermissionInput,
+        response: { 201: ref('Permission'), ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await roles.grantToUser(request.principal, request.params.id, request.body)),
+  );
+
+  api.delete(
+    '/users/:id/permissions/:permissionId',
+    {
+      schema: { tags: ['users'], summary: 'Revoke a permission granted directly', security: bearer, params: UserPermissionParams, response: { 204: Type.Null(), ...problems(401, 403, 404) } },
+    },
+    async (request, reply) => {
+      await roles.revokeFromUser(request.principal, request.params.id, request.params.permissionId);
+      return reply.code(204).send(null);
+    },
+  );
+}

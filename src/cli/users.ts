@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../core/config/index.js';
+import { isAppError } from '../core/errors.js';
+import { createDatabase, databaseOptionsFrom, migrateUp } from '../infra/database/index.js';
+import { createLogger } from '../infra/telemetry/logger.js';
+import { PasswordHasher } from '../services/auth/password.js';
+import { createAccount } from '../services/users/accounts.js';
+import { err, out } from './output.js';
+
+export interface CreateUserOptions {
+  email: string;
+  name: string;
+  admin: boolean;
+  /** Read the password from standard input instead of generating one. */
+  passwordStdin: boolean;
+}
+
+/**
+ * `pcf users create`: makes an account directly in the database, the way to the first admin
+ * when registration is closed. A password on the command line would show in `ps` and shell
+ * history, so it comes from stdin or is generated and printed once.
+ */
+export async function createUser(config: Config, options: CreateUserOptions): Promise<void> {
+  const password = options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : randomBytes(18).toString('base64url');
+  const database = createDatabase(databaseOptionsFrom(config), createLogger({ level: 'warn' }));
+  try {
+    if (config.database.autoMigrate) await migrateUp(database.db);
+    const hasher = new PasswordHasher({ memoryKib: config.auth.argon2MemoryKib, iterations: config.auth.argon2Iterations, parallelism: 1 });
+    const user = await createAccount(database, hasher, { email: options.email, name: options.name, password }, { admin: options.admin });
+    out(`created ${options.admin ? 'admin' : 'member'} ${user.email} (${user.id})`);
+    if (!options.passwordStdin) out(`password: ${password}\nIt is shown only this once; change it after signing in (POST /api/v1/auth/password).`);
+  } catch (e) {
+    if (!isAppError(e) || e.status >= 500) throw e;
+    err(`${e.message}${e.errors?.length ? `\n${e.errors.map((f) => `  ${f.field}: ${f.message}`).join('\n')}` : ''}`);
+    process.exitCode = 1;
+  } finally {
+    await database.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,39 @@
+import type { Logger } from '../../infra/telemetry/logger.js';
+
+/**
+ * Security events (DESIGN §5, issue "Audit"): one structured line each, under the `audit`
+ * module, with who, what and from where; never a password, token or hash.
+ */
+export type AuditEvent =
+  | 'auth.register'
+  | 'auth.login.succeeded'
+  | 'auth.login.failed'
+  | 'auth.login.blocked'
+  | 'auth.logout'
+  | 'auth.session.revoked'
+  | 'auth.password.changed'
+  | 'auth.password.rehashed'
+  | 'auth.invitation.created'
+  | 'user.created'
+  | 'user.updated'
+  | 'user.deleted'
+  | 'role.created'
+  | 'role.updated'
+  | 'role.deleted'
+  | 'role.assigned'
+  | 'role.unassigned'
+  | 'permission.granted'
+  | 'permission.revoked';
+
+export interface AuditFields {
+  /** The user acting, when known. */
+  actorId?: string | undefined;
+  ip?: string | undefined;
+  [field: string]: unknown;
+}
+
+export type Audit = (event: AuditEvent, fields: AuditFields) => void;
+
+export function createAudit(log: Logger): Audit {
+  return (event, fields) => log.info({ event, ...fields }, `audit ${event}`);
+}

@@ -1,0 +1,203 @@
+import { sql } from 'kysely';
+import { appError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { Database } from '../../infra/database/index.js';
+import { can } from '../access/index.js';
+import { createAccount } from '../users/accounts.js';
+import { checkPassword, FieldProblems, normaliseEmail } from '../users/input.js';
+import { iso, type PermissionView, type RoleRef, type SessionView, type UserView } from '../shared/views.js';
+import type { Audit } from './audit.js';
+import type { LoginLimiter } from './login-limiter.js';
+import type { PasswordHasher } from './password.js';
+import { requireSignedIn, type GrantsStore, type Principal } from './principals.js';
+import type { ClientInfo, SessionStore } from './sessions.js';
+import { hashToken, issueToken } from './tokens.js';
+
+export type RegistrationMode = 'open' | 'invite' | 'closed';
+
+export interface AuthDeps {
+  database: Database;
+  hasher: PasswordHasher;
+  sessions: SessionStore;
+  grants: GrantsStore;
+  limiter: LoginLimiter;
+  audit: Audit;
+  registration: RegistrationMode;
+  invitationTtlMs: number;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: string;
+  user: UserView;
+}
+
+export interface Me {
+  user: UserView;
+  roles: RoleRef[];
+  permissions: PermissionView[];
+}
+
+export interface Invitation {
+  id: string;
+  email: string;
+  /** Shown once, to the admin who created it, to pass on. */
+  token: string;
+  expiresAt: string;
+}
+
+const badCredentials = () => appError('UNAUTHORIZED', 'The email or password is incorrect.');
+
+/**
+ * Accounts and sessions (DESIGN §5 "Identity"): who is calling. Every transport turns a
+ * bearer token into a Principal through `authenticate`, once per request.
+ */
+export class AuthService {
+  readonly #d: AuthDeps;
+
+  constructor(deps: AuthDeps) {
+    this.#d = deps;
+  }
+
+  /** token → session → user → roles → permissions; served from the cache when warm. */
+  async authenticate(token: string): Promise<Principal> {
+    const session = await this.#d.sessions.resolve(token);
+    const grants = await this.#d.grants.grants(session.userId);
+    // A user deleted a moment ago: its sessions are going too.
+    if (!grants) throw appError('UNAUTHORIZED', 'The token is invalid or expired.');
+    return { user: grants.user, roles: grants.roles, permissions: grants.permissions, ability: this.#d.grants.ability(grants), sessionId: session.id };
+  }
+
+  async register(input: { email: unknown; name: unknown; password: unknown; invitation?: unknown }, client: ClientInfo): Promise<UserView> {
+    const mode = this.#d.registration;
+    if (mode === 'closed') throw appError('FORBIDDEN', 'Registration is closed; ask an administrator for an account.');
+    let invitation: { id: string; email: string } | undefined;
+    if (mode === 'invite') invitation = await this.#invitation(input.invitation);
+    const user = await createAccount(this.#d.database, this.#d.hasher, input, {
+      firstIsAdmin: true,
+      within: invitation
+        ? async (tx, created) => {
+            if (created.email !== invitation.email) {
+              throw appError('INVALID_INPUT', 'The invitation is for another email address.', { errors: [{ field: 'email', message: 'does not match the invitation' }] });
+            }
+            const accepted = await tx.updateTable('invitations').set({ accepted_at: new Date() }).where('id', '=', invitation.id).where('accepted_at', 'is', null).executeTakeFirst();
+            if (accepted.numUpdatedRows === 0n) throw appError('CONFLICT', 'The invitation has already been used.');
+          }
+        : undefined,
+    });
+    this.#d.audit('auth.register', { actorId: user.id, ip: client.ip });
+    return user;
+  }
+
+  async login(input: { email: unknown; password: unknown }, client: ClientInfo): Promise<LoginResult> {
+    const problems = new FieldProblems();
+    const email = normaliseEmail(input.email, 'email', problems);
+    if (typeof input.password !== 'string') problems.add('password', 'must be a string');
+    // An over-long password is refused before it is hashed: no megabyte goes through argon2.
+    else if (input.password.length > 1024) problems.add('password', 'is too long');
+    problems.throwIfAny();
+    const password = input.password as string;
+
+    try {
+      await this.#d.limiter.check(email, client.ip);
+    } catch (err) {
+      this.#d.audit('auth.login.blocked', { ip: client.ip });
+      throw err;
+    }
+    const row = await this.#d.database.db.selectFrom('users').select(['id', 'password_hash']).where(sql<string>`lower(email)`, '=', email).executeTakeFirst();
+    // Unknown account and wrong password take the same path and about the same time.
+    const verdict = row ? await this.#d.hasher.verify(row.password_hash, password) : (await this.#d.hasher.verifyDummy(password), { ok: false, needsRehash: false });
+    if (!row || !verdict.ok) {
+      await this.#d.limiter.recordFailure(email, client.ip);
+      this.#d.audit('auth.login.failed', { actorId: row?.id, ip: client.ip, reason: row ? 'wrong password' : 'unknown account' });
+      throw badCredentials();
+    }
+    await this.#d.limiter.recordSuccess(email);
+    if (verdict.needsRehash) await this.#rehash(row.id, password);
+    const grants = await this.#d.grants.grants(row.id);
+    if (!grants) throw badCredentials();
+    const { token, session } = await this.#d.sessions.open(row.id, client);
+    this.#d.audit('auth.login.succeeded', { actorId: row.id, sessionId: session.id, ip: client.ip });
+    return { token, expiresAt: iso(new Date(session.expiresAt)), user: grants.user };
+  }
+
+  async logout(principal: Principal | undefined, client: ClientInfo): Promise<void> {
+    const caller = requireSignedIn(principal);
+    await this.#d.sessions.revoke(caller.user.id, caller.sessionId);
+    this.#d.audit('auth.logout', { actorId: caller.user.id, sessionId: caller.sessionId, ip: client.ip });
+  }
+
+  me(principal: Principal | undefined): Me {
+    const caller = requireSignedIn(principal);
+    return { user: caller.user, roles: caller.roles, permissions: caller.permissions };
+  }
+
+  async sessions(principal: Principal | undefined): Promise<SessionView[]> {
+    const caller = requireSignedIn(principal);
+    return this.#d.sessions.list(caller.user.id, caller.sessionId);
+  }
+
+  /** Revokes one of the caller's own sessions; another user's session is NOT_FOUND like a missing one. */
+  async revokeSession(principal: Principal | undefined, sessionId: string, client: ClientInfo): Promise<void> {
+    const caller = requireSignedIn(principal);
+    if (!(await this.#d.sessions.revoke(caller.user.id, sessionId))) throw appError('NOT_FOUND', 'No such session.');
+    this.#d.audit('auth.session.revoked', { actorId: caller.user.id, sessionId, ip: client.ip });
+  }
+
+  /** Changes the caller's password and signs out its other sessions. */
+  async changePassword(principal: Principal | undefined, input: { currentPassword: unknown; newPassword: unknown }, client: ClientInfo): Promise<void> {
+    const caller = requireSignedIn(principal);
+    const problems = new FieldProblems();
+    if (typeof input.currentPassword !== 'string' || input.currentPassword.length > 1024) problems.add('currentPassword', 'must be a string of at most 1024 characters');
+    const next = checkPassword(input.newPassword, 'newPassword', problems);
+    problems.throwIfAny();
+    // Guessing the current password through this endpoint counts like failed logins.
+    await this.#d.limiter.check(caller.user.email, client.ip);
+    const row = await this.#d.database.db.selectFrom('users').select('password_hash').where('id', '=', caller.user.id).executeTakeFirst();
+    if (!row) throw appError('UNAUTHORIZED', 'The token is invalid or expired.');
+    if (!(await this.#d.hasher.verify(row.password_hash, input.currentPassword as string)).ok) {
+      await this.#d.limiter.recordFailure(caller.user.email, client.ip);
+      throw appError('INVALID_INPUT', 'The current password is incorrect.', { errors: [{ field: 'currentPassword', message: 'is incorrect' }] });
+    }
+    const hash = await this.#d.hasher.hash(next);
+    await this.#d.database.db.updateTable('users').set({ password_hash: hash, updated_at: new Date() }).where('id', '=', caller.user.id).execute();
+    const revoked = await this.#d.sessions.revokeAll(caller.user.id, caller.sessionId);
+    this.#d.audit('auth.password.changed', { actorId: caller.user.id, revokedSessions: revoked, ip: client.ip });
+  }
+
+  /** An invitation to register (invite-only mode); needs permission to create users. */
+  async invite(principal: Principal | undefined, input: { email: unknown }, client: ClientInfo): Promise<Invitation> {
+    const caller = requireSignedIn(principal);
+    if (!can(caller.ability, 'create', 'user')) throw appError('FORBIDDEN', 'You may not invite users.');
+    const problems = new FieldProblems();
+    const email = normaliseEmail(input.email, 'email', problems);
+    problems.throwIfAny();
+    const { token, hash } = issueToken();
+    const id = newId();
+    const expiresAt = new Date(Date.now() + this.#d.invitationTtlMs);
+    await this.#d.database.db.insertInto('invitations').values({ id, email, token: hash, invited_by: caller.user.id, expires_at: expiresAt }).execute();
+    this.#d.audit('auth.invitation.created', { actorId: caller.user.id, invitationId: id, ip: client.ip });
+    return { id, email, token, expiresAt: expiresAt.toISOString() };
+  }
+
+  async #invitation(token: unknown): Promise<{ id: string; email: string }> {
+    const invalid = () => appError('FORBIDDEN', 'Registration needs a valid invitation.', { errors: [{ field: 'invitation', message: 'is missing, unknown, used or expired' }] });
+    const hash = typeof token === 'string' ? hashToken(token) : undefined;
+    if (!hash) throw invalid();
+    const row = await this.#d.database.db
+      .selectFrom('invitations')
+      .select(['id', 'email'])
+      .where('token', '=', hash)
+      .where('accepted_at', 'is', null)
+      .where('expires_at', '>', new Date())
+      .executeTakeFirst();
+    if (!row) throw invalid();
+    return row;
+  }
+
+  async #rehash(userId: string, password: string): Promise<void> {
+    const hash = await this.#d.hasher.hash(password);
+    await this.#d.database.db.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).execute();
+    this.#d.audit('auth.password.rehashed', { actorId: userId });
+  }
+}

@@ -1,0 +1,116 @@
+import { LRUCache } from 'lru-cache';
+import { appError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { Database } from '../../infra/database/index.js';
+import { buildAbility, type AppAbility } from '../access/index.js';
+import type { TolerantCache } from '../shared/tolerant-cache.js';
+import { permissionView, userView, type PermissionView, type RoleRef, type UserView } from '../shared/views.js';
+
+/** Who a user is and what it may do: the cached part of a principal. */
+export interface Grants {
+  user: UserView;
+  roles: RoleRef[];
+  /** Direct permissions and those of its roles, each once. */
+  permissions: PermissionView[];
+  /** Changes whenever the grants are reloaded; keys the compiled ability. */
+  stamp: string;
+}
+
+/** The caller of a request, resolved once per request (DESIGN §2). */
+export interface Principal {
+  readonly user: UserView;
+  readonly roles: RoleRef[];
+  readonly permissions: PermissionView[];
+  readonly ability: AppAbility;
+  /** The session the request was made with. */
+  readonly sessionId: string;
+}
+
+/** The principal, or UNAUTHORIZED for an anonymous caller. */
+export function requireSignedIn(principal: Principal | undefined): Principal {
+  if (!principal) throw appError('UNAUTHORIZED', 'Sign in first: send Authorization: Bearer <token>.', { headers: { 'www-authenticate': 'Bearer' } });
+  return principal;
+}
+
+const grantsKey = (userId: string): string => `auth:principal:${userId}`;
+
+/**
+ * Loads and caches grants per user, and compiles each version of them into a CASL ability
+ * once per process: abilities are shared by every request of that user, never copied.
+ */
+export class GrantsStore {
+  readonly #database: Database;
+  readonly #cache: TolerantCache;
+  readonly #cacheTtlMs: number;
+  readonly #abilities = new LRUCache<string, AppAbility>({ max: 10_000 });
+
+  constructor(database: Database, cache: TolerantCache, cacheTtlMs: number) {
+    this.#database = database;
+    this.#cache = cache;
+    this.#cacheTtlMs = cacheTtlMs;
+  }
+
+  /** The user's grants; undefined when the user no longer exists. */
+  async grants(userId: string): Promise<Grants | undefined> {
+    const key = grantsKey(userId);
+    const cached = await this.#cache.get<Grants>(key);
+    if (cached) return cached;
+    const loaded = await this.load(userId);
+    if (loaded) await this.#cache.set(key, loaded, this.#cacheTtlMs);
+    return loaded;
+  }
+
+  ability(grants: Grants): AppAbility {
+    let ability = this.#abilities.get(grants.stamp);
+    if (!ability) {
+      ability = buildAbility(grants.permissions, grants.user.id);
+      this.#abilities.set(grants.stamp, ability);
+    }
+    return ability;
+  }
+
+  /** Forgets cached grants, so the next request of these users reloads them (every instance shares the cache). */
+  async invalidate(userIds: readonly string[]): Promise<void> {
+    const keys = [...new Set(userIds)].map(grantsKey);
+    for (let i = 0; i < keys.length; i += 500) await this.#cache.delete(...keys.slice(i, i + 500));
+  }
+
+  /** Reads grants from the database (three indexed queries). */
+  async load(userId: string): Promise<Grants | undefined> {
+    const db = this.#database.db;
+    const user = await db.selectFrom('users').select(['id', 'email', 'name', 'created_at', 'updated_at']).where('id', '=', userId).executeTakeFirst();
+    if (!user) return undefined;
+    const roles = await db
+      .selectFrom('user_roles')
+      .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+      .select(['roles.id', 'roles.name'])
+      .where('user_roles.user_id', '=', userId)
+      .orderBy('roles.name')
+      .execute();
+    const permissions = await db
+      .selectFrom('permissions')
+      .select(['id', 'resource_type', 'action', 'conditions'])
+      .where((eb) =>
+        eb.or([
+          eb('id', 'in', eb.selectFrom('user_permissions').select('permission_id').where('user_id', '=', userId)),
+          eb(
+            'id',
+            'in',
+            eb
+              .selectFrom('role_permissions')
+              .innerJoin('user_roles', 'user_roles.role_id', 'role_permissions.role_id')
+              .select('role_permissions.permission_id')
+              .where('user_roles.user_id', '=', userId),
+          ),
+        ]),
+      )
+      .orderBy('id')
+      .execute();
+    return {
+      user: userView(user),
+      roles: roles.map((r) => ({ id: r.id, name: r.name })),
+      permissions: permissions.map(permissionView),
+      stamp: newId(),
+    };
+  }
+}

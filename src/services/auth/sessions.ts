@@ -1,0 +1,179 @@
+import { appError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { Database } from '../../infra/database/index.js';
+import type { Logger } from '../../infra/telemetry/logger.js';
+import { iso, type SessionView } from '../shared/views.js';
+import type { TolerantCache } from '../shared/tolerant-cache.js';
+import { hashToken, issueToken } from './tokens.js';
+
+export interface SessionPolicy {
+  ttlMs: number;
+  idleTimeoutMs: number;
+  cacheTtlMs: number;
+}
+
+/** What a valid token resolves to; cached under the token's hash. */
+export interface ActiveSession {
+  id: string;
+  userId: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  lastSeenAt: number;
+}
+
+export interface ClientInfo {
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/**
+ * Idleness is tracked in `last_seen_at`, written at most once a minute per session; a
+ * session therefore idles out within a minute of its configured timeout, and a busy client
+ * costs one UPDATE a minute rather than one per request.
+ */
+const TOUCH_INTERVAL_MS = 60_000;
+
+const sessionKey = (hash: Buffer): string => `auth:session:${hash.toString('hex')}`;
+const invalidToken = () => appError('UNAUTHORIZED', 'The token is invalid or expired.', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
+
+/** Sessions: opaque bearer tokens whose SHA-256 is the lookup key (DESIGN §4). */
+export class SessionStore {
+  readonly #database: Database;
+  readonly #cache: TolerantCache;
+  readonly #policy: SessionPolicy;
+  readonly #log: Logger;
+
+  constructor(database: Database, cache: TolerantCache, policy: SessionPolicy, log: Logger) {
+    this.#database = database;
+    this.#cache = cache;
+    this.#policy = policy;
+    this.#log = log;
+  }
+
+  /** Opens a session; the token is returned once and never stored. */
+  async open(userId: string, client: ClientInfo): Promise<{ token: string; session: ActiveSession }> {
+    const { token, hash } = issueToken();
+    const now = Date.now();
+    const session: ActiveSession = { id: newId(), userId, expiresAt: now + this.#policy.ttlMs, lastSeenAt: now };
+    const db = this.#database.db;
+    await db
+      .insertInto('sessions')
+      .values({
+        id: session.id,
+        user_id: userId,
+        token: hash,
+        expires_at: new Date(session.expiresAt),
+        last_seen_at: new Date(now),
+        created_at: new Date(now),
+        user_agent: client.userAgent?.slice(0, 512) ?? null,
+        ip: client.ip?.slice(0, 64) ?? null,
+      })
+      .execute();
+    // Expired sessions of this user are swept here, where they are cheap to find.
+    await db
+      .deleteFrom('sessions')
+      .where('user_id', '=', userId)
+      .where((eb) => eb.or([eb('expires_at', '<', new Date(now)), eb('last_seen_at', '<', new Date(now - this.#policy.idleTimeoutMs))]))
+      .execute();
+    return { token, session };
+  }
+
+  /** The live session of a token; UNAUTHORIZED when malformed, unknown, revoked or expired. */
+  async resolve(token: string): Promise<ActiveSession> {
+    const hash = hashToken(token);
+    if (!hash) throw invalidToken();
+    const key = sessionKey(hash);
+    let session = await this.#cache.get<ActiveSession>(key);
+    if (!session) {
+      const row = await this.#database.db
+        .selectFrom('sessions')
+        .select(['id', 'user_id', 'expires_at', 'last_seen_at'])
+        .where('token', '=', hash)
+        .executeTakeFirst();
+      if (!row) throw invalidToken();
+      session = { id: row.id, userId: row.user_id, expiresAt: row.expires_at.getTime(), lastSeenAt: new Date(row.last_seen_at).getTime() };
+      await this.#remember(key, session);
+    }
+    const now = Date.now();
+    if (now >= session.expiresAt || now - session.lastSeenAt >= this.#policy.idleTimeoutMs) throw invalidToken();
+    if (now - session.lastSeenAt >= TOUCH_INTERVAL_MS) this.#touch(key, session, now);
+    return session;
+  }
+
+  /** Sessions of a user, newest first; the calling one marked `current`. */
+  async list(userId: string, currentId: string | undefined): Promise<SessionView[]> {
+    const now = Date.now();
+    const rows = await this.#database.db
+      .selectFrom('sessions')
+      .select(['id', 'created_at', 'last_seen_at', 'expires_at', 'user_agent', 'ip'])
+      .where('user_id', '=', userId)
+      .where('expires_at', '>', new Date(now))
+      .where('last_seen_at', '>', new Date(now - this.#policy.idleTimeoutMs))
+      .orderBy('id', 'desc')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      createdAt: iso(r.created_at),
+      lastSeenAt: iso(r.last_seen_at),
+      expiresAt: iso(r.expires_at),
+      userAgent: r.user_agent,
+      ip: r.ip,
+      current: r.id === currentId,
+    }));
+  }
+
+  /** Revokes one session of a user; false when the user has no such session. */
+  async revoke(userId: string, sessionId: string): Promise<boolean> {
+    return (await this.#revokeWhere(userId, { only: sessionId })) > 0;
+  }
+
+  /** Revokes every session of a user, except one when given; returns how many. */
+  async revokeAll(userId: string, except?: string): Promise<number> {
+    return this.#revokeWhere(userId, { except });
+  }
+
+  /** Drops cached entries of sessions whose rows are already gone (a deleted user's). */
+  async forget(tokenHashes: readonly Buffer[]): Promise<void> {
+    const keys = tokenHashes.map(sessionKey);
+    for (let i = 0; i < keys.length; i += 500) await this.#cache.delete(...keys.slice(i, i + 500));
+  }
+
+  /**
+   * Cache entries go before the rows (so a failing cache changes nothing) and again after
+   * them, in case a concurrent request cached a session between the two.
+   */
+  async #revokeWhere(userId: string, filter: { only?: string; except?: string | undefined }): Promise<number> {
+    const db = this.#database.db;
+    let query = db.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', userId);
+    if (filter.only) query = query.where('id', '=', filter.only);
+    if (filter.except) query = query.where('id', '<>', filter.except);
+    const rows = await query.execute();
+    if (rows.length === 0) return 0;
+    const keys = rows.map((r) => sessionKey(Buffer.from(r.token)));
+    await this.#cache.delete(...keys);
+    const ids = rows.map((r) => r.id);
+    for (let i = 0; i < ids.length; i += 1000) {
+      await db.deleteFrom('sessions').where('id', 'in', ids.slice(i, i + 1000)).execute();
+    }
+    await this.#cache.delete(...keys).catch((err: unknown) => this.#log.error({ err, userId }, 'revoked sessions may stay cached until they expire from the cache'));
+    return rows.length;
+  }
+
+  async #remember(key: string, session: ActiveSession): Promise<void> {
+    const ttl = Math.min(this.#policy.cacheTtlMs, session.expiresAt - Date.now());
+    if (ttl > 0) await this.#cache.set(key, session, ttl);
+  }
+
+  // Not awaited: the request does not wait for bookkeeping, and a failed touch only means
+  // the next request tries again. The cached entry is dropped rather than rewritten, so a
+  // touch racing a revocation can never put a revoked session back into the cache.
+  #touch(key: string, session: ActiveSession, now: number): void {
+    this.#database.db
+      .updateTable('sessions')
+      .set({ last_seen_at: new Date(now) })
+      .where('id', '=', session.id)
+      .executeTakeFirst()
+      .then(() => this.#cache.delete(key))
+      .catch((err: unknown) => this.#log.warn({ err, sessionId: session.id }, 'could not record session activity'));
+  }
+}

@@ -1,0 +1,67 @@
+import type { Config } from '../core/config/index.js';
+import type { Cache } from '../infra/cache/index.js';
+import type { Database } from '../infra/database/index.js';
+import { moduleLogger, type Logger } from '../infra/telemetry/logger.js';
+import { createAudit } from './auth/audit.js';
+import { AuthService } from './auth/auth.service.js';
+import { LoginLimiter } from './auth/login-limiter.js';
+import { PasswordHasher } from './auth/password.js';
+import { GrantsStore } from './auth/principals.js';
+import { SessionStore } from './auth/sessions.js';
+import { RolesService } from './roles/roles.service.js';
+import { TolerantCache } from './shared/tolerant-cache.js';
+import { UsersService } from './users/users.service.js';
+
+/** The identity and access services, wired together (DESIGN §3 "services"). */
+export interface Identity {
+  auth: AuthService;
+  users: UsersService;
+  roles: RolesService;
+  hasher: PasswordHasher;
+}
+
+export interface IdentityDeps {
+  database: Database;
+  cache: Cache;
+  auth: Config['auth'];
+  logger: Logger;
+}
+
+/**
+ * Without a shared cache, instances that share a PostgreSQL database would each keep their
+ * own copy of sessions and grants, and a revocation on one would not reach the others. Such
+ * copies live for one second, so a revoked token fails everywhere within a second.
+ */
+const UNSHARED_CACHE_TTL_MS = 1000;
+
+export function createIdentity(deps: IdentityDeps): Identity {
+  const log = moduleLogger(deps.logger, 'auth');
+  const cache = new TolerantCache(deps.cache, log);
+  const shared = deps.cache.kind === 'redis' || deps.database.kind === 'pglite';
+  const cacheTtlMs = shared ? deps.auth.cacheTtlMs : Math.min(deps.auth.cacheTtlMs, UNSHARED_CACHE_TTL_MS);
+  const hasher = new PasswordHasher({ memoryKib: deps.auth.argon2MemoryKib, iterations: deps.auth.argon2Iterations, parallelism: 1 });
+  const sessions = new SessionStore(deps.database, cache, { ttlMs: deps.auth.sessionTtlMs, idleTimeoutMs: deps.auth.sessionIdleTimeoutMs, cacheTtlMs }, log);
+  const grants = new GrantsStore(deps.database, cache, cacheTtlMs);
+  const limiter = new LoginLimiter(
+    deps.cache,
+    { maxFailuresPerAccount: deps.auth.loginMaxFailures, maxFailuresPerIp: deps.auth.loginMaxFailuresPerIp, windowMs: deps.auth.loginFailureWindowMs },
+    log,
+  );
+  const audit = createAudit(moduleLogger(deps.logger, 'audit'));
+  const auth = new AuthService({
+    database: deps.database,
+    hasher,
+    sessions,
+    grants,
+    limiter,
+    audit,
+    registration: deps.auth.registration,
+    invitationTtlMs: deps.auth.invitationTtlMs,
+  });
+  return {
+    auth,
+    users: new UsersService({ database: deps.database, hasher, sessions, grants, audit }),
+    roles: new RolesService({ database: deps.database, grants, audit }),
+    hasher,
+  };
+}

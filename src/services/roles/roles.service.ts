@@ -1,0 +1,286 @@
+import { appError } from '../../core/errors.js';
+import { isUuid, newId } from '../../core/ids.js';
+import { violatedConstraint, type Database } from '../../infra/database/index.js';
+import { accessFilter, can, canUnconditionally, validatePermissionInput } from '../access/index.js';
+import type { Audit } from '../auth/audit.js';
+import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
+import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
+import { permissionView, roleView, type PermissionView, type RoleView } from '../shared/views.js';
+import { FieldProblems, onlyFields } from '../users/input.js';
+import { assertNotLastAdmin, countWhere, userNotFound } from '../users/users.service.js';
+
+export interface RolesDeps {
+  database: Database;
+  grants: GrantsStore;
+  audit: Audit;
+}
+
+export interface RoleDetail extends RoleView {
+  permissions: PermissionView[];
+}
+
+const ROLE_COLUMNS = ['roles.id', 'roles.name', 'roles.description', 'roles.builtin', 'roles.created_at', 'roles.updated_at'] as const;
+const PERMISSION_COLUMNS = ['permissions.id', 'permissions.resource_type', 'permissions.action', 'permissions.conditions'] as const;
+
+const roleNotFound = () => appError('NOT_FOUND', 'No such role.');
+const permissionNotFound = () => appError('NOT_FOUND', 'No such permission.');
+const roleRecord = (role: { id: string; name: string }) => ({ id: role.id, name: role.name });
+
+function roleFields(input: Record<string, unknown>, creating: boolean): { name?: string; description?: string } {
+  const problems = new FieldProblems();
+  onlyFields(input, ['name', 'description'], problems);
+  const fields: { name?: string; description?: string } = {};
+  if (creating || 'name' in input) {
+    const name = typeof input.name === 'string' ? input.name.trim().normalize('NFC') : '';
+    if (name.length < 1 || name.length > 100) problems.add('name', 'must be 1 to 100 characters');
+    fields.name = name;
+  }
+  if ('description' in input) {
+    if (typeof input.description !== 'string' || input.description.length > 1000) problems.add('description', 'must be a string of at most 1000 characters');
+    else fields.description = input.description.trim();
+  }
+  problems.throwIfAny();
+  return fields;
+}
+
+/**
+ * Roles, their permissions, and who holds what (DESIGN §5 "Permissions"). Granting (a role
+ * to a user, a permission to a role or user) needs the unconditional right to manage roles,
+ * so nobody can widen their own access without it.
+ */
+export class RolesService {
+  readonly #d: RolesDeps;
+
+  constructor(deps: RolesDeps) {
+    this.#d = deps;
+  }
+
+  async list(principal: Principal | undefined, page: PageRequest): Promise<Page<RoleView>> {
+    const caller = requireSignedIn(principal);
+    const { limit, after } = pageBounds(page);
+    const filter = accessFilter(caller.ability, 'read', 'role');
+    if (filter.kind === 'none') return { items: [], nextCursor: null };
+    let query = this.#d.database.db.selectFrom('roles').select(ROLE_COLUMNS).orderBy('roles.id').limit(limit + 1);
+    if (after) query = query.where('roles.id', '>', after);
+    if (filter.kind === 'where') query = query.where(filter.expression);
+    return toPage(await query.execute(), limit, roleView);
+  }
+
+  async count(principal: Principal | undefined): Promise<number> {
+    const caller = requireSignedIn(principal);
+    return countWhere(this.#d.database, accessFilter(caller.ability, 'read', 'role'), 'roles');
+  }
+
+  async get(principal: Principal | undefined, id: string): Promise<RoleDetail> {
+    const caller = requireSignedIn(principal);
+    const role = await this.#readable(caller, id);
+    const permissions = (await this.permissionsOfRoles([id])).get(id) ?? [];
+    return { ...role, permissions };
+  }
+
+  async create(principal: Principal | undefined, input: Record<string, unknown>): Promise<RoleDetail> {
+    const caller = requireSignedIn(principal);
+    if (!can(caller.ability, 'create', 'role')) throw appError('FORBIDDEN', 'You may not create roles.');
+    const fields = roleFields(input, true);
+    const now = new Date();
+    const row = await this.#d.database.db
+      .insertInto('roles')
+      .values({ id: newId(), name: fields.name!, description: fields.description ?? '', created_at: now, updated_at: now })
+      .returning(ROLE_COLUMNS)
+      .executeTakeFirstOrThrow()
+      .catch((err: unknown) => {
+        throw nameTaken(err) ?? err;
+      });
+    this.#d.audit('role.created', { actorId: caller.user.id, roleId: row.id, name: row.name });
+    return { ...roleView(row), permissions: [] };
+  }
+
+  async update(principal: Principal | undefined, id: string, input: Record<string, unknown>): Promise<RoleDetail> {
+    const caller = requireSignedIn(principal);
+    const fields = roleFields(input, false);
+    const role = await this.#readable(caller, id);
+    if (!can(caller.ability, 'update', 'role', roleRecord(role))) throw appError('FORBIDDEN', 'You may not change this role.');
+    if (role.builtin && fields.name !== undefined && fields.name !== role.name) throw appError('CONFLICT', 'A built-in role cannot be renamed.');
+    if (Object.keys(fields).length > 0) {
+      await this.#d.database.db
+        .updateTable('roles')
+        .set({ ...fields, updated_at: new Date() })
+        .where('id', '=', id)
+        .execute()
+        .catch((err: unknown) => {
+          throw nameTaken(err) ?? err;
+        });
+      await this.#d.grants.invalidate(await this.#holders(id));
+      this.#d.audit('role.updated', { actorId: caller.user.id, roleId: id, fields: Object.keys(fields) });
+    }
+    return this.get(caller, id);
+  }
+
+  async delete(principal: Principal | undefined, id: string): Promise<void> {
+    const caller = requireSignedIn(principal);
+    const role = await this.#readable(caller, id);
+    if (!can(caller.ability, 'delete', 'role', roleRecord(role))) throw appError('FORBIDDEN', 'You may not delete this role.');
+    if (role.builtin) throw appError('CONFLICT', 'A built-in role cannot be deleted.');
+    const holders = await this.#holders(id);
+    await this.#d.database.db.transaction().execute(async (tx) => {
+      // The role's permissions belong to it alone; they go with it.
+      const owned = tx.selectFrom('role_permissions').select('permission_id').where('role_id', '=', id);
+      await tx.deleteFrom('permissions').where('id', 'in', owned).execute();
+      await tx.deleteFrom('roles').where('id', '=', id).execute();
+    });
+    await this.#d.grants.invalidate(holders);
+    this.#d.audit('role.deleted', { actorId: caller.user.id, roleId: id, name: role.name });
+  }
+
+  async addPermission(principal: Principal | undefined, roleId: string, input: Record<string, unknown>): Promise<PermissionView> {
+    const caller = this.#grantor(principal);
+    const permission = validatePermissionInput({ resourceType: input.resourceType, action: input.action, conditions: input.conditions });
+    rejectExtraPermissionFields(input);
+    await this.#readable(caller, roleId);
+    const created = await this.#d.database.db.transaction().execute(async (tx) => {
+      const id = newId();
+      const row = await tx
+        .insertInto('permissions')
+        .values({ id, resource_type: permission.resourceType, action: permission.action, conditions: permission.conditions === null ? null : JSON.stringify(permission.conditions) })
+        .returning(['id', 'resource_type', 'action', 'conditions'])
+        .executeTakeFirstOrThrow();
+      await tx.insertInto('role_permissions').values({ role_id: roleId, permission_id: id }).execute();
+      return permissionView(row);
+    });
+    await this.#d.grants.invalidate(await this.#holders(roleId));
+    this.#d.audit('permission.granted', { actorId: caller.user.id, roleId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
+    return created;
+  }
+
+  async removePermission(principal: Principal | undefined, roleId: string, permissionId: string): Promise<void> {
+    const caller = this.#grantor(principal);
+    await this.#readable(caller, roleId);
+    if (!isUuid(permissionId)) throw permissionNotFound();
+    const linked = await this.#d.database.db.selectFrom('role_permissions').select('permission_id').where('role_id', '=', roleId).where('permission_id', '=', permissionId).executeTakeFirst();
+    if (!linked) throw permissionNotFound();
+    await this.#d.database.db.deleteFrom('permissions').where('id', '=', permissionId).execute();
+    await this.#d.grants.invalidate(await this.#holders(roleId));
+    this.#d.audit('permission.revoked', { actorId: caller.user.id, roleId, permissionId });
+  }
+
+  /** Gives a user a role; idempotent. */
+  async assign(principal: Principal | undefined, userId: string, roleId: string): Promise<void> {
+    const caller = this.#grantor(principal);
+    await this.#userExists(userId);
+    await this.#readable(caller, roleId);
+    await this.#d.database.db.insertInto('user_roles').values({ user_id: userId, role_id: roleId }).onConflict((oc) => oc.doNothing()).execute();
+    await this.#d.grants.invalidate([userId]);
+    this.#d.audit('role.assigned', { actorId: caller.user.id, userId, roleId });
+  }
+
+  /** Takes a role from a user; idempotent, except that the last admin keeps the admin role. */
+  async unassign(principal: Principal | undefined, userId: string, roleId: string): Promise<void> {
+    const caller = this.#grantor(principal);
+    await this.#userExists(userId);
+    await this.#readable(caller, roleId);
+    await this.#d.database.db.transaction().execute(async (tx) => {
+      await assertNotLastAdmin(tx, userId, roleId);
+      await tx.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', roleId).execute();
+    });
+    await this.#d.grants.invalidate([userId]);
+    this.#d.audit('role.unassigned', { actorId: caller.user.id, userId, roleId });
+  }
+
+  /** A permission held by one user directly, not through a role. */
+  async grantToUser(principal: Principal | undefined, userId: string, input: Record<string, unknown>): Promise<PermissionView> {
+    const caller = this.#grantor(principal);
+    const permission = validatePermissionInput({ resourceType: input.resourceType, action: input.action, conditions: input.conditions });
+    rejectExtraPermissionFields(input);
+    await this.#userExists(userId);
+    const created = await this.#d.database.db.transaction().execute(async (tx) => {
+      const id = newId();
+      const row = await tx
+        .insertInto('permissions')
+        .values({ id, resource_type: permission.resourceType, action: permission.action, conditions: permission.conditions === null ? null : JSON.stringify(permission.conditions) })
+        .returning(['id', 'resource_type', 'action', 'conditions'])
+        .executeTakeFirstOrThrow();
+      await tx.insertInto('user_permissions').values({ user_id: userId, permission_id: id }).execute();
+      return permissionView(row);
+    });
+    await this.#d.grants.invalidate([userId]);
+    this.#d.audit('permission.granted', { actorId: caller.user.id, userId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
+    return created;
+  }
+
+  async revokeFromUser(principal: Principal | undefined, userId: string, permissionId: string): Promise<void> {
+    const caller = this.#grantor(principal);
+    await this.#userExists(userId);
+    if (!isUuid(permissionId)) throw permissionNotFound();
+    const linked = await this.#d.database.db.selectFrom('user_permissions').select('permission_id').where('user_id', '=', userId).where('permission_id', '=', permissionId).executeTakeFirst();
+    if (!linked) throw permissionNotFound();
+    await this.#d.database.db.deleteFrom('permissions').where('id', '=', permissionId).execute();
+    await this.#d.grants.invalidate([userId]);
+    this.#d.audit('permission.revoked', { actorId: caller.user.id, userId, permissionId });
+  }
+
+  /** Roles of each user, for lists of users (one query per batch). */
+  async rolesOfUsers(userIds: readonly string[]): Promise<Map<string, RoleView[]>> {
+    const byUser = new Map<string, RoleView[]>(userIds.map((id) => [id, []]));
+    if (userIds.length === 0) return byUser;
+    const rows = await this.#d.database.db
+      .selectFrom('user_roles')
+      .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+      .select(['user_roles.user_id', ...ROLE_COLUMNS])
+      .where('user_roles.user_id', 'in', userIds)
+      .orderBy('roles.name')
+      .execute();
+    for (const r of rows) byUser.get(r.user_id)?.push(roleView(r));
+    return byUser;
+  }
+
+  /** Permissions of each role (one query per batch). */
+  async permissionsOfRoles(roleIds: readonly string[]): Promise<Map<string, PermissionView[]>> {
+    const byRole = new Map<string, PermissionView[]>(roleIds.map((id) => [id, []]));
+    if (roleIds.length === 0) return byRole;
+    const rows = await this.#d.database.db
+      .selectFrom('role_permissions')
+      .innerJoin('permissions', 'permissions.id', 'role_permissions.permission_id')
+      .select(['role_permissions.role_id', ...PERMISSION_COLUMNS])
+      .where('role_permissions.role_id', 'in', roleIds)
+      .orderBy('permissions.id')
+      .execute();
+    for (const r of rows) byRole.get(r.role_id)?.push(permissionView(r));
+    return byRole;
+  }
+
+  #grantor(principal: Principal | undefined): Principal {
+    const caller = requireSignedIn(principal);
+    if (!canUnconditionally(caller.ability, 'manage', 'role')) throw appError('FORBIDDEN', 'Only administrators may grant roles and permissions.');
+    return caller;
+  }
+
+  async #readable(caller: Principal, id: string): Promise<RoleView> {
+    if (!isUuid(id)) throw roleNotFound();
+    const row = await this.#d.database.db.selectFrom('roles').select(ROLE_COLUMNS).where('roles.id', '=', id).executeTakeFirst();
+    if (!row || !can(caller.ability, 'read', 'role', roleRecord(row))) throw roleNotFound();
+    return roleView(row);
+  }
+
+  async #userExists(userId: string): Promise<void> {
+    if (!isUuid(userId)) throw userNotFound();
+    const row = await this.#d.database.db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
+    if (!row) throw userNotFound();
+  }
+
+  async #holders(roleId: string): Promise<string[]> {
+    const rows = await this.#d.database.db.selectFrom('user_roles').select('user_id').where('role_id', '=', roleId).execute();
+    return rows.map((r) => r.user_id);
+  }
+}
+
+function rejectExtraPermissionFields(input: Record<string, unknown>): void {
+  const problems = new FieldProblems();
+  onlyFields(input, ['resourceType', 'action', 'conditions'], problems);
+  problems.throwIfAny();
+}
+
+function nameTaken(err: unknown) {
+  return violatedConstraint(err) === 'roles_name_key'
+    ? appError('CONFLICT', 'A role with this name already exists.', { errors: [{ field: 'name', message: 'is taken' }] })
+    : undefined;
+}

@@ -1,0 +1,65 @@
+import { appError } from '../../core/errors.js';
+import type { Cache } from '../../infra/cache/index.js';
+import type { Logger } from '../../infra/telemetry/logger.js';
+
+/**
+ * The cache as services use it for data whose source of truth is the database. A failing
+ * cache (Redis down) makes reads miss and writes no-ops, so requests fall back to the
+ * database and the instance degrades instead of failing. Deletions are different: they
+ * revoke access, and a deletion that did not happen would leave a revoked session usable
+ * once the cache is back, so a failed deletion fails the caller (503) and it can retry.
+ */
+export class TolerantCache {
+  readonly #cache: Cache;
+  readonly #log: Logger;
+  #lastWarning = 0;
+
+  constructor(cache: Cache, log: Logger) {
+    this.#cache = cache;
+    this.#log = log;
+  }
+
+  get kind(): Cache['kind'] {
+    return this.#cache.kind;
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    try {
+      return await this.#cache.get<T>(key);
+    } catch (err) {
+      this.#warn(err);
+      return undefined;
+    }
+  }
+
+  async set<T>(key: string, value: T, ttlMs: number): Promise<void> {
+    try {
+      await this.#cache.set(key, value, ttlMs);
+    } catch (err) {
+      this.#warn(err);
+    }
+  }
+
+  async delete(...keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    try {
+      await this.#cache.delete(...keys);
+    } catch (err) {
+      throw appError('SERVICE_UNAVAILABLE', 'The cache is unavailable; retry shortly.', { cause: err, headers: { 'retry-after': '1' } });
+    }
+  }
+
+  /** The raw port, for callers with their own failure policy (counters). */
+  get port(): Cache {
+    return this.#cache;
+  }
+
+  // The Redis adapter already logs the outage; this only notes that requests go to the
+  // database meanwhile, at most once every 10 s.
+  #warn(err: unknown): void {
+    const now = Date.now();
+    if (now - this.#lastWarning < 10_000) return;
+    this.#lastWarning = now;
+    this.#log.warn({ err }, 'cache unavailable; serving from the database');
+  }
+}

@@ -1,0 +1,180 @@
+import { sql } from 'kysely';
+import { appError } from '../../core/errors.js';
+import { isUuid } from '../../core/ids.js';
+import type { Database } from '../../infra/database/index.js';
+import { accessFilter, can, type AccessFilter } from '../access/index.js';
+import type { Audit } from '../auth/audit.js';
+import type { PasswordHasher } from '../auth/password.js';
+import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
+import type { SessionStore } from '../auth/sessions.js';
+import { ADMIN_ROLE_ID } from '../roles/builtin.js';
+import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
+import { userView, type UserView } from '../shared/views.js';
+import { createAccount, emailTaken } from './accounts.js';
+import { FieldProblems, normaliseEmail, normaliseName, onlyFields } from './input.js';
+
+export interface UsersDeps {
+  database: Database;
+  hasher: PasswordHasher;
+  sessions: SessionStore;
+  grants: GrantsStore;
+  audit: Audit;
+}
+
+const USER_COLUMNS = ['users.id', 'users.email', 'users.name', 'users.created_at', 'users.updated_at'] as const;
+const UPDATABLE = ['name', 'email'] as const;
+
+export const userNotFound = () => appError('NOT_FOUND', 'No such user.');
+
+/** What permission conditions on users see (DESIGN §5 "Permissions"). */
+function userRecord(user: UserView) {
+  return { id: user.id, email: user.email, name: user.name, createdAt: user.createdAt };
+}
+
+/**
+ * Users (DESIGN §5 "Identity"). Every method checks the caller's permissions: a user it may
+ * not read is NOT_FOUND exactly like a missing one; one it may read but not change is FORBIDDEN.
+ */
+export class UsersService {
+  readonly #d: UsersDeps;
+
+  constructor(deps: UsersDeps) {
+    this.#d = deps;
+  }
+
+  /** A page of the users the caller may read; the permission conditions run in SQL. */
+  async list(principal: Principal | undefined, page: PageRequest): Promise<Page<UserView>> {
+    const caller = requireSignedIn(principal);
+    const { limit, after } = pageBounds(page);
+    const filter = accessFilter(caller.ability, 'read', 'user');
+    if (filter.kind === 'none') return { items: [], nextCursor: null };
+    let query = this.#d.database.db.selectFrom('users').select(USER_COLUMNS).orderBy('users.id').limit(limit + 1);
+    if (after) query = query.where('users.id', '>', after);
+    if (filter.kind === 'where') query = query.where(filter.expression);
+    return toPage(await query.execute(), limit, userView);
+  }
+
+  /** How many users the caller may read. */
+  async count(principal: Principal | undefined): Promise<number> {
+    const caller = requireSignedIn(principal);
+    return countWhere(this.#d.database, accessFilter(caller.ability, 'read', 'user'));
+  }
+
+  async get(principal: Principal | undefined, id: string): Promise<UserView> {
+    const caller = requireSignedIn(principal);
+    return this.#readable(caller, id);
+  }
+
+  /** Readable users among ids, in no particular order (DataLoader batches). */
+  async readableByIds(principal: Principal | undefined, ids: readonly string[]): Promise<UserView[]> {
+    const caller = requireSignedIn(principal);
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return [];
+    const rows = await this.#d.database.db.selectFrom('users').select(USER_COLUMNS).where('users.id', 'in', valid).execute();
+    return rows.map(userView).filter((u) => can(caller.ability, 'read', 'user', userRecord(u)));
+  }
+
+  /** An admin creates an account (a member; roles are assigned separately). */
+  async create(principal: Principal | undefined, input: Record<string, unknown>): Promise<UserView> {
+    const caller = requireSignedIn(principal);
+    if (!can(caller.ability, 'create', 'user')) throw appError('FORBIDDEN', 'You may not create users.');
+    const problems = new FieldProblems();
+    onlyFields(input, ['email', 'name', 'password'], problems);
+    problems.throwIfAny();
+    const user = await createAccount(this.#d.database, this.#d.hasher, input as { email: unknown; name: unknown; password: unknown });
+    this.#d.audit('user.created', { actorId: caller.user.id, userId: user.id });
+    return user;
+  }
+
+  /** Changes name and email; any other field (id, roles, passwordHash, …) is refused and nothing changes. */
+  async update(principal: Principal | undefined, id: string, input: Record<string, unknown>): Promise<UserView> {
+    const caller = requireSignedIn(principal);
+    const problems = new FieldProblems();
+    onlyFields(input, UPDATABLE, problems);
+    const patch: { name?: string; email?: string } = {};
+    if ('name' in input) patch.name = normaliseName(input.name, 'name', problems);
+    if ('email' in input) patch.email = normaliseEmail(input.email, 'email', problems);
+    problems.throwIfAny();
+    const current = await this.#readable(caller, id);
+    if (!can(caller.ability, 'update', 'user', userRecord(current))) throw appError('FORBIDDEN', 'You may not change this user.');
+    if (Object.keys(patch).length === 0) return current;
+    let row;
+    try {
+      row = await this.#d.database.db
+        .updateTable('users')
+        .set({ ...patch, updated_at: new Date() })
+        .where('id', '=', id)
+        .returning(['id', 'email', 'name', 'created_at', 'updated_at'])
+        .executeTakeFirst();
+    } catch (err) {
+      throw emailTaken(err) ?? err;
+    }
+    if (!row) throw userNotFound();
+    await this.#d.grants.invalidate([id]);
+    this.#d.audit('user.updated', { actorId: caller.user.id, userId: id, fields: Object.keys(patch) });
+    return userView(row);
+  }
+
+  /**
+   * Deletes a user and revokes its sessions. Its resources go to `transferTo`; without one,
+   * a user who owns resources is a CONFLICT. The last admin cannot be deleted.
+   */
+  async delete(principal: Principal | undefined, id: string, transferTo?: string): Promise<void> {
+    const caller = requireSignedIn(principal);
+    const target = await this.#readable(caller, id);
+    if (!can(caller.ability, 'delete', 'user', userRecord(target))) throw appError('FORBIDDEN', 'You may not delete this user.');
+    if (transferTo !== undefined) {
+      if (transferTo === id) throw appError('INVALID_INPUT', 'transferTo must be another user.', { errors: [{ field: 'transferTo', message: 'is the user being deleted' }] });
+      await this.#readable(caller, transferTo).catch(() => {
+        throw appError('INVALID_INPUT', 'transferTo must be an existing user.', { errors: [{ field: 'transferTo', message: 'is not a user' }] });
+      });
+    }
+    await this.#d.database.db.transaction().execute(async (tx) => {
+      await assertNotLastAdmin(tx, id);
+      const owned = await tx.selectFrom('resources').select('id').where('owner_id', '=', id).limit(1).executeTakeFirst();
+      if (owned) {
+        if (transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
+        await tx.updateTable('resources').set({ owner_id: transferTo, updated_at: new Date() }).where('owner_id', '=', id).execute();
+      }
+      // The cascade removes the session rows; their cached entries are dropped after commit.
+      const sessions = await tx.selectFrom('sessions').select('token').where('user_id', '=', id).execute();
+      await tx.deleteFrom('users').where('id', '=', id).execute();
+      return sessions.map((s) => Buffer.from(s.token));
+    }).then(async (tokens) => {
+      // Without its grants a cached session fails anyway (the user is gone); forgetting the
+      // sessions too keeps the cache from holding dead entries.
+      await this.#d.grants.invalidate([id]);
+      await this.#d.sessions.forget(tokens);
+    });
+    this.#d.audit('user.deleted', { actorId: caller.user.id, userId: id, transferTo });
+  }
+
+  async #readable(caller: Principal, id: string): Promise<UserView> {
+    if (!isUuid(id)) throw userNotFound();
+    const row = await this.#d.database.db.selectFrom('users').select(USER_COLUMNS).where('users.id', '=', id).executeTakeFirst();
+    if (!row) throw userNotFound();
+    const user = userView(row);
+    if (!can(caller.ability, 'read', 'user', userRecord(user))) throw userNotFound();
+    return user;
+  }
+}
+
+/** Refuses to remove the admin role from its last holder (by deletion or unassignment). */
+export async function assertNotLastAdmin(db: Database['db'], userId: string, roleId: string = ADMIN_ROLE_ID): Promise<void> {
+  if (roleId !== ADMIN_ROLE_ID) return;
+  // Locking the admin role's row serialises concurrent removals of admins.
+  await db.selectFrom('roles').select('id').where('id', '=', ADMIN_ROLE_ID).forUpdate().execute();
+  const admins = await db.selectFrom('user_roles').select('user_id').where('role_id', '=', ADMIN_ROLE_ID).limit(2).execute();
+  if (admins.length === 1 && admins[0]!.user_id === userId) {
+    throw appError('CONFLICT', 'This is the last admin; make another user an admin first.');
+  }
+}
+
+/** Rows of a table the caller may read, counted in SQL with the same filter as its pages. */
+export async function countWhere(database: Database, filter: AccessFilter, table: 'users' | 'roles' = 'users'): Promise<number> {
+  if (filter.kind === 'none') return 0;
+  let query = database.db.selectFrom(table).select(sql<string>`count(*)`.as('n'));
+  if (filter.kind === 'where') query = query.where(filter.expression);
+  const row = await query.executeTakeFirstOrThrow();
+  return Number(row.n);
+}
