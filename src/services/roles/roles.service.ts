@@ -1,7 +1,7 @@
 import { appError } from '../../core/errors.js';
 import { isUuid, newId } from '../../core/ids.js';
 import { violatedConstraint, type Database } from '../../infra/database/index.js';
-import { accessFilter, can, canUnconditionally, validatePermissionInput } from '../access/index.js';
+import { accessFilter, can, canUnconditionally, validatePermissionInput, type ValidPermission } from '../access/index.js';
 import type { Audit } from '../auth/audit.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
@@ -134,19 +134,9 @@ export class RolesService {
 
   async addPermission(principal: Principal | undefined, roleId: string, input: Record<string, unknown>): Promise<PermissionView> {
     const caller = this.#grantor(principal);
-    const permission = validatePermissionInput({ resourceType: input.resourceType, action: input.action, conditions: input.conditions });
-    rejectExtraPermissionFields(input);
+    const permission = permissionFromInput(input);
     await this.#readable(caller, roleId);
-    const created = await this.#d.database.db.transaction().execute(async (tx) => {
-      const id = newId();
-      const row = await tx
-        .insertInto('permissions')
-        .values({ id, resource_type: permission.resourceType, action: permission.action, conditions: permission.conditions === null ? null : JSON.stringify(permission.conditions) })
-        .returning(['id', 'resource_type', 'action', 'conditions'])
-        .executeTakeFirstOrThrow();
-      await tx.insertInto('role_permissions').values({ role_id: roleId, permission_id: id }).execute();
-      return permissionView(row);
-    });
+    const created = await this.#insertPermission(permission, { role_id: roleId });
     await this.#d.grants.invalidate(await this.#holders(roleId));
     this.#d.audit('permission.granted', { actorId: caller.user.id, roleId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
     return created;
@@ -189,19 +179,9 @@ export class RolesService {
   /** A permission held by one user directly, not through a role. */
   async grantToUser(principal: Principal | undefined, userId: string, input: Record<string, unknown>): Promise<PermissionView> {
     const caller = this.#grantor(principal);
-    const permission = validatePermissionInput({ resourceType: input.resourceType, action: input.action, conditions: input.conditions });
-    rejectExtraPermissionFields(input);
+    const permission = permissionFromInput(input);
     await this.#userExists(userId);
-    const created = await this.#d.database.db.transaction().execute(async (tx) => {
-      const id = newId();
-      const row = await tx
-        .insertInto('permissions')
-        .values({ id, resource_type: permission.resourceType, action: permission.action, conditions: permission.conditions === null ? null : JSON.stringify(permission.conditions) })
-        .returning(['id', 'resource_type', 'action', 'conditions'])
-        .executeTakeFirstOrThrow();
-      await tx.insertInto('user_permissions').values({ user_id: userId, permission_id: id }).execute();
-      return permissionView(row);
-    });
+    const created = await this.#insertPermission(permission, { user_id: userId });
     await this.#d.grants.invalidate([userId]);
     this.#d.audit('permission.granted', { actorId: caller.user.id, userId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
     return created;
@@ -220,8 +200,7 @@ export class RolesService {
 
   /** Roles of each user, for lists of users (one query per batch). */
   async rolesOfUsers(userIds: readonly string[]): Promise<Map<string, RoleView[]>> {
-    const byUser = new Map<string, RoleView[]>(userIds.map((id) => [id, []]));
-    if (userIds.length === 0) return byUser;
+    if (userIds.length === 0) return new Map();
     const rows = await this.#d.database.db
       .selectFrom('user_roles')
       .innerJoin('roles', 'roles.id', 'user_roles.role_id')
@@ -229,14 +208,12 @@ export class RolesService {
       .where('user_roles.user_id', 'in', userIds)
       .orderBy('roles.name')
       .execute();
-    for (const r of rows) byUser.get(r.user_id)?.push(roleView(r));
-    return byUser;
+    return groupBy(rows, (r) => r.user_id, roleView);
   }
 
   /** Permissions of each role (one query per batch). */
   async permissionsOfRoles(roleIds: readonly string[]): Promise<Map<string, PermissionView[]>> {
-    const byRole = new Map<string, PermissionView[]>(roleIds.map((id) => [id, []]));
-    if (roleIds.length === 0) return byRole;
+    if (roleIds.length === 0) return new Map();
     const rows = await this.#d.database.db
       .selectFrom('role_permissions')
       .innerJoin('permissions', 'permissions.id', 'role_permissions.permission_id')
@@ -244,8 +221,26 @@ export class RolesService {
       .where('role_permissions.role_id', 'in', roleIds)
       .orderBy('permissions.id')
       .execute();
-    for (const r of rows) byRole.get(r.role_id)?.push(permissionView(r));
-    return byRole;
+    return groupBy(rows, (r) => r.role_id, permissionView);
+  }
+
+  /** A new permission row and its link to one role or one user, in one transaction. */
+  async #insertPermission(permission: ValidPermission, link: { role_id: string } | { user_id: string }): Promise<PermissionView> {
+    return this.#d.database.db.transaction().execute(async (tx) => {
+      const row = await tx
+        .insertInto('permissions')
+        .values({
+          id: newId(),
+          resource_type: permission.resourceType,
+          action: permission.action,
+          conditions: permission.conditions === null ? null : JSON.stringify(permission.conditions),
+        })
+        .returning(['id', 'resource_type', 'action', 'conditions'])
+        .executeTakeFirstOrThrow();
+      if ('role_id' in link) await tx.insertInto('role_permissions').values({ role_id: link.role_id, permission_id: row.id }).execute();
+      else await tx.insertInto('user_permissions').values({ user_id: link.user_id, permission_id: row.id }).execute();
+      return permissionView(row);
+    });
   }
 
   #grantor(principal: Principal | undefined): Principal {
@@ -273,10 +268,24 @@ export class RolesService {
   }
 }
 
-function rejectExtraPermissionFields(input: Record<string, unknown>): void {
+/** A permission from request input: its three fields validated, any other field refused. */
+function permissionFromInput(input: Record<string, unknown>): ValidPermission {
   const problems = new FieldProblems();
   onlyFields(input, ['resourceType', 'action', 'conditions'], problems);
   problems.throwIfAny();
+  return validatePermissionInput({ resourceType: input.resourceType, action: input.action, conditions: input.conditions });
+}
+
+/** Rows grouped by key, each turned into its view; keys without rows are absent. */
+function groupBy<R, T>(rows: readonly R[], keyOf: (row: R) => string, view: (row: R) => T): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const group = groups.get(key);
+    if (group) group.push(view(row));
+    else groups.set(key, [view(row)]);
+  }
+  return groups;
 }
 
 function nameTaken(err: unknown) {
