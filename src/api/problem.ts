@@ -55,9 +55,11 @@ function fieldErrors(err: FastifyError): { field: string; message: string }[] {
   const context = (err as FastifyError & { validationContext?: string }).validationContext ?? 'body';
   return ((err.validation ?? []) as ValidationIssue[]).map((issue) => {
     const extra = issue.params?.additionalProperty ?? issue.params?.missingProperty;
-    const path = issue.instancePath + (extra ? `/${String(extra)}` : '');
+    // Named as services name fields (`email`, `conditions/ownerId`), wherever they came
+    // from; only a problem with the whole body, query or path names that part.
+    const path = (issue.instancePath + (extra ? `/${String(extra)}` : '')).replace(/^\//, '');
     const message = issue.params?.additionalProperty ? 'is not an allowed field' : (issue.message ?? 'is invalid');
-    return { field: `${context}${path}`, message };
+    return { field: path || context, message };
   });
 }
 

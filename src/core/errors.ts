@@ -26,7 +26,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** A problem with one input field, reported in `errors` of a validation failure. */
 export interface FieldError {
-  /** JSON-pointer-like path of the field, e.g. `/email` or `body/name`. */
+  /** Path of the field in the input, slash-separated when nested, e.g. `email` or `conditions/ownerId`. */
   field: string;
   message: string;
 }

@@ -116,6 +116,31 @@ function cacheContract(name: string, makeCache: MakeCache): void {
       assert.deepEqual(await cache.get('long'), { v: 2 });
     });
 
+    it('adds a value only where none is stored', async () => {
+      assert.equal(await cache.add('add-once', { v: 1 }, 60_000), true);
+      assert.equal(await cache.add('add-once', { v: 2 }, 60_000), false, 'a present value wins');
+      assert.deepEqual(await cache.get('add-once'), { v: 1 });
+      await cache.set('add-marker', { invalidated: true }, 60_000);
+      assert.equal(await cache.add('add-marker', { v: 3 }, 60_000), false, 'a marker written with set holds the key');
+      assert.deepEqual(await cache.get('add-marker'), { invalidated: true });
+    });
+
+    it('adds again once the stored value has expired or been deleted', async () => {
+      await cache.set('add-expiring', 'old', 50);
+      await sleep(120);
+      assert.equal(await cache.add('add-expiring', 'new', 60_000), true);
+      assert.equal(await cache.get('add-expiring'), 'new');
+      await cache.delete('add-expiring');
+      assert.equal(await cache.add('add-expiring', 'newer', 60_000), true);
+      assert.equal(await cache.get('add-expiring'), 'newer');
+    });
+
+    it('lets exactly one of concurrent adds win', async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.add('add-race', i, 60_000)));
+      assert.equal(results.filter(Boolean).length, 1);
+      assert.equal(await cache.get('add-race'), results.indexOf(true));
+    });
+
     it('applies defaultTtlMs when no ttl is given', async () => {
       const shortLived = another({ defaultTtlMs: 50 });
       await shortLived.set('default-ttl', 'soon gone');

@@ -64,6 +64,16 @@ export class MemoryCache implements Cache {
     this.#entries.set(key, { value: deepFreeze(value) }, ttl === undefined ? undefined : { ttl });
   }
 
+  // Synchronous from the check to the write, so two adds in this process cannot both win.
+  async add<T>(key: string, value: T, ttlMs?: number): Promise<boolean> {
+    const ttl = ttlMs === undefined ? undefined : normaliseTtl(ttlMs);
+    if (value === undefined) throw new TypeError(`cache value for "${key}" is undefined`);
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && (!(entry instanceof Counter) || this.#live(key, entry))) return false;
+    this.#entries.set(key, { value: deepFreeze(value) }, ttl === undefined ? undefined : { ttl });
+    return true;
+  }
+
   async delete(...keys: string[]): Promise<void> {
     for (const key of keys) this.#entries.delete(key);
   }

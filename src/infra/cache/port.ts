@@ -15,6 +15,12 @@ export interface Cache {
    * Storing `undefined` removes the key, since `get` could not tell it from absence anyway.
    */
   set<T>(key: string, value: T, ttlMs?: number): Promise<void>;
+  /**
+   * Stores a value only when the key holds none (or has expired); true when it was stored.
+   * Lets a reader that filled an entry from the database lose to a writer that invalidated
+   * it meanwhile: the writer leaves a marker the late reader cannot overwrite.
+   */
+  add<T>(key: string, value: T, ttlMs?: number): Promise<boolean>;
   /** Removes keys; absent keys are fine. Removing a counter's key resets the counter. */
   delete(...keys: string[]): Promise<void>;
   /**

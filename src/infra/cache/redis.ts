@@ -140,6 +140,14 @@ export class RedisCache implements Cache {
     await this.#client.set(key, json, 'PX', ttl);
   }
 
+  async add<T>(key: string, value: T, ttlMs?: number): Promise<boolean> {
+    const ttl = ttlMs === undefined ? this.#defaultTtlMs : normaliseTtl(ttlMs);
+    const json = JSON.stringify(value);
+    if (typeof json !== 'string') throw new TypeError(`cache value for "${key}" is not JSON-serialisable`);
+    await this.#ready();
+    return (await this.#client.set(key, json, 'PX', ttl, 'NX')) === 'OK';
+  }
+
   async delete(...keys: string[]): Promise<void> {
     // DEL with no key is a Redis syntax error; deleting nothing is a no-op.
     if (keys.length === 0) return;

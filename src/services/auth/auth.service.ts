@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { appError } from '../../core/errors.js';
-import { newId } from '../../core/ids.js';
+import { isUuid, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { can } from '../access/index.js';
 import { createAccount } from '../users/accounts.js';
@@ -99,7 +99,7 @@ export class AuthService {
     const password = input.password as string;
 
     try {
-      await this.#d.limiter.check(email, client.ip);
+      await this.#d.limiter.attempt(email, client.ip);
     } catch (err) {
       this.#d.audit('auth.login.blocked', { ip: client.ip });
       throw err;
@@ -108,7 +108,7 @@ export class AuthService {
     // Unknown account and wrong password take the same path and about the same time.
     const verdict = row ? await this.#d.hasher.verify(row.password_hash, password) : (await this.#d.hasher.verifyDummy(password), { ok: false, needsRehash: false });
     if (!row || !verdict.ok) {
-      await this.#d.limiter.recordFailure(email, client.ip);
+      await this.#d.limiter.recordFailure(client.ip);
       this.#d.audit('auth.login.failed', { actorId: row?.id, ip: client.ip, reason: row ? 'wrong password' : 'unknown account' });
       throw badCredentials();
     }
@@ -140,7 +140,7 @@ export class AuthService {
   /** Revokes one of the caller's own sessions; another user's session is NOT_FOUND like a missing one. */
   async revokeSession(principal: Principal | undefined, sessionId: string, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
-    if (!(await this.#d.sessions.revoke(caller.user.id, sessionId))) throw appError('NOT_FOUND', 'No such session.');
+    if (!isUuid(sessionId) || !(await this.#d.sessions.revoke(caller.user.id, sessionId))) throw appError('NOT_FOUND', 'No such session.');
     this.#d.audit('auth.session.revoked', { actorId: caller.user.id, sessionId, ip: client.ip });
   }
 
@@ -152,13 +152,14 @@ export class AuthService {
     const next = checkPassword(input.newPassword, 'newPassword', problems);
     problems.throwIfAny();
     // Guessing the current password through this endpoint counts like failed logins.
-    await this.#d.limiter.check(caller.user.email, client.ip);
+    await this.#d.limiter.attempt(caller.user.email, client.ip);
     const row = await this.#d.database.db.selectFrom('users').select('password_hash').where('id', '=', caller.user.id).executeTakeFirst();
     if (!row) throw appError('UNAUTHORIZED', 'The token is invalid or expired.');
     if (!(await this.#d.hasher.verify(row.password_hash, input.currentPassword as string)).ok) {
-      await this.#d.limiter.recordFailure(caller.user.email, client.ip);
+      await this.#d.limiter.recordFailure(client.ip);
       throw appError('INVALID_INPUT', 'The current password is incorrect.', { errors: [{ field: 'currentPassword', message: 'is incorrect' }] });
     }
+    await this.#d.limiter.recordSuccess(caller.user.email);
     const hash = await this.#d.hasher.hash(next);
     await this.#d.database.db.updateTable('users').set({ password_hash: hash, updated_at: new Date() }).where('id', '=', caller.user.id).execute();
     const revoked = await this.#d.sessions.revokeAll(caller.user.id, caller.sessionId);

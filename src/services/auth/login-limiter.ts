@@ -29,28 +29,34 @@ export class LoginLimiter {
     this.#log = log;
   }
 
-  /** Throws RATE_LIMITED, with Retry-After, while either counter is at its limit. */
-  async check(email: string, ip: string | undefined): Promise<void> {
-    const [account, client] = await this.#guard(() =>
-      Promise.all([this.#cache.readCounter(accountKey(email)), ip ? this.#cache.readCounter(ipKey(ip)) : undefined]),
-    ) ?? [undefined, undefined];
-    const blocked = [
-      account && account.count >= this.#limits.maxFailuresPerAccount ? account.resetInMs : 0,
+  /**
+   * Counts an attempt on the account before its password is checked, and throws
+   * RATE_LIMITED (with Retry-After) when the account or the client IP is over its limit.
+   * Counting first means concurrent guesses cannot all slip in before the first failure is
+   * recorded: at most maxFailuresPerAccount attempts per window ever reach argon2.
+   */
+  async attempt(email: string, ip: string | undefined): Promise<void> {
+    const counts = await this.#guard(() =>
+      Promise.all([this.#cache.increment(accountKey(email), this.#limits.windowMs), ip ? this.#cache.readCounter(ipKey(ip)) : undefined]),
+    );
+    if (!counts) return;
+    const [account, client] = counts;
+    const waitMs = Math.max(
+      account.count > this.#limits.maxFailuresPerAccount ? account.resetInMs : 0,
       client && client.count >= this.#limits.maxFailuresPerIp ? client.resetInMs : 0,
-    ];
-    const waitMs = Math.max(...blocked);
+    );
     if (waitMs > 0) {
       throw appError('RATE_LIMITED', 'Too many failed logins; try again later.', { headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) } });
     }
   }
 
-  async recordFailure(email: string, ip: string | undefined): Promise<void> {
-    await this.#guard(() =>
-      Promise.all([
-        this.#cache.increment(accountKey(email), this.#limits.windowMs),
-        ip ? this.#cache.increment(ipKey(ip), this.#limits.windowMs) : undefined,
-      ]),
-    );
+  /**
+   * A failed attempt also counts against the client IP. (The IP is counted after the fact,
+   * so successes from a shared address do not use up its allowance; concurrent requests
+   * from one IP can overshoot by as many as are in flight, while each account stays capped.)
+   */
+  async recordFailure(ip: string | undefined): Promise<void> {
+    if (ip) await this.#guard(() => this.#cache.increment(ipKey(ip), this.#limits.windowMs));
   }
 
   /** A successful login clears the account's count (not the IP's: one good password does not vouch for the rest). */

@@ -3,7 +3,7 @@ import { appError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { buildAbility, type AppAbility } from '../access/index.js';
-import type { TolerantCache } from '../shared/tolerant-cache.js';
+import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { permissionView, userView, type PermissionView, type RoleRef, type UserView } from '../shared/views.js';
 
 /** Who a user is and what it may do: the cached part of a principal. */
@@ -53,10 +53,11 @@ export class GrantsStore {
   /** The user's grants; undefined when the user no longer exists. */
   async grants(userId: string): Promise<Grants | undefined> {
     const key = grantsKey(userId);
-    const cached = await this.#cache.get<Grants>(key);
-    if (cached) return cached;
+    const cached = await this.#cache.get<Grants | Invalidated>(key);
+    if (cached && !isInvalidated(cached)) return cached;
     const loaded = await this.load(userId);
-    if (loaded) await this.#cache.set(key, loaded, this.#cacheTtlMs);
+    // Just after an invalidation the marker holds the key: this read is served, not cached.
+    if (loaded && !cached) await this.#cache.add(key, loaded, this.#cacheTtlMs);
     return loaded;
   }
 
@@ -69,10 +70,12 @@ export class GrantsStore {
     return ability;
   }
 
-  /** Forgets cached grants, so the next request of these users reloads them (every instance shares the cache). */
+  /**
+   * Forgets cached grants, so the next request of these users reloads them. Every instance
+   * shares the cache; a load racing this call cannot cache what it read before the change.
+   */
   async invalidate(userIds: readonly string[]): Promise<void> {
-    const keys = [...new Set(userIds)].map(grantsKey);
-    for (let i = 0; i < keys.length; i += 500) await this.#cache.delete(...keys.slice(i, i + 500));
+    await this.#cache.invalidate([...new Set(userIds)].map(grantsKey), INVALIDATION_HOLD_MS);
   }
 
   /** Reads grants from the database (three indexed queries). */

@@ -1,9 +1,10 @@
+import { LRUCache } from 'lru-cache';
 import { appError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
 import { iso, type SessionView } from '../shared/views.js';
-import type { TolerantCache } from '../shared/tolerant-cache.js';
+import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { hashToken, issueToken } from './tokens.js';
 
 export interface SessionPolicy {
@@ -42,6 +43,8 @@ export class SessionStore {
   readonly #cache: TolerantCache;
   readonly #policy: SessionPolicy;
   readonly #log: Logger;
+  /** When this instance last recorded activity per session: at most one write a minute. */
+  readonly #touched = new LRUCache<string, number>({ max: 100_000 });
 
   constructor(database: Database, cache: TolerantCache, policy: SessionPolicy, log: Logger) {
     this.#database = database;
@@ -83,20 +86,21 @@ export class SessionStore {
     const hash = hashToken(token);
     if (!hash) throw invalidToken();
     const key = sessionKey(hash);
-    let session = await this.#cache.get<ActiveSession>(key);
-    if (!session) {
-      const row = await this.#database.db
-        .selectFrom('sessions')
-        .select(['id', 'user_id', 'expires_at', 'last_seen_at'])
-        .where('token', '=', hash)
-        .executeTakeFirst();
-      if (!row) throw invalidToken();
-      session = { id: row.id, userId: row.user_id, expiresAt: row.expires_at.getTime(), lastSeenAt: new Date(row.last_seen_at).getTime() };
-      await this.#remember(key, session);
-    }
+    const cached = await this.#cache.get<ActiveSession | Invalidated>(key);
+    if (isInvalidated(cached)) throw invalidToken();
+    let session = cached ?? (await this.#load(hash));
+    if (!session) throw invalidToken();
+    if (!cached) await this.#remember(key, session);
     const now = Date.now();
-    if (now >= session.expiresAt || now - session.lastSeenAt >= this.#policy.idleTimeoutMs) throw invalidToken();
-    if (now - session.lastSeenAt >= TOUCH_INTERVAL_MS) this.#touch(key, session, now);
+    if (now >= session.expiresAt) throw invalidToken();
+    if (now - this.#lastSeen(session) >= this.#policy.idleTimeoutMs) {
+      // A cached entry can be older than activity recorded since by another instance; the
+      // row decides before the session is called idle.
+      const fresh = cached ? await this.#load(hash) : undefined;
+      if (!fresh || now - fresh.lastSeenAt >= this.#policy.idleTimeoutMs) throw invalidToken();
+      session = fresh;
+    }
+    if (now - this.#lastSeen(session) >= TOUCH_INTERVAL_MS) this.#touch(session, now);
     return session;
   }
 
@@ -132,15 +136,15 @@ export class SessionStore {
     return this.#revokeWhere(userId, { except });
   }
 
-  /** Drops cached entries of sessions whose rows are already gone (a deleted user's). */
+  /** Marks sessions as revoked in the cache (before or after their rows go). */
   async forget(tokenHashes: readonly Buffer[]): Promise<void> {
-    const keys = tokenHashes.map(sessionKey);
-    for (let i = 0; i < keys.length; i += 500) await this.#cache.delete(...keys.slice(i, i + 500));
+    await this.#cache.invalidate(tokenHashes.map(sessionKey), Math.max(this.#policy.cacheTtlMs, INVALIDATION_HOLD_MS));
   }
 
   /**
-   * Cache entries go before the rows (so a failing cache changes nothing) and again after
-   * them, in case a concurrent request cached a session between the two.
+   * The cached entries are replaced by invalidation markers before the rows go, so a
+   * failing cache changes nothing (503, retry) and no request racing the revocation can
+   * cache the session again.
    */
   async #revokeWhere(userId: string, filter: { only?: string; except?: string | undefined }): Promise<number> {
     const db = this.#database.db;
@@ -149,31 +153,46 @@ export class SessionStore {
     if (filter.except) query = query.where('id', '<>', filter.except);
     const rows = await query.execute();
     if (rows.length === 0) return 0;
-    const keys = rows.map((r) => sessionKey(Buffer.from(r.token)));
-    await this.#cache.delete(...keys);
+    await this.forget(rows.map((r) => Buffer.from(r.token)));
     const ids = rows.map((r) => r.id);
     for (let i = 0; i < ids.length; i += 1000) {
       await db.deleteFrom('sessions').where('id', 'in', ids.slice(i, i + 1000)).execute();
     }
-    await this.#cache.delete(...keys).catch((err: unknown) => this.#log.error({ err, userId }, 'revoked sessions may stay cached until they expire from the cache'));
     return rows.length;
+  }
+
+  async #load(hash: Buffer): Promise<ActiveSession | undefined> {
+    const row = await this.#database.db
+      .selectFrom('sessions')
+      .select(['id', 'user_id', 'expires_at', 'last_seen_at'])
+      .where('token', '=', hash)
+      .executeTakeFirst();
+    return row && { id: row.id, userId: row.user_id, expiresAt: row.expires_at.getTime(), lastSeenAt: new Date(row.last_seen_at).getTime() };
+  }
+
+  #lastSeen(session: ActiveSession): number {
+    return Math.max(session.lastSeenAt, this.#touched.get(session.id) ?? 0);
   }
 
   async #remember(key: string, session: ActiveSession): Promise<void> {
     const ttl = Math.min(this.#policy.cacheTtlMs, session.expiresAt - Date.now());
-    if (ttl > 0) await this.#cache.set(key, session, ttl);
+    if (ttl > 0) await this.#cache.add(key, session, ttl);
   }
 
   // Not awaited: the request does not wait for bookkeeping, and a failed touch only means
-  // the next request tries again. The cached entry is dropped rather than rewritten, so a
-  // touch racing a revocation can never put a revoked session back into the cache.
-  #touch(key: string, session: ActiveSession, now: number): void {
+  // a later request tries again. The cached entry is left alone (rewriting it could race a
+  // revocation); this instance remembers the touch, and other instances read it from the
+  // row when their entry expires or looks idle.
+  #touch(session: ActiveSession, now: number): void {
+    this.#touched.set(session.id, now);
     this.#database.db
       .updateTable('sessions')
       .set({ last_seen_at: new Date(now) })
       .where('id', '=', session.id)
       .executeTakeFirst()
-      .then(() => this.#cache.delete(key))
-      .catch((err: unknown) => this.#log.warn({ err, sessionId: session.id }, 'could not record session activity'));
+      .catch((err: unknown) => {
+        this.#touched.delete(session.id);
+        this.#log.warn({ err, sessionId: session.id }, 'could not record session activity');
+      });
   }
 }

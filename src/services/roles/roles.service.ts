@@ -7,6 +7,7 @@ import { requireSignedIn, type GrantsStore, type Principal } from '../auth/princ
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { permissionView, roleView, type PermissionView, type RoleView } from '../shared/views.js';
 import { FieldProblems, onlyFields } from '../users/input.js';
+import { ADMIN_ROLE_ID } from './builtin.js';
 import { assertNotLastAdmin, countWhere, userNotFound } from '../users/users.service.js';
 
 export interface RolesDeps {
@@ -135,7 +136,7 @@ export class RolesService {
   async addPermission(principal: Principal | undefined, roleId: string, input: Record<string, unknown>): Promise<PermissionView> {
     const caller = this.#grantor(principal);
     const permission = permissionFromInput(input);
-    await this.#readable(caller, roleId);
+    assertNotAdminRole(await this.#readable(caller, roleId));
     const created = await this.#insertPermission(permission, { role_id: roleId });
     await this.#d.grants.invalidate(await this.#holders(roleId));
     this.#d.audit('permission.granted', { actorId: caller.user.id, roleId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
@@ -144,7 +145,7 @@ export class RolesService {
 
   async removePermission(principal: Principal | undefined, roleId: string, permissionId: string): Promise<void> {
     const caller = this.#grantor(principal);
-    await this.#readable(caller, roleId);
+    assertNotAdminRole(await this.#readable(caller, roleId));
     if (!isUuid(permissionId)) throw permissionNotFound();
     const linked = await this.#d.database.db.selectFrom('role_permissions').select('permission_id').where('role_id', '=', roleId).where('permission_id', '=', permissionId).executeTakeFirst();
     if (!linked) throw permissionNotFound();
@@ -266,6 +267,14 @@ export class RolesService {
     const rows = await this.#d.database.db.selectFrom('user_roles').select('user_id').where('role_id', '=', roleId).execute();
     return rows.map((r) => r.user_id);
   }
+}
+
+/**
+ * The admin role's permissions are fixed: removing one would leave nobody able to grant
+ * anything again (not even the admins, to put it back).
+ */
+function assertNotAdminRole(role: RoleView): void {
+  if (role.id === ADMIN_ROLE_ID) throw appError('CONFLICT', "The admin role's permissions cannot be changed.");
 }
 
 /** A permission from request input: its three fields validated, any other field refused. */

@@ -2,6 +2,23 @@ import { appError } from '../../core/errors.js';
 import type { Cache } from '../../infra/cache/index.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
 
+/** What an invalidated entry holds until its hold time ends. */
+export interface Invalidated {
+  invalidated: true;
+}
+const INVALIDATED: Invalidated = Object.freeze({ invalidated: true });
+
+export function isInvalidated(value: unknown): value is Invalidated {
+  return typeof value === 'object' && value !== null && (value as Partial<Invalidated>).invalidated === true;
+}
+
+/**
+ * How long an invalidation marker stays: longer than any database read that could have
+ * started before the change (statements are bounded, reads of sessions and grants are
+ * index lookups), and short enough that the entry is soon cached again.
+ */
+export const INVALIDATION_HOLD_MS = 10_000;
+
 /**
  * The cache as services use it for data whose source of truth is the database. A failing
  * cache (Redis down) makes reads miss and writes no-ops, so requests fall back to the
@@ -37,6 +54,32 @@ export class TolerantCache {
       await this.#cache.set(key, value, ttlMs);
     } catch (err) {
       this.#warn(err);
+    }
+  }
+
+  /** Stores only where nothing is stored (see `Cache.add`); false when the cache fails. */
+  async add<T>(key: string, value: T, ttlMs: number): Promise<boolean> {
+    try {
+      return await this.#cache.add(key, value, ttlMs);
+    } catch (err) {
+      this.#warn(err);
+      return false;
+    }
+  }
+
+  /**
+   * Replaces entries with an invalidation marker for holdMs. A reader that loaded the old
+   * value from the database before the change cannot put it back (it only `add`s), so the
+   * change holds even against a request racing it. Fails like `delete`.
+   */
+  async invalidate(keys: readonly string[], holdMs: number): Promise<void> {
+    for (let i = 0; i < keys.length; i += 100) {
+      const chunk = keys.slice(i, i + 100);
+      try {
+        await Promise.all(chunk.map((key) => this.#cache.set(key, INVALIDATED, holdMs)));
+      } catch (err) {
+        throw appError('SERVICE_UNAVAILABLE', 'The cache is unavailable; retry shortly.', { cause: err, headers: { 'retry-after': '1' } });
+      }
     }
   }
 
