@@ -12,18 +12,21 @@ export interface BenchConfig {
   warmupS: number;
   connections: number;
   pipelining: number;
-  /** Scenario names requested with BENCH_ONLY; undefined means all. */
+  /** Scenario names requested with BENCH_ONLY or as arguments; undefined means all. */
   only: string[] | undefined;
   /** How long to wait for the PCF server's /health/ready, in ms. */
   readyTimeoutMs: number;
   /** The PCF server's entry point (default: the build output, dist/src/main.js). */
   pcfEntry: string | undefined;
+  /** Redis for the `pcf-redis` server: BENCH_REDIS_URL, else PCF_REDIS_URL, else the local default. */
+  redisUrl: string;
 }
 
 /** A mistake in how the benchmark was invoked: reported as one line, without a stack. */
 export class BenchError extends Error {}
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pcf_bench';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 function positiveNumber(name: string, fallback: number, { integer = false } = {}): number {
   const raw = process.env[name];
@@ -35,23 +38,24 @@ function positiveNumber(name: string, fallback: number, { integer = false } = {}
   return value;
 }
 
-export function readBenchConfig(): BenchConfig {
-  const onlyRaw = process.env.BENCH_ONLY?.trim();
-  const only = onlyRaw
-    ? onlyRaw
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0)
-    : undefined;
+/**
+ * Reads the environment. `args` are the command-line arguments after the script
+ * (`npm run bench -- auth-me auth-login`): scenario names, added to BENCH_ONLY's.
+ */
+export function readBenchConfig(args: readonly string[] = []): BenchConfig {
+  const only = [...(process.env.BENCH_ONLY ?? '').split(','), ...args.flatMap((a) => a.split(','))]
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   return {
     databaseUrl: process.env.PCF_BENCH_DATABASE_URL?.trim() || DEFAULT_DATABASE_URL,
     durationS: positiveNumber('BENCH_DURATION', 10),
     warmupS: positiveNumber('BENCH_WARMUP', 2),
     connections: positiveNumber('BENCH_CONNECTIONS', 10, { integer: true }),
     pipelining: 1,
-    only: only && only.length > 0 ? only : undefined,
+    only: only.length > 0 ? only : undefined,
     readyTimeoutMs: positiveNumber('BENCH_READY_TIMEOUT', 60) * 1000,
     pcfEntry: process.env.BENCH_PCF_ENTRY?.trim() || undefined,
+    redisUrl: process.env.BENCH_REDIS_URL?.trim() || process.env.PCF_REDIS_URL?.trim() || DEFAULT_REDIS_URL,
   };
 }
 

@@ -6,6 +6,13 @@ import { dirname } from 'node:path';
 import type { Measurement } from './load.js';
 import { BASELINES, type Baseline, type DesignTarget, type Scenario } from './scenarios.js';
 
+/** Connections and durations a scenario ran with (some scenarios set their own). */
+export interface LoadPlan {
+  connections: number;
+  warmupS: number;
+  durationS: number;
+}
+
 export interface ScenarioResult {
   name: string;
   description: string;
@@ -14,6 +21,9 @@ export interface ScenarioResult {
   path: string;
   compareTo: Baseline;
   designTarget?: DesignTarget;
+  /** Why there is no design target, shown in its place. */
+  note?: string;
+  load: LoadPlan;
   status: 'ok' | 'failed' | 'skipped';
   /** Why the scenario failed or was skipped. */
   reason?: string;
@@ -42,7 +52,10 @@ export interface RunMeta {
   connections: number;
   pipelining: number;
   only?: string[];
-  pcf: { built: boolean; entry: string; idleRssMb?: number; idleRssTargetMb: number };
+  /** `cache` is the `pcf` server's: memory unless PCF_REDIS_URL was set in the environment. */
+  pcf: { built: boolean; entry: string; cache: 'memory' | 'redis'; idleRssMb?: number; idleRssTargetMb: number };
+  /** The Redis of the `pcf-redis` server, when one of its scenarios was selected. */
+  redis?: { url: string; keyPrefix: string; version?: string };
 }
 
 /** Fills in `ratios` and `targetMet` from the baselines' measurements. */
@@ -79,15 +92,20 @@ export function describeTarget(t: DesignTarget, compareTo: Baseline): string {
 
 const fmtRps = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 const fmtMs = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
-const fmtRatio = (n: number | null | undefined) => (n === null || n === undefined ? '—' : `${n.toFixed(2)}×`);
+const fmtRatio = (n: number | null | undefined) =>
+  n === null || n === undefined ? '—' : `${n >= 0.1 || n === 0 ? n.toFixed(2) : n.toPrecision(2)}×`;
 
-export function formatTable(results: ScenarioResult[]): string {
+/**
+ * The results table. `defaults` are the run's settings: scenarios that ran with other
+ * connections or durations get a note under the table.
+ */
+export function formatTable(results: ScenarioResult[], defaults?: LoadPlan): string {
   const header = ['scenario', 'req/s mean', 'p50 ms', 'p99 ms', ...BASELINES.map((b) => `× ${b}`), 'DESIGN §6 target'];
   const rightAligned = new Set([1, 2, 3, ...BASELINES.map((_, i) => 4 + i)]);
   const rows: string[][] = [];
   const notes: string[] = [];
   for (const r of results) {
-    const target = r.designTarget ? describeTarget(r.designTarget, r.compareTo) : '—';
+    const target = r.designTarget ? describeTarget(r.designTarget, r.compareTo) : r.note ? `— ${r.note}` : '—';
     if (r.status !== 'ok' || !r.measurement) {
       const word = r.status === 'skipped' ? 'skipped' : 'FAILED';
       rows.push([r.name, word, '', '', ...BASELINES.map(() => ''), target]);
@@ -95,6 +113,10 @@ export function formatTable(results: ScenarioResult[]): string {
       continue;
     }
     const m = r.measurement;
+    const d = defaults;
+    if (d && (r.load.connections !== d.connections || r.load.warmupS !== d.warmupS || r.load.durationS !== d.durationS)) {
+      notes.push(`  ${r.name}: ${r.load.connections} connections, ${r.load.warmupS} s warm-up + ${r.load.durationS} s measured (its own settings)`);
+    }
     const mark = r.targetMet === undefined ? '' : r.targetMet ? ' ✓' : ' ✗';
     rows.push([
       r.name,

@@ -3,7 +3,7 @@
  * this machine, and reports throughput as ratios (DESIGN.md §6). See bench/README.md.
  *
  * Each server under test runs in a child process; autocannon runs here. Only one server
- * runs at a time: the bare baselines first, then PCF.
+ * runs at a time: the bare baselines first, then PCF, then PCF with Redis.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -14,8 +14,9 @@ import { BenchError, readBenchConfig, redactUrl, type BenchConfig } from './conf
 import { ensureBenchItems, openBenchDatabase } from './database.js';
 import { loadProblem, preflight, prepareLoad, runLoad } from './load.js';
 import { installCleanupHandlers, rssMb, sleep, stopAllChildren } from './processes.js';
-import { computeRatios, describeTarget, formatTable, writeJson, type RunMeta, type ScenarioResult } from './report.js';
-import { BASELINES, scenarios, type Scenario, type ServerTarget } from './scenarios.js';
+import { deleteKeysWithPrefix, probeRedis, uniqueKeyPrefix } from './redis.js';
+import { computeRatios, describeTarget, formatTable, writeJson, type LoadPlan, type RunMeta, type ScenarioResult } from './report.js';
+import { BASELINES, SERVER_TARGETS, scenarios, type Scenario, type ServerTarget, type SetupResult } from './scenarios.js';
 import { REPO_ROOT, pcfBuilt, pcfEntry, startBareServer, startPcfServer, type RunningServer } from './servers.js';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
@@ -24,7 +25,7 @@ const IDLE_RSS_TARGET_MB = 150;
 
 const log = (msg: string) => console.error(`bench: ${msg}`);
 
-/** The scenarios to run: BENCH_ONLY's, plus every baseline (ratios need them). */
+/** The scenarios to run: BENCH_ONLY's and the arguments', plus every baseline (ratios need them). */
 function selectScenarios(config: BenchConfig): Scenario[] {
   const names = new Set(scenarios.map((s) => s.name));
   if (names.size !== scenarios.length) throw new Error('Two scenarios share a name in bench/scenarios.ts');
@@ -34,13 +35,22 @@ function selectScenarios(config: BenchConfig): Scenario[] {
   if (!config.only) return scenarios;
   const unknown = config.only.filter((n) => !names.has(n));
   if (unknown.length > 0) {
-    throw new BenchError(`BENCH_ONLY names unknown scenario(s): ${unknown.join(', ')}. Known: ${[...names].join(', ')}`);
+    throw new BenchError(`unknown scenario(s) in BENCH_ONLY or the arguments: ${unknown.join(', ')}. Known: ${[...names].join(', ')}`);
   }
   const wanted = new Set<string>([...config.only, ...BASELINES]);
   return scenarios.filter((s) => wanted.has(s.name));
 }
 
-function baseResult(s: Scenario): ScenarioResult {
+/** The scenario's connections and durations: its own where it sets them, else the run's. */
+function loadPlan(s: Scenario, config: BenchConfig): LoadPlan {
+  return {
+    connections: s.connections ?? config.connections,
+    warmupS: Math.min(config.warmupS, s.maxWarmupS ?? Infinity),
+    durationS: Math.min(config.durationS, s.maxDurationS ?? Infinity),
+  };
+}
+
+function baseResult(s: Scenario, config: BenchConfig): ScenarioResult {
   return {
     name: s.name,
     description: s.description,
@@ -49,6 +59,8 @@ function baseResult(s: Scenario): ScenarioResult {
     path: s.path,
     compareTo: s.compareTo,
     ...(s.designTarget ? { designTarget: s.designTarget } : {}),
+    ...(s.note ? { note: s.note } : {}),
+    load: loadPlan(s, config),
     status: 'skipped',
   };
 }
@@ -65,20 +77,23 @@ async function runScenario(
     result.reason = reason;
     console.error(`\nbench: ✗ scenario ${s.name} FAILED: ${reason}\n`);
   };
-  const settings = { connections: config.connections, pipelining: config.pipelining };
+  const plan = loadPlan(s, config);
+  const settings = { connections: plan.connections, pipelining: config.pipelining };
+  const withConnections = plan.connections === config.connections ? '' : ` at ${plan.connections} connections`;
+  let setup: SetupResult | void = undefined;
   try {
-    const setup = s.setup ? await s.setup({ baseUrl: server.baseUrl, db }) : undefined;
+    setup = s.setup ? await s.setup({ baseUrl: server.baseUrl, db }) : undefined;
     const load = prepareLoad(s, setup);
     const broken = await preflight(server.baseUrl, s, load);
     if (broken) return fail(`preflight request failed: ${broken}`);
 
-    log(`${s.name}: warm-up ${config.warmupS} s…`);
-    result.warmup = await runLoad(server.baseUrl, load, { ...settings, durationS: config.warmupS }, `${s.name} warm-up`);
+    log(`${s.name}: warm-up ${plan.warmupS} s${withConnections}…`);
+    result.warmup = await runLoad(server.baseUrl, load, { ...settings, durationS: plan.warmupS }, `${s.name} warm-up`);
     const warmupProblem = loadProblem(result.warmup);
     if (warmupProblem) return fail(`during warm-up: ${warmupProblem}`);
 
-    log(`${s.name}: measuring ${config.durationS} s…`);
-    const m = await runLoad(server.baseUrl, load, { ...settings, durationS: config.durationS }, s.name);
+    log(`${s.name}: measuring ${plan.durationS} s${withConnections}…`);
+    const m = await runLoad(server.baseUrl, load, { ...settings, durationS: plan.durationS }, s.name);
     result.measurement = m;
     const problem = loadProblem(m);
     if (problem) return fail(problem);
@@ -87,6 +102,10 @@ async function runScenario(
     log(`${s.name}: ${Math.round(m.reqPerSec)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms (${m.totalRequests} requests)`);
   } catch (err) {
     fail((err as Error).stack ?? String(err));
+  } finally {
+    if (setup?.teardown) {
+      await setup.teardown().catch((err: unknown) => log(`${s.name}: teardown failed: ${(err as Error).message}`));
+    }
   }
 }
 
@@ -124,7 +143,7 @@ function gitDescribe(): string | undefined {
 
 async function main(): Promise<number> {
   installCleanupHandlers();
-  const config = readBenchConfig();
+  const config = readBenchConfig(process.argv.slice(2));
   const selected = selectScenarios(config);
   const entry = pcfEntry(config.pcfEntry);
   const built = pcfBuilt(entry);
@@ -143,7 +162,12 @@ async function main(): Promise<number> {
     pipelining: config.pipelining,
     ...(config.only ? { only: config.only } : {}),
     cpuBusyPercentAtStart: await cpuBusyPercent(1_000),
-    pcf: { built, entry: displayPath(entry), idleRssTargetMb: IDLE_RSS_TARGET_MB },
+    pcf: {
+      built,
+      entry: displayPath(entry),
+      cache: process.env.PCF_REDIS_URL?.trim() ? 'redis' : 'memory',
+      idleRssTargetMb: IDLE_RSS_TARGET_MB,
+    },
   };
   const commit = gitDescribe();
   if (commit) meta.gitCommit = commit;
@@ -153,29 +177,52 @@ async function main(): Promise<number> {
       `warm-up ${config.warmupS} s + ${config.durationS} s per scenario; database ${meta.databaseUrl}`,
   );
   log(`scenarios: ${selected.map((s) => s.name).join(', ')}`);
+  if (meta.pcf.cache === 'redis' && selected.some((s) => s.target === 'pcf')) {
+    log('PCF_REDIS_URL is set: the `pcf` server uses Redis too, so auth-me measures Redis, not the in-process cache');
+  }
   if (meta.cpuBusyPercentAtStart > 20) {
     log(`⚠ the machine is busy before the run (${meta.cpuBusyPercentAtStart}% CPU in use): numbers will be noisy`);
   }
 
-  const results = new Map(selected.map((s) => [s.name, baseResult(s)]));
+  const results = new Map(selected.map((s) => [s.name, baseResult(s, config)]));
   const db = await openBenchDatabase(config.databaseUrl);
   try {
     await ensureBenchItems(db);
     const { rows } = await db.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     if (rows[0]) meta.postgres = rows[0].v;
 
+    const redisPrefix = uniqueKeyPrefix();
     const starters: Record<ServerTarget, () => Promise<RunningServer>> = {
       bare: () => startBareServer(config.databaseUrl),
       pcf: () => startPcfServer(entry, config.databaseUrl, config.readyTimeoutMs),
+      'pcf-redis': () =>
+        startPcfServer(entry, config.databaseUrl, config.readyTimeoutMs, {
+          label: 'pcf-redis',
+          env: { PCF_REDIS_URL: config.redisUrl, PCF_REDIS_KEY_PREFIX: redisPrefix },
+          requireUp: ['cache'],
+        }),
     };
-    for (const target of ['bare', 'pcf'] as const) {
+    for (const target of SERVER_TARGETS) {
       const group = selected.filter((s) => s.target === target);
       if (group.length === 0) continue;
-      if (target === 'pcf' && !built) {
+      if (target !== 'bare' && !built) {
         const reason = `PCF server not built (${meta.pcf.entry} is missing; \`npm run bench\` builds it first)`;
-        console.error(`\nbench: ⚠ ${reason} — measuring the bare baselines only; PCF scenarios are SKIPPED.\n`);
+        if (target === 'pcf' || !selected.some((s) => s.target === 'pcf')) {
+          console.error(`\nbench: ⚠ ${reason} — measuring the bare baselines only; PCF scenarios are SKIPPED.\n`);
+        }
         for (const s of group) results.get(s.name)!.reason = reason;
         continue;
+      }
+      if (target === 'pcf-redis') {
+        meta.redis = { url: redactUrl(config.redisUrl), keyPrefix: redisPrefix };
+        try {
+          meta.redis.version = await probeRedis(config.redisUrl);
+        } catch (err) {
+          const reason = `Redis at ${meta.redis.url} is unreachable (${(err as Error).message}); set BENCH_REDIS_URL`;
+          console.error(`\nbench: ⚠ ${reason} — the ${group.map((s) => s.name).join(', ')} scenario(s) are SKIPPED.\n`);
+          for (const s of group) results.get(s.name)!.reason = reason;
+          continue;
+        }
       }
       let server: RunningServer;
       try {
@@ -200,6 +247,12 @@ async function main(): Promise<number> {
         }
       } finally {
         await server.stop();
+        if (target === 'pcf-redis') {
+          await deleteKeysWithPrefix(config.redisUrl, redisPrefix).then(
+            (n) => log(`deleted ${n} Redis key(s) under ${redisPrefix}`),
+            (err: unknown) => log(`could not delete the Redis keys under ${redisPrefix}: ${(err as Error).message}`),
+          );
+        }
       }
     }
   } finally {
@@ -215,12 +268,12 @@ async function main(): Promise<number> {
   );
   console.log(`${config.connections} connections, pipelining ${config.pipelining}, ${config.warmupS} s warm-up + ${config.durationS} s measured per scenario`);
   console.log('');
-  console.log(formatTable(ordered));
+  console.log(formatTable(ordered, { connections: config.connections, warmupS: config.warmupS, durationS: config.durationS }));
   console.log('');
   if (meta.pcf.idleRssMb !== undefined) {
     const ok = meta.pcf.idleRssMb <= IDLE_RSS_TARGET_MB;
     console.log(`PCF idle RSS after start: ${meta.pcf.idleRssMb} MB (DESIGN §6 target ≤ ${IDLE_RSS_TARGET_MB} MB ${ok ? '✓' : '✗'})`);
-  } else if (!built && selected.some((s) => s.target === 'pcf')) {
+  } else if (!built && selected.some((s) => s.target !== 'bare')) {
     console.log(`PCF scenarios skipped: ${meta.pcf.entry} does not exist (bare baselines only).`);
   }
   const withTargets = ordered.filter((r) => r.designTarget);

@@ -4,9 +4,17 @@
  */
 import type pg from 'pg';
 import { benchItemIds } from './database.js';
+import { requestJson } from './http.js';
+import { BENCH_PASSWORD, login, registerBenchUsers } from './identity.js';
 
-/** Which server a scenario loads: the bare baselines or the real PCF server. */
-export type ServerTarget = 'bare' | 'pcf';
+/**
+ * Which server a scenario loads: the bare baselines, the real PCF server with whatever
+ * cache the environment gives it (in-process unless PCF_REDIS_URL is set), or the real PCF
+ * server with Redis as its cache (BENCH_REDIS_URL, under a key prefix of its own).
+ */
+export type ServerTarget = 'bare' | 'pcf' | 'pcf-redis';
+/** The order the servers run in (one at a time). */
+export const SERVER_TARGETS: readonly ServerTarget[] = ['bare', 'pcf', 'pcf-redis'];
 
 /**
  * Baselines a scenario's throughput is compared to. Each is the name of a `target: 'bare'`
@@ -41,6 +49,8 @@ export interface SetupResult {
   paths?: string[];
   /** Bodies to rotate through instead of `body` (strings are sent as-is, objects as JSON). */
   bodies?: (string | object)[];
+  /** Runs after the scenario, whether it passed or failed (e.g. delete the accounts it made). */
+  teardown?: () => Promise<void>;
 }
 
 export interface Scenario {
@@ -68,6 +78,46 @@ export interface Scenario {
   verify?: (body: string) => string | undefined;
   /** Replace `[<id>]` in bodies with a unique id on every request (autocannon's idReplacement). */
   idReplacement?: boolean;
+  /**
+   * Concurrent connections for this scenario, instead of BENCH_CONNECTIONS. For paths whose
+   * throughput is bounded by something other than the server's event loop (argon2's thread
+   * pool), where more connections would only lengthen the queue.
+   */
+  connections?: number;
+  /** Upper bounds on BENCH_WARMUP and BENCH_DURATION for this scenario, in seconds. */
+  maxWarmupS?: number;
+  maxDurationS?: number;
+  /** Shown in the target column when there is no `designTarget`: why there is none. */
+  note?: string;
+}
+
+/** Accounts the login scenario rotates over, so sessions don't all pile onto one user. */
+const LOGIN_USERS = 10;
+
+/** One account, logged in once, its session warmed with a few requests. */
+async function authMeSetup(ctx: SetupContext, scenario: string): Promise<SetupResult> {
+  const { users, remove } = await registerBenchUsers(ctx, scenario, 1);
+  try {
+    const headers = { authorization: `Bearer ${await login(ctx.baseUrl, users[0]!.email)}` };
+    for (let i = 0; i < 5; i++) await requestJson(ctx.baseUrl, 'GET', '/api/v1/auth/me', undefined, headers);
+    return { headers, teardown: remove };
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+}
+
+/** A bench account with the member role (see identity.ts) and its permissions. */
+function verifyMe(body: string): string | undefined {
+  const parsed = JSON.parse(body) as { user?: { email?: unknown }; roles?: { name?: unknown }[]; permissions?: unknown[] };
+  const ok =
+    typeof parsed.user?.email === 'string' &&
+    parsed.user.email.startsWith('pcf-bench-') &&
+    Array.isArray(parsed.roles) &&
+    parsed.roles.some((r) => r.name === 'member') &&
+    Array.isArray(parsed.permissions) &&
+    parsed.permissions.length > 0;
+  return ok ? undefined : `expected a member: {"user":{"email":"pcf-bench-…"},"roles":[{"name":"member"}],"permissions":[…]}, got ${body.slice(0, 300)}`;
 }
 
 export const scenarios: Scenario[] = [
@@ -111,5 +161,53 @@ export const scenarios: Scenario[] = [
         ? undefined
         : `expected {"data":{"__typename":"Query"}}, got ${body.slice(0, 300)}`;
     },
+  },
+  {
+    name: 'auth-me',
+    description:
+      'PCF GET /api/v1/auth/me with a warm session and the in-process cache: bearer token → session → grants → JSON. ' +
+      'On PostgreSQL without Redis the cache keeps entries 1 s, so one session and grants lookup per second',
+    target: 'pcf',
+    method: 'GET',
+    path: '/api/v1/auth/me',
+    compareTo: 'bare-pg',
+    note: 'none in §6 (informational)',
+    setup: (ctx) => authMeSetup(ctx, 'auth-me'),
+    verify: verifyMe,
+  },
+  {
+    name: 'auth-login',
+    description: `PCF POST /api/v1/auth/login with correct credentials, rotating over ${LOGIN_USERS} accounts: one argon2id verification and one session INSERT each`,
+    target: 'pcf',
+    method: 'POST',
+    path: '/api/v1/auth/login',
+    compareTo: 'bare-pg',
+    // argon2 runs on the libuv thread pool (4 threads unless UV_THREADPOOL_SIZE says
+    // otherwise): one connection per thread keeps it busy without a queue in front of it.
+    connections: 4,
+    maxWarmupS: 1,
+    maxDurationS: 5,
+    note: 'none (informational): bounded by argon2id',
+    setup: async (ctx) => {
+      const { users, remove } = await registerBenchUsers(ctx, 'auth-login', LOGIN_USERS);
+      return { bodies: users.map((u) => ({ email: u.email, password: BENCH_PASSWORD })), teardown: remove };
+    },
+    verify: (body) => {
+      const parsed = JSON.parse(body) as { token?: unknown; user?: { id?: unknown } };
+      return typeof parsed.token === 'string' && parsed.token.length > 0 && typeof parsed.user?.id === 'string'
+        ? undefined
+        : `expected {"token":…,"user":{…}}, got ${body.slice(0, 300)}`;
+    },
+  },
+  {
+    name: 'auth-me-redis',
+    description: 'PCF GET /api/v1/auth/me with a warm session and Redis as the cache (as in production): two Redis GETs per request (session, then grants)',
+    target: 'pcf-redis',
+    method: 'GET',
+    path: '/api/v1/auth/me',
+    compareTo: 'bare-pg',
+    note: 'none in §6 (informational)',
+    setup: (ctx) => authMeSetup(ctx, 'auth-me-redis'),
+    verify: verifyMe,
   },
 ];

@@ -1,6 +1,7 @@
 /**
  * Starting the two kinds of server under test, each in a child process:
- * the bare Fastify baselines (bare-server.ts) and the real PCF server (dist/src/main.js).
+ * the bare Fastify baselines (bare-server.ts) and the real PCF server (dist/src/main.js),
+ * the latter with the in-process cache (`pcf`) or with Redis (`pcf-redis`).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -50,14 +51,33 @@ export async function startBareServer(databaseUrl: string, timeoutMs = 30_000): 
   return { baseUrl: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) };
 }
 
+export interface PcfServerOptions {
+  /** Prefix of the child's output lines and of its error messages (default `pcf`). */
+  label?: string;
+  /** Extra environment for the child, applied over the inherited one (e.g. PCF_REDIS_URL). */
+  env?: Record<string, string>;
+  /**
+   * Readiness checks that must report `up`, not only a 200. A non-critical check (the
+   * cache) that is down still answers 200 "degraded", and a benchmark of a server whose
+   * Redis is unreachable would silently measure its fallback path.
+   */
+  requireUp?: string[];
+}
+
 /**
  * Starts the PCF server from its build output against the benchmark database and waits
- * until GET /health/ready answers 200 (polled every 200 ms).
+ * until GET /health/ready answers 200 (polled every 200 ms) with every `requireUp` check up.
  */
-export async function startPcfServer(entry: string, databaseUrl: string, readyTimeoutMs: number): Promise<RunningServer> {
+export async function startPcfServer(
+  entry: string,
+  databaseUrl: string,
+  readyTimeoutMs: number,
+  options: PcfServerOptions = {},
+): Promise<RunningServer> {
+  const label = options.label ?? 'pcf';
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const child = spawnChild('pcf', process.execPath, [entry], {
+  const child = spawnChild(label, process.execPath, [entry], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -67,21 +87,23 @@ export async function startPcfServer(entry: string, databaseUrl: string, readyTi
       PCF_HOST: '127.0.0.1',
       PCF_LOG_LEVEL: 'warn',
       PCF_PROFILE: 'production',
+      ...options.env,
     },
   });
   const started = Date.now();
   let last = 'no answer yet';
   while (Date.now() - started < readyTimeoutMs) {
     if (child.hasExited()) {
-      throw new Error(`PCF server exited before it was ready (${await child.exited})\n${child.tail()}`);
+      throw new Error(`${label} server exited before it was ready (${await child.exited})\n${child.tail()}`);
     }
     try {
       const res = await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(5_000) });
       const body = await res.text();
-      if (res.status === 200) {
+      const down = res.status === 200 ? checksNotUp(body, options.requireUp ?? []) : [];
+      if (res.status === 200 && down.length === 0) {
         return { baseUrl, child, stop: () => stopChild(child) };
       }
-      last = `HTTP ${res.status}: ${body.slice(0, 300)}`;
+      last = `HTTP ${res.status}${down.length > 0 ? ` but ${down.join(', ')} not up` : ''}: ${body.slice(0, 300)}`;
     } catch (err) {
       const cause = (err as Error & { cause?: Error }).cause;
       last = cause?.message ?? (err as Error).message;
@@ -90,7 +112,19 @@ export async function startPcfServer(entry: string, databaseUrl: string, readyTi
   }
   await stopChild(child);
   throw new Error(
-    `PCF server was not ready ${readyTimeoutMs / 1000} s after start: GET ${baseUrl}/health/ready -> ${last}\n` +
+    `${label} server was not ready ${readyTimeoutMs / 1000} s after start: GET ${baseUrl}/health/ready -> ${last}\n` +
       `last output:\n${child.tail() || '(none)'}`,
   );
+}
+
+/** The names in `required` whose check in a readiness body is missing or not `up`. */
+function checksNotUp(body: string, required: string[]): string[] {
+  if (required.length === 0) return [];
+  let checks: Record<string, { status?: unknown }> = {};
+  try {
+    checks = (JSON.parse(body) as { checks?: typeof checks }).checks ?? {};
+  } catch {
+    // not JSON: every required check counts as down
+  }
+  return required.filter((name) => checks[name]?.status !== 'up');
 }
