@@ -8,6 +8,7 @@ import { createLogger } from '../../src/infra/telemetry/logger.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases.js';
 
 const TABLES = [
+  'invitations',
   'notifications',
   'outbox',
   'permissions',
@@ -61,12 +62,14 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('migrates down and up again, leaving nothing behind', async () => {
-      const reverted = await migrateDown(database.db);
-      assert.deepEqual(reverted, [(await migrationStatus(database.db)).at(-1)!.name]);
-      const none = await sql<{ n: number }>`select count(*) as n from information_schema.tables where table_schema = 'public' and table_name = 'users'`.execute(database.db);
-      assert.equal(none.rows[0]!.n, 0);
+      const names = (await migrationStatus(database.db)).map((m) => m.name);
+      const reverted: string[] = [];
+      for (let step = await migrateDown(database.db); step.length > 0; step = await migrateDown(database.db)) reverted.push(...step);
+      assert.deepEqual(reverted, [...names].reverse(), 'each down reverts the latest');
+      const left = await sql<{ n: number }>`select count(*) as n from information_schema.tables where table_schema = 'public' and table_name not like 'pcf_migrations%'`.execute(database.db);
+      assert.equal(Number(left.rows[0]!.n), 0);
       const applied = await migrateUp(database.db);
-      assert.deepEqual(applied, reverted);
+      assert.deepEqual(applied, names);
       assert.deepEqual(await migrateUp(database.db), [], 'a second up applies nothing');
     });
 
