@@ -4,7 +4,7 @@ import { isAppError } from '../core/errors.js';
 import { createDatabase, databaseOptionsFrom, migrateUp } from '../infra/database/index.js';
 import { createLogger } from '../infra/telemetry/logger.js';
 import { PasswordHasher } from '../services/auth/password.js';
-import { createAccount } from '../services/users/accounts.js';
+import { createAccount, validateNewAccount } from '../services/users/accounts.js';
 import { err, out } from './output.js';
 
 export interface CreateUserOptions {
@@ -22,7 +22,13 @@ export interface CreateUserOptions {
  */
 export async function createUser(config: Config, options: CreateUserOptions): Promise<void> {
   const password = options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : randomBytes(18).toString('base64url');
-  const database = createDatabase(databaseOptionsFrom(config), createLogger({ level: 'warn' }));
+  try {
+    // Checked before the database is opened (or, embedded, created).
+    validateNewAccount({ email: options.email, name: options.name, password });
+  } catch (e) {
+    return fail(e);
+  }
+  const database = createDatabase(databaseOptionsFrom(config), createLogger({ level: 'silent' }));
   try {
     if (config.database.autoMigrate) await migrateUp(database.db);
     const hasher = new PasswordHasher({ memoryKib: config.auth.argon2MemoryKib, iterations: config.auth.argon2Iterations, parallelism: 1 });
@@ -30,12 +36,22 @@ export async function createUser(config: Config, options: CreateUserOptions): Pr
     out(`created ${options.admin ? 'admin' : 'member'} ${user.email} (${user.id})`);
     if (!options.passwordStdin) out(`password: ${password}\nIt is shown only this once; change it after signing in (POST /api/v1/auth/password).`);
   } catch (e) {
-    if (!isAppError(e) || e.status >= 500) throw e;
-    err(`${e.message}${e.errors?.length ? `\n${e.errors.map((f) => `  ${f.field}: ${f.message}`).join('\n')}` : ''}`);
-    process.exitCode = 1;
+    fail(e);
   } finally {
-    await database.close();
+    await database.close().catch(() => undefined);
   }
+}
+
+/** One clear line (and the field problems) on stderr, exit code 1; never a stack trace. */
+function fail(e: unknown): void {
+  if (isAppError(e)) {
+    const cause = e.cause instanceof Error ? ` (${e.cause.message})` : '';
+    const fields = e.errors?.length ? `\n${e.errors.map((f) => `  ${f.field}: ${f.message}`).join('\n')}` : '';
+    err(`cannot create the account: ${e.message}${e.status >= 500 ? cause : ''}${fields}`);
+  } else {
+    err(`cannot create the account: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  process.exitCode = 1;
 }
 
 async function readStdin(): Promise<string> {

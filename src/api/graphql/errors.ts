@@ -57,7 +57,10 @@ export function formatGraphqlErrors(execution: ExecutionResult & { statusCode?: 
     };
     if (error.locations) formatted.locations = error.locations;
     if (error.path) formatted.path = error.path;
-    if (appErr?.errors?.length) formatted.extensions.errors = appErr.errors;
+    // A resolver's contract error reaches here re-wrapped by graphql-js, its field list
+    // already in extensions (see resolvers.ts); a transport-level one still has it on appErr.
+    const fields = appErr?.errors ?? (error.extensions?.errors as FormattedError['extensions']['errors']);
+    if (fields?.length) formatted.extensions.errors = fields;
     return formatted;
   });
   const executed = 'data' in execution;

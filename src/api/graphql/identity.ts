@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import { GraphQLJSONObject } from 'graphql-scalars';
+import { can } from '../../services/access/index.js';
 import type { Principal } from '../../services/auth/principals.js';
 import type { ClientInfo } from '../../services/auth/sessions.js';
 import type { Identity } from '../../services/identity.js';
@@ -21,7 +22,7 @@ export const identityTypeDefs = /* GraphQL */ `
     name: String!
     createdAt: String!
     updatedAt: String!
-    "The user's roles."
+    "The user's roles: all of your own; another user's where you may read the role."
     roles: [Role!]!
   }
 
@@ -265,7 +266,13 @@ export function identityResolvers(identity: Identity) {
     Query: query,
     Mutation: mutation,
     User: {
-      roles: (user: UserView, _a: Args, ctx: IdentityContext) => ctx.loaders.rolesOfUser.load(user.id),
+      // Your own roles always (as in me); another user's only where you may read the role.
+      // An anonymous request sees a user only as the result of its own register or login.
+      roles: async (user: UserView, _a: Args, ctx: IdentityContext) => {
+        const [held, caller] = await Promise.all([ctx.loaders.rolesOfUser.load(user.id), ctx.caller()]);
+        if (!caller || caller.user.id === user.id) return held;
+        return held.filter((role) => can(caller.ability, 'read', 'role', { id: role.id, name: role.name }));
+      },
     },
     Role: {
       permissions: (role: RoleView & { permissions?: PermissionView[] }, _a: Args, ctx: IdentityContext) =>

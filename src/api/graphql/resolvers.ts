@@ -14,8 +14,9 @@ type ResolverMap = Record<string, Record<string, unknown>>;
  * Turns whatever a resolver throws into a GraphQL error that is safe to send: a contract
  * error keeps its code and detail, anything else says only INTERNAL_ERROR and is logged.
  *
- * It sits on the resolvers rather than in the error formatter because mercurius sends
- * WebSocket results without formatting them; this way both transports send the same errors.
+ * It sits on the resolvers so an error is classified, and an internal one logged with its
+ * trace id, where it happens, whichever transport ran the operation; the formatter then
+ * only copies the code and field list that this put in `extensions`.
  */
 export function toClientError(err: unknown, context: ResolverContext): GraphQLError {
   if (err instanceof GraphQLError) return err;

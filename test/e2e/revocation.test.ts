@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase } from '../support/databases.js';
+import { freePort } from '../support/net.js';
+
+/*
+ * Revocation across instances (DESIGN §1 "cluster", §2, §5 "Identity"): two real server
+ * processes share one PostgreSQL database, with and without a shared Redis cache. A session
+ * logged out, or a grant changed, on one instance must stop (or start) counting on the other
+ * within a bounded time, although the other has the session and grants cached.
+ */
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+interface Instance {
+  name: string;
+  base: string;
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<void>;
+}
+
+const running = new Set<Instance>();
+
+/** SIGTERM (drain), then SIGKILL for whatever is still running after 10 s. */
+async function stop(instances: Iterable<Instance>): Promise<void> {
+  await Promise.all(
+    [...instances].map(async (instance) => {
+      if (instance.child.exitCode === null && instance.child.signalCode === null) instance.child.kill('SIGTERM');
+      const exited = await Promise.race([instance.exited.then(() => true), sleep(10_000, undefined, { ref: false }).then(() => false)]);
+      if (!exited) instance.child.kill('SIGKILL');
+      await instance.exited;
+      running.delete(instance);
+    }),
+  );
+}
+after(() => stop(running));
+
+/** `node src/main.ts` configured by PCF_* only, as a container would run it. */
+async function spawnInstance(name: string, env: Record<string, string>): Promise<Instance> {
+  const port = await freePort();
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PCF_') && !key.startsWith('NODE_TEST')));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...clean, PCF_HOST: '127.0.0.1', PCF_PORT: String(port), PCF_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const instance: Instance = { name, base: `http://127.0.0.1:${port}`, child, output: () => output, exited };
+  running.add(instance);
+  return instance;
+}
+
+async function waitReady(instance: Instance, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (instance.child.exitCode !== null) assert.fail(`instance ${instance.name} exited early:\n${instance.output()}`);
+    const status = await fetch(`${instance.base}/health/ready`, { signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (Date.now() > deadline) assert.fail(`instance ${instance.name} not ready after ${timeoutMs} ms:\n${instance.output()}`);
+    await sleep(100);
+  }
+}
+
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function call(instance: Instance, method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${instance.base}/api/v1${path}`, {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+async function expectStatus(instance: Instance, method: string, path: string, status: number, options: { token?: string; body?: unknown } = {}): Promise<Record<string, unknown>> {
+  const reply = await call(instance, method, path, options);
+  assert.equal(reply.status, status, `${method} ${path} on ${instance.name}: ${JSON.stringify(reply.body)}`);
+  return reply.body;
+}
+
+interface Me {
+  user: { id: string; email: string };
+  roles: { id: string; name: string }[];
+  permissions: { id: string; resourceType: string; action: string }[];
+}
+
+/**
+ * Polls `check` every 20 ms until it holds; returns how long that took, or fails once
+ * `limitMs` has passed. The clock starts when the change was acknowledged.
+ */
+async function within(what: string, limitMs: number, check: () => Promise<boolean>): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (await check()) return performance.now() - started;
+    const elapsed = performance.now() - started;
+    if (elapsed > limitMs) assert.fail(`${what}: still not seen after ${Math.round(elapsed)} ms (limit ${limitMs} ms)`);
+    await sleep(20);
+  }
+}
+
+const PASSWORD = 'revocation test passphrase';
+
+/** The same scenario with and without a shared cache; only the time limit differs. */
+function scenario(options: { redis: boolean; limitMs: number }) {
+  let database: TestDatabase;
+  let a: Instance;
+  let b: Instance;
+  let adminToken: string;
+  let memberId: string;
+  const tag = randomBytes(4).toString('hex');
+  const memberEmail = `member-${tag}@revocation.example`;
+
+  const login = async (instance: Instance, email: string) => (await expectStatus(instance, 'POST', '/auth/login', 200, { body: { email, password: PASSWORD } })).token as string;
+  const me = async (instance: Instance, token: string) => (await expectStatus(instance, 'GET', '/auth/me', 200, { token })) as unknown as Me;
+  /** A few authenticated calls on both instances, so each has the session and grants cached. */
+  const warm = async (token: string) => {
+    for (let i = 0; i < 3; i++) for (const instance of [a, b]) await me(instance, token);
+  };
+
+  before(async () => {
+    database = await createTestDatabase('postgres');
+    if (database.options.kind !== 'postgres') throw new Error('expected a PostgreSQL database');
+    const env: Record<string, string> = { PCF_DATABASE_URL: database.options.url };
+    if (options.redis) {
+      env.PCF_REDIS_URL = TEST_REDIS_URL!;
+      // Keys of their own: other test runs on the same Redis never see these sessions.
+      env.PCF_REDIS_KEY_PREFIX = `pcf-test-${tag}:`;
+    }
+    [a, b] = await Promise.all([spawnInstance('A', env), spawnInstance('B', env)]);
+    await Promise.all([waitReady(a), waitReady(b)]);
+
+    // The first account is the admin; the second a member.
+    await expectStatus(a, 'POST', '/auth/register', 201, { body: { email: `admin-${tag}@revocation.example`, name: 'Admin', password: PASSWORD } });
+    const member = await expectStatus(a, 'POST', '/auth/register', 201, { body: { email: memberEmail, name: 'Member', password: PASSWORD } });
+    memberId = (member.user as { id: string }).id;
+    adminToken = await login(a, `admin-${tag}@revocation.example`);
+  });
+  after(async () => {
+    await stop([a, b].filter(Boolean));
+    await database?.drop();
+  });
+
+  it(`a logout on A is refused on B within ${options.limitMs} ms`, async (t) => {
+    const token = await login(a, memberEmail);
+    assert.equal((await me(b, token)).user.id, memberId, 'the token from A works on B');
+    await warm(token);
+
+    await expectStatus(a, 'POST', '/auth/logout', 204, { token });
+    await expectStatus(a, 'GET', '/auth/me', 401, { token });
+    const took = await within('B refusing the logged-out token', options.limitMs, async () => (await call(b, 'GET', '/auth/me', { token })).status === 401);
+    // Once refused, refused for good (no stale entry coming back).
+    for (let i = 0; i < 5; i++) await expectStatus(b, 'GET', '/auth/me', 401, { token });
+    t.diagnostic(`B refused the token ${Math.round(took)} ms after the logout on A`);
+  });
+
+  it(`a permission granted, a role assigned and a permission revoked on A show in B’s /auth/me within ${options.limitMs} ms`, async (t) => {
+    const token = await login(a, memberEmail);
+    await warm(token);
+    const before = await me(b, token);
+    assert.deepEqual(before.roles.map((r) => r.name), ['member']);
+
+    // A direct permission, granted by the admin on A.
+    const granted = (await expectStatus(a, 'POST', `/users/${memberId}/permissions`, 201, {
+      token: adminToken,
+      body: { resourceType: `doc${tag}`, action: 'read' },
+    })) as { id: string };
+    assert.ok(granted.id, JSON.stringify(granted));
+    const grantTook = await within('B seeing the granted permission', options.limitMs, async () => (await me(b, token)).permissions.some((p) => p.id === granted.id));
+
+    // A role with a permission of its own, assigned on A.
+    const role = (await expectStatus(a, 'POST', '/roles', 201, { token: adminToken, body: { name: `editors-${tag}` } })) as { id: string };
+    await expectStatus(a, 'POST', `/roles/${role.id}/permissions`, 201, { token: adminToken, body: { resourceType: `doc${tag}`, action: 'update' } });
+    await warm(token);
+    await expectStatus(a, 'PUT', `/users/${memberId}/roles/${role.id}`, 204, { token: adminToken });
+    const roleTook = await within('B seeing the assigned role and its permission', options.limitMs, async () => {
+      const current = await me(b, token);
+      return current.roles.some((r) => r.id === role.id) && current.permissions.some((p) => p.resourceType === `doc${tag}` && p.action === 'update');
+    });
+
+    // Taking the direct permission back is the change that matters most.
+    await warm(token);
+    await expectStatus(a, 'DELETE', `/users/${memberId}/permissions/${granted.id}`, 204, { token: adminToken });
+    const revokeTook = await within('B dropping the revoked permission', options.limitMs, async () => !(await me(b, token)).permissions.some((p) => p.id === granted.id));
+    for (let i = 0; i < 5; i++) assert.ok(!(await me(b, token)).permissions.some((p) => p.id === granted.id), 'and it stays dropped');
+    t.diagnostic(`seen on B after: grant ${Math.round(grantTook)} ms, role ${Math.round(roleTook)} ms, revocation ${Math.round(revokeTook)} ms`);
+  });
+
+  it('leaves no errors in either instance’s log', () => {
+    for (const instance of [a, b]) assert.doesNotMatch(instance.output(), /"level":"(error|fatal)"/, `${instance.name}:\n${instance.output()}`);
+  });
+}
+
+describe('revocation across two instances sharing PostgreSQL and Redis', { skip: TEST_DATABASE_URL && TEST_REDIS_URL ? false : 'needs PostgreSQL and Redis', timeout: 180_000 }, () => {
+  scenario({ redis: true, limitMs: 1000 });
+});
+
+describe('revocation across two instances sharing only PostgreSQL (1 s cache entries)', { skip: TEST_DATABASE_URL ? false : 'needs PostgreSQL', timeout: 180_000 }, () => {
+  // Unshared cache entries live at most 1 s (DESIGN: revocation reaches every instance within a second).
+  scenario({ redis: false, limitMs: 1500 });
+});
