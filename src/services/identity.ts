@@ -33,10 +33,13 @@ export interface IdentityDeps {
  * copies live for one second, so a revoked token fails everywhere within a second.
  */
 const UNSHARED_CACHE_TTL_MS = 1000;
+const NEAR_CACHE_TTL_MS = 500;
 
 export function createIdentity(deps: IdentityDeps): Identity {
   const log = moduleLogger(deps.logger, 'auth');
-  const cache = new TolerantCache(deps.cache, log);
+  // With Redis, entries are also kept in the process for a moment: a warm request then costs
+  // no round trip at all, and another instance acts on a revoked session for at most this long.
+  const cache = new TolerantCache(deps.cache, log, deps.cache.kind === 'redis' ? { ttlMs: NEAR_CACHE_TTL_MS, maxEntries: 10_000 } : undefined);
   const shared = deps.cache.kind === 'redis' || deps.database.kind === 'pglite';
   const cacheTtlMs = shared ? deps.auth.cacheTtlMs : Math.min(deps.auth.cacheTtlMs, UNSHARED_CACHE_TTL_MS);
   const hasher = new PasswordHasher({ memoryKib: deps.auth.argon2MemoryKib, iterations: deps.auth.argon2Iterations, parallelism: 1 });

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { appError } from '../../core/errors.js';
 import type { Cache } from '../../infra/cache/index.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
@@ -20,20 +21,34 @@ export function isInvalidated(value: unknown): value is Invalidated {
 export const INVALIDATION_HOLD_MS = 10_000;
 
 /**
+ * A shared (Redis) cache costs a network round trip per read; a near cache keeps what was
+ * read for ttlMs in the process as well. Invalidations clear it at once on the instance that
+ * makes them and reach the others when their copy expires, so ttlMs bounds how long another
+ * instance can act on revoked data.
+ */
+export interface NearCacheOptions {
+  ttlMs: number;
+  maxEntries: number;
+}
+
+/**
  * The cache as services use it for data whose source of truth is the database. A failing
  * cache (Redis down) makes reads miss and writes no-ops, so requests fall back to the
- * database and the instance degrades instead of failing. Deletions are different: they
- * revoke access, and a deletion that did not happen would leave a revoked session usable
- * once the cache is back, so a failed deletion fails the caller (503) and it can retry.
+ * database and the instance degrades instead of failing. Invalidations are different: they
+ * revoke access, and one that did not happen would leave a revoked session usable once the
+ * cache is back, so a failed invalidation fails the caller (503) and it can retry.
  */
 export class TolerantCache {
   readonly #cache: Cache;
   readonly #log: Logger;
+  /** In-process copies of shared entries, kept briefly (see NearCacheOptions). */
+  readonly #near: LRUCache<string, { value: unknown }> | undefined;
   #lastWarning = 0;
 
-  constructor(cache: Cache, log: Logger) {
+  constructor(cache: Cache, log: Logger, near?: NearCacheOptions) {
     this.#cache = cache;
     this.#log = log;
+    if (near && near.ttlMs > 0) this.#near = new LRUCache({ max: near.maxEntries, ttl: near.ttlMs });
   }
 
   get kind(): Cache['kind'] {
@@ -41,26 +56,24 @@ export class TolerantCache {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    const near = this.#near?.get(key);
+    if (near) return near.value as T;
     try {
-      return await this.#cache.get<T>(key);
+      const value = await this.#cache.get<T>(key);
+      if (value !== undefined) this.#near?.set(key, { value });
+      return value;
     } catch (err) {
       this.#warn(err);
       return undefined;
     }
   }
 
-  async set<T>(key: string, value: T, ttlMs: number): Promise<void> {
-    try {
-      await this.#cache.set(key, value, ttlMs);
-    } catch (err) {
-      this.#warn(err);
-    }
-  }
-
   /** Stores only where nothing is stored (see `Cache.add`); false when the cache fails. */
   async add<T>(key: string, value: T, ttlMs: number): Promise<boolean> {
     try {
-      return await this.#cache.add(key, value, ttlMs);
+      const added = await this.#cache.add(key, value, ttlMs);
+      if (added) this.#near?.set(key, { value });
+      return added;
     } catch (err) {
       this.#warn(err);
       return false;
@@ -73,6 +86,7 @@ export class TolerantCache {
    * change holds even against a request racing it. Fails like `delete`.
    */
   async invalidate(keys: readonly string[], holdMs: number): Promise<void> {
+    for (const key of keys) this.#near?.delete(key);
     for (let i = 0; i < keys.length; i += 100) {
       const chunk = keys.slice(i, i + 100);
       try {
@@ -81,20 +95,6 @@ export class TolerantCache {
         throw appError('SERVICE_UNAVAILABLE', 'The cache is unavailable; retry shortly.', { cause: err, headers: { 'retry-after': '1' } });
       }
     }
-  }
-
-  async delete(...keys: string[]): Promise<void> {
-    if (keys.length === 0) return;
-    try {
-      await this.#cache.delete(...keys);
-    } catch (err) {
-      throw appError('SERVICE_UNAVAILABLE', 'The cache is unavailable; retry shortly.', { cause: err, headers: { 'retry-after': '1' } });
-    }
-  }
-
-  /** The raw port, for callers with their own failure policy (counters). */
-  get port(): Cache {
-    return this.#cache;
   }
 
   // The Redis adapter already logs the outage; this only notes that requests go to the
