@@ -4,6 +4,7 @@ import type { Principal } from '../services/auth/principals.js';
 import type { ClientInfo } from '../services/auth/sessions.js';
 import { bearerToken } from '../services/auth/tokens.js';
 import type { App } from './app.js';
+import { traceOf } from './request-context.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,12 +28,12 @@ export function registerAuthentication(app: App, auth: AuthService): void {
     const header = request.headers.authorization;
     if (header === undefined || !AUTHENTICATED.test(request.url)) return;
     const token = bearerToken(header) ?? '';
-    request.principal = await auth.authenticate(token);
+    request.principal = await auth.authenticate(token, clientInfo(request));
   });
 }
 
 /** Who is calling from where, for sessions and audit lines. */
 export function clientInfo(request: FastifyRequest): ClientInfo {
   const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined };
+  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined, traceId: traceOf(request).traceId };
 }

@@ -747,6 +747,23 @@ for (const kind of DATABASE_KINDS) {
         assert.ok(failed.some((r) => r.actorId === memberA.user.id), 'a failure line for the account');
         assert.ok(failed.some((r) => r.actorId === undefined), 'a failure line for the unknown email');
 
+        // An admin action is audited with its actor, and every audit line joins its request's
+        // trace: the line carries the trace id of the request that caused it.
+        const traceId = '0af7651916cd43dd8448eb211c80319c';
+        const role = await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/roles',
+          headers: { authorization: `Bearer ${admin.token}`, traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+          payload: { name: 'audited' },
+        });
+        assert.equal(role.statusCode, 201, role.body);
+        const created = t.logs.records().find((r) => r.event === 'role.created' && r.roleId === (role.json() as { id: string }).id);
+        assert.ok(created, 'a role.created line');
+        assert.equal(created.actorId, admin.user.id);
+        assert.equal(created.traceId, traceId);
+        assert.equal(created.module, 'audit');
+        for (const r of t.logs.records().filter((l) => l.module === 'audit')) assert.match(String(r.traceId), /^[0-9a-f]{32}$/, `${String(r.event)} has a trace id`);
+
         const text = t.logs.text();
         assert.ok(secrets.has(signedIn.token));
         assert.ok(secrets.size > 20, `${secrets.size} secrets checked`);

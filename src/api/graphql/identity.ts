@@ -192,19 +192,26 @@ export interface IdentityLoaders {
 }
 
 /**
- * Per-request batch loaders: a page of users with their roles and the roles' permissions
- * costs three queries, whatever the page size.
+ * Batch loaders: a page of users with their roles and the roles' permissions costs three
+ * queries, whatever the page size. They batch but do not memoise (`cache: false`), so one
+ * set can serve every operation of a long-lived WebSocket without handing out stale rows.
  */
 export function identityLoaders(identity: Identity): IdentityLoaders {
   return {
-    rolesOfUser: new DataLoader(async (ids) => {
-      const byUser = await identity.roles.rolesOfUsers(ids);
-      return ids.map((id) => byUser.get(id) ?? []);
-    }),
-    permissionsOfRole: new DataLoader(async (ids) => {
-      const byRole = await identity.roles.permissionsOfRoles(ids);
-      return ids.map((id) => byRole.get(id) ?? []);
-    }),
+    rolesOfUser: new DataLoader(
+      async (ids) => {
+        const byUser = await identity.roles.rolesOfUsers(ids);
+        return ids.map((id) => byUser.get(id) ?? []);
+      },
+      { cache: false },
+    ),
+    permissionsOfRole: new DataLoader(
+      async (ids) => {
+        const byRole = await identity.roles.permissionsOfRoles(ids);
+        return ids.map((id) => byRole.get(id) ?? []);
+      },
+      { cache: false },
+    ),
   };
 }
 

@@ -1,5 +1,5 @@
 import websocket from '@fastify/websocket';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { getOperationAST, type DocumentNode } from 'graphql';
 import mercurius, { type MercuriusContext } from 'mercurius';
 import type { Config } from '../../core/config/index.js';
@@ -57,20 +57,20 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
       fullWsTransport: true,
       // Pings keep idle sockets alive through proxies and find dead peers.
       keepAlive: 15_000,
-      context: (_socket, request) => ({ trace: request.trace, log: request.log, client: clientInfo(request) }),
+      context: (_socket, request) => wsContext(deps.identity, request),
       // The token travels in connection_init ({ "authorization": "Bearer <token>" }). It is
       // checked there (a bad one closes the connection) and again for every operation, so a
       // session revoked while the socket is open stops working at once.
       onConnect: async ({ payload }: { payload?: Record<string, unknown> }) => {
         const header = payload?.authorization ?? payload?.Authorization;
-        if (header === undefined) return { caller: async () => undefined, loaders: identityLoaders(deps.identity) };
+        if (header === undefined) return true;
         const token = typeof header === 'string' ? (bearerToken(header) ?? '') : '';
         try {
           await deps.identity.auth.authenticate(token);
         } catch {
           return false;
         }
-        return wsOperationContext(deps.identity, token);
+        return { wsToken: token };
       },
     },
   });
@@ -85,14 +85,26 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
   });
 }
 
+interface WsContext extends IdentityContext {
+  /** The token of connection_init, merged in by onConnect; absent for an anonymous socket. */
+  wsToken?: string;
+}
+
 /**
- * The context a WebSocket connection's operations share: the caller is re-resolved for each
- * operation (a cache hit when warm), and loaders are fresh per operation.
+ * The context a WebSocket connection's operations share (mercurius copies it per operation,
+ * onConnect's result merged in). The caller is resolved again for each operation from the
+ * token, a cache hit when warm; the loaders do not memoise, so sharing them across
+ * operations never serves stale rows.
  */
-function wsOperationContext(identity: Identity, token: string): Pick<IdentityContext, 'caller'> & { loaders: IdentityContext['loaders'] } {
+function wsContext(identity: Identity, request: FastifyRequest): WsContext & { trace: FastifyRequest['trace']; log: FastifyRequest['log'] } {
   return {
-    caller: (): Promise<Principal | undefined> => identity.auth.authenticate(token),
+    trace: request.trace,
+    log: request.log,
+    client: clientInfo(request),
     loaders: identityLoaders(identity),
+    caller(this: WsContext): Promise<Principal | undefined> {
+      return this.wsToken === undefined ? Promise.resolve(undefined) : identity.auth.authenticate(this.wsToken, this.client);
+    },
   };
 }
 

@@ -1,4 +1,6 @@
 import type { Logger } from '../../infra/telemetry/logger.js';
+import type { Principal } from './principals.js';
+import type { ClientInfo } from './sessions.js';
 
 /**
  * Security events (DESIGN §5, issue "Audit"): one structured line each, under the `audit`
@@ -33,6 +35,16 @@ export interface AuditFields {
 }
 
 export type Audit = (event: AuditEvent, fields: AuditFields) => void;
+
+/** Who acted and from where: the caller's id, IP and the request's trace id. */
+export function actor(principal: Principal): AuditFields {
+  return { actorId: principal.user.id, ...origin(principal.client) };
+}
+
+/** Where an anonymous (or any) request came from. */
+export function origin(client: ClientInfo | undefined): AuditFields {
+  return { ip: client?.ip, traceId: client?.traceId };
+}
 
 export function createAudit(log: Logger): Audit {
   return (event, fields) => log.info({ event, ...fields }, `audit ${event}`);

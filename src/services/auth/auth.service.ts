@@ -6,7 +6,7 @@ import { can } from '../access/index.js';
 import { createAccount } from '../users/accounts.js';
 import { checkPassword, FieldProblems, normaliseEmail } from '../users/input.js';
 import { iso, type PermissionView, type RoleRef, type SessionView, type UserView } from '../shared/views.js';
-import type { Audit } from './audit.js';
+import { origin, type Audit } from './audit.js';
 import type { LoginLimiter } from './login-limiter.js';
 import type { PasswordHasher } from './password.js';
 import { requireSignedIn, type GrantsStore, type Principal } from './principals.js';
@@ -60,12 +60,12 @@ export class AuthService {
   }
 
   /** token → session → user → roles → permissions; served from the cache when warm. */
-  async authenticate(token: string): Promise<Principal> {
+  async authenticate(token: string, client?: ClientInfo): Promise<Principal> {
     const session = await this.#d.sessions.resolve(token);
     const grants = await this.#d.grants.grants(session.userId);
     // A user deleted a moment ago: its sessions are going too.
     if (!grants) throw appError('UNAUTHORIZED', 'The token is invalid or expired.');
-    return { user: grants.user, roles: grants.roles, permissions: grants.permissions, ability: this.#d.grants.ability(grants), sessionId: session.id };
+    return { user: grants.user, roles: grants.roles, permissions: grants.permissions, ability: this.#d.grants.ability(grants), sessionId: session.id, client };
   }
 
   async register(input: { email: unknown; name: unknown; password: unknown; invitation?: unknown }, client: ClientInfo): Promise<UserView> {
@@ -85,7 +85,7 @@ export class AuthService {
           }
         : undefined,
     });
-    this.#d.audit('auth.register', { actorId: user.id, ip: client.ip });
+    this.#d.audit('auth.register', { actorId: user.id, ...origin(client) });
     return user;
   }
 
@@ -101,7 +101,7 @@ export class AuthService {
     try {
       await this.#d.limiter.attempt(email, client.ip);
     } catch (err) {
-      this.#d.audit('auth.login.blocked', { ip: client.ip });
+      this.#d.audit('auth.login.blocked', { ...origin(client) });
       throw err;
     }
     const row = await this.#d.database.db.selectFrom('users').select(['id', 'password_hash']).where(sql<string>`lower(email)`, '=', email).executeTakeFirst();
@@ -109,7 +109,7 @@ export class AuthService {
     const verdict = row ? await this.#d.hasher.verify(row.password_hash, password) : (await this.#d.hasher.verifyDummy(password), { ok: false, needsRehash: false });
     if (!row || !verdict.ok) {
       await this.#d.limiter.recordFailure(client.ip);
-      this.#d.audit('auth.login.failed', { actorId: row?.id, ip: client.ip, reason: row ? 'wrong password' : 'unknown account' });
+      this.#d.audit('auth.login.failed', { actorId: row?.id, ...origin(client), reason: row ? 'wrong password' : 'unknown account' });
       throw badCredentials();
     }
     await this.#d.limiter.recordSuccess(email);
@@ -117,14 +117,14 @@ export class AuthService {
     const grants = await this.#d.grants.grants(row.id);
     if (!grants) throw badCredentials();
     const { token, session } = await this.#d.sessions.open(row.id, client);
-    this.#d.audit('auth.login.succeeded', { actorId: row.id, sessionId: session.id, ip: client.ip });
+    this.#d.audit('auth.login.succeeded', { actorId: row.id, sessionId: session.id, ...origin(client) });
     return { token, expiresAt: iso(new Date(session.expiresAt)), user: grants.user };
   }
 
   async logout(principal: Principal | undefined, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
     await this.#d.sessions.revoke(caller.user.id, caller.sessionId);
-    this.#d.audit('auth.logout', { actorId: caller.user.id, sessionId: caller.sessionId, ip: client.ip });
+    this.#d.audit('auth.logout', { actorId: caller.user.id, sessionId: caller.sessionId, ...origin(client) });
   }
 
   me(principal: Principal | undefined): Me {
@@ -141,7 +141,7 @@ export class AuthService {
   async revokeSession(principal: Principal | undefined, sessionId: string, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
     if (!isUuid(sessionId) || !(await this.#d.sessions.revoke(caller.user.id, sessionId))) throw appError('NOT_FOUND', 'No such session.');
-    this.#d.audit('auth.session.revoked', { actorId: caller.user.id, sessionId, ip: client.ip });
+    this.#d.audit('auth.session.revoked', { actorId: caller.user.id, sessionId, ...origin(client) });
   }
 
   /** Changes the caller's password and signs out its other sessions. */
@@ -163,7 +163,7 @@ export class AuthService {
     const hash = await this.#d.hasher.hash(next);
     await this.#d.database.db.updateTable('users').set({ password_hash: hash, updated_at: new Date() }).where('id', '=', caller.user.id).execute();
     const revoked = await this.#d.sessions.revokeAll(caller.user.id, caller.sessionId);
-    this.#d.audit('auth.password.changed', { actorId: caller.user.id, revokedSessions: revoked, ip: client.ip });
+    this.#d.audit('auth.password.changed', { actorId: caller.user.id, revokedSessions: revoked, ...origin(client) });
   }
 
   /** An invitation to register (invite-only mode); needs permission to create users. */
@@ -177,7 +177,7 @@ export class AuthService {
     const id = newId();
     const expiresAt = new Date(Date.now() + this.#d.invitationTtlMs);
     await this.#d.database.db.insertInto('invitations').values({ id, email, token: hash, invited_by: caller.user.id, expires_at: expiresAt }).execute();
-    this.#d.audit('auth.invitation.created', { actorId: caller.user.id, invitationId: id, ip: client.ip });
+    this.#d.audit('auth.invitation.created', { actorId: caller.user.id, invitationId: id, ...origin(client) });
     return { id, email, token, expiresAt: expiresAt.toISOString() };
   }
 

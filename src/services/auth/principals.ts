@@ -3,6 +3,7 @@ import { appError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { buildAbility, type AppAbility } from '../access/index.js';
+import type { ClientInfo } from './sessions.js';
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { permissionView, userView, type PermissionView, type RoleRef, type UserView } from '../shared/views.js';
 
@@ -24,6 +25,8 @@ export interface Principal {
   readonly ability: AppAbility;
   /** The session the request was made with. */
   readonly sessionId: string;
+  /** Where the request comes from. */
+  readonly client?: ClientInfo | undefined;
 }
 
 /** The principal, or UNAUTHORIZED for an anonymous caller. */

@@ -2,7 +2,7 @@ import { appError } from '../../core/errors.js';
 import { isUuid, newId } from '../../core/ids.js';
 import { violatedConstraint, type Database } from '../../infra/database/index.js';
 import { accessFilter, can, canUnconditionally, validatePermissionInput, type ValidPermission } from '../access/index.js';
-import type { Audit } from '../auth/audit.js';
+import { actor, type Audit } from '../auth/audit.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { permissionView, roleView, type PermissionView, type RoleView } from '../shared/views.js';
@@ -92,7 +92,7 @@ export class RolesService {
       .catch((err: unknown) => {
         throw nameTaken(err) ?? err;
       });
-    this.#d.audit('role.created', { actorId: caller.user.id, roleId: row.id, name: row.name });
+    this.#d.audit('role.created', { ...actor(caller), roleId: row.id, name: row.name });
     return { ...roleView(row), permissions: [] };
   }
 
@@ -112,7 +112,7 @@ export class RolesService {
           throw nameTaken(err) ?? err;
         });
       await this.#d.grants.invalidate(await this.#holders(id));
-      this.#d.audit('role.updated', { actorId: caller.user.id, roleId: id, fields: Object.keys(fields) });
+      this.#d.audit('role.updated', { ...actor(caller), roleId: id, fields: Object.keys(fields) });
     }
     return this.get(caller, id);
   }
@@ -130,7 +130,7 @@ export class RolesService {
       await tx.deleteFrom('roles').where('id', '=', id).execute();
     });
     await this.#d.grants.invalidate(holders);
-    this.#d.audit('role.deleted', { actorId: caller.user.id, roleId: id, name: role.name });
+    this.#d.audit('role.deleted', { ...actor(caller), roleId: id, name: role.name });
   }
 
   async addPermission(principal: Principal | undefined, roleId: string, input: Record<string, unknown>): Promise<PermissionView> {
@@ -139,7 +139,7 @@ export class RolesService {
     assertNotAdminRole(await this.#readable(caller, roleId));
     const created = await this.#insertPermission(permission, { role_id: roleId });
     await this.#d.grants.invalidate(await this.#holders(roleId));
-    this.#d.audit('permission.granted', { actorId: caller.user.id, roleId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
+    this.#d.audit('permission.granted', { ...actor(caller), roleId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
     return created;
   }
 
@@ -151,7 +151,7 @@ export class RolesService {
     if (!linked) throw permissionNotFound();
     await this.#d.database.db.deleteFrom('permissions').where('id', '=', permissionId).execute();
     await this.#d.grants.invalidate(await this.#holders(roleId));
-    this.#d.audit('permission.revoked', { actorId: caller.user.id, roleId, permissionId });
+    this.#d.audit('permission.revoked', { ...actor(caller), roleId, permissionId });
   }
 
   /** Gives a user a role; idempotent. */
@@ -161,7 +161,7 @@ export class RolesService {
     await this.#readable(caller, roleId);
     await this.#d.database.db.insertInto('user_roles').values({ user_id: userId, role_id: roleId }).onConflict((oc) => oc.doNothing()).execute();
     await this.#d.grants.invalidate([userId]);
-    this.#d.audit('role.assigned', { actorId: caller.user.id, userId, roleId });
+    this.#d.audit('role.assigned', { ...actor(caller), userId, roleId });
   }
 
   /** Takes a role from a user; idempotent, except that the last admin keeps the admin role. */
@@ -174,7 +174,7 @@ export class RolesService {
       await tx.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', roleId).execute();
     });
     await this.#d.grants.invalidate([userId]);
-    this.#d.audit('role.unassigned', { actorId: caller.user.id, userId, roleId });
+    this.#d.audit('role.unassigned', { ...actor(caller), userId, roleId });
   }
 
   /** A permission held by one user directly, not through a role. */
@@ -184,7 +184,7 @@ export class RolesService {
     await this.#userExists(userId);
     const created = await this.#insertPermission(permission, { user_id: userId });
     await this.#d.grants.invalidate([userId]);
-    this.#d.audit('permission.granted', { actorId: caller.user.id, userId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
+    this.#d.audit('permission.granted', { ...actor(caller), userId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
     return created;
   }
 
@@ -196,7 +196,7 @@ export class RolesService {
     if (!linked) throw permissionNotFound();
     await this.#d.database.db.deleteFrom('permissions').where('id', '=', permissionId).execute();
     await this.#d.grants.invalidate([userId]);
-    this.#d.audit('permission.revoked', { actorId: caller.user.id, userId, permissionId });
+    this.#d.audit('permission.revoked', { ...actor(caller), userId, permissionId });
   }
 
   /** Roles of each user, for lists of users (one query per batch). */

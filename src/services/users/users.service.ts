@@ -3,7 +3,7 @@ import { appError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { accessFilter, can, type AccessFilter } from '../access/index.js';
-import type { Audit } from '../auth/audit.js';
+import { actor, type Audit } from '../auth/audit.js';
 import type { PasswordHasher } from '../auth/password.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
 import type { SessionStore } from '../auth/sessions.js';
@@ -82,7 +82,7 @@ export class UsersService {
     onlyFields(input, ['email', 'name', 'password'], problems);
     problems.throwIfAny();
     const user = await createAccount(this.#d.database, this.#d.hasher, input as { email: unknown; name: unknown; password: unknown });
-    this.#d.audit('user.created', { actorId: caller.user.id, userId: user.id });
+    this.#d.audit('user.created', { ...actor(caller), userId: user.id });
     return user;
   }
 
@@ -111,7 +111,7 @@ export class UsersService {
     }
     if (!row) throw userNotFound();
     await this.#d.grants.invalidate([id]);
-    this.#d.audit('user.updated', { actorId: caller.user.id, userId: id, fields: Object.keys(patch) });
+    this.#d.audit('user.updated', { ...actor(caller), userId: id, fields: Object.keys(patch) });
     return userView(row);
   }
 
@@ -146,7 +146,7 @@ export class UsersService {
       await this.#d.grants.invalidate([id]);
       await this.#d.sessions.forget(tokens);
     });
-    this.#d.audit('user.deleted', { actorId: caller.user.id, userId: id, transferTo });
+    this.#d.audit('user.deleted', { ...actor(caller), userId: id, transferTo });
   }
 
   async #readable(caller: Principal, id: string): Promise<UserView> {
