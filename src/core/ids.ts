@@ -12,3 +12,12 @@ export function newId(): string {
 export function isUuid(value: string): boolean {
   return uuidValidate(value);
 }
+
+/**
+ * The canonical (lowercase) form of a UUID, or undefined when it is not one. PostgreSQL
+ * matches a uuid whatever its case, but strings compared in code and cache keys do not:
+ * ids from clients are made canonical before anything else sees them.
+ */
+export function canonicalId(value: string): string | undefined {
+  return uuidValidate(value) ? value.toLowerCase() : undefined;
+}

@@ -63,7 +63,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
   });
   return {
     auth,
-    users: new UsersService({ database: deps.database, hasher, sessions, grants, audit }),
+    users: new UsersService({ database: deps.database, hasher, sessions, grants, audit, log }),
     roles: new RolesService({ database: deps.database, grants, audit }),
     hasher,
   };

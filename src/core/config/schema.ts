@@ -62,6 +62,13 @@ export const ConfigSchema = Type.Object(
       {
         bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 2_097_152, description: 'Largest request body accepted; larger answers 413' }),
         requestTimeoutMs: ms('Time allowed to receive a whole request', 60_000, 3_600_000, 1000),
+        trustProxy: Type.String({
+          default: '',
+          maxLength: 2000,
+          pattern: '^(|true|[0-9a-fA-F.:/]+(, ?[0-9a-fA-F.:/]+)*)$',
+          description:
+            'Proxies whose X-Forwarded-For names the client (for login limits, sessions and audit): comma-separated addresses or CIDRs, or true for any; empty trusts none',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { appError } from '../../core/errors.js';
-import { isUuid, newId } from '../../core/ids.js';
+import { canonicalId, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { can } from '../access/index.js';
 import { createAccount } from '../users/accounts.js';
@@ -113,10 +113,12 @@ export class AuthService {
       throw badCredentials();
     }
     await this.#d.limiter.recordSuccess(email);
-    if (verdict.needsRehash) await this.#rehash(row.id, password);
+    const verifiedHash = verdict.needsRehash ? await this.#rehash(row.id, row.password_hash, password) : row.password_hash;
     const grants = await this.#d.grants.grants(row.id);
-    if (!grants) throw badCredentials();
-    const { token, session } = await this.#d.sessions.open(row.id, client);
+    // A password change that landed while this login was checking the old password wins.
+    const opened = grants && (await this.#d.sessions.open(row.id, verifiedHash, client));
+    if (!grants || !opened) throw badCredentials();
+    const { token, session } = opened;
     this.#d.audit('auth.login.succeeded', { actorId: row.id, sessionId: session.id, ...origin(client) });
     return { token, expiresAt: iso(new Date(session.expiresAt)), user: grants.user };
   }
@@ -140,8 +142,9 @@ export class AuthService {
   /** Revokes one of the caller's own sessions; another user's session is NOT_FOUND like a missing one. */
   async revokeSession(principal: Principal | undefined, sessionId: string, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
-    if (!isUuid(sessionId) || !(await this.#d.sessions.revoke(caller.user.id, sessionId))) throw appError('NOT_FOUND', 'No such session.');
-    this.#d.audit('auth.session.revoked', { actorId: caller.user.id, sessionId, ...origin(client) });
+    const id = canonicalId(sessionId);
+    if (!id || !(await this.#d.sessions.revoke(caller.user.id, id))) throw appError('NOT_FOUND', 'No such session.');
+    this.#d.audit('auth.session.revoked', { actorId: caller.user.id, sessionId: id, ...origin(client) });
   }
 
   /** Changes the caller's password and signs out its other sessions. */
@@ -196,9 +199,12 @@ export class AuthService {
     return row;
   }
 
-  async #rehash(userId: string, password: string): Promise<void> {
+  /** Stores a stronger hash of a verified password, unless the password changed meanwhile; the hash now stored. */
+  async #rehash(userId: string, oldHash: string, password: string): Promise<string> {
     const hash = await this.#d.hasher.hash(password);
-    await this.#d.database.db.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).execute();
+    const updated = await this.#d.database.db.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).where('password_hash', '=', oldHash).executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) return oldHash;
     this.#d.audit('auth.password.rehashed', { actorId: userId });
+    return hash;
   }
 }

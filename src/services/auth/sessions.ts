@@ -56,27 +56,38 @@ export class SessionStore {
     this.#log = log;
   }
 
-  /** Opens a session; the token is returned once and never stored. */
-  async open(userId: string, client: ClientInfo): Promise<{ token: string; session: ActiveSession }> {
+  /**
+   * Opens a session; the token is returned once and never stored. Opened only while the
+   * user's password hash is still `verifiedHash` (the one the login checked): the user row
+   * is share-locked for the insert, so a password change either waits for it (and then
+   * revokes the new session with the others) or has already happened (and the login fails).
+   * Undefined when the password changed meanwhile.
+   */
+  async open(userId: string, verifiedHash: string, client: ClientInfo): Promise<{ token: string; session: ActiveSession } | undefined> {
     const { token, hash } = issueToken();
     const now = Date.now();
     const session: ActiveSession = { id: newId(), userId, expiresAt: now + this.#policy.ttlMs, lastSeenAt: now };
-    const db = this.#database.db;
-    await db
-      .insertInto('sessions')
-      .values({
-        id: session.id,
-        user_id: userId,
-        token: hash,
-        expires_at: new Date(session.expiresAt),
-        last_seen_at: new Date(now),
-        created_at: new Date(now),
-        user_agent: client.userAgent?.slice(0, 512) ?? null,
-        ip: client.ip?.slice(0, 64) ?? null,
-      })
-      .execute();
+    const opened = await this.#database.db.transaction().execute(async (tx) => {
+      const user = await tx.selectFrom('users').select('password_hash').where('id', '=', userId).forShare().executeTakeFirst();
+      if (user?.password_hash !== verifiedHash) return false;
+      await tx
+        .insertInto('sessions')
+        .values({
+          id: session.id,
+          user_id: userId,
+          token: hash,
+          expires_at: new Date(session.expiresAt),
+          last_seen_at: new Date(now),
+          created_at: new Date(now),
+          user_agent: client.userAgent?.slice(0, 512) ?? null,
+          ip: client.ip?.slice(0, 64) ?? null,
+        })
+        .execute();
+      return true;
+    });
+    if (!opened) return undefined;
     // Expired sessions of this user are swept here, where they are cheap to find.
-    await db
+    await this.#database.db
       .deleteFrom('sessions')
       .where('user_id', '=', userId)
       .where((eb) => eb.or([eb('expires_at', '<', new Date(now)), eb('last_seen_at', '<', new Date(now - this.#policy.idleTimeoutMs))]))

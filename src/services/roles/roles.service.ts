@@ -1,5 +1,5 @@
 import { appError } from '../../core/errors.js';
-import { isUuid, newId } from '../../core/ids.js';
+import { canonicalId, newId } from '../../core/ids.js';
 import { violatedConstraint, type Database } from '../../infra/database/index.js';
 import { accessFilter, can, canUnconditionally, validatePermissionInput, type ValidPermission } from '../access/index.js';
 import { actor, type Audit } from '../auth/audit.js';
@@ -72,10 +72,10 @@ export class RolesService {
     return countWhere(this.#d.database, accessFilter(caller.ability, 'read', 'role'), 'roles');
   }
 
-  async get(principal: Principal | undefined, id: string): Promise<RoleDetail> {
+  async get(principal: Principal | undefined, rawId: string): Promise<RoleDetail> {
     const caller = requireSignedIn(principal);
-    const role = await this.#readable(caller, id);
-    const permissions = (await this.permissionsOfRoles([id])).get(id) ?? [];
+    const role = await this.#readable(caller, rawId);
+    const permissions = (await this.permissionsOfRoles([role.id])).get(role.id) ?? [];
     return { ...role, permissions };
   }
 
@@ -83,10 +83,13 @@ export class RolesService {
     const caller = requireSignedIn(principal);
     if (!can(caller.ability, 'create', 'role')) throw appError('FORBIDDEN', 'You may not create roles.');
     const fields = roleFields(input, true);
+    const id = newId();
+    // The permission's conditions apply to the role that would be created.
+    if (!can(caller.ability, 'create', 'role', { id, name: fields.name })) throw appError('FORBIDDEN', 'You may not create this role.');
     const now = new Date();
     const row = await this.#d.database.db
       .insertInto('roles')
-      .values({ id: newId(), name: fields.name!, description: fields.description ?? '', created_at: now, updated_at: now })
+      .values({ id, name: fields.name!, description: fields.description ?? '', created_at: now, updated_at: now })
       .returning(ROLE_COLUMNS)
       .executeTakeFirstOrThrow()
       .catch((err: unknown) => {
@@ -96,107 +99,132 @@ export class RolesService {
     return { ...roleView(row), permissions: [] };
   }
 
-  async update(principal: Principal | undefined, id: string, input: Record<string, unknown>): Promise<RoleDetail> {
+  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<RoleDetail> {
     const caller = requireSignedIn(principal);
     const fields = roleFields(input, false);
-    const role = await this.#readable(caller, id);
-    if (!can(caller.ability, 'update', 'role', roleRecord(role))) throw appError('FORBIDDEN', 'You may not change this role.');
+    const role = await this.#readable(caller, rawId);
+    const id = role.id;
+    // As it is and as it would be: leave to change roles named "x" is not leave to rename them to anything.
+    if (!can(caller.ability, 'update', 'role', roleRecord(role)) || !can(caller.ability, 'update', 'role', roleRecord({ id, name: fields.name ?? role.name }))) {
+      throw appError('FORBIDDEN', 'You may not change this role.');
+    }
     if (role.builtin && fields.name !== undefined && fields.name !== role.name) throw appError('CONFLICT', 'A built-in role cannot be renamed.');
     if (Object.keys(fields).length > 0) {
-      await this.#d.database.db
-        .updateTable('roles')
-        .set({ ...fields, updated_at: new Date() })
-        .where('id', '=', id)
-        .execute()
-        .catch((err: unknown) => {
-          throw nameTaken(err) ?? err;
-        });
-      await this.#d.grants.invalidate(await this.#holders(id));
+      // Holders' cached grants name the role; invalidated first (see #changeGrants).
+      await this.#changeGrants(await this.#holders(id), () =>
+        this.#d.database.db
+          .updateTable('roles')
+          .set({ ...fields, updated_at: new Date() })
+          .where('id', '=', id)
+          .execute()
+          .catch((err: unknown) => {
+            throw nameTaken(err) ?? err;
+          }),
+      );
       this.#d.audit('role.updated', { ...actor(caller), roleId: id, fields: Object.keys(fields) });
     }
     return this.get(caller, id);
   }
 
-  async delete(principal: Principal | undefined, id: string): Promise<void> {
+  async delete(principal: Principal | undefined, rawId: string): Promise<void> {
     const caller = requireSignedIn(principal);
-    const role = await this.#readable(caller, id);
+    const role = await this.#readable(caller, rawId);
+    const id = role.id;
     if (!can(caller.ability, 'delete', 'role', roleRecord(role))) throw appError('FORBIDDEN', 'You may not delete this role.');
     if (role.builtin) throw appError('CONFLICT', 'A built-in role cannot be deleted.');
-    const holders = await this.#holders(id);
-    await this.#d.database.db.transaction().execute(async (tx) => {
-      // The role's permissions belong to it alone; they go with it.
-      const owned = tx.selectFrom('role_permissions').select('permission_id').where('role_id', '=', id);
-      await tx.deleteFrom('permissions').where('id', 'in', owned).execute();
-      await tx.deleteFrom('roles').where('id', '=', id).execute();
-    });
-    await this.#d.grants.invalidate(holders);
+    const lateHolders = await this.#changeGrants(await this.#holders(id), () =>
+      this.#d.database.db.transaction().execute(async (tx) => {
+        // Whoever holds it at the moment it goes, including anyone assigned meanwhile.
+        const holders = await tx.deleteFrom('user_roles').where('role_id', '=', id).returning('user_id').execute();
+        // The role's permissions belong to it alone; they go with it.
+        const owned = tx.selectFrom('role_permissions').select('permission_id').where('role_id', '=', id);
+        await tx.deleteFrom('permissions').where('id', 'in', owned).execute();
+        await tx.deleteFrom('roles').where('id', '=', id).execute();
+        return holders.map((h) => h.user_id);
+      }),
+    );
+    await this.#d.grants.invalidate(lateHolders).catch(() => undefined);
     this.#d.audit('role.deleted', { ...actor(caller), roleId: id, name: role.name });
   }
 
-  async addPermission(principal: Principal | undefined, roleId: string, input: Record<string, unknown>): Promise<PermissionView> {
+  async addPermission(principal: Principal | undefined, rawRoleId: string, input: Record<string, unknown>): Promise<PermissionView> {
     const caller = this.#grantor(principal);
     const permission = permissionFromInput(input);
-    assertNotAdminRole(await this.#readable(caller, roleId));
-    const created = await this.#insertPermission(permission, { role_id: roleId });
-    await this.#d.grants.invalidate(await this.#holders(roleId));
-    this.#d.audit('permission.granted', { ...actor(caller), roleId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
+    const role = await this.#readable(caller, rawRoleId);
+    assertNotAdminRole(role);
+    const created = await this.#changeGrants(await this.#holders(role.id), () => this.#insertPermission(permission, { role_id: role.id }));
+    this.#d.audit('permission.granted', { ...actor(caller), roleId: role.id, permissionId: created.id, resourceType: created.resourceType, action: created.action });
     return created;
   }
 
-  async removePermission(principal: Principal | undefined, roleId: string, permissionId: string): Promise<void> {
+  async removePermission(principal: Principal | undefined, rawRoleId: string, rawPermissionId: string): Promise<void> {
     const caller = this.#grantor(principal);
-    assertNotAdminRole(await this.#readable(caller, roleId));
-    if (!isUuid(permissionId)) throw permissionNotFound();
-    const linked = await this.#d.database.db.selectFrom('role_permissions').select('permission_id').where('role_id', '=', roleId).where('permission_id', '=', permissionId).executeTakeFirst();
+    const role = await this.#readable(caller, rawRoleId);
+    assertNotAdminRole(role);
+    const permissionId = canonicalId(rawPermissionId);
+    const linked = permissionId
+      ? await this.#d.database.db.selectFrom('role_permissions').select('permission_id').where('role_id', '=', role.id).where('permission_id', '=', permissionId).executeTakeFirst()
+      : undefined;
     if (!linked) throw permissionNotFound();
-    await this.#d.database.db.deleteFrom('permissions').where('id', '=', permissionId).execute();
-    await this.#d.grants.invalidate(await this.#holders(roleId));
-    this.#d.audit('permission.revoked', { ...actor(caller), roleId, permissionId });
+    await this.#changeGrants(await this.#holders(role.id), () => this.#d.database.db.deleteFrom('permissions').where('id', '=', linked.permission_id).execute());
+    this.#d.audit('permission.revoked', { ...actor(caller), roleId: role.id, permissionId: linked.permission_id });
   }
 
   /** Gives a user a role; idempotent. */
-  async assign(principal: Principal | undefined, userId: string, roleId: string): Promise<void> {
+  async assign(principal: Principal | undefined, rawUserId: string, rawRoleId: string): Promise<void> {
     const caller = this.#grantor(principal);
-    await this.#userExists(userId);
-    await this.#readable(caller, roleId);
-    await this.#d.database.db.insertInto('user_roles').values({ user_id: userId, role_id: roleId }).onConflict((oc) => oc.doNothing()).execute();
-    await this.#d.grants.invalidate([userId]);
-    this.#d.audit('role.assigned', { ...actor(caller), userId, roleId });
+    const userId = await this.#existingUser(rawUserId);
+    const role = await this.#readable(caller, rawRoleId);
+    await this.#changeGrants([userId], () =>
+      this.#d.database.db.insertInto('user_roles').values({ user_id: userId, role_id: role.id }).onConflict((oc) => oc.doNothing()).execute(),
+    );
+    this.#d.audit('role.assigned', { ...actor(caller), userId, roleId: role.id });
   }
 
   /** Takes a role from a user; idempotent, except that the last admin keeps the admin role. */
-  async unassign(principal: Principal | undefined, userId: string, roleId: string): Promise<void> {
+  async unassign(principal: Principal | undefined, rawUserId: string, rawRoleId: string): Promise<void> {
     const caller = this.#grantor(principal);
-    await this.#userExists(userId);
-    await this.#readable(caller, roleId);
-    await this.#d.database.db.transaction().execute(async (tx) => {
-      await assertNotLastAdmin(tx, userId, roleId);
-      await tx.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', roleId).execute();
-    });
-    await this.#d.grants.invalidate([userId]);
-    this.#d.audit('role.unassigned', { ...actor(caller), userId, roleId });
+    const userId = await this.#existingUser(rawUserId);
+    const role = await this.#readable(caller, rawRoleId);
+    await this.#changeGrants([userId], () =>
+      this.#d.database.db.transaction().execute(async (tx) => {
+        await assertNotLastAdmin(tx, userId, role.id);
+        await tx.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', role.id).execute();
+      }),
+    );
+    this.#d.audit('role.unassigned', { ...actor(caller), userId, roleId: role.id });
   }
 
   /** A permission held by one user directly, not through a role. */
-  async grantToUser(principal: Principal | undefined, userId: string, input: Record<string, unknown>): Promise<PermissionView> {
+  async grantToUser(principal: Principal | undefined, rawUserId: string, input: Record<string, unknown>): Promise<PermissionView> {
     const caller = this.#grantor(principal);
     const permission = permissionFromInput(input);
-    await this.#userExists(userId);
-    const created = await this.#insertPermission(permission, { user_id: userId });
-    await this.#d.grants.invalidate([userId]);
+    const userId = await this.#existingUser(rawUserId);
+    const created = await this.#changeGrants([userId], () => this.#insertPermission(permission, { user_id: userId }));
     this.#d.audit('permission.granted', { ...actor(caller), userId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
     return created;
   }
 
-  async revokeFromUser(principal: Principal | undefined, userId: string, permissionId: string): Promise<void> {
+  async revokeFromUser(principal: Principal | undefined, rawUserId: string, rawPermissionId: string): Promise<void> {
     const caller = this.#grantor(principal);
-    await this.#userExists(userId);
-    if (!isUuid(permissionId)) throw permissionNotFound();
-    const linked = await this.#d.database.db.selectFrom('user_permissions').select('permission_id').where('user_id', '=', userId).where('permission_id', '=', permissionId).executeTakeFirst();
+    const userId = await this.#existingUser(rawUserId);
+    const permissionId = canonicalId(rawPermissionId);
+    const linked = permissionId
+      ? await this.#d.database.db.selectFrom('user_permissions').select('permission_id').where('user_id', '=', userId).where('permission_id', '=', permissionId).executeTakeFirst()
+      : undefined;
     if (!linked) throw permissionNotFound();
-    await this.#d.database.db.deleteFrom('permissions').where('id', '=', permissionId).execute();
-    await this.#d.grants.invalidate([userId]);
-    this.#d.audit('permission.revoked', { ...actor(caller), userId, permissionId });
+    await this.#changeGrants([userId], () => this.#d.database.db.deleteFrom('permissions').where('id', '=', linked.permission_id).execute());
+    this.#d.audit('permission.revoked', { ...actor(caller), userId, permissionId: linked.permission_id });
+  }
+
+  /**
+   * Runs a change to who may do what. The affected users' cached grants are invalidated
+   * first: if the cache fails, the request fails (503) with nothing changed and can simply
+   * be retried; the markers then keep any read racing the change from caching old grants.
+   */
+  async #changeGrants<T>(userIds: readonly string[], change: () => Promise<T>): Promise<T> {
+    await this.#d.grants.invalidate(userIds);
+    return change();
   }
 
   /** Roles of each user, for lists of users (one query per batch). */
@@ -250,17 +278,20 @@ export class RolesService {
     return caller;
   }
 
-  async #readable(caller: Principal, id: string): Promise<RoleView> {
-    if (!isUuid(id)) throw roleNotFound();
+  async #readable(caller: Principal, rawId: string): Promise<RoleView> {
+    const id = canonicalId(rawId);
+    if (!id) throw roleNotFound();
     const row = await this.#d.database.db.selectFrom('roles').select(ROLE_COLUMNS).where('roles.id', '=', id).executeTakeFirst();
     if (!row || !can(caller.ability, 'read', 'role', roleRecord(row))) throw roleNotFound();
     return roleView(row);
   }
 
-  async #userExists(userId: string): Promise<void> {
-    if (!isUuid(userId)) throw userNotFound();
-    const row = await this.#d.database.db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
+  /** The canonical id of an existing user; NOT_FOUND otherwise. */
+  async #existingUser(rawId: string): Promise<string> {
+    const id = canonicalId(rawId);
+    const row = id ? await this.#d.database.db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst() : undefined;
     if (!row) throw userNotFound();
+    return row.id;
   }
 
   async #holders(roleId: string): Promise<string[]> {

@@ -43,6 +43,12 @@ export class TolerantCache {
   readonly #log: Logger;
   /** In-process copies of shared entries, kept briefly (see NearCacheOptions). */
   readonly #near: LRUCache<string, { value: unknown }> | undefined;
+  /**
+   * The invalidation count when each key was last invalidated here: a read that was already
+   * on its way to Redis when its key was invalidated must not refill the near cache.
+   */
+  readonly #invalidatedAt = new LRUCache<string, number>({ max: 10_000 });
+  #invalidations = 0;
   #lastWarning = 0;
 
   constructor(cache: Cache, log: Logger, near?: NearCacheOptions) {
@@ -58,9 +64,10 @@ export class TolerantCache {
   async get<T>(key: string): Promise<T | undefined> {
     const near = this.#near?.get(key);
     if (near) return near.value as T;
+    const seen = this.#invalidations;
     try {
       const value = await this.#cache.get<T>(key);
-      if (value !== undefined) this.#near?.set(key, { value });
+      if (value !== undefined) this.#keepNear(key, value, seen);
       return value;
     } catch (err) {
       this.#warn(err);
@@ -70,9 +77,10 @@ export class TolerantCache {
 
   /** Stores only where nothing is stored (see `Cache.add`); false when the cache fails. */
   async add<T>(key: string, value: T, ttlMs: number): Promise<boolean> {
+    const seen = this.#invalidations;
     try {
       const added = await this.#cache.add(key, value, ttlMs);
-      if (added) this.#near?.set(key, { value });
+      if (added) this.#keepNear(key, value, seen);
       return added;
     } catch (err) {
       this.#warn(err);
@@ -86,7 +94,13 @@ export class TolerantCache {
    * change holds even against a request racing it. Fails like `delete`.
    */
   async invalidate(keys: readonly string[], holdMs: number): Promise<void> {
-    for (const key of keys) this.#near?.delete(key);
+    if (this.#near) {
+      this.#invalidations += 1;
+      for (const key of keys) {
+        this.#near.delete(key);
+        this.#invalidatedAt.set(key, this.#invalidations);
+      }
+    }
     for (let i = 0; i < keys.length; i += 100) {
       const chunk = keys.slice(i, i + 100);
       try {
@@ -95,6 +109,10 @@ export class TolerantCache {
         throw appError('SERVICE_UNAVAILABLE', 'The cache is unavailable; retry shortly.', { cause: err, headers: { 'retry-after': '1' } });
       }
     }
+  }
+
+  #keepNear(key: string, value: unknown, seen: number): void {
+    if (this.#near && (this.#invalidatedAt.get(key) ?? 0) <= seen) this.#near.set(key, { value });
   }
 
   // The Redis adapter already logs the outage; this only notes that requests go to the

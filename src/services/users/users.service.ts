@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { appError } from '../../core/errors.js';
-import { isUuid } from '../../core/ids.js';
+import { canonicalId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
+import type { Logger } from '../../infra/telemetry/logger.js';
 import { accessFilter, can, type AccessFilter } from '../access/index.js';
 import { actor, type Audit } from '../auth/audit.js';
 import type { PasswordHasher } from '../auth/password.js';
@@ -10,7 +11,7 @@ import type { SessionStore } from '../auth/sessions.js';
 import { ADMIN_ROLE_ID } from '../roles/builtin.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { userView, type UserView } from '../shared/views.js';
-import { createAccount, emailTaken } from './accounts.js';
+import { createAccount, emailTaken, validateNewAccount } from './accounts.js';
 import { FieldProblems, normaliseEmail, normaliseName, onlyFields } from './input.js';
 
 export interface UsersDeps {
@@ -19,6 +20,7 @@ export interface UsersDeps {
   sessions: SessionStore;
   grants: GrantsStore;
   audit: Audit;
+  log: Logger;
 }
 
 const USER_COLUMNS = ['users.id', 'users.email', 'users.name', 'users.created_at', 'users.updated_at'] as const;
@@ -68,7 +70,7 @@ export class UsersService {
   /** Readable users among ids, in no particular order (DataLoader batches). */
   async readableByIds(principal: Principal | undefined, ids: readonly string[]): Promise<UserView[]> {
     const caller = requireSignedIn(principal);
-    const valid = ids.filter(isUuid);
+    const valid = ids.map(canonicalId).filter((id): id is string => id !== undefined);
     if (valid.length === 0) return [];
     const rows = await this.#d.database.db.selectFrom('users').select(USER_COLUMNS).where('users.id', 'in', valid).execute();
     return rows.map(userView).filter((u) => can(caller.ability, 'read', 'user', userRecord(u)));
@@ -81,13 +83,18 @@ export class UsersService {
     const problems = new FieldProblems();
     onlyFields(input, ['email', 'name', 'password'], problems);
     problems.throwIfAny();
-    const user = await createAccount(this.#d.database, this.#d.hasher, input as { email: unknown; name: unknown; password: unknown });
+    const fields = validateNewAccount(input as { email: unknown; name: unknown; password: unknown });
+    // The permission's conditions apply to the user that would be created.
+    if (!can(caller.ability, 'create', 'user', { email: fields.email, name: fields.name, createdAt: new Date().toISOString() })) {
+      throw appError('FORBIDDEN', 'You may not create this user.');
+    }
+    const user = await createAccount(this.#d.database, this.#d.hasher, fields);
     this.#d.audit('user.created', { ...actor(caller), userId: user.id });
     return user;
   }
 
   /** Changes name and email; any other field (id, roles, passwordHash, …) is refused and nothing changes. */
-  async update(principal: Principal | undefined, id: string, input: Record<string, unknown>): Promise<UserView> {
+  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<UserView> {
     const caller = requireSignedIn(principal);
     const problems = new FieldProblems();
     onlyFields(input, UPDATABLE, problems);
@@ -95,9 +102,17 @@ export class UsersService {
     if ('name' in input) patch.name = normaliseName(input.name, 'name', problems);
     if ('email' in input) patch.email = normaliseEmail(input.email, 'email', problems);
     problems.throwIfAny();
-    const current = await this.#readable(caller, id);
-    if (!can(caller.ability, 'update', 'user', userRecord(current))) throw appError('FORBIDDEN', 'You may not change this user.');
+    const current = await this.#readable(caller, rawId);
+    // Conditions hold for the user as it is and as it would be: a permission to change
+    // users named "x" is not a permission to rename them to anything.
+    if (!can(caller.ability, 'update', 'user', userRecord(current)) || !can(caller.ability, 'update', 'user', userRecord({ ...current, ...patch }))) {
+      throw appError('FORBIDDEN', 'You may not change this user.');
+    }
     if (Object.keys(patch).length === 0) return current;
+    const id = current.id;
+    // Cached grants hold the user's name and email; invalidated first, so a failing cache
+    // fails the request before anything changed.
+    await this.#d.grants.invalidate([id]);
     let row;
     try {
       row = await this.#d.database.db
@@ -110,7 +125,6 @@ export class UsersService {
       throw emailTaken(err) ?? err;
     }
     if (!row) throw userNotFound();
-    await this.#d.grants.invalidate([id]);
     this.#d.audit('user.updated', { ...actor(caller), userId: id, fields: Object.keys(patch) });
     return userView(row);
   }
@@ -119,38 +133,42 @@ export class UsersService {
    * Deletes a user and revokes its sessions. Its resources go to `transferTo`; without one,
    * a user who owns resources is a CONFLICT. The last admin cannot be deleted.
    */
-  async delete(principal: Principal | undefined, id: string, transferTo?: string): Promise<void> {
+  async delete(principal: Principal | undefined, rawId: string, rawTransferTo?: string): Promise<void> {
     const caller = requireSignedIn(principal);
-    const target = await this.#readable(caller, id);
+    const target = await this.#readable(caller, rawId);
+    const id = target.id;
     if (!can(caller.ability, 'delete', 'user', userRecord(target))) throw appError('FORBIDDEN', 'You may not delete this user.');
-    if (transferTo !== undefined) {
-      if (transferTo === id) throw appError('INVALID_INPUT', 'transferTo must be another user.', { errors: [{ field: 'transferTo', message: 'is the user being deleted' }] });
-      await this.#readable(caller, transferTo).catch(() => {
+    let transferTo: string | undefined;
+    if (rawTransferTo !== undefined) {
+      const heir = await this.#readable(caller, rawTransferTo).catch(() => {
         throw appError('INVALID_INPUT', 'transferTo must be an existing user.', { errors: [{ field: 'transferTo', message: 'is not a user' }] });
       });
+      if (heir.id === id) throw appError('INVALID_INPUT', 'transferTo must be another user.', { errors: [{ field: 'transferTo', message: 'is the user being deleted' }] });
+      transferTo = heir.id;
     }
-    await this.#d.database.db.transaction().execute(async (tx) => {
+    // Grants are invalidated before the row goes (a failing cache fails the request with
+    // nothing deleted); without grants, a cached session of a deleted user fails anyway.
+    await this.#d.grants.invalidate([id]);
+    const tokens = await this.#d.database.db.transaction().execute(async (tx) => {
       await assertNotLastAdmin(tx, id);
       const owned = await tx.selectFrom('resources').select('id').where('owner_id', '=', id).limit(1).executeTakeFirst();
       if (owned) {
         if (transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
         await tx.updateTable('resources').set({ owner_id: transferTo, updated_at: new Date() }).where('owner_id', '=', id).execute();
       }
-      // The cascade removes the session rows; their cached entries are dropped after commit.
       const sessions = await tx.selectFrom('sessions').select('token').where('user_id', '=', id).execute();
       await tx.deleteFrom('users').where('id', '=', id).execute();
-      return sessions.map((s) => Buffer.from(s.token));
-    }).then(async (tokens) => {
-      // Without its grants a cached session fails anyway (the user is gone); forgetting the
-      // sessions too keeps the cache from holding dead entries.
-      await this.#d.grants.invalidate([id]);
-      await this.#d.sessions.forget(tokens);
+      return sessions.map((row) => Buffer.from(row.token));
     });
+    // The cascade removed the session rows; marking them revoked in the cache too only
+    // spares each a lookup, so a failure here is logged, not reported.
+    await this.#d.sessions.forget(tokens).catch((err: unknown) => this.#d.log.warn({ err, userId: id }, 'deleted user sessions stay cached until they expire'));
     this.#d.audit('user.deleted', { ...actor(caller), userId: id, transferTo });
   }
 
-  async #readable(caller: Principal, id: string): Promise<UserView> {
-    if (!isUuid(id)) throw userNotFound();
+  async #readable(caller: Principal, rawId: string): Promise<UserView> {
+    const id = canonicalId(rawId);
+    if (!id) throw userNotFound();
     const row = await this.#d.database.db.selectFrom('users').select(USER_COLUMNS).where('users.id', '=', id).executeTakeFirst();
     if (!row) throw userNotFound();
     const user = userView(row);
