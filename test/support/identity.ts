@@ -25,16 +25,8 @@ export interface InjectedResponse {
   json(): unknown;
 }
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance: string;
-  code: string;
-  traceId: string;
-  errors?: { field: string; message: string }[];
-}
+import type { Problem } from '../../src/api/problem.js';
+export type { Problem };
 
 export interface User {
   id: string;
