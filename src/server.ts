@@ -10,6 +10,7 @@ import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
 import { createMetrics } from './infra/telemetry/metrics.js';
 import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
 import { createIdentity } from './services/identity.js';
+import { createResources } from './services/resources/index.js';
 
 /**
  * The composition root: builds every adapter from the configuration, wires them into the
@@ -58,7 +59,8 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   if (database.kind === 'postgres' && cache.kind === 'memory') {
     log.warn('no shared cache (PCF_REDIS_URL): sessions are cached for 1 s per instance so revocations reach every instance');
   }
-  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity });
+  const resources = createResources({ database, cache, identity, config, logger: rootLogger });
+  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity, resources });
 
   const stopping = new AbortController();
   let markReady!: () => void;

@@ -9,6 +9,7 @@ import { moduleLogger, type Logger } from '../infra/telemetry/logger.js';
 import type { Metrics } from '../infra/telemetry/metrics.js';
 import type { HealthService, LifecyclePhase } from '../services/health/health.service.js';
 import type { Identity } from '../services/identity.js';
+import type { ResourcesService } from '../services/resources/index.js';
 import type { App } from './app.js';
 import { registerAuthentication } from './authentication.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './errors.js';
@@ -30,6 +31,7 @@ export interface AppDeps {
   phase: () => LifecyclePhase;
   server: ServerInfo;
   identity: Identity;
+  resources: ResourcesService;
 }
 
 // Paths that need the database; health, metrics and docs answer while it is still coming.
@@ -86,8 +88,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerOpenApi(app, deps.server);
   registerHealthRoutes(app, deps.health);
   registerMetricsRoute(app, deps.metrics);
-  await registerRestApi(app, deps.server, deps.identity);
-  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server, identity: deps.identity });
+  await registerRestApi(app, deps.server, deps.identity, deps.resources);
+  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server, identity: deps.identity, resources: deps.resources });
   return app;
 }
 

@@ -2,7 +2,7 @@ import type { Config } from '../core/config/index.js';
 import type { Cache } from '../infra/cache/index.js';
 import type { Database } from '../infra/database/index.js';
 import { moduleLogger, type Logger } from '../infra/telemetry/logger.js';
-import { createAudit } from './auth/audit.js';
+import { createAudit, type Audit } from './auth/audit.js';
 import { AuthService } from './auth/auth.service.js';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { PasswordHasher } from './auth/password.js';
@@ -18,6 +18,9 @@ export interface Identity {
   users: UsersService;
   roles: RolesService;
   hasher: PasswordHasher;
+  /** For services that change who may do what (sharing). */
+  grants: GrantsStore;
+  audit: Audit;
 }
 
 export interface IdentityDeps {
@@ -66,5 +69,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
     users: new UsersService({ database: deps.database, hasher, sessions, grants, audit, log }),
     roles: new RolesService({ database: deps.database, grants, audit }),
     hasher,
+    grants,
+    audit,
   };
 }

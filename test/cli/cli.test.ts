@@ -227,6 +227,7 @@ describe('pcf migrate', () => {
           assert.equal(up.code, 0, up.stderr);
           assert.match(up.stdout, /^applied {2}0001_initial_schema$/m);
           assert.match(up.stdout, /^applied {2}0002_identity$/m);
+          assert.match(up.stdout, /^applied {2}0003_resources$/m);
 
           const again = await pcf(['migrate', 'up', ...args]);
           assert.equal(again.code, 0, again.stderr);
@@ -247,13 +248,13 @@ describe('pcf migrate', () => {
           // down reverts only the latest migration.
           const down = await pcf(['migrate', 'down', ...args]);
           assert.equal(down.code, 0, down.stderr);
-          assert.match(down.stdout, /^reverted {2}0002_identity$/m);
-          assert.doesNotMatch(down.stdout, /0001_initial_schema/);
+          assert.match(down.stdout, /^reverted {2}0003_resources$/m);
+          assert.doesNotMatch(down.stdout, /0002_identity/);
 
           const reverted = await pcf(['migrate', 'status', ...args]);
           assert.equal(reverted.code, 0, reverted.stderr);
-          assert.match(reverted.stdout, /^applied {2}0001_initial_schema/m);
-          assert.match(reverted.stdout, /^pending {2}0002_identity$/m);
+          assert.match(reverted.stdout, /^applied {2}0002_identity/m);
+          assert.match(reverted.stdout, /^pending {2}0003_resources$/m);
         });
       } else {
         // A fresh PGlite data directory costs several seconds and much memory: one sequence.

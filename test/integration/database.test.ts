@@ -8,6 +8,7 @@ import { createLogger } from '../../src/infra/telemetry/logger.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases.js';
 
 const TABLES = [
+  'idempotency_keys',
   'invitations',
   'notifications',
   'outbox',

@@ -15,12 +15,15 @@ import type { Principal } from '../../services/auth/principals.js';
 import { bearerToken } from '../../services/auth/tokens.js';
 import { clientInfo } from '../authentication.js';
 import { identityLoaders, type IdentityContext } from './identity.js';
+import { resourceLoaders } from './resources.js';
+import type { ResourcesService } from '../../services/resources/index.js';
 
 export interface GraphqlDeps {
   config: Config;
   metrics: Metrics;
   server: ServerInfo;
   identity: Identity;
+  resources: ResourcesService;
 }
 
 const started = Symbol('graphqlStarted');
@@ -41,7 +44,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
 
   await app.register(mercurius, {
     schema: typeDefs,
-    resolvers: withClientErrors(resolvers(deps.server, deps.identity) as never),
+    resolvers: withClientErrors(resolvers(deps.server, deps.identity, deps.resources) as never),
     path: '/graphql',
     graphiql: limits.graphiql,
     jit: JIT_AFTER_RUNS,
@@ -50,27 +53,35 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
     errorFormatter: formatGraphqlErrors as never,
     context: (request) => {
       const principal = Promise.resolve(request.principal);
-      return { trace: request.trace, log: request.log, caller: () => principal, client: clientInfo(request), loaders: identityLoaders(deps.identity) };
+      const caller = () => principal;
+      return {
+        trace: request.trace,
+        log: request.log,
+        caller,
+        client: clientInfo(request),
+        loaders: identityLoaders(deps.identity),
+        resourceLoaders: resourceLoaders(deps.identity, deps.resources, caller),
+      };
     },
     additionalRouteOptions: { preHandler: requestLimits(limits) },
     subscription: {
       fullWsTransport: true,
       // Pings keep idle sockets alive through proxies and find dead peers.
       keepAlive: 15_000,
-      context: (_socket, request) => wsContext(deps.identity, request),
+      context: (_socket, request) => wsContext(deps, request),
       // The token travels in connection_init ({ "authorization": "Bearer <token>" }). It is
       // checked there (a bad one closes the connection) and again for every operation, so a
       // session revoked while the socket is open stops working at once.
       onConnect: async ({ payload }: { payload?: Record<string, unknown> }) => {
         const header = payload?.authorization ?? payload?.Authorization;
-        if (header === undefined) return true;
+        if (header === undefined) return { resourceLoaders: resourceLoaders(deps.identity, deps.resources, async () => undefined) };
         const token = typeof header === 'string' ? (bearerToken(header) ?? '') : '';
         try {
           await deps.identity.auth.authenticate(token);
         } catch {
           return false;
         }
-        return { wsToken: token };
+        return { wsToken: token, resourceLoaders: resourceLoaders(deps.identity, deps.resources, () => deps.identity.auth.authenticate(token)) };
       },
     },
   });
@@ -96,7 +107,8 @@ interface WsContext extends IdentityContext {
  * token, a cache hit when warm; the loaders do not memoise, so sharing them across
  * operations never serves stale rows.
  */
-function wsContext(identity: Identity, request: FastifyRequest): WsContext & { trace: FastifyRequest['trace']; log: FastifyRequest['log'] } {
+function wsContext(deps: GraphqlDeps, request: FastifyRequest): WsContext & { trace: FastifyRequest['trace']; log: FastifyRequest['log'] } {
+  const identity = deps.identity;
   return {
     trace: request.trace,
     log: request.log,

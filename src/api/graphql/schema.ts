@@ -1,6 +1,8 @@
 import type { ServerInfo } from '../../core/package.js';
 import type { Identity } from '../../services/identity.js';
 import { identityResolvers, identityTypeDefs } from './identity.js';
+import { resourceResolvers, resourceTypeDefs } from './resources.js';
+import type { ResourcesService } from '../../services/resources/index.js';
 
 /**
  * The GraphQL schema. Each feature adds its types and operations in a module beside this
@@ -18,15 +20,16 @@ export const typeDefs = /* GraphQL */ `
     "The server's name, version and profile."
     server: ServerInfo!
   }
-${identityTypeDefs}`;
+${identityTypeDefs}
+${resourceTypeDefs}`;
 
-export function resolvers(info: ServerInfo, identity: Identity) {
+export function resolvers(info: ServerInfo, identity: Identity, resources: ResourcesService) {
   const fromIdentity = identityResolvers(identity);
+  const fromResources = resourceResolvers(resources);
   return {
     ...fromIdentity,
-    Query: {
-      server: () => info,
-      ...fromIdentity.Query,
-    },
+    ...fromResources,
+    Query: { server: () => info, ...fromIdentity.Query, ...fromResources.Query },
+    Mutation: { ...fromIdentity.Mutation, ...fromResources.Mutation },
   };
 }

@@ -102,6 +102,13 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    resources: Type.Object(
+      {
+        maxDataBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576, description: "Largest resource data accepted, in bytes of JSON (keep http.bodyLimitBytes above it)" }),
+        cacheTtlMs: ms('How long a resource read stays cached; every change invalidates it at once', 60_000, 3_600_000, 1000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     health: Type.Object(
       {
         checkTimeoutMs: ms('Time each readiness check may take before it counts as failed', 2000, 4500, 50),

@@ -42,6 +42,8 @@ export interface PermissionsTable {
   resource_type: string;
   action: 'create' | 'read' | 'update' | 'delete' | 'manage';
   conditions: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  /** Set for a share: the one resource this permission is about. */
+  resource_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
 }
 
@@ -112,6 +114,16 @@ export interface InvitationsTable {
   created_at: CreatedAt;
 }
 
+export interface IdempotencyKeysTable {
+  user_id: string;
+  scope: string;
+  key: string;
+  request_hash: Buffer | Uint8Array;
+  status: number | null;
+  response: ColumnType<unknown, string | null, string | null>;
+  created_at: CreatedAt;
+}
+
 export interface Tables {
   users: UsersTable;
   sessions: SessionsTable;
@@ -125,4 +137,5 @@ export interface Tables {
   outbox: OutboxTable;
   notifications: NotificationsTable;
   invitations: InvitationsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

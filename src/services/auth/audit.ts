@@ -25,7 +25,10 @@ export type AuditEvent =
   | 'role.assigned'
   | 'role.unassigned'
   | 'permission.granted'
-  | 'permission.revoked';
+  | 'permission.revoked'
+  | 'resource.deleted'
+  | 'resource.shared'
+  | 'resource.unshared';
 
 export interface AuditFields {
   /** The user acting, when known. */

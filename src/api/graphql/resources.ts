@@ -1,0 +1,189 @@
+import DataLoader from 'dataloader';
+import { GraphQLJSON } from 'graphql-scalars';
+import { appError, isAppError } from '../../core/errors.js';
+import type { Principal } from '../../services/auth/principals.js';
+import type { Identity } from '../../services/identity.js';
+import type { ResourceSummary, ResourcesService } from '../../services/resources/index.js';
+import { encodeCursor } from '../../services/shared/pagination.js';
+import type { UserView } from '../../services/shared/views.js';
+
+/** Versioned resources over GraphQL (DESIGN §5): the same service calls as REST. */
+export const resourceTypeDefs = /* GraphQL */ `
+  scalar JSON
+
+  type Resource {
+    id: ID!
+    ownerId: ID!
+    "The owner, when you may read that user; null otherwise."
+    owner: User
+    name: String!
+    type: String!
+    metadata: JSONObject!
+    "The current version; updateResource's expectedVersion is compared with it."
+    version: Int!
+    "The current version's data."
+    data: JSON
+    createdAt: String!
+    updatedAt: String!
+    "The history, newest first."
+    versions(first: Int = 20, after: String): ResourceVersionConnection!
+  }
+
+  type ResourceVersion {
+    version: Int!
+    "Present when asked for one version (resourceVersion); null in a history list."
+    data: JSON
+    createdBy: ID
+    createdAt: String!
+  }
+
+  type ResourceVersionEdge {
+    cursor: String!
+    node: ResourceVersion!
+  }
+
+  type ResourceVersionConnection {
+    edges: [ResourceVersionEdge!]!
+    pageInfo: PageInfo!
+  }
+
+  type ResourceEdge {
+    cursor: String!
+    node: Resource!
+  }
+
+  type ResourceConnection {
+    edges: [ResourceEdge!]!
+    pageInfo: PageInfo!
+    "How many resources you may read that match the filters."
+    totalCount: Int!
+  }
+
+  type Share {
+    userId: ID!
+    actions: [String!]!
+  }
+
+  input CreateResourceInput {
+    name: String!
+    type: String!
+    metadata: JSONObject
+    "Any JSON; required."
+    data: JSON
+  }
+
+  input UpdateResourceInput {
+    name: String
+    metadata: JSONObject
+    "New data appends a version."
+    data: JSON
+  }
+
+  extend type Query {
+    resource(id: ID!): Resource
+    resources(first: Int = 20, after: String, type: String, ownerId: ID, q: String): ResourceConnection!
+    resourceVersion(id: ID!, version: Int!): ResourceVersion
+  }
+
+  extend type Mutation {
+    "Creates a resource (version 1). A retry with the same idempotencyKey and input returns the first result."
+    createResource(input: CreateResourceInput!, idempotencyKey: String): Resource!
+    "Changes it; with expectedVersion, a resource that has moved on is a CONFLICT."
+    updateResource(id: ID!, input: UpdateResourceInput!, expectedVersion: Int): Resource!
+    deleteResource(id: ID!): Boolean!
+    restoreResourceVersion(id: ID!, version: Int!, idempotencyKey: String): Resource!
+    "Shares with a user (owner or admin): actions among read, update, delete."
+    shareResource(id: ID!, userId: ID!, actions: [String!]!): Share!
+    unshareResource(id: ID!, userId: ID!): Boolean!
+  }
+`;
+
+export interface ResourceContext {
+  caller(): Promise<Principal | undefined>;
+  trace?: { traceId: string };
+  resourceLoaders: ResourceLoaders;
+}
+
+export interface ResourceLoaders {
+  owners: DataLoader<string, UserView | null>;
+  data: DataLoader<ResourceSummary, unknown>;
+}
+
+/** Batch loaders: a page of resources with owners and data costs one query for each. */
+export function resourceLoaders(identity: Identity, resources: ResourcesService, caller: () => Promise<Principal | undefined>): ResourceLoaders {
+  return {
+    owners: new DataLoader(
+      async (ids) => {
+        const users = await identity.users.readableByIds(await caller(), ids);
+        const byId = new Map(users.map((u) => [u.id, u]));
+        return ids.map((id) => byId.get(id) ?? null);
+      },
+      { cache: false },
+    ),
+    data: new DataLoader(
+      async (items) => {
+        const byId = await resources.currentData(await caller(), items);
+        return items.map((r) => byId.get(r.id) ?? null);
+      },
+      { cache: false },
+    ),
+  };
+}
+
+type Args = Record<string, unknown>;
+type Resolver = (parent: unknown, args: Args, context: ResourceContext) => unknown;
+const optional = <T>(value: unknown) => (value === null || value === undefined ? undefined : (value as T));
+const withoutUndefined = (input: Args): Args => Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+
+/** A stale expectedVersion is a CONFLICT in GraphQL, where there is no If-Match/412. */
+async function expectingVersion<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (isAppError(err) && err.code === 'PRECONDITION_FAILED') throw appError('CONFLICT', err.message);
+    throw err;
+  }
+}
+
+export function resourceResolvers(resources: ResourcesService) {
+  const write = (ctx: ResourceContext, idempotencyKey?: unknown) => ({ idempotencyKey: optional<string>(idempotencyKey), traceId: ctx.trace?.traceId });
+  const query: Record<string, Resolver> = {
+    resource: async (_p, args, ctx) => resources.get(await ctx.caller(), args.id as string),
+    resources: async (_p, args, ctx) => {
+      const caller = await ctx.caller();
+      const filters = { type: optional<string>(args.type), ownerId: optional<string>(args.ownerId), q: optional<string>(args.q) };
+      const page = await resources.list(caller, { ...filters, limit: args.first as number, cursor: optional<string>(args.after) });
+      return {
+        edges: page.items.map((node) => ({ cursor: encodeCursor(node.id), node })),
+        pageInfo: { hasNextPage: page.nextCursor !== null, endCursor: page.nextCursor },
+        totalCount: () => resources.count(caller, filters),
+      };
+    },
+    resourceVersion: async (_p, args, ctx) => resources.version(await ctx.caller(), args.id as string, args.version as number),
+  };
+  const mutation: Record<string, Resolver> = {
+    createResource: async (_p, args, ctx) => resources.create(await ctx.caller(), withoutUndefined({ ...(args.input as Args) }), write(ctx, args.idempotencyKey)),
+    updateResource: async (_p, args, ctx) =>
+      expectingVersion(resources.update(await ctx.caller(), args.id as string, withoutUndefined({ ...(args.input as Args) }), optional<number>(args.expectedVersion), write(ctx))),
+    deleteResource: async (_p, args, ctx) => resources.delete(await ctx.caller(), args.id as string, write(ctx)).then(() => true),
+    restoreResourceVersion: async (_p, args, ctx) => resources.restore(await ctx.caller(), args.id as string, args.version as number, write(ctx, args.idempotencyKey)),
+    shareResource: async (_p, args, ctx) => resources.share(await ctx.caller(), args.id as string, { userId: args.userId, actions: args.actions }),
+    unshareResource: async (_p, args, ctx) => resources.unshare(await ctx.caller(), args.id as string, args.userId as string).then(() => true),
+  };
+  return {
+    JSON: GraphQLJSON,
+    Query: query,
+    Mutation: mutation,
+    Resource: {
+      owner: (r: ResourceSummary, _a: Args, ctx: ResourceContext) => ctx.resourceLoaders.owners.load(r.ownerId),
+      data: (r: ResourceSummary & { data?: unknown }, _a: Args, ctx: ResourceContext) => ('data' in r ? r.data : ctx.resourceLoaders.data.load(r)),
+      versions: async (r: ResourceSummary, args: Args, ctx: ResourceContext) => {
+        const page = await resources.versions(await ctx.caller(), r.id, { limit: args.first as number, cursor: optional<string>(args.after) });
+        return {
+          edges: page.items.map((node) => ({ cursor: Buffer.from(`v${node.version}`).toString('base64url'), node })),
+          pageInfo: { hasNextPage: page.nextCursor !== null, endCursor: page.nextCursor },
+        };
+      },
+    },
+  };
+}

@@ -1,0 +1,246 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ResourcesService, ResourceView } from '../../services/resources/index.js';
+import type { App } from '../app.js';
+import { traceOf } from '../request-context.js';
+import { bearer, problems } from './auth.js';
+import { ref } from './identity-schemas.js';
+
+const Id = Type.String({ format: 'uuid' });
+const Timestamp = Type.String({ format: 'date-time' });
+const summaryProperties = {
+  id: Id,
+  ownerId: Id,
+  name: Type.String(),
+  type: Type.String(),
+  metadata: Type.Record(Type.String(), Type.Unknown()),
+  version: Type.Integer({ minimum: 1, description: 'The current version; also the ETag' }),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+};
+export const ResourceSummarySchema = Type.Object(summaryProperties, { $id: 'ResourceSummary', title: 'ResourceSummary', additionalProperties: false });
+export const ResourceSchema = Type.Object(
+  { ...summaryProperties, data: Type.Unknown({ description: 'The current version’s JSON data' }) },
+  { $id: 'Resource', title: 'Resource', additionalProperties: false },
+);
+export const RESOURCE_SCHEMAS = [ResourceSummarySchema, ResourceSchema];
+
+const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+const VersionParams = Type.Object({ id: Type.String({ maxLength: 64 }), n: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Retries with the same key and body get the first answer (kept 24 h)' })),
+});
+const VersionItem = Type.Object({ version: Type.Integer(), createdBy: Type.Union([Id, Type.Null()]), createdAt: Timestamp });
+const ShareSchema = Type.Object({ userId: Id, actions: Type.Array(Type.String()) });
+
+/**
+ * The version an If-Match header expects: `"3"` or `W/"3"` (the first of a list). Undefined
+ * without the header or for `*` (any current version). A tag that cannot be one of ours
+ * is 0, which never matches: the precondition fails, as RFC 9110 asks.
+ */
+export function expectedVersionOf(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '*') return undefined;
+  for (const tag of header.split(',')) {
+    const version = /^\s*(?:W\/)?"([1-9][0-9]{0,9})"\s*$/.exec(tag)?.[1];
+    if (version) return Number(version);
+  }
+  return 0;
+}
+
+function sendResource(reply: FastifyReply, status: number, resource: ResourceView & { replayed?: boolean }) {
+  reply.header('etag', `"${resource.version}"`);
+  if (resource.replayed) reply.header('idempotent-replayed', 'true');
+  const { replayed: _replayed, ...body } = resource;
+  return reply.code(status).send(body);
+}
+
+const writeOptions = (request: FastifyRequest) => ({
+  idempotencyKey: (request.headers['idempotency-key'] as string | undefined) ?? undefined,
+  traceId: traceOf(request).traceId,
+});
+
+/** Versioned resources under /api/v1/resources (DESIGN §5 "Resources"). */
+export function registerResourceRoutes(api: App, resources: ResourcesService): void {
+  api.post(
+    '/resources',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Create a resource (version 1)',
+        description: 'Idempotent with an Idempotency-Key: the same key and body give the same answer and create one resource; another body under the key is 422; a retry while the first runs is 409.',
+        security: bearer,
+        headers: IdempotencyHeaders,
+        body: Type.Object(
+          { name: Type.String(), type: Type.String(), metadata: Type.Optional(Type.Unknown()), data: Type.Unknown() },
+          { additionalProperties: false, required: ['name', 'type', 'data'] },
+        ),
+        response: { 201: ref('Resource'), ...problems(400, 401, 403, 409, 413, 422) },
+      },
+    },
+    async (request, reply) => {
+      const created = await resources.create(request.principal, request.body as Record<string, unknown>, writeOptions(request));
+      reply.header('location', `/api/v1/resources/${created.id}`);
+      return sendResource(reply, 201, created);
+    },
+  );
+
+  api.get(
+    '/resources',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'The resources you may read, filtered, a page at a time (without data)',
+        security: bearer,
+        querystring: Type.Object(
+          {
+            type: Type.Optional(Type.String({ maxLength: 64 })),
+            ownerId: Type.Optional(Type.String({ maxLength: 64 })),
+            q: Type.Optional(Type.String({ maxLength: 255, description: 'Name contains, case-insensitively' })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+            cursor: Type.Optional(Type.String({ maxLength: 64 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(ref('ResourceSummary')), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401) },
+      },
+    },
+    async (request) => resources.list(request.principal, request.query),
+  );
+
+  api.get(
+    '/resources/:id',
+    { schema: { tags: ['resources'], summary: 'A resource with its current data; ETag is its version', security: bearer, params: IdParams, response: { 200: ref('Resource'), ...problems(401, 404) } } },
+    async (request, reply) => sendResource(reply, 200, await resources.get(request.principal, request.params.id)),
+  );
+
+  api.patch(
+    '/resources/:id',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Change name, metadata or data; new data appends a version',
+        description: 'With If-Match: "<version>", a resource that has moved on answers 412 with its current ETag.',
+        security: bearer,
+        params: IdParams,
+        headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200 })) }),
+        body: Type.Object(
+          { name: Type.Optional(Type.String()), metadata: Type.Optional(Type.Unknown()), data: Type.Optional(Type.Unknown()) },
+          { additionalProperties: false },
+        ),
+        response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 412, 413) },
+      },
+    },
+    async (request, reply) => {
+      const expected = expectedVersionOf(request.headers['if-match']);
+      const updated = await resources.update(request.principal, request.params.id, request.body as Record<string, unknown>, expected, writeOptions(request));
+      return sendResource(reply, 200, updated);
+    },
+  );
+
+  api.delete(
+    '/resources/:id',
+    { schema: { tags: ['resources'], summary: 'Delete a resource with its versions and shares', security: bearer, params: IdParams, response: { 204: Type.Null(), ...problems(401, 403, 404) } } },
+    async (request, reply) => {
+      await resources.delete(request.principal, request.params.id, writeOptions(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.get(
+    '/resources/:id/versions',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'The version history, newest first',
+        security: bearer,
+        params: IdParams,
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })), cursor: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ items: Type.Array(VersionItem), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 404) },
+      },
+    },
+    async (request) => resources.versions(request.principal, request.params.id, request.query),
+  );
+
+  api.get(
+    '/resources/:id/versions/:n',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'One version with its data',
+        security: bearer,
+        params: VersionParams,
+        response: { 200: Type.Object({ ...VersionItem.properties, data: Type.Unknown() }), ...problems(400, 401, 404) },
+      },
+    },
+    async (request) => resources.version(request.principal, request.params.id, request.params.n),
+  );
+
+  api.get(
+    '/resources/:id/diff',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'RFC 6902 JSON Patch from version `from` to version `to`',
+        security: bearer,
+        params: IdParams,
+        querystring: Type.Object({ from: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), to: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }, { additionalProperties: false }),
+        response: { 200: Type.Array(Type.Object({ op: Type.String(), path: Type.String(), from: Type.Optional(Type.String()), value: Type.Optional(Type.Unknown()) })), ...problems(400, 401, 404) },
+      },
+    },
+    async (request) => resources.diff(request.principal, request.params.id, request.query.from, request.query.to),
+  );
+
+  api.post(
+    '/resources/:id/versions/:n/restore',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Append a version whose data equals version n',
+        security: bearer,
+        params: VersionParams,
+        headers: IdempotencyHeaders,
+        response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 409, 422) },
+      },
+    },
+    async (request, reply) => sendResource(reply, 200, await resources.restore(request.principal, request.params.id, request.params.n, writeOptions(request))),
+  );
+
+  api.post(
+    '/resources/:id/shares',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Share with a user (owner or admin): direct permissions on this resource alone',
+        security: bearer,
+        params: IdParams,
+        body: Type.Object({ userId: Type.String({ maxLength: 64 }), actions: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: 3 }) }, { additionalProperties: false }),
+        response: { 201: ShareSchema, ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await resources.share(request.principal, request.params.id, request.body)),
+  );
+
+  api.get(
+    '/resources/:id/shares',
+    { schema: { tags: ['resources'], summary: 'Who the resource is shared with (owner or admin)', security: bearer, params: IdParams, response: { 200: Type.Object({ items: Type.Array(ShareSchema) }), ...problems(401, 403, 404) } } },
+    async (request) => ({ items: await resources.shares(request.principal, request.params.id) }),
+  );
+
+  api.delete(
+    '/resources/:id/shares/:userId',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Stop sharing with a user',
+        security: bearer,
+        params: Type.Object({ id: Type.String({ maxLength: 64 }), userId: Type.String({ maxLength: 64 }) }),
+        response: { 204: Type.Null(), ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await resources.unshare(request.principal, request.params.id, request.params.userId);
+      return reply.code(204).send(null);
+    },
+  );
+}
+

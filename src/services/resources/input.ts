@@ -1,0 +1,80 @@
+import { isValidResourceType } from '../access/index.js';
+import { FieldProblems } from '../users/input.js';
+
+/** Limits of DESIGN §5 "Resources" and the resources issue. */
+export const NAME_MAX = 255;
+export const METADATA_MAX_BYTES = 64 * 1024;
+export const JSON_MAX_DEPTH = 64;
+// C0 and C1 control characters, DEL included: a name is shown in lists and logs.
+const CONTROL = /\p{Cc}/u;
+
+export interface ResourceFields {
+  name?: string;
+  type?: string;
+  metadata?: Record<string, unknown>;
+  data?: unknown;
+}
+
+/** Nesting depth of a JSON value, stopping as soon as it passes `limit` (no recursion). */
+export function exceedsDepth(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+export const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? '');
+
+function checkName(value: unknown, problems: FieldProblems): string | undefined {
+  if (typeof value !== 'string') return void problems.add('name', 'must be a string');
+  const name = value.trim();
+  if (name.length < 1 || name.length > NAME_MAX) problems.add('name', `must be 1 to ${NAME_MAX} characters`);
+  else if (CONTROL.test(name)) problems.add('name', 'must not contain control characters');
+  return name;
+}
+
+function checkMetadata(value: unknown, problems: FieldProblems): Record<string, unknown> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return void problems.add('metadata', 'must be a JSON object');
+  if (exceedsDepth(value, JSON_MAX_DEPTH)) problems.add('metadata', `must not nest deeper than ${JSON_MAX_DEPTH} levels`);
+  else if (jsonBytes(value) > METADATA_MAX_BYTES) problems.add('metadata', `must be at most ${METADATA_MAX_BYTES} bytes of JSON`);
+  return value as Record<string, unknown>;
+}
+
+function checkData(value: unknown, maxBytes: number, problems: FieldProblems): unknown {
+  if (value === undefined) return void problems.add('data', 'is required');
+  if (exceedsDepth(value, JSON_MAX_DEPTH)) problems.add('data', `must not nest deeper than ${JSON_MAX_DEPTH} levels`);
+  else if (jsonBytes(value) > maxBytes) problems.add('data', `must be at most ${maxBytes} bytes of JSON`);
+  return value;
+}
+
+function onlyKnown(input: Record<string, unknown>, allowed: readonly string[], problems: FieldProblems): void {
+  for (const key of Object.keys(input)) if (!allowed.includes(key)) problems.add(key, 'is not an allowed field');
+}
+
+/** A new resource's fields, every problem reported at once. */
+export function validateNewResource(input: Record<string, unknown>, maxDataBytes: number): Required<Pick<ResourceFields, 'name' | 'type' | 'metadata'>> & { data: unknown } {
+  const problems = new FieldProblems();
+  onlyKnown(input, ['name', 'type', 'metadata', 'data'], problems);
+  const name = checkName(input.name, problems);
+  if (!isValidResourceType(input.type)) problems.add('type', 'must match ^[a-z][a-z0-9_.-]{0,63}$ and not be user or role');
+  const metadata = input.metadata === undefined ? {} : checkMetadata(input.metadata, problems);
+  const data = checkData(input.data, maxDataBytes, problems);
+  problems.throwIfAny();
+  return { name: name!, type: input.type as string, metadata: metadata!, data };
+}
+
+/** A change: name, metadata and data, each optional; type and anything else refused. */
+export function validateResourcePatch(input: Record<string, unknown>, maxDataBytes: number): ResourceFields {
+  const problems = new FieldProblems();
+  onlyKnown(input, ['name', 'metadata', 'data'], problems);
+  const patch: ResourceFields = {};
+  if ('name' in input) patch.name = checkName(input.name, problems);
+  if ('metadata' in input) patch.metadata = checkMetadata(input.metadata, problems);
+  if ('data' in input) patch.data = checkData(input.data, maxDataBytes, problems);
+  problems.throwIfAny();
+  return patch;
+}

@@ -1,0 +1,509 @@
+import { sql } from 'kysely';
+import { createPatch, type Operation } from 'rfc6902';
+import { appError } from '../../core/errors.js';
+import { canonicalId, newId } from '../../core/ids.js';
+import type { Database } from '../../infra/database/index.js';
+import { accessFilter, can, type Action } from '../access/index.js';
+import { actor, type Audit } from '../auth/audit.js';
+import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
+import { IdempotencyStore } from '../shared/idempotency.js';
+import { writeOutbox } from '../shared/outbox.js';
+import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
+import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
+import { iso } from '../shared/views.js';
+import { FieldProblems } from '../users/input.js';
+import { jsonBytes, validateNewResource, validateResourcePatch } from './input.js';
+
+export interface ResourceSummary {
+  id: string;
+  ownerId: string;
+  name: string;
+  type: string;
+  metadata: Record<string, unknown>;
+  /** The current version: the ETag, and what If-Match and expectedVersion are compared with. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ResourceView extends ResourceSummary {
+  /** The current version's data. */
+  data: unknown;
+}
+
+export interface VersionSummary {
+  version: number;
+  createdBy: string | null;
+  createdAt: string;
+}
+
+export interface VersionView extends VersionSummary {
+  data: unknown;
+}
+
+export interface Share {
+  userId: string;
+  actions: ShareAction[];
+}
+
+export const SHARE_ACTIONS = ['read', 'update', 'delete'] as const;
+export type ShareAction = (typeof SHARE_ACTIONS)[number];
+
+export interface ListFilters extends PageRequest {
+  type?: string | undefined;
+  ownerId?: string | undefined;
+  q?: string | undefined;
+}
+
+export interface WriteOptions {
+  /** `Idempotency-Key`: a retry with the same key and request gets the first answer. */
+  idempotencyKey?: string | undefined;
+  /** The trace of the request, recorded on the outbox event. */
+  traceId?: string | undefined;
+}
+
+export interface ResourcesDeps {
+  database: Database;
+  cache: TolerantCache;
+  grants: GrantsStore;
+  audit: Audit;
+  maxDataBytes: number;
+  cacheTtlMs: number;
+}
+
+const SUMMARY_COLUMNS = [
+  'resources.id',
+  'resources.owner_id',
+  'resources.name',
+  'resources.type',
+  'resources.metadata',
+  'resources.version',
+  'resources.created_at',
+  'resources.updated_at',
+] as const;
+
+/** Reads larger than this are served from the database only, so the cache stays small. */
+const CACHEABLE_BYTES = 64 * 1024;
+
+const notFound = () => appError('NOT_FOUND', 'No such resource.');
+const cacheKey = (id: string) => `res:${id}`;
+
+interface SummaryRow {
+  id: string;
+  owner_id: string;
+  name: string;
+  type: string;
+  metadata: Record<string, unknown>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function summaryView(row: SummaryRow): ResourceSummary {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    name: row.name,
+    type: row.type,
+    metadata: row.metadata,
+    version: row.version,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+/** What permission conditions see of a resource (DESIGN §5 "Permissions"). */
+export function resourceRecord(r: ResourceSummary) {
+  return { id: r.id, ownerId: r.ownerId, name: r.name, type: r.type, createdAt: r.createdAt, metadata: r.metadata };
+}
+
+/**
+ * Versioned resources (DESIGN §5 "Resources"): typed JSON documents whose data has an
+ * immutable, gapless version history. Every write runs in one transaction with its version
+ * row and its outbox event; concurrent writers serialise on the resource's row lock.
+ */
+export class ResourcesService {
+  readonly #d: ResourcesDeps;
+  readonly #idempotency: IdempotencyStore;
+
+  constructor(deps: ResourcesDeps) {
+    this.#d = deps;
+    this.#idempotency = new IdempotencyStore(deps.database);
+  }
+
+  async create(principal: Principal | undefined, input: Record<string, unknown>, options: WriteOptions = {}): Promise<ResourceView & { replayed: boolean }> {
+    const caller = requireSignedIn(principal);
+    const fields = validateNewResource(input, this.#d.maxDataBytes);
+    const now = new Date();
+    const id = newId();
+    const record = { id, ownerId: caller.user.id, name: fields.name, type: fields.type, createdAt: now.toISOString(), metadata: fields.metadata };
+    if (!can(caller.ability, 'create', 'resource', record)) throw appError('FORBIDDEN', `You may not create resources of type ${fields.type}.`);
+    const work = async (tx: Database['db']) => {
+      const row = await tx
+        .insertInto('resources')
+        .values({ id, owner_id: caller.user.id, name: fields.name, type: fields.type, metadata: JSON.stringify(fields.metadata), version: 1, created_at: now, updated_at: now })
+        .returning(SUMMARY_COLUMNS)
+        .executeTakeFirstOrThrow();
+      await tx.insertInto('resource_versions').values({ id: newId(), resource_id: id, version: 1, data: JSON.stringify(fields.data), created_by: caller.user.id, created_at: now }).execute();
+      const view: ResourceView = { ...summaryView(row), data: fields.data };
+      await writeOutbox(tx, { topic: 'resource.created', aggregateType: 'resource', aggregateId: id, payload: eventPayload(view, caller), traceId: options.traceId });
+      return { status: 201, body: view };
+    };
+    const result = await this.#write(caller, 'POST /resources', { input }, options, work);
+    return { ...result.body, replayed: result.replayed };
+  }
+
+  /** A resource with its current data; NOT_FOUND when missing or not readable. */
+  async get(principal: Principal | undefined, rawId: string): Promise<ResourceView> {
+    const caller = requireSignedIn(principal);
+    return this.#readable(caller, rawId, 'read');
+  }
+
+  /** Readable resources among ids (DataLoader batches); no data. */
+  async readableByIds(principal: Principal | undefined, ids: readonly string[]): Promise<ResourceSummary[]> {
+    const caller = requireSignedIn(principal);
+    const valid = ids.map(canonicalId).filter((id): id is string => id !== undefined);
+    if (valid.length === 0) return [];
+    const rows = await this.#d.database.db.selectFrom('resources').select(SUMMARY_COLUMNS).where('resources.id', 'in', valid).execute();
+    return rows.map(summaryView).filter((r) => can(caller.ability, 'read', 'resource', resourceRecord(r)));
+  }
+
+  /**
+   * The current data of resources the caller has already read (a list's items), one query
+   * per batch. Ids it may not read are skipped.
+   */
+  async currentData(principal: Principal | undefined, resources: readonly ResourceSummary[]): Promise<Map<string, unknown>> {
+    const caller = requireSignedIn(principal);
+    const readable = resources.filter((r) => can(caller.ability, 'read', 'resource', resourceRecord(r))).map((r) => r.id);
+    if (readable.length === 0) return new Map();
+    const rows = await this.#d.database.db
+      .selectFrom('resources')
+      .innerJoin('resource_versions', (join) => join.onRef('resource_versions.resource_id', '=', 'resources.id').onRef('resource_versions.version', '=', 'resources.version'))
+      .select(['resources.id', 'resource_versions.data'])
+      .where('resources.id', 'in', readable)
+      .execute();
+    return new Map(rows.map((r) => [r.id, r.data]));
+  }
+
+  /** A page of readable resources, filtered and permission-checked in one SQL statement. */
+  async list(principal: Principal | undefined, filters: ListFilters): Promise<Page<ResourceSummary>> {
+    const caller = requireSignedIn(principal);
+    const { limit, after } = pageBounds(filters);
+    const filter = accessFilter(caller.ability, 'read', 'resource');
+    if (filter.kind === 'none') return { items: [], nextCursor: null };
+    let query = this.#filtered(filters).select(SUMMARY_COLUMNS).orderBy('resources.id').limit(limit + 1);
+    if (after) query = query.where('resources.id', '>', after);
+    if (filter.kind === 'where') query = query.where(filter.expression);
+    return toPage(await query.execute(), limit, summaryView);
+  }
+
+  async count(principal: Principal | undefined, filters: ListFilters): Promise<number> {
+    const caller = requireSignedIn(principal);
+    const filter = accessFilter(caller.ability, 'read', 'resource');
+    if (filter.kind === 'none') return 0;
+    let query = this.#filtered(filters).select(sql<string>`count(*)`.as('n'));
+    if (filter.kind === 'where') query = query.where(filter.expression);
+    return Number((await query.executeTakeFirstOrThrow()).n);
+  }
+
+  /**
+   * Changes name, metadata and/or data. New data appends version n+1; name and metadata
+   * alone change the resource without a version. `expectedVersion` (If-Match) that is not
+   * the current version is PRECONDITION_FAILED.
+   */
+  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>, expectedVersion?: number, options: WriteOptions = {}): Promise<ResourceView> {
+    const caller = requireSignedIn(principal);
+    const patch = validateResourcePatch(input, this.#d.maxDataBytes);
+    const current = await this.#readable(caller, rawId, 'read');
+    const next = { ...current, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}) };
+    if (!can(caller.ability, 'update', 'resource', resourceRecord(current)) || !can(caller.ability, 'update', 'resource', resourceRecord(next))) {
+      throw appError('FORBIDDEN', 'You may not change this resource.');
+    }
+    return this.#change(caller, current.id, expectedVersion, options, async (tx, locked) => {
+      const now = new Date();
+      const version = patch.data !== undefined ? locked.version + 1 : locked.version;
+      const row = await tx
+        .updateTable('resources')
+        .set({
+          ...(patch.name !== undefined ? { name: patch.name } : {}),
+          ...(patch.metadata !== undefined ? { metadata: JSON.stringify(patch.metadata) } : {}),
+          version,
+          updated_at: now,
+        })
+        .where('id', '=', locked.id)
+        .returning(SUMMARY_COLUMNS)
+        .executeTakeFirstOrThrow();
+      let data: unknown;
+      if (patch.data !== undefined) {
+        await tx.insertInto('resource_versions').values({ id: newId(), resource_id: locked.id, version, data: JSON.stringify(patch.data), created_by: caller.user.id, created_at: now }).execute();
+        data = patch.data;
+      } else {
+        data = await this.#dataOf(tx, locked.id, version);
+      }
+      return { ...summaryView(row), data };
+    });
+  }
+
+  /** Appends a version whose data equals version n (itself immutable). */
+  async restore(principal: Principal | undefined, rawId: string, n: number, options: WriteOptions = {}): Promise<ResourceView & { replayed: boolean }> {
+    const caller = requireSignedIn(principal);
+    const current = await this.#readable(caller, rawId, 'read');
+    if (!can(caller.ability, 'update', 'resource', resourceRecord(current))) throw appError('FORBIDDEN', 'You may not change this resource.');
+    const source = await this.#version(current.id, n);
+    const work = async (tx: Database['db']) => {
+      const locked = await this.#lock(tx, current.id);
+      const now = new Date();
+      const version = locked.version + 1;
+      const row = await tx.updateTable('resources').set({ version, updated_at: now }).where('id', '=', locked.id).returning(SUMMARY_COLUMNS).executeTakeFirstOrThrow();
+      await tx.insertInto('resource_versions').values({ id: newId(), resource_id: locked.id, version, data: JSON.stringify(source.data), created_by: caller.user.id, created_at: now }).execute();
+      const view: ResourceView = { ...summaryView(row), data: source.data };
+      await writeOutbox(tx, { topic: 'resource.updated', aggregateType: 'resource', aggregateId: locked.id, payload: { ...eventPayload(view, caller), restoredFrom: n }, traceId: options.traceId });
+      return { status: 200, body: view };
+    };
+    await this.#d.cache.invalidate([cacheKey(current.id)], INVALIDATION_HOLD_MS);
+    const result = await this.#write(caller, `POST /resources/${current.id}/restore`, { n }, options, work);
+    return { ...result.body, replayed: result.replayed };
+  }
+
+  /** Deletes a resource with its versions and shares; an outbox event records it. */
+  async delete(principal: Principal | undefined, rawId: string, options: WriteOptions = {}): Promise<void> {
+    const caller = requireSignedIn(principal);
+    const current = await this.#readable(caller, rawId, 'read');
+    if (!can(caller.ability, 'delete', 'resource', resourceRecord(current))) throw appError('FORBIDDEN', 'You may not delete this resource.');
+    const sharedWith = await this.#shareHolders(current.id);
+    await this.#d.cache.invalidate([cacheKey(current.id)], INVALIDATION_HOLD_MS);
+    await this.#d.grants.invalidate(sharedWith);
+    await this.#d.database.db.transaction().execute(async (tx) => {
+      const deleted = await tx.deleteFrom('resources').where('id', '=', current.id).returning(['id']).executeTakeFirst();
+      if (!deleted) throw notFound();
+      await writeOutbox(tx, { topic: 'resource.deleted', aggregateType: 'resource', aggregateId: current.id, payload: eventPayload(current, caller), traceId: options.traceId });
+    });
+    this.#d.audit('resource.deleted', { ...actor(caller), resourceId: current.id });
+  }
+
+  /** The version history, newest first, without data. */
+  async versions(principal: Principal | undefined, rawId: string, page: PageRequest): Promise<Page<VersionSummary>> {
+    const caller = requireSignedIn(principal);
+    const resource = await this.#readable(caller, rawId, 'read');
+    const limit = pageBounds({ limit: page.limit }).limit;
+    const before = page.cursor === undefined ? undefined : decodeVersionCursor(page.cursor);
+    let query = this.#d.database.db
+      .selectFrom('resource_versions')
+      .select(['version', 'created_by', 'created_at'])
+      .where('resource_id', '=', resource.id)
+      .orderBy('version', 'desc')
+      .limit(limit + 1);
+    if (before !== undefined) query = query.where('version', '<', before);
+    const rows = await query.execute();
+    const more = rows.length > limit;
+    const kept = more ? rows.slice(0, limit) : rows;
+    return {
+      items: kept.map((r) => ({ version: r.version, createdBy: r.created_by, createdAt: iso(r.created_at) })),
+      nextCursor: more ? encodeVersionCursor(kept[kept.length - 1]!.version) : null,
+    };
+  }
+
+  async version(principal: Principal | undefined, rawId: string, n: number): Promise<VersionView> {
+    const caller = requireSignedIn(principal);
+    const resource = await this.#readable(caller, rawId, 'read');
+    return this.#version(resource.id, n);
+  }
+
+  /** RFC 6902 JSON Patch that turns version `from` into version `to`. */
+  async diff(principal: Principal | undefined, rawId: string, from: number, to: number): Promise<Operation[]> {
+    const caller = requireSignedIn(principal);
+    const resource = await this.#readable(caller, rawId, 'read');
+    const [a, b] = await Promise.all([this.#version(resource.id, from), this.#version(resource.id, to)]);
+    return createPatch(a.data, b.data);
+  }
+
+  /**
+   * Shares a resource: the user gets direct permissions for these actions on this resource
+   * alone (`{"id": <resource id>}`). Only its owner, or whoever may manage it, shares it.
+   */
+  async share(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<Share> {
+    const caller = requireSignedIn(principal);
+    const resource = await this.#readable(caller, rawId, 'read');
+    this.#assertSharer(caller, resource);
+    const problems = new FieldProblems();
+    for (const key of Object.keys(input)) if (key !== 'userId' && key !== 'actions') problems.add(key, 'is not an allowed field');
+    const userId = typeof input.userId === 'string' ? canonicalId(input.userId) : undefined;
+    if (!userId) problems.add('userId', 'must be a user id');
+    const actions = Array.isArray(input.actions) ? [...new Set(input.actions)] : [];
+    if (actions.length === 0 || !actions.every((a): a is ShareAction => SHARE_ACTIONS.includes(a as ShareAction))) {
+      problems.add('actions', `must be a non-empty list of ${SHARE_ACTIONS.join(', ')}`);
+    }
+    problems.throwIfAny();
+    const db = this.#d.database.db;
+    const user = await db.selectFrom('users').select('id').where('id', '=', userId!).executeTakeFirst();
+    if (!user) throw appError('INVALID_INPUT', 'userId must be an existing user.', { errors: [{ field: 'userId', message: 'is not a user' }] });
+    await this.#d.grants.invalidate([user.id]);
+    await db.transaction().execute(async (tx) => {
+      const existing = await this.#sharesOf(tx, resource.id, user.id);
+      for (const action of actions as ShareAction[]) {
+        if (existing.some((p) => p.action === action)) continue;
+        const permissionId = newId();
+        await tx
+          .insertInto('permissions')
+          .values({ id: permissionId, resource_type: resource.type, action, conditions: JSON.stringify({ id: resource.id }), resource_id: resource.id })
+          .execute();
+        await tx.insertInto('user_permissions').values({ user_id: user.id, permission_id: permissionId }).execute();
+      }
+    });
+    this.#d.audit('resource.shared', { ...actor(caller), resourceId: resource.id, userId: user.id, actions });
+    return (await this.shares(caller, resource.id)).find((s) => s.userId === user.id) ?? { userId: user.id, actions: [] };
+  }
+
+  async shares(principal: Principal | undefined, rawId: string): Promise<Share[]> {
+    const caller = requireSignedIn(principal);
+    const resource = await this.#readable(caller, rawId, 'read');
+    this.#assertSharer(caller, resource);
+    const rows = await this.#sharesOf(this.#d.database.db, resource.id);
+    const byUser = new Map<string, ShareAction[]>();
+    for (const row of rows) byUser.set(row.user_id, [...(byUser.get(row.user_id) ?? []), row.action as ShareAction]);
+    return [...byUser].map(([userId, actions]) => ({ userId, actions: SHARE_ACTIONS.filter((a) => actions.includes(a)) }));
+  }
+
+  /** Removes everything a resource was shared with one user. */
+  async unshare(principal: Principal | undefined, rawId: string, rawUserId: string): Promise<void> {
+    const caller = requireSignedIn(principal);
+    const resource = await this.#readable(caller, rawId, 'read');
+    this.#assertSharer(caller, resource);
+    const userId = canonicalId(rawUserId);
+    const held = userId ? await this.#sharesOf(this.#d.database.db, resource.id, userId) : [];
+    if (held.length === 0) throw appError('NOT_FOUND', 'The resource is not shared with this user.');
+    await this.#d.grants.invalidate([userId!]);
+    await this.#d.database.db.deleteFrom('permissions').where('id', 'in', held.map((p) => p.id)).execute();
+    this.#d.audit('resource.unshared', { ...actor(caller), resourceId: resource.id, userId });
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  /** Runs a write in a transaction, through the idempotency store when a key is given. */
+  async #write<T>(caller: Principal, scope: string, request: unknown, options: WriteOptions, work: (tx: Database['db']) => Promise<{ status: number; body: T }>) {
+    if (options.idempotencyKey === undefined) return { ...(await this.#d.database.db.transaction().execute(work)), replayed: false };
+    return this.#idempotency.run({ userId: caller.user.id, scope, key: options.idempotencyKey, request }, work);
+  }
+
+  /**
+   * A change under the resource's row lock: concurrent writers serialise here, so versions
+   * stay contiguous, and an expected version is compared with the locked, current one.
+   */
+  async #change(
+    caller: Principal,
+    id: string,
+    expectedVersion: number | undefined,
+    options: WriteOptions,
+    apply: (tx: Database['db'], locked: { id: string; version: number }) => Promise<ResourceView>,
+  ): Promise<ResourceView> {
+    await this.#d.cache.invalidate([cacheKey(id)], INVALIDATION_HOLD_MS);
+    const view = await this.#d.database.db.transaction().execute(async (tx) => {
+      const locked = await this.#lock(tx, id);
+      if (expectedVersion !== undefined && expectedVersion !== locked.version) {
+        throw appError('PRECONDITION_FAILED', `The resource is at version ${locked.version}, not ${expectedVersion}.`, { headers: { etag: `"${locked.version}"` } });
+      }
+      const changed = await apply(tx, locked);
+      await writeOutbox(tx, { topic: 'resource.updated', aggregateType: 'resource', aggregateId: id, payload: eventPayload(changed, caller), traceId: options.traceId });
+      return changed;
+    });
+    return view;
+  }
+
+  async #lock(tx: Database['db'], id: string): Promise<{ id: string; version: number }> {
+    const locked = await tx.selectFrom('resources').select(['id', 'version']).where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!locked) throw notFound();
+    return locked;
+  }
+
+  /** The resource if the caller may read it (NOT_FOUND otherwise, like a missing one); from the cache when warm. */
+  async #readable(caller: Principal, rawId: string, action: Action): Promise<ResourceView> {
+    const id = canonicalId(rawId);
+    if (!id) throw notFound();
+    const resource = await this.#load(id);
+    if (!resource || !can(caller.ability, action, 'resource', resourceRecord(resource))) throw notFound();
+    return resource;
+  }
+
+  async #load(id: string): Promise<ResourceView | undefined> {
+    const key = cacheKey(id);
+    const cached = await this.#d.cache.get<ResourceView | Invalidated>(key);
+    if (cached && !isInvalidated(cached)) return cached;
+    const row = await this.#d.database.db
+      .selectFrom('resources')
+      .innerJoin('resource_versions', (join) => join.onRef('resource_versions.resource_id', '=', 'resources.id').onRef('resource_versions.version', '=', 'resources.version'))
+      .select([...SUMMARY_COLUMNS, 'resource_versions.data'])
+      .where('resources.id', '=', id)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const view: ResourceView = { ...summaryView(row), data: row.data };
+    // Only small documents are cached, and never over a fresh invalidation marker.
+    if (!cached && jsonBytes(view.data) <= CACHEABLE_BYTES) await this.#d.cache.add(key, view, this.#d.cacheTtlMs);
+    return view;
+  }
+
+  async #version(resourceId: string, n: number): Promise<VersionView> {
+    if (!Number.isInteger(n) || n < 1) throw appError('NOT_FOUND', 'No such version.');
+    const row = await this.#d.database.db
+      .selectFrom('resource_versions')
+      .select(['version', 'data', 'created_by', 'created_at'])
+      .where('resource_id', '=', resourceId)
+      .where('version', '=', n)
+      .executeTakeFirst();
+    if (!row) throw appError('NOT_FOUND', 'No such version.');
+    return { version: row.version, data: row.data, createdBy: row.created_by, createdAt: iso(row.created_at) };
+  }
+
+  async #dataOf(tx: Database['db'], id: string, version: number): Promise<unknown> {
+    const row = await tx.selectFrom('resource_versions').select('data').where('resource_id', '=', id).where('version', '=', version).executeTakeFirstOrThrow();
+    return row.data;
+  }
+
+  #filtered(filters: ListFilters) {
+    let query = this.#d.database.db.selectFrom('resources');
+    if (filters.type !== undefined) query = query.where('resources.type', '=', filters.type);
+    if (filters.ownerId !== undefined) {
+      const owner = canonicalId(filters.ownerId);
+      if (!owner) throw appError('INVALID_INPUT', 'ownerId must be a user id.', { errors: [{ field: 'ownerId', message: 'is not a uuid' }] });
+      query = query.where('resources.owner_id', '=', owner);
+    }
+    if (filters.q !== undefined && filters.q !== '') {
+      // Contains, case-insensitively; the user's text is a literal, not a pattern.
+      const literal = filters.q.replace(/[\\%_]/g, (c) => `\\${c}`);
+      query = query.where(sql<boolean>`resources.name ILIKE ${`%${literal}%`}`);
+    }
+    return query;
+  }
+
+  #assertSharer(caller: Principal, resource: ResourceView): void {
+    if (resource.ownerId !== caller.user.id && !can(caller.ability, 'manage', 'resource', resourceRecord(resource))) {
+      throw appError('FORBIDDEN', 'Only the owner or an administrator may share this resource.');
+    }
+  }
+
+  #sharesOf(db: Database['db'], resourceId: string, userId?: string) {
+    let query = db
+      .selectFrom('permissions')
+      .innerJoin('user_permissions', 'user_permissions.permission_id', 'permissions.id')
+      .select(['permissions.id', 'permissions.action', 'user_permissions.user_id'])
+      .where('permissions.resource_id', '=', resourceId);
+    if (userId) query = query.where('user_permissions.user_id', '=', userId);
+    return query.orderBy('permissions.id').execute();
+  }
+
+  async #shareHolders(resourceId: string): Promise<string[]> {
+    return [...new Set((await this.#sharesOf(this.#d.database.db, resourceId)).map((r) => r.user_id))];
+  }
+}
+
+function eventPayload(resource: ResourceSummary, caller: Principal): Record<string, unknown> {
+  return { id: resource.id, ownerId: resource.ownerId, type: resource.type, name: resource.name, version: resource.version, actorId: caller.user.id };
+}
+
+const encodeVersionCursor = (version: number): string => Buffer.from(`v${version}`).toString('base64url');
+
+function decodeVersionCursor(cursor: string): number {
+  const text = cursor.length <= 32 ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const version = /^v([1-9][0-9]{0,9})$/.exec(text)?.[1];
+  if (!version) throw appError('INVALID_INPUT', 'The cursor is invalid.', { errors: [{ field: 'cursor', message: 'is not a cursor this API issued' }] });
+  return Number(version);
+}
