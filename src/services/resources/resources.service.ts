@@ -159,15 +159,6 @@ export class ResourcesService {
     return this.#readable(caller, rawId, 'read');
   }
 
-  /** Readable resources among ids (DataLoader batches); no data. */
-  async readableByIds(principal: Principal | undefined, ids: readonly string[]): Promise<ResourceSummary[]> {
-    const caller = requireSignedIn(principal);
-    const valid = ids.map(canonicalId).filter((id): id is string => id !== undefined);
-    if (valid.length === 0) return [];
-    const rows = await this.#d.database.db.selectFrom('resources').select(SUMMARY_COLUMNS).where('resources.id', 'in', valid).execute();
-    return rows.map(summaryView).filter((r) => can(caller.ability, 'read', 'resource', resourceRecord(r)));
-  }
-
   /**
    * The current data of resources the caller has already read (a list's items), one query
    * per batch. Ids it may not read are skipped.
@@ -218,6 +209,11 @@ export class ResourcesService {
     const next = { ...current, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}) };
     if (!can(caller.ability, 'update', 'resource', resourceRecord(current)) || !can(caller.ability, 'update', 'resource', resourceRecord(next))) {
       throw appError('FORBIDDEN', 'You may not change this resource.');
+    }
+    // Nothing to change: no write, no event; the precondition still holds or fails.
+    if (Object.keys(patch).length === 0) {
+      assertVersion(current.version, expectedVersion);
+      return current;
     }
     return this.#change(caller, current.id, expectedVersion, options, async (tx, locked) => {
       const now = new Date();
@@ -399,9 +395,7 @@ export class ResourcesService {
     await this.#d.cache.invalidate([cacheKey(id)], INVALIDATION_HOLD_MS);
     const view = await this.#d.database.db.transaction().execute(async (tx) => {
       const locked = await this.#lock(tx, id);
-      if (expectedVersion !== undefined && expectedVersion !== locked.version) {
-        throw appError('PRECONDITION_FAILED', `The resource is at version ${locked.version}, not ${expectedVersion}.`, { headers: { etag: `"${locked.version}"` } });
-      }
+      assertVersion(locked.version, expectedVersion);
       const changed = await apply(tx, locked);
       await writeOutbox(tx, { topic: 'resource.updated', aggregateType: 'resource', aggregateId: id, payload: eventPayload(changed, caller), traceId: options.traceId });
       return changed;
@@ -492,6 +486,13 @@ export class ResourcesService {
 
   async #shareHolders(resourceId: string): Promise<string[]> {
     return [...new Set((await this.#sharesOf(this.#d.database.db, resourceId)).map((r) => r.user_id))];
+  }
+}
+
+/** PRECONDITION_FAILED, with the current ETag, when an expected version is not the current one. */
+function assertVersion(current: number, expected: number | undefined): void {
+  if (expected !== undefined && expected !== current) {
+    throw appError('PRECONDITION_FAILED', `The resource is at version ${current}, not ${expected}.`, { headers: { etag: `"${current}"` } });
   }
 }
 
