@@ -203,6 +203,27 @@ function scenario(options: { redis: boolean; limitMs: number }) {
     t.diagnostic(`seen on B after: grant ${Math.round(grantTook)} ms, role ${Math.round(roleTook)} ms, revocation ${Math.round(revokeTook)} ms`);
   });
 
+  it(`a resource changed or deleted on A reads as changed on B ${options.redis ? 'at once' : `within ${options.limitMs} ms`}`, async (t) => {
+    const token = await login(a, memberEmail);
+    const created = await expectStatus(a, 'POST', '/resources', 201, { token, body: { name: 'Shared doc', type: 'doc', data: { n: 1 } } });
+    const path = `/resources/${created.id as string}`;
+    for (let i = 0; i < 3; i++) for (const instance of [a, b]) assert.equal((await expectStatus(instance, 'GET', path, 200, { token })).version, 1);
+
+    await expectStatus(a, 'PATCH', path, 200, { token, body: { data: { n: 2 } } });
+    const fresh = async () => {
+      const read = await expectStatus(b, 'GET', path, 200, { token });
+      return read.version === 2 && (read.data as { n: number }).n === 2;
+    };
+    // With Redis the shared entry is invalidated before the change commits: B's very next read is fresh.
+    if (options.redis) assert.ok(await fresh(), 'B reads version 2 right after the change on A');
+    const updateTook = await within('B reading the new version', options.limitMs, fresh);
+
+    await expectStatus(a, 'DELETE', path, 204, { token });
+    if (options.redis) await expectStatus(b, 'GET', path, 404, { token });
+    const deleteTook = await within('B answering 404 for the deleted resource', options.limitMs, async () => (await call(b, 'GET', path, { token })).status === 404);
+    t.diagnostic(`B saw the update after ${Math.round(updateTook)} ms and the deletion after ${Math.round(deleteTook)} ms`);
+  });
+
   it('leaves no errors in either instance’s log', () => {
     for (const instance of [a, b]) assert.doesNotMatch(instance.output(), /"level":"(error|fatal)"/, `${instance.name}:\n${instance.output()}`);
   });
