@@ -66,7 +66,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
   });
   return {
     auth,
-    users: new UsersService({ database: deps.database, hasher, sessions, grants, audit, log }),
+    users: new UsersService({ database: deps.database, hasher, sessions, grants, audit, log, cache }),
     roles: new RolesService({ database: deps.database, grants, audit }),
     hasher,
     grants,

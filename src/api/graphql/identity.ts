@@ -272,6 +272,10 @@ export function identityResolvers(identity: Identity) {
     JSONObject: GraphQLJSONObject,
     Query: query,
     Mutation: mutation,
+    // graphql-jit (mercurius compiles a document after 10 runs) does not call a function-valued
+    // property the way graphql-js's default resolver does: count through a resolver.
+    UserConnection: { totalCount: (c: { totalCount: () => Promise<number> }) => c.totalCount() },
+    RoleConnection: { totalCount: (c: { totalCount: () => Promise<number> }) => c.totalCount() },
     User: {
       // Your own roles always (as in me); another user's only where you may read the role.
       // An anonymous request sees a user only as the result of its own register or login.

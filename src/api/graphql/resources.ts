@@ -174,6 +174,9 @@ export function resourceResolvers(resources: ResourcesService) {
     JSON: GraphQLJSON,
     Query: query,
     Mutation: mutation,
+    // graphql-jit (mercurius compiles a document after 10 runs) does not call a function-valued
+    // property the way graphql-js's default resolver does: count through a resolver.
+    ResourceConnection: { totalCount: (c: { totalCount: () => Promise<number> }) => c.totalCount() },
     Resource: {
       owner: (r: ResourceSummary, _a: Args, ctx: ResourceContext) => ctx.resourceLoaders.owners.load(r.ownerId),
       data: (r: ResourceSummary & { data?: unknown }, _a: Args, ctx: ResourceContext) => ('data' in r ? r.data : ctx.resourceLoaders.data.load(r)),

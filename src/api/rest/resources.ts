@@ -34,17 +34,17 @@ const VersionItem = Type.Object({ version: Type.Integer(), createdBy: Type.Union
 const ShareSchema = Type.Object({ userId: Id, actions: Type.Array(Type.String()) });
 
 /**
- * The version an If-Match header expects: `"3"` or `W/"3"` (the first of a list). Undefined
- * without the header or for `*` (any current version). A tag that cannot be one of ours
- * is 0, which never matches: the precondition fails, as RFC 9110 asks.
+ * The versions an If-Match header accepts: its strong tags `"3"` (RFC 9110: If-Match
+ * compares strongly, so weak `W/"3"` tags never match). Undefined without the header or for
+ * `*`. A header with no tag of ours gives an empty list, which nothing matches: 412.
  */
-export function expectedVersionOf(header: string | undefined): number | undefined {
+export function expectedVersionsOf(header: string | undefined): number[] | undefined {
   if (header === undefined || header.trim() === '*') return undefined;
-  for (const tag of header.split(',')) {
-    const version = /^\s*(?:W\/)?"([1-9][0-9]{0,9})"\s*$/.exec(tag)?.[1];
-    if (version) return Number(version);
-  }
-  return 0;
+  return header
+    .split(',')
+    .map((tag) => /^\s*"([1-9][0-9]{0,9})"\s*$/.exec(tag)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number);
 }
 
 function sendResource(reply: FastifyReply, status: number, resource: ResourceView & { replayed?: boolean }) {
@@ -131,7 +131,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
       },
     },
     async (request, reply) => {
-      const expected = expectedVersionOf(request.headers['if-match']);
+      const expected = expectedVersionsOf(request.headers['if-match']);
       const updated = await resources.update(request.principal, request.params.id, request.body as Record<string, unknown>, expected, writeOptions(request));
       return sendResource(reply, 200, updated);
     },

@@ -13,6 +13,8 @@ const BY_SQLSTATE: Record<string, (err: unknown) => AppError> = {
   '23502': (cause) => appError('INVALID_INPUT', 'A required value is missing.', { cause }),
   '22001': (cause) => appError('INVALID_INPUT', 'A value is too long.', { cause }),
   '22003': (cause) => appError('INVALID_INPUT', 'A number is out of range.', { cause }),
+  '22P05': (cause) => appError('INVALID_INPUT', 'A value holds a character that cannot be stored (U+0000).', { cause }),
+  '22021': (cause) => appError('INVALID_INPUT', 'A value holds a character that cannot be stored (U+0000).', { cause }),
   '22P02': (cause) => appError('INVALID_INPUT', 'A value has the wrong format.', { cause }),
   '22007': (cause) => appError('INVALID_INPUT', 'A date or time has the wrong format.', { cause }),
   '22008': (cause) => appError('INVALID_INPUT', 'A date or time is out of range.', { cause }),

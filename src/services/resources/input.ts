@@ -37,10 +37,28 @@ function checkName(value: unknown, problems: FieldProblems): string | undefined 
   return name;
 }
 
+/** PostgreSQL's text and jsonb cannot hold U+0000, though JSON can. */
+export function holdsNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return true;
+    } else if (typeof current === 'object' && current !== null) {
+      for (const [key, child] of Object.entries(current)) {
+        if (key.includes('\u0000')) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
+}
+
 function checkMetadata(value: unknown, problems: FieldProblems): Record<string, unknown> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return void problems.add('metadata', 'must be a JSON object');
   if (exceedsDepth(value, JSON_MAX_DEPTH)) problems.add('metadata', `must not nest deeper than ${JSON_MAX_DEPTH} levels`);
   else if (jsonBytes(value) > METADATA_MAX_BYTES) problems.add('metadata', `must be at most ${METADATA_MAX_BYTES} bytes of JSON`);
+  else if (holdsNul(value)) problems.add('metadata', 'must not contain U+0000');
   return value as Record<string, unknown>;
 }
 
@@ -48,6 +66,7 @@ function checkData(value: unknown, maxBytes: number, problems: FieldProblems): u
   if (value === undefined) return void problems.add('data', 'is required');
   if (exceedsDepth(value, JSON_MAX_DEPTH)) problems.add('data', `must not nest deeper than ${JSON_MAX_DEPTH} levels`);
   else if (jsonBytes(value) > maxBytes) problems.add('data', `must be at most ${maxBytes} bytes of JSON`);
+  else if (holdsNul(value)) problems.add('data', 'must not contain U+0000');
   return value;
 }
 

@@ -1,11 +1,12 @@
 import { sql } from 'kysely';
-import { createPatch, type Operation } from 'rfc6902';
+import { createPatch, type Operation, type Pointer } from 'rfc6902';
 import { appError } from '../../core/errors.js';
 import { canonicalId, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { accessFilter, can, type Action } from '../access/index.js';
 import { actor, type Audit } from '../auth/audit.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
+import { resourceCacheKey } from '../shared/cache-keys.js';
 import { IdempotencyStore } from '../shared/idempotency.js';
 import { writeOutbox } from '../shared/outbox.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
@@ -55,6 +56,9 @@ export interface ListFilters extends PageRequest {
   q?: string | undefined;
 }
 
+/** The version(s) a write expects the resource to be at; undefined accepts any. */
+export type ExpectedVersion = number | readonly number[] | undefined;
+
 export interface WriteOptions {
   /** `Idempotency-Key`: a retry with the same key and request gets the first answer. */
   idempotencyKey?: string | undefined;
@@ -86,7 +90,6 @@ const SUMMARY_COLUMNS = [
 const CACHEABLE_BYTES = 64 * 1024;
 
 const notFound = () => appError('NOT_FOUND', 'No such resource.');
-const cacheKey = (id: string) => `res:${id}`;
 
 interface SummaryRow {
   id: string;
@@ -165,15 +168,15 @@ export class ResourcesService {
    */
   async currentData(principal: Principal | undefined, resources: readonly ResourceSummary[]): Promise<Map<string, unknown>> {
     const caller = requireSignedIn(principal);
-    const readable = resources.filter((r) => can(caller.ability, 'read', 'resource', resourceRecord(r))).map((r) => r.id);
+    const readable = resources.filter((r) => can(caller.ability, 'read', 'resource', resourceRecord(r)));
     if (readable.length === 0) return new Map();
+    // The data of the version each summary shows, not of whatever is current by now.
     const rows = await this.#d.database.db
-      .selectFrom('resources')
-      .innerJoin('resource_versions', (join) => join.onRef('resource_versions.resource_id', '=', 'resources.id').onRef('resource_versions.version', '=', 'resources.version'))
-      .select(['resources.id', 'resource_versions.data'])
-      .where('resources.id', 'in', readable)
+      .selectFrom('resource_versions')
+      .select(['resource_id', 'data'])
+      .where((eb) => eb.or(readable.map((r) => eb.and([eb('resource_id', '=', r.id), eb('version', '=', r.version)]))))
       .execute();
-    return new Map(rows.map((r) => [r.id, r.data]));
+    return new Map(rows.map((r) => [r.resource_id, r.data]));
   }
 
   /** A page of readable resources, filtered and permission-checked in one SQL statement. */
@@ -202,7 +205,7 @@ export class ResourcesService {
    * alone change the resource without a version. `expectedVersion` (If-Match) that is not
    * the current version is PRECONDITION_FAILED.
    */
-  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>, expectedVersion?: number, options: WriteOptions = {}): Promise<ResourceView> {
+  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>, expectedVersion?: ExpectedVersion, options: WriteOptions = {}): Promise<ResourceView> {
     const caller = requireSignedIn(principal);
     const patch = validateResourcePatch(input, this.#d.maxDataBytes);
     const current = await this.#readable(caller, rawId, 'read');
@@ -216,6 +219,10 @@ export class ResourcesService {
       return current;
     }
     return this.#change(caller, current.id, expectedVersion, options, async (tx, locked) => {
+      // Checked again on the locked row: a concurrent change to name or metadata may have
+      // moved the resource out of (or the change into) what the caller may update.
+      assertMay(caller, 'update', locked);
+      assertMay(caller, 'update', { ...locked, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}) });
       const now = new Date();
       const version = patch.data !== undefined ? locked.version + 1 : locked.version;
       const row = await tx
@@ -248,6 +255,7 @@ export class ResourcesService {
     const source = await this.#version(current.id, n);
     const work = async (tx: Database['db']) => {
       const locked = await this.#lock(tx, current.id);
+      assertMay(caller, 'update', locked);
       const now = new Date();
       const version = locked.version + 1;
       const row = await tx.updateTable('resources').set({ version, updated_at: now }).where('id', '=', locked.id).returning(SUMMARY_COLUMNS).executeTakeFirstOrThrow();
@@ -256,8 +264,9 @@ export class ResourcesService {
       await writeOutbox(tx, { topic: 'resource.updated', aggregateType: 'resource', aggregateId: locked.id, payload: { ...eventPayload(view, caller), restoredFrom: n }, traceId: options.traceId });
       return { status: 200, body: view };
     };
-    await this.#d.cache.invalidate([cacheKey(current.id)], INVALIDATION_HOLD_MS);
+    await this.#d.cache.invalidate([resourceCacheKey(current.id)], INVALIDATION_HOLD_MS);
     const result = await this.#write(caller, `POST /resources/${current.id}/restore`, { n }, options, work);
+    await this.#forget(current.id);
     return { ...result.body, replayed: result.replayed };
   }
 
@@ -267,13 +276,14 @@ export class ResourcesService {
     const current = await this.#readable(caller, rawId, 'read');
     if (!can(caller.ability, 'delete', 'resource', resourceRecord(current))) throw appError('FORBIDDEN', 'You may not delete this resource.');
     const sharedWith = await this.#shareHolders(current.id);
-    await this.#d.cache.invalidate([cacheKey(current.id)], INVALIDATION_HOLD_MS);
+    await this.#d.cache.invalidate([resourceCacheKey(current.id)], INVALIDATION_HOLD_MS);
     await this.#d.grants.invalidate(sharedWith);
     await this.#d.database.db.transaction().execute(async (tx) => {
-      const deleted = await tx.deleteFrom('resources').where('id', '=', current.id).returning(['id']).executeTakeFirst();
-      if (!deleted) throw notFound();
+      assertMay(caller, 'delete', await this.#lock(tx, current.id));
+      await tx.deleteFrom('resources').where('id', '=', current.id).execute();
       await writeOutbox(tx, { topic: 'resource.deleted', aggregateType: 'resource', aggregateId: current.id, payload: eventPayload(current, caller), traceId: options.traceId });
     });
+    await this.#forget(current.id);
     this.#d.audit('resource.deleted', { ...actor(caller), resourceId: current.id });
   }
 
@@ -310,7 +320,7 @@ export class ResourcesService {
     const caller = requireSignedIn(principal);
     const resource = await this.#readable(caller, rawId, 'read');
     const [a, b] = await Promise.all([this.#version(resource.id, from), this.#version(resource.id, to)]);
-    return createPatch(a.data, b.data);
+    return boundedPatch(a.data, b.data);
   }
 
   /**
@@ -325,10 +335,12 @@ export class ResourcesService {
     for (const key of Object.keys(input)) if (key !== 'userId' && key !== 'actions') problems.add(key, 'is not an allowed field');
     const userId = typeof input.userId === 'string' ? canonicalId(input.userId) : undefined;
     if (!userId) problems.add('userId', 'must be a user id');
-    const actions = Array.isArray(input.actions) ? [...new Set(input.actions)] : [];
-    if (actions.length === 0 || !actions.every((a): a is ShareAction => SHARE_ACTIONS.includes(a as ShareAction))) {
+    const asked = Array.isArray(input.actions) ? input.actions : [];
+    if (asked.length === 0 || !asked.every((a): a is ShareAction => SHARE_ACTIONS.includes(a as ShareAction))) {
       problems.add('actions', `must be a non-empty list of ${SHARE_ACTIONS.join(', ')}`);
     }
+    // Changing or deleting what one cannot read is useless (every call is a 404): read comes with them.
+    const actions = SHARE_ACTIONS.filter((a) => a === 'read' || asked.includes(a));
     problems.throwIfAny();
     const db = this.#d.database.db;
     const user = await db.selectFrom('users').select('id').where('id', '=', userId!).executeTakeFirst();
@@ -336,7 +348,7 @@ export class ResourcesService {
     await this.#d.grants.invalidate([user.id]);
     await db.transaction().execute(async (tx) => {
       const existing = await this.#sharesOf(tx, resource.id, user.id);
-      for (const action of actions as ShareAction[]) {
+      for (const action of actions) {
         if (existing.some((p) => p.action === action)) continue;
         const permissionId = newId();
         await tx
@@ -388,11 +400,11 @@ export class ResourcesService {
   async #change(
     caller: Principal,
     id: string,
-    expectedVersion: number | undefined,
+    expectedVersion: ExpectedVersion,
     options: WriteOptions,
-    apply: (tx: Database['db'], locked: { id: string; version: number }) => Promise<ResourceView>,
+    apply: (tx: Database['db'], locked: ResourceSummary) => Promise<ResourceView>,
   ): Promise<ResourceView> {
-    await this.#d.cache.invalidate([cacheKey(id)], INVALIDATION_HOLD_MS);
+    await this.#d.cache.invalidate([resourceCacheKey(id)], INVALIDATION_HOLD_MS);
     const view = await this.#d.database.db.transaction().execute(async (tx) => {
       const locked = await this.#lock(tx, id);
       assertVersion(locked.version, expectedVersion);
@@ -400,13 +412,23 @@ export class ResourcesService {
       await writeOutbox(tx, { topic: 'resource.updated', aggregateType: 'resource', aggregateId: id, payload: eventPayload(changed, caller), traceId: options.traceId });
       return changed;
     });
+    await this.#forget(id);
     return view;
   }
 
-  async #lock(tx: Database['db'], id: string): Promise<{ id: string; version: number }> {
-    const locked = await tx.selectFrom('resources').select(['id', 'version']).where('id', '=', id).forUpdate().executeTakeFirst();
+  /** The resource as it is under its row lock: what permission checks of a write must see. */
+  /**
+   * After a commit, the marker again: a write that waited longer than the first marker's
+   * hold (for the lock) could otherwise see a racing read cache the old row. Best effort.
+   */
+  async #forget(id: string): Promise<void> {
+    await this.#d.cache.invalidate([resourceCacheKey(id)], INVALIDATION_HOLD_MS).catch(() => undefined);
+  }
+
+  async #lock(tx: Database['db'], id: string): Promise<ResourceSummary> {
+    const locked = await tx.selectFrom('resources').select(SUMMARY_COLUMNS).where('resources.id', '=', id).forUpdate().executeTakeFirst();
     if (!locked) throw notFound();
-    return locked;
+    return summaryView(locked);
   }
 
   /** The resource if the caller may read it (NOT_FOUND otherwise, like a missing one); from the cache when warm. */
@@ -419,7 +441,7 @@ export class ResourcesService {
   }
 
   async #load(id: string): Promise<ResourceView | undefined> {
-    const key = cacheKey(id);
+    const key = resourceCacheKey(id);
     const cached = await this.#d.cache.get<ResourceView | Invalidated>(key);
     if (cached && !isInvalidated(cached)) return cached;
     const row = await this.#d.database.db
@@ -489,10 +511,17 @@ export class ResourcesService {
   }
 }
 
+function assertMay(caller: Principal, action: 'update' | 'delete', resource: ResourceSummary): void {
+  if (!can(caller.ability, action, 'resource', resourceRecord(resource))) throw appError('FORBIDDEN', `You may not ${action} this resource.`);
+}
+
 /** PRECONDITION_FAILED, with the current ETag, when an expected version is not the current one. */
-function assertVersion(current: number, expected: number | undefined): void {
-  if (expected !== undefined && expected !== current) {
-    throw appError('PRECONDITION_FAILED', `The resource is at version ${current}, not ${expected}.`, { headers: { etag: `"${current}"` } });
+function assertVersion(current: number, expected: ExpectedVersion): void {
+  if (expected === undefined) return;
+  const accepted = typeof expected === 'number' ? [expected] : expected;
+  if (!accepted.includes(current)) {
+    const wanted = accepted.length === 0 ? 'none of the given tags' : accepted.join(' or ');
+    throw appError('PRECONDITION_FAILED', `The resource is at version ${current}, not ${wanted}.`, { headers: { etag: `"${current}"` } });
   }
 }
 
@@ -507,4 +536,32 @@ function decodeVersionCursor(cursor: string): number {
   const version = /^v([1-9][0-9]{0,9})$/.exec(text)?.[1];
   if (!version) throw appError('INVALID_INPUT', 'The cursor is invalid.', { errors: [{ field: 'cursor', message: 'is not a cursor this API issued' }] });
   return Number(version);
+}
+
+/**
+ * rfc6902's array diff fills an n·m table whose cells each copy an operation list (n + m long)
+ * and compare elements with a full diff (so nested arrays multiply), recursing n + m deep.
+ * A whole diff gets this much of that work; past it, arrays are diffed index by index.
+ */
+const DIFF_BUDGET = 200_000;
+const MAX_ARRAY_LENGTHS = 1_000;
+
+/** createPatch (RFC 6902), in bounded time and stack depth whatever the arrays. */
+export function boundedPatch(input: unknown, output: unknown): Operation[] {
+  let spent = 0;
+  const bounded = (a: unknown, b: unknown, ptr: Pointer): Operation[] | void => {
+    if (!Array.isArray(a) || !Array.isArray(b)) return undefined;
+    const cost = a.length * b.length * (a.length + b.length);
+    if (a.length + b.length <= MAX_ARRAY_LENGTHS && spent + cost <= DIFF_BUDGET) {
+      spent += cost;
+      return undefined;
+    }
+    const ops: Operation[] = [];
+    const common = Math.min(a.length, b.length);
+    for (let i = 0; i < common; i++) ops.push(...createPatch(a[i], b[i], bounded).map((op) => ({ ...op, path: ptr.add(String(i)).toString() + op.path })));
+    for (let i = a.length - 1; i >= common; i--) ops.push({ op: 'remove', path: ptr.add(String(i)).toString() });
+    for (let i = common; i < b.length; i++) ops.push({ op: 'add', path: ptr.add('-').toString(), value: b[i] });
+    return ops;
+  };
+  return createPatch(input, output, bounded);
 }

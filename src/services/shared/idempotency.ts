@@ -4,6 +4,10 @@ import type { Database } from '../../infra/database/index.js';
 
 /** How long a key is remembered (issue: 24 h). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** A claim still unanswered after this long belongs to a request that died (crash, lost connection). */
+const ABANDONED_AFTER_MS = 5 * 60 * 1000;
+/** Expired keys are purged at most this often per instance. */
+const PURGE_EVERY_MS = 60 * 1000;
 const KEY_SHAPE = /^[\x21-\x7e]{1,255}$/;
 
 export interface StoredResponse<T> {
@@ -20,14 +24,15 @@ export interface StoredResponse<T> {
  */
 export class IdempotencyStore {
   readonly #database: Database;
+  #lastPurge = 0;
 
   constructor(database: Database) {
     this.#database = database;
   }
 
-  /** The fingerprint of a request: what must match for a replay. */
+  /** The fingerprint of a request: what must match for a replay. Object key order does not count. */
   static fingerprint(request: unknown): Buffer {
-    return createHash('sha256').update(JSON.stringify(request) ?? 'undefined').digest();
+    return createHash('sha256').update(JSON.stringify(request, sortedKeys) ?? 'undefined').digest();
   }
 
   static validKey(key: string): boolean {
@@ -48,13 +53,19 @@ export class IdempotencyStore {
     const db = this.#database.db;
     const hash = IdempotencyStore.fingerprint(owner.request);
     const where = { user_id: owner.userId, scope: owner.scope, key: owner.key };
-    // A key older than its lifetime is free again.
+    this.#purge();
+    // A key older than its lifetime is free again, and so is a claim its request abandoned.
     await db
       .deleteFrom('idempotency_keys')
       .where('user_id', '=', where.user_id)
       .where('scope', '=', where.scope)
       .where('key', '=', where.key)
-      .where('created_at', '<', new Date(Date.now() - IDEMPOTENCY_TTL_MS))
+      .where((eb) =>
+        eb.or([
+          eb('created_at', '<', new Date(Date.now() - IDEMPOTENCY_TTL_MS)),
+          eb.and([eb('status', 'is', null), eb('created_at', '<', new Date(Date.now() - ABANDONED_AFTER_MS))]),
+        ]),
+      )
       .execute();
     const claimed = await db
       .insertInto('idempotency_keys')
@@ -82,6 +93,20 @@ export class IdempotencyStore {
     }
   }
 
+  /** Drops expired keys now and then, so the table holds about a day of keys. Not awaited. */
+  #purge(): void {
+    const now = Date.now();
+    if (now - this.#lastPurge < PURGE_EVERY_MS) return;
+    this.#lastPurge = now;
+    this.#database.db
+      .deleteFrom('idempotency_keys')
+      .where('created_at', '<', new Date(now - IDEMPOTENCY_TTL_MS))
+      .execute()
+      .catch(() => {
+        this.#lastPurge = 0;
+      });
+  }
+
   async #replay<T>(where: { user_id: string; scope: string; key: string }, hash: Buffer): Promise<StoredResponse<T> & { replayed: boolean }> {
     const row = await this.#database.db
       .selectFrom('idempotency_keys')
@@ -97,4 +122,10 @@ export class IdempotencyStore {
     if (row.status === null) throw appError('CONFLICT', 'A request with this Idempotency-Key is still in progress.', { headers: { 'retry-after': '1' } });
     return { status: row.status, body: row.response as T, replayed: true };
   }
+}
+
+/** JSON.stringify replacer that writes object keys in sorted order. */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

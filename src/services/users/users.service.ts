@@ -10,6 +10,8 @@ import { requireSignedIn, type GrantsStore, type Principal } from '../auth/princ
 import type { SessionStore } from '../auth/sessions.js';
 import { ADMIN_ROLE_ID } from '../roles/builtin.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
+import { resourceCacheKey } from '../shared/cache-keys.js';
+import { INVALIDATION_HOLD_MS, type TolerantCache } from '../shared/tolerant-cache.js';
 import { userView, type UserView } from '../shared/views.js';
 import { createAccount, emailTaken, validateNewAccount } from './accounts.js';
 import { FieldProblems, normaliseEmail, normaliseName, onlyFields } from './input.js';
@@ -21,6 +23,8 @@ export interface UsersDeps {
   grants: GrantsStore;
   audit: Audit;
   log: Logger;
+  /** For the cached reads of resources a deleted user hands over. */
+  cache: TolerantCache;
 }
 
 const USER_COLUMNS = ['users.id', 'users.email', 'users.name', 'users.created_at', 'users.updated_at'] as const;
@@ -146,20 +150,31 @@ export class UsersService {
       if (heir.id === id) throw appError('INVALID_INPUT', 'transferTo must be another user.', { errors: [{ field: 'transferTo', message: 'is the user being deleted' }] });
       transferTo = heir.id;
     }
-    // Grants are invalidated before the row goes (a failing cache fails the request with
-    // nothing deleted); without grants, a cached session of a deleted user fails anyway.
+    // Grants, and the cached reads of resources changing owner, are invalidated before the
+    // rows change (a failing cache fails the request with nothing deleted); without grants,
+    // a cached session of a deleted user fails anyway.
     await this.#d.grants.invalidate([id]);
-    const tokens = await this.#d.database.db.transaction().execute(async (tx) => {
+    const owned = (await this.#d.database.db.selectFrom('resources').select('id').where('owner_id', '=', id).execute()).map((r) => resourceCacheKey(r.id));
+    if (owned.length > 0 && transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
+    await this.#d.cache.invalidate(owned, INVALIDATION_HOLD_MS);
+    const { tokens, transferred } = await this.#d.database.db.transaction().execute(async (tx) => {
       await assertNotLastAdmin(tx, id);
-      const owned = await tx.selectFrom('resources').select('id').where('owner_id', '=', id).limit(1).executeTakeFirst();
-      if (owned) {
+      let moved: string[] = [];
+      const stillOwned = await tx.selectFrom('resources').select('id').where('owner_id', '=', id).limit(1).executeTakeFirst();
+      if (stillOwned) {
         if (transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
-        await tx.updateTable('resources').set({ owner_id: transferTo, updated_at: new Date() }).where('owner_id', '=', id).execute();
+        const rows = await tx.updateTable('resources').set({ owner_id: transferTo, updated_at: new Date() }).where('owner_id', '=', id).returning('id').execute();
+        moved = rows.map((r) => resourceCacheKey(r.id));
       }
+      // Its direct permissions (shares included) belong to it alone.
+      await tx.deleteFrom('permissions').where('id', 'in', tx.selectFrom('user_permissions').select('permission_id').where('user_id', '=', id)).execute();
       const sessions = await tx.selectFrom('sessions').select('token').where('user_id', '=', id).execute();
       await tx.deleteFrom('users').where('id', '=', id).execute();
-      return sessions.map((row) => Buffer.from(row.token));
+      return { tokens: sessions.map((row) => Buffer.from(row.token)), transferred: moved };
     });
+    // Resources created in between went along too; their reads are invalidated as well.
+    const seen = new Set(owned);
+    await this.#d.cache.invalidate(transferred.filter((key) => !seen.has(key)), INVALIDATION_HOLD_MS).catch(() => undefined);
     // The cascade removed the session rows; marking them revoked in the cache too only
     // spares each a lookup, so a failure here is logged, not reported.
     await this.#d.sessions.forget(tokens).catch((err: unknown) => this.#d.log.warn({ err, userId: id }, 'deleted user sessions stay cached until they expire'));
