@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { IdempotencyStore } from '../../src/services/shared/idempotency.js';
+import { DATABASE_KINDS } from '../support/databases.js';
+import { as, assertInvalidField, assertProblem, login, registerRaw, type Session } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+interface Resource {
+  id: string;
+  version: number;
+  ownerId: string;
+  data: unknown;
+}
+
+// What a review of the resources service asked for: user deletion next to immutable history,
+// RFC 9110 If-Match lists, idempotency that ignores key order and recovers abandoned claims,
+// shares that always include read, and U+0000 refused instead of failing in the database.
+for (const kind of DATABASE_KINDS) {
+  describe(`resources hardening (${kind})`, () => {
+    let t: TestServer;
+    let admin: Session;
+    let author: Session;
+    let heir: Session;
+    before(async () => {
+      t = await startTestServer(kind);
+      for (const [email, name] of [['admin@res-hard.example', 'Admin'], ['author@res-hard.example', 'Author'], ['heir@res-hard.example', 'Heir']] as const) {
+        assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
+      }
+      admin = await login(t, 'admin@res-hard.example', 'Admin passphrase');
+      author = await login(t, 'author@res-hard.example', 'Author passphrase');
+      heir = await login(t, 'heir@res-hard.example', 'Heir passphrase');
+    });
+    after(() => t.close());
+
+    const create = async (s: Session, data: unknown = { n: 1 }, headers: Record<string, string> = {}) => {
+      const r = await t.app.inject({ method: 'POST', url: '/api/v1/resources', headers: { authorization: `Bearer ${s.token}`, ...headers }, payload: { name: 'Doc', type: 'doc', data } });
+      return r;
+    };
+
+    it('deletes a user who wrote versions: its resources move to transferTo, history keeps the versions with no author', async () => {
+      const doc = (await create(author)).json() as Resource;
+      assert.equal((await as(t, author.token, 'PATCH', `/api/v1/resources/${doc.id}`, { data: { n: 2 } })).statusCode, 200);
+      assert.equal((await as(t, admin.token, 'GET', `/api/v1/resources/${doc.id}`)).statusCode, 200, 'cached for the admin');
+
+      const deleted = await as(t, admin.token, 'DELETE', `/api/v1/users/${author.user.id}?transferTo=${heir.user.id}`);
+      assert.equal(deleted.statusCode, 204, deleted.body);
+      const read = await as(t, heir.token, 'GET', `/api/v1/resources/${doc.id}`);
+      assert.equal(read.statusCode, 200, 'the new owner reads it at once (no stale cached owner)');
+      assert.equal((read.json() as Resource).ownerId, heir.user.id);
+      const versions = (await as(t, heir.token, 'GET', `/api/v1/resources/${doc.id}/versions`)).json() as { items: { version: number; createdBy: string | null }[] };
+      assert.deepEqual(versions.items.map((v) => [v.version, v.createdBy]), [[2, null], [1, null]]);
+      // Still immutable for everything else.
+      await assert.rejects(t.server.database.db.updateTable('resource_versions').set({ created_by: null }).where('resource_id', '=', doc.id).execute());
+      await assert.rejects(t.server.database.db.deleteFrom('resource_versions').where('resource_id', '=', doc.id).execute());
+    });
+
+    it('matches If-Match against every strong tag in the list, never a weak one', async () => {
+      const doc = (await create(heir)).json() as Resource;
+      const patch = (ifMatch: string, n: number) => t.app.inject({ method: 'PATCH', url: `/api/v1/resources/${doc.id}`, headers: { authorization: `Bearer ${heir.token}`, 'if-match': ifMatch }, payload: { data: { n } } });
+      assert.equal((await patch('"7", "1"', 2)).statusCode, 200, 'the second tag matches');
+      const weak = await patch('W/"2"', 3);
+      assertProblem(weak, 412, 'PRECONDITION_FAILED');
+      assert.equal(weak.headers.etag, '"2"');
+      assertProblem(await patch('"x"', 3), 412, 'PRECONDITION_FAILED');
+      assert.equal((await patch('*', 3)).statusCode, 200);
+    });
+
+    it('replays an idempotent create whatever the order of the body’s keys', async () => {
+      const headers = { authorization: `Bearer ${heir.token}`, 'idempotency-key': 'order-1', 'content-type': 'application/json' };
+      const first = await t.app.inject({ method: 'POST', url: '/api/v1/resources', headers, payload: '{"name":"Ordered","type":"doc","data":{"a":1,"b":2}}' });
+      const again = await t.app.inject({ method: 'POST', url: '/api/v1/resources', headers, payload: '{"data":{"b":2,"a":1},"type":"doc","name":"Ordered"}' });
+      assert.equal(first.statusCode, 201);
+      assert.equal(again.statusCode, 201, again.body);
+      assert.equal((again.json() as Resource).id, (first.json() as Resource).id);
+      assert.equal(again.headers['idempotent-replayed'], 'true');
+    });
+
+    it('takes over a claim its request abandoned (no answer after 5 minutes)', async () => {
+      const headers = { 'idempotency-key': 'abandoned-1' };
+      // A claim with no answer, as a crashed instance leaves it.
+      await t.server.database.db
+        .insertInto('idempotency_keys')
+        .values({ user_id: heir.user.id, scope: 'POST /resources', key: 'abandoned-1', request_hash: IdempotencyStore.fingerprint({ input: { name: 'Doc', type: 'doc', data: { n: 1 } } }), status: null, response: null })
+        .execute();
+      assertProblem(await create(heir, { n: 1 }, headers), 409, 'CONFLICT');
+      await t.server.database.db.updateTable('idempotency_keys').set({ created_at: new Date(Date.now() - 6 * 60_000) }).where('key', '=', 'abandoned-1').execute();
+      assert.equal((await create(heir, { n: 1 }, headers)).statusCode, 201);
+    });
+
+    it('shares read with every share, so update alone is usable', async () => {
+      const doc = (await create(heir)).json() as Resource;
+      const shared = await as(t, heir.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: admin.user.id, actions: ['update'] });
+      assert.equal(shared.statusCode, 201, shared.body);
+      assert.deepEqual((shared.json() as { actions: string[] }).actions, ['read', 'update']);
+    });
+
+    it('refuses U+0000 in data, metadata keys and filters with 400, not a database error', async () => {
+      assertInvalidField(await create(heir, 'a\u0000b'), /^data$/);
+      const withKey = await as(t, heir.token, 'POST', '/api/v1/resources', { name: 'N', type: 'doc', metadata: { 'k\u0000': 1 }, data: 1 });
+      assertInvalidField(withKey, /^metadata$/);
+      const filtered = await as(t, heir.token, 'GET', '/api/v1/resources?q=%00');
+      assert.equal(filtered.statusCode, 400, filtered.body);
+    });
+  });
+}
