@@ -32,7 +32,9 @@ export const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stri
 function checkName(value: unknown, problems: FieldProblems): string | undefined {
   if (typeof value !== 'string') return void problems.add('name', 'must be a string');
   const name = value.trim();
-  if (name.length < 1 || name.length > NAME_MAX) problems.add('name', `must be 1 to ${NAME_MAX} characters`);
+  // Characters as the database counts them (code points), not UTF-16 units.
+  const length = [...name].length;
+  if (length < 1 || length > NAME_MAX) problems.add('name', `must be 1 to ${NAME_MAX} characters`);
   else if (CONTROL.test(name)) problems.add('name', 'must not contain control characters');
   return name;
 }

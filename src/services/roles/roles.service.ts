@@ -33,11 +33,11 @@ function roleFields(input: Record<string, unknown>, creating: boolean): { name?:
   const fields: { name?: string; description?: string } = {};
   if (creating || 'name' in input) {
     const name = typeof input.name === 'string' ? input.name.trim().normalize('NFC') : '';
-    if (name.length < 1 || name.length > 100) problems.add('name', 'must be 1 to 100 characters');
+    if ([...name].length < 1 || [...name].length > 100) problems.add('name', 'must be 1 to 100 characters');
     fields.name = name;
   }
   if ('description' in input) {
-    if (typeof input.description !== 'string' || input.description.length > 1000) problems.add('description', 'must be a string of at most 1000 characters');
+    if (typeof input.description !== 'string' || [...input.description].length > 1000) problems.add('description', 'must be a string of at most 1000 characters');
     else fields.description = input.description.trim();
   }
   problems.throwIfAny();

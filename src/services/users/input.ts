@@ -42,7 +42,9 @@ export function normaliseName(value: unknown, field: string, problems: FieldProb
     return '';
   }
   const name = value.trim().normalize('NFC');
-  if (name.length < 1 || name.length > 200) problems.add(field, 'must be 1 to 200 characters');
+  // Characters as the database counts them (code points), not UTF-16 units.
+  const length = [...name].length;
+  if (length < 1 || length > 200) problems.add(field, 'must be 1 to 200 characters');
   return name;
 }
 
