@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { IdempotencyStore } from '../../src/services/shared/idempotency.js';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { as, assertInvalidField, assertProblem, login, registerRaw, type Session } from '../support/identity.js';
@@ -83,7 +84,7 @@ for (const kind of DATABASE_KINDS) {
         .values({ user_id: heir.user.id, scope: 'POST /resources', key: 'abandoned-1', request_hash: IdempotencyStore.fingerprint({ input: { name: 'Doc', type: 'doc', data: { n: 1 } } }), status: null, response: null })
         .execute();
       assertProblem(await create(heir, { n: 1 }, headers), 409, 'CONFLICT');
-      await t.server.database.db.updateTable('idempotency_keys').set({ created_at: new Date(Date.now() - 6 * 60_000) }).where('key', '=', 'abandoned-1').execute();
+      await sql`UPDATE idempotency_keys SET created_at = now() - interval '6 minutes' WHERE key = 'abandoned-1'`.execute(t.server.database.db);
       assert.equal((await create(heir, { n: 1 }, headers)).statusCode, 201);
     });
 
