@@ -147,8 +147,8 @@ export class ResourcesService {
         .values({ id, owner_id: caller.user.id, name: fields.name, type: fields.type, metadata: JSON.stringify(fields.metadata), version: 1, created_at: now, updated_at: now })
         .returning(SUMMARY_COLUMNS)
         .executeTakeFirstOrThrow();
-      await tx.insertInto('resource_versions').values({ id: newId(), resource_id: id, version: 1, data: JSON.stringify(fields.data), created_by: caller.user.id, created_at: now }).execute();
-      const view: ResourceView = { ...summaryView(row), data: fields.data };
+      const data = await appendVersion(tx, { resourceId: id, version: 1, data: fields.data, authorId: caller.user.id, at: now });
+      const view: ResourceView = { ...summaryView(row), data };
       await writeOutbox(tx, { topic: 'resource.created', aggregateType: 'resource', aggregateId: id, payload: eventPayload(view, caller), traceId: options.traceId });
       return { status: 201, body: view };
     };
@@ -238,8 +238,7 @@ export class ResourcesService {
         .executeTakeFirstOrThrow();
       let data: unknown;
       if (patch.data !== undefined) {
-        await tx.insertInto('resource_versions').values({ id: newId(), resource_id: locked.id, version, data: JSON.stringify(patch.data), created_by: caller.user.id, created_at: now }).execute();
-        data = patch.data;
+        data = await appendVersion(tx, { resourceId: locked.id, version, data: patch.data, authorId: caller.user.id, at: now });
       } else {
         data = await this.#dataOf(tx, locked.id, version);
       }
@@ -259,8 +258,8 @@ export class ResourcesService {
       const now = new Date();
       const version = locked.version + 1;
       const row = await tx.updateTable('resources').set({ version, updated_at: now }).where('id', '=', locked.id).returning(SUMMARY_COLUMNS).executeTakeFirstOrThrow();
-      await tx.insertInto('resource_versions').values({ id: newId(), resource_id: locked.id, version, data: JSON.stringify(source.data), created_by: caller.user.id, created_at: now }).execute();
-      const view: ResourceView = { ...summaryView(row), data: source.data };
+      const data = await appendVersion(tx, { resourceId: locked.id, version, data: source.data, authorId: caller.user.id, at: now });
+      const view: ResourceView = { ...summaryView(row), data };
       await writeOutbox(tx, { topic: 'resource.updated', aggregateType: 'resource', aggregateId: locked.id, payload: { ...eventPayload(view, caller), restoredFrom: n }, traceId: options.traceId });
       return { status: 200, body: view };
     };
@@ -509,6 +508,19 @@ export class ResourcesService {
   async #shareHolders(resourceId: string): Promise<string[]> {
     return [...new Set((await this.#sharesOf(this.#d.database.db, resourceId)).map((r) => r.user_id))];
   }
+}
+
+/**
+ * Appends a version row and returns its data as the database stores it (jsonb orders object
+ * keys its own way), so the answer to a write, its idempotent replays and later reads agree.
+ */
+async function appendVersion(tx: Database['db'], v: { resourceId: string; version: number; data: unknown; authorId: string; at: Date }): Promise<unknown> {
+  const row = await tx
+    .insertInto('resource_versions')
+    .values({ id: newId(), resource_id: v.resourceId, version: v.version, data: JSON.stringify(v.data), created_by: v.authorId, created_at: v.at })
+    .returning('data')
+    .executeTakeFirstOrThrow();
+  return row.data;
 }
 
 function assertMay(caller: Principal, action: 'update' | 'delete', resource: ResourceSummary): void {
