@@ -14,6 +14,8 @@ export interface BenchConfig {
   pipelining: number;
   /** Scenario names requested with BENCH_ONLY or as arguments; undefined means all. */
   only: string[] | undefined;
+  /** BENCH_SCALE=1m: also run the opt-in scale scenario (1M seeded resources). */
+  scale: '1m' | undefined;
   /** How long to wait for the PCF server's /health/ready, in ms. */
   readyTimeoutMs: number;
   /** The PCF server's entry point (default: the build output, dist/src/main.js). */
@@ -38,6 +40,13 @@ function positiveNumber(name: string, fallback: number, { integer = false } = {}
   return value;
 }
 
+function scale(): '1m' | undefined {
+  const raw = process.env.BENCH_SCALE?.trim().toLowerCase();
+  if (!raw) return undefined;
+  if (raw === '1m') return '1m';
+  throw new BenchError(`BENCH_SCALE must be 1m (or unset), got "${process.env.BENCH_SCALE}"`);
+}
+
 /**
  * Reads the environment. `args` are the command-line arguments after the script
  * (`npm run bench -- auth-me auth-login`): scenario names, added to BENCH_ONLY's.
@@ -53,6 +62,7 @@ export function readBenchConfig(args: readonly string[] = []): BenchConfig {
     connections: positiveNumber('BENCH_CONNECTIONS', 10, { integer: true }),
     pipelining: 1,
     only: only.length > 0 ? only : undefined,
+    scale: scale(),
     readyTimeoutMs: positiveNumber('BENCH_READY_TIMEOUT', 60) * 1000,
     pcfEntry: process.env.BENCH_PCF_ENTRY?.trim() || undefined,
     redisUrl: process.env.BENCH_REDIS_URL?.trim() || process.env.PCF_REDIS_URL?.trim() || DEFAULT_REDIS_URL,

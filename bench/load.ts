@@ -12,6 +12,8 @@ export interface PreparedLoad {
   /** One entry per rotation step; each autocannon connection starts at a different offset. */
   requests: { path: string; body?: string }[];
   idReplacement: boolean;
+  /** The setup's `verify`, else the scenario's. */
+  verify: ((body: string) => string | undefined) | undefined;
 }
 
 export interface LoadSettings {
@@ -33,6 +35,11 @@ export interface Measurement {
   timeouts: number;
   statusCodes: Record<string, number>;
   durationS: number;
+  /**
+   * CPU that processes other than this run's took during the measurement, in % of the
+   * whole machine (see noise.ts). Filled in by run.ts; absent where /proc is missing.
+   */
+  otherCpuPercent?: number;
 }
 
 const encodeBody = (body: string | object): string => (typeof body === 'string' ? body : JSON.stringify(body));
@@ -56,7 +63,7 @@ export function prepareLoad(scenario: Scenario, setup: SetupResult | void): Prep
     const body = bodies[i % bodies.length];
     return { path: paths[i % paths.length] ?? scenario.path, ...(body !== undefined ? { body } : {}) };
   });
-  return { method: scenario.method, headers, requests, idReplacement: scenario.idReplacement ?? false };
+  return { method: scenario.method, headers, requests, idReplacement: scenario.idReplacement ?? false, verify: setup?.verify ?? scenario.verify };
 }
 
 /**
@@ -64,7 +71,7 @@ export function prepareLoad(scenario: Scenario, setup: SetupResult | void): Prep
  * scenario fails with the server's actual answer instead of a count of non-2xx responses.
  * Returns an error message, or undefined when every answer was a 2xx that `verify` accepts.
  */
-export async function preflight(baseUrl: string, scenario: Scenario, load: PreparedLoad): Promise<string | undefined> {
+export async function preflight(baseUrl: string, load: PreparedLoad): Promise<string | undefined> {
   for (const req of load.requests.slice(0, 3)) {
     const body = load.idReplacement ? req.body?.replace(/\[<id>\]/g, randomUUID()) : req.body;
     let status: number;
@@ -83,10 +90,10 @@ export async function preflight(baseUrl: string, scenario: Scenario, load: Prepa
       return `${load.method} ${req.path} failed: ${cause?.message ?? (err as Error).message}`;
     }
     if (status < 200 || status > 299) return `${load.method} ${req.path} answered ${status}: ${text.slice(0, 500)}`;
-    if (scenario.verify) {
+    if (load.verify) {
       let problem: string | undefined;
       try {
-        problem = scenario.verify(text);
+        problem = load.verify(text);
       } catch (err) {
         problem = `verify threw ${(err as Error).message} on ${text.slice(0, 300)}`;
       }

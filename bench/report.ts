@@ -31,6 +31,8 @@ export interface ScenarioResult {
   measurement?: Measurement;
   /** req/s of this scenario divided by each baseline's req/s (null when either is missing). */
   ratios?: Record<Baseline, number | null>;
+  /** This scenario's p99 divided by the p99 of `designTarget.maxP99Relative.to` (null when that is missing). */
+  p99Relative?: { to: string; ratio: number | null };
   /** Whether `designTarget` was met; undefined when there is none or no measurement. */
   targetMet?: boolean;
 }
@@ -52,19 +54,22 @@ export interface RunMeta {
   connections: number;
   pipelining: number;
   only?: string[];
+  /** BENCH_SCALE, when set. */
+  scale?: '1m';
   /** `cache` is the `pcf` server's: memory unless PCF_REDIS_URL was set in the environment. */
   pcf: { built: boolean; entry: string; cache: 'memory' | 'redis'; idleRssMb?: number; idleRssTargetMb: number };
   /** The Redis of the `pcf-redis` server, when one of its scenarios was selected. */
   redis?: { url: string; keyPrefix: string; version?: string };
 }
 
-/** Fills in `ratios` and `targetMet` from the baselines' measurements. */
+/** Fills in `ratios`, `p99Relative` and `targetMet` from the baselines' and other scenarios' measurements. */
 export function computeRatios(results: ScenarioResult[]): void {
   const baseRps = new Map<string, number>();
+  const p99 = new Map<string, number>();
   for (const r of results) {
-    if (r.status === 'ok' && r.measurement && (BASELINES as readonly string[]).includes(r.name)) {
-      baseRps.set(r.name, r.measurement.reqPerSec);
-    }
+    if (r.status !== 'ok' || !r.measurement) continue;
+    p99.set(r.name, r.measurement.p99Ms);
+    if ((BASELINES as readonly string[]).includes(r.name)) baseRps.set(r.name, r.measurement.reqPerSec);
   }
   for (const r of results) {
     if (r.status !== 'ok' || !r.measurement) continue;
@@ -75,18 +80,30 @@ export function computeRatios(results: ScenarioResult[]): void {
       ratios[b] = base && base > 0 ? rps / base : null;
     }
     r.ratios = ratios;
-    if (r.designTarget) {
+    const t = r.designTarget;
+    if (!t) continue;
+    const checks: (boolean | undefined)[] = [];
+    if (t.minRatio !== undefined) {
       const ratio = ratios[r.compareTo];
-      const ratioOk = ratio !== null && ratio >= r.designTarget.minRatio;
-      const p99Ok = r.designTarget.maxP99Ms === undefined || r.measurement.p99Ms <= r.designTarget.maxP99Ms;
-      r.targetMet = ratio === null ? undefined : ratioOk && p99Ok;
+      checks.push(ratio === null ? undefined : ratio >= t.minRatio);
     }
+    if (t.maxP99Ms !== undefined) checks.push(r.measurement.p99Ms <= t.maxP99Ms);
+    if (t.maxP99Relative) {
+      const reference = p99.get(t.maxP99Relative.to);
+      const ratio = reference && reference > 0 ? r.measurement.p99Ms / reference : null;
+      r.p99Relative = { to: t.maxP99Relative.to, ratio };
+      checks.push(ratio === null ? undefined : ratio <= t.maxP99Relative.ratio);
+    }
+    // Unknown (a missing reference) wins over met, so a half-checked target is never ✓.
+    r.targetMet = checks.includes(undefined) ? undefined : checks.every(Boolean);
   }
 }
 
 export function describeTarget(t: DesignTarget, compareTo: Baseline): string {
-  const parts = [`≥ ${t.minRatio}× ${compareTo}`];
+  const parts: string[] = [];
+  if (t.minRatio !== undefined) parts.push(`≥ ${t.minRatio}× ${compareTo}`);
   if (t.maxP99Ms !== undefined) parts.push(`p99 ≤ ${t.maxP99Ms} ms`);
+  if (t.maxP99Relative) parts.push(`p99 ≤ ${t.maxP99Relative.ratio}× ${t.maxP99Relative.to}'s`);
   return parts.join(', ');
 }
 
@@ -118,13 +135,14 @@ export function formatTable(results: ScenarioResult[], defaults?: LoadPlan): str
       notes.push(`  ${r.name}: ${r.load.connections} connections, ${r.load.warmupS} s warm-up + ${r.load.durationS} s measured (its own settings)`);
     }
     const mark = r.targetMet === undefined ? '' : r.targetMet ? ' ✓' : ' ✗';
+    const relative = r.p99Relative ? ` (${fmtRatio(r.p99Relative.ratio)})` : '';
     rows.push([
       r.name,
       fmtRps(m.reqPerSec),
       fmtMs(m.p50Ms),
       fmtMs(m.p99Ms),
       ...BASELINES.map((b) => fmtRatio(r.ratios?.[b])),
-      target + mark,
+      target + relative + mark,
     ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));

@@ -11,10 +11,12 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { BenchError, readBenchConfig, redactUrl, type BenchConfig } from './config.js';
-import { ensureBenchItems, openBenchDatabase } from './database.js';
+import { databaseName, ensureBareResourceTables, ensureBenchItems, openBenchDatabase } from './database.js';
 import { loadProblem, preflight, prepareLoad, runLoad } from './load.js';
+import { CPU_COUNT, watchOtherCpu } from './noise.js';
 import { installCleanupHandlers, rssMb, sleep, stopAllChildren } from './processes.js';
 import { deleteKeysWithPrefix, probeRedis, uniqueKeyPrefix } from './redis.js';
+import { purgeStaleBenchAccounts } from './resources.js';
 import { computeRatios, describeTarget, formatTable, writeJson, type LoadPlan, type RunMeta, type ScenarioResult } from './report.js';
 import { BASELINES, SERVER_TARGETS, scenarios, type Scenario, type ServerTarget, type SetupResult } from './scenarios.js';
 import { REPO_ROOT, pcfBuilt, pcfEntry, startBareServer, startPcfServer, type RunningServer } from './servers.js';
@@ -22,22 +24,46 @@ import { REPO_ROOT, pcfBuilt, pcfEntry, startBareServer, startPcfServer, type Ru
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 /** DESIGN.md §6: idle memory (RSS) on PostgreSQL. */
 const IDLE_RSS_TARGET_MB = 150;
+/** Other processes' CPU (% of the machine) during a measurement above which its numbers are flagged. */
+const NOISY_OTHER_CPU_PERCENT = 10;
 
 const log = (msg: string) => console.error(`bench: ${msg}`);
 
-/** The scenarios to run: BENCH_ONLY's and the arguments', plus every baseline (ratios need them). */
+/**
+ * The scenarios to run, in registry order: BENCH_ONLY's and the arguments' (else every one
+ * that is not opt-in), the opt-in scale scenarios when BENCH_SCALE asks for them, whatever
+ * those require, and every baseline (ratios need them).
+ */
 function selectScenarios(config: BenchConfig): Scenario[] {
-  const names = new Set(scenarios.map((s) => s.name));
-  if (names.size !== scenarios.length) throw new Error('Two scenarios share a name in bench/scenarios.ts');
+  const byName = new Map(scenarios.map((s) => [s.name, s]));
+  if (byName.size !== scenarios.length) throw new Error('Two scenarios share a name in bench/scenarios.ts');
   for (const b of BASELINES) {
-    if (!names.has(b)) throw new Error(`Baseline "${b}" has no scenario in bench/scenarios.ts`);
+    if (!byName.has(b)) throw new Error(`Baseline "${b}" has no scenario in bench/scenarios.ts`);
   }
-  if (!config.only) return scenarios;
-  const unknown = config.only.filter((n) => !names.has(n));
+  for (const [i, s] of scenarios.entries()) {
+    for (const r of s.requires ?? []) {
+      const required = scenarios.findIndex((x) => x.name === r);
+      if (required < 0 || required > i || scenarios[required]!.target !== s.target) {
+        throw new Error(`Scenario "${s.name}" requires "${r}", which must be an earlier scenario on the same server`);
+      }
+    }
+  }
+  const unknown = (config.only ?? []).filter((n) => !byName.has(n));
   if (unknown.length > 0) {
-    throw new BenchError(`unknown scenario(s) in BENCH_ONLY or the arguments: ${unknown.join(', ')}. Known: ${[...names].join(', ')}`);
+    throw new BenchError(`unknown scenario(s) in BENCH_ONLY or the arguments: ${unknown.join(', ')}. Known: ${[...byName.keys()].join(', ')}`);
   }
-  const wanted = new Set<string>([...config.only, ...BASELINES]);
+  const wanted = new Set<string>([
+    ...(config.only ?? scenarios.filter((s) => !s.optIn).map((s) => s.name)),
+    ...(config.scale === '1m' ? scenarios.filter((s) => s.optIn).map((s) => s.name) : []),
+    ...BASELINES,
+  ]);
+  const pending = [...wanted];
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    for (const r of byName.get(name)?.requires ?? []) {
+      if (!wanted.has(r)) pending.push(r);
+      wanted.add(r);
+    }
+  }
   return scenarios.filter((s) => wanted.has(s.name));
 }
 
@@ -84,7 +110,7 @@ async function runScenario(
   try {
     setup = s.setup ? await s.setup({ baseUrl: server.baseUrl, db }) : undefined;
     const load = prepareLoad(s, setup);
-    const broken = await preflight(server.baseUrl, s, load);
+    const broken = await preflight(server.baseUrl, load);
     if (broken) return fail(`preflight request failed: ${broken}`);
 
     log(`${s.name}: warm-up ${plan.warmupS} s${withConnections}…`);
@@ -93,13 +119,17 @@ async function runScenario(
     if (warmupProblem) return fail(`during warm-up: ${warmupProblem}`);
 
     log(`${s.name}: measuring ${plan.durationS} s${withConnections}…`);
+    const otherCpu = await watchOtherCpu(server.child.pid, databaseName(config.databaseUrl));
     const m = await runLoad(server.baseUrl, load, { ...settings, durationS: plan.durationS }, s.name);
+    const other = await otherCpu();
+    if (other !== undefined) m.otherCpuPercent = other;
     result.measurement = m;
     const problem = loadProblem(m);
     if (problem) return fail(problem);
     if (server.child.hasExited()) return fail(`the ${s.target} server exited during the run`);
     result.status = 'ok';
-    log(`${s.name}: ${Math.round(m.reqPerSec)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms (${m.totalRequests} requests)`);
+    const noisy = other !== undefined && other > NOISY_OTHER_CPU_PERCENT ? `; ⚠ other processes took ${other}% of the CPU` : '';
+    log(`${s.name}: ${Math.round(m.reqPerSec)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms (${m.totalRequests} requests)${noisy}`);
   } catch (err) {
     fail((err as Error).stack ?? String(err));
   } finally {
@@ -161,6 +191,7 @@ async function main(): Promise<number> {
     connections: config.connections,
     pipelining: config.pipelining,
     ...(config.only ? { only: config.only } : {}),
+    ...(config.scale ? { scale: config.scale } : {}),
     cpuBusyPercentAtStart: await cpuBusyPercent(1_000),
     pcf: {
       built,
@@ -188,6 +219,8 @@ async function main(): Promise<number> {
   const db = await openBenchDatabase(config.databaseUrl);
   try {
     await ensureBenchItems(db);
+    await ensureBareResourceTables(db);
+    await purgeStaleBenchAccounts(db);
     const { rows } = await db.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     if (rows[0]) meta.postgres = rows[0].v;
 
@@ -280,6 +313,13 @@ async function main(): Promise<number> {
   if (withTargets.length > 0) {
     const missed = withTargets.filter((r) => r.targetMet === false).map((r) => `${r.name} (${describeTarget(r.designTarget!, r.compareTo)})`);
     console.log(missed.length > 0 ? `DESIGN §6 targets missed: ${missed.join('; ')}` : 'DESIGN §6 targets: all measured ones met.');
+  }
+  const noisy = ordered.filter((r) => (r.measurement?.otherCpuPercent ?? 0) > NOISY_OTHER_CPU_PERCENT);
+  if (noisy.length > 0) {
+    console.log(
+      `⚠ Other processes took CPU during ${noisy.map((r) => `${r.name} (${r.measurement!.otherCpuPercent}%)`).join(', ')} ` +
+        `(% of all ${CPU_COUNT} CPUs): those numbers, and the ratios built on them, are not trustworthy. Run again on an idle machine.`,
+    );
   }
   console.log('Ratios compare runs on this machine in this run; absolute req/s drift between machines.');
   await writeJson(RESULTS_FILE, meta, ordered);

@@ -3,9 +3,10 @@
  * object to `scenarios` below (see README.md); nothing else needs to change.
  */
 import type pg from 'pg';
-import { benchItemIds } from './database.js';
+import { BARE_OWNERS, BENCH_RESOURCE_ROWS, benchItemIds, truncateBenchWrites } from './database.js';
 import { requestJson } from './http.js';
 import { BENCH_PASSWORD, login, registerBenchUsers } from './identity.js';
+import { LIST_PATH, memberForCreates, memberWithResources, sampleData, seededMember, verifyOwnDocsPage } from './resources.js';
 
 /**
  * Which server a scenario loads: the bare baselines, the real PCF server with whatever
@@ -18,20 +19,24 @@ export const SERVER_TARGETS: readonly ServerTarget[] = ['bare', 'pcf', 'pcf-redi
 
 /**
  * Baselines a scenario's throughput is compared to. Each is the name of a `target: 'bare'`
- * scenario; to add one (e.g. a bare `SELECT … LIMIT 20`), add a route to bare-server.ts,
- * a scenario below, and its name here.
+ * scenario; to add one, add a route to bare-server.ts, a scenario below, and its name here.
  */
-export type Baseline = 'bare' | 'bare-pg';
-export const BASELINES: readonly Baseline[] = ['bare', 'bare-pg'];
+export type Baseline = 'bare' | 'bare-pg' | 'bare-list' | 'bare-insert';
+export const BASELINES: readonly Baseline[] = ['bare', 'bare-pg', 'bare-list', 'bare-insert'];
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** A row of DESIGN.md §6 this scenario is checked against (printed ✓/✗, never fails the run). */
 export interface DesignTarget {
   /** Minimum ratio of this scenario's req/s to its `compareTo` baseline's, e.g. 0.5. */
-  minRatio: number;
+  minRatio?: number;
   /** Highest acceptable p99 latency in ms, where §6 sets one. */
   maxP99Ms?: number;
+  /**
+   * Highest acceptable p99 as a multiple of another scenario's p99 from the same run (the
+   * list at 1M resources against the list at 10k). That scenario must be in `requires`.
+   */
+  maxP99Relative?: { to: string; ratio: number };
 }
 
 export interface SetupContext {
@@ -51,6 +56,8 @@ export interface SetupResult {
   bodies?: (string | object)[];
   /** Runs after the scenario, whether it passed or failed (e.g. delete the accounts it made). */
   teardown?: () => Promise<void>;
+  /** Checks the preflight responses instead of the scenario's `verify` (when it needs setup's ids). */
+  verify?: (body: string) => string | undefined;
 }
 
 export interface Scenario {
@@ -89,6 +96,13 @@ export interface Scenario {
   maxDurationS?: number;
   /** Shown in the target column when there is no `designTarget`: why there is none. */
   note?: string;
+  /**
+   * Not part of a full run: runs only when named (BENCH_ONLY or an argument) or when
+   * BENCH_SCALE asks for it. For scenarios that take minutes (seeding 1M rows).
+   */
+  optIn?: boolean;
+  /** Scenarios that run whenever this one does (its design target compares with them), before it. */
+  requires?: string[];
 }
 
 /** Accounts the login scenario rotates over, so sessions don't all pile onto one user. */
@@ -106,6 +120,13 @@ async function authMeSetup(ctx: SetupContext, scenario: string): Promise<SetupRe
     throw err;
   }
 }
+
+/** Resources each read scenario's member owns and rotates over (created through the API). */
+const READ_RESOURCES = 100;
+/** The resources table size of the scale scenario (DESIGN §6: list page p99 at 1M vs 10k). */
+export const SCALE_ROWS = 1_000_000;
+/** DESIGN §6: p99 latency of the resource paths at 10 connections. */
+const MAX_P99_MS = 10;
 
 /** A bench account with the member role (see identity.ts) and its permissions. */
 function verifyMe(body: string): string | undefined {
@@ -138,6 +159,34 @@ export const scenarios: Scenario[] = [
     compareTo: 'bare-pg',
     setup: async ({ db }) => ({ paths: (await benchItemIds(db, 1000)).map((id) => `/bare/pg/${id}`) }),
     verify: (body) => (JSON.parse(body).id ? undefined : `expected a bench_items row, got ${body.slice(0, 200)}`),
+  },
+  {
+    name: 'bare-list',
+    description: `Bare Fastify route doing one SELECT … WHERE type = $1 AND owner_id = $2 ORDER BY id LIMIT 20 on bench_resources (${BENCH_RESOURCE_ROWS.toLocaleString('en-US')} rows spread like resource-list's)`,
+    target: 'bare',
+    method: 'GET',
+    path: `/bare/list?type=doc&ownerId=${BARE_OWNERS[0]}`,
+    compareTo: 'bare-list',
+    verify: (body) => {
+      const items = (JSON.parse(body) as { items?: { owner_id?: unknown; type?: unknown }[] }).items ?? [];
+      return items.length === 20 && items.every((i) => i.owner_id === BARE_OWNERS[0] && i.type === 'doc')
+        ? undefined
+        : `expected 20 docs of ${BARE_OWNERS[0]}, got ${body.slice(0, 300)}`;
+    },
+  },
+  {
+    name: 'bare-insert',
+    description: 'Bare Fastify route doing one single-row INSERT … RETURNING into bench_writes (autocommit), the same JSON body as resource-create',
+    target: 'bare',
+    method: 'POST',
+    path: '/bare/insert',
+    body: { name: 'Bench doc', type: 'doc', data: sampleData(1) },
+    compareTo: 'bare-insert',
+    setup: async ({ db }) => {
+      await truncateBenchWrites(db);
+      return { teardown: () => truncateBenchWrites(db) };
+    },
+    verify: (body) => (typeof (JSON.parse(body) as { id?: unknown }).id === 'string' ? undefined : `expected the inserted row, got ${body.slice(0, 300)}`),
   },
   {
     name: 'health',
@@ -209,5 +258,110 @@ export const scenarios: Scenario[] = [
     note: 'none in §6 (informational)',
     setup: (ctx) => authMeSetup(ctx, 'auth-me-redis'),
     verify: verifyMe,
+  },
+  {
+    name: 'resource-get',
+    description: `PCF GET /api/v1/resources/{id} as a member reading its own resources (${READ_RESOURCES}, rotating): authentication, the {"ownerId": "\${user.id}"} condition, the resource with its current data (from PCF's resource cache when warm)`,
+    target: 'pcf',
+    method: 'GET',
+    path: '/api/v1/resources/:id',
+    compareTo: 'bare-pg',
+    designTarget: { minRatio: 0.5, maxP99Ms: MAX_P99_MS },
+    setup: async (ctx) => {
+      const member = await memberWithResources(ctx, 'resource-get', READ_RESOURCES);
+      const ids = new Set(member.ids);
+      return {
+        headers: member.headers,
+        paths: member.ids.map((id) => `/api/v1/resources/${id}`),
+        teardown: member.teardown,
+        verify: (body) => {
+          const r = JSON.parse(body) as { id?: string; ownerId?: unknown; version?: unknown; data?: { title?: unknown } };
+          return r.id && ids.has(r.id) && r.ownerId === member.user.id && r.version === 1 && typeof r.data?.title === 'string'
+            ? undefined
+            : `expected one of the member's resources with its data, got ${body.slice(0, 300)}`;
+        },
+      };
+    },
+  },
+  {
+    name: 'graphql-resource',
+    description: `PCF POST /graphql { resource(id) { id name version data } } as a member reading its own resources (${READ_RESOURCES}, rotating)`,
+    target: 'pcf',
+    method: 'POST',
+    path: '/graphql',
+    compareTo: 'bare-pg',
+    designTarget: { minRatio: 0.5, maxP99Ms: MAX_P99_MS },
+    setup: async (ctx) => {
+      const member = await memberWithResources(ctx, 'graphql-resource', READ_RESOURCES);
+      const ids = new Set(member.ids);
+      const query = 'query Resource($id: ID!) { resource(id: $id) { id name version data } }';
+      return {
+        headers: member.headers,
+        bodies: member.ids.map((id) => ({ query, variables: { id } })),
+        teardown: member.teardown,
+        verify: (body) => {
+          const parsed = JSON.parse(body) as { data?: { resource?: { id?: string; version?: unknown; data?: { title?: unknown } } }; errors?: unknown };
+          const r = parsed.data?.resource;
+          return !parsed.errors && r?.id && ids.has(r.id) && r.version === 1 && typeof r.data?.title === 'string'
+            ? undefined
+            : `expected {"data":{"resource":{…}}} for one of the member's resources, got ${body.slice(0, 300)}`;
+        },
+      };
+    },
+  },
+  {
+    name: 'resource-list',
+    description:
+      `PCF GET ${LIST_PATH} as a member owning 1 in 5 of ${BENCH_RESOURCE_ROWS.toLocaleString('en-US')} seeded resources (4 types, 5 owners): ` +
+      'the permission condition compiled into the SELECT, the first page of its own docs',
+    target: 'pcf',
+    method: 'GET',
+    path: LIST_PATH,
+    compareTo: 'bare-list',
+    designTarget: { minRatio: 0.5, maxP99Ms: MAX_P99_MS },
+    setup: async (ctx) => {
+      const seeded = await seededMember(ctx, 'resource-list', BENCH_RESOURCE_ROWS);
+      return { ...seeded, verify: verifyOwnDocsPage(seeded.user.id) };
+    },
+  },
+  {
+    name: 'resource-create',
+    description: 'PCF POST /api/v1/resources as a member: the resource, version 1 and the outbox event in one transaction',
+    target: 'pcf',
+    method: 'POST',
+    path: '/api/v1/resources',
+    body: { name: 'Bench doc', type: 'doc', data: sampleData(1) },
+    compareTo: 'bare-insert',
+    designTarget: { minRatio: 0.4, maxP99Ms: MAX_P99_MS },
+    setup: async (ctx) => {
+      const member = await memberForCreates(ctx, 'resource-create');
+      return {
+        headers: member.headers,
+        teardown: member.teardown,
+        verify: (body) => {
+          const r = JSON.parse(body) as { id?: unknown; ownerId?: unknown; version?: unknown };
+          return typeof r.id === 'string' && r.ownerId === member.user.id && r.version === 1
+            ? undefined
+            : `expected the created resource at version 1, got ${body.slice(0, 300)}`;
+        },
+      };
+    },
+  },
+  {
+    name: 'resource-list-1m',
+    description:
+      `As resource-list, with ${SCALE_ROWS.toLocaleString('en-US')} resources seeded the same way: ` +
+      'keyset pages must cost the same however large the table (opt-in: BENCH_SCALE=1m or name it)',
+    target: 'pcf',
+    method: 'GET',
+    path: LIST_PATH,
+    compareTo: 'bare-list',
+    designTarget: { maxP99Relative: { to: 'resource-list', ratio: 1.5 } },
+    optIn: true,
+    requires: ['resource-list'],
+    setup: async (ctx) => {
+      const seeded = await seededMember(ctx, 'resource-list-1m', SCALE_ROWS);
+      return { ...seeded, verify: verifyOwnDocsPage(seeded.user.id) };
+    },
   },
 ];
