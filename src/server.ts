@@ -1,4 +1,5 @@
 import type { App } from './api/app.js';
+import { createRateLimits } from './api/gateway/rate-limit.js';
 import { buildApp } from './api/http.js';
 import { backoffDelay, sleep } from './core/backoff.js';
 import type { Config } from './core/config/index.js';
@@ -6,6 +7,7 @@ import { isAppError } from './core/errors.js';
 import { packageInfo, type ServerInfo } from './core/package.js';
 import { createCache, type Cache } from './infra/cache/index.js';
 import { createDatabase, databaseOptionsFrom, migrateUp, type Database, type DatabaseOptions } from './infra/database/index.js';
+import { createRateLimitStore } from './infra/rate-limit/index.js';
 import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
 import { createMetrics } from './infra/telemetry/metrics.js';
 import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
@@ -60,7 +62,10 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     log.warn('no shared cache (PCF_REDIS_URL): sessions are cached for 1 s per instance so revocations reach every instance');
   }
   const resources = createResources({ database, cache, identity, config, logger: rootLogger });
-  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity, resources });
+  // Its own Redis connection: a slow cache must not hold up the gate every request passes.
+  const rateLimitStore = config.rateLimit.enabled ? createRateLimitStore({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix }, rootLogger) : undefined;
+  const rateLimits = rateLimitStore && createRateLimits(rateLimitStore, config.rateLimit, metrics);
+  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity, resources, rateLimits });
 
   const stopping = new AbortController();
   let markReady!: () => void;
@@ -116,7 +121,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
       await closed;
     }
     clearTimeout(timer);
-    await Promise.allSettled([database.close(), cache.close()]);
+    await Promise.allSettled([database.close(), cache.close(), rateLimitStore?.close()]);
     log.info('stopped');
   }
 

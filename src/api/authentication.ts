@@ -22,18 +22,24 @@ const AUTHENTICATED = /^\/(api\/|graphql)/;
  * a token that is malformed, unknown, revoked or expired is refused with 401 on every route,
  * so a client never mistakes a dead session for an anonymous one.
  */
-export function registerAuthentication(app: App, auth: AuthService): void {
+export function registerAuthentication(app: App, auth: AuthService, onRejectedToken?: (request: FastifyRequest) => Promise<void>): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     if (header === undefined || !AUTHENTICATED.test(request.url)) return;
     const token = bearerToken(header) ?? '';
-    request.principal = await auth.authenticate(token, clientInfo(request));
+    try {
+      request.principal = await auth.authenticate(token, clientInfo(request));
+    } catch (err) {
+      // The rate limiter charges the refusal (and may turn it into a 429).
+      await onRejectedToken?.(request);
+      throw err;
+    }
   });
 }
 
 /** Who is calling from where, for sessions and audit lines. */
 export function clientInfo(request: FastifyRequest): ClientInfo {
   const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined, traceId: traceOf(request).traceId };
+  return { ip: request.clientAddress, userAgent: typeof userAgent === 'string' ? userAgent : undefined, traceId: traceOf(request).traceId };
 }

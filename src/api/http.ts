@@ -12,6 +12,9 @@ import type { Identity } from '../services/identity.js';
 import type { ResourcesService } from '../services/resources/index.js';
 import type { App } from './app.js';
 import { registerAuthentication } from './authentication.js';
+import { registerClientAddress } from './gateway/client-address.js';
+import { registerSecurityHeaders } from './gateway/headers.js';
+import { registerRateLimits, type RateLimits } from './gateway/rate-limit.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './errors.js';
 import { registerGraphql } from './graphql/index.js';
 import { registerOpenApi } from './openapi.js';
@@ -32,6 +35,8 @@ export interface AppDeps {
   server: ServerInfo;
   identity: Identity;
   resources: ResourcesService;
+  /** The request budgets; absent when rate limiting is switched off. */
+  rateLimits: RateLimits | undefined;
 }
 
 // Paths that need the database; health, metrics and docs answer while it is still coming.
@@ -51,6 +56,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // from X-Forwarded-For, believed only from the proxies configured here.
     trustProxy: trustProxyOption(config.http.trustProxy),
     requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      // Node refuses a headers timeout longer than the request timeout.
+      headersTimeout: Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs),
+      // How often Node looks for requests past those timeouts (30 s by default).
+      connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
+    },
     // Requests arriving while draining are answered below, as problem+json.
     return503OnClosing: false,
     frameworkErrors,
@@ -58,6 +69,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(requestValidators());
+  // CORS first: a browser's preflight is answered before anything else runs.
+  await registerSecurityHeaders(app, config.http);
+  registerClientAddress(app, config.http.trustProxy);
 
   // JSON is the only body format of the REST API; text/plain would otherwise be accepted.
   app.removeContentTypeParser('text/plain');
@@ -76,8 +90,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
   });
 
-  // After the gates: a starting or draining instance does not look up sessions.
-  registerAuthentication(app, deps.identity.auth);
+  // After the gates: a starting or draining instance does not look up sessions. Anonymous
+  // requests are charged before authentication, signed-in ones right after it.
+  const gateway = deps.rateLimits ? registerRateLimits(app, deps.rateLimits) : undefined;
+  gateway?.beforeAuthentication();
+  registerAuthentication(app, deps.identity.auth, gateway?.onRejectedToken);
+  gateway?.afterAuthentication();
 
   // While draining, a response that finishes also closes its keep-alive connection;
   // otherwise the connection lingers idle and holds the shutdown until the deadline.
@@ -89,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerHealthRoutes(app, deps.health);
   registerMetricsRoute(app, deps.metrics);
   await registerRestApi(app, deps.server, deps.identity, deps.resources);
-  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server, identity: deps.identity, resources: deps.resources });
+  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server, identity: deps.identity, resources: deps.resources, rateLimits: deps.rateLimits });
   return app;
 }
 

@@ -16,7 +16,9 @@ export async function registerOpenApi(app: App, server: ServerInfo): Promise<voi
         version: server.version,
         description:
           'Identities, access control, versioned resources and real-time notifications. Errors are RFC 9457 ' +
-          'problem+json with a stable `code`; see the Problem schema.',
+          'problem+json with a stable `code`; see the Problem schema. Every route is rate limited: responses carry ' +
+          '`RateLimit-Policy` and `RateLimit` (IETF draft, structured fields), and a spent budget answers 429 ' +
+          '`RATE_LIMITED` with `Retry-After`.',
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A session token from POST /api/v1/auth/login' } },

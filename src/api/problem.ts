@@ -68,7 +68,10 @@ function fieldErrors(err: FastifyError): { field: string; message: string }[] {
  * error was not meant for clients (a bug, a driver failure): callers log it in full.
  */
 export function normalizeError(err: unknown): { error: AppError; internal: boolean } {
-  if (isAppError(err)) return { error: err, internal: err.status >= 500 };
+  // A contract error was raised on purpose, 5xx included (an unreachable database, a rate
+  // limit store down): the handler logs it as a warning, without a stack; only INTERNAL_ERROR
+  // is a bug.
+  if (isAppError(err)) return { error: err, internal: err.code === 'INTERNAL_ERROR' };
   const e = err as FastifyError & { statusCode?: number };
   if (e && Array.isArray(e.validation)) {
     return { error: appError('INVALID_INPUT', 'The request is invalid.', { errors: fieldErrors(e) }), internal: false };

@@ -4,6 +4,7 @@ import { getOperationAST, type DocumentNode } from 'graphql';
 import mercurius, { type MercuriusContext } from 'mercurius';
 import type { Config } from '../../core/config/index.js';
 import type { Metrics } from '../../infra/telemetry/metrics.js';
+import { operationBudget, reportCost, type BudgetContext } from './budget.js';
 import { formatGraphqlErrors } from './errors.js';
 import { requestLimits, validationRules } from './limits.js';
 import { withClientErrors } from './resolvers.js';
@@ -17,6 +18,8 @@ import { clientInfo } from '../authentication.js';
 import { identityLoaders, type IdentityContext } from './identity.js';
 import { resourceLoaders } from './resources.js';
 import type { ResourcesService } from '../../services/resources/index.js';
+import { ConnectionSlots } from '../gateway/connection-slots.js';
+import { callerKey, type RateLimits } from '../gateway/rate-limit.js';
 
 export interface GraphqlDeps {
   config: Config;
@@ -24,6 +27,7 @@ export interface GraphqlDeps {
   server: ServerInfo;
   identity: Identity;
   resources: ResourcesService;
+  rateLimits: RateLimits | undefined;
 }
 
 const started = Symbol('graphqlStarted');
@@ -48,6 +52,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
     path: '/graphql',
     graphiql: limits.graphiql,
     jit: JIT_AFTER_RUNS,
+    graphql: { parseOptions: { maxTokens: limits.maxTokens } },
     allowBatchedQueries: true,
     validationRules: validationRules(limits),
     errorFormatter: formatGraphqlErrors as never,
@@ -72,28 +77,63 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
       // The token travels in connection_init ({ "authorization": "Bearer <token>" }). It is
       // checked there (a bad one closes the connection) and again for every operation, so a
       // session revoked while the socket is open stops working at once.
-      onConnect: async ({ payload }: { payload?: Record<string, unknown> }) => {
-        const header = payload?.authorization ?? payload?.Authorization;
-        if (header === undefined) return { resourceLoaders: resourceLoaders(deps.identity, deps.resources, async () => undefined) };
-        const token = typeof header === 'string' ? (bearerToken(header) ?? '') : '';
-        try {
-          await deps.identity.auth.authenticate(token);
-        } catch {
-          return false;
-        }
-        return { wsToken: token, resourceLoaders: resourceLoaders(deps.identity, deps.resources, () => deps.identity.auth.authenticate(token)) };
+      onConnect: connectionGate(deps),
+      onDisconnect: (context: MercuriusContext & { releaseSlot?: () => void }) => {
+        context.releaseSlot?.();
       },
     },
   });
 
-  app.graphql.addHook('preExecution', async (_schema, document: DocumentNode, context: TimedContext) => {
-    const operation = getOperationAST(document, operationNameOf(context.reply));
+  const budget = operationBudget(limits, deps.rateLimits);
+  app.graphql.addHook('preExecution', async (schema, document: DocumentNode, context: TimedContext & BudgetContext, variables) => {
+    const operationName = operationNameOf(context.reply);
+    await budget(schema, document, context, variables, operationName);
+    const operation = getOperationAST(document, operationName);
     context[started] = { at: performance.now(), type: operation?.operation ?? 'unknown', name: operation?.name?.value };
   });
-  app.graphql.addHook('onResolution', async (_execution, context: TimedContext) => {
+  app.graphql.addHook('onResolution', async (execution, context: TimedContext & BudgetContext) => {
+    reportCost(execution, context);
     const op = context[started];
     if (op) deps.metrics.observeGraphql(op.type, op.name, (performance.now() - op.at) / 1000);
   });
+}
+
+/** Close code for a connection over the per-user cap; graphql-ws clients do not retry it. */
+const TOO_MANY_CONNECTIONS = 4429;
+
+/** What mercurius's connection object offers onConnect, which it calls as a method. */
+interface ConnectionInit {
+  context?: { client?: { ip?: string } };
+  socket?: { close(code: number, reason: string): void };
+}
+
+/**
+ * connection_init: checks the token (a bad one refuses the connection) and takes one of the
+ * caller's connection slots, released when the socket closes. The token is checked again
+ * for every operation, so a session revoked while the socket is open stops working at once.
+ */
+function connectionGate(deps: GraphqlDeps) {
+  const slots = new ConnectionSlots(deps.config.websocket.maxConnectionsPerUser);
+  return async function onConnect(this: ConnectionInit, { payload }: { payload?: Record<string, unknown> }) {
+    const header = payload?.authorization ?? payload?.Authorization;
+    let principal: Principal | undefined;
+    let token: string | undefined;
+    if (header !== undefined) {
+      token = typeof header === 'string' ? (bearerToken(header) ?? '') : '';
+      try {
+        principal = await deps.identity.auth.authenticate(token);
+      } catch {
+        return false;
+      }
+    }
+    const releaseSlot = slots.acquire(callerKey(principal, this.context?.client?.ip ?? ''));
+    if (!releaseSlot) {
+      this.socket?.close(TOO_MANY_CONNECTIONS, `at most ${slots.max} connections per user`);
+      return false;
+    }
+    const caller = token === undefined ? async () => undefined : () => deps.identity.auth.authenticate(token);
+    return { wsToken: token, releaseSlot, resourceLoaders: resourceLoaders(deps.identity, deps.resources, caller) };
+  };
 }
 
 interface WsContext extends IdentityContext {

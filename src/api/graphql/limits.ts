@@ -1,4 +1,3 @@
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { FastifyRequest } from 'fastify';
@@ -8,9 +7,11 @@ import { appError } from '../../core/errors.js';
 
 /**
  * Limits that reject expensive GraphQL documents during validation, before any resolver
- * runs (DESIGN §5: depth, complexity, aliases; batch size and document size below).
+ * runs (DESIGN §5: depth and aliases; batch size and document size below; the token count
+ * while parsing; complexity just before execution, where the variables are known, in
+ * budget.ts).
  *
- * The depth and cost rules skip the `__schema` introspection *field* (the standard
+ * The depth rule and the cost model skip the `__schema` introspection *field* (the standard
  * introspection query GraphiQL sends is 21 deep), and only that field: an operation or a
  * fragment named `__schema` is measured like any other. Introspection itself is guarded by
  * graphql-js's MaxIntrospectionDepthRule (in its specified rules since 16.9), which refuses
@@ -29,7 +30,6 @@ export function validationRules(limits: Config['graphql']): ValidationRule[] {
     // An empty allow-list: by default aliases of __typename are free, so a document could
     // ask for it a million times.
     maxAliasesRule({ ...common, n: limits.maxAliases, allowList: [] }) as unknown as ValidationRule,
-    costLimitRule({ ...common, maxCost: limits.maxComplexity, ignoreIntrospection: true }) as unknown as ValidationRule,
   ];
   if (!limits.introspection) rules.push(NoSchemaIntrospectionCustomRule);
   return rules;

@@ -15,6 +15,8 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
   api.post(
     '/auth/register',
     {
+      // The strict budget, refused (503) while a shared rate-limit store is unreachable.
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['auth'],
         summary: 'Create an account (open, invite-only or closed by configuration); the first account is an admin',
@@ -22,7 +24,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
           { email: Email, name: Name, password: NewPassword, invitation: Type.Optional(Type.String({ maxLength: 128, description: 'Required when registration is invite-only' })) },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ user: ref('User') }), ...problems(400, 403, 409, 429) },
+        response: { 201: Type.Object({ user: ref('User') }), ...problems(400, 403, 409, 429, 503) },
       },
     },
     async (request, reply) => reply.code(201).send({ user: await auth.register(request.body, clientInfo(request)) }),
@@ -31,6 +33,8 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
   api.post(
     '/auth/login',
     {
+      // The strict budget, refused (503) while a shared rate-limit store is unreachable.
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['auth'],
         summary: 'Exchange email and password for a session token',
@@ -38,7 +42,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
         body: Type.Object({ email: Type.String({ maxLength: 320 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
         response: {
           200: Type.Object({ token: Type.String({ description: 'Send as Authorization: Bearer <token>' }), expiresAt: Type.String({ format: 'date-time' }), user: ref('User') }),
-          ...problems(400, 401, 429),
+          ...problems(400, 401, 429, 503),
         },
       },
     },
@@ -92,12 +96,14 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
   api.post(
     '/auth/password',
     {
+      // The strict budget, refused (503) while a shared rate-limit store is unreachable.
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['auth'],
         summary: 'Change your password; your other sessions are signed out',
         security: bearer,
         body: Type.Object({ currentPassword: Type.String({ maxLength: 1024 }), newPassword: NewPassword }, { additionalProperties: false }),
-        response: { 204: Type.Null(), ...problems(400, 401, 429) },
+        response: { 204: Type.Null(), ...problems(400, 401, 429, 503) },
       },
     },
     async (request, reply) => {

@@ -62,12 +62,19 @@ export const ConfigSchema = Type.Object(
       {
         bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 2_097_152, description: 'Largest request body accepted; larger answers 413' }),
         requestTimeoutMs: ms('Time allowed to receive a whole request', 60_000, 3_600_000, 1000),
+        headersTimeoutMs: ms('Time allowed to receive the request line and headers (slow-header attacks)', 10_000, 600_000, 1000),
+        corsOrigins: Type.String({
+          default: '',
+          maxLength: 4000,
+          pattern: '^(|\\*|https?://[^\\s,/]+(, ?https?://[^\\s,/]+)*)$',
+          description: 'Browser origins allowed to call the API (CORS): comma-separated, e.g. https://console.example.com; * for any; empty allows none',
+        }),
         trustProxy: Type.String({
           default: '',
           maxLength: 2000,
           pattern: '^(|true|[0-9a-fA-F.:/]+(, ?[0-9a-fA-F.:/]+)*)$',
           description:
-            'Proxies whose X-Forwarded-For names the client (for login limits, sessions and audit): comma-separated addresses or CIDRs, or true for any; empty trusts none',
+            'Proxies whose Forwarded or X-Forwarded-For header names the client (for rate limits, login limits, sessions and audit): comma-separated addresses or CIDRs, or true for any; empty trusts none',
         }),
       },
       { additionalProperties: false, default: {} },
@@ -81,6 +88,7 @@ export const ConfigSchema = Type.Object(
         maxAliases: Type.Integer({ minimum: 0, maximum: 1000, default: 15, description: 'Most aliases in one operation' }),
         maxBatch: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Most operations in one batched request' }),
         maxDocumentBytes: Type.Integer({ minimum: 256, maximum: 10_485_760, default: 102_400, description: 'Largest GraphQL document accepted' }),
+        maxTokens: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 5000, description: 'Most lexical tokens in one GraphQL document; parsing stops beyond' }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -106,6 +114,23 @@ export const ConfigSchema = Type.Object(
       {
         maxDataBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576, description: "Largest resource data accepted, in bytes of JSON (keep http.bodyLimitBytes above it)" }),
         cacheTtlMs: ms('How long a resource read stays cached; every change invalidates it at once', 60_000, 3_600_000, 1000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    rateLimit: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Apply the request budgets below (PCF_REDIS_URL makes them shared by every instance)' }),
+        windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 60, description: 'Length of the fixed window every budget below counts over' }),
+        anonymousPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 300, description: 'Requests per window from one client IP without a token (and bad-token attempts)' }),
+        userPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 1200, description: 'Requests per window from one signed-in user, across all its sessions' }),
+        authPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 20, description: 'Login, register and password-change attempts per window, per client IP (per user for password changes); refused while a shared store is unreachable' }),
+        graphqlPointsPerWindow: Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 50_000, description: 'GraphQL cost points per window per user (per client IP when anonymous); each operation is charged its computed cost' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    websocket: Type.Object(
+      {
+        maxConnectionsPerUser: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Open WebSocket connections per user (per client IP when anonymous) on one instance' }),
       },
       { additionalProperties: false, default: {} },
     ),

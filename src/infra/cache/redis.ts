@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { closeRedisClient, createRedisClient } from '../redis/client.js';
 import type { Logger } from '../telemetry/logger.js';
 import { normaliseTtl, type Cache, type CounterState } from './port.js';
 import { deepFreeze } from '../../core/freeze.js';
@@ -15,12 +16,6 @@ export interface RedisCacheOptions {
 const DEFAULT_TIMEOUT_MS = 2000;
 /** Longest wait between reconnection attempts while Redis is down. */
 const MAX_RECONNECT_DELAY_MS = 5000;
-/**
- * How long disconnect() waits for a socket to close before destroying it. ioredis arms this
- * timer even when the socket is already gone (closing while it waits to reconnect), and the
- * timer then runs out in full, holding the process open after close(); 2000 ms by default.
- */
-const DISCONNECT_TIMEOUT_MS = 200;
 
 /**
  * INCR and the window's start in one atomic step, so no other instance can slip between
@@ -72,18 +67,10 @@ export class RedisCache implements Cache {
   constructor(options: RedisCacheOptions, logger: Logger) {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#defaultTtlMs = normaliseTtl(options.defaultTtlMs);
-    this.#client = new Redis(options.url, {
-      keyPrefix: options.keyPrefix,
-      lazyConnect: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: timeoutMs,
-      // A server that accepts the connection but never answers must not hang a request.
-      commandTimeout: timeoutMs,
-      disconnectTimeout: DISCONNECT_TIMEOUT_MS,
-      // Never give up (returning null would end the client for good); back off linearly.
-      retryStrategy: (attempt) => Math.min(attempt * 200, MAX_RECONNECT_DELAY_MS),
-    });
+    this.#client = createRedisClient(
+      { url: options.url, keyPrefix: options.keyPrefix, timeoutMs, maxReconnectDelayMs: MAX_RECONNECT_DELAY_MS, label: 'redis cache' },
+      logger,
+    );
     // defineCommand sends EVALSHA (EVAL once per connection) with the script's KEYS under
     // keyPrefix like any other key, and ioredis reloads the script after a Redis restart.
     this.#client.defineCommand('pcfIncrement', { numberOfKeys: 1, lua: INCREMENT_LUA });
@@ -95,26 +82,6 @@ export class RedisCache implements Cache {
         resolve();
       };
       this.#client.on('ready', settle).on('close', settle).on('end', settle);
-    });
-    this.#watch(logger);
-  }
-
-  /** Logs outages without flooding: one warning when it starts, one line when it ends. */
-  #watch(logger: Logger): void {
-    let failing = false;
-    // The listener also stops ioredis errors from becoming unhandled 'error' events.
-    // Driver errors name host and port at most, never the URL's password.
-    this.#client.on('error', (err: Error) => {
-      if (failing) {
-        logger.debug({ err }, 'redis cache still unreachable');
-      } else {
-        failing = true;
-        logger.warn({ err }, 'redis cache unreachable; calls fail until it reconnects');
-      }
-    });
-    this.#client.on('ready', () => {
-      if (failing) logger.info('redis cache reconnected');
-      failing = false;
     });
   }
 
@@ -176,11 +143,7 @@ export class RedisCache implements Cache {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#client.quit().then(
-      () => undefined,
-      // quit rejects when the connection is down; disconnect drops it without a round trip.
-      () => this.#client.disconnect(),
-    );
+    this.#closing ??= closeRedisClient(this.#client);
     return this.#closing;
   }
 }

@@ -9,6 +9,12 @@ export interface Metrics {
   readonly registry: Registry;
   observeHttp(method: string, route: string, statusCode: number, seconds: number): void;
   observeGraphql(type: string, name: string | undefined, seconds: number): void;
+  /**
+   * One rate-limit decision: `allowed`, `limited` (429), `fallback` (allowed, but counted in
+   * this instance alone because the shared store is unreachable) or `unavailable` (refused
+   * with 503: a fail-closed budget without its store).
+   */
+  observeRateLimit(budget: string, outcome: 'allowed' | 'limited' | 'fallback' | 'unavailable'): void;
   /** The Prometheus text exposition of every metric. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -57,6 +63,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
     buckets: BUCKETS,
     registers: [registry],
   });
+  const rateLimitDecisions = new Counter({
+    name: 'rate_limit_decisions_total',
+    help: 'Rate-limit decisions by budget and outcome (fallback: counted per instance while the shared store is unreachable)',
+    labelNames: ['budget', 'outcome'] as const,
+    registers: [registry],
+  });
+  // Budgets and outcomes are closed sets: the children are bound once, off the hot path.
+  const rateLimitChildren = new Map<string, ReturnType<typeof rateLimitDecisions.labels>>();
   new Gauge({
     name: 'db_pool_connections',
     help: 'Database pool connections by state (total, idle, waiting requests)',
@@ -97,6 +111,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
       const labels = { type: OPERATION_TYPES.has(type) ? type : 'unknown', name: operationName(name) };
       graphqlOperations.inc(labels);
       graphqlDuration.observe(labels, seconds);
+    },
+    observeRateLimit(budget, outcome) {
+      const key = `${budget}\0${outcome}`;
+      let child = rateLimitChildren.get(key);
+      if (!child) rateLimitChildren.set(key, (child = rateLimitDecisions.labels(budget, outcome)));
+      child.inc();
     },
     render: () => registry.metrics(),
   };

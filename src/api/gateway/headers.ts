@@ -1,0 +1,71 @@
+import cors from '@fastify/cors';
+import type { Config } from '../../core/config/index.js';
+import type { App } from '../app.js';
+import { cameOverTls, trustFunction } from './client-address.js';
+
+/** Headers every response carries: no MIME sniffing, never framed, no referrer leaks. */
+const ALWAYS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+} as const;
+
+/**
+ * The pages PCF serves (the API reference at /docs, GraphiQL) load only their own scripts;
+ * GraphiQL's come from unpkg, as mercurius ships it. JSON responses need no policy.
+ */
+const PAGE_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  // swagger-ui and GraphiQL set inline styles from their scripts.
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+const GRAPHIQL_POLICY = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' https://unpkg.com").replace(
+  "style-src 'self' 'unsafe-inline'",
+  "style-src 'self' 'unsafe-inline' https://unpkg.com",
+).replace("default-src 'self'", "default-src 'self'; worker-src 'self'");
+
+/** One year, the value HSTS preload lists ask for. */
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+/** What a browser client may send and read across origins. */
+const CORS_REQUEST_HEADERS = ['authorization', 'content-type', 'if-match', 'if-none-match', 'idempotency-key', 'traceparent', 'x-request-id'];
+const CORS_EXPOSED_HEADERS = ['etag', 'location', 'retry-after', 'ratelimit', 'ratelimit-policy', 'idempotent-replayed', 'x-request-id', 'traceresponse'];
+
+/**
+ * Security headers on every response, a CSP on HTML pages, HSTS when the client came over
+ * TLS (directly or through a trusted proxy that says so), and CORS for the origins listed
+ * in `http.corsOrigins`. CORS is registered first, so a browser's preflight is answered
+ * before the rate limiter and authentication run.
+ */
+export async function registerSecurityHeaders(app: App, http: Config['http']): Promise<void> {
+  const origins = http.corsOrigins === '' ? [] : http.corsOrigins.split(',').map((o) => o.trim());
+  if (origins.length > 0) {
+    await app.register(cors, {
+      origin: origins.includes('*') ? '*' : origins,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: CORS_REQUEST_HEADERS,
+      exposedHeaders: CORS_EXPOSED_HEADERS,
+      // Tokens travel in Authorization, never in cookies: no credentialed requests.
+      credentials: false,
+      maxAge: 600,
+      strictPreflight: true,
+    });
+  }
+  const trust = trustFunction(http.trustProxy);
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.headers(ALWAYS);
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('text/html')) {
+      reply.header('content-security-policy', request.url.startsWith('/graphiql') ? GRAPHIQL_POLICY : PAGE_POLICY);
+    }
+    if (cameOverTls(request, trust)) reply.header('strict-transport-security', HSTS);
+    return payload;
+  });
+}

@@ -1,0 +1,154 @@
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { closeRedisClient, createRedisClient } from '../redis/client.js';
+import { moduleLogger, type Logger } from '../telemetry/logger.js';
+
+/** One budget: `points` per fixed window of `windowSeconds`, counted per key. */
+export interface Quota {
+  /** Short name; it is the policy name in the RateLimit headers and part of every key. */
+  readonly name: string;
+  readonly points: number;
+  readonly windowSeconds: number;
+  /**
+   * What happens while the shared store is unreachable: false counts on in this instance
+   * alone (a looser limit, never an outage); true refuses, for budgets that guard against
+   * password guessing, where N instances would multiply the guesses.
+   */
+  readonly failClosed: boolean;
+}
+
+/** The outcome of charging a key. */
+export interface Charge {
+  readonly allowed: boolean;
+  readonly quota: Quota;
+  /** Points left in the current window (0 when refused). */
+  readonly remaining: number;
+  /** Milliseconds until the window resets. */
+  readonly resetMs: number;
+  /** Where it was counted: `shared` by every instance, or `local` to this one. */
+  readonly store: 'shared' | 'local';
+}
+
+/** A budget whose store cannot be reached, and which fails closed. */
+export class RateLimitStoreUnavailable extends Error {
+  constructor(readonly quota: Quota) {
+    super(`rate-limit store unreachable for the ${quota.name} budget`);
+  }
+}
+
+export interface Limiter {
+  readonly quota: Quota;
+  /** Charges `points` (a positive integer) to `key`; rejects only with RateLimitStoreUnavailable. */
+  consume(key: string, points?: number): Promise<Charge>;
+}
+
+export interface RateLimitStore {
+  readonly kind: 'memory' | 'redis';
+  limiter(quota: Quota): Limiter;
+  close(): Promise<void>;
+}
+
+export interface RateLimitStoreOptions {
+  /** Redis URL; empty keeps every budget in this process (embedded mode). */
+  redisUrl: string;
+  keyPrefix: string;
+  /** Bound on each Redis command; a slower answer counts as an outage. */
+  timeoutMs?: number;
+}
+
+/**
+ * Budgets per key, backed by rate-limiter-flexible: in Redis when configured, so every
+ * instance charges the same counters (one atomic Lua INCR per charge), otherwise in memory.
+ */
+export function createRateLimitStore(options: RateLimitStoreOptions, logger: Logger): RateLimitStore {
+  const log = moduleLogger(logger, 'rate-limit');
+  if (options.redisUrl === '') return new MemoryStore();
+  return new RedisStore(
+    createRedisClient(
+      // Reconnect quickly: while the store is down, login and register are refused.
+      { url: options.redisUrl, keyPrefix: options.keyPrefix, timeoutMs: options.timeoutMs ?? 500, maxReconnectDelayMs: 1000, label: 'rate-limit store' },
+      log,
+    ),
+    log,
+  );
+}
+
+const memoryLimiter = (quota: Quota) => new RateLimiterMemory({ keyPrefix: quota.name, points: quota.points, duration: quota.windowSeconds });
+
+const outcome = (quota: Quota, res: RateLimiterRes, allowed: boolean, store: Charge['store']): Charge => ({
+  allowed,
+  quota,
+  remaining: allowed ? Math.max(0, res.remainingPoints) : 0,
+  resetMs: Math.max(0, res.msBeforeNext),
+  store,
+});
+
+/** Runs one charge, telling "over the budget" (a RateLimiterRes) from a store failure. */
+async function charge(limiter: RateLimiterAbstract, quota: Quota, key: string, points: number, store: Charge['store']): Promise<Charge> {
+  try {
+    return outcome(quota, await limiter.consume(key, points), true, store);
+  } catch (err) {
+    if (err instanceof RateLimiterRes) return outcome(quota, err, false, store);
+    throw err;
+  }
+}
+
+class MemoryStore implements RateLimitStore {
+  readonly kind = 'memory';
+
+  limiter(quota: Quota): Limiter {
+    const local = memoryLimiter(quota);
+    return { quota, consume: (key, points = 1) => charge(local, quota, key, points, 'local') };
+  }
+
+  async close(): Promise<void> {}
+}
+
+class RedisStore implements RateLimitStore {
+  readonly kind = 'redis';
+  #degraded = false;
+
+  constructor(
+    readonly client: Redis,
+    readonly log: Logger,
+  ) {}
+
+  limiter(quota: Quota): Limiter {
+    // rejectIfRedisNotReady: while the connection is down a charge fails at once instead of
+    // waiting out a timeout, so an outage costs requests nothing.
+    const shared = new RateLimiterRedis({ storeClient: this.client, keyPrefix: `rl:${quota.name}`, points: quota.points, duration: quota.windowSeconds, rejectIfRedisNotReady: true });
+    // The fallback's counters start empty at each outage: a looser limit for its duration.
+    const local = memoryLimiter(quota);
+    return {
+      quota,
+      consume: async (key, points = 1) => {
+        try {
+          const result = await charge(shared, quota, key, points, 'shared');
+          this.#recovered();
+          return result;
+        } catch (err) {
+          this.#failing(err);
+          if (quota.failClosed) throw new RateLimitStoreUnavailable(quota);
+          return charge(local, quota, key, points, 'local');
+        }
+      },
+    };
+  }
+
+  /** One warning when the store starts failing, one line when it is back. */
+  #failing(err: unknown): void {
+    if (this.#degraded) return;
+    this.#degraded = true;
+    this.log.warn({ err }, 'rate-limit store unreachable: general limits count per instance, login and register are refused');
+  }
+
+  #recovered(): void {
+    if (!this.#degraded) return;
+    this.#degraded = false;
+    this.log.info('rate-limit store reachable again: limits are shared');
+  }
+
+  close(): Promise<void> {
+    return closeRedisClient(this.client);
+  }
+}
