@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Measurement } from './load.js';
+import type { BENCH_RATE_LIMIT, RateLimitDecisions } from './rate-limit.js';
 import { BASELINES, type Baseline, type DesignTarget, type Scenario } from './scenarios.js';
 
 /** Connections and durations a scenario ran with (some scenarios set their own). */
@@ -33,6 +34,10 @@ export interface ScenarioResult {
   ratios?: Record<Baseline, number | null>;
   /** This scenario's p99 divided by the p99 of `designTarget.maxP99Relative.to` (null when that is missing). */
   p99Relative?: { to: string; ratio: number | null };
+  /** This scenario's req/s divided by the req/s of its `throughputRelativeTo` scenario (null when that is missing). */
+  throughputRelative?: { to: string; ratio: number | null };
+  /** PCF's rate-limit decisions during the warm-up and the measured run, by outcome (PCF servers only). */
+  rateLimitDecisions?: RateLimitDecisions;
   /** Whether `designTarget` was met; undefined when there is none or no measurement. */
   targetMet?: boolean;
 }
@@ -56,30 +61,38 @@ export interface RunMeta {
   only?: string[];
   /** BENCH_SCALE, when set. */
   scale?: '1m';
-  /** `cache` is the `pcf` server's: memory unless PCF_REDIS_URL was set in the environment. */
-  pcf: { built: boolean; entry: string; cache: 'memory' | 'redis'; idleRssMb?: number; idleRssTargetMb: number };
-  /** The Redis of the `pcf-redis` server, when one of its scenarios was selected. */
+  /**
+   * `cache` is the `pcf` server's: memory unless PCF_REDIS_URL was set in the environment.
+   * `rateLimit`: the budgets every PCF server gets (the limiter is off on the `-nolimit` ones).
+   */
+  pcf: { built: boolean; entry: string; cache: 'memory' | 'redis'; idleRssMb?: number; idleRssTargetMb: number; rateLimit: typeof BENCH_RATE_LIMIT };
+  /** The Redis of the `pcf-redis` servers, when one of their scenarios was selected. */
   redis?: { url: string; keyPrefix: string; version?: string };
 }
 
-/** Fills in `ratios`, `p99Relative` and `targetMet` from the baselines' and other scenarios' measurements. */
+/**
+ * Fills in `ratios`, `throughputRelative`, `p99Relative` and `targetMet` from the baselines'
+ * and other scenarios' measurements.
+ */
 export function computeRatios(results: ScenarioResult[]): void {
-  const baseRps = new Map<string, number>();
+  const rpsOf = new Map<string, number>();
   const p99 = new Map<string, number>();
   for (const r of results) {
     if (r.status !== 'ok' || !r.measurement) continue;
     p99.set(r.name, r.measurement.p99Ms);
-    if ((BASELINES as readonly string[]).includes(r.name)) baseRps.set(r.name, r.measurement.reqPerSec);
+    rpsOf.set(r.name, r.measurement.reqPerSec);
   }
+  const ratioTo = (rps: number, other: string) => {
+    const base = rpsOf.get(other);
+    return base && base > 0 ? rps / base : null;
+  };
   for (const r of results) {
     if (r.status !== 'ok' || !r.measurement) continue;
     const rps = r.measurement.reqPerSec;
     const ratios = {} as Record<Baseline, number | null>;
-    for (const b of BASELINES) {
-      const base = baseRps.get(b);
-      ratios[b] = base && base > 0 ? rps / base : null;
-    }
+    for (const b of BASELINES) ratios[b] = ratioTo(rps, b);
     r.ratios = ratios;
+    if (r.throughputRelative) r.throughputRelative.ratio = ratioTo(rps, r.throughputRelative.to);
     const t = r.designTarget;
     if (!t) continue;
     const checks: (boolean | undefined)[] = [];
@@ -114,10 +127,17 @@ const fmtRatio = (n: number | null | undefined) =>
 
 /**
  * The results table. `defaults` are the run's settings: scenarios that ran with other
- * connections or durations get a note under the table.
+ * connections or durations get a note under the table. The `× scenario` column (throughput
+ * relative to another scenario) appears when some scenario has one.
  */
 export function formatTable(results: ScenarioResult[], defaults?: LoadPlan): string {
-  const header = ['scenario', 'req/s mean', 'p50 ms', 'p99 ms', ...BASELINES.map((b) => `× ${b}`), 'DESIGN §6 target'];
+  const relativeColumn = results.some((r) => r.throughputRelative);
+  const relative = (r: ScenarioResult) => {
+    if (!relativeColumn) return [];
+    const t = r.throughputRelative;
+    return [t && r.status === 'ok' ? `${fmtRatio(t.ratio)} ${t.to}` : ''];
+  };
+  const header = ['scenario', 'req/s mean', 'p50 ms', 'p99 ms', ...BASELINES.map((b) => `× ${b}`), ...(relativeColumn ? ['× scenario'] : []), 'DESIGN §6 target'];
   const rightAligned = new Set([1, 2, 3, ...BASELINES.map((_, i) => 4 + i)]);
   const rows: string[][] = [];
   const notes: string[] = [];
@@ -125,7 +145,7 @@ export function formatTable(results: ScenarioResult[], defaults?: LoadPlan): str
     const target = r.designTarget ? describeTarget(r.designTarget, r.compareTo) : r.note ? `— ${r.note}` : '—';
     if (r.status !== 'ok' || !r.measurement) {
       const word = r.status === 'skipped' ? 'skipped' : 'FAILED';
-      rows.push([r.name, word, '', '', ...BASELINES.map(() => ''), target]);
+      rows.push([r.name, word, '', '', ...BASELINES.map(() => ''), ...relative(r), target]);
       notes.push(`  ${r.name}: ${word}${r.reason ? ` — ${r.reason.split('\n')[0]}` : ''}`);
       continue;
     }
@@ -135,14 +155,15 @@ export function formatTable(results: ScenarioResult[], defaults?: LoadPlan): str
       notes.push(`  ${r.name}: ${r.load.connections} connections, ${r.load.warmupS} s warm-up + ${r.load.durationS} s measured (its own settings)`);
     }
     const mark = r.targetMet === undefined ? '' : r.targetMet ? ' ✓' : ' ✗';
-    const relative = r.p99Relative ? ` (${fmtRatio(r.p99Relative.ratio)})` : '';
+    const p99Relative = r.p99Relative ? ` (${fmtRatio(r.p99Relative.ratio)})` : '';
     rows.push([
       r.name,
       fmtRps(m.reqPerSec),
       fmtMs(m.p50Ms),
       fmtMs(m.p99Ms),
       ...BASELINES.map((b) => fmtRatio(r.ratios?.[b])),
-      target + relative + mark,
+      ...relative(r),
+      target + p99Relative + mark,
     ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));

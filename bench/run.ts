@@ -3,7 +3,8 @@
  * this machine, and reports throughput as ratios (DESIGN.md §6). See bench/README.md.
  *
  * Each server under test runs in a child process; autocannon runs here. Only one server
- * runs at a time: the bare baselines first, then PCF, then PCF with Redis.
+ * runs at a time: the bare baselines first, then each PCF server of SERVER_TARGETS in turn
+ * (in-process, then with Redis; each with the rate limiter on, then off).
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -15,11 +16,12 @@ import { databaseName, ensureBareResourceTables, ensureBenchItems, openBenchData
 import { loadProblem, preflight, prepareLoad, runLoad } from './load.js';
 import { CPU_COUNT, watchOtherCpu } from './noise.js';
 import { installCleanupHandlers, rssMb, sleep, stopAllChildren } from './processes.js';
+import { BENCH_RATE_LIMIT, decisionsBetween, decisionsProblem, readRateLimitDecisions } from './rate-limit.js';
 import { deleteKeysWithPrefix, probeRedis, uniqueKeyPrefix } from './redis.js';
 import { purgeStaleBenchAccounts } from './resources.js';
 import { computeRatios, describeTarget, formatTable, writeJson, type LoadPlan, type RunMeta, type ScenarioResult } from './report.js';
-import { BASELINES, SERVER_TARGETS, scenarios, type Scenario, type ServerTarget, type SetupResult } from './scenarios.js';
-import { REPO_ROOT, pcfBuilt, pcfEntry, startBareServer, startPcfServer, type RunningServer } from './servers.js';
+import { BASELINES, PCF_SERVERS, SERVER_TARGETS, scenarios, type Scenario, type SetupResult } from './scenarios.js';
+import { REPO_ROOT, pcfBuilt, pcfEntry, pcfServerOptions, startBareServer, startPcfServer, type RunningServer } from './servers.js';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 /** DESIGN.md §6: idle memory (RSS) on PostgreSQL. */
@@ -32,7 +34,7 @@ const log = (msg: string) => console.error(`bench: ${msg}`);
 /**
  * The scenarios to run, in registry order: BENCH_ONLY's and the arguments' (else every one
  * that is not opt-in), the opt-in scale scenarios when BENCH_SCALE asks for them, whatever
- * those require, and every baseline (ratios need them).
+ * those require or compare their throughput with, and every baseline (ratios need them).
  */
 function selectScenarios(config: BenchConfig): Scenario[] {
   const byName = new Map(scenarios.map((s) => [s.name, s]));
@@ -47,6 +49,11 @@ function selectScenarios(config: BenchConfig): Scenario[] {
         throw new Error(`Scenario "${s.name}" requires "${r}", which must be an earlier scenario on the same server`);
       }
     }
+    // Any server: the ratio is computed once every server has run.
+    const relative = s.throughputRelativeTo;
+    if (relative !== undefined && (relative === s.name || !byName.has(relative))) {
+      throw new Error(`Scenario "${s.name}" compares its throughput with "${relative}", which must be another scenario`);
+    }
   }
   const unknown = (config.only ?? []).filter((n) => !byName.has(n));
   if (unknown.length > 0) {
@@ -59,7 +66,8 @@ function selectScenarios(config: BenchConfig): Scenario[] {
   ]);
   const pending = [...wanted];
   for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
-    for (const r of byName.get(name)?.requires ?? []) {
+    const s = byName.get(name);
+    for (const r of [...(s?.requires ?? []), ...(s?.throughputRelativeTo !== undefined ? [s.throughputRelativeTo] : [])]) {
       if (!wanted.has(r)) pending.push(r);
       wanted.add(r);
     }
@@ -86,6 +94,7 @@ function baseResult(s: Scenario, config: BenchConfig): ScenarioResult {
     compareTo: s.compareTo,
     ...(s.designTarget ? { designTarget: s.designTarget } : {}),
     ...(s.note ? { note: s.note } : {}),
+    ...(s.throughputRelativeTo !== undefined ? { throughputRelative: { to: s.throughputRelativeTo, ratio: null } } : {}),
     load: loadPlan(s, config),
     status: 'skipped',
   };
@@ -113,6 +122,11 @@ async function runScenario(
     const broken = await preflight(server.baseUrl, load);
     if (broken) return fail(`preflight request failed: ${broken}`);
 
+    // PCF's count of rate-limit decisions, before and after the load: proof that the limiter
+    // was on or off as the server's target says, and that Redis (not a fallback) counted.
+    const spec = s.target === 'bare' ? undefined : PCF_SERVERS[s.target];
+    const decisionsBefore = spec && (await readRateLimitDecisions(server.baseUrl));
+
     log(`${s.name}: warm-up ${plan.warmupS} s${withConnections}…`);
     result.warmup = await runLoad(server.baseUrl, load, { ...settings, durationS: plan.warmupS }, `${s.name} warm-up`);
     const warmupProblem = loadProblem(result.warmup);
@@ -127,6 +141,18 @@ async function runScenario(
     const problem = loadProblem(m);
     if (problem) return fail(problem);
     if (server.child.hasExited()) return fail(`the ${s.target} server exited during the run`);
+    if (spec) {
+      const decisionsAfter = await readRateLimitDecisions(server.baseUrl);
+      if (decisionsBefore && decisionsAfter) {
+        const delta = decisionsBetween(decisionsBefore, decisionsAfter);
+        result.rateLimitDecisions = delta;
+        const { problem, warning } = decisionsProblem(spec, delta);
+        if (problem) return fail(problem);
+        if (warning) log(`${s.name}: ⚠ ${warning}`);
+      } else {
+        log(`${s.name}: ⚠ could not read GET /metrics: the rate limiter's decisions are not checked`);
+      }
+    }
     result.status = 'ok';
     const noisy = other !== undefined && other > NOISY_OTHER_CPU_PERCENT ? `; ⚠ other processes took ${other}% of the CPU` : '';
     log(`${s.name}: ${Math.round(m.reqPerSec)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms (${m.totalRequests} requests)${noisy}`);
@@ -198,6 +224,7 @@ async function main(): Promise<number> {
       entry: displayPath(entry),
       cache: process.env.PCF_REDIS_URL?.trim() ? 'redis' : 'memory',
       idleRssTargetMb: IDLE_RSS_TARGET_MB,
+      rateLimit: BENCH_RATE_LIMIT,
     },
   };
   const commit = gitDescribe();
@@ -208,8 +235,11 @@ async function main(): Promise<number> {
       `warm-up ${config.warmupS} s + ${config.durationS} s per scenario; database ${meta.databaseUrl}`,
   );
   log(`scenarios: ${selected.map((s) => s.name).join(', ')}`);
-  if (meta.pcf.cache === 'redis' && selected.some((s) => s.target === 'pcf')) {
-    log('PCF_REDIS_URL is set: the `pcf` server uses Redis too, so auth-me measures Redis, not the in-process cache');
+  if (meta.pcf.cache === 'redis' && selected.some((s) => s.target !== 'bare' && !PCF_SERVERS[s.target].redis)) {
+    log(
+      'PCF_REDIS_URL is set: the `pcf` and `pcf-nolimit` servers use Redis too, so auth-me measures Redis, not the in-process cache, ' +
+        'and health the Redis rate-limit store',
+    );
   }
   if (meta.cpuBusyPercentAtStart > 20) {
     log(`⚠ the machine is busy before the run (${meta.cpuBusyPercentAtStart}% CPU in use): numbers will be noisy`);
@@ -224,32 +254,26 @@ async function main(): Promise<number> {
     const { rows } = await db.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     if (rows[0]) meta.postgres = rows[0].v;
 
-    const redisPrefix = uniqueKeyPrefix();
-    const starters: Record<ServerTarget, () => Promise<RunningServer>> = {
-      bare: () => startBareServer(config.databaseUrl),
-      pcf: () => startPcfServer(entry, config.databaseUrl, config.readyTimeoutMs),
-      'pcf-redis': () =>
-        startPcfServer(entry, config.databaseUrl, config.readyTimeoutMs, {
-          label: 'pcf-redis',
-          env: { PCF_REDIS_URL: config.redisUrl, PCF_REDIS_KEY_PREFIX: redisPrefix },
-          requireUp: ['cache'],
-        }),
-    };
+    // One prefix for both Redis servers: its keys are deleted after each of them stops.
+    const redis = { url: config.redisUrl, keyPrefix: uniqueKeyPrefix() };
+    let warnedNotBuilt = false;
     for (const target of SERVER_TARGETS) {
       const group = selected.filter((s) => s.target === target);
       if (group.length === 0) continue;
+      const usesRedis = target !== 'bare' && PCF_SERVERS[target].redis;
       if (target !== 'bare' && !built) {
         const reason = `PCF server not built (${meta.pcf.entry} is missing; \`npm run bench\` builds it first)`;
-        if (target === 'pcf' || !selected.some((s) => s.target === 'pcf')) {
+        if (!warnedNotBuilt) {
           console.error(`\nbench: ⚠ ${reason} — measuring the bare baselines only; PCF scenarios are SKIPPED.\n`);
+          warnedNotBuilt = true;
         }
         for (const s of group) results.get(s.name)!.reason = reason;
         continue;
       }
-      if (target === 'pcf-redis') {
-        meta.redis = { url: redactUrl(config.redisUrl), keyPrefix: redisPrefix };
+      if (usesRedis) {
+        meta.redis = { url: redactUrl(redis.url), keyPrefix: redis.keyPrefix };
         try {
-          meta.redis.version = await probeRedis(config.redisUrl);
+          meta.redis.version = await probeRedis(redis.url);
         } catch (err) {
           const reason = `Redis at ${meta.redis.url} is unreachable (${(err as Error).message}); set BENCH_REDIS_URL`;
           console.error(`\nbench: ⚠ ${reason} — the ${group.map((s) => s.name).join(', ')} scenario(s) are SKIPPED.\n`);
@@ -260,7 +284,10 @@ async function main(): Promise<number> {
       let server: RunningServer;
       try {
         log(`starting the ${target} server…`);
-        server = await starters[target]();
+        server =
+          target === 'bare'
+            ? await startBareServer(config.databaseUrl)
+            : await startPcfServer(entry, config.databaseUrl, config.readyTimeoutMs, pcfServerOptions(target, redis));
       } catch (err) {
         const reason = `the ${target} server did not start: ${(err as Error).message}`;
         console.error(`\nbench: ✗ ${reason}\n`);
@@ -280,10 +307,10 @@ async function main(): Promise<number> {
         }
       } finally {
         await server.stop();
-        if (target === 'pcf-redis') {
-          await deleteKeysWithPrefix(config.redisUrl, redisPrefix).then(
-            (n) => log(`deleted ${n} Redis key(s) under ${redisPrefix}`),
-            (err: unknown) => log(`could not delete the Redis keys under ${redisPrefix}: ${(err as Error).message}`),
+        if (usesRedis) {
+          await deleteKeysWithPrefix(redis.url, redis.keyPrefix).then(
+            (n) => log(`deleted ${n} Redis key(s) under ${redis.keyPrefix}`),
+            (err: unknown) => log(`could not delete the Redis keys under ${redis.keyPrefix}: ${(err as Error).message}`),
           );
         }
       }

@@ -9,13 +9,33 @@ import { BENCH_PASSWORD, login, registerBenchUsers } from './identity.js';
 import { LIST_PATH, memberForCreates, memberWithResources, sampleData, seededMember, verifyOwnDocsPage } from './resources.js';
 
 /**
- * Which server a scenario loads: the bare baselines, the real PCF server with whatever
- * cache the environment gives it (in-process unless PCF_REDIS_URL is set), or the real PCF
- * server with Redis as its cache (BENCH_REDIS_URL, under a key prefix of its own).
+ * Which server a scenario loads: the bare baselines, or one of the PCF servers below (the
+ * same build, started with different settings).
  */
-export type ServerTarget = 'bare' | 'pcf' | 'pcf-redis';
+export type ServerTarget = 'bare' | PcfTarget;
+export type PcfTarget = 'pcf' | 'pcf-nolimit' | 'pcf-redis' | 'pcf-redis-nolimit';
+
+/** How a PCF server is started (servers.ts turns this into its environment). */
+export interface PcfServerSpec {
+  /**
+   * Redis (BENCH_REDIS_URL, under a key prefix of the run's own) as the cache and the
+   * rate-limit store. Without it the server keeps both in process, unless PCF_REDIS_URL is
+   * set in the environment, which is passed through.
+   */
+  redis: boolean;
+  /** The API gateway's rate limiter, on (with budgets no run reaches) or off. */
+  rateLimit: boolean;
+}
+
+export const PCF_SERVERS: Readonly<Record<PcfTarget, PcfServerSpec>> = {
+  pcf: { redis: false, rateLimit: true },
+  'pcf-nolimit': { redis: false, rateLimit: false },
+  'pcf-redis': { redis: true, rateLimit: true },
+  'pcf-redis-nolimit': { redis: true, rateLimit: false },
+};
+
 /** The order the servers run in (one at a time). */
-export const SERVER_TARGETS: readonly ServerTarget[] = ['bare', 'pcf', 'pcf-redis'];
+export const SERVER_TARGETS: readonly ServerTarget[] = ['bare', 'pcf', 'pcf-nolimit', 'pcf-redis', 'pcf-redis-nolimit'];
 
 /**
  * Baselines a scenario's throughput is compared to. Each is the name of a `target: 'bare'`
@@ -103,6 +123,12 @@ export interface Scenario {
   optIn?: boolean;
   /** Scenarios that run whenever this one does (its design target compares with them), before it. */
   requires?: string[];
+  /**
+   * Another scenario, on any server, whose req/s this one's is also divided by (shown in
+   * the table's `× scenario` column): `health` against `health-no-limit` is the rate
+   * limiter's cost. That scenario runs whenever this one does. Informational, never ✓/✗.
+   */
+  throughputRelativeTo?: string;
 }
 
 /** Accounts the login scenario rotates over, so sessions don't all pile onto one user. */
@@ -190,8 +216,34 @@ export const scenarios: Scenario[] = [
   },
   {
     name: 'health',
-    description: "PCF liveness, GET /health: PCF's HTTP stack (hooks, request id, logging) without a database",
+    description: "PCF liveness, GET /health: PCF's HTTP stack (hooks, request id, logging, the rate limiter with its in-process store) without a database",
     target: 'pcf',
+    method: 'GET',
+    path: '/health',
+    compareTo: 'bare',
+    throughputRelativeTo: 'health-no-limit',
+  },
+  {
+    name: 'health-no-limit',
+    description: 'As health, with the rate limiter switched off (PCF_RATE_LIMIT_ENABLED=false): the reference for its cost with the in-process store',
+    target: 'pcf-nolimit',
+    method: 'GET',
+    path: '/health',
+    compareTo: 'bare',
+  },
+  {
+    name: 'health-redis',
+    description: 'As health, with Redis as the rate-limit store (and cache): one rate-limiter-flexible Lua call to Redis per request',
+    target: 'pcf-redis',
+    method: 'GET',
+    path: '/health',
+    compareTo: 'bare',
+    throughputRelativeTo: 'health-redis-no-limit',
+  },
+  {
+    name: 'health-redis-no-limit',
+    description: 'As health-redis, with the rate limiter switched off: the reference for its cost with the Redis store',
+    target: 'pcf-redis-nolimit',
     method: 'GET',
     path: '/health',
     compareTo: 'bare',

@@ -1,12 +1,15 @@
 /**
  * Starting the two kinds of server under test, each in a child process:
  * the bare Fastify baselines (bare-server.ts) and the real PCF server (dist/src/main.js),
- * the latter with the in-process cache (`pcf`) or with Redis (`pcf-redis`).
+ * the latter in one of the PCF_SERVERS settings of scenarios.ts: in-process cache and
+ * rate-limit store, or Redis for both; the rate limiter on or off.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, sleep, spawnChild, stopChild, type Child } from './processes.js';
+import { rateLimitEnv } from './rate-limit.js';
+import { PCF_SERVERS, type PcfTarget } from './scenarios.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DEFAULT_PCF_ENTRY = join(REPO_ROOT, 'dist', 'src', 'main.js');
@@ -62,6 +65,23 @@ export interface PcfServerOptions {
    * Redis is unreachable would silently measure its fallback path.
    */
   requireUp?: string[];
+}
+
+/**
+ * The options of a PCF target's server: its rate limiter on (with budgets no run reaches)
+ * or off, and with `redis`, Redis as its cache and rate-limit store, under the run's key
+ * prefix, its readiness then also requiring the cache check to be up.
+ */
+export function pcfServerOptions(target: PcfTarget, redis: { url: string; keyPrefix: string }): PcfServerOptions {
+  const spec = PCF_SERVERS[target];
+  return {
+    label: target,
+    env: {
+      ...rateLimitEnv(spec),
+      ...(spec.redis ? { PCF_REDIS_URL: redis.url, PCF_REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
+    },
+    ...(spec.redis ? { requireUp: ['cache'] } : {}),
+  };
 }
 
 /**
