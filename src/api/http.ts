@@ -71,7 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(requestValidators());
   // CORS first: a browser's preflight is answered before anything else runs.
   await registerSecurityHeaders(app, config.http);
-  registerClientAddress(app, config.http.trustProxy);
+  registerClientAddress(app, config.http.trustProxy, config.http.proxyHeader);
 
   // JSON is the only body format of the REST API; text/plain would otherwise be accepted.
   app.removeContentTypeParser('text/plain');

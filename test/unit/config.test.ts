@@ -234,6 +234,13 @@ describe('configuration: validation', () => {
     );
     assert.deepEqual(problems.map((p) => p.key).sort(), ['database.retryMaxMs', 'port']);
   });
+
+  it('refuses a GraphQL points budget below the most an operation may cost, unless rate limiting is off', () => {
+    const flags = { 'graphql.maxComplexity': 2000, 'rateLimit.graphqlPointsPerWindow': 1500 };
+    const problems = problemsOf(() => loadConfig({ flags }));
+    assert.match(problemFor(problems, 'rateLimit.graphqlPointsPerWindow').message, /graphql\.maxComplexity/);
+    assert.doesNotThrow(() => loadConfig({ flags: { ...flags, 'rateLimit.enabled': false } }));
+  });
 });
 
 describe('configuration: environment', () => {

@@ -7,7 +7,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /**
      * The client's address: the socket's peer, or, when that peer is a trusted proxy, the
-     * address the proxies report (`Forwarded`, else `X-Forwarded-For`). Rate limits, login
+     * address the proxies report (`X-Forwarded-For`, or `Forwarded` by `http.proxyHeader`). Rate limits, login
      * limits, sessions and audit lines all use this one value.
      */
     readonly clientAddress: string;
@@ -16,32 +16,45 @@ declare module 'fastify' {
 
 type Trust = (address: string, hop: number) => boolean;
 
+export type ProxyHeader = 'x-forwarded-for' | 'forwarded';
+
 /**
- * One hop of a `Forwarded` header (RFC 7239) reduced to its `for=` address: quotes, the
- * brackets of IPv6 and a port are removed. Obfuscated identifiers (`_hidden`, `unknown`)
- * are kept as they are and never match an address.
+ * A reported address without the decorations proxies add: quotes, the brackets of IPv6, a
+ * port (`1.2.3.4:5678`, `"[2001:db8::1]:443"`). Obfuscated identifiers (`_hidden`,
+ * `unknown`) come back as they are and are never an address.
  */
+function bareAddress(value: string): string {
+  let v = value.trim();
+  if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+  if (v.startsWith('[')) {
+    const end = v.indexOf(']');
+    return end < 0 ? v : v.slice(1, end);
+  }
+  const colon = v.indexOf(':');
+  // One colon is an IPv4 address with a port; several are a bare IPv6 address.
+  return colon >= 0 && v.indexOf(':', colon + 1) < 0 ? v.slice(0, colon) : v;
+}
+
+/** The `for=` of one element of a `Forwarded` header (RFC 7239), or '' without one. */
 function forwardedFor(element: string): string {
   for (const pair of element.split(';')) {
     const eq = pair.indexOf('=');
-    if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
-    let value = pair.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    if (value.startsWith('[')) return value.slice(1, value.indexOf(']') < 0 ? undefined : value.indexOf(']'));
-    const colon = value.indexOf(':');
-    // One colon is an IPv4 address with a port; several are a bare IPv6 address.
-    return colon >= 0 && value.indexOf(':', colon + 1) < 0 ? value.slice(0, colon) : value;
+    if (eq >= 0 && pair.slice(0, eq).trim().toLowerCase() === 'for') return bareAddress(pair.slice(eq + 1));
   }
   return '';
 }
 
-/** The addresses the proxies report, nearest first. */
-function reportedHops(request: FastifyRequest): string[] {
-  const forwarded = request.headers.forwarded;
-  if (typeof forwarded === 'string' && forwarded !== '') return forwarded.split(',').map(forwardedFor).reverse();
-  const xff = request.headers['x-forwarded-for'];
-  const list = Array.isArray(xff) ? xff.join(',') : xff;
-  return list ? list.split(',').map((hop) => hop.trim()).reverse() : [];
+/**
+ * The addresses the proxies report, nearest first, from the one header they are configured
+ * to write. The other header is never read: a proxy that appends to X-Forwarded-For passes a
+ * client's own `Forwarded` through untouched, and the reverse.
+ */
+function reportedHops(request: FastifyRequest, header: ProxyHeader): string[] {
+  const raw = request.headers[header];
+  const value = Array.isArray(raw) ? raw.join(',') : raw;
+  if (!value) return [];
+  const hops = value.split(',');
+  return (header === 'forwarded' ? hops.map(forwardedFor) : hops.map(bareAddress)).reverse();
 }
 
 /**
@@ -50,11 +63,11 @@ function reportedHops(request: FastifyRequest): string[] {
  * it) stops the walk at the proxy that reported it, so a client can never choose its own
  * identity by writing a header: only what trusted proxies append is believed.
  */
-export function resolveClientAddress(request: FastifyRequest, trust: Trust | undefined): string {
+export function resolveClientAddress(request: FastifyRequest, trust: Trust | undefined, header: ProxyHeader): string {
   const peer = request.socket?.remoteAddress ?? request.ip;
   if (!trust || !trust(peer, 0)) return peer;
   let client = peer;
-  const hops = reportedHops(request);
+  const hops = reportedHops(request, header);
   for (let i = 0; i < hops.length; i++) {
     const hop = hops[i]!;
     if (isIP(hop) === 0) break;
@@ -73,13 +86,13 @@ export function trustFunction(trustProxy: string): Trust | undefined {
 
 const resolved = new WeakMap<FastifyRequest, string>();
 
-export function registerClientAddress(app: App, trustProxy: string): void {
+export function registerClientAddress(app: App, trustProxy: string, header: ProxyHeader): void {
   const trust = trustFunction(trustProxy);
   app.decorateRequest('clientAddress', {
     getter(this: FastifyRequest) {
       let address = resolved.get(this);
       if (address === undefined) {
-        address = resolveClientAddress(this, trust);
+        address = resolveClientAddress(this, trust, header);
         resolved.set(this, address);
       }
       return address;
@@ -89,12 +102,13 @@ export function registerClientAddress(app: App, trustProxy: string): void {
 
 /**
  * Whether the client reached the edge over TLS: the socket itself, or a trusted proxy that
- * says so (`X-Forwarded-Proto` through Fastify, or `proto=` of its `Forwarded` element).
+ * says so (`X-Forwarded-Proto` through Fastify, or `proto=` of the nearest `Forwarded`
+ * element when that is the proxies' header).
  */
-export function cameOverTls(request: FastifyRequest, trust: Trust | undefined): boolean {
+export function cameOverTls(request: FastifyRequest, trust: Trust | undefined, header: ProxyHeader): boolean {
   if (request.protocol === 'https') return true;
   const forwarded = request.headers.forwarded;
-  if (!trust || typeof forwarded !== 'string' || !trust(request.socket?.remoteAddress ?? '', 0)) return false;
+  if (header !== 'forwarded' || !trust || typeof forwarded !== 'string' || !trust(request.socket?.remoteAddress ?? '', 0)) return false;
   const nearest = forwarded.split(',').at(-1) ?? '';
   return /(?:^|;)\s*proto\s*=\s*"?https"?\s*(?:;|$)/i.test(nearest);
 }

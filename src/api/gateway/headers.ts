@@ -12,8 +12,10 @@ const ALWAYS = {
 
 /**
  * The pages PCF serves (the API reference at /docs, GraphiQL) load only their own scripts;
- * GraphiQL's come from unpkg, as mercurius ships it. JSON responses need no policy.
+ * GraphiQL's come from unpkg, as mercurius ships it: only the three packages, at the
+ * versions it loads. JSON responses need no policy.
  */
+const GRAPHIQL_SOURCES = ['https://unpkg.com/graphiql@3.8.3/', 'https://unpkg.com/react@18.3.1/', 'https://unpkg.com/react-dom@18.3.1/'].join(' ');
 const PAGE_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
@@ -26,10 +28,9 @@ const PAGE_POLICY = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ');
-const GRAPHIQL_POLICY = PAGE_POLICY.replace("script-src 'self'", "script-src 'self' https://unpkg.com").replace(
-  "style-src 'self' 'unsafe-inline'",
-  "style-src 'self' 'unsafe-inline' https://unpkg.com",
-).replace("default-src 'self'", "default-src 'self'; worker-src 'self'");
+const GRAPHIQL_POLICY = PAGE_POLICY.replace("script-src 'self'", `script-src 'self' ${GRAPHIQL_SOURCES}`)
+  .replace("style-src 'self' 'unsafe-inline'", "style-src 'self' 'unsafe-inline' https://unpkg.com/graphiql@3.8.3/")
+  .replace("default-src 'self'", "default-src 'self'; worker-src 'self'");
 
 /** One year, the value HSTS preload lists ask for. */
 const HSTS = 'max-age=31536000; includeSubDomains';
@@ -55,7 +56,9 @@ export async function registerSecurityHeaders(app: App, http: Config['http']): P
       // Tokens travel in Authorization, never in cookies: no credentialed requests.
       credentials: false,
       maxAge: 600,
-      strictPreflight: true,
+      // An OPTIONS request that is not a preflight goes on to the router (a problem+json
+      // 404 or 405), instead of the plugin's plain-text 400.
+      strictPreflight: false,
     });
   }
   const trust = trustFunction(http.trustProxy);
@@ -65,7 +68,7 @@ export async function registerSecurityHeaders(app: App, http: Config['http']): P
     if (typeof type === 'string' && type.startsWith('text/html')) {
       reply.header('content-security-policy', request.url.startsWith('/graphiql') ? GRAPHIQL_POLICY : PAGE_POLICY);
     }
-    if (cameOverTls(request, trust)) reply.header('strict-transport-security', HSTS);
+    if (cameOverTls(request, trust, http.proxyHeader)) reply.header('strict-transport-security', HSTS);
     return payload;
   });
 }

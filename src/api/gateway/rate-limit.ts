@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../../core/config/index.js';
-import { appError, type AppError } from '../../core/errors.js';
+import { appError, isAppError, type AppError } from '../../core/errors.js';
+import { addressKey } from '../../core/net.js';
 import { RateLimitStoreUnavailable, type Charge, type Limiter, type RateLimitStore } from '../../infra/rate-limit/index.js';
 import type { Metrics } from '../../infra/telemetry/metrics.js';
 import type { Principal } from '../../services/auth/principals.js';
@@ -9,28 +11,44 @@ import type { App } from '../app.js';
 /**
  * The API gateway's rate limiter (DESIGN §2: it runs before anything expensive). Four
  * budgets, each a fixed window counted in the rate-limit store (shared through Redis when
- * configured):
+ * configured); docs/gateway.md describes them for users:
  *
- * - `anonymous`: requests without a token, per client IP; a request whose token is refused
- *   is charged here too, so guessing tokens is limited like anything else anonymous;
+ * - `anonymous`: requests without a token, per client address; a request whose token is
+ *   refused is charged here too, so guessing tokens is limited like anything else anonymous;
  * - `user`: requests with a valid token, per user (all its sessions together);
- * - `auth`: login and register per client IP, password changes per user; this budget fails
- *   closed (503) while the shared store is unreachable, the others fall back to counting in
- *   each instance;
- * - `graphql`: GraphQL cost points per user (per IP when anonymous), charged per operation
- *   (see graphql/index.ts).
+ * - `auth`: login and register per client address (whoever is signed in), password changes
+ *   per user; this budget fails closed (503) while the shared store is unreachable, the
+ *   others fall back to counting in each instance;
+ * - `graphql`: GraphQL cost points per user (per address when anonymous), charged per
+ *   operation (graphql/budget.ts).
  */
 export interface RateLimits {
   readonly anonymous: Limiter;
   readonly user: Limiter;
   readonly auth: Limiter;
   readonly graphql: Limiter;
-  /** Charges `points` and records the outcome; throws RATE_LIMITED or SERVICE_UNAVAILABLE. */
-  charge(limiter: Limiter, key: string, points?: number, request?: FastifyRequest): Promise<Charge>;
+  /**
+   * Charges every item at once and records the outcomes on the request (for its RateLimit
+   * headers). Throws RATE_LIMITED, with Retry-After and the headers, when any is refused, and
+   * SERVICE_UNAVAILABLE when a fail-closed budget's store is unreachable.
+   */
+  charge(request: FastifyRequest | undefined, ...items: ChargeItem[]): Promise<Charge[]>;
 }
 
-/** Route config: `{ config: { rateLimit: 'auth' } }` puts a route in the strict budget. */
-export type RouteRateLimit = 'auth';
+export interface ChargeItem {
+  limiter: Limiter;
+  key: string;
+  points?: number;
+  /** Give the points back when refused (the GraphQL points budget). */
+  refundRefused?: boolean;
+}
+
+/**
+ * Route config that puts a route in the strict auth budget: `auth-address` counts per client
+ * address (login, register: the attempts come from whoever sends them, signed in or not),
+ * `auth-user` per signed-in user (password change).
+ */
+export type RouteRateLimit = 'auth-address' | 'auth-user';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -53,10 +71,12 @@ export function createRateLimits(store: RateLimitStore, config: Config['rateLimi
     auth: store.limiter({ name: 'auth', points: config.authPerWindow, windowSeconds: window, failClosed: true }),
     graphql: store.limiter({ name: 'graphql', points: config.graphqlPointsPerWindow, windowSeconds: window, failClosed: false }),
   };
-  async function charge(limiter: Limiter, key: string, points = 1, request?: FastifyRequest): Promise<Charge> {
-    let result: Charge;
+
+  async function chargeOne({ limiter, key, points = 1, refundRefused }: ChargeItem): Promise<Charge> {
     try {
-      result = await limiter.consume(key, points);
+      const result = await limiter.consume(key, points, { refundRefused });
+      metrics.observeRateLimit(limiter.quota.name, !result.allowed ? 'limited' : result.store === 'local' && store.kind === 'redis' ? 'fallback' : 'allowed');
+      return result;
     } catch (err) {
       if (!(err instanceof RateLimitStoreUnavailable)) throw err;
       metrics.observeRateLimit(limiter.quota.name, 'unavailable');
@@ -65,12 +85,17 @@ export function createRateLimits(store: RateLimitStore, config: Config['rateLimi
         cause: err,
       });
     }
-    metrics.observeRateLimit(limiter.quota.name, !result.allowed ? 'limited' : result.store === 'local' && store.kind === 'redis' ? 'fallback' : 'allowed');
-    if (request) {
-      (request.rateLimitCharges ??= []).push(result);
-    }
-    if (!result.allowed) throw rateLimited(result, request);
-    return result;
+  }
+
+  async function charge(request: FastifyRequest | undefined, ...items: ChargeItem[]): Promise<Charge[]> {
+    const settled = await Promise.allSettled(items.map(chargeOne));
+    const charges = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    if (request) (request.rateLimitCharges ??= []).push(...charges);
+    const failure = settled.find((s) => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    const refused = charges.find((c) => !c.allowed);
+    if (refused) throw rateLimited(refused, request?.rateLimitCharges ?? charges);
+    return charges;
   }
   return { ...limits, charge };
 }
@@ -82,43 +107,35 @@ export function policyHeader(charges: readonly Charge[]): string {
 
 /** `"name";r=42;t=17, …`: what is left of each, and seconds until it resets. */
 export function stateHeader(charges: readonly Charge[]): string {
-  return charges.map((c) => `"${c.quota.name}";r=${c.remaining};t=${resetSeconds(c)}`).join(', ');
+  return charges.map((c) => `"${c.quota.name}";r=${c.remaining};t=${resetSeconds(c.resetMs)}`).join(', ');
 }
 
-const resetSeconds = (c: Charge) => Math.max(1, Math.ceil(c.resetMs / 1000));
+const resetSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 function rateLimitHeaders(charges: readonly Charge[]): Record<string, string> {
   return charges.length === 0 ? {} : { 'ratelimit-policy': policyHeader(charges), ratelimit: stateHeader(charges) };
 }
 
-function rateLimited(refused: Charge, request: FastifyRequest | undefined): AppError {
-  const retryAfter = resetSeconds(refused);
+function rateLimited(refused: Charge, charges: readonly Charge[]): AppError {
+  const retryAfter = resetSeconds(refused.resetMs);
   return appError('RATE_LIMITED', `Too many requests for the ${refused.quota.name} limit; retry in ${retryAfter} s.`, {
-    headers: { ...rateLimitHeaders(request?.rateLimitCharges ?? [refused]), 'retry-after': String(retryAfter) },
+    headers: { ...rateLimitHeaders(charges), 'retry-after': String(retryAfter) },
   });
 }
 
-/** The key of a client by address; IPv6 clients are counted per /64, what one host gets. */
-export function addressKey(address: string): string {
-  if (!address.includes(':') || address.startsWith('::ffff:')) return `ip:${address.replace(/^::ffff:/, '')}`;
-  const groups = expandIpv6(address);
-  return `ip6:${groups.slice(0, 4).join(':')}`;
-}
+export const userKey = (principal: Principal) => `user:${principal.user.id}`;
 
-function expandIpv6(address: string): string[] {
-  const [head = '', tail] = address.split('%')[0]!.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const fill = tail === undefined ? [] : Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0');
-  return [...left, ...fill, ...right].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
-}
-
-const userKey = (principal: Principal) => `user:${principal.user.id}`;
-
-/** The key a request's GraphQL points and auth attempts are counted under. */
+/** The key a request's GraphQL points are counted under: the user, else the address. */
 export function callerKey(principal: Principal | undefined, address: string): string {
   return principal ? userKey(principal) : addressKey(address);
 }
+
+/**
+ * Addresses remembered (per instance) as past their anonymous budget while sending refused
+ * tokens: until their window resets, a request from them that carries a token is refused
+ * before the token is looked up, so a flood of made-up tokens costs no database reads.
+ */
+const REMEMBERED_ADDRESSES = 10_000;
 
 /**
  * Registers the gateway hooks around authentication: anonymous requests are charged before
@@ -126,38 +143,51 @@ export function callerKey(principal: Principal | undefined, address: string): st
  * charged response carries RateLimit-Policy and RateLimit.
  */
 export function registerRateLimits(app: App, limits: RateLimits): { beforeAuthentication: () => void; afterAuthentication: () => void; onRejectedToken: (request: FastifyRequest) => Promise<void> } {
+  const guessing = new LRUCache<string, number>({ max: REMEMBERED_ADDRESSES });
   app.decorateRequest('rateLimitCharges', null);
   app.addHook('onSend', async (request, reply) => {
-    // A refusal sets its own (the budget that refused, with Retry-After); keep those.
+    // A refusal sets its own (every budget charged, with Retry-After); keep those.
     if (request.rateLimitCharges && !reply.hasHeader('ratelimit')) reply.headers(rateLimitHeaders(request.rateLimitCharges));
   });
   return {
     beforeAuthentication() {
       app.addHook('onRequest', async (request) => {
+        const signedIn = request.headers.authorization !== undefined;
         const address = addressKey(request.clientAddress);
-        if (request.headers.authorization === undefined) await limits.charge(limits.anonymous, address, 1, request);
-        if (request.routeOptions.config?.rateLimit === 'auth' && request.headers.authorization === undefined) {
-          await limits.charge(limits.auth, address, 1, request);
+        if (signedIn) {
+          const until = guessing.get(address);
+          if (until !== undefined && until > Date.now()) {
+            throw appError('RATE_LIMITED', 'Too many requests with refused tokens from this address.', { headers: { 'retry-after': String(resetSeconds(until - Date.now())) } });
+          }
+          // Login and register are counted per address whoever sends them: a token does not
+          // buy more attempts.
+          if (request.routeOptions.config?.rateLimit === 'auth-address') await limits.charge(request, { limiter: limits.auth, key: address });
+          return;
         }
+        const items: ChargeItem[] = [{ limiter: limits.anonymous, key: address }];
+        if (request.routeOptions.config?.rateLimit) items.push({ limiter: limits.auth, key: address });
+        await limits.charge(request, ...items);
       });
     },
     afterAuthentication() {
       app.addHook('onRequest', async (request) => {
-        const principal = request.principal;
         if (request.headers.authorization === undefined) return;
-        if (principal) {
-          await limits.charge(limits.user, userKey(principal), 1, request);
-        } else {
-          // A token on a path that takes none (health, docs): counted as anonymous.
-          await limits.charge(limits.anonymous, addressKey(request.clientAddress), 1, request);
-        }
-        if (request.routeOptions.config?.rateLimit === 'auth') await limits.charge(limits.auth, callerKey(principal, request.clientAddress), 1, request);
+        const principal = request.principal;
+        // A token on a path that takes none (health, docs) is counted as anonymous.
+        const items: ChargeItem[] = [principal ? { limiter: limits.user, key: userKey(principal) } : { limiter: limits.anonymous, key: addressKey(request.clientAddress) }];
+        if (principal && request.routeOptions.config?.rateLimit === 'auth-user') items.push({ limiter: limits.auth, key: userKey(principal) });
+        await limits.charge(request, ...items);
       });
     },
     // A refused token costs its sender like an anonymous request; past the budget the
-    // answer becomes 429, so a flood of guesses is slowed like any other.
+    // answer becomes 429, and the address is remembered (above).
     async onRejectedToken(request) {
-      await limits.charge(limits.anonymous, addressKey(request.clientAddress), 1, request);
+      const address = addressKey(request.clientAddress);
+      const [charge] = await limits.charge(undefined, { limiter: limits.anonymous, key: address }).catch((err: unknown) => {
+        if (isAppError(err) && err.code === 'RATE_LIMITED') guessing.set(address, Date.now() + 1000 * Number(err.headers?.['retry-after'] ?? 1));
+        throw err;
+      });
+      if (charge) (request.rateLimitCharges ??= []).push(charge);
     },
   };
 }

@@ -4,7 +4,8 @@ import { appError, isAppError } from '../../core/errors.js';
 import type { Charge } from '../../infra/rate-limit/index.js';
 import type { Principal } from '../../services/auth/principals.js';
 import type { ClientInfo } from '../../services/auth/sessions.js';
-import { callerKey, type RateLimits } from '../gateway/rate-limit.js';
+import { addressKey } from '../../core/net.js';
+import { userKey, type ChargeItem, type RateLimits } from '../gateway/rate-limit.js';
 import { operationCost } from './cost.js';
 
 /** What the budget hooks need from a mercurius context, over HTTP or WebSocket. */
@@ -17,30 +18,41 @@ export interface BudgetContext {
 
 const charged = Symbol('graphqlCharge');
 
-/** Root fields that try a password or create an account: they spend the strict auth budget. */
-const AUTH_FIELDS = new Set(['login', 'register', 'changePassword']);
+/**
+ * Root fields that try a password or create an account: they spend the strict auth budget,
+ * login and register per client address (whoever is signed in), a password change per user.
+ */
+const BY_ADDRESS = new Set(['login', 'register']);
+const BY_USER = new Set(['changePassword']);
 
-function authAttempts(document: DocumentNode, set: SelectionSetNode, seen = new Set<string>()): number {
-  let count = 0;
+interface AuthAttempts {
+  byAddress: number;
+  byUser: number;
+}
+
+function authAttempts(document: DocumentNode, set: SelectionSetNode, into: AuthAttempts = { byAddress: 0, byUser: 0 }, seen = new Set<string>()): AuthAttempts {
   for (const selection of set.selections) {
     if (selection.kind === Kind.FIELD) {
-      if (AUTH_FIELDS.has(selection.name.value)) count++;
+      if (BY_ADDRESS.has(selection.name.value)) into.byAddress++;
+      if (BY_USER.has(selection.name.value)) into.byUser++;
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      count += authAttempts(document, selection.selectionSet, seen);
+      authAttempts(document, selection.selectionSet, into, seen);
     } else if (!seen.has(selection.name.value)) {
       seen.add(selection.name.value);
       const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
-      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) count += authAttempts(document, fragment.selectionSet, seen);
+      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) authAttempts(document, fragment.selectionSet, into, seen);
     }
   }
-  return count;
+  return into;
 }
 
 /**
  * Runs before an operation executes (after parsing and validation), over HTTP and over
  * WebSocket: refuses a document that costs more than `graphql.maxComplexity` (400), then
- * charges its cost to the caller's points budget and each login, register or password
- * change to the auth budget (429 past either, 503 while the auth budget's store is down).
+ * charges its cost to the caller's points budget, each login, register or password change to
+ * the auth budget, and, over WebSocket, where the upgrade was the only HTTP request, the
+ * operation itself to the request budget (429 past any, 503 while the auth budget's store is
+ * down).
  */
 export function operationBudget(limits: Config['graphql'], rateLimits: RateLimits | undefined) {
   return async function chargeOperation(schema: GraphQLSchema, document: DocumentNode, context: BudgetContext, variables: Record<string, unknown> | undefined, operationName: string | undefined): Promise<void> {
@@ -60,11 +72,18 @@ export function operationBudget(limits: Config['graphql'], rateLimits: RateLimit
     // A token revoked since the socket opened is refused by the resolvers, with the usual
     // error; the operation is charged to the client's address meanwhile.
     const principal = await context.caller().catch(() => undefined);
-    const key = callerKey(principal, context.client.ip ?? '');
+    const address = addressKey(context.client.ip ?? '');
+    const caller = principal ? userKey(principal) : address;
+    const attempts = operations.map((operation) => authAttempts(document, operation.selectionSet));
+    const byAddress = Math.max(...attempts.map((a) => a.byAddress));
+    const byUser = Math.max(...attempts.map((a) => a.byUser));
+    const items: ChargeItem[] = [{ limiter: rateLimits.graphql, key: caller, points: Math.max(1, cost), refundRefused: true }];
+    if (byAddress > 0) items.push({ limiter: rateLimits.auth, key: address, points: byAddress });
+    if (byUser > 0) items.push({ limiter: rateLimits.auth, key: caller, points: byUser });
+    if (!context.reply) items.push(principal ? { limiter: rateLimits.user, key: caller } : { limiter: rateLimits.anonymous, key: address });
     try {
-      const attempts = Math.max(...operations.map((operation) => authAttempts(document, operation.selectionSet)));
-      if (attempts > 0) await rateLimits.charge(rateLimits.auth, key, attempts);
-      context[charged] = { cost, charge: await rateLimits.charge(rateLimits.graphql, key, Math.max(1, cost)) };
+      const [points] = await rateLimits.charge(undefined, ...items);
+      context[charged] = { cost, charge: points };
     } catch (err) {
       // Retry-After and the RateLimit headers, where there is an HTTP response to carry them.
       if (isAppError(err) && err.headers && context.reply) {

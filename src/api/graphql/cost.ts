@@ -50,11 +50,20 @@ export function operationCost(
   // otherwise take exponential time); a cycle, refused by validation anyway, costs 0.
   const fragmentCosts = new Map<string, number>();
 
+  // A variable left out of the request takes its default from the operation, as graphql-js
+  // executes it; without one the argument is absent and the schema's default applies.
+  const variableDefaults = new Map<string, ValueNode>();
+  for (const definition of operation.variableDefinitions ?? []) {
+    if (definition.defaultValue) variableDefaults.set(definition.variable.name.value, definition.defaultValue);
+  }
+
   function valueOf(value: ValueNode): number | undefined {
     if (value.kind === Kind.INT) return Number.parseInt(value.value, 10);
     if (value.kind !== Kind.VARIABLE) return undefined;
     const given = variables?.[value.name.value];
-    return typeof given === 'number' && Number.isFinite(given) ? Math.trunc(given) : undefined;
+    if (typeof given === 'number' && Number.isFinite(given)) return Math.trunc(given);
+    const fallback = given === undefined ? variableDefaults.get(value.name.value) : undefined;
+    return fallback ? valueOf(fallback) : undefined;
   }
 
   /** The page size a field asks for, or undefined when it takes none. */

@@ -1,6 +1,6 @@
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { getOperationAST, type DocumentNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode } from 'graphql';
 import mercurius, { type MercuriusContext } from 'mercurius';
 import type { Config } from '../../core/config/index.js';
 import type { Metrics } from '../../infra/telemetry/metrics.js';
@@ -13,13 +13,12 @@ import { resolvers, typeDefs } from './schema.js';
 import type { App } from '../app.js';
 import type { Identity } from '../../services/identity.js';
 import type { Principal } from '../../services/auth/principals.js';
-import { bearerToken } from '../../services/auth/tokens.js';
 import { clientInfo } from '../authentication.js';
 import { identityLoaders, type IdentityContext } from './identity.js';
 import { resourceLoaders } from './resources.js';
 import type { ResourcesService } from '../../services/resources/index.js';
-import { ConnectionSlots } from '../gateway/connection-slots.js';
-import { callerKey, type RateLimits } from '../gateway/rate-limit.js';
+import type { RateLimits } from '../gateway/rate-limit.js';
+import { connectionGate } from './ws-gate.js';
 
 export interface GraphqlDeps {
   config: Config;
@@ -45,6 +44,15 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
   // Registered here, not by mercurius, so a message cannot be much larger than a document,
   // and so shutdown tells clients to reconnect elsewhere.
   await app.register(websocket, { options: { maxPayload: limits.maxDocumentBytes + 64 * 1024 }, preClose: closeSocketsForRestart });
+
+  const gate = connectionGate(app, { identity: deps.identity, maxConnectionsPerUser: deps.config.websocket.maxConnectionsPerUser, initTimeoutMs: deps.config.websocket.initTimeoutMs });
+  async function admit(this: ThisParameterType<typeof gate>, init: Parameters<typeof gate>[0]) {
+    const admitted = await gate.call(this, init);
+    if (!admitted) return false;
+    const token = admitted.wsToken;
+    const caller = token === undefined ? async () => undefined : () => deps.identity.auth.authenticate(token);
+    return { ...admitted, resourceLoaders: resourceLoaders(deps.identity, deps.resources, caller) };
+  }
 
   await app.register(mercurius, {
     schema: typeDefs,
@@ -77,7 +85,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
       // The token travels in connection_init ({ "authorization": "Bearer <token>" }). It is
       // checked there (a bad one closes the connection) and again for every operation, so a
       // session revoked while the socket is open stops working at once.
-      onConnect: connectionGate(deps),
+      onConnect: admit,
       onDisconnect: (context: MercuriusContext & { releaseSlot?: () => void }) => {
         context.releaseSlot?.();
       },
@@ -90,50 +98,18 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
     await budget(schema, document, context, variables, operationName);
     const operation = getOperationAST(document, operationName);
     context[started] = { at: performance.now(), type: operation?.operation ?? 'unknown', name: operation?.name?.value };
+    // mercurius compiles a document with graphql-jit for the operation name of the request
+    // that happens to compile it, then runs that compiled operation for every later request
+    // with the same text, whatever operation they name. A document of several operations is
+    // handed back as a copy, which mercurius executes without the JIT, by its name.
+    if (document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length > 1) return { document: { ...document } };
+    return undefined;
   });
   app.graphql.addHook('onResolution', async (execution, context: TimedContext & BudgetContext) => {
     reportCost(execution, context);
     const op = context[started];
     if (op) deps.metrics.observeGraphql(op.type, op.name, (performance.now() - op.at) / 1000);
   });
-}
-
-/** Close code for a connection over the per-user cap; graphql-ws clients do not retry it. */
-const TOO_MANY_CONNECTIONS = 4429;
-
-/** What mercurius's connection object offers onConnect, which it calls as a method. */
-interface ConnectionInit {
-  context?: { client?: { ip?: string } };
-  socket?: { close(code: number, reason: string): void };
-}
-
-/**
- * connection_init: checks the token (a bad one refuses the connection) and takes one of the
- * caller's connection slots, released when the socket closes. The token is checked again
- * for every operation, so a session revoked while the socket is open stops working at once.
- */
-function connectionGate(deps: GraphqlDeps) {
-  const slots = new ConnectionSlots(deps.config.websocket.maxConnectionsPerUser);
-  return async function onConnect(this: ConnectionInit, { payload }: { payload?: Record<string, unknown> }) {
-    const header = payload?.authorization ?? payload?.Authorization;
-    let principal: Principal | undefined;
-    let token: string | undefined;
-    if (header !== undefined) {
-      token = typeof header === 'string' ? (bearerToken(header) ?? '') : '';
-      try {
-        principal = await deps.identity.auth.authenticate(token);
-      } catch {
-        return false;
-      }
-    }
-    const releaseSlot = slots.acquire(callerKey(principal, this.context?.client?.ip ?? ''));
-    if (!releaseSlot) {
-      this.socket?.close(TOO_MANY_CONNECTIONS, `at most ${slots.max} connections per user`);
-      return false;
-    }
-    const caller = token === undefined ? async () => undefined : () => deps.identity.auth.authenticate(token);
-    return { wsToken: token, releaseSlot, resourceLoaders: resourceLoaders(deps.identity, deps.resources, caller) };
-  };
 }
 
 interface WsContext extends IdentityContext {

@@ -16,7 +16,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     '/auth/register',
     {
       // The strict budget, refused (503) while a shared rate-limit store is unreachable.
-      config: { rateLimit: 'auth' },
+      config: { rateLimit: 'auth-address' },
       schema: {
         tags: ['auth'],
         summary: 'Create an account (open, invite-only or closed by configuration); the first account is an admin',
@@ -34,7 +34,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     '/auth/login',
     {
       // The strict budget, refused (503) while a shared rate-limit store is unreachable.
-      config: { rateLimit: 'auth' },
+      config: { rateLimit: 'auth-address' },
       schema: {
         tags: ['auth'],
         summary: 'Exchange email and password for a session token',
@@ -97,7 +97,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     '/auth/password',
     {
       // The strict budget, refused (503) while a shared rate-limit store is unreachable.
-      config: { rateLimit: 'auth' },
+      config: { rateLimit: 'auth-user' },
       schema: {
         tags: ['auth'],
         summary: 'Change your password; your other sessions are signed out',

@@ -212,12 +212,22 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
 
 /** Rules that tie two settings together; checked alongside the schema, reported with it. */
 function crossFieldProblems(merged: Record<string, unknown>, origins: Map<string, string>): ConfigProblem[] {
-  const database = merged.database as { retryInitialMs?: unknown; retryMaxMs?: unknown } | undefined;
-  const { retryInitialMs, retryMaxMs } = database ?? {};
-  if (typeof retryInitialMs === 'number' && typeof retryMaxMs === 'number' && retryMaxMs < retryInitialMs) {
-    return [{ key: 'database.retryMaxMs', source: origins.get('database.retryMaxMs') ?? 'default', message: 'must not be smaller than database.retryInitialMs.' }];
-  }
-  return [];
+  const problems: ConfigProblem[] = [];
+  const read = (path: string): unknown => {
+    const [section, key] = path.split('.') as [string, string];
+    return (merged[section] as Record<string, unknown> | undefined)?.[key];
+  };
+  const notBelow = (path: string, floorPath: string, why = '') => {
+    const [value, floor] = [read(path), read(floorPath)];
+    if (typeof value === 'number' && typeof floor === 'number' && value < floor) {
+      problems.push({ key: path, source: origins.get(path) ?? 'default', message: `must not be smaller than ${floorPath}${why}.` });
+    }
+  };
+  notBelow('database.retryMaxMs', 'database.retryInitialMs');
+  // An operation may cost up to maxComplexity; a points budget below that would refuse such
+  // operations for ever, with a Retry-After that never comes true.
+  if (read('rateLimit.enabled') !== false) notBelow('rateLimit.graphqlPointsPerWindow', 'graphql.maxComplexity', ' (an operation may cost that much)');
+  return problems;
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {

@@ -63,6 +63,11 @@ export const ConfigSchema = Type.Object(
         bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 2_097_152, description: 'Largest request body accepted; larger answers 413' }),
         requestTimeoutMs: ms('Time allowed to receive a whole request', 60_000, 3_600_000, 1000),
         headersTimeoutMs: ms('Time allowed to receive the request line and headers (slow-header attacks)', 10_000, 600_000, 1000),
+        proxyHeader: Type.Union([Type.Literal('x-forwarded-for'), Type.Literal('forwarded')], {
+          default: 'x-forwarded-for',
+          description:
+            'The header the trusted proxies append the client address to: x-forwarded-for, or forwarded (RFC 7239); the other is ignored, since a client could have written it',
+        }),
         corsOrigins: Type.String({
           default: '',
           maxLength: 4000,
@@ -131,6 +136,7 @@ export const ConfigSchema = Type.Object(
     websocket: Type.Object(
       {
         maxConnectionsPerUser: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Open WebSocket connections per user (per client IP when anonymous) on one instance' }),
+        initTimeoutMs: ms('Time a new WebSocket connection gets to send connection_init before it is closed (4408)', 10_000, 600_000, 100),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -36,10 +36,19 @@ export class RateLimitStoreUnavailable extends Error {
   }
 }
 
+export interface ConsumeOptions {
+  /**
+   * Give the points back when the charge is refused. rate-limiter-flexible counts a refused
+   * charge too; for a points budget that would let one oversized request spend the rest of
+   * the window.
+   */
+  refundRefused?: boolean;
+}
+
 export interface Limiter {
   readonly quota: Quota;
   /** Charges `points` (a positive integer) to `key`; rejects only with RateLimitStoreUnavailable. */
-  consume(key: string, points?: number): Promise<Charge>;
+  consume(key: string, points?: number, options?: ConsumeOptions): Promise<Charge>;
 }
 
 export interface RateLimitStore {
@@ -66,7 +75,7 @@ export function createRateLimitStore(options: RateLimitStoreOptions, logger: Log
   return new RedisStore(
     createRedisClient(
       // Reconnect quickly: while the store is down, login and register are refused.
-      { url: options.redisUrl, keyPrefix: options.keyPrefix, timeoutMs: options.timeoutMs ?? 500, maxReconnectDelayMs: 1000, label: 'rate-limit store' },
+      { url: options.redisUrl, keyPrefix: options.keyPrefix, timeoutMs: options.timeoutMs ?? 250, maxReconnectDelayMs: 1000, label: 'rate-limit store', autoPipelining: true },
       log,
     ),
     log,
@@ -84,12 +93,13 @@ const outcome = (quota: Quota, res: RateLimiterRes, allowed: boolean, store: Cha
 });
 
 /** Runs one charge, telling "over the budget" (a RateLimiterRes) from a store failure. */
-async function charge(limiter: RateLimiterAbstract, quota: Quota, key: string, points: number, store: Charge['store']): Promise<Charge> {
+async function charge(limiter: RateLimiterAbstract, quota: Quota, key: string, points: number, store: Charge['store'], options: ConsumeOptions | undefined): Promise<Charge> {
   try {
     return outcome(quota, await limiter.consume(key, points), true, store);
   } catch (err) {
-    if (err instanceof RateLimiterRes) return outcome(quota, err, false, store);
-    throw err;
+    if (!(err instanceof RateLimiterRes)) throw err;
+    if (options?.refundRefused) await limiter.reward(key, points);
+    return outcome(quota, err, false, store);
   }
 }
 
@@ -98,15 +108,25 @@ class MemoryStore implements RateLimitStore {
 
   limiter(quota: Quota): Limiter {
     const local = memoryLimiter(quota);
-    return { quota, consume: (key, points = 1) => charge(local, quota, key, points, 'local') };
+    return { quota, consume: (key, points = 1, options) => charge(local, quota, key, points, 'local', options) };
   }
 
   async close(): Promise<void> {}
 }
 
+/**
+ * After a failed charge the store is not asked again for this long: a Redis that accepts
+ * connections but stopped answering would otherwise cost every request a command timeout.
+ */
+const BREAKER_OPEN_MS = 2000;
+
+class StoreDown extends Error {}
+
 class RedisStore implements RateLimitStore {
   readonly kind = 'redis';
   #degraded = false;
+  /** Until when charges skip Redis (epoch ms); 0 while it answers. */
+  #downUntil = 0;
 
   constructor(
     readonly client: Redis,
@@ -121,15 +141,16 @@ class RedisStore implements RateLimitStore {
     const local = memoryLimiter(quota);
     return {
       quota,
-      consume: async (key, points = 1) => {
+      consume: async (key, points = 1, options) => {
         try {
-          const result = await charge(shared, quota, key, points, 'shared');
+          if (this.#downUntil > Date.now()) throw new StoreDown();
+          const result = await charge(shared, quota, key, points, 'shared', options);
           this.#recovered();
           return result;
         } catch (err) {
           this.#failing(err);
           if (quota.failClosed) throw new RateLimitStoreUnavailable(quota);
-          return charge(local, quota, key, points, 'local');
+          return charge(local, quota, key, points, 'local', options);
         }
       },
     };
@@ -137,12 +158,15 @@ class RedisStore implements RateLimitStore {
 
   /** One warning when the store starts failing, one line when it is back. */
   #failing(err: unknown): void {
+    if (err instanceof StoreDown) return;
+    this.#downUntil = Date.now() + BREAKER_OPEN_MS;
     if (this.#degraded) return;
     this.#degraded = true;
     this.log.warn({ err }, 'rate-limit store unreachable: general limits count per instance, login and register are refused');
   }
 
   #recovered(): void {
+    this.#downUntil = 0;
     if (!this.#degraded) return;
     this.#degraded = false;
     this.log.info('rate-limit store reachable again: limits are shared');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { appError } from '../../core/errors.js';
+import { addressKey } from '../../core/net.js';
 import type { Cache } from '../../infra/cache/index.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
 
@@ -75,4 +76,5 @@ export class LoginLimiter {
 }
 
 const accountKey = (email: string): string => `auth:login:account:${createHash('sha256').update(email).digest('base64url')}`;
-const ipKey = (ip: string): string => `auth:login:ip:${ip}`;
+// Per /64 for IPv6, like the gateway's budgets: one host cannot rotate its way past it.
+const ipKey = (ip: string): string => `auth:login:${addressKey(ip)}`;
