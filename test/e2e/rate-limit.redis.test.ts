@@ -268,4 +268,25 @@ describe('rate limits while the shared Redis store is down', { skip: TEST_REDIS_
     assert.ok((await decisions(server(), 'anonymous', 'allowed')) > allowedBefore, 'shared charges are counted as allowed');
     assert.equal(await decisions(server(), 'anonymous', 'fallback'), fallbackBefore, 'no more fallback charges');
   });
+
+  it('keeps answering while Redis accepts connections but stops answering, and recovers when it answers again', async () => {
+    const fallbackBefore = await decisions(server(), 'anonymous', 'fallback');
+    const pauser = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await pauser.connect();
+      // A stalled server: the connection stays up, commands get no answer for 3 s.
+      await pauser.call('CLIENT', 'PAUSE', '3000', 'ALL');
+      for (let i = 0; i < 5; i++) assert.equal((await fetch(`${server().url}/health`)).status, 200);
+      assertProblem(await loginRaw(server(), account.email, account.password), 503, 'SERVICE_UNAVAILABLE');
+      assert.ok((await decisions(server(), 'anonymous', 'fallback')) > fallbackBefore, 'counted per instance meanwhile');
+      const login = await eventually('login answering other than 503 after the pause', 15_000, async () => {
+        const response = await loginRaw(server(), account.email, account.password);
+        return response.statusCode === 503 ? undefined : response;
+      });
+      assert.equal(login.statusCode, 200, login.body);
+      assert.equal(logLines(server(), 'info', 'rate-limit store reachable again').length, 2, 'the second recovery is logged too');
+    } finally {
+      pauser.disconnect();
+    }
+  });
 });

@@ -48,7 +48,7 @@ const CORS_EXPOSED_HEADERS = ['etag', 'location', 'retry-after', 'ratelimit', 'r
 export async function registerSecurityHeaders(app: App, http: Config['http']): Promise<void> {
   const origins = http.corsOrigins === '' ? [] : http.corsOrigins.split(',').map((o) => o.trim());
   if (origins.length > 0) {
-    await app.register(cors, {
+    const options = {
       origin: origins.includes('*') ? '*' : origins,
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
       allowedHeaders: CORS_REQUEST_HEADERS,
@@ -56,9 +56,14 @@ export async function registerSecurityHeaders(app: App, http: Config['http']): P
       // Tokens travel in Authorization, never in cookies: no credentialed requests.
       credentials: false,
       maxAge: 600,
-      // An OPTIONS request that is not a preflight goes on to the router (a problem+json
-      // 404 or 405), instead of the plugin's plain-text 400.
       strictPreflight: false,
+    };
+    // Only a real preflight (Origin and Access-Control-Request-Method) is answered by the
+    // plugin; any other OPTIONS request goes on through the rate limiter to the router,
+    // which answers it with a problem+json 404.
+    await app.register(cors, {
+      delegator: (request, callback) =>
+        callback(null, { ...options, preflight: request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined }),
     });
   }
   const trust = trustFunction(http.trustProxy);

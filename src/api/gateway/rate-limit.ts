@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import type { Config } from '../../core/config/index.js';
-import { appError, isAppError, type AppError } from '../../core/errors.js';
+import { appError, type AppError } from '../../core/errors.js';
 import { addressKey } from '../../core/net.js';
 import { RateLimitStoreUnavailable, type Charge, type Limiter, type RateLimitStore } from '../../infra/rate-limit/index.js';
 import type { Metrics } from '../../infra/telemetry/metrics.js';
@@ -92,8 +91,15 @@ export function createRateLimits(store: RateLimitStore, config: Config['rateLimi
     const charges = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     if (request) (request.rateLimitCharges ??= []).push(...charges);
     const failure = settled.find((s) => s.status === 'rejected');
-    if (failure) throw failure.reason;
     const refused = charges.find((c) => !c.allowed);
+    if (failure || refused) {
+      // What is refused is not done, so it spends nothing: the budgets that did allow it
+      // get their points back (a login refused by the anonymous budget keeps its attempt).
+      await Promise.all(
+        settled.map((s, i) => (s.status === 'fulfilled' && s.value.allowed ? items[i]!.limiter.refund(items[i]!.key, items[i]!.points ?? 1, s.value.store) : undefined)),
+      );
+    }
+    if (failure) throw failure.reason;
     if (refused) throw rateLimited(refused, request?.rateLimitCharges ?? charges);
     return charges;
   }
@@ -131,19 +137,11 @@ export function callerKey(principal: Principal | undefined, address: string): st
 }
 
 /**
- * Addresses remembered (per instance) as past their anonymous budget while sending refused
- * tokens: until their window resets, a request from them that carries a token is refused
- * before the token is looked up, so a flood of made-up tokens costs no database reads.
- */
-const REMEMBERED_ADDRESSES = 10_000;
-
-/**
  * Registers the gateway hooks around authentication: anonymous requests are charged before
  * it (and login and register in the auth budget), signed-in ones right after it. Every
  * charged response carries RateLimit-Policy and RateLimit.
  */
 export function registerRateLimits(app: App, limits: RateLimits): { beforeAuthentication: () => void; afterAuthentication: () => void; onRejectedToken: (request: FastifyRequest) => Promise<void> } {
-  const guessing = new LRUCache<string, number>({ max: REMEMBERED_ADDRESSES });
   app.decorateRequest('rateLimitCharges', null);
   app.addHook('onSend', async (request, reply) => {
     // A refusal sets its own (every budget charged, with Retry-After); keep those.
@@ -155,10 +153,6 @@ export function registerRateLimits(app: App, limits: RateLimits): { beforeAuthen
         const signedIn = request.headers.authorization !== undefined;
         const address = addressKey(request.clientAddress);
         if (signedIn) {
-          const until = guessing.get(address);
-          if (until !== undefined && until > Date.now()) {
-            throw appError('RATE_LIMITED', 'Too many requests with refused tokens from this address.', { headers: { 'retry-after': String(resetSeconds(until - Date.now())) } });
-          }
           // Login and register are counted per address whoever sends them: a token does not
           // buy more attempts.
           if (request.routeOptions.config?.rateLimit === 'auth-address') await limits.charge(request, { limiter: limits.auth, key: address });
@@ -180,14 +174,9 @@ export function registerRateLimits(app: App, limits: RateLimits): { beforeAuthen
       });
     },
     // A refused token costs its sender like an anonymous request; past the budget the
-    // answer becomes 429, and the address is remembered (above).
+    // answer becomes 429 instead of 401.
     async onRejectedToken(request) {
-      const address = addressKey(request.clientAddress);
-      const [charge] = await limits.charge(undefined, { limiter: limits.anonymous, key: address }).catch((err: unknown) => {
-        if (isAppError(err) && err.code === 'RATE_LIMITED') guessing.set(address, Date.now() + 1000 * Number(err.headers?.['retry-after'] ?? 1));
-        throw err;
-      });
-      if (charge) (request.rateLimitCharges ??= []).push(charge);
+      await limits.charge(request, { limiter: limits.anonymous, key: addressKey(request.clientAddress) });
     },
   };
 }

@@ -30,7 +30,7 @@ export interface GraphqlDeps {
 }
 
 const started = Symbol('graphqlStarted');
-type TimedContext = MercuriusContext & { [started]?: { at: number; type: string; name: string | undefined } };
+type TimedContext = MercuriusContext & { [started]?: { at: number; type: string; name: string | undefined }; operationId?: number };
 
 /** Requests per second matter more than the first run: compile a document after 10 uses. */
 const JIT_AFTER_RUNS = 10;
@@ -94,7 +94,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
 
   const budget = operationBudget(limits, deps.rateLimits);
   app.graphql.addHook('preExecution', async (schema, document: DocumentNode, context: TimedContext & BudgetContext, variables) => {
-    const operationName = operationNameOf(context.reply);
+    const operationName = operationNameOf(context.reply, context.operationId);
     await budget(schema, document, context, variables, operationName);
     const operation = getOperationAST(document, operationName);
     context[started] = { at: performance.now(), type: operation?.operation ?? 'unknown', name: operation?.name?.value };
@@ -136,10 +136,12 @@ function wsContext(deps: GraphqlDeps, request: FastifyRequest): WsContext & { tr
   };
 }
 
-function operationNameOf(reply: FastifyReply | undefined): string | undefined {
+/** The operation a request names; in a batch, the item's own (mercurius numbers them). */
+function operationNameOf(reply: FastifyReply | undefined, batchIndex: number | undefined): string | undefined {
   const request = reply?.request;
   if (!request) return undefined;
-  const source = (request.method === 'GET' ? request.query : request.body) as { operationName?: unknown } | undefined;
+  const body = request.method === 'GET' ? request.query : request.body;
+  const source = (Array.isArray(body) ? body[batchIndex ?? -1] : body) as { operationName?: unknown } | undefined;
   return typeof source?.operationName === 'string' ? source.operationName : undefined;
 }
 

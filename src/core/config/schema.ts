@@ -129,6 +129,7 @@ export const ConfigSchema = Type.Object(
         anonymousPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 300, description: 'Requests per window from one client IP without a token (and bad-token attempts)' }),
         userPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 1200, description: 'Requests per window from one signed-in user, across all its sessions' }),
         authPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 20, description: 'Login, register and password-change attempts per window, per client IP (per user for password changes); refused while a shared store is unreachable' }),
+        redisTimeoutMs: ms('Longest a charge waits for Redis before counting in this instance (or refusing, for the auth budget); repeated failures open a 2 s circuit breaker', 500, 10_000, 10),
         graphqlPointsPerWindow: Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 50_000, description: 'GraphQL cost points per window per user (per client IP when anonymous); each operation is charged its computed cost' }),
       },
       { additionalProperties: false, default: {} },

@@ -49,6 +49,8 @@ export interface Limiter {
   readonly quota: Quota;
   /** Charges `points` (a positive integer) to `key`; rejects only with RateLimitStoreUnavailable. */
   consume(key: string, points?: number, options?: ConsumeOptions): Promise<Charge>;
+  /** Gives back points a charge took from the store it was counted in; never rejects. */
+  refund(key: string, points: number, store: Charge['store']): Promise<void>;
 }
 
 export interface RateLimitStore {
@@ -61,8 +63,8 @@ export interface RateLimitStoreOptions {
   /** Redis URL; empty keeps every budget in this process (embedded mode). */
   redisUrl: string;
   keyPrefix: string;
-  /** Bound on each Redis command; a slower answer counts as an outage. */
-  timeoutMs?: number;
+  /** Bound on each Redis command; a slower answer counts as a failure. */
+  timeoutMs: number;
 }
 
 /**
@@ -75,7 +77,7 @@ export function createRateLimitStore(options: RateLimitStoreOptions, logger: Log
   return new RedisStore(
     createRedisClient(
       // Reconnect quickly: while the store is down, login and register are refused.
-      { url: options.redisUrl, keyPrefix: options.keyPrefix, timeoutMs: options.timeoutMs ?? 250, maxReconnectDelayMs: 1000, label: 'rate-limit store', autoPipelining: true },
+      { url: options.redisUrl, keyPrefix: options.keyPrefix, timeoutMs: options.timeoutMs, connectTimeoutMs: 2000, maxReconnectDelayMs: 1000, label: 'rate-limit store', autoPipelining: true },
       log,
     ),
     log,
@@ -98,7 +100,8 @@ async function charge(limiter: RateLimiterAbstract, quota: Quota, key: string, p
     return outcome(quota, await limiter.consume(key, points), true, store);
   } catch (err) {
     if (!(err instanceof RateLimiterRes)) throw err;
-    if (options?.refundRefused) await limiter.reward(key, points);
+    // A refund that fails leaves the points spent: the refusal stands either way.
+    if (options?.refundRefused) await limiter.reward(key, points).catch(() => undefined);
     return outcome(quota, err, false, store);
   }
 }
@@ -108,30 +111,53 @@ class MemoryStore implements RateLimitStore {
 
   limiter(quota: Quota): Limiter {
     const local = memoryLimiter(quota);
-    return { quota, consume: (key, points = 1, options) => charge(local, quota, key, points, 'local', options) };
+    return {
+      quota,
+      consume: (key, points = 1, options) => charge(local, quota, key, points, 'local', options),
+      refund: async (key, points) => void (await local.reward(key, points).catch(() => undefined)),
+    };
   }
 
   async close(): Promise<void> {}
 }
 
 /**
- * After a failed charge the store is not asked again for this long: a Redis that accepts
- * connections but stopped answering would otherwise cost every request a command timeout.
+ * A circuit breaker in front of Redis: after BREAKER_FAILURES failed charges within
+ * BREAKER_SPAN_MS the store is not asked for BREAKER_OPEN_MS (a Redis that accepts
+ * connections but stopped answering would otherwise cost every request a command timeout);
+ * then one charge tries it, and its answer closes or reopens the breaker. A slow answer
+ * alone does not open it.
  */
+const BREAKER_FAILURES = 3;
+const BREAKER_SPAN_MS = 1000;
 const BREAKER_OPEN_MS = 2000;
-
-class StoreDown extends Error {}
 
 class RedisStore implements RateLimitStore {
   readonly kind = 'redis';
   #degraded = false;
-  /** Until when charges skip Redis (epoch ms); 0 while it answers. */
-  #downUntil = 0;
+  /** When the breaker last opened (epoch ms); 0 while it is closed. */
+  #openedAt = 0;
+  /** Whether a charge is trying Redis while the breaker is open. */
+  #probing = false;
+  #spanStart = 0;
+  #failuresInSpan = 0;
+  // Charges wait for the first connection attempt (bounded by the connect timeout): without
+  // an offline queue, a charge sent while the instance is still connecting would count as
+  // an outage although Redis is fine.
+  readonly #firstAttempt: Promise<void>;
 
   constructor(
     readonly client: Redis,
     readonly log: Logger,
-  ) {}
+  ) {
+    this.#firstAttempt = new Promise((resolve) => {
+      const settle = (): void => {
+        client.off('ready', settle).off('close', settle).off('end', settle);
+        resolve();
+      };
+      client.on('ready', settle).on('close', settle).on('end', settle);
+    });
+  }
 
   limiter(quota: Quota): Limiter {
     // rejectIfRedisNotReady: while the connection is down a charge fails at once instead of
@@ -142,31 +168,51 @@ class RedisStore implements RateLimitStore {
     return {
       quota,
       consume: async (key, points = 1, options) => {
+        const probe = this.#openedAt !== 0;
+        if (probe && (this.#probing || Date.now() - this.#openedAt < BREAKER_OPEN_MS)) return this.#fallback(quota, local, key, points, options);
+        if (probe) this.#probing = true;
+        const sentAt = Date.now();
         try {
-          if (this.#downUntil > Date.now()) throw new StoreDown();
+          if (this.client.status !== 'ready') await this.#firstAttempt;
           const result = await charge(shared, quota, key, points, 'shared', options);
-          this.#recovered();
+          this.#succeeded(sentAt);
           return result;
         } catch (err) {
-          this.#failing(err);
-          if (quota.failClosed) throw new RateLimitStoreUnavailable(quota);
-          return charge(local, quota, key, points, 'local', options);
+          this.#failed(err, probe);
+          return this.#fallback(quota, local, key, points, options);
+        } finally {
+          if (probe) this.#probing = false;
         }
+      },
+      refund: async (key, points, store) => {
+        await (store === 'shared' ? shared : local).reward(key, points).catch(() => undefined);
       },
     };
   }
 
-  /** One warning when the store starts failing, one line when it is back. */
-  #failing(err: unknown): void {
-    if (err instanceof StoreDown) return;
-    this.#downUntil = Date.now() + BREAKER_OPEN_MS;
+  #fallback(quota: Quota, local: RateLimiterAbstract, key: string, points: number, options: ConsumeOptions | undefined): Promise<Charge> {
+    if (quota.failClosed) throw new RateLimitStoreUnavailable(quota);
+    return charge(local, quota, key, points, 'local', options);
+  }
+
+  /** One warning when the store starts failing; the breaker opens on repeated failures. */
+  #failed(err: unknown, probe: boolean): void {
+    const now = Date.now();
+    if (now - this.#spanStart > BREAKER_SPAN_MS) {
+      this.#spanStart = now;
+      this.#failuresInSpan = 0;
+    }
+    if (probe || ++this.#failuresInSpan >= BREAKER_FAILURES) this.#openedAt = now;
     if (this.#degraded) return;
     this.#degraded = true;
     this.log.warn({ err }, 'rate-limit store unreachable: general limits count per instance, login and register are refused');
   }
 
-  #recovered(): void {
-    this.#downUntil = 0;
+  /** Closes the breaker, unless the answer is to a charge sent before it opened. */
+  #succeeded(sentAt: number): void {
+    if (this.#openedAt !== 0 && sentAt < this.#openedAt) return;
+    this.#openedAt = 0;
+    this.#failuresInSpan = 0;
     if (!this.#degraded) return;
     this.#degraded = false;
     this.log.info('rate-limit store reachable again: limits are shared');

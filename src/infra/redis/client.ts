@@ -5,8 +5,10 @@ export interface RedisClientOptions {
   /** redis:// or rediss:// URL; may hold a password, so it is never logged. */
   url: string;
   keyPrefix: string;
-  /** Bound on opening a connection and on each command. */
+  /** Bound on each command (and on opening a connection, unless connectTimeoutMs is given). */
   timeoutMs: number;
+  /** Bound on opening a connection; it opens in the background, so this costs no request. */
+  connectTimeoutMs?: number;
   /** Longest wait between reconnection attempts while Redis is down. */
   maxReconnectDelayMs: number;
   /** What the log lines call this connection ("redis cache", "rate-limit store"). */
@@ -37,7 +39,7 @@ export function createRedisClient(options: RedisClientOptions, logger: Logger): 
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    connectTimeout: options.timeoutMs,
+    connectTimeout: options.connectTimeoutMs ?? options.timeoutMs,
     // A server that accepts the connection but never answers must not hang a request.
     commandTimeout: options.timeoutMs,
     disconnectTimeout: DISCONNECT_TIMEOUT_MS,
