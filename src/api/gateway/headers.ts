@@ -1,4 +1,5 @@
 import cors from '@fastify/cors';
+import type { onSendHookHandler } from 'fastify';
 import type { Config } from '../../core/config/index.js';
 import type { App } from '../app.js';
 import { cameOverTls, trustFunction } from './client-address.js';
@@ -32,6 +33,9 @@ const GRAPHIQL_POLICY = PAGE_POLICY.replace("script-src 'self'", `script-src 'se
   .replace("style-src 'self' 'unsafe-inline'", "style-src 'self' 'unsafe-inline' https://unpkg.com/graphiql@3.8.3/")
   .replace("default-src 'self'", "default-src 'self'; worker-src 'self'");
 
+/** The routes that serve pages: the API reference and GraphiQL. */
+const HTML_ROUTES = /^\/(docs|graphiql)(\/|$)/;
+
 /** One year, the value HSTS preload lists ask for. */
 const HSTS = 'max-age=31536000; includeSubDomains';
 
@@ -61,19 +65,29 @@ export async function registerSecurityHeaders(app: App, http: Config['http']): P
     // Only a real preflight (Origin and Access-Control-Request-Method) is answered by the
     // plugin; any other OPTIONS request goes on through the rate limiter to the router,
     // which answers it with a problem+json 404.
+    const preflight = { ...options, preflight: true };
+    const other = { ...options, preflight: false };
     await app.register(cors, {
-      delegator: (request, callback) =>
-        callback(null, { ...options, preflight: request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined }),
+      delegator: (request, callback) => callback(null, request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined ? preflight : other),
     });
   }
   const trust = trustFunction(http.trustProxy);
-  app.addHook('onSend', async (request, reply, payload) => {
+  // A callback hook, set before anything can fail: every response gets the headers, errors
+  // included, at the cost of one call per request (no promise, no onSend pass).
+  app.addHook('onRequest', (request, reply, done) => {
     reply.headers(ALWAYS);
-    const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('text/html')) {
-      reply.header('content-security-policy', request.url.startsWith('/graphiql') ? GRAPHIQL_POLICY : PAGE_POLICY);
-    }
     if (cameOverTls(request, trust, http.proxyHeader)) reply.header('strict-transport-security', HSTS);
-    return payload;
+    done();
+  });
+  // The CSP goes on the HTML pages only, added to their routes as they are registered.
+  app.addHook('onRoute', (route) => {
+    if (!HTML_ROUTES.test(route.url)) return;
+    const policy = route.url.startsWith('/graphiql') ? GRAPHIQL_POLICY : PAGE_POLICY;
+    const addPolicy: onSendHookHandler = (_request, reply, payload, done) => {
+      const type = reply.getHeader('content-type');
+      if (typeof type === 'string' && type.startsWith('text/html')) reply.header('content-security-policy', policy);
+      done(null, payload);
+    };
+    route.onSend = [...[route.onSend ?? []].flat(), addPolicy];
   });
 }

@@ -87,6 +87,13 @@ export function createRateLimits(store: RateLimitStore, config: Config['rateLimi
   }
 
   async function charge(request: FastifyRequest | undefined, ...items: ChargeItem[]): Promise<Charge[]> {
+    if (items.length === 1) {
+      // The common case (one budget per request), without the bookkeeping below.
+      const one = await chargeOne(items[0]!);
+      if (request) (request.rateLimitCharges ??= []).push(one);
+      if (!one.allowed) throw rateLimited(one, request?.rateLimitCharges ?? [one]);
+      return [one];
+    }
     const settled = await Promise.allSettled(items.map(chargeOne));
     const charges = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     if (request) (request.rateLimitCharges ??= []).push(...charges);
@@ -143,24 +150,24 @@ export function callerKey(principal: Principal | undefined, address: string): st
  */
 export function registerRateLimits(app: App, limits: RateLimits): { beforeAuthentication: () => void; afterAuthentication: () => void; onRejectedToken: (request: FastifyRequest) => Promise<void> } {
   app.decorateRequest('rateLimitCharges', null);
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     // A refusal sets its own (every budget charged, with Retry-After); keep those.
     if (request.rateLimitCharges && !reply.hasHeader('ratelimit')) reply.headers(rateLimitHeaders(request.rateLimitCharges));
+    done(null, payload);
   });
   return {
     beforeAuthentication() {
       app.addHook('onRequest', async (request) => {
-        const signedIn = request.headers.authorization !== undefined;
-        const address = addressKey(request.clientAddress);
-        if (signedIn) {
+        const strict = request.routeOptions.config?.rateLimit;
+        if (request.headers.authorization !== undefined) {
           // Login and register are counted per address whoever sends them: a token does not
-          // buy more attempts.
-          if (request.routeOptions.config?.rateLimit === 'auth-address') await limits.charge(request, { limiter: limits.auth, key: address });
+          // buy more attempts. Everything else waits for the token to name its user.
+          if (strict === 'auth-address') await limits.charge(request, { limiter: limits.auth, key: addressKey(request.clientAddress) });
           return;
         }
-        const items: ChargeItem[] = [{ limiter: limits.anonymous, key: address }];
-        if (request.routeOptions.config?.rateLimit) items.push({ limiter: limits.auth, key: address });
-        await limits.charge(request, ...items);
+        const address = addressKey(request.clientAddress);
+        if (strict) await limits.charge(request, { limiter: limits.anonymous, key: address }, { limiter: limits.auth, key: address });
+        else await limits.charge(request, { limiter: limits.anonymous, key: address });
       });
     },
     afterAuthentication() {

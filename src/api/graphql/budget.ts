@@ -1,4 +1,4 @@
-import { getOperationAST, Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema, type SelectionSetNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Config } from '../../core/config/index.js';
 import { appError, isAppError } from '../../core/errors.js';
 import type { Charge } from '../../infra/rate-limit/index.js';
@@ -46,6 +46,47 @@ function authAttempts(document: DocumentNode, set: SelectionSetNode, into: AuthA
   return into;
 }
 
+/** What a document costs and tries, for one operation name: computed once per document. */
+interface DocumentShape {
+  /** The operations it may run: the named one, or, without a name (WebSocket), all. */
+  operations: OperationDefinitionNode[];
+  /** The cost, when no page size comes from a variable; else computed per request. */
+  cost: number | undefined;
+  attempts: AuthAttempts;
+}
+
+// mercurius keeps parsed documents in its cache, so the same DocumentNode comes back for the
+// same query text: the walk over it is done once, not per request.
+const shapes = new WeakMap<DocumentNode, Map<string | undefined, DocumentShape | null>>();
+const MAX_NAMES_PER_DOCUMENT = 32;
+
+function documentShape(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): DocumentShape | null {
+  let byName = shapes.get(document);
+  if (!byName) shapes.set(document, (byName = new Map()));
+  let shape = byName.get(operationName);
+  if (shape === undefined) {
+    // Over WebSocket mercurius does not pass the operation's name on: a document of several
+    // operations is then charged for the dearest of them.
+    const chosen = getOperationAST(document, operationName) ?? null;
+    const operations = chosen ? [chosen] : document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    if (operations.length === 0) {
+      shape = null;
+    } else {
+      const costs = operations.map((operation) => operationCost(schema, document, operation, undefined));
+      const attempts = operations.map((operation) => authAttempts(document, operation.selectionSet));
+      shape = {
+        operations,
+        cost: costs.some((c) => c.dependsOnVariables) ? undefined : Math.max(...costs.map((c) => c.cost)),
+        attempts: { byAddress: Math.max(...attempts.map((a) => a.byAddress)), byUser: Math.max(...attempts.map((a) => a.byUser)) },
+      };
+    }
+    // Names that match no operation are refused by graphql-js, and are not worth keeping;
+    // a document's names are few, so the map stays small.
+    if ((chosen !== null || operationName === undefined) && byName.size < MAX_NAMES_PER_DOCUMENT) byName.set(operationName, shape);
+  }
+  return shape;
+}
+
 /**
  * Runs before an operation executes (after parsing and validation), over HTTP and over
  * WebSocket: refuses a document that costs more than `graphql.maxComplexity` (400), then
@@ -56,12 +97,9 @@ function authAttempts(document: DocumentNode, set: SelectionSetNode, into: AuthA
  */
 export function operationBudget(limits: Config['graphql'], rateLimits: RateLimits | undefined) {
   return async function chargeOperation(schema: GraphQLSchema, document: DocumentNode, context: BudgetContext, variables: Record<string, unknown> | undefined, operationName: string | undefined): Promise<void> {
-    // Over WebSocket mercurius does not pass the operation's name on: a document of several
-    // operations is then charged for the dearest of them.
-    const chosen = getOperationAST(document, operationName);
-    const operations = chosen ? [chosen] : document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
-    if (operations.length === 0) return;
-    const cost = Math.max(...operations.map((operation) => operationCost(schema, document, operation, variables)));
+    const shape = documentShape(schema, document, operationName);
+    if (!shape) return; // graphql-js reports the missing operation itself.
+    const cost = shape.cost ?? Math.max(...shape.operations.map((operation) => operationCost(schema, document, operation, variables).cost));
     if (cost > limits.maxComplexity) {
       throw appError('INVALID_INPUT', `Query Cost limit of ${limits.maxComplexity} exceeded, found ${cost}.`);
     }
@@ -74,9 +112,7 @@ export function operationBudget(limits: Config['graphql'], rateLimits: RateLimit
     const principal = await context.caller().catch(() => undefined);
     const address = addressKey(context.client.ip ?? '');
     const caller = principal ? userKey(principal) : address;
-    const attempts = operations.map((operation) => authAttempts(document, operation.selectionSet));
-    const byAddress = Math.max(...attempts.map((a) => a.byAddress));
-    const byUser = Math.max(...attempts.map((a) => a.byUser));
+    const { byAddress, byUser } = shape.attempts;
     const items: ChargeItem[] = [{ limiter: rateLimits.graphql, key: caller, points: Math.max(1, cost), refundRefused: true }];
     if (byAddress > 0) items.push({ limiter: rateLimits.auth, key: address, points: byAddress });
     if (byUser > 0) items.push({ limiter: rateLimits.auth, key: caller, points: byUser });

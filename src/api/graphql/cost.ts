@@ -35,12 +35,19 @@ import {
  */
 const PAGE_ARGUMENTS = new Set(['first', 'last']);
 
+export interface OperationCost {
+  cost: number;
+  /** Whether a page size came from a variable: if not, the cost holds for every request. */
+  dependsOnVariables: boolean;
+}
+
 export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
   variables: Record<string, unknown> | undefined,
-): number {
+): OperationCost {
+  let dependsOnVariables = false;
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
@@ -60,6 +67,7 @@ export function operationCost(
   function valueOf(value: ValueNode): number | undefined {
     if (value.kind === Kind.INT) return Number.parseInt(value.value, 10);
     if (value.kind !== Kind.VARIABLE) return undefined;
+    dependsOnVariables = true;
     const given = variables?.[value.name.value];
     if (typeof given === 'number' && Number.isFinite(given)) return Math.trunc(given);
     const fallback = given === undefined ? variableDefaults.get(value.name.value) : undefined;
@@ -111,5 +119,6 @@ export function operationCost(
     return cost;
   }
 
-  return selectionCost(operation.selectionSet, schema.getRootType(operation.operation) ?? undefined, undefined);
+  const cost = selectionCost(operation.selectionSet, schema.getRootType(operation.operation) ?? undefined, undefined);
+  return { cost, dependsOnVariables };
 }
