@@ -5,7 +5,8 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS } from '../support/databases.js';
-import { ADMIN_ROLE_ID, MEMBER_ROLE_ID, TOKEN_SHAPE, USER_KEYS, as, bearer, keysDeep } from '../support/identity.js';
+import { ADMIN_ROLE_ID, MEMBER_ROLE_ID, TOKEN_SHAPE, USER_KEYS, as, keysDeep } from '../support/identity.js';
+import { assertGraphqlError, data, gql, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -13,17 +14,6 @@ import { startTestServer, type TestServer } from '../support/server.js';
  * the same service calls as REST, as mutations, queries and Relay connections, over HTTP
  * and over WebSocket (graphql-transport-ws), with the contract codes in `extensions`.
  */
-
-interface GraphqlError {
-  message: string;
-  path?: (string | number)[];
-  extensions: { code: string; traceId: string; errors?: { field: string; message: string }[] };
-}
-
-interface GraphqlResponse<T = Record<string, unknown>> {
-  data?: T | null;
-  errors?: GraphqlError[];
-}
 
 interface User {
   id: string;
@@ -46,41 +36,6 @@ interface Connection<T> {
 }
 
 const USER_FIELDS = 'id email name createdAt updatedAt';
-
-async function gql<T = Record<string, unknown>>(
-  t: TestServer,
-  query: string,
-  variables?: Record<string, unknown>,
-  token?: string,
-): Promise<{ status: number; body: GraphqlResponse<T> }> {
-  const response = await t.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    payload: { query, ...(variables ? { variables } : {}) },
-    headers: token === undefined ? {} : bearer(token),
-  });
-  return { status: response.statusCode, body: response.json() as GraphqlResponse<T> };
-}
-
-/** A request that executed without errors: its data. */
-async function data<T = Record<string, unknown>>(t: TestServer, query: string, variables?: Record<string, unknown>, token?: string): Promise<T> {
-  const { status, body } = await gql<T>(t, query, variables, token);
-  assert.equal(status, 200, JSON.stringify(body));
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  assert.ok(body.data, 'data is present');
-  return body.data;
-}
-
-/** One error carrying the contract `code` and a trace id; returns it. */
-function assertGraphqlError(body: GraphqlResponse<unknown>, code: string): GraphqlError {
-  assert.ok(body.errors && body.errors.length > 0, `an error is reported: ${JSON.stringify(body)}`);
-  assert.equal(body.errors.length, 1, JSON.stringify(body.errors));
-  const error = body.errors[0]!;
-  assert.equal(error.extensions.code, code, JSON.stringify(error));
-  assert.match(error.extensions.traceId, /^[0-9a-f]{32}$/);
-  assert.doesNotMatch(JSON.stringify(body), /\bat \S+:\d+:\d+|node_modules|stack|select |insert /i, 'no stack trace or SQL');
-  return error;
-}
 
 /** An error raised while executing (HTTP 200, GraphQL over HTTP); data is null for a non-null root field. */
 async function executionError(t: TestServer, query: string, variables: Record<string, unknown> | undefined, token: string | undefined, code: string): Promise<GraphqlError> {

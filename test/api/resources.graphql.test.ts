@@ -4,7 +4,8 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS } from '../support/databases.js';
-import { as, bearer, login, type Session } from '../support/identity.js';
+import { as, login, type Session } from '../support/identity.js';
+import { assertGraphqlError, data, gql, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -13,17 +14,6 @@ import { startTestServer, type TestServer } from '../support/server.js';
  * (a stale expectedVersion is CONFLICT, where REST says 412), per-resource shares, batch
  * loaders with a bounded number of statements, and operations over WebSocket.
  */
-
-interface GraphqlError {
-  message: string;
-  path?: (string | number)[];
-  extensions: { code: string; traceId: string; errors?: { field: string; message: string }[] };
-}
-
-interface GraphqlResponse<T = Record<string, unknown>> {
-  data?: T | null;
-  errors?: GraphqlError[];
-}
 
 interface Resource {
   id: string;
@@ -68,41 +58,6 @@ const PAGE =
   'query Page($first: Int, $after: String, $type: String, $ownerId: ID, $q: String) { resources(first: $first, after: $after, type: $type, ownerId: $ownerId, q: $q) { edges { cursor node { id ownerId name type version } } pageInfo { hasNextPage endCursor } } }';
 /** Mercurius JIT-compiles a document after this many runs (src/api/graphql/index.ts). */
 const JIT_AFTER_RUNS = 10;
-
-async function gql<T = Record<string, unknown>>(
-  t: TestServer,
-  query: string,
-  variables?: Record<string, unknown>,
-  token?: string,
-): Promise<{ status: number; body: GraphqlResponse<T> }> {
-  const response = await t.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    payload: { query, ...(variables ? { variables } : {}) },
-    headers: token === undefined ? {} : bearer(token),
-  });
-  return { status: response.statusCode, body: response.json() as GraphqlResponse<T> };
-}
-
-/** A request that executed without errors: its data. */
-async function data<T = Record<string, unknown>>(t: TestServer, query: string, variables?: Record<string, unknown>, token?: string): Promise<T> {
-  const { status, body } = await gql<T>(t, query, variables, token);
-  assert.equal(status, 200, JSON.stringify(body));
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  assert.ok(body.data, 'data is present');
-  return body.data;
-}
-
-/** One error carrying the contract `code` and a trace id, and nothing internal; returns it. */
-function assertGraphqlError(body: GraphqlResponse<unknown>, code: string): GraphqlError {
-  assert.ok(body.errors && body.errors.length > 0, `an error is reported: ${JSON.stringify(body)}`);
-  assert.equal(body.errors.length, 1, JSON.stringify(body.errors));
-  const error = body.errors[0]!;
-  assert.equal(error.extensions.code, code, JSON.stringify(error));
-  assert.match(error.extensions.traceId, /^[0-9a-f]{32}$/);
-  assert.doesNotMatch(JSON.stringify(body), /\bat \S+:\d+:\d+|node_modules|stack|select |insert |update "|jsonb/i, 'no stack trace or SQL');
-  return error;
-}
 
 /** An error raised while executing one root field: HTTP 200, that field null. */
 async function executionError(t: TestServer, query: string, variables: Record<string, unknown> | undefined, token: string | undefined, code: string): Promise<GraphqlError> {
