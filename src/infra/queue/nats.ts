@@ -1,0 +1,137 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../telemetry/logger.js';
+import { assertTopic, type EventHandler, type Queue, type QueueEvent, type Subscription } from './port.js';
+
+export interface NatsQueueOptions {
+  /** nats://host:port (several comma-separated for a cluster). */
+  url: string;
+  /** The JetStream stream, and the subject prefix of its events. */
+  stream: string;
+  subjectPrefix: string;
+  /** How long the stream keeps events (the broker's own retention, not the outbox's). */
+  retentionMs: number;
+}
+
+/** How long a consumer waits for a handler before the broker redelivers its event. */
+const ACK_WAIT_MS = 30_000;
+/** A failed event is offered again after this long. */
+const NAK_DELAY_MS = 1000;
+/** The broker drops a second publish of the same event id within this window. */
+const DUPLICATE_WINDOW_MS = 120_000;
+
+/**
+ * NATS JetStream: events are kept in one stream (file storage), published with the event id
+ * as `Nats-Msg-Id`, so a relay that publishes twice within two minutes stores one message.
+ * A group is a durable pull consumer with explicit acks, shared by every instance; a
+ * broadcast subscriber is an ordered consumer of its own, starting at new messages.
+ */
+export class NatsQueue implements Queue {
+  readonly kind = 'nats';
+  readonly #subscriptions = new Set<ConsumerMessages>();
+
+  private constructor(
+    readonly connection: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly options: NatsQueueOptions,
+    readonly log: Logger,
+  ) {}
+
+  /** Connects and makes sure the stream exists with this configuration. */
+  static async open(options: NatsQueueOptions, log: Logger): Promise<NatsQueue> {
+    const servers = options.url.split(',').map((s) => s.trim().replace(/^nats:\/\//, ''));
+    const connection = await connect({ servers, name: 'pcf-api', maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
+    try {
+      const manager = await jetstreamManager(connection);
+      const config = {
+        name: options.stream,
+        subjects: [`${options.subjectPrefix}.>`],
+        storage: StorageType.File,
+        max_age: nanos(options.retentionMs),
+        duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, options.retentionMs)),
+      };
+      try {
+        await manager.streams.info(options.stream);
+        await manager.streams.update(options.stream, config);
+      } catch {
+        await manager.streams.add(config);
+      }
+      return new NatsQueue(connection, jetstream(connection), options, log);
+    } catch (err) {
+      await connection.close();
+      throw err;
+    }
+  }
+
+  async publish(event: QueueEvent): Promise<void> {
+    assertTopic(event.topic);
+    await this.js.publish(`${this.options.subjectPrefix}.${event.topic}`, JSON.stringify(event), { msgID: event.id });
+  }
+
+  async consume(group: string, handler: EventHandler): Promise<Subscription> {
+    const manager = await jetstreamManager(this.connection);
+    try {
+      await manager.consumers.info(this.options.stream, group);
+    } catch {
+      await manager.consumers.add(this.options.stream, {
+        durable_name: group,
+        ack_policy: AckPolicy.Explicit,
+        // A group starts with the events published after it was first created, as in the
+        // in-process queue; from then on the broker remembers where it is.
+        deliver_policy: DeliverPolicy.New,
+        ack_wait: nanos(ACK_WAIT_MS),
+        filter_subject: `${this.options.subjectPrefix}.>`,
+      });
+    }
+    const consumer = await this.js.consumers.get(this.options.stream, group);
+    return this.#run(await consumer.consume(), async (message) => {
+      try {
+        await handler(decode(message));
+        message.ack();
+      } catch (err) {
+        this.log.warn({ err, group, seq: message.seq }, 'event handler failed; the event will be delivered again');
+        message.nak(NAK_DELAY_MS);
+      }
+    });
+  }
+
+  async broadcast(handler: EventHandler): Promise<Subscription> {
+    const consumer = await this.js.consumers.get(this.options.stream, {
+      deliver_policy: DeliverPolicy.New,
+      // One subject as a string: a list needs NATS 2.10, Debian's server is 2.9.
+      filter_subjects: `${this.options.subjectPrefix}.>`,
+    });
+    return this.#run(await consumer.consume(), async (message) => {
+      await handler(decode(message)).catch((err: unknown) => this.log.warn({ err, seq: message.seq }, 'broadcast event handler failed'));
+    });
+  }
+
+  /** Feeds a consumer's messages to `each`, one at a time, until the subscription closes. */
+  #run(messages: ConsumerMessages, each: (message: JsMsg) => Promise<void>): Subscription {
+    this.#subscriptions.add(messages);
+    const loop = (async () => {
+      for await (const message of messages) await each(message);
+    })().catch((err: unknown) => this.log.error({ err }, 'queue consumer stopped'));
+    return {
+      close: async () => {
+        this.#subscriptions.delete(messages);
+        await messages.close();
+        await loop;
+      },
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.connection.flush();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#subscriptions].map((m) => m.close()));
+    this.#subscriptions.clear();
+    await this.connection.drain().catch(() => this.connection.close());
+  }
+}
+
+function decode(message: JsMsg): QueueEvent {
+  return JSON.parse(message.string()) as QueueEvent;
+}
