@@ -8,6 +8,7 @@ import { DATABASE_KINDS } from '../support/databases.js';
 import { ADMIN_ROLE_ID, MEMBER_ROLE_ID, TOKEN_SHAPE, USER_KEYS, as, keysDeep } from '../support/identity.js';
 import { assertGraphqlError, data, gql, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { statementCounter } from '../support/statements.js';
 
 /**
  * Identity and access over GraphQL (DESIGN §5 "Errors", "Identity", "Permissions", "GraphQL"):
@@ -56,33 +57,6 @@ async function register(t: TestServer, email: string, name: string, password: st
 
 async function login(t: TestServer, email: string, password: string): Promise<Auth> {
   return (await data<{ login: Auth }>(t, LOGIN, { email, password })).login;
-}
-
-/** Counts the statements a Kysely instance sends outside transactions, with their SQL. */
-function statementCounter(t: TestServer) {
-  // Every query builder of this Kysely instance (every service's non-transactional read)
-  // goes through this one executor object; wrapping its method counts them without any
-  // hook in src/. Statements inside transactions run on other executors and are not seen.
-  const executor = t.server.database.db.getExecutor() as unknown as { executeQuery: (query: { sql: string }) => Promise<unknown> };
-  const original = executor.executeQuery;
-  let seen: string[] = [];
-  executor.executeQuery = function (this: unknown, query: { sql: string }) {
-    seen.push(query.sql);
-    return original.call(this, query);
-  };
-  return {
-    /** Runs `work` and returns the statements it sent. */
-    async during(work: () => Promise<unknown>): Promise<string[]> {
-      seen = [];
-      await work();
-      const taken = seen;
-      seen = [];
-      return taken;
-    },
-    restore: () => {
-      executor.executeQuery = original;
-    },
-  };
 }
 
 /** Runs one operation to completion over a graphql-ws client. */

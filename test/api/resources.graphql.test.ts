@@ -7,6 +7,7 @@ import { DATABASE_KINDS } from '../support/databases.js';
 import { as, login, type Session } from '../support/identity.js';
 import { assertGraphqlError, data, gql, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { statementCounter } from '../support/statements.js';
 
 /**
  * Versioned resources over GraphQL (DESIGN §5 "Resources", "GraphQL"): the same service calls
@@ -66,31 +67,6 @@ async function executionError(t: TestServer, query: string, variables: Record<st
   const root = body.data === null || body.data === undefined ? null : Object.values(body.data)[0];
   assert.equal(root ?? null, null, `no result: ${JSON.stringify(body)}`);
   return assertGraphqlError(body, code);
-}
-
-/** Counts the statements the server's Kysely instance sends outside transactions, with their SQL. */
-function statementCounter(t: TestServer) {
-  // Every non-transactional read of every service goes through this one executor object;
-  // wrapping its method counts them without any hook in src/.
-  const executor = t.server.database.db.getExecutor() as unknown as { executeQuery: (query: { sql: string }) => Promise<unknown> };
-  const original = executor.executeQuery;
-  let seen: string[] = [];
-  executor.executeQuery = function (this: unknown, query: { sql: string }) {
-    seen.push(query.sql);
-    return original.call(this, query);
-  };
-  return {
-    async during(work: () => Promise<unknown>): Promise<string[]> {
-      seen = [];
-      await work();
-      const taken = seen;
-      seen = [];
-      return taken;
-    },
-    restore: () => {
-      executor.executeQuery = original;
-    },
-  };
 }
 
 /** Runs one operation to completion over a graphql-ws client. */
