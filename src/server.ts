@@ -7,12 +7,16 @@ import { isAppError } from './core/errors.js';
 import { packageInfo, type ServerInfo } from './core/package.js';
 import { createCache, type Cache } from './infra/cache/index.js';
 import { createDatabase, databaseOptionsFrom, migrateUp, type Database, type DatabaseOptions } from './infra/database/index.js';
+import { createMailer } from './infra/mail/index.js';
 import { createRateLimitStore } from './infra/rate-limit/index.js';
 import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
 import { createMetrics } from './infra/telemetry/metrics.js';
 import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
 import { createIdentity } from './services/identity.js';
+import { EventPipeline } from './services/events/pipeline.js';
+import { createNotifications, LiveEvents } from './services/notifications/index.js';
 import { createResources } from './services/resources/index.js';
+import { OutboxSignal } from './services/shared/outbox.js';
 
 /**
  * The composition root: builds every adapter from the configuration, wires them into the
@@ -22,6 +26,8 @@ export interface Server {
   readonly app: App;
   readonly database: Database;
   readonly cache: Cache;
+  /** The outbox → queue → consumers flow; started once the database is ready. */
+  readonly events: EventPipeline;
   phase(): LifecyclePhase;
   /** Listens, then connects to the database in the background (retrying with backoff). */
   start(): Promise<string>;
@@ -44,7 +50,10 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, maxEntries: config.cache.maxEntries, defaultTtlMs: config.cache.defaultTtlMs },
     rootLogger,
   );
-  const metrics = createMetrics({ poolStats: () => database.poolStats() });
+  const live = new LiveEvents();
+  const metrics = createMetrics({ poolStats: () => database.poolStats(), liveSubscriptions: () => live.size });
+  const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from }, moduleLogger(rootLogger, 'mail'));
+  const outbox = new OutboxSignal();
 
   let phase: LifecyclePhase = 'starting';
   const health = new HealthService({
@@ -54,18 +63,22 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
       { name: 'database', critical: true, check: () => database.ping() },
       // Without its cache the instance still answers, only slower: degraded, not down.
       { name: 'cache', critical: false, check: () => cache.ping() },
+      // Without its queue it still serves; events wait in the outbox until it is back.
+      { name: 'queue', critical: false, check: () => events.ping() },
     ],
   });
   const server: ServerInfo = { name: 'PCF API', version: packageInfo().version, profile: config.profile };
-  const identity = createIdentity({ database, cache, auth: config.auth, logger: rootLogger });
+  const identity = createIdentity({ database, cache, auth: config.auth, logger: rootLogger, outbox });
   if (database.kind === 'postgres' && cache.kind === 'memory') {
     log.warn('no shared cache (PCF_REDIS_URL): sessions are cached for 1 s per instance so revocations reach every instance');
   }
   const resources = createResources({ database, cache, identity, config, logger: rootLogger });
+  const notifications = createNotifications({ database, outbox, mailer, resources, live, config, logger: rootLogger });
+  const events = new EventPipeline({ config, database, outbox, notifications, mailer, log: moduleLogger(rootLogger, 'events') });
   // Its own Redis connection: a slow cache must not hold up the gate every request passes.
   const rateLimitStore = config.rateLimit.enabled ? createRateLimitStore({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, timeoutMs: config.rateLimit.redisTimeoutMs }, rootLogger) : undefined;
   const rateLimits = rateLimitStore && createRateLimits(rateLimitStore, config.rateLimit, metrics);
-  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity, resources, rateLimits });
+  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity, resources, notifications, rateLimits });
 
   const stopping = new AbortController();
   let markReady!: () => void;
@@ -87,6 +100,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
         }
         if (stopping.signal.aborted) return;
         phase = 'running';
+        events.start();
         log.info({ database: database.kind, attempt }, 'database connected; serving');
         markReady();
         return;
@@ -121,7 +135,9 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
       await closed;
     }
     clearTimeout(timer);
-    await Promise.allSettled([database.close(), cache.close(), rateLimitStore?.close()]);
+    // Events committed but not yet relayed stay in the outbox for the next instance.
+    await events.stop();
+    await Promise.allSettled([database.close(), cache.close(), rateLimitStore?.close(), mailer.close()]);
     log.info('stopped');
   }
 
@@ -129,6 +145,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     app,
     database,
     cache,
+    events,
     ready,
     phase: () => phase,
     async start() {

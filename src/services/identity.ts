@@ -9,6 +9,7 @@ import { PasswordHasher } from './auth/password.js';
 import { GrantsStore } from './auth/principals.js';
 import { SessionStore } from './auth/sessions.js';
 import { RolesService } from './roles/roles.service.js';
+import type { OutboxSignal } from './shared/outbox.js';
 import { TolerantCache } from './shared/tolerant-cache.js';
 import { UsersService } from './users/users.service.js';
 
@@ -21,6 +22,8 @@ export interface Identity {
   /** For services that change who may do what (sharing). */
   grants: GrantsStore;
   audit: Audit;
+  /** Woken after a change wrote domain events (for services outside identity, too). */
+  outbox: OutboxSignal;
 }
 
 export interface IdentityDeps {
@@ -28,6 +31,7 @@ export interface IdentityDeps {
   cache: Cache;
   auth: Config['auth'];
   logger: Logger;
+  outbox: OutboxSignal;
 }
 
 /**
@@ -46,7 +50,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
   const shared = deps.cache.kind === 'redis' || deps.database.kind === 'pglite';
   const cacheTtlMs = shared ? deps.auth.cacheTtlMs : Math.min(deps.auth.cacheTtlMs, UNSHARED_CACHE_TTL_MS);
   const hasher = new PasswordHasher({ memoryKib: deps.auth.argon2MemoryKib, iterations: deps.auth.argon2Iterations, parallelism: 1 });
-  const sessions = new SessionStore(deps.database, cache, { ttlMs: deps.auth.sessionTtlMs, idleTimeoutMs: deps.auth.sessionIdleTimeoutMs, cacheTtlMs }, log);
+  const sessions = new SessionStore(deps.database, cache, { ttlMs: deps.auth.sessionTtlMs, idleTimeoutMs: deps.auth.sessionIdleTimeoutMs, cacheTtlMs }, log, deps.outbox);
   const grants = new GrantsStore(deps.database, cache, cacheTtlMs);
   const limiter = new LoginLimiter(
     deps.cache,
@@ -67,9 +71,10 @@ export function createIdentity(deps: IdentityDeps): Identity {
   return {
     auth,
     users: new UsersService({ database: deps.database, hasher, sessions, grants, audit, log, cache }),
-    roles: new RolesService({ database: deps.database, grants, audit }),
+    roles: new RolesService({ database: deps.database, grants, audit, outbox: deps.outbox }),
     hasher,
     grants,
     audit,
+    outbox: deps.outbox,
   };
 }

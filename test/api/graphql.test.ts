@@ -144,9 +144,11 @@ for (const kind of DATABASE_KINDS) {
           let value: unknown;
           client.subscribe({ query: deepQuery(30) }, { next: (v) => (value = v), error: resolve, complete: () => resolve(value) });
         });
-        // mercurius sends WebSocket request errors without running the error formatter, so
-        // only the rejection itself is asserted here (no data, a validation error).
-        assert.match(JSON.stringify(rejected), /validation error/i, 'limits apply over WebSocket too');
+        // graphql-ws answers a refused operation with an `error` message: the contract's code.
+        const errors = rejected as { message: string; extensions?: { code?: string } }[];
+        assert.ok(Array.isArray(errors), `an error message: ${JSON.stringify(rejected)}`);
+        assert.match(errors[0]!.message, /depth limit of 15 exceeded/i, 'limits apply over WebSocket too');
+        assert.equal(errors[0]!.extensions?.code, 'INVALID_INPUT');
       } finally {
         await client.dispose();
       }

@@ -464,7 +464,7 @@ for (const kind of DATABASE_KINDS) {
         await patchResource(t, alice.token, created.id, { name: 'Evented renamed' });
         await expectTopics(['resource.created', 'resource.updated', 'resource.updated', 'resource.updated']);
         assert.equal((await call(t, alice.token, 'POST', `${R}/${created.id}/versions/1/restore`)).statusCode, 200);
-        const events = ['resource.created', 'resource.updated', 'resource.updated', 'resource.updated', 'resource.updated'];
+        const events = ['resource.created', 'resource.updated', 'resource.updated', 'resource.updated', 'resource.restored'];
         const rows = await expectTopics(events);
         assert.equal((rows[4]!.payload as { version?: number }).version, 3);
 
@@ -776,7 +776,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await versionRows(created.id)).length, 3, 'one version appended');
         assert.deepEqual(
           (await outboxRows(created.id)).map((r) => r.topic),
-          ['resource.created', 'resource.updated', 'resource.updated'],
+          ['resource.created', 'resource.updated', 'resource.restored'],
         );
 
         // Another version under the key is another request.

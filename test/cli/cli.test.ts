@@ -228,6 +228,7 @@ describe('pcf migrate', () => {
           assert.match(up.stdout, /^applied {2}0001_initial_schema$/m);
           assert.match(up.stdout, /^applied {2}0002_identity$/m);
           assert.match(up.stdout, /^applied {2}0003_resources$/m);
+          assert.match(up.stdout, /^applied {2}0004_notifications$/m);
 
           const again = await pcf(['migrate', 'up', ...args]);
           assert.equal(again.code, 0, again.stderr);
@@ -248,13 +249,13 @@ describe('pcf migrate', () => {
           // down reverts only the latest migration.
           const down = await pcf(['migrate', 'down', ...args]);
           assert.equal(down.code, 0, down.stderr);
-          assert.match(down.stdout, /^reverted {2}0003_resources$/m);
-          assert.doesNotMatch(down.stdout, /0002_identity/);
+          assert.match(down.stdout, /^reverted {2}0004_notifications$/m);
+          assert.doesNotMatch(down.stdout, /0003_resources/);
 
           const reverted = await pcf(['migrate', 'status', ...args]);
           assert.equal(reverted.code, 0, reverted.stderr);
-          assert.match(reverted.stdout, /^applied {2}0002_identity/m);
-          assert.match(reverted.stdout, /^pending {2}0003_resources$/m);
+          assert.match(reverted.stdout, /^applied {2}0003_resources/m);
+          assert.match(reverted.stdout, /^pending {2}0004_notifications$/m);
         });
       } else {
         // A fresh PGlite data directory costs several seconds and much memory: one sequence.

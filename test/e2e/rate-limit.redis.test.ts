@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { TEST_REDIS_URL } from '../support/databases.js';
 import { assertProblem, loginRaw, registerRaw, type InjectedResponse } from '../support/identity.js';
-import { freePort, listening } from '../support/net.js';
+import { ChildServer } from '../support/child-server.js';
+import { freePort } from '../support/net.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /*
@@ -103,38 +103,23 @@ describe('rate limits shared through Redis', { skip: TEST_REDIS_URL ? false : 'n
 
 /** A redis-server of this test's own on a loopback port, which the test stops and restarts. */
 class DedicatedRedis {
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> = Promise.resolve();
-  #output = '';
+  readonly #process: ChildServer;
 
-  constructor(readonly port: number) {}
+  constructor(readonly port: number) {
+    this.#process = new ChildServer('redis-server', port);
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
     // No persistence: a restarted server comes back empty, as after a crash.
-    const child = spawn('redis-server', ['--port', String(this.port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#child = child;
-    this.#exited = new Promise((resolve) => child.once('close', () => resolve()));
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.#output += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.#output += chunk));
-    await eventually(`redis-server listening on ${this.port}`, 10_000, async () => {
-      if (child.exitCode !== null) assert.fail(`redis-server exited early:\n${this.#output}`);
-      return (await listening(this.port)) || undefined;
-    });
+    return this.#process.start('redis-server', ['--port', String(this.port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1']);
   }
 
-  /** SIGTERM, and waits for the process to be gone (SIGKILL after 5 s). */
-  async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child) return;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const exited = await Promise.race([this.#exited.then(() => true), sleep(5000, false, { ref: false })]);
-    if (!exited) child.kill('SIGKILL');
-    await this.#exited;
-    this.#child = undefined;
+  stop(): Promise<void> {
+    return this.#process.stop();
   }
 }
 

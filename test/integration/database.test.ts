@@ -10,6 +10,7 @@ import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../suppor
 const TABLES = [
   'idempotency_keys',
   'invitations',
+  'notification_preferences',
   'notifications',
   'outbox',
   'permissions',

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Admin } from '@platformatic/kafka';
 import { newId } from '../../src/core/ids.js';
+import { openKafkaQueue, type KafkaQueueOptions } from '../../src/infra/queue/kafka.js';
 import { MemoryQueue } from '../../src/infra/queue/memory.js';
 import { NatsQueue } from '../../src/infra/queue/nats.js';
 import type { Queue, QueueEvent } from '../../src/infra/queue/port.js';
@@ -10,14 +12,21 @@ import { createLogger } from '../../src/infra/telemetry/logger.js';
 
 /**
  * The queue port's contract, run against every adapter this machine can reach: in-process
- * always, NATS JetStream when PCF_TEST_NATS_URL is set (CI sets it). Kafka has no adapter yet.
+ * always, NATS JetStream when PCF_TEST_NATS_URL is set (CI sets it), Kafka when
+ * PCF_TEST_KAFKA_BROKERS is set (host:port, several comma-separated). CI has no Kafka broker,
+ * so there the Kafka suites are skipped; each Kafka run uses a topic of its own and deletes
+ * it, with its consumer groups, afterwards. (kafka-queue.test.ts checks, without a broker,
+ * that the Kafka adapter fails fast and cleanly.)
  */
 const NATS_URL = process.env.PCF_TEST_NATS_URL;
+const KAFKA_BROKERS = process.env.PCF_TEST_KAFKA_BROKERS?.replace(/^kafka:\/\//, '');
 const silent = createLogger({ level: 'silent' });
 
 interface Adapter {
   name: string;
   skip: string | false;
+  /** Whether the broker drops a second publish of the same event id (NATS does, Kafka does not). */
+  dedupes: boolean;
   /** A queue; a second call gives another instance on the same broker. */
   open(): Promise<Queue>;
   cleanup(): Promise<void>;
@@ -29,6 +38,7 @@ function memoryAdapter(): Adapter {
   return {
     name: 'in-process',
     skip: false,
+    dedupes: false,
     open: async () => (queue ??= new MemoryQueue()),
     cleanup: async () => queue?.close(),
   };
@@ -41,6 +51,7 @@ function natsAdapter(): Adapter {
   return {
     name: 'NATS JetStream',
     skip: NATS_URL ? false : 'needs PCF_TEST_NATS_URL',
+    dedupes: true,
     open: async () => {
       const queue = await NatsQueue.open(options, silent);
       opened.push(queue);
@@ -54,7 +65,42 @@ function natsAdapter(): Adapter {
   };
 }
 
-const event = (topic = 'resource.updated'): QueueEvent => ({ id: newId(), topic, payload: { n: Math.random() } });
+function kafkaAdapter(): Adapter {
+  const options: KafkaQueueOptions = {
+    url: `kafka://${KAFKA_BROKERS ?? ''}`,
+    topic: `pcf-test-${randomBytes(4).toString('hex')}`,
+    clientId: 'pcf-test',
+    retentionMs: 3_600_000,
+  };
+  const opened: Queue[] = [];
+  return {
+    name: 'Kafka',
+    skip: KAFKA_BROKERS ? false : 'needs PCF_TEST_KAFKA_BROKERS (no Kafka broker on this machine)',
+    dedupes: false,
+    open: async () => {
+      const queue = await openKafkaQueue(options, silent);
+      opened.push(queue);
+      return queue;
+    },
+    cleanup: async () => {
+      await Promise.allSettled(opened.map((q) => q.close()));
+      if (opened.length === 0) return;
+      const admin = new Admin({ clientId: 'pcf-test-cleanup', bootstrapBrokers: (KAFKA_BROKERS ?? '').split(',') });
+      try {
+        // The groups are named after the topic (`<topic>.<group>`).
+        const all = await admin.listGroups().catch(() => new Map<string, unknown>());
+        const groups = [...all.keys()].filter((id) => id.startsWith(`${options.topic}.`));
+        if (groups.length > 0) await admin.deleteGroups({ groups }).catch(() => undefined);
+        await admin.deleteTopics({ topics: [options.topic] }).catch(() => undefined);
+      } finally {
+        await admin.close();
+      }
+    },
+  };
+}
+
+let lastSeq = 0;
+const event = (topic = 'resource.updated'): QueueEvent => ({ id: newId(), seq: ++lastSeq, topic, payload: { n: Math.random() } });
 
 /** Resolves when `check` holds, polling; fails after 5 s. */
 async function until(what: string, check: () => boolean): Promise<void> {
@@ -65,8 +111,10 @@ async function until(what: string, check: () => boolean): Promise<void> {
   }
 }
 
-for (const adapter of [memoryAdapter(), natsAdapter()]) {
-  describe(`queue contract (${adapter.name})`, { skip: adapter.skip, timeout: 60_000 }, () => {
+// Two minutes a suite: on Kafka each new consumer group waits for the broker's initial
+// rebalance delay (3 s by default) before its first subscriber gets a partition.
+for (const adapter of [memoryAdapter(), natsAdapter(), kafkaAdapter()]) {
+  describe(`queue contract (${adapter.name})`, { skip: adapter.skip, timeout: 120_000 }, () => {
     after(() => adapter.cleanup());
 
     it('delivers each published event once to a group, whichever instance consumes it', async () => {
@@ -83,7 +131,7 @@ for (const adapter of [memoryAdapter(), natsAdapter()]) {
       await Promise.all(subs.map((s) => s.close()));
     });
 
-    it('hands every broadcast subscriber every event published after it started, with its payload', async () => {
+    it('hands every broadcast subscriber every event published after it started, with its seq and payload', async () => {
       const [a, b] = [await adapter.open(), await adapter.open()];
       const got: Record<string, QueueEvent[]> = { a: [], b: [] };
       const subs = [await a.broadcast(async (e) => void got.a!.push(e)), await b.broadcast(async (e) => void got.b!.push(e))];
@@ -115,47 +163,61 @@ for (const adapter of [memoryAdapter(), natsAdapter()]) {
     it('refuses a topic the broker could not route', async () => {
       const queue = await adapter.open();
       for (const topic of ['', 'a..b', 'a.*', 'a.>', 'with space']) {
-        await assert.rejects(queue.publish({ id: newId(), topic, payload: null }), TypeError, topic);
+        await assert.rejects(queue.publish({ id: newId(), seq: ++lastSeq, topic, payload: null }), TypeError, topic);
       }
     });
   });
 }
 
-describe('queue contract: NATS JetStream durability and deduplication', { skip: NATS_URL ? false : 'needs PCF_TEST_NATS_URL', timeout: 60_000 }, () => {
-  const adapter = natsAdapter();
-  after(() => adapter.cleanup());
+for (const adapter of [natsAdapter(), kafkaAdapter()]) {
+  describe(`queue contract: ${adapter.name} durability and deduplication`, { skip: adapter.skip, timeout: 120_000 }, () => {
+    after(() => adapter.cleanup());
 
-  it('stores an event published twice with the same id once', async () => {
-    const queue = await adapter.open();
-    const seen: string[] = [];
-    const sub = await queue.consume('dedupe', async (e) => void seen.push(e.id));
-    const twice = event();
-    await queue.publish(twice);
-    await queue.publish(twice);
-    const other = event();
-    await queue.publish(other);
-    await until('two events', () => seen.length >= 2);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.deepEqual(seen, [twice.id, other.id]);
-    await sub.close();
-  });
+    it('stores an event published twice with the same id once', { skip: adapter.dedupes ? false : 'this broker does not deduplicate: consumers do, by event id' }, async () => {
+      const queue = await adapter.open();
+      const seen: string[] = [];
+      const sub = await queue.consume('dedupe', async (e) => void seen.push(e.id));
+      const twice = event();
+      await queue.publish(twice);
+      await queue.publish(twice);
+      const other = event();
+      await queue.publish(other);
+      await until('two events', () => seen.length >= 2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(seen, [twice.id, other.id]);
+      await sub.close();
+    });
 
-  it('keeps the place of a group while none of its subscribers runs: events published meanwhile arrive later', async () => {
-    const queue = await adapter.open();
-    const first: string[] = [];
-    const sub = await queue.consume('restart', async (e) => void first.push(e.id));
-    const before = event();
-    await queue.publish(before);
-    await until('the first event', () => first.length >= 1);
-    await sub.close();
-    const missed = [event(), event()];
-    for (const e of missed) await queue.publish(e);
-    // Another instance takes the group over, as after a restart.
-    const other = await adapter.open();
-    const later: string[] = [];
-    const resumed = await other.consume('restart', async (e) => void later.push(e.id));
-    await until('the two events published while nobody consumed', () => later.length >= 2);
-    assert.deepEqual(later, missed.map((e) => e.id));
-    await resumed.close();
+    it('keeps the place of a group while none of its subscribers runs: events published meanwhile arrive later', async () => {
+      const queue = await adapter.open();
+      const first: string[] = [];
+      const sub = await queue.consume('restart', async (e) => void first.push(e.id));
+      const before = event();
+      await queue.publish(before);
+      await until('the first event', () => first.length >= 1);
+      await sub.close();
+      const missed = [event(), event()];
+      for (const e of missed) await queue.publish(e);
+      // Another instance takes the group over, as after a restart.
+      const other = await adapter.open();
+      const later: string[] = [];
+      const resumed = await other.consume('restart', async (e) => void later.push(e.id));
+      await until('the two events published while nobody consumed', () => later.length >= 2);
+      assert.deepEqual(later, missed.map((e) => e.id));
+      await resumed.close();
+    });
+
+    it('starts a new group at its first subscription, even if that subscriber saw no event', async () => {
+      const queue = await adapter.open();
+      const group = `fresh-${randomBytes(3).toString('hex')}`;
+      await (await queue.consume(group, async () => undefined)).close();
+      const meanwhile = event();
+      await queue.publish(meanwhile);
+      const seen: string[] = [];
+      const sub = await queue.consume(group, async (e) => void seen.push(e.id));
+      await until('the event published between the two subscriptions', () => seen.length >= 1);
+      assert.deepEqual(seen, [meanwhile.id]);
+      await sub.close();
+    });
   });
-});
+}

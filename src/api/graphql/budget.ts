@@ -8,7 +8,7 @@ import { addressKey } from '../../core/net.js';
 import { userKey, type ChargeItem, type RateLimits } from '../gateway/rate-limit.js';
 import { operationCost } from './cost.js';
 
-/** What the budget hooks need from a mercurius context, over HTTP or WebSocket. */
+/** What the budget needs from an operation's context, over HTTP (mercurius) or WebSocket (graphql-ws). */
 export interface BudgetContext {
   caller(): Promise<Principal | undefined>;
   client: ClientInfo;
@@ -65,8 +65,8 @@ function documentShape(schema: GraphQLSchema, document: DocumentNode, operationN
   if (!byName) shapes.set(document, (byName = new Map()));
   let shape = byName.get(operationName);
   if (shape === undefined) {
-    // Over WebSocket mercurius does not pass the operation's name on: a document of several
-    // operations is then charged for the dearest of them.
+    // Without a usable name (graphql-js refuses the operation then), a document of several
+    // operations is charged for the dearest of them.
     const chosen = getOperationAST(document, operationName) ?? null;
     const operations = chosen ? [chosen] : document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
     if (operations.length === 0) {

@@ -18,7 +18,10 @@ import { identityLoaders, type IdentityContext } from './identity.js';
 import { resourceLoaders } from './resources.js';
 import type { ResourcesService } from '../../services/resources/index.js';
 import type { RateLimits } from '../gateway/rate-limit.js';
-import { connectionGate } from './ws-gate.js';
+import type { Notifications } from '../../services/notifications/index.js';
+import { chooseGraphqlWsProtocol, graphqlWsHandler } from '../ws/graphql-ws.js';
+import { attachSubscriptions, subscriptionResolvers } from './subscriptions.js';
+import { appError } from '../../core/errors.js';
 
 export interface GraphqlDeps {
   config: Config;
@@ -26,6 +29,7 @@ export interface GraphqlDeps {
   server: ServerInfo;
   identity: Identity;
   resources: ResourcesService;
+  notifications: Notifications;
   rateLimits: RateLimits | undefined;
 }
 
@@ -36,27 +40,36 @@ type TimedContext = MercuriusContext & { [started]?: { at: number; type: string;
 const JIT_AFTER_RUNS = 10;
 
 /**
- * GraphQL at /graphql: POST and GET over HTTP, and the graphql-transport-ws protocol over
- * WebSocket on the same path (queries and mutations too, not only subscriptions).
+ * GraphQL at /graphql: POST and GET over HTTP (mercurius), and the graphql-transport-ws
+ * protocol over WebSocket on the same path (graphql-ws): queries, mutations, subscriptions.
  */
 export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void> {
   const limits = deps.config.graphql;
+  const budget = operationBudget(limits, deps.rateLimits);
+  const ws = graphqlWsHandler({
+    config: deps.config,
+    metrics: deps.metrics,
+    identity: deps.identity,
+    schema: () => app.graphql.schema,
+    operationContext: (request, caller) => operationContext(deps, request, caller),
+    budget,
+  });
+  // mercurius declares the GET /graphql route; the WebSocket upgrade of that route goes to
+  // graphql-ws. Added before @fastify/websocket's own onRoute hook, which reads wsHandler.
+  app.addHook('onRoute', (route) => {
+    if (route.url === '/graphql' && route.method === 'GET') route.wsHandler = ws.handler as never;
+  });
+  app.addHook('onClose', async () => ws.close());
   // Registered here, not by mercurius, so a message cannot be much larger than a document,
   // and so shutdown tells clients to reconnect elsewhere.
-  await app.register(websocket, { options: { maxPayload: limits.maxDocumentBytes + 64 * 1024 }, preClose: closeSocketsForRestart });
-
-  const gate = connectionGate(app, { identity: deps.identity, maxConnectionsPerUser: deps.config.websocket.maxConnectionsPerUser, initTimeoutMs: deps.config.websocket.initTimeoutMs });
-  async function admit(this: ThisParameterType<typeof gate>, init: Parameters<typeof gate>[0]) {
-    const admitted = await gate.call(this, init);
-    if (!admitted) return false;
-    const token = admitted.wsToken;
-    const caller = token === undefined ? async () => undefined : () => deps.identity.auth.authenticate(token);
-    return { ...admitted, resourceLoaders: resourceLoaders(deps.identity, deps.resources, caller) };
-  }
+  await app.register(websocket, {
+    options: { maxPayload: limits.maxDocumentBytes + 64 * 1024, handleProtocols: chooseGraphqlWsProtocol },
+    preClose: closeSocketsForRestart,
+  });
 
   await app.register(mercurius, {
     schema: typeDefs,
-    resolvers: withClientErrors(resolvers(deps.server, deps.identity, deps.resources) as never),
+    resolvers: withClientErrors(resolvers(deps.server, deps.identity, deps.resources, deps.notifications) as never),
     path: '/graphql',
     graphiql: limits.graphiql,
     jit: JIT_AFTER_RUNS,
@@ -66,37 +79,20 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
     errorFormatter: formatGraphqlErrors as never,
     context: (request) => {
       const principal = Promise.resolve(request.principal);
-      const caller = () => principal;
-      return {
-        trace: request.trace,
-        log: request.log,
-        caller,
-        client: clientInfo(request),
-        loaders: identityLoaders(deps.identity),
-        resourceLoaders: resourceLoaders(deps.identity, deps.resources, caller),
-      };
+      return operationContext(deps, request, () => principal);
     },
     additionalRouteOptions: { preHandler: requestLimits(limits) },
-    subscription: {
-      fullWsTransport: true,
-      // Pings keep idle sockets alive through proxies and find dead peers.
-      keepAlive: 15_000,
-      context: (_socket, request) => wsContext(deps, request),
-      // The token travels in connection_init ({ "authorization": "Bearer <token>" }). It is
-      // checked there (a bad one closes the connection) and again for every operation, so a
-      // session revoked while the socket is open stops working at once.
-      onConnect: admit,
-      onDisconnect: (context: MercuriusContext & { releaseSlot?: () => void }) => {
-        context.releaseSlot?.();
-      },
-    },
   });
+  attachSubscriptions(app.graphql.schema, subscriptionResolvers(deps.notifications.subscriptions, deps.resources).Subscription as never);
 
-  const budget = operationBudget(limits, deps.rateLimits);
   app.graphql.addHook('preExecution', async (schema, document: DocumentNode, context: TimedContext & BudgetContext, variables) => {
     const operationName = operationNameOf(context.reply, context.operationId);
-    await budget(schema, document, context, variables, operationName);
     const operation = getOperationAST(document, operationName);
+    // This hook runs for HTTP only; WebSocket operations go through graphql-ws.
+    if (operation?.operation === 'subscription') {
+      throw appError('INVALID_INPUT', 'Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP.');
+    }
+    await budget(schema, document, context, variables, operationName);
     context[started] = { at: performance.now(), type: operation?.operation ?? 'unknown', name: operation?.name?.value };
     // mercurius compiles a document with graphql-jit for the operation name of the request
     // that happens to compile it, then runs that compiled operation for every later request
@@ -112,27 +108,20 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
   });
 }
 
-interface WsContext extends IdentityContext {
-  /** The token of connection_init, merged in by onConnect; absent for an anonymous socket. */
-  wsToken?: string;
-}
-
 /**
- * The context a WebSocket connection's operations share (mercurius copies it per operation,
- * onConnect's result merged in). The caller is resolved again for each operation from the
- * token, a cache hit when warm; the loaders do not memoise, so sharing them across
- * operations never serves stale rows.
+ * What resolvers get in their context, over HTTP and WebSocket alike. Over WebSocket the
+ * caller is resolved again for each operation from the connection's token (a cache hit when
+ * warm), so a session revoked while the socket is open stops working at once; the loaders
+ * do not memoise, so they never serve stale rows.
  */
-function wsContext(deps: GraphqlDeps, request: FastifyRequest): WsContext & { trace: FastifyRequest['trace']; log: FastifyRequest['log'] } {
-  const identity = deps.identity;
+function operationContext(deps: GraphqlDeps, request: FastifyRequest, caller: () => Promise<Principal | undefined>): IdentityContext & Record<string, unknown> {
   return {
     trace: request.trace,
     log: request.log,
+    caller,
     client: clientInfo(request),
-    loaders: identityLoaders(identity),
-    caller(this: WsContext): Promise<Principal | undefined> {
-      return this.wsToken === undefined ? Promise.resolve(undefined) : identity.auth.authenticate(this.wsToken, this.client);
-    },
+    loaders: identityLoaders(deps.identity),
+    resourceLoaders: resourceLoaders(deps.identity, deps.resources, caller),
   };
 }
 

@@ -2,7 +2,10 @@ import type { ServerInfo } from '../../core/package.js';
 import type { Identity } from '../../services/identity.js';
 import { identityResolvers, identityTypeDefs } from './identity.js';
 import { resourceResolvers, resourceTypeDefs } from './resources.js';
+import type { Notifications } from '../../services/notifications/index.js';
 import type { ResourcesService } from '../../services/resources/index.js';
+import { notificationResolvers, notificationTypeDefs } from './notifications.js';
+import { subscriptionResolvers, subscriptionTypeDefs } from './subscriptions.js';
 
 /**
  * The GraphQL schema. Each feature adds its types and operations in a module beside this
@@ -21,15 +24,21 @@ export const typeDefs = /* GraphQL */ `
     server: ServerInfo!
   }
 ${identityTypeDefs}
-${resourceTypeDefs}`;
+${resourceTypeDefs}
+${notificationTypeDefs}
+${subscriptionTypeDefs}`;
 
-export function resolvers(info: ServerInfo, identity: Identity, resources: ResourcesService) {
+export function resolvers(info: ServerInfo, identity: Identity, resources: ResourcesService, notifications: Notifications) {
   const fromIdentity = identityResolvers(identity);
   const fromResources = resourceResolvers(resources);
+  const fromNotifications = notificationResolvers(notifications.service);
+  const { Subscription: _attachedSeparately, ...fromSubscriptions } = subscriptionResolvers(notifications.subscriptions, resources);
   return {
     ...fromIdentity,
     ...fromResources,
-    Query: { server: () => info, ...fromIdentity.Query, ...fromResources.Query },
-    Mutation: { ...fromIdentity.Mutation, ...fromResources.Mutation },
+    ...fromNotifications,
+    ...fromSubscriptions,
+    Query: { server: () => info, ...fromIdentity.Query, ...fromResources.Query, ...fromNotifications.Query },
+    Mutation: { ...fromIdentity.Mutation, ...fromResources.Mutation, ...fromNotifications.Mutation },
   };
 }

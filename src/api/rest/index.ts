@@ -1,11 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerInfo } from '../../core/package.js';
 import type { Identity } from '../../services/identity.js';
+import type { NotificationsService } from '../../services/notifications/index.js';
 import type { ResourcesService } from '../../services/resources/index.js';
 import { problemRef } from '../schemas.js';
 import type { App } from '../app.js';
 import { registerAuthRoutes } from './auth.js';
 import { IDENTITY_SCHEMAS } from './identity-schemas.js';
+import { NOTIFICATION_SCHEMAS, registerNotificationRoutes } from './notifications.js';
 import { registerResourceRoutes, RESOURCE_SCHEMAS } from './resources.js';
 import { registerRoleRoutes } from './roles.js';
 import { registerUserRoutes } from './users.js';
@@ -14,8 +16,8 @@ import { registerUserRoutes } from './users.js';
  * The REST API under /api/v1. Each feature adds a module beside this one (`users.ts`,
  * `resources.ts`, …) and registers it here.
  */
-export async function registerRestApi(app: App, server: ServerInfo, identity: Identity, resources: ResourcesService): Promise<void> {
-  for (const schema of [...IDENTITY_SCHEMAS, ...RESOURCE_SCHEMAS]) app.addSchema(schema);
+export async function registerRestApi(app: App, server: ServerInfo, identity: Identity, resources: ResourcesService, notifications: NotificationsService): Promise<void> {
+  for (const schema of [...IDENTITY_SCHEMAS, ...RESOURCE_SCHEMAS, ...NOTIFICATION_SCHEMAS]) app.addSchema(schema);
   await app.register(
     async (api) => {
       api.get(
@@ -42,6 +44,7 @@ export async function registerRestApi(app: App, server: ServerInfo, identity: Id
       registerUserRoutes(api, identity);
       registerRoleRoutes(api, identity);
       registerResourceRoutes(api, resources);
+      registerNotificationRoutes(api, notifications);
     },
     { prefix: '/api/v1' },
   );

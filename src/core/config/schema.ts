@@ -134,10 +134,59 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    queue: Type.Object(
+      {
+        url: Type.String({
+          default: '',
+          maxLength: 2000,
+          pattern: '^(|(nats|kafka)://.+)$',
+          secret: true,
+          description: 'Message queue between instances: nats://host:4222 (NATS JetStream) or kafka://host:9092 (several comma-separated); empty keeps events in this process',
+        }),
+        name: Type.String({
+          default: 'pcf-events',
+          pattern: '^[A-Za-z0-9_-]{1,100}$',
+          description: 'The NATS stream (and subject prefix) or Kafka topic that holds the events',
+        }),
+        retentionMs: ms('How long the broker keeps published events', 604_800_000, 31_536_000_000, 60_000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    events: Type.Object(
+      {
+        pollIntervalMs: ms('How often the outbox relay looks for unpublished events when no local change nudges it (changes made by other instances)', 1000, 60_000, 10),
+        batchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'Outbox rows published per relay transaction' }),
+        retentionMs: ms('How long published events stay in the outbox; also the replay window of resourceChanged(after:)', 86_400_000, 2_592_000_000, 60_000),
+        maxBackoffMs: ms('Longest wait between relay attempts while the queue is unreachable', 30_000, 600_000, 100),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    notifications: Type.Object(
+      {
+        retentionMs: ms('Notifications older than this are deleted (read or not); also the replay window of notificationReceived(after:)', 7_776_000_000, 31_536_000_000, 3_600_000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    mail: Type.Object(
+      {
+        smtpUrl: Type.String({
+          default: '',
+          maxLength: 2000,
+          pattern: '^(|smtps?://.+)$',
+          secret: true,
+          description: 'SMTP server for email notifications: smtp://user:pass@host:587 (STARTTLS) or smtps://host:465; empty sends no email',
+        }),
+        from: Type.String({ default: 'PCF API <no-reply@localhost>', minLength: 3, maxLength: 300, description: 'Sender of notification emails' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     websocket: Type.Object(
       {
         maxConnectionsPerUser: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Open WebSocket connections per user (per client IP when anonymous) on one instance' }),
         initTimeoutMs: ms('Time a new WebSocket connection gets to send connection_init before it is closed (4408)', 10_000, 600_000, 100),
+        keepAliveMs: ms('Interval of the ping frames that keep idle sockets open through proxies and find dead peers', 15_000, 600_000, 100),
+        maxSubscriptionsPerConnection: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'Operations one WebSocket connection may have running at once (subscriptions included); another is refused with RATE_LIMITED until one ends' }),
+        authCheckIntervalMs: ms('How often open sockets re-check their session and access; a revoked session closes (4403) within this plus the auth cache', 2000, 60_000, 100),
       },
       { additionalProperties: false, default: {} },
     ),

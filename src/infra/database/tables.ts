@@ -92,6 +92,8 @@ export interface OutboxTable {
   trace_id: string | null;
   created_at: CreatedAt;
   published_at: ColumnType<Date | null, never, Date | string | null>;
+  /** Commit order per aggregate (identity; never written). */
+  seq: ColumnType<string, never, never>;
 }
 
 export interface NotificationsTable {
@@ -101,7 +103,17 @@ export interface NotificationsTable {
   payload: ColumnType<Record<string, unknown>, string | undefined, string>;
   event_id: string | null;
   read_at: ColumnType<Date | null, never, Date | string | null>;
+  email_claimed_at: ColumnType<Date | null, never, Date | string | null>;
+  emailed_at: ColumnType<Date | null, never, Date | string | null>;
+  /** Commit order per user (identity; never written). */
+  seq: ColumnType<string, never, never>;
   created_at: CreatedAt;
+}
+
+export interface NotificationPreferencesTable {
+  user_id: string;
+  kind: string;
+  email: boolean;
 }
 
 export interface InvitationsTable {
@@ -136,6 +148,7 @@ export interface Tables {
   resource_versions: ResourceVersionsTable;
   outbox: OutboxTable;
   notifications: NotificationsTable;
+  notification_preferences: NotificationPreferencesTable;
   invitations: InvitationsTable;
   idempotency_keys: IdempotencyKeysTable;
 }

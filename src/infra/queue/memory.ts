@@ -5,15 +5,18 @@ const REDELIVERY_DELAY_MS = 100;
 
 /**
  * The embedded queue: events go straight to the handlers of this process. A group's
- * handlers take turns; a failed event is retried until a handler resolves for it. Nothing
- * survives a restart, which is what the outbox is for: events are written to the database
- * with their change and published again if the process stops before they were.
+ * handlers take turns; a failed event is retried until a handler resolves for it. Closing
+ * waits for the handlers under way. An event is published (and its outbox row marked) as
+ * soon as its handlers start, so a process killed while they run loses what they had not
+ * done yet; events not yet published stay in the outbox and are published again.
  */
 export class MemoryQueue implements Queue {
   readonly kind = 'memory';
   readonly #groups = new Map<string, { handlers: EventHandler[]; next: number }>();
   readonly #broadcast = new Set<EventHandler>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Handlers running now: closing waits for them, so a graceful stop loses no event. */
+  readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
 
   async publish(event: QueueEvent): Promise<void> {
@@ -21,14 +24,21 @@ export class MemoryQueue implements Queue {
     if (this.#closed) throw new Error('queue closed');
     const frozen = Object.freeze({ ...event });
     for (const group of this.#groups.keys()) this.#deliver(group, frozen);
-    for (const handler of this.#broadcast) handler(frozen).catch(() => undefined);
+    for (const handler of this.#broadcast) this.#track(handler(frozen)).catch(() => undefined);
+  }
+
+  #track<T>(running: Promise<T>): Promise<T> {
+    this.#inFlight.add(running);
+    void running.finally(() => this.#inFlight.delete(running)).catch(() => undefined);
+    return running;
   }
 
   #deliver(name: string, event: QueueEvent): void {
     const group = this.#groups.get(name);
     if (!group || group.handlers.length === 0 || this.#closed) return;
     const handler = group.handlers[group.next++ % group.handlers.length]!;
-    handler(event).catch(() => {
+    this.#track(handler(event)).catch(() => {
+      if (this.#closed) return;
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         this.#deliver(name, event);
@@ -58,8 +68,17 @@ export class MemoryQueue implements Queue {
     if (this.#closed) throw new Error('queue closed');
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops taking events and waits (at most `drainMs`) for the handlers under way. An event
+   * whose handler failed and was waiting to be retried is dropped: in-process, nothing
+   * outlives the process (see docs/queue.md).
+   */
+  async close(drainMs = 5000): Promise<void> {
     this.#closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
+    await Promise.race([Promise.allSettled([...this.#inFlight]), deadline]);
+    clearTimeout(timer);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#groups.clear();

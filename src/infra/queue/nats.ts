@@ -17,6 +17,14 @@ export interface NatsQueueOptions {
 const ACK_WAIT_MS = 30_000;
 /** A failed event is offered again after this long. */
 const NAK_DELAY_MS = 1000;
+/**
+ * How long one pull request waits. Its idle heartbeats come at half this; two missed ones
+ * reset a consumer. Kept short: after a broker restart a recreated ordered consumer can stop
+ * pulling until that reset (seen with @nats-io/jetstream 3.4), which then costs seconds.
+ */
+const PULL_EXPIRES_MS = 5000;
+/** A publish unanswered this long fails (the relay retries): after a reconnect, not 5 s. */
+const PUBLISH_TIMEOUT_MS = 2000;
 /** The broker drops a second publish of the same event id within this window. */
 const DUPLICATE_WINDOW_MS = 120_000;
 
@@ -65,7 +73,7 @@ export class NatsQueue implements Queue {
 
   async publish(event: QueueEvent): Promise<void> {
     assertTopic(event.topic);
-    await this.js.publish(`${this.options.subjectPrefix}.${event.topic}`, JSON.stringify(event), { msgID: event.id });
+    await this.js.publish(`${this.options.subjectPrefix}.${event.topic}`, JSON.stringify(event), { msgID: event.id, timeout: PUBLISH_TIMEOUT_MS });
   }
 
   async consume(group: string, handler: EventHandler): Promise<Subscription> {
@@ -84,7 +92,7 @@ export class NatsQueue implements Queue {
       });
     }
     const consumer = await this.js.consumers.get(this.options.stream, group);
-    return this.#run(await consumer.consume(), async (message) => {
+    return this.#run(await consumer.consume({ expires: PULL_EXPIRES_MS }), async (message) => {
       try {
         await handler(decode(message));
         message.ack();
@@ -96,12 +104,18 @@ export class NatsQueue implements Queue {
   }
 
   async broadcast(handler: EventHandler): Promise<Subscription> {
+    // Starts after the stream's last message, as an explicit sequence: an ordered consumer
+    // that is reset (broker restart, missed heartbeats) resumes after the last message it
+    // saw, or, having seen none, at this sequence. With DeliverPolicy.New it would restart
+    // at sequence 1 and replay the whole stream to the instance's live subscribers.
+    const { state } = await (await jetstreamManager(this.connection)).streams.info(this.options.stream);
     const consumer = await this.js.consumers.get(this.options.stream, {
-      deliver_policy: DeliverPolicy.New,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: state.last_seq + 1,
       // One subject as a string: a list needs NATS 2.10, Debian's server is 2.9.
       filter_subjects: `${this.options.subjectPrefix}.>`,
     });
-    return this.#run(await consumer.consume(), async (message) => {
+    return this.#run(await consumer.consume({ expires: PULL_EXPIRES_MS }), async (message) => {
       await handler(decode(message)).catch((err: unknown) => this.log.warn({ err, seq: message.seq }, 'broadcast event handler failed'));
     });
   }

@@ -9,6 +9,12 @@
 export interface QueueEvent {
   /** The outbox row's id (UUIDv7): unique, time-ordered, the key consumers deduplicate by. */
   readonly id: string;
+  /**
+   * Its place in the outbox (the row's seq). Events of one aggregate are written under that
+   * aggregate's lock, so for them a larger seq was committed later: subscribers tell by it
+   * what they have already seen.
+   */
+  readonly seq: number;
   /** e.g. `resource.updated`; one segment per dot, letters, digits, `-` and `_`. */
   readonly topic: string;
   readonly payload: unknown;
@@ -23,7 +29,7 @@ export interface Subscription {
 }
 
 export interface Queue {
-  readonly kind: 'memory' | 'nats';
+  readonly kind: 'memory' | 'nats' | 'kafka';
   /** Resolves once the broker holds the event durably; rejects while it is unreachable. */
   publish(event: QueueEvent): Promise<void>;
   /**

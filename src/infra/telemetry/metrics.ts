@@ -23,6 +23,8 @@ export interface Metrics {
 export interface MetricsOptions {
   /** Reads the database pool's state when metrics are scraped. */
   poolStats: () => { total: number; idle: number; waiting: number };
+  /** Live subscriptions (resource and notification feeds) on this instance, when scraped. */
+  liveSubscriptions?: () => number;
   /** Distinct GraphQL operation names tracked before the rest count as "other". */
   maxOperationNames?: number;
 }
@@ -83,6 +85,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
       this.set({ state: 'waiting' }, stats.waiting);
     },
   });
+
+  const liveSubscriptions = options.liveSubscriptions;
+  if (liveSubscriptions) {
+    new Gauge({
+      name: 'live_subscriptions',
+      help: 'Subscriptions (resourceChanged, notificationReceived) receiving live events on this instance',
+      registers: [registry],
+      collect() {
+        this.set(liveSubscriptions());
+      },
+    });
+  }
 
   const maxNames = options.maxOperationNames ?? 100;
   const knownNames = new Set<string>();

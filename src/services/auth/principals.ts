@@ -1,6 +1,6 @@
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { appError } from '../../core/errors.js';
-import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { buildAbility, type AppAbility } from '../access/index.js';
 import type { ClientInfo } from './sessions.js';
@@ -13,7 +13,7 @@ export interface Grants {
   roles: RoleRef[];
   /** Direct permissions and those of its roles, each once. */
   permissions: PermissionView[];
-  /** Changes whenever the grants are reloaded; keys the compiled ability. */
+  /** A hash of what the ability is built from (user id, permissions); keys the compiled ability. */
   stamp: string;
 }
 
@@ -112,11 +112,14 @@ export class GrantsStore {
       )
       .orderBy('id')
       .execute();
+    const views = permissions.map(permissionView);
     return {
       user: userView(user),
       roles: roles.map((r) => ({ id: r.id, name: r.name })),
-      permissions: permissions.map(permissionView),
-      stamp: newId(),
+      permissions: views,
+      // What the ability is built from, hashed: grants reloaded unchanged keep their ability
+      // (and whoever compares abilities sees no change).
+      stamp: createHash('sha256').update(JSON.stringify([userId, views])).digest('base64url'),
     };
   }
 }

@@ -4,6 +4,15 @@ import type { Database } from '../../infra/database/index.js';
 import type { Queue } from '../../infra/queue/port.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
 
+/** Under concurrent writes, how long a pass waits for more rows to publish together. */
+const COALESCE_MS = 10;
+/** The advisory lock the publishing relay holds (an arbitrary number of ours). */
+const RELAY_LOCK = 7_203_310_061;
+/** publishPending's answer while another relay publishes. */
+export const BUSY = -1;
+/** How soon a relay looks again after finding another one publishing. */
+const BUSY_RETRY_MS = 20;
+
 export interface RelayOptions {
   /** How often the outbox is looked at when nothing nudges the relay. */
   pollIntervalMs: number;
@@ -17,11 +26,11 @@ export interface RelayOptions {
 
 /**
  * The transactional outbox's relay: it publishes the rows services wrote with their changes,
- * in id (time) order, and marks them published. Rows are taken with `FOR UPDATE SKIP
- * LOCKED`, so several instances relay side by side without publishing a row twice at the
- * same time; a crash between publishing and marking publishes it again, which consumers
- * absorb by deduplicating on the event id. While the queue is unreachable the rows wait in
- * the outbox and the relay retries with backoff: nothing is lost.
+ * in the order they were written, and marks them published. Every instance runs one; one
+ * publishes at a time (an advisory lock), so batches never interleave. A crash between
+ * publishing and marking publishes a row again, which consumers absorb by deduplicating on
+ * the event id. While the queue is unreachable the rows wait in the outbox and the relay
+ * retries with backoff: nothing is lost.
  */
 export class OutboxRelay {
   #stopping = new AbortController();
@@ -49,15 +58,24 @@ export class OutboxRelay {
     this.#wake?.();
   }
 
-  /** Publishes what is pending, once; resolves with how many rows it published. */
+  /**
+   * Publishes what is pending, once; resolves with how many rows it published, or `BUSY`
+   * when another instance's relay is publishing (it will take these rows too).
+   */
   async publishPending(): Promise<number> {
     let failure: unknown;
     const count = await this.database.db.transaction().execute(async (tx) => {
+      // One relay publishes at a time, across instances: two publishing side by side could
+      // send a resource's later event before its earlier one, and a subscriber resuming
+      // after the later one would never get the earlier. Released at commit.
+      const { rows: lock } = await sql<{ taken: boolean }>`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS taken`.execute(tx);
+      if (!lock[0]?.taken) return BUSY;
       const rows = await tx
         .selectFrom('outbox')
-        .select(['id', 'topic', 'payload'])
+        .select(['id', 'seq', 'topic', 'payload'])
         .where('published_at', 'is', null)
-        .orderBy('id')
+        // Commit order for each aggregate (ids come from clocks, before their commits).
+        .orderBy('seq')
         .limit(this.options.batchSize)
         .forUpdate()
         .skipLocked()
@@ -65,7 +83,7 @@ export class OutboxRelay {
       const published: string[] = [];
       try {
         for (const row of rows) {
-          await this.queue.publish({ id: row.id, topic: row.topic, payload: row.payload });
+          await this.queue.publish({ id: row.id, seq: Number(row.seq), topic: row.topic, payload: row.payload });
           published.push(row.id);
         }
       } catch (err) {
@@ -89,6 +107,7 @@ export class OutboxRelay {
 
   async #loop(): Promise<void> {
     const signal = this.#stopping.signal;
+    let busy = 0;
     for (let failures = 0; !signal.aborted; ) {
       try {
         const count = await this.publishPending();
@@ -99,8 +118,20 @@ export class OutboxRelay {
           const pruned = await this.prune();
           if (pruned > 0) this.log.debug({ pruned }, 'published outbox rows pruned');
         }
-        // A full batch means more are waiting: go on at once.
-        if (count < this.options.batchSize) await this.#idle(this.options.pollIntervalMs);
+        // A full batch means more are waiting: go on at once. Several rows in one pass mean
+        // writes are coming in concurrently: the next pass waits a moment to take more at once
+        // (one transaction per batch, not per write). A lone write is published at once.
+        if (count >= this.options.batchSize) continue;
+        // Another instance is publishing: look again shortly, so rows committed here after
+        // it took its batch do not wait for the next poll.
+        if (count === BUSY) {
+          busy++;
+          await sleep(Math.min(BUSY_RETRY_MS * 2 ** (busy - 1), this.options.pollIntervalMs), signal);
+          continue;
+        }
+        busy = 0;
+        if (count > 1) await sleep(COALESCE_MS, signal);
+        await this.#idle(this.options.pollIntervalMs);
       } catch (err) {
         if (signal.aborted) return;
         failures++;

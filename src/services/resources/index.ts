@@ -19,6 +19,7 @@ export function createResources(deps: { database: Database; cache: Cache; identi
     cache: new TolerantCache(deps.cache, moduleLogger(deps.logger, 'resources')),
     grants: deps.identity.grants,
     audit: deps.identity.audit,
+    outbox: deps.identity.outbox,
     maxDataBytes: deps.config.resources.maxDataBytes,
     // Instances sharing PostgreSQL without Redis each cache on their own: briefly (see identity.ts).
     cacheTtlMs: deps.cache.kind === 'redis' || deps.database.kind === 'pglite' ? deps.config.resources.cacheTtlMs : Math.min(deps.config.resources.cacheTtlMs, 1000),

@@ -8,7 +8,8 @@ import { actor, type Audit } from '../auth/audit.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
 import { resourceCacheKey } from '../shared/cache-keys.js';
 import { IdempotencyStore } from '../shared/idempotency.js';
-import { writeOutbox } from '../shared/outbox.js';
+import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
+import { writeOutbox, type OutboxSignal } from '../shared/outbox.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { iso } from '../shared/views.js';
@@ -73,6 +74,7 @@ export interface ResourcesDeps {
   audit: Audit;
   maxDataBytes: number;
   cacheTtlMs: number;
+  outbox: OutboxSignal;
 }
 
 const SUMMARY_COLUMNS = [
@@ -141,7 +143,7 @@ export class ResourcesService {
     const id = newId();
     const record = { id, ownerId: caller.user.id, name: fields.name, type: fields.type, createdAt: now.toISOString(), metadata: fields.metadata };
     if (!can(caller.ability, 'create', 'resource', record)) throw appError('FORBIDDEN', `You may not create resources of type ${fields.type}.`);
-    const event = { id, ownerId: caller.user.id, type: fields.type, name: fields.name, version: 1, actorId: caller.user.id };
+    const event: ResourceEventPayload = { ...record, version: 1, actorId: caller.user.id };
     // The resource, its version 1 and its outbox event in ONE statement (data-modifying
     // CTEs): atomic without BEGIN/COMMIT, one round trip instead of five.
     const work = async (tx: Database['db']) => {
@@ -156,7 +158,7 @@ export class ResourcesService {
           RETURNING data
         ), o AS (
           INSERT INTO outbox (id, topic, aggregate_type, aggregate_id, payload, trace_id)
-          SELECT ${newId()}, 'resource.created', 'resource', r.id, ${JSON.stringify(event)}::jsonb, ${options.traceId ?? null} FROM r
+          SELECT ${newId()}, ${TOPIC.resourceCreated}, 'resource', r.id, ${JSON.stringify(event)}::jsonb, ${options.traceId ?? null} FROM r
         )
         SELECT r.*, v.data FROM r, v`.execute(tx);
       const row = rows[0]!;
@@ -164,6 +166,7 @@ export class ResourcesService {
     };
     // Without an Idempotency-Key the statement needs no transaction of its own.
     const result = options.idempotencyKey === undefined ? { ...(await work(this.#d.database.db)), replayed: false } : await this.#write(caller, 'POST /resources', { input }, options, work);
+    this.#d.outbox.committed();
     return { ...result.body, replayed: result.replayed };
   }
 
@@ -271,11 +274,12 @@ export class ResourcesService {
       const row = await tx.updateTable('resources').set({ version, updated_at: now }).where('id', '=', locked.id).returning(SUMMARY_COLUMNS).executeTakeFirstOrThrow();
       const data = await appendVersion(tx, { resourceId: locked.id, version, data: source.data, authorId: caller.user.id, at: now });
       const view: ResourceView = { ...summaryView(row), data };
-      await writeOutbox(tx, { topic: 'resource.updated', aggregateType: 'resource', aggregateId: locked.id, payload: { ...eventPayload(view, caller), restoredFrom: n }, traceId: options.traceId });
+      await writeOutbox(tx, { topic: TOPIC.resourceRestored, aggregateType: 'resource', aggregateId: locked.id, payload: { ...eventPayload(view, caller), restoredFrom: n }, traceId: options.traceId });
       return { status: 200, body: view };
     };
     await this.#d.cache.invalidate([resourceCacheKey(current.id)], INVALIDATION_HOLD_MS);
     const result = await this.#write(caller, `POST /resources/${current.id}/restore`, { n }, options, work);
+    this.#d.outbox.committed();
     await this.#forget(current.id);
     return { ...result.body, replayed: result.replayed };
   }
@@ -291,8 +295,9 @@ export class ResourcesService {
     await this.#d.database.db.transaction().execute(async (tx) => {
       assertMay(caller, 'delete', await this.#lock(tx, current.id));
       await tx.deleteFrom('resources').where('id', '=', current.id).execute();
-      await writeOutbox(tx, { topic: 'resource.deleted', aggregateType: 'resource', aggregateId: current.id, payload: eventPayload(current, caller), traceId: options.traceId });
+      await writeOutbox(tx, { topic: TOPIC.resourceDeleted, aggregateType: 'resource', aggregateId: current.id, payload: { ...eventPayload(current, caller), sharedWith }, traceId: options.traceId });
     });
+    this.#d.outbox.committed();
     await this.#forget(current.id);
     this.#d.audit('resource.deleted', { ...actor(caller), resourceId: current.id });
   }
@@ -356,10 +361,12 @@ export class ResourcesService {
     const user = await db.selectFrom('users').select('id').where('id', '=', userId!).executeTakeFirst();
     if (!user) throw appError('INVALID_INPUT', 'userId must be an existing user.', { errors: [{ field: 'userId', message: 'is not a user' }] });
     await this.#d.grants.invalidate([user.id]);
-    await db.transaction().execute(async (tx) => {
+    const changed = await db.transaction().execute(async (tx) => {
+      // Under the resource's row lock, like every write of it: its events commit in order.
+      const locked = await this.#lock(tx, resource.id);
       const existing = await this.#sharesOf(tx, resource.id, user.id);
-      for (const action of actions) {
-        if (existing.some((p) => p.action === action)) continue;
+      const added = actions.filter((action) => !existing.some((p) => p.action === action));
+      for (const action of added) {
         const permissionId = newId();
         await tx
           .insertInto('permissions')
@@ -367,7 +374,12 @@ export class ResourcesService {
           .execute();
         await tx.insertInto('user_permissions').values({ user_id: user.id, permission_id: permissionId }).execute();
       }
+      // Sharing what is already shared changes nothing, and says nothing.
+      if (added.length === 0) return false;
+      await writeOutbox(tx, { topic: TOPIC.resourceShared, aggregateType: 'resource', aggregateId: resource.id, payload: { ...eventPayload(locked, caller), userId: user.id, actions } });
+      return true;
     });
+    if (changed) this.#d.outbox.committed();
     this.#d.audit('resource.shared', { ...actor(caller), resourceId: resource.id, userId: user.id, actions });
     return (await this.shares(caller, resource.id)).find((s) => s.userId === user.id) ?? { userId: user.id, actions: [] };
   }
@@ -391,7 +403,15 @@ export class ResourcesService {
     const held = userId ? await this.#sharesOf(this.#d.database.db, resource.id, userId) : [];
     if (held.length === 0) throw appError('NOT_FOUND', 'The resource is not shared with this user.');
     await this.#d.grants.invalidate([userId!]);
-    await this.#d.database.db.deleteFrom('permissions').where('id', 'in', held.map((p) => p.id)).execute();
+    const removed = await this.#d.database.db.transaction().execute(async (tx) => {
+      const locked = await this.#lock(tx, resource.id);
+      const deleted = await tx.deleteFrom('permissions').where('id', 'in', held.map((p) => p.id)).executeTakeFirst();
+      // A concurrent unshare already took them: one event for one change.
+      if (Number(deleted.numDeletedRows) === 0) return false;
+      await writeOutbox(tx, { topic: TOPIC.resourceUnshared, aggregateType: 'resource', aggregateId: resource.id, payload: { ...eventPayload(locked, caller), userId } });
+      return true;
+    });
+    if (removed) this.#d.outbox.committed();
     this.#d.audit('resource.unshared', { ...actor(caller), resourceId: resource.id, userId });
   }
 
@@ -419,9 +439,10 @@ export class ResourcesService {
       const locked = await this.#lock(tx, id);
       assertVersion(locked.version, expectedVersion);
       const changed = await apply(tx, locked);
-      await writeOutbox(tx, { topic: 'resource.updated', aggregateType: 'resource', aggregateId: id, payload: eventPayload(changed, caller), traceId: options.traceId });
+      await writeOutbox(tx, { topic: TOPIC.resourceUpdated, aggregateType: 'resource', aggregateId: id, payload: eventPayload(changed, caller), traceId: options.traceId });
       return changed;
     });
+    this.#d.outbox.committed();
     await this.#forget(id);
     return view;
   }
@@ -548,8 +569,8 @@ function assertVersion(current: number, expected: ExpectedVersion): void {
   }
 }
 
-function eventPayload(resource: ResourceSummary, caller: Principal): Record<string, unknown> {
-  return { id: resource.id, ownerId: resource.ownerId, type: resource.type, name: resource.name, version: resource.version, actorId: caller.user.id };
+function eventPayload(resource: ResourceSummary, caller: Principal): ResourceEventPayload {
+  return { ...resourceRecord(resource), version: resource.version, actorId: caller.user.id };
 }
 
 const encodeVersionCursor = (version: number): string => Buffer.from(`v${version}`).toString('base64url');

@@ -4,6 +4,8 @@ import { violatedConstraint, type Database } from '../../infra/database/index.js
 import { accessFilter, can, canUnconditionally, validatePermissionInput, type ValidPermission } from '../access/index.js';
 import { actor, type Audit } from '../auth/audit.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
+import { TOPIC, type RoleAssignmentPayload, type RoleChangedPayload, type UserPermissionPayload } from '../events/catalog.js';
+import { writeOutbox, type OutboxSignal } from '../shared/outbox.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { permissionView, roleView, type PermissionView, type RoleView } from '../shared/views.js';
 import { FieldProblems, onlyFields } from '../users/input.js';
@@ -14,6 +16,7 @@ export interface RolesDeps {
   database: Database;
   grants: GrantsStore;
   audit: Audit;
+  outbox: OutboxSignal;
 }
 
 export interface RoleDetail extends RoleView {
@@ -140,9 +143,11 @@ export class RolesService {
         const owned = tx.selectFrom('role_permissions').select('permission_id').where('role_id', '=', id);
         await tx.deleteFrom('permissions').where('id', 'in', owned).execute();
         await tx.deleteFrom('roles').where('id', '=', id).execute();
+        await this.#roleChanged(tx, caller, id, 'deleted');
         return holders.map((h) => h.user_id);
       }),
     );
+    this.#d.outbox.committed();
     await this.#d.grants.invalidate(lateHolders).catch(() => undefined);
     this.#d.audit('role.deleted', { ...actor(caller), roleId: id, name: role.name });
   }
@@ -152,7 +157,9 @@ export class RolesService {
     const permission = permissionFromInput(input);
     const role = await this.#readable(caller, rawRoleId);
     assertNotAdminRole(role);
-    const created = await this.#changeGrants(await this.#holders(role.id), () => this.#insertPermission(permission, { role_id: role.id }));
+    const created = await this.#changeGrants(await this.#holders(role.id), () =>
+      this.#insertPermission(permission, { role_id: role.id }, (tx) => this.#roleChanged(tx, caller, role.id, 'permission_added')),
+    );
     this.#d.audit('permission.granted', { ...actor(caller), roleId: role.id, permissionId: created.id, resourceType: created.resourceType, action: created.action });
     return created;
   }
@@ -166,7 +173,13 @@ export class RolesService {
       ? await this.#d.database.db.selectFrom('role_permissions').select('permission_id').where('role_id', '=', role.id).where('permission_id', '=', permissionId).executeTakeFirst()
       : undefined;
     if (!linked) throw permissionNotFound();
-    await this.#changeGrants(await this.#holders(role.id), () => this.#d.database.db.deleteFrom('permissions').where('id', '=', linked.permission_id).execute());
+    await this.#changeGrants(await this.#holders(role.id), () =>
+      this.#d.database.db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('permissions').where('id', '=', linked.permission_id).execute();
+        await this.#roleChanged(tx, caller, role.id, 'permission_removed');
+      }),
+    );
+    this.#d.outbox.committed();
     this.#d.audit('permission.revoked', { ...actor(caller), roleId: role.id, permissionId: linked.permission_id });
   }
 
@@ -176,8 +189,13 @@ export class RolesService {
     const userId = await this.#existingUser(rawUserId);
     const role = await this.#readable(caller, rawRoleId);
     await this.#changeGrants([userId], () =>
-      this.#d.database.db.insertInto('user_roles').values({ user_id: userId, role_id: role.id }).onConflict((oc) => oc.doNothing()).execute(),
+      this.#d.database.db.transaction().execute(async (tx) => {
+        const added = await tx.insertInto('user_roles').values({ user_id: userId, role_id: role.id }).onConflict((oc) => oc.doNothing()).returning('user_id').executeTakeFirst();
+        // Assigning a role the user already has changes nothing, and says nothing.
+        if (added) await this.#roleAssignment(tx, TOPIC.roleAssigned, caller, userId, role);
+      }),
     );
+    this.#d.outbox.committed();
     this.#d.audit('role.assigned', { ...actor(caller), userId, roleId: role.id });
   }
 
@@ -189,9 +207,11 @@ export class RolesService {
     await this.#changeGrants([userId], () =>
       this.#d.database.db.transaction().execute(async (tx) => {
         await assertNotLastAdmin(tx, userId, role.id);
-        await tx.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', role.id).execute();
+        const removed = await tx.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', role.id).returning('user_id').executeTakeFirst();
+        if (removed) await this.#roleAssignment(tx, TOPIC.roleUnassigned, caller, userId, role);
       }),
     );
+    this.#d.outbox.committed();
     this.#d.audit('role.unassigned', { ...actor(caller), userId, roleId: role.id });
   }
 
@@ -200,7 +220,9 @@ export class RolesService {
     const caller = this.#grantor(principal);
     const permission = permissionFromInput(input);
     const userId = await this.#existingUser(rawUserId);
-    const created = await this.#changeGrants([userId], () => this.#insertPermission(permission, { user_id: userId }));
+    const created = await this.#changeGrants([userId], () =>
+      this.#insertPermission(permission, { user_id: userId }, (tx, view) => this.#userPermission(tx, TOPIC.permissionGranted, caller, userId, view)),
+    );
     this.#d.audit('permission.granted', { ...actor(caller), userId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
     return created;
   }
@@ -213,7 +235,13 @@ export class RolesService {
       ? await this.#d.database.db.selectFrom('user_permissions').select('permission_id').where('user_id', '=', userId).where('permission_id', '=', permissionId).executeTakeFirst()
       : undefined;
     if (!linked) throw permissionNotFound();
-    await this.#changeGrants([userId], () => this.#d.database.db.deleteFrom('permissions').where('id', '=', linked.permission_id).execute());
+    await this.#changeGrants([userId], () =>
+      this.#d.database.db.transaction().execute(async (tx) => {
+        const removed = await tx.deleteFrom('permissions').where('id', '=', linked.permission_id).returning(['id', 'resource_type', 'action', 'conditions']).executeTakeFirst();
+        if (removed) await this.#userPermission(tx, TOPIC.permissionRevoked, caller, userId, permissionView(removed));
+      }),
+    );
+    this.#d.outbox.committed();
     this.#d.audit('permission.revoked', { ...actor(caller), userId, permissionId: linked.permission_id });
   }
 
@@ -254,8 +282,12 @@ export class RolesService {
   }
 
   /** A new permission row and its link to one role or one user, in one transaction. */
-  async #insertPermission(permission: ValidPermission, link: { role_id: string } | { user_id: string }): Promise<PermissionView> {
-    return this.#d.database.db.transaction().execute(async (tx) => {
+  async #insertPermission(
+    permission: ValidPermission,
+    link: { role_id: string } | { user_id: string },
+    recordEvent: (tx: Database['db'], created: PermissionView) => Promise<void>,
+  ): Promise<PermissionView> {
+    const created = await this.#d.database.db.transaction().execute(async (tx) => {
       const row = await tx
         .insertInto('permissions')
         .values({
@@ -268,8 +300,27 @@ export class RolesService {
         .executeTakeFirstOrThrow();
       if ('role_id' in link) await tx.insertInto('role_permissions').values({ role_id: link.role_id, permission_id: row.id }).execute();
       else await tx.insertInto('user_permissions').values({ user_id: link.user_id, permission_id: row.id }).execute();
-      return permissionView(row);
+      const view = permissionView(row);
+      await recordEvent(tx, view);
+      return view;
     });
+    this.#d.outbox.committed();
+    return created;
+  }
+
+  #roleChanged(tx: Database['db'], caller: Principal, roleId: string, change: RoleChangedPayload['change']): Promise<void> {
+    const payload: RoleChangedPayload = { roleId, change, actorId: caller.user.id };
+    return writeOutbox(tx, { topic: TOPIC.roleChanged, aggregateType: 'role', aggregateId: roleId, payload });
+  }
+
+  #roleAssignment(tx: Database['db'], topic: string, caller: Principal, userId: string, role: RoleView): Promise<void> {
+    const payload: RoleAssignmentPayload = { userId, roleId: role.id, roleName: role.name, actorId: caller.user.id };
+    return writeOutbox(tx, { topic, aggregateType: 'user', aggregateId: userId, payload });
+  }
+
+  #userPermission(tx: Database['db'], topic: string, caller: Principal, userId: string, permission: PermissionView): Promise<void> {
+    const payload: UserPermissionPayload = { userId, permissionId: permission.id, resourceType: permission.resourceType, action: permission.action, actorId: caller.user.id };
+    return writeOutbox(tx, { topic, aggregateType: 'user', aggregateId: userId, payload });
   }
 
   #grantor(principal: Principal | undefined): Principal {

@@ -2,11 +2,11 @@ import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 
 export interface DomainEvent {
-  /** e.g. `resource.updated` */
+  /** e.g. `resource.updated` (services/events/catalog.ts) */
   topic: string;
   aggregateType: string;
   aggregateId: string;
-  payload: Record<string, unknown>;
+  payload: object;
   traceId?: string | undefined;
 }
 
@@ -26,4 +26,22 @@ export async function writeOutbox(tx: Database['db'], event: DomainEvent): Promi
       trace_id: event.traceId ?? null,
     })
     .execute();
+}
+
+/**
+ * Tells the relay that events were committed, so it publishes them now rather than at its
+ * next poll. Services call `committed()` after a transaction that wrote to the outbox; a
+ * missed call only delays the event until the poll, it never loses one.
+ */
+export class OutboxSignal {
+  #listener: (() => void) | undefined;
+
+  committed(): void {
+    this.#listener?.();
+  }
+
+  /** The relay listens; one listener per instance. */
+  listen(listener: (() => void) | undefined): void {
+    this.#listener = listener;
+  }
 }

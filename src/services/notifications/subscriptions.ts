@@ -1,0 +1,292 @@
+import { appError, isAppError } from '../../core/errors.js';
+import { canonicalId } from '../../core/ids.js';
+import type { Database } from '../../infra/database/index.js';
+import type { QueueEvent } from '../../infra/queue/port.js';
+import { can, type SubjectRecord } from '../access/index.js';
+import type { Principal } from '../auth/principals.js';
+import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
+import type { ResourcesService } from '../resources/index.js';
+import { isSignal, type Feed, type LiveEvents } from './live.js';
+import type { NotificationCreatedPayload, NotificationsService, NotificationView } from './notifications.service.js';
+
+export type ResourceChangeKind = 'CREATED' | 'UPDATED' | 'RESTORED' | 'DELETED' | 'SHARED' | 'UNSHARED' | 'RESYNC';
+
+/** One event of a resource, as its subscribers receive it. */
+export interface ResourceChange {
+  /**
+   * The event's id: pass the last one received as `after` when resubscribing. With RESYNC,
+   * the newest event of the resource still kept (null when none is): resubscribe after it.
+   */
+  eventId: string | null;
+  /** RESYNC: what happened since `after` cannot be replayed; read the resource again. */
+  kind: ResourceChangeKind;
+  resourceId: string;
+  version: number | null;
+  actorId: string | null;
+  restoredFrom: number | null;
+  at: string;
+}
+
+/** One delivery of notificationReceived: a notification, or the word to refetch the list. */
+export interface NotificationDelivery {
+  resync: boolean;
+  notification: NotificationView | null;
+}
+
+/** The live feeds of one connection, so it can ask them to re-check access. */
+export type FeedGroup = Set<Feed>;
+
+/** The subscriber; `fresh` asks for its grants as they are now rather than as last checked. */
+export type Caller = (fresh?: boolean) => Promise<Principal>;
+
+export interface SubscriptionsDeps {
+  database: Database;
+  live: LiveEvents;
+  resources: ResourcesService;
+  notifications: NotificationsService;
+  /** Most events replayed to a reconnecting subscriber; beyond, it is told to resync. */
+  replayLimit: number;
+}
+
+/** The time a UUIDv7 was made (its first 48 bits: milliseconds since the epoch). */
+const timeOf = (id: string): string => new Date(parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toISOString();
+
+function change(event: QueueEvent): ResourceChange {
+  const p = event.payload as ResourceEventPayload;
+  const kind = event.topic.slice('resource.'.length).toUpperCase() as ResourceChangeKind;
+  return { eventId: event.id, kind, resourceId: p.id, version: p.version ?? null, actorId: p.actorId ?? null, restoredFrom: p.restoredFrom ?? null, at: timeOf(event.id) };
+}
+
+const resync = (resourceId: string, newest: string | null): ResourceChange => ({ eventId: newest, kind: 'RESYNC', resourceId, version: null, actorId: null, restoredFrom: null, at: new Date().toISOString() });
+
+/**
+ * An async generator whose return() takes effect while it waits for its next live event:
+ * a generator's own return() waits for its next yield, which for a quiet resource may never
+ * come, keeping the subscription (and its socket's slot) alive after the client left.
+ * `end` closes the feed it waits on, so it finishes at once.
+ */
+function endable<T>(generator: AsyncGenerator<T>, end: () => void): AsyncGenerator<T> {
+  const originalReturn = generator.return.bind(generator);
+  generator.return = (value) => {
+    end();
+    return originalReturn(value);
+  };
+  return generator;
+}
+
+/** Access to a watched record went: the subscription ends with the answer a read would get. */
+const accessGone = () => appError('NOT_FOUND', 'No such resource (or no longer readable).');
+
+const isDenial = (err: unknown) => isAppError(err) && (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN');
+
+/** What a resubscribing caller missed: the events after `since` (the seq of its last one), oldest first. */
+interface Missed {
+  since: number;
+  events: QueueEvent[];
+}
+
+/** The newest event of a resource, where a subscription without `after` starts. */
+interface Position {
+  id: string | null;
+  seq: number;
+}
+
+export class LiveSubscriptions {
+  readonly #d: SubscriptionsDeps;
+
+  constructor(deps: SubscriptionsDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * A resource's changes, for a caller that may read it (else NOT_FOUND, before anything
+   * starts). Each event is checked against the caller's access as the event left it; an
+   * event it may no longer read, or a re-check that finds the access gone, ends the
+   * subscription with NOT_FOUND. A deletion is delivered, then the subscription completes.
+   * With `after`, the events since are replayed first (those the caller could not read
+   * skipped), or RESYNC is sent; a resource deleted meanwhile replays up to its deletion.
+   *
+   * Nothing is registered until the subscriber asks for its first event, so a subscription
+   * given up before it starts holds nothing.
+   */
+  async resourceChanges(caller: Caller, rawId: string, rawAfter: string | undefined, group: FeedGroup): Promise<AsyncGenerator<ResourceChange>> {
+    const principal = await caller();
+    const subscriberId = principal.user.id;
+    const after = rawAfter === undefined ? undefined : (canonicalId(rawAfter) ?? '');
+    const id = canonicalId(rawId) ?? '';
+    const readable = async (event: QueueEvent) => {
+      const p = event.payload as ResourceEventPayload;
+      // Its shares are deleted with it: a holder may still hear how it ended.
+      if (event.topic === TOPIC.resourceDeleted && p.sharedWith?.includes(subscriberId)) return true;
+      // A share taken from the subscriber: its grants changed this very moment.
+      const principal = await caller(event.topic === TOPIC.resourceUnshared && p.userId === subscriberId);
+      return can(principal.ability, 'read', 'resource', p as unknown as SubjectRecord);
+    };
+    let deletedSince: Missed | undefined;
+    try {
+      await this.#d.resources.get(principal, rawId);
+    } catch (err) {
+      // Gone since the subscriber last heard of it: it may still learn how it ended.
+      if (!isDenial(err) || after === undefined || !id) throw err;
+      const missed = await this.#missedEvents(id, after);
+      const last = missed?.events.at(-1);
+      if (last?.topic !== TOPIC.resourceDeleted || !(await readable(last))) throw err;
+      deletedSince = missed;
+    }
+    const { live, resources } = this.#d;
+    const missedEvents = (since: string) => this.#missedEvents(id, since);
+    const deletionOf = () => this.#deletionOf(id);
+    const newestEvent = () => this.#newestEvent(id);
+
+    let feed: Feed | undefined;
+    return endable(
+      (async function* changes(): AsyncGenerator<ResourceChange> {
+        feed = deletedSince ? undefined : live.watchResource(id);
+        if (feed) group.add(feed);
+        try {
+          // Watching started before the subscriber's position is read, so nothing falls
+          // between the two; what the feed then brings at or before that position (events
+          // still on their way when it subscribed) it has already, or reads with the resource.
+          const replay = deletedSince ?? (after === undefined ? undefined : await missedEvents(after));
+          let through: number;
+          if (replay) {
+            through = replay.since;
+            for (const event of replay.events) {
+              through = event.seq;
+              // What the caller could not read then is not for it, even if it may read it now.
+              if (!(await readable(event))) continue;
+              yield change(event);
+              if (event.topic === TOPIC.resourceDeleted) return;
+            }
+          } else {
+            const newest = await newestEvent();
+            through = newest.seq;
+            if (after !== undefined) yield resync(id, newest.id);
+          }
+          if (!feed) return;
+          for await (const item of feed) {
+            if (isSignal(item)) {
+              if (item.signal === 'overflow') {
+                yield resync(id, (await newestEvent()).id);
+                return;
+              }
+              try {
+                // The connection has just refreshed its caller: that is what changed.
+                await resources.get(await caller(), id);
+              } catch (err) {
+                // Only a refusal means the access went; a database hiccup does not. A resource
+                // deleted a moment ago (its deletion still on its way here) ends with DELETED.
+                if (!isDenial(err)) continue;
+                const deleted = await deletionOf();
+                if (deleted && (await readable(deleted))) {
+                  yield change(deleted);
+                  return;
+                }
+                throw accessGone();
+              }
+              continue;
+            }
+            if (item.seq <= through) continue;
+            through = item.seq;
+            if (!(await readable(item))) throw accessGone();
+            yield change(item);
+            if (item.topic === TOPIC.resourceDeleted) return;
+          }
+        } finally {
+          if (feed) {
+            feed.close();
+            group.delete(feed);
+          }
+        }
+      })(),
+      () => feed?.close(),
+    );
+  }
+
+  /** The caller's new notifications, after a replay of those since `after` (or a resync). */
+  async notificationsFor(caller: Caller, rawAfter: string | undefined, group: FeedGroup): Promise<AsyncGenerator<NotificationDelivery>> {
+    const userId = (await caller()).user.id;
+    const { live, notifications, replayLimit } = this.#d;
+
+    let feed: Feed | undefined;
+    return endable(
+      (async function* deliveries(): AsyncGenerator<NotificationDelivery> {
+        feed = live.watchUser(userId);
+        group.add(feed);
+        try {
+          // As for resources: watching starts first, and the feed's notifications up to the
+          // starting point are the replay's, or older than the subscription.
+          const start = await notifications.startingPoint(userId, rawAfter, replayLimit);
+          let through = start.through;
+          if (!start.complete) yield { resync: true, notification: null };
+          for (const notification of start.items) yield { resync: false, notification };
+          for await (const item of feed) {
+            if (isSignal(item)) {
+              if (item.signal === 'overflow') {
+                yield { resync: true, notification: null };
+                return;
+              }
+              // A notification is its user's whatever else changes; a signed-out caller fails here.
+              await caller();
+              continue;
+            }
+            const { seq, notification } = item.payload as NotificationCreatedPayload;
+            if (seq <= through) continue;
+            through = seq;
+            yield { resync: false, notification };
+          }
+        } finally {
+          feed.close();
+          group.delete(feed);
+        }
+      })(),
+      () => feed?.close(),
+    );
+  }
+
+  /** A resource's deletion event, while the outbox keeps it. */
+  async #deletionOf(resourceId: string): Promise<QueueEvent | undefined> {
+    const row = await this.#d.database.db
+      .selectFrom('outbox')
+      .select(['id', 'seq', 'topic', 'payload'])
+      .where('aggregate_id', '=', resourceId)
+      .where('topic', '=', TOPIC.resourceDeleted)
+      .executeTakeFirst();
+    return row && { ...row, seq: Number(row.seq) };
+  }
+
+  /**
+   * A resource's events after event `after`, from the outbox (kept for its retention), in
+   * commit order; undefined when that cannot be told: `after` is not one of them any more
+   * (or never was), or more than the replay limit follow it.
+   */
+  async #missedEvents(resourceId: string, after: string): Promise<Missed | undefined> {
+    const db = this.#d.database.db;
+    const known = after ? await db.selectFrom('outbox').select('seq').where('id', '=', after).where('aggregate_id', '=', resourceId).executeTakeFirst() : undefined;
+    if (!known) return undefined;
+    const rows = await db
+      .selectFrom('outbox')
+      .select(['id', 'seq', 'topic', 'payload'])
+      .where('aggregate_id', '=', resourceId)
+      .where('seq', '>', known.seq)
+      .where('topic', 'like', 'resource.%')
+      .orderBy('seq')
+      .limit(this.#d.replayLimit + 1)
+      .execute();
+    if (rows.length > this.#d.replayLimit) return undefined;
+    return { since: Number(known.seq), events: rows.map((row) => ({ ...row, seq: Number(row.seq) })) };
+  }
+
+  /** The newest event of a resource the outbox still keeps (a RESYNC names it); seq 0 when none is. */
+  async #newestEvent(resourceId: string): Promise<Position> {
+    const row = await this.#d.database.db
+      .selectFrom('outbox')
+      .select(['id', 'seq'])
+      .where('aggregate_id', '=', resourceId)
+      .where('topic', 'like', 'resource.%')
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { id: row.id, seq: Number(row.seq) } : { id: null, seq: 0 };
+  }
+}

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { as, login, type Session } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { startSmtpServer, type SmtpTestServer } from '../support/smtp.js';
+
+/**
+ * The email channel end to end: a user opts in over REST, someone shares a resource with it,
+ * and the notification reaches a real SMTP server (started here) once, with no credentials
+ * in any log line.
+ */
+describe('email notifications', () => {
+  let smtp: SmtpTestServer;
+  let t: TestServer;
+  let alice: Session;
+  let bob: Session;
+
+  const register = async (email: string, name: string): Promise<Session> => {
+    const created = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, name, password: `${name} long passphrase` } });
+    assert.equal(created.statusCode, 201, created.body);
+    return login(t, email, `${name} long passphrase`);
+  };
+
+  before(async () => {
+    smtp = await startSmtpServer({ users: { pcf: 'smtp-secret-pass' } });
+    const url = smtp.url.replace('smtp://', 'smtp://pcf:smtp-secret-pass@');
+    t = await startTestServer('pglite', { config: { 'mail.smtpUrl': url, 'mail.from': 'PCF <no-reply@pcf.example>' } });
+    await register('admin@mail.example', 'Admin');
+    alice = await register('alice@mail.example', 'Alice');
+    bob = await register('bob@mail.example', 'Bob');
+  });
+  after(async () => {
+    await t.close();
+    await smtp.close();
+  });
+
+  it('emails the kinds a user opted into, once each, and nothing else', async () => {
+    const opted = await as(t, alice.token, 'PUT', '/api/v1/notifications/preferences', { email: ['resource.shared'] });
+    assert.equal(opted.statusCode, 200, opted.body);
+    const doc = (await as(t, bob.token, 'POST', '/api/v1/resources', { name: 'Budget', type: 'doc', data: {} })).json() as { id: string };
+    assert.equal((await as(t, bob.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: alice.user.id, actions: ['read'] })).statusCode, 201);
+
+    const mail = await smtp.waitFor((m) => m.to.includes('alice@mail.example'), 10_000);
+    assert.equal(mail.subject, 'Bob shared "Budget" (doc) with you');
+    assert.match(mail.text, /Bob shared the resource "Budget" \(doc\) with you \(read\)/);
+    assert.match(mail.from, /no-reply@pcf\.example/);
+    assert.equal(mail.user, 'pcf', 'authenticated with the configured account');
+
+    // A login is notified in the app, but alice did not ask for it by email.
+    await login(t, 'alice@mail.example', 'Alice long passphrase');
+    const deadline = Date.now() + 5000;
+    let logins = 0;
+    while (logins < 2 && Date.now() < deadline) {
+      const list = (await as(t, alice.token, 'GET', '/api/v1/notifications')).json() as { items: { kind: string }[] };
+      logins = list.items.filter((n) => n.kind === 'login.new').length;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(logins, 2);
+    // Let the email consumer see the login's notification before counting.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(smtp.messages.filter((m) => m.to.includes('alice@mail.example')).length, 1);
+    assert.equal(smtp.messages.filter((m) => m.to.includes('bob@mail.example')).length, 0);
+    assert.doesNotMatch(t.logs.text(), /smtp-secret-pass/);
+  });
+});
