@@ -22,6 +22,12 @@ export interface BenchConfig {
   pcfEntry: string | undefined;
   /** Redis for the `pcf-redis` server: BENCH_REDIS_URL, else PCF_REDIS_URL, else the local default. */
   redisUrl: string;
+  /** NATS for the `pcf-realtime-nats` server: BENCH_NATS_URL, else the local default. */
+  natsUrl: string;
+  /** Measured mutations per WebSocket fan-out scenario (after WS_WARMUP_MUTATIONS unmeasured ones). */
+  wsMutations: number;
+  /** Idle subscribed WebSocket connections the `ws-idle` scenarios open. */
+  wsIdle: number;
 }
 
 /** A mistake in how the benchmark was invoked: reported as one line, without a stack. */
@@ -29,6 +35,13 @@ export class BenchError extends Error {}
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/pcf_bench';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+/** Measured mutations of a fan-out scenario: 200 events, i.e. 200,000 deliveries at 1,000 subscribers. */
+export const DEFAULT_WS_MUTATIONS = 200;
+/** Idle subscriptions of `ws-idle`: a per-subscription figure well above RSS noise, in about half a minute. */
+export const DEFAULT_WS_IDLE = 2_000;
+/** The idle scenario's ceiling: the client opens them all from this process (and `ulimit -n` bounds both sides). */
+export const MAX_WS_IDLE = 15_000;
 
 function positiveNumber(name: string, fallback: number, { integer = false } = {}): number {
   const raw = process.env[name];
@@ -45,6 +58,12 @@ function scale(): '1m' | undefined {
   if (!raw) return undefined;
   if (raw === '1m') return '1m';
   throw new BenchError(`BENCH_SCALE must be 1m (or unset), got "${process.env.BENCH_SCALE}"`);
+}
+
+function wsIdle(): number {
+  const n = positiveNumber('BENCH_WS_IDLE', DEFAULT_WS_IDLE, { integer: true });
+  if (n > MAX_WS_IDLE) throw new BenchError(`BENCH_WS_IDLE must be at most ${MAX_WS_IDLE}, got ${n}`);
+  return n;
 }
 
 /**
@@ -66,6 +85,9 @@ export function readBenchConfig(args: readonly string[] = []): BenchConfig {
     readyTimeoutMs: positiveNumber('BENCH_READY_TIMEOUT', 60) * 1000,
     pcfEntry: process.env.BENCH_PCF_ENTRY?.trim() || undefined,
     redisUrl: process.env.BENCH_REDIS_URL?.trim() || process.env.PCF_REDIS_URL?.trim() || DEFAULT_REDIS_URL,
+    natsUrl: process.env.BENCH_NATS_URL?.trim() || DEFAULT_NATS_URL,
+    wsMutations: positiveNumber('BENCH_WS_MUTATIONS', DEFAULT_WS_MUTATIONS, { integer: true }),
+    wsIdle: wsIdle(),
   };
 }
 

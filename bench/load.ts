@@ -168,9 +168,13 @@ export function runLoad(baseUrl: string, load: PreparedLoad, settings: LoadSetti
 }
 
 /** Response times in ms, stored in a growing Float64Array (~8 bytes per request). */
-class LatencyRecorder {
+export class LatencyRecorder {
   private values = new Float64Array(1 << 16);
   private n = 0;
+
+  get count(): number {
+    return this.n;
+  }
 
   add(ms: number): void {
     if (this.n === this.values.length) {

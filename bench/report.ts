@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Measurement } from './load.js';
 import type { BENCH_RATE_LIMIT, RateLimitDecisions } from './rate-limit.js';
+import { releaseWarning, type RealtimeResult } from './realtime.js';
 import { BASELINES, type Baseline, type DesignTarget, type Scenario } from './scenarios.js';
 
 /** Connections and durations a scenario ran with (some scenarios set their own). */
@@ -68,6 +69,18 @@ export interface RunMeta {
   pcf: { built: boolean; entry: string; cache: 'memory' | 'redis'; idleRssMb?: number; idleRssTargetMb: number; rateLimit: typeof BENCH_RATE_LIMIT };
   /** The Redis of the `pcf-redis` servers, when one of their scenarios was selected. */
   redis?: { url: string; keyPrefix: string; version?: string };
+  /**
+   * The real-time scenarios' settings, when one was selected: mutations per fan-out (after
+   * the unmeasured warm-up ones), idle subscriptions, the WebSocket connections each user
+   * may hold on their servers, and the NATS of `pcf-realtime-nats` (URL, the run's stream).
+   */
+  realtime?: {
+    wsMutations: number;
+    wsWarmupMutations: number;
+    wsIdle: number;
+    maxWebSocketsPerUser: number;
+    nats?: { url: string; stream: string; version?: string };
+  };
 }
 
 /**
@@ -166,18 +179,107 @@ export function formatTable(results: ScenarioResult[], defaults?: LoadPlan): str
       target + p99Relative + mark,
     ]);
   }
+  const out = tableLines(header, rows, rightAligned);
+  if (notes.length > 0) out.push('', ...notes);
+  return out.join('\n');
+}
+
+/**
+ * The real-time results: a table of the fan-out scenarios (mutation → subscriber latency
+ * over every delivery), then one paragraph per idle scenario.
+ */
+export function formatRealtimeTable(results: RealtimeResult[]): string {
+  const out: string[] = [];
+  const fanouts = results.filter((r) => r.kind === 'fanout');
+  if (fanouts.length > 0) {
+    const header = [
+      'real-time scenario',
+      'queue',
+      'subscribers',
+      'events',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'last p99 ms',
+      'PATCH p50/p99 ms',
+      'server CPU/event',
+      'db tx/event',
+      'DESIGN §6 target',
+    ];
+    const rightAligned = new Set([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const rows: string[][] = [];
+    const notes: string[] = [];
+    for (const r of fanouts) {
+      const target = r.designTarget ? `p99 ≤ ${r.designTarget.maxP99Ms} ms` : r.note ? `— ${r.note}` : '—';
+      const m = r.fanout;
+      if (r.status !== 'ok' || !m) {
+        const word = r.status === 'skipped' ? 'skipped' : 'FAILED';
+        rows.push([r.name, r.queue, m ? m.subscribers.toLocaleString('en-US') : '', '', word, '', '', '', '', '', '', target]);
+        notes.push(`  ${r.name}: ${word}${r.reason ? ` — ${r.reason.split('\n')[0]}` : ''}`);
+        continue;
+      }
+      const mark = r.targetMet === undefined ? '' : r.targetMet ? ' ✓' : ' ✗';
+      const leak = releaseWarning(m.release, m.subscribers);
+      if (leak) notes.push(`  ${r.name}: ⚠ ${leak}`);
+      rows.push([
+        r.name,
+        r.queue,
+        m.subscribers.toLocaleString('en-US'),
+        m.mutations.toLocaleString('en-US'),
+        fmtMs(m.latency.p50Ms),
+        fmtMs(m.latency.p99Ms),
+        fmtMs(m.latency.maxMs),
+        fmtMs(m.lastDelivery.p99Ms),
+        `${fmtMs(m.mutationHttp.p50Ms)} / ${fmtMs(m.mutationHttp.p99Ms)}`,
+        m.serverCpuMsPerMutation === undefined ? '—' : `${fmtMs(m.serverCpuMsPerMutation)} ms`,
+        m.dbTransactionsPerMutation === undefined ? '—' : m.dbTransactionsPerMutation.toLocaleString('en-US'),
+        target + mark,
+      ]);
+    }
+    out.push(...tableLines(header, rows, rightAligned));
+    out.push(
+      '  p50/p99/max: from just before each PATCH to each subscriber\'s receipt, over every delivery of the measured events;',
+      '  last p99: to the last subscriber of each event. Each PATCH is sent once the previous event reached everyone.',
+      '  server CPU/event and db tx/event: the server process\'s CPU time and the database\'s committed transactions per measured PATCH.',
+    );
+    if (notes.length > 0) out.push('', ...notes);
+  }
+  for (const r of results.filter((x) => x.kind === 'idle')) {
+    if (out.length > 0) out.push('');
+    const m = r.idle;
+    if (r.status !== 'ok' || !m) {
+      out.push(`${r.name} (${r.queue} queue): ${r.status === 'skipped' ? 'skipped' : 'FAILED'}${r.reason ? ` — ${r.reason.split('\n')[0]}` : ''}`);
+      continue;
+    }
+    const n = (v: number) => v.toLocaleString('en-US');
+    out.push(
+      `${r.name} (${r.queue} queue): ${n(m.subscriptions)} idle subscribed connections, open in ${m.openS} s. Server RSS ${m.rssBeforeMb} → ${m.rssAfterMb} MB: ` +
+        `${n(m.bytesPerSubscription)} bytes per idle subscription → ≈ ${n(m.estimatedIn1Gb)} would fit in 1 GB of RSS ` +
+        `(extrapolated from the ${n(m.subscriptions)} measured).`,
+      `  RSS by subscriptions: ${m.samples.map((x) => `${n(x.subscriptions)}: ${x.rssMb} MB`).join(', ')}` +
+        (m.rssAfterCloseMb !== undefined ? `; all closed: ${m.rssAfterCloseMb} MB` : ''),
+      `  While they idled: server CPU ${m.idleServerCpuPercent ?? '—'} % of one core, database ${m.idleDbTransactionsPerSec ?? '—'} transactions/s. ` +
+        `One more PATCH reached all ${n(m.liveCheck.delivered)}: ` +
+        `p50 ${fmtMs(m.liveCheck.latency.p50Ms)} ms, p99 ${fmtMs(m.liveCheck.latency.p99Ms)} ms, last ${fmtMs(m.liveCheck.latency.maxMs)} ms.`,
+    );
+    const leak = releaseWarning(m.release, m.subscriptions);
+    if (leak) out.push(`  ⚠ ${leak}`);
+  }
+  return out.join('\n');
+}
+
+export async function writeJson(file: string, meta: RunMeta, results: ScenarioResult[], realtime: RealtimeResult[] = []): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify({ meta, results, ...(realtime.length > 0 ? { realtime } : {}) }, null, 2) + '\n');
+}
+
+/** A plain-text table: the header, a rule, the rows; the columns in `rightAligned` padded left. */
+function tableLines(header: string[], rows: string[][], rightAligned: ReadonlySet<number>): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  const out = [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
-  if (notes.length > 0) out.push('', ...notes);
-  return out.join('\n');
-}
-
-export async function writeJson(file: string, meta: RunMeta, results: ScenarioResult[]): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify({ meta, results }, null, 2) + '\n');
+  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
 }

@@ -4,7 +4,9 @@
  *
  * Each server under test runs in a child process; autocannon runs here. Only one server
  * runs at a time: the bare baselines first, then each PCF server of SERVER_TARGETS in turn
- * (in-process, then with Redis; each with the rate limiter on, then off).
+ * (in-process, then with Redis; each with the rate limiter on, then off), then the real-time
+ * servers (in-process queue, then NATS), whose WebSocket subscribers also run here
+ * (realtime.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -17,11 +19,23 @@ import { loadProblem, preflight, prepareLoad, runLoad } from './load.js';
 import { CPU_COUNT, watchOtherCpu } from './noise.js';
 import { installCleanupHandlers, rssMb, sleep, stopAllChildren } from './processes.js';
 import { BENCH_RATE_LIMIT, decisionsBetween, decisionsProblem, readRateLimitDecisions } from './rate-limit.js';
+import { deleteBenchStreams, probeNats, uniqueStreamName } from './nats.js';
+import { baseRealtimeResult, runRealtimeScenario, WS_WARMUP_MUTATIONS } from './realtime.js';
 import { deleteKeysWithPrefix, probeRedis, uniqueKeyPrefix } from './redis.js';
 import { purgeStaleBenchAccounts } from './resources.js';
-import { computeRatios, describeTarget, formatTable, writeJson, type LoadPlan, type RunMeta, type ScenarioResult } from './report.js';
-import { BASELINES, PCF_SERVERS, SERVER_TARGETS, scenarios, type Scenario, type SetupResult } from './scenarios.js';
-import { REPO_ROOT, pcfBuilt, pcfEntry, pcfServerOptions, startBareServer, startPcfServer, type RunningServer } from './servers.js';
+import { computeRatios, describeTarget, formatRealtimeTable, formatTable, writeJson, type LoadPlan, type RunMeta, type ScenarioResult } from './report.js';
+import {
+  BASELINES,
+  PCF_SERVERS,
+  REALTIME_GROUP,
+  realtimeScenarios,
+  SERVER_TARGETS,
+  scenarios,
+  type RealtimeScenario,
+  type Scenario,
+  type SetupResult,
+} from './scenarios.js';
+import { MAX_WEBSOCKETS_PER_USER, REPO_ROOT, pcfBuilt, pcfEntry, pcfServerOptions, startBareServer, startPcfServer, type RunningServer } from './servers.js';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 /** DESIGN.md §6: idle memory (RSS) on PostgreSQL. */
@@ -34,11 +48,16 @@ const log = (msg: string) => console.error(`bench: ${msg}`);
 /**
  * The scenarios to run, in registry order: BENCH_ONLY's and the arguments' (else every one
  * that is not opt-in), the opt-in scale scenarios when BENCH_SCALE asks for them, whatever
- * those require or compare their throughput with, and every baseline (ratios need them).
+ * those require or compare their throughput with, and every baseline (ratios need them),
+ * unless only real-time scenarios were named (they have no ratios). The real-time ones are
+ * named one by one, or all (but the opt-in ones) with the group name `realtime`.
  */
-function selectScenarios(config: BenchConfig): Scenario[] {
+function selectScenarios(config: BenchConfig): { http: Scenario[]; realtime: RealtimeScenario[] } {
   const byName = new Map(scenarios.map((s) => [s.name, s]));
-  if (byName.size !== scenarios.length) throw new Error('Two scenarios share a name in bench/scenarios.ts');
+  const realtimeNames = new Set(realtimeScenarios.map((s) => s.name));
+  if (byName.size !== scenarios.length || realtimeNames.size !== realtimeScenarios.length || [...realtimeNames, REALTIME_GROUP].some((n) => byName.has(n))) {
+    throw new Error('Two scenarios (or a scenario and the realtime group) share a name in bench/scenarios.ts');
+  }
   for (const b of BASELINES) {
     if (!byName.has(b)) throw new Error(`Baseline "${b}" has no scenario in bench/scenarios.ts`);
   }
@@ -55,14 +74,19 @@ function selectScenarios(config: BenchConfig): Scenario[] {
       throw new Error(`Scenario "${s.name}" compares its throughput with "${relative}", which must be another scenario`);
     }
   }
-  const unknown = (config.only ?? []).filter((n) => !byName.has(n));
+  const only = config.only;
+  const unknown = (only ?? []).filter((n) => !byName.has(n) && !realtimeNames.has(n) && n !== REALTIME_GROUP);
   if (unknown.length > 0) {
-    throw new BenchError(`unknown scenario(s) in BENCH_ONLY or the arguments: ${unknown.join(', ')}. Known: ${[...byName.keys()].join(', ')}`);
+    const known = [...byName.keys(), ...realtimeNames, `${REALTIME_GROUP} (every real-time scenario)`];
+    throw new BenchError(`unknown scenario(s) in BENCH_ONLY or the arguments: ${unknown.join(', ')}. Known: ${known.join(', ')}`);
   }
+  const realtime = realtimeScenarios.filter((s) => (only ? only.includes(s.name) || (only.includes(REALTIME_GROUP) && !s.optIn) : !s.optIn));
+  const httpNamed = only?.filter((n) => byName.has(n));
+  const realtimeOnly = httpNamed !== undefined && httpNamed.length === 0 && config.scale === undefined;
   const wanted = new Set<string>([
-    ...(config.only ?? scenarios.filter((s) => !s.optIn).map((s) => s.name)),
+    ...(httpNamed ?? scenarios.filter((s) => !s.optIn).map((s) => s.name)),
     ...(config.scale === '1m' ? scenarios.filter((s) => s.optIn).map((s) => s.name) : []),
-    ...BASELINES,
+    ...(realtimeOnly ? [] : BASELINES),
   ]);
   const pending = [...wanted];
   for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
@@ -72,7 +96,7 @@ function selectScenarios(config: BenchConfig): Scenario[] {
       wanted.add(r);
     }
   }
-  return scenarios.filter((s) => wanted.has(s.name));
+  return { http: scenarios.filter((s) => wanted.has(s.name)), realtime };
 }
 
 /** The scenario's connections and durations: its own where it sets them, else the run's. */
@@ -165,6 +189,14 @@ async function runScenario(
   }
 }
 
+/** Deletes the run's NATS stream (and stale ones of killed runs); logs, never throws. */
+async function dropNatsStreams(nats: { url: string; stream: string }): Promise<void> {
+  await deleteBenchStreams(nats.url, nats.stream).then(
+    (names) => log(`deleted NATS stream(s) ${names.length > 0 ? names.join(', ') : '(none found)'}`),
+    (err: unknown) => log(`could not delete the NATS stream ${nats.stream}: ${(err as Error).message}`),
+  );
+}
+
 /** Share of all CPUs' time spent busy over the next `ms` milliseconds, in percent. */
 async function cpuBusyPercent(ms: number): Promise<number> {
   const total = () =>
@@ -200,7 +232,7 @@ function gitDescribe(): string | undefined {
 async function main(): Promise<number> {
   installCleanupHandlers();
   const config = readBenchConfig(process.argv.slice(2));
-  const selected = selectScenarios(config);
+  const { http: selected, realtime: selectedRealtime } = selectScenarios(config);
   const entry = pcfEntry(config.pcfEntry);
   const built = pcfBuilt(entry);
   const cpuList = cpus();
@@ -229,12 +261,15 @@ async function main(): Promise<number> {
   };
   const commit = gitDescribe();
   if (commit) meta.gitCommit = commit;
+  if (selectedRealtime.length > 0) {
+    meta.realtime = { wsMutations: config.wsMutations, wsWarmupMutations: WS_WARMUP_MUTATIONS, wsIdle: config.wsIdle, maxWebSocketsPerUser: MAX_WEBSOCKETS_PER_USER };
+  }
 
   log(
     `node ${meta.node}, ${meta.cpus} CPUs, ${config.connections} connections, pipelining ${config.pipelining}, ` +
       `warm-up ${config.warmupS} s + ${config.durationS} s per scenario; database ${meta.databaseUrl}`,
   );
-  log(`scenarios: ${selected.map((s) => s.name).join(', ')}`);
+  log(`scenarios: ${[...selected, ...selectedRealtime].map((s) => s.name).join(', ')}`);
   if (meta.pcf.cache === 'redis' && selected.some((s) => s.target !== 'bare' && !PCF_SERVERS[s.target].redis)) {
     log(
       'PCF_REDIS_URL is set: the `pcf` and `pcf-nolimit` servers use Redis too, so auth-me measures Redis, not the in-process cache, ' +
@@ -246,6 +281,7 @@ async function main(): Promise<number> {
   }
 
   const results = new Map(selected.map((s) => [s.name, baseResult(s, config)]));
+  const realtimeResults = new Map(selectedRealtime.map((s) => [s.name, baseRealtimeResult(s)]));
   const db = await openBenchDatabase(config.databaseUrl);
   try {
     await ensureBenchItems(db);
@@ -256,18 +292,27 @@ async function main(): Promise<number> {
 
     // One prefix for both Redis servers: its keys are deleted after each of them stops.
     const redis = { url: config.redisUrl, keyPrefix: uniqueKeyPrefix() };
+    // The NATS stream of the run (PCF_QUEUE_NAME), deleted after its server stops.
+    const nats = { url: config.natsUrl, stream: uniqueStreamName() };
     let warnedNotBuilt = false;
     for (const target of SERVER_TARGETS) {
       const group = selected.filter((s) => s.target === target);
-      if (group.length === 0) continue;
+      const realtimeGroup = selectedRealtime.filter((s) => s.target === target);
+      if (group.length === 0 && realtimeGroup.length === 0) continue;
+      const skip = (reason: string) => {
+        for (const s of group) results.get(s.name)!.reason = reason;
+        for (const s of realtimeGroup) realtimeResults.get(s.name)!.reason = reason;
+      };
+      const groupNames = () => [...group, ...realtimeGroup].map((s) => s.name).join(', ');
       const usesRedis = target !== 'bare' && PCF_SERVERS[target].redis;
+      const usesNats = target !== 'bare' && PCF_SERVERS[target].queue === 'nats';
       if (target !== 'bare' && !built) {
         const reason = `PCF server not built (${meta.pcf.entry} is missing; \`npm run bench\` builds it first)`;
         if (!warnedNotBuilt) {
           console.error(`\nbench: ⚠ ${reason} — measuring the bare baselines only; PCF scenarios are SKIPPED.\n`);
           warnedNotBuilt = true;
         }
-        for (const s of group) results.get(s.name)!.reason = reason;
+        skip(reason);
         continue;
       }
       if (usesRedis) {
@@ -276,8 +321,19 @@ async function main(): Promise<number> {
           meta.redis.version = await probeRedis(redis.url);
         } catch (err) {
           const reason = `Redis at ${meta.redis.url} is unreachable (${(err as Error).message}); set BENCH_REDIS_URL`;
-          console.error(`\nbench: ⚠ ${reason} — the ${group.map((s) => s.name).join(', ')} scenario(s) are SKIPPED.\n`);
-          for (const s of group) results.get(s.name)!.reason = reason;
+          console.error(`\nbench: ⚠ ${reason} — the ${groupNames()} scenario(s) are SKIPPED.\n`);
+          skip(reason);
+          continue;
+        }
+      }
+      if (usesNats && meta.realtime) {
+        meta.realtime.nats = { url: redactUrl(nats.url), stream: nats.stream };
+        try {
+          meta.realtime.nats.version = await probeNats(nats.url);
+        } catch (err) {
+          const reason = `NATS JetStream at ${meta.realtime.nats.url} is unreachable (${(err as Error).message}); set BENCH_NATS_URL`;
+          console.error(`\nbench: ⚠ ${reason} — the ${groupNames()} scenario(s) are SKIPPED.\n`);
+          skip(reason);
           continue;
         }
       }
@@ -287,11 +343,13 @@ async function main(): Promise<number> {
         server =
           target === 'bare'
             ? await startBareServer(config.databaseUrl)
-            : await startPcfServer(entry, config.databaseUrl, config.readyTimeoutMs, pcfServerOptions(target, redis));
+            : await startPcfServer(entry, config.databaseUrl, config.readyTimeoutMs, pcfServerOptions(target, redis, nats));
       } catch (err) {
         const reason = `the ${target} server did not start: ${(err as Error).message}`;
         console.error(`\nbench: ✗ ${reason}\n`);
         for (const s of group) Object.assign(results.get(s.name)!, { status: 'failed', reason });
+        for (const s of realtimeGroup) Object.assign(realtimeResults.get(s.name)!, { status: 'failed', reason });
+        if (usesNats) await dropNatsStreams(nats);
         continue;
       }
       try {
@@ -305,8 +363,13 @@ async function main(): Promise<number> {
           await runScenario(s, server, db, config, results.get(s.name)!);
           await sleep(300);
         }
+        for (const s of realtimeGroup) {
+          await runRealtimeScenario(s, server, db, config, realtimeResults.get(s.name)!);
+          await sleep(300);
+        }
       } finally {
         await server.stop();
+        if (usesNats) await dropNatsStreams(nats);
         if (usesRedis) {
           await deleteKeysWithPrefix(redis.url, redis.keyPrefix).then(
             (n) => log(`deleted ${n} Redis key(s) under ${redis.keyPrefix}`),
@@ -321,6 +384,7 @@ async function main(): Promise<number> {
   }
 
   const ordered = [...results.values()];
+  const realtime = [...realtimeResults.values()];
   computeRatios(ordered);
   console.log('');
   console.log(
@@ -328,8 +392,18 @@ async function main(): Promise<number> {
   );
   console.log(`${config.connections} connections, pipelining ${config.pipelining}, ${config.warmupS} s warm-up + ${config.durationS} s measured per scenario`);
   console.log('');
-  console.log(formatTable(ordered, { connections: config.connections, warmupS: config.warmupS, durationS: config.durationS }));
-  console.log('');
+  if (ordered.length > 0) {
+    console.log(formatTable(ordered, { connections: config.connections, warmupS: config.warmupS, durationS: config.durationS }));
+    console.log('');
+  }
+  if (realtime.length > 0) {
+    console.log(formatRealtimeTable(realtime));
+    console.log(
+      (realtime.some((r) => r.kind === 'fanout') ? `  ${config.wsMutations} measured mutations (after ${WS_WARMUP_MUTATIONS} unmeasured) per fan-out. ` : '  ') +
+        'Subscribers and PATCHes run in this process, on the same cores as the server: wall-clock times on one machine, client-side work included.',
+    );
+    console.log('');
+  }
   if (meta.pcf.idleRssMb !== undefined) {
     const ok = meta.pcf.idleRssMb <= IDLE_RSS_TARGET_MB;
     console.log(`PCF idle RSS after start: ${meta.pcf.idleRssMb} MB (DESIGN §6 target ≤ ${IDLE_RSS_TARGET_MB} MB ${ok ? '✓' : '✗'})`);
@@ -337,22 +411,30 @@ async function main(): Promise<number> {
     console.log(`PCF scenarios skipped: ${meta.pcf.entry} does not exist (bare baselines only).`);
   }
   const withTargets = ordered.filter((r) => r.designTarget);
-  if (withTargets.length > 0) {
-    const missed = withTargets.filter((r) => r.targetMet === false).map((r) => `${r.name} (${describeTarget(r.designTarget!, r.compareTo)})`);
+  const realtimeWithTargets = realtime.filter((r) => r.designTarget);
+  if (withTargets.length + realtimeWithTargets.length > 0) {
+    const missed = [
+      ...withTargets.filter((r) => r.targetMet === false).map((r) => `${r.name} (${describeTarget(r.designTarget!, r.compareTo)})`),
+      ...realtimeWithTargets.filter((r) => r.targetMet === false).map((r) => `${r.name} (p99 ≤ ${r.designTarget!.maxP99Ms} ms)`),
+    ];
     console.log(missed.length > 0 ? `DESIGN §6 targets missed: ${missed.join('; ')}` : 'DESIGN §6 targets: all measured ones met.');
   }
-  const noisy = ordered.filter((r) => (r.measurement?.otherCpuPercent ?? 0) > NOISY_OTHER_CPU_PERCENT);
+  const otherCpuOf = [
+    ...ordered.map((r) => ({ name: r.name, other: r.measurement?.otherCpuPercent })),
+    ...realtime.map((r) => ({ name: r.name, other: r.fanout?.otherCpuPercent ?? r.idle?.otherCpuPercent })),
+  ];
+  const noisy = otherCpuOf.filter((r) => (r.other ?? 0) > NOISY_OTHER_CPU_PERCENT);
   if (noisy.length > 0) {
     console.log(
-      `⚠ Other processes took CPU during ${noisy.map((r) => `${r.name} (${r.measurement!.otherCpuPercent}%)`).join(', ')} ` +
+      `⚠ Other processes took CPU during ${noisy.map((r) => `${r.name} (${r.other}%)`).join(', ')} ` +
         `(% of all ${CPU_COUNT} CPUs): those numbers, and the ratios built on them, are not trustworthy. Run again on an idle machine.`,
     );
   }
-  console.log('Ratios compare runs on this machine in this run; absolute req/s drift between machines.');
-  await writeJson(RESULTS_FILE, meta, ordered);
+  if (ordered.length > 0) console.log('Ratios compare runs on this machine in this run; absolute req/s drift between machines.');
+  await writeJson(RESULTS_FILE, meta, ordered, realtime);
   console.log(`Results written to ${RESULTS_FILE}`);
 
-  const failed = ordered.filter((r) => r.status === 'failed');
+  const failed = [...ordered, ...realtime].filter((r) => r.status === 'failed');
   if (failed.length > 0) {
     console.error(`\nbench: ✗ ${failed.length} scenario(s) FAILED: ${failed.map((r) => r.name).join(', ')} — their numbers are not valid.`);
     return 1;

@@ -13,7 +13,9 @@ import { LIST_PATH, memberForCreates, memberWithResources, sampleData, seededMem
  * same build, started with different settings).
  */
 export type ServerTarget = 'bare' | PcfTarget;
-export type PcfTarget = 'pcf' | 'pcf-nolimit' | 'pcf-redis' | 'pcf-redis-nolimit';
+export type PcfTarget = 'pcf' | 'pcf-nolimit' | 'pcf-redis' | 'pcf-redis-nolimit' | RealtimeTarget;
+/** The servers of the real-time (WebSocket) scenarios: the in-process queue, or NATS JetStream. */
+export type RealtimeTarget = 'pcf-realtime' | 'pcf-realtime-nats';
 
 /** How a PCF server is started (servers.ts turns this into its environment). */
 export interface PcfServerSpec {
@@ -25,6 +27,17 @@ export interface PcfServerSpec {
   redis: boolean;
   /** The API gateway's rate limiter, on (with budgets no run reaches) or off. */
   rateLimit: boolean;
+  /**
+   * The queue between instances: `memory` forces the in-process one (PCF_QUEUE_URL empty),
+   * `nats` NATS JetStream (BENCH_NATS_URL) with a stream of the run's own. Unset: whatever
+   * the environment says (in process unless PCF_QUEUE_URL is set).
+   */
+  queue?: 'memory' | 'nats';
+  /**
+   * WebSocket connections per user raised out of reach (the real-time scenarios open
+   * thousands of subscribers as one user; the default allows 20).
+   */
+  manyWebSockets?: boolean;
 }
 
 export const PCF_SERVERS: Readonly<Record<PcfTarget, PcfServerSpec>> = {
@@ -32,10 +45,12 @@ export const PCF_SERVERS: Readonly<Record<PcfTarget, PcfServerSpec>> = {
   'pcf-nolimit': { redis: false, rateLimit: false },
   'pcf-redis': { redis: true, rateLimit: true },
   'pcf-redis-nolimit': { redis: true, rateLimit: false },
+  'pcf-realtime': { redis: false, rateLimit: true, queue: 'memory', manyWebSockets: true },
+  'pcf-realtime-nats': { redis: false, rateLimit: true, queue: 'nats', manyWebSockets: true },
 };
 
 /** The order the servers run in (one at a time). */
-export const SERVER_TARGETS: readonly ServerTarget[] = ['bare', 'pcf', 'pcf-nolimit', 'pcf-redis', 'pcf-redis-nolimit'];
+export const SERVER_TARGETS: readonly ServerTarget[] = ['bare', 'pcf', 'pcf-nolimit', 'pcf-redis', 'pcf-redis-nolimit', 'pcf-realtime', 'pcf-realtime-nats'];
 
 /**
  * Baselines a scenario's throughput is compared to. Each is the name of a `target: 'bare'`
@@ -416,4 +431,70 @@ export const scenarios: Scenario[] = [
       return { ...seeded, verify: verifyOwnDocsPage(seeded.user.id) };
     },
   },
+];
+
+/**
+ * A real-time scenario: WebSocket subscribers of `resourceChanged` on a PCF server, measured
+ * by bench/realtime.ts rather than autocannon. Selected by name like the others, or all of
+ * them with the group name `realtime`.
+ */
+export interface RealtimeScenario {
+  name: string;
+  /** One line for the README and the JSON results. */
+  description: string;
+  target: RealtimeTarget;
+  /**
+   * `fanout`: `subscribers` connections watch one resource while sequential PATCHes change
+   * it; each event's delivery time to each subscriber is measured. `idle`: BENCH_WS_IDLE
+   * subscribed connections sit idle while the server's RSS is read.
+   */
+  kind: 'fanout' | 'idle';
+  /** Fan-out: the number of subscribers. */
+  subscribers?: number;
+  /** DESIGN §6: highest acceptable p99 of mutation → subscriber, in ms. */
+  designTarget?: { maxP99Ms: number };
+  /** Shown in the target column when there is no `designTarget`. */
+  note?: string;
+  /** Not part of a full run (nor of the `realtime` group): runs only when named. */
+  optIn?: boolean;
+}
+
+/** The name that selects every real-time scenario that is not opt-in. */
+export const REALTIME_GROUP = 'realtime';
+/** DESIGN §6: mutation → WebSocket subscriber, 1,000 subscribers, p99 ≤ 50 ms. */
+const FANOUT_P99_MS = 50;
+const FANOUT_TARGET_SUBSCRIBERS = 1_000;
+
+function fanout(subscribers: number, target: RealtimeTarget): RealtimeScenario {
+  const nats = target === 'pcf-realtime-nats';
+  return {
+    name: `ws-fanout-${subscribers}${nats ? '-nats' : ''}`,
+    description:
+      `${subscribers.toLocaleString('en-US')} WebSocket subscriber(s) of resourceChanged(id) on one resource; sequential PATCH /api/v1/resources/{id}, ` +
+      `each event's time from just before the PATCH to its arrival at every subscriber (${nats ? 'NATS JetStream queue' : 'in-process queue'})`,
+    target,
+    kind: 'fanout',
+    subscribers,
+    ...(subscribers === FANOUT_TARGET_SUBSCRIBERS
+      ? { designTarget: { maxP99Ms: FANOUT_P99_MS } }
+      : { note: `none (§6 sets p99 ≤ ${FANOUT_P99_MS} ms at ${FANOUT_TARGET_SUBSCRIBERS.toLocaleString('en-US')})` }),
+  };
+}
+
+export const realtimeScenarios: RealtimeScenario[] = [
+  {
+    name: 'ws-idle',
+    description:
+      'BENCH_WS_IDLE idle WebSocket connections, each with one resourceChanged subscription: the server RSS before and after, ' +
+      'bytes per idle subscription, and how many would fit in 1 GB of RSS',
+    target: 'pcf-realtime',
+    kind: 'idle',
+    note: 'none in §6 (informational)',
+  },
+  fanout(1, 'pcf-realtime'),
+  fanout(100, 'pcf-realtime'),
+  fanout(1_000, 'pcf-realtime'),
+  fanout(1, 'pcf-realtime-nats'),
+  fanout(100, 'pcf-realtime-nats'),
+  fanout(1_000, 'pcf-realtime-nats'),
 ];

@@ -70,19 +70,33 @@ export interface PcfServerOptions {
 /**
  * The options of a PCF target's server: its rate limiter on (with budgets no run reaches)
  * or off, and with `redis`, Redis as its cache and rate-limit store, under the run's key
- * prefix, its readiness then also requiring the cache check to be up.
+ * prefix, its readiness then also requiring the cache check to be up. The real-time servers
+ * get their queue (in process, or NATS with the run's own stream; readiness then also
+ * requires the queue check to be up) and WebSocket connections per user out of reach.
  */
-export function pcfServerOptions(target: PcfTarget, redis: { url: string; keyPrefix: string }): PcfServerOptions {
+export function pcfServerOptions(
+  target: PcfTarget,
+  redis: { url: string; keyPrefix: string },
+  nats?: { url: string; stream: string },
+): PcfServerOptions {
   const spec = PCF_SERVERS[target];
+  if (spec.queue === 'nats' && !nats) throw new Error(`the ${target} server needs a NATS URL and stream`);
+  const requireUp = [...(spec.redis ? ['cache'] : []), ...(spec.queue ? ['queue'] : [])];
   return {
     label: target,
     env: {
       ...rateLimitEnv(spec),
       ...(spec.redis ? { PCF_REDIS_URL: redis.url, PCF_REDIS_KEY_PREFIX: redis.keyPrefix } : {}),
+      ...(spec.queue === 'memory' ? { PCF_QUEUE_URL: '' } : {}),
+      ...(spec.queue === 'nats' && nats ? { PCF_QUEUE_URL: nats.url, PCF_QUEUE_NAME: nats.stream } : {}),
+      ...(spec.manyWebSockets ? { PCF_WEBSOCKET_MAX_CONNECTIONS_PER_USER: String(MAX_WEBSOCKETS_PER_USER) } : {}),
     },
-    ...(spec.redis ? { requireUp: ['cache'] } : {}),
+    ...(requireUp.length > 0 ? { requireUp } : {}),
   };
 }
+
+/** The configuration's maximum of websocket.maxConnectionsPerUser: no real-time scenario reaches it. */
+export const MAX_WEBSOCKETS_PER_USER = 100_000;
 
 /**
  * Starts the PCF server from its build output against the benchmark database and waits
@@ -97,7 +111,9 @@ export async function startPcfServer(
   const label = options.label ?? 'pcf';
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const child = spawnChild(label, process.execPath, [entry], {
+  // BENCH_CPU_PROF=<dir>: each PCF server writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawnChild(label, process.execPath, [...profile, entry], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
