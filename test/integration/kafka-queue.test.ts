@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openKafkaQueue, parseKafkaUrl, type KafkaQueueOptions } from '../../src/infra/queue/kafka.js';
+import { parseKafkaUrl } from '../../src/core/queue-url.js';
+import { openKafkaQueue, type KafkaQueueOptions } from '../../src/infra/queue/kafka.js';
 import { createLogger } from '../../src/infra/telemetry/logger.js';
 
 /**

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Admin } from '@platformatic/kafka';
 import { newId } from '../../src/core/ids.js';
 import { openKafkaQueue, type KafkaQueueOptions } from '../../src/infra/queue/kafka.js';
 import { MemoryQueue } from '../../src/infra/queue/memory.js';
 import { NatsQueue } from '../../src/infra/queue/nats.js';
-import type { Queue, QueueEvent } from '../../src/infra/queue/port.js';
+import type { EventHandler, Queue, QueueEvent } from '../../src/infra/queue/port.js';
 import { createLogger } from '../../src/infra/telemetry/logger.js';
 
 /**
@@ -221,3 +221,73 @@ for (const adapter of [natsAdapter(), kafkaAdapter()]) {
     });
   });
 }
+
+describe('in-process queue: redelivery backoff', () => {
+  it('waits longer before each new attempt at a failing event, counting each event on its own', async () => {
+    const asked: number[] = [];
+    const queue = new MemoryQueue({ redeliveryDelay: (failures) => (asked.push(failures), 1) });
+    const failures = new Map<string, number>();
+    const sub = await queue.consume('backoff', async (e) => {
+      const count = (failures.get(e.id) ?? 0) + 1;
+      failures.set(e.id, count);
+      if (count <= 3) throw new Error('not yet');
+    });
+    await queue.publish(event());
+    await queue.publish(event());
+    await until('both events to succeed', () => [...failures.values()].filter((n) => n === 4).length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Each event: a first, second and third failure; none asked for after it succeeded.
+    assert.deepEqual(asked.sort((a, b) => a - b), [1, 1, 2, 2, 3, 3]);
+    await sub.close();
+    await queue.close();
+  });
+
+  it('by default, tries a handler that keeps failing a few times a second at most, not every 100 ms', async () => {
+    const queue = new MemoryQueue();
+    let attempts = 0;
+    const sub = await queue.consume('always-failing', async () => {
+      attempts++;
+      throw new Error('SMTP server down');
+    });
+    await queue.publish(event());
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Waits of 100, 200, 400, 800 ms (jitter takes up to half of each off) allow at most
+    // five attempts in 1.5 s; a fixed 100 ms would have made about fifteen.
+    assert.ok(attempts >= 2 && attempts <= 6, `${attempts} attempts in 1.5 s`);
+    await sub.close();
+    await queue.close();
+  });
+});
+
+describe('queue contract: NATS JetStream with foreign messages on its subjects', { skip: NATS_URL ? false : 'needs PCF_TEST_NATS_URL', timeout: 60_000 }, () => {
+  const adapter = natsAdapter();
+  after(() => adapter.cleanup());
+
+  it('skips messages that are not events, and a handler that throws, and goes on delivering to a group and a broadcast subscriber', async () => {
+    const queue = (await adapter.open()) as NatsQueue;
+    const grouped: string[] = [];
+    const broadcast: string[] = [];
+    const boom = event();
+    // Throws at once rather than rejecting: the subscription must survive that too.
+    const throwing: EventHandler = (e) => {
+      if (e.id === boom.id) throw new Error('boom');
+      broadcast.push(e.id);
+      return Promise.resolve();
+    };
+    const subs = [await queue.consume('foreign', async (e) => void grouped.push(e.id)), await queue.broadcast(throwing)];
+    const subject = `${queue.options.subjectPrefix}.resource.updated`;
+    const js = jetstream(queue.connection);
+    for (const body of ['not json', 'null', '[]', '"text"', '{"id":"x","seq":"1","topic":"t","payload":null}', '{"id":"x","seq":1,"topic":"t"}']) await js.publish(subject, body);
+    await queue.publish(boom);
+    const later = event();
+    await queue.publish(later);
+    await until('the group and the broadcast subscriber to get the last event', () => grouped.includes(later.id) && broadcast.includes(later.id));
+    assert.deepEqual(grouped, [boom.id, later.id]);
+    assert.deepEqual(broadcast, [later.id]);
+    // The group acked the foreign messages: nothing is left waiting to come back.
+    const info = await (await jetstreamManager(queue.connection)).consumers.info(queue.options.stream, 'foreign');
+    assert.equal(info.num_ack_pending, 0);
+    assert.equal(info.num_pending, 0);
+    await Promise.all(subs.map((s) => s.close()));
+  });
+});

@@ -243,6 +243,39 @@ describe('configuration: validation', () => {
   });
 });
 
+describe('configuration: the queue URL', () => {
+  it('refuses a queue URL no adapter could use, among the other problems, without quoting it', () => {
+    for (const url of ['kafka://user:secret@a:9092', 'kafka://a b:9092', 'kafka://a:9092/x', 'kafka://a:9092,', 'nats://', 'nats:// ,', 'nats://a:4222/x', 'nats://secret@a,other@b', 'nats://a:99999']) {
+      const problems = problemsOf(() => loadConfig({ env: { PCF_QUEUE_URL: url }, flags: { port: 'x' } }));
+      assert.deepEqual(problems.map((p) => p.key).sort(), ['port', 'queue.url'], url);
+      const problem = problemFor(problems, 'queue.url');
+      assert.equal(problem.source, 'env PCF_QUEUE_URL');
+      assert.match(problem.message, /URL/, url);
+      assert.ok(!JSON.stringify(problems).includes('secret'), `${url} is not quoted`);
+    }
+  });
+
+  it('names the broker the URL is wrong for', () => {
+    assert.match(problemFor(problemsOf(() => loadConfig({ flags: { 'queue.url': 'kafka://a:9092/x' } })), 'queue.url').message, /Kafka/);
+    assert.match(problemFor(problemsOf(() => loadConfig({ flags: { 'queue.url': 'nats:// ,' } })), 'queue.url').message, /NATS/);
+  });
+
+  it('accepts NATS server lists with credentials and Kafka broker lists', () => {
+    for (const url of [
+      '',
+      'nats://127.0.0.1:4222',
+      'nats://user:p%40ss@nats-1:4222,nats://user:p%40ss@nats-2:4222',
+      'nats://user:pass@nats-1:4222, nats-2',
+      'nats://s3cr3t-token@nats.internal',
+      'nats://[::1]:4222',
+      'kafka://kafka-1:9092,kafka-2:9092',
+      'kafka://[::1]',
+    ]) {
+      assert.equal(loadConfig({ env: { PCF_QUEUE_URL: url } }).config.queue.url, url);
+    }
+  });
+});
+
 describe('configuration: environment', () => {
   it('warns about an unknown PCF_ variable instead of failing', () => {
     const { config, warnings } = loadConfig({ env: { PCF_PROT: '80', PCF_PORT: '81', HOME: '/root', PATH: '/bin' } });

@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { deepFreeze } from '../freeze.js';
+import { queueUrlProblem } from '../queue-url.js';
 import { CONFIG_KEYS, ConfigSchema, PROFILE_DEFAULTS, type Config, type ConfigKey, type Profile } from './schema.js';
 
 /** One thing wrong with the configuration, phrased so an operator can fix it. */
@@ -206,17 +207,32 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
     problems.push(...(validate.errors ?? []).filter((e) => e.keyword !== 'const').map((e) => toProblem(e, origins)));
   }
   problems.push(...crossFieldProblems(merged, origins));
+  // One problem a key: a URL the schema already refused is not parsed as well.
+  if (!problems.some((p) => p.key === 'queue.url')) problems.push(...queueUrlProblems(merged, origins));
   if (problems.length > 0) throw new ConfigError(dedupe(problems));
   return { config: deepFreeze(merged as Config), warnings };
+}
+
+function readPath(merged: Record<string, unknown>, path: string): unknown {
+  const [section, key] = path.split('.') as [string, string];
+  return (merged[section] as Record<string, unknown> | undefined)?.[key];
+}
+
+/**
+ * A queue URL the schema's pattern lets through but no adapter could use (a path, credentials
+ * for Kafka, an empty server) would otherwise be retried for ever as an unreachable broker.
+ * The message never quotes the URL: it may hold credentials.
+ */
+function queueUrlProblems(merged: Record<string, unknown>, origins: Map<string, string>): ConfigProblem[] {
+  const url = readPath(merged, 'queue.url');
+  const problem = typeof url === 'string' ? queueUrlProblem(url) : undefined;
+  return problem ? [{ key: 'queue.url', source: origins.get('queue.url') ?? 'default', message: `${problem}.` }] : [];
 }
 
 /** Rules that tie two settings together; checked alongside the schema, reported with it. */
 function crossFieldProblems(merged: Record<string, unknown>, origins: Map<string, string>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const read = (path: string): unknown => {
-    const [section, key] = path.split('.') as [string, string];
-    return (merged[section] as Record<string, unknown> | undefined)?.[key];
-  };
+  const read = (path: string): unknown => readPath(merged, path);
   const notBelow = (path: string, floorPath: string, why = '') => {
     const [value, floor] = [read(path), read(floorPath)];
     if (typeof value === 'number' && typeof floor === 'number' && value < floor) {

@@ -14,12 +14,13 @@ import {
   Producer,
   stringDeserializers,
   stringSerializers,
-  type Broker,
   type ConsumeOptions,
   type ListConsumerGroupOffsetsGroup,
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
+import { parseKafkaUrl, type HostPort } from '../../core/queue-url.js';
+import { backoffDelay } from '../../core/backoff.js';
 import type { Logger } from '../telemetry/logger.js';
 import { assertTopic, type EventHandler, type Queue, type QueueEvent, type Subscription } from './port.js';
 
@@ -38,8 +39,8 @@ export interface KafkaQueueOptions {
 const ID_HEADER = 'pcf-event-id';
 const SEQ_HEADER = 'pcf-event-seq';
 const TOPIC_HEADER = 'pcf-event-topic';
-/** A failed event is offered to its group's handler again after this long. */
-const REDELIVERY_DELAY_MS = 1000;
+/** A failed event is offered to its group's handler again after a wait that grows with each failure, from 1 s to 30 s. */
+const REDELIVERY_DELAY = { initialMs: 1000, maxMs: 30_000 };
 /** A consumer stream that failed (broker gone, rebalance error) is opened again after this long. */
 const RESTART_DELAY_MS = 1000;
 /** How long a new subscription waits for its starting offsets before giving up. */
@@ -52,7 +53,7 @@ const READY_TIMEOUT_MS = 30_000;
  */
 interface ClientSettings {
   clientId: string;
-  bootstrapBrokers: Broker[];
+  bootstrapBrokers: HostPort[];
   connectTimeout: number;
   retries: number;
   retryDelay: number;
@@ -62,14 +63,22 @@ type Stream = MessagesStream<string, string, string, string>;
 type KafkaMessage = Message<string, string, string, string>;
 
 /**
+ * Where a consumer's stream starts, and starts again after it failed: a group at its
+ * committed offsets; a broadcast subscriber, which commits nothing, at `next` (per partition,
+ * the offset after the last record it handled, or where it started), which it keeps up to date.
+ */
+type StartAt = { kind: 'group' } | { kind: 'broadcast'; next: Map<number, bigint> };
+
+/**
  * Kafka through `@platformatic/kafka` (pure JavaScript). Design:
  *
  * - One topic holds every event, created if missing with one partition and `retention.ms`.
  *   One partition gives one total order, as the NATS stream and the in-process queue do
  *   (the relay publishes in outbox order and the contract expects publish order); a group
  *   is then served by one member at a time, the others standing by for a rebalance, which is
- *   plenty for domain events. A topic made beforehand with more partitions is used as is:
- *   the key is the event's topic, so order then holds per event topic only.
+ *   plenty for domain events. A topic made beforehand with more partitions is refused: the
+ *   events of one resource could arrive out of order, and subscribers drop an event whose
+ *   seq is not above the last they saw, so the late one would be lost.
  * - A record is key = event topic, value = the payload as JSON, headers = event id, seq and topic.
  * - `publish` resolves once every in-sync replica has the record (acks = all). There is no
  *   broker-side deduplication by event id (Kafka has nothing like `Nats-Msg-Id`; the
@@ -79,13 +88,14 @@ type KafkaMessage = Message<string, string, string, string>;
  *   them anyway.
  * - A group is a Kafka consumer group (named `<topic>.<group>`, so deployments sharing a
  *   cluster do not share groups) that commits an event's offset only after its handler
- *   resolved. A failed handler is called again for the same event a second later, which
+ *   resolved. A failed handler is called again for the same event after a growing wait, which
  *   holds back the events behind it (their order is kept, nothing is skipped). A group that
  *   has never committed starts at the end of the topic, and that position is committed at
  *   once, so events published while none of its subscribers runs still reach it later.
  * - A broadcast subscriber is a consumer group of its own (a random id), starting at the
- *   end of the topic, that never commits: it remembers its position itself while it runs
- *   and its group is deleted when it closes.
+ *   end of the topic as it was when it subscribed, that never commits: it remembers its
+ *   position itself while it runs (a stream it reopens resumes after the last record it
+ *   handled) and its group is deleted when it closes.
  */
 class KafkaQueue implements Queue {
   readonly kind = 'kafka';
@@ -117,19 +127,19 @@ class KafkaQueue implements Queue {
   async consume(group: string, handler: EventHandler): Promise<Subscription> {
     const groupId = `${this.options.topic}.${group}`;
     await this.#startGroupAtEnd(groupId);
-    return this.#subscribe(groupId, 'group', async (message, stopped) => {
+    return this.#subscribe(groupId, { kind: 'group' }, async (message, stopped) => {
       const event = decode(message);
       if (!event) {
         // Not one of ours (another producer wrote to the topic): skipped, or it would block the group forever.
         this.log.error({ group, partition: message.partition, offset: String(message.offset) }, 'undecodable record in the event topic; skipped');
       } else {
-        for (;;) {
+        for (let failures = 1; ; failures++) {
           try {
             await handler(event);
             break;
           } catch (err) {
             this.log.warn({ err, group, offset: String(message.offset) }, 'event handler failed; the event will be delivered again');
-            await pause(REDELIVERY_DELAY_MS, stopped);
+            await pause(backoffDelay(failures, REDELIVERY_DELAY), stopped);
             // Closing: not committed, so the group gets this event again.
             if (stopped.aborted) return;
           }
@@ -143,10 +153,17 @@ class KafkaQueue implements Queue {
 
   async broadcast(handler: EventHandler): Promise<Subscription> {
     const groupId = `${this.options.topic}.broadcast.${randomUUID()}`;
-    return this.#subscribe(groupId, 'broadcast', async (message) => {
+    // Recorded before joining, so a stream that fails before its first record reopens here
+    // rather than at the end of the topic as it is then, which would skip what came between.
+    const next = await this.#endOffsets(await this.#partitions());
+    return this.#subscribe(groupId, { kind: 'broadcast', next }, async (message) => {
       const event = decode(message);
       if (!event) return;
-      await handler(event).catch((err: unknown) => this.log.warn({ err, offset: String(message.offset) }, 'broadcast event handler failed'));
+      try {
+        await handler(event);
+      } catch (err) {
+        this.log.warn({ err, offset: String(message.offset) }, 'broadcast event handler failed');
+      }
     });
   }
 
@@ -162,9 +179,7 @@ class KafkaQueue implements Queue {
   async #startGroupAtEnd(groupId: string): Promise<void> {
     const { topic } = this.options;
     try {
-      const metadata = await this.admin.metadata({ topics: [topic] });
-      const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
-      const partitions = Array.from({ length: count }, (_, i) => i);
+      const partitions = await this.#partitions();
       let listed: ListConsumerGroupOffsetsGroup | undefined;
       try {
         [listed] = await this.admin.listConsumerGroupOffsets({ groups: [{ groupId, topics: [{ name: topic, partitionIndexes: partitions }] }] });
@@ -175,23 +190,35 @@ class KafkaQueue implements Queue {
       const committed = new Map(listed?.topics.find((t) => t.name === topic)?.partitions.map((p) => [p.partitionIndex, p.committedOffset]));
       const missing = partitions.filter((p) => (committed.get(p) ?? -1n) < 0n);
       if (missing.length === 0) return;
-      const [ends] = await this.admin.listOffsets({
-        topics: [{ name: topic, partitions: missing.map((partitionIndex) => ({ partitionIndex, timestamp: ListOffsetTimestamps.LATEST })) }],
-      });
-      const partitionOffsets = (ends?.partitions ?? []).map((p) => ({ partition: p.partitionIndex, offset: p.offset }));
+      const partitionOffsets = [...(await this.#endOffsets(missing))].map(([partition, offset]) => ({ partition, offset }));
       if (partitionOffsets.length > 0) await this.admin.alterConsumerGroupOffsets({ groupId, topics: [{ name: topic, partitionOffsets }] });
     } catch (err) {
       this.log.debug({ err, groupId }, 'could not record the start of a new consumer group; it starts where it joins');
     }
   }
 
+  /** The event topic's partitions (one, unless someone added some since the queue opened). */
+  async #partitions(): Promise<number[]> {
+    const metadata = await this.admin.metadata({ topics: [this.options.topic] });
+    const count = metadata.topics.get(this.options.topic)?.partitionsCount ?? 0;
+    return Array.from({ length: count }, (_, i) => i);
+  }
+
+  /** The offset the next record written to each of `partitions` will get. */
+  async #endOffsets(partitions: number[]): Promise<Map<number, bigint>> {
+    if (partitions.length === 0) return new Map();
+    const [ends] = await this.admin.listOffsets({
+      topics: [{ name: this.options.topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: ListOffsetTimestamps.LATEST })) }],
+    });
+    return new Map((ends?.partitions ?? []).map((p) => [p.partitionIndex, p.offset]));
+  }
+
   /**
    * Runs one consumer until the subscription closes: messages go to `each` one at a time,
-   * and a stream that fails is opened again after a pause (the consumer stays in its group).
-   * A group resumes from its committed offsets; a broadcast subscriber from the offsets it
-   * has seen (it commits nothing).
+   * and a stream that fails is opened again after a pause (the consumer stays in its group)
+   * where `start` says.
    */
-  async #subscribe(groupId: string, kind: 'group' | 'broadcast', each: (message: KafkaMessage, stopped: AbortSignal) => Promise<void>): Promise<Subscription> {
+  async #subscribe(groupId: string, start: StartAt, each: (message: KafkaMessage, stopped: AbortSignal) => Promise<void>): Promise<Subscription> {
     const consumer = new Consumer<string, string, string, string>({
       ...this.settings,
       groupId,
@@ -208,18 +235,10 @@ class KafkaQueue implements Queue {
     });
     // The consumer emits `error` when it cannot rejoin its group; unheard, that would crash the process.
     consumer.on('error', (err: Error) => this.log.warn({ err, groupId }, 'kafka consumer error'));
-    const seen = new Map<number, bigint>();
     const stop = new AbortController();
 
     const open = async (): Promise<Stream> => {
-      const base = { topics: [this.options.topic], autocommit: false, fallbackMode: MessagesStreamFallbackModes.LATEST };
-      const options: ConsumeOptions<string, string, string, string> =
-        kind === 'group'
-          ? { ...base, mode: MessagesStreamModes.COMMITTED }
-          : seen.size === 0
-            ? { ...base, mode: MessagesStreamModes.LATEST }
-            : { ...base, mode: MessagesStreamModes.MANUAL, offsets: [...seen].map(([partition, offset]) => ({ topic: this.options.topic, partition, offset })) };
-      const stream = await consumer.consume(options);
+      const stream = await consumer.consume(this.#consumeOptions(start));
       try {
         // consume() resolves once the group is joined, before the stream knows where to start
         // (that takes a round trip to the broker, so the event cannot have fired yet): waiting
@@ -247,7 +266,7 @@ class KafkaQueue implements Queue {
             // Records already fetched when the subscription closes are left for the group.
             if (stop.signal.aborted) break;
             await each(message, stop.signal);
-            if (kind === 'broadcast') seen.set(message.partition, message.offset + 1n);
+            if (start.kind === 'broadcast') start.next.set(message.partition, message.offset + 1n);
           }
         } catch (err) {
           if (!stop.signal.aborted) this.log.warn({ err, groupId }, 'kafka consumer stream failed; opening it again');
@@ -274,7 +293,7 @@ class KafkaQueue implements Queue {
         await loop;
         // Leaves the group, so its partitions move to another member at once.
         await forceClose(consumer).catch((err: unknown) => this.log.warn({ err, groupId }, 'kafka consumer did not close cleanly'));
-        if (kind === 'broadcast') {
+        if (start.kind === 'broadcast') {
           // It never committed, so the broker would forget it anyway; deleting it is tidier.
           await this.admin.deleteGroups({ groups: [groupId] }).catch((err: unknown) => this.log.debug({ err, groupId }, 'could not delete a broadcast consumer group'));
         }
@@ -282,6 +301,14 @@ class KafkaQueue implements Queue {
     };
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** A partition missing from a broadcast subscriber's `next` (added to the topic later) is read from its end. */
+  #consumeOptions(start: StartAt): ConsumeOptions<string, string, string, string> {
+    const base = { topics: [this.options.topic], autocommit: false, fallbackMode: MessagesStreamFallbackModes.LATEST };
+    if (start.kind === 'group') return { ...base, mode: MessagesStreamModes.COMMITTED };
+    const offsets = [...start.next].map(([partition, offset]) => ({ topic: this.options.topic, partition, offset }));
+    return { ...base, mode: MessagesStreamModes.MANUAL, offsets };
   }
 
   async ping(): Promise<void> {
@@ -299,7 +326,8 @@ class KafkaQueue implements Queue {
 /**
  * Connects, and makes sure the topic exists (created with one partition, the broker's
  * default replication factor and `retention.ms`; an existing topic gets its `retention.ms`
- * updated). Rejects, with every client closed, if no broker answers within a few seconds.
+ * updated, and is refused if it has several partitions). Rejects, with every client closed,
+ * if no broker answers within a few seconds.
  */
 export async function openKafkaQueue(options: KafkaQueueOptions, log: Logger): Promise<Queue> {
   const bootstrapBrokers = parseKafkaUrl(options.url);
@@ -345,22 +373,14 @@ async function ensureTopic(admin: Admin, options: KafkaQueueOptions, log: Logger
   // Metadata for the topic: fails (after the client's retries) until it has a leader.
   const metadata = await admin.metadata({ topics: [options.topic], forceUpdate: true });
   const partitions = metadata.topics.get(options.topic)?.partitionsCount ?? 0;
-  if (partitions > 1) log.warn({ topic: options.topic, partitions }, 'the Kafka event topic has several partitions: events keep their order per event topic only');
-}
-
-const BROKER = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?))(?::(\d{1,5}))?$/;
-
-/** `kafka://host:port[,host:port...]` → brokers. The URL is not quoted in errors (it is configuration marked secret). */
-export function parseKafkaUrl(url: string): Broker[] {
-  const usage = 'invalid Kafka URL: expected kafka://host:port[,host:port...]';
-  if (!url.startsWith('kafka://')) throw new TypeError(usage);
-  const entries = url.slice('kafka://'.length).split(',').map((s) => s.trim().replace(/^kafka:\/\//, ''));
-  return entries.map((entry, i) => {
-    const match = BROKER.exec(entry);
-    const port = Number(match?.[3] ?? 9092);
-    if (!match || !Number.isInteger(port) || port < 1 || port > 65_535) throw new TypeError(`${usage} (broker ${i + 1} is not host:port)`);
-    return { host: (match[1] ?? match[2])!, port };
-  });
+  // Records are spread over partitions by key, and order holds within a partition only;
+  // subscribers drop an event whose seq is not above the last they saw, so one that arrives
+  // late is lost for good.
+  if (partitions > 1) {
+    throw new Error(
+      `the Kafka topic "${options.topic}" has ${partitions} partitions, so events could arrive out of order: use a topic with one partition (name a new topic in PCF_QUEUE_NAME, which is created with one, or recreate this one with one)`,
+    );
+  }
 }
 
 /** The library nests its errors (`metadata failed 4 times.` → `Cannot connect to any broker.` → …): the chain of distinct messages. */

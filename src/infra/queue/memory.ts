@@ -1,14 +1,30 @@
+import { backoffDelay } from '../../core/backoff.js';
 import { assertTopic, type EventHandler, type Queue, type QueueEvent, type Subscription } from './port.js';
 
-/** How long a failed event waits before its group sees it again. */
-const REDELIVERY_DELAY_MS = 100;
+export interface MemoryQueueOptions {
+  /**
+   * How long a failed event waits before its group sees it again, by the number of times it
+   * failed so far (1 after the first failure).
+   */
+  redeliveryDelay?: (failures: number) => number;
+}
+
+/**
+ * 100 ms after the first failure, doubling to 30 s, with jitter: a handler whose dependency
+ * is down (an SMTP server) is not called ten times a second for as long as it stays down,
+ * and many events failing together do not come back together.
+ */
+function defaultRedeliveryDelay(failures: number): number {
+  return backoffDelay(failures, { initialMs: 100, maxMs: 30_000 });
+}
 
 /**
  * The embedded queue: events go straight to the handlers of this process. A group's
- * handlers take turns; a failed event is retried until a handler resolves for it. Closing
- * waits for the handlers under way. An event is published (and its outbox row marked) as
- * soon as its handlers start, so a process killed while they run loses what they had not
- * done yet; events not yet published stay in the outbox and are published again.
+ * handlers take turns; a failed event is retried, each time after a longer wait, until a
+ * handler resolves for it. Closing waits for the handlers under way. An event is published
+ * (and its outbox row marked) as soon as its handlers start, so a process killed while they
+ * run loses what they had not done yet; events not yet published stay in the outbox and are
+ * published again.
  */
 export class MemoryQueue implements Queue {
   readonly kind = 'memory';
@@ -18,6 +34,11 @@ export class MemoryQueue implements Queue {
   /** Handlers running now: closing waits for them, so a graceful stop loses no event. */
   readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
+  readonly #redeliveryDelay: (failures: number) => number;
+
+  constructor(options: MemoryQueueOptions = {}) {
+    this.#redeliveryDelay = options.redeliveryDelay ?? defaultRedeliveryDelay;
+  }
 
   async publish(event: QueueEvent): Promise<void> {
     assertTopic(event.topic);
@@ -33,7 +54,8 @@ export class MemoryQueue implements Queue {
     return running;
   }
 
-  #deliver(name: string, event: QueueEvent): void {
+  /** Hands `event` to the next handler of group `name`; `failures` is how often it failed before. */
+  #deliver(name: string, event: QueueEvent, failures = 0): void {
     const group = this.#groups.get(name);
     if (!group || group.handlers.length === 0 || this.#closed) return;
     const handler = group.handlers[group.next++ % group.handlers.length]!;
@@ -41,8 +63,8 @@ export class MemoryQueue implements Queue {
       if (this.#closed) return;
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
-        this.#deliver(name, event);
-      }, REDELIVERY_DELAY_MS);
+        this.#deliver(name, event, failures + 1);
+      }, this.#redeliveryDelay(failures + 1));
       this.#timers.add(timer);
     });
   }

@@ -1,10 +1,12 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { backoffDelay } from '../../core/backoff.js';
+import { parseNatsUrl } from '../../core/queue-url.js';
 import type { Logger } from '../telemetry/logger.js';
 import { assertTopic, type EventHandler, type Queue, type QueueEvent, type Subscription } from './port.js';
 
 export interface NatsQueueOptions {
-  /** nats://host:port (several comma-separated for a cluster). */
+  /** nats://[user:password@ or token@]host:port (several comma-separated for a cluster). */
   url: string;
   /** The JetStream stream, and the subject prefix of its events. */
   stream: string;
@@ -15,8 +17,8 @@ export interface NatsQueueOptions {
 
 /** How long a consumer waits for a handler before the broker redelivers its event. */
 const ACK_WAIT_MS = 30_000;
-/** A failed event is offered again after this long. */
-const NAK_DELAY_MS = 1000;
+/** A failed event is offered again after a wait that grows with each failure, from 1 s to 30 s. */
+const NAK_DELAY = { initialMs: 1000, maxMs: 30_000 };
 /**
  * How long one pull request waits. Its idle heartbeats come at half this; two missed ones
  * reset a consumer. Kept short: after a broker restart a recreated ordered consumer can stop
@@ -47,8 +49,8 @@ export class NatsQueue implements Queue {
 
   /** Connects and makes sure the stream exists with this configuration. */
   static async open(options: NatsQueueOptions, log: Logger): Promise<NatsQueue> {
-    const servers = options.url.split(',').map((s) => s.trim().replace(/^nats:\/\//, ''));
-    const connection = await connect({ servers, name: 'pcf-api', maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
+    const { servers, ...credentials } = parseNatsUrl(options.url);
+    const connection = await connect({ servers, ...credentials, name: 'pcf-api', maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
     try {
       const manager = await jetstreamManager(connection);
       const config = {
@@ -73,7 +75,9 @@ export class NatsQueue implements Queue {
 
   async publish(event: QueueEvent): Promise<void> {
     assertTopic(event.topic);
-    await this.js.publish(`${this.options.subjectPrefix}.${event.topic}`, JSON.stringify(event), { msgID: event.id, timeout: PUBLISH_TIMEOUT_MS });
+    // Only the event's own fields, and a payload even when it is undefined, so decode() reads it back.
+    const body = { id: event.id, seq: event.seq, topic: event.topic, payload: event.payload ?? null };
+    await this.js.publish(`${this.options.subjectPrefix}.${event.topic}`, JSON.stringify(body), { msgID: event.id, timeout: PUBLISH_TIMEOUT_MS });
   }
 
   async consume(group: string, handler: EventHandler): Promise<Subscription> {
@@ -93,12 +97,19 @@ export class NatsQueue implements Queue {
     }
     const consumer = await this.js.consumers.get(this.options.stream, group);
     return this.#run(await consumer.consume({ expires: PULL_EXPIRES_MS }), async (message) => {
+      const event = decode(message);
+      if (!event) {
+        // Acked: left alone, it would come back after every ack wait, for ever.
+        this.log.error({ group, seq: message.seq, subject: message.subject }, 'undecodable message on the event stream; skipped');
+        message.ack();
+        return;
+      }
       try {
-        await handler(decode(message));
+        await handler(event);
         message.ack();
       } catch (err) {
         this.log.warn({ err, group, seq: message.seq }, 'event handler failed; the event will be delivered again');
-        message.nak(NAK_DELAY_MS);
+        message.nak(backoffDelay(message.info.deliveryCount, NAK_DELAY));
       }
     });
   }
@@ -116,15 +127,30 @@ export class NatsQueue implements Queue {
       filter_subjects: `${this.options.subjectPrefix}.>`,
     });
     return this.#run(await consumer.consume({ expires: PULL_EXPIRES_MS }), async (message) => {
-      await handler(decode(message)).catch((err: unknown) => this.log.warn({ err, seq: message.seq }, 'broadcast event handler failed'));
+      const event = decode(message);
+      if (!event) {
+        this.log.error({ seq: message.seq, subject: message.subject }, 'undecodable message on the event stream; skipped');
+        return;
+      }
+      try {
+        await handler(event);
+      } catch (err) {
+        this.log.warn({ err, seq: message.seq }, 'broadcast event handler failed');
+      }
     });
   }
 
-  /** Feeds a consumer's messages to `each`, one at a time, until the subscription closes. */
+  /**
+   * Feeds a consumer's messages to `each`, one at a time, until the subscription closes. A
+   * message `each` fails on (an ack on a dropped connection) is logged: ending the loop would
+   * stop this subscriber for good.
+   */
   #run(messages: ConsumerMessages, each: (message: JsMsg) => Promise<void>): Subscription {
     this.#subscriptions.add(messages);
     const loop = (async () => {
-      for await (const message of messages) await each(message);
+      for await (const message of messages) {
+        await each(message).catch((err: unknown) => this.log.error({ err, seq: message.seq }, 'queue consumer failed on a message'));
+      }
     })().catch((err: unknown) => this.log.error({ err }, 'queue consumer stopped'));
     return {
       close: async () => {
@@ -146,6 +172,19 @@ export class NatsQueue implements Queue {
   }
 }
 
-function decode(message: JsMsg): QueueEvent {
-  return JSON.parse(message.string()) as QueueEvent;
+/** The event a message holds, or undefined if it is not one (another publisher wrote on the stream's subjects). */
+function decode(message: JsMsg): QueueEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(message.string());
+  } catch {
+    return undefined;
+  }
+  return isEvent(value) ? value : undefined;
+}
+
+function isEvent(value: unknown): value is QueueEvent {
+  if (typeof value !== 'object' || value === null || !('payload' in value)) return false;
+  const { id, seq, topic } = value as Record<string, unknown>;
+  return typeof id === 'string' && typeof topic === 'string' && Number.isSafeInteger(seq);
 }
