@@ -8,6 +8,7 @@ import { packageInfo, type ServerInfo } from './core/package.js';
 import { createCache, type Cache } from './infra/cache/index.js';
 import { createDatabase, databaseOptionsFrom, migrateUp, type Database, type DatabaseOptions } from './infra/database/index.js';
 import { createMailer } from './infra/mail/index.js';
+import { openQueue, type Queue } from './infra/queue/index.js';
 import { createRateLimitStore } from './infra/rate-limit/index.js';
 import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
 import { createMetrics } from './infra/telemetry/metrics.js';
@@ -16,7 +17,7 @@ import { createIdentity } from './services/identity.js';
 import { EventPipeline } from './services/events/pipeline.js';
 import { createNotifications, LiveEvents } from './services/notifications/index.js';
 import { createResources } from './services/resources/index.js';
-import { OutboxSignal } from './services/shared/outbox.js';
+import { Outbox } from './services/shared/outbox.js';
 
 /**
  * The composition root: builds every adapter from the configuration, wires them into the
@@ -40,6 +41,8 @@ export interface Server {
 export interface ServerOverrides {
   /** Use these database options instead of the ones derived from config (tests). */
   database?: DatabaseOptions;
+  /** Open the message queue this way instead of from `queue.url` (tests). */
+  openQueue?: () => Promise<Queue>;
 }
 
 export async function createServer(config: Config, rootLogger: Logger, overrides: ServerOverrides = {}): Promise<Server> {
@@ -53,7 +56,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   const live = new LiveEvents();
   const metrics = createMetrics({ poolStats: () => database.poolStats(), liveSubscriptions: () => live.size });
   const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from }, moduleLogger(rootLogger, 'mail'));
-  const outbox = new OutboxSignal();
+  const outbox = new Outbox();
 
   let phase: LifecyclePhase = 'starting';
   const health = new HealthService({
@@ -74,7 +77,18 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   }
   const resources = createResources({ database, cache, identity, config, logger: rootLogger });
   const notifications = createNotifications({ database, outbox, mailer, resources, live, config, logger: rootLogger });
-  const events = new EventPipeline({ config, database, outbox, notifications, mailer, log: moduleLogger(rootLogger, 'events') });
+  const eventsLog = moduleLogger(rootLogger, 'events');
+  const events = new EventPipeline({
+    config,
+    database,
+    openQueue: overrides.openQueue ?? (() => openQueue({ url: config.queue.url, name: config.queue.name, retentionMs: config.queue.retentionMs }, eventsLog)),
+    outbox,
+    notifications,
+    resources,
+    grants: identity.grants,
+    mailer,
+    log: eventsLog,
+  });
   // Its own Redis connection: a slow cache must not hold up the gate every request passes.
   const rateLimitStore = config.rateLimit.enabled ? createRateLimitStore({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, timeoutMs: config.rateLimit.redisTimeoutMs }, rootLogger) : undefined;
   const rateLimits = rateLimitStore && createRateLimits(rateLimitStore, config.rateLimit, metrics);

@@ -9,7 +9,7 @@ import { PasswordHasher } from './auth/password.js';
 import { GrantsStore } from './auth/principals.js';
 import { SessionStore } from './auth/sessions.js';
 import { RolesService } from './roles/roles.service.js';
-import type { OutboxSignal } from './shared/outbox.js';
+import type { Outbox } from './shared/outbox.js';
 import { TolerantCache } from './shared/tolerant-cache.js';
 import { UsersService } from './users/users.service.js';
 
@@ -23,7 +23,7 @@ export interface Identity {
   grants: GrantsStore;
   audit: Audit;
   /** Woken after a change wrote domain events (for services outside identity, too). */
-  outbox: OutboxSignal;
+  outbox: Outbox;
 }
 
 export interface IdentityDeps {
@@ -31,7 +31,7 @@ export interface IdentityDeps {
   cache: Cache;
   auth: Config['auth'];
   logger: Logger;
-  outbox: OutboxSignal;
+  outbox: Outbox;
 }
 
 /**
@@ -70,7 +70,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
   });
   return {
     auth,
-    users: new UsersService({ database: deps.database, hasher, sessions, grants, audit, log, cache }),
+    users: new UsersService({ database: deps.database, hasher, sessions, grants, audit, log, cache, outbox: deps.outbox }),
     roles: new RolesService({ database: deps.database, grants, audit, outbox: deps.outbox }),
     hasher,
     grants,

@@ -156,6 +156,41 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(assigned.payload.actorName, 'Admin');
       });
 
+      it('an admin taking a share away tells the owner and the user it was taken from', async () => {
+        const [alice, bob] = await Promise.all([newMember('Alice'), newMember('Bob')]);
+        const doc = await createResource(alice.token, 'Lent');
+        await json(call(alice.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: bob.user.id, actions: ['read'] }), 201);
+        assert.equal((await call(admin.token, 'DELETE', `/api/v1/resources/${doc.id}/shares/${bob.user.id}`)).statusCode, 204);
+        const toOwner = await waitForOne(alice.token, 'resource.unshared', (n) => n.payload.resourceId === doc.id);
+        assert.equal(toOwner.payload.userId, bob.user.id);
+        assert.equal(toOwner.payload.actorName, 'Admin');
+        const toBob = await waitForOne(bob.token, 'resource.unshared', (n) => n.payload.resourceId === doc.id);
+        assert.equal(toBob.payload.actorId, admin.user.id);
+      });
+
+      it('deleting a role tells each of its holders that they lost it', async () => {
+        const [alice, bob] = await Promise.all([newMember('Alice'), newMember('Bob')]);
+        const roleName = `short-lived-${randomBytes(3).toString('hex')}`;
+        const role = await json<{ id: string }>(call(admin.token, 'POST', '/api/v1/roles', { name: roleName }), 201);
+        for (const member of [alice, bob]) assert.equal((await call(admin.token, 'PUT', `/api/v1/users/${member.user.id}/roles/${role.id}`)).statusCode, 204);
+        assert.equal((await call(admin.token, 'DELETE', `/api/v1/roles/${role.id}`)).statusCode, 204);
+        for (const member of [alice, bob]) {
+          const lost = await waitForOne(member.token, 'role.unassigned', (n) => n.payload.roleId === role.id);
+          assert.equal(lost.payload.roleName, roleName);
+          assert.equal(lost.payload.actorName, 'Admin');
+        }
+      });
+
+      it('deleting a user hands its resources to another, who is told of each', async () => {
+        const [leaving, heir] = await Promise.all([newMember('Leaving'), newMember('Heir')]);
+        const docs = [await createResource(leaving.token, 'Handed over 1'), await createResource(leaving.token, 'Handed over 2')];
+        assert.equal((await call(admin.token, 'DELETE', `/api/v1/users/${leaving.user.id}?transferTo=${heir.user.id}`)).statusCode, 204);
+        const items = await waitFor(heir.token, 'both hand-overs', (list) => docs.every((d) => list.some((n) => n.kind === 'resource.updated' && n.payload.resourceId === d.id)));
+        const told = ofKind(items, 'resource.updated').filter((n) => docs.some((d) => d.id === n.payload.resourceId));
+        assert.deepEqual(told.map((n) => n.payload.actorId), [admin.user.id, admin.user.id]);
+        assert.deepEqual(told.map((n) => n.payload.version).sort(), [1, 1], 'the data did not change');
+      });
+
       it('every login tells the user, with the address it came from', async () => {
         const carol = await newMember('Carol');
         const first = await waitForOne(carol.token, 'login.new');

@@ -153,6 +153,54 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(bobWs.messages.filter((m) => m.id === 'b').length, 2);
       });
 
+      it('ends a subscription at once when a role or a permission that gave access is taken away, before any later change reaches it', async () => {
+        const ok = (response: { statusCode: number; body: string }, status: number) => assert.equal(response.statusCode, status, response.body);
+        /** Bob watches a doc of alice's through `grant`; `revoke` takes it away; alice's next change must not reach him. */
+        const revoked = async (grant: () => Promise<void>, revoke: () => Promise<void>) => {
+          const doc = await createResource(alice.token, 'Readable through a grant');
+          await grant();
+          ok(await as(t, bob.token, 'GET', `/api/v1/resources/${doc.id}`), 200);
+          const ws = await connect(bob.token);
+          await subscribed(ws, 'w', RESOURCE_CHANGED, { id: doc.id });
+          await patch(alice.token, doc.id, { data: { n: 1 } });
+          assert.equal(changeOf(await ws.next('w')).version, 2, 'delivered while the grant holds');
+          await revoke();
+          await patch(alice.token, doc.id, { name: 'Secret name', data: { n: 2 } });
+          const ended = await ws.next('w');
+          assert.equal(errorCode(ended), 'NOT_FOUND', JSON.stringify(ended));
+          assert.ok(!JSON.stringify(ws.messages).includes('Secret name'), 'nothing of the change after the revocation');
+          ws.close();
+        };
+
+        // A direct permission, revoked.
+        let permissionId = '';
+        await revoked(
+          async () => {
+            const granted = await as(t, admin.token, 'POST', `/api/v1/users/${bob.user.id}/permissions`, { resourceType: 'doc', action: 'read' });
+            ok(granted, 201);
+            permissionId = (granted.json() as { id: string }).id;
+          },
+          async () => ok(await as(t, admin.token, 'DELETE', `/api/v1/users/${bob.user.id}/permissions/${permissionId}`), 204),
+        );
+
+        // A role, taken from the user.
+        const role = await as(t, admin.token, 'POST', '/api/v1/roles', { name: 'doc-readers', description: 'Read every doc' });
+        ok(role, 201);
+        const roleId = (role.json() as { id: string }).id;
+        const rolePermission = await as(t, admin.token, 'POST', `/api/v1/roles/${roleId}/permissions`, { resourceType: 'doc', action: 'read' });
+        ok(rolePermission, 201);
+        await revoked(
+          async () => ok(await as(t, admin.token, 'PUT', `/api/v1/users/${bob.user.id}/roles/${roleId}`), 204),
+          async () => ok(await as(t, admin.token, 'DELETE', `/api/v1/users/${bob.user.id}/roles/${roleId}`), 204),
+        );
+
+        // A permission removed from a role the user keeps.
+        await revoked(
+          async () => ok(await as(t, admin.token, 'PUT', `/api/v1/users/${bob.user.id}/roles/${roleId}`), 204),
+          async () => ok(await as(t, admin.token, 'DELETE', `/api/v1/roles/${roleId}/permissions/${(rolePermission.json() as { id: string }).id}`), 204),
+        );
+      });
+
       it('replays what a reconnecting subscriber missed after its last event id, in order; an unknown id gets RESYNC', async () => {
         const doc = await createResource(alice.token, 'Resumable');
         const first = await connect(alice.token);

@@ -132,7 +132,7 @@ describe('mail over SMTP', () => {
     assert.equal(failure.permanent, true);
   });
 
-  it('rejects wrong credentials without repeating them', async () => {
+  it('rejects wrong credentials without repeating them, as a failure to retry once they are mended', async () => {
     const m = mailer(withCredentials(smtp, 'bob', 'secret-but-wrong'));
     const pingFailure = await m.ping().catch((error: unknown) => error);
     assert.ok(pingFailure instanceof MailError);
@@ -140,7 +140,7 @@ describe('mail over SMTP', () => {
     const failure = await m.send({ to: 'ada@pcf.test', subject: 's', text: 't' }).catch((error: unknown) => error);
     assert.ok(failure instanceof MailError);
     assert.equal(failure.code, 'EAUTH');
-    assert.equal(failure.permanent, true);
+    assert.equal(failure.permanent, false, 'the message is not at fault: it waits for the credentials to be fixed');
     assert.ok(!failure.message.includes('secret') && !pingFailure.message.includes('secret'));
   });
 

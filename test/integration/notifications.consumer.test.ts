@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { newId } from '../../src/core/ids.js';
 import { createDatabase, type Database } from '../../src/infra/database/index.js';
 import { createMailer } from '../../src/infra/mail/index.js';
@@ -10,7 +11,7 @@ import { PasswordHasher } from '../../src/services/auth/password.js';
 import { TOPIC, type ResourceEventPayload } from '../../src/services/events/catalog.js';
 import { LiveEvents } from '../../src/services/notifications/live.js';
 import { NotificationsService, type NotificationCreatedPayload } from '../../src/services/notifications/notifications.service.js';
-import { OutboxSignal } from '../../src/services/shared/outbox.js';
+import { Outbox } from '../../src/services/shared/outbox.js';
 import { createAccount } from '../../src/services/users/accounts.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases.js';
 import { startSmtpServer, type SmtpTestServer } from '../support/smtp.js';
@@ -48,7 +49,7 @@ for (const kind of DATABASE_KINDS) {
       database = createDatabase(testDb.options, silent);
       smtp = await startSmtpServer();
       mailer = createMailer({ smtpUrl: smtp.url, from: 'PCF <pcf@example.test>' }, silent);
-      service = new NotificationsService({ database, outbox: new OutboxSignal(), mailer, retentionMs: 3_600_000, log: silent });
+      service = new NotificationsService({ database, outbox: new Outbox(), mailer, retentionMs: 3_600_000, log: silent });
       owner = await createAccount(database, hasher, { email: 'owner@consumers.example', name: 'Owner', password: 'owner long passphrase' });
       editor = await createAccount(database, hasher, { email: 'editor@consumers.example', name: 'Editor', password: 'editor long passphrase' });
     });
@@ -113,11 +114,51 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(smtp.messages.length, 2);
     });
 
+    it('prunes notifications older than the retention, read or not, and keeps the newer ones', async () => {
+      const principal = { user: { id: owner.id } } as Parameters<NotificationsService['markRead']>[0];
+      const recorded: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const event = updatedBy(editor.id, owner.id);
+        assert.equal(await service.record(event), 1);
+        recorded.push((await notificationsOf(owner.id)).find((n) => n.event_id === event.id)!.id);
+      }
+      const [oldRead, oldUnread, pastRetention, withinRetention, fresh] = recorded as [string, string, string, string, string];
+      await service.markRead(principal, oldRead);
+      await service.markRead(principal, withinRetention);
+      const HOUR = 3_600_000; // the service's retention
+      // By this process's clock, as prune() reckons the cutoff (created_at is never written through Kysely).
+      const age = (id: string, ms: number) => sql`UPDATE notifications SET created_at = ${new Date(Date.now() - ms).toISOString()}::timestamptz WHERE id = ${id}`.execute(database.db);
+      await age(oldRead, 30 * 24 * HOUR);
+      await age(oldUnread, 2 * HOUR);
+      await age(pastRetention, HOUR + 60_000);
+      await age(withinRetention, HOUR - 60_000);
+      const everyone = async () => (await database.db.selectFrom('notifications').select('id').orderBy('id').execute()).map((n) => n.id);
+      const before = await everyone();
+
+      assert.equal(await service.prune(), 3);
+      const gone = [oldRead, oldUnread, pastRetention];
+      assert.deepEqual(
+        await everyone(),
+        before.filter((id) => !gone.includes(id)),
+        'exactly the three past the retention are gone, read or unread; every other notification stays',
+      );
+      const kept = (await notificationsOf(owner.id)).filter((n) => recorded.includes(n.id));
+      assert.deepEqual(
+        kept.map((n) => [n.id, n.read_at !== null]),
+        [
+          [withinRetention, true],
+          [fresh, false],
+        ],
+      );
+      assert.equal(await service.prune(), 0, 'nothing more to prune');
+    });
+
     it('dispatches a live event once to the feeds watching it, even when delivered twice', async () => {
       const live = new LiveEvents();
+      const subscriber = newId();
       const watched = newId();
-      const feed = live.watchResource(watched);
-      const other = live.watchResource(newId());
+      const feed = live.watchResource(watched, subscriber);
+      const other = live.watchResource(newId(), subscriber);
       const event: QueueEvent = { id: newId(), seq: 1, topic: TOPIC.resourceUpdated, payload: { id: watched } };
       live.dispatch(event);
       live.dispatch(event);
@@ -133,9 +174,10 @@ for (const kind of DATABASE_KINDS) {
 
     it('ends a feed that falls 1,000 events behind with an overflow signal, without holding others up', async () => {
       const live = new LiveEvents();
+      const subscriber = newId();
       const id = newId();
-      const stalled = live.watchResource(id);
-      const reader = live.watchResource(id);
+      const stalled = live.watchResource(id, subscriber);
+      const reader = live.watchResource(id, newId());
       for (let i = 0; i < 1001; i++) {
         live.dispatch({ id: newId(), seq: i + 1, topic: TOPIC.resourceUpdated, payload: { id } });
         // The reader keeps up; the stalled one never reads.

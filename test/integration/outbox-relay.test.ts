@@ -6,7 +6,8 @@ import { MemoryQueue } from '../../src/infra/queue/memory.js';
 import type { Queue, QueueEvent } from '../../src/infra/queue/port.js';
 import { createLogger } from '../../src/infra/telemetry/logger.js';
 import { BUSY, OutboxRelay, type RelayOptions } from '../../src/services/events/relay.js';
-import { writeOutbox } from '../../src/services/shared/outbox.js';
+import { TOPIC, type ResourceEventPayload } from '../../src/services/events/catalog.js';
+import { Outbox } from '../../src/services/shared/outbox.js';
 import { newId } from '../../src/core/ids.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases.js';
 
@@ -17,6 +18,14 @@ import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../suppor
  */
 const silent = createLogger({ level: 'silent' });
 const OPTIONS: RelayOptions = { pollIntervalMs: 50, batchSize: 10, retentionMs: 3_600_000, maxBackoffMs: 200 };
+
+const outbox = new Outbox();
+
+/** The event of a new resource, its `version` standing for the event's place in a test. */
+const resourceEvent = (version: number): ResourceEventPayload => {
+  const id = newId();
+  return { id, ownerId: newId(), name: 'Doc', type: 'doc', createdAt: new Date().toISOString(), metadata: {}, version, actorId: newId() };
+};
 
 /** A queue that records what it was given, and can be told to fail after n more events. */
 class RecordingQueue extends MemoryQueue {
@@ -42,14 +51,14 @@ for (const kind of DATABASE_KINDS) {
       await testDb.drop();
     });
 
-    /** Commits `n` events in one transaction, as a service does with its change. */
-    async function commitEvents(n: number, topic = 'resource.updated'): Promise<string[]> {
+    /** Commits `n` events of `n` resources in one transaction, as a service does with its change; `version` numbers them. */
+    async function commitEvents(n: number, topic: typeof TOPIC.resourceUpdated | typeof TOPIC.resourceDeleted = TOPIC.resourceUpdated): Promise<string[]> {
       const ids: string[] = [];
       await database.db.transaction().execute(async (tx) => {
         for (let i = 0; i < n; i++) {
-          const aggregateId = newId();
-          await writeOutbox(tx, { topic, aggregateType: 'resource', aggregateId, payload: { i } });
-          ids.push(aggregateId);
+          const payload = resourceEvent(i);
+          await outbox.write(tx, { topic, payload });
+          ids.push(payload.id);
         }
       });
       return ids;
@@ -64,7 +73,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await relay.publishPending(), 10, 'one batch');
       assert.equal(await relay.publishPending(), 5);
       assert.equal(await relay.publishPending(), 0);
-      assert.deepEqual(queue.published.map((e) => (e.payload as { i: number }).i), [...Array(15).keys()]);
+      assert.deepEqual(queue.published.map((e) => (e.payload as ResourceEventPayload).version), [...Array(15).keys()]);
       const ids = queue.published.map((e) => e.id);
       assert.deepEqual(ids, [...ids].sort(), 'in id (time) order');
       assert.equal(new Set(ids).size, 15);
@@ -78,7 +87,7 @@ for (const kind of DATABASE_KINDS) {
       const relay = new OutboxRelay(database, queue, OPTIONS, silent);
       await assert.rejects(
         database.db.transaction().execute(async (tx) => {
-          await writeOutbox(tx, { topic: 'resource.created', aggregateType: 'resource', aggregateId: newId(), payload: {} });
+          await outbox.write(tx, { topic: TOPIC.resourceCreated, payload: resourceEvent(0) });
           throw new Error('the change failed');
         }),
         /the change failed/,
@@ -115,7 +124,7 @@ for (const kind of DATABASE_KINDS) {
         while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         assert.equal(received.length, 1, 'delivered without waiting for the (one minute) poll');
         assert.equal(received[0]!.topic, 'resource.deleted');
-        assert.equal((received[0]!.payload as { i: number }).i, 0);
+        assert.equal((received[0]!.payload as ResourceEventPayload).version, 0);
         assert.ok(aggregate);
       } finally {
         await relay.stop();
@@ -130,6 +139,8 @@ for (const kind of DATABASE_KINDS) {
       await relay.publishPending();
       await commitEvents(1);
       await sql`UPDATE outbox SET published_at = now() - interval '1 hour' WHERE published_at IS NOT NULL`.execute(database.db);
+      // The pending row waited past the retention too (a broker down for days): only being unpublished keeps it.
+      await sql`UPDATE outbox SET created_at = now() - interval '2 days'`.execute(database.db);
       assert.ok((await relay.prune()) >= 2);
       const rows = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox`.execute(database.db)).rows[0]!.n;
       assert.equal(rows, 1, 'only the pending row is left');

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/core/config/index.js';
 import { createLogger } from '../../src/infra/telemetry/logger.js';
-import { createServer, type Server } from '../../src/server.js';
+import { createServer, type Server, type ServerOverrides } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 import { captureLogs } from './logs.js';
 
@@ -22,6 +22,8 @@ export interface TestServerOptions {
   /** Resolve as soon as the server listens, without waiting for the database. */
   noWait?: boolean;
   database?: TestDatabase;
+  /** How the server opens its message queue (default: from `queue.url`). */
+  openQueue?: ServerOverrides['openQueue'];
 }
 
 /**
@@ -43,7 +45,7 @@ export async function startTestServer(kind: 'pglite' | 'postgres', options: Test
   const database = options.database ?? (await createTestDatabase(kind));
   const { config } = loadConfig({ flags: { host: '127.0.0.1', port: 0, logLevel: 'info', ...GENEROUS_LIMITS, ...options.config } });
   const logs = captureLogs();
-  const server = await createServer(config, createLogger({ level: config.logLevel, destination: logs.stream }), { database: database.options });
+  const server = await createServer(config, createLogger({ level: config.logLevel, destination: logs.stream }), { database: database.options, openQueue: options.openQueue });
   await options.beforeStart?.(server.app);
   const url = await server.start();
   if (!options.noWait) await server.ready;

@@ -1,7 +1,7 @@
 import type { GraphQLFieldResolver, GraphQLSchema } from 'graphql';
 import { appError, isAppError } from '../../core/errors.js';
 import type { Principal } from '../../services/auth/principals.js';
-import type { FeedGroup, LiveSubscriptions, ResourceChange } from '../../services/notifications/index.js';
+import type { Caller, FeedGroup, LiveSubscriptions, ResourceChange } from '../../services/notifications/index.js';
 import type { ResourcesService } from '../../services/resources/index.js';
 
 /**
@@ -73,10 +73,10 @@ export interface SubscriptionContext {
   /** The connection's live feeds, which it asks to re-check access when grants change. */
   feeds?: FeedGroup;
   /** A caller that is signed in, or UNAUTHORIZED (which closes the socket with 4403). */
-  signedIn?: () => Promise<Principal>;
+  signedIn?: Caller;
 }
 
-function connectionOf(context: SubscriptionContext): { feeds: FeedGroup; signedIn: () => Promise<Principal> } {
+function connectionOf(context: SubscriptionContext): { feeds: FeedGroup; signedIn: Caller } {
   if (!context.feeds || !context.signedIn) throw appError('INVALID_INPUT', 'Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql.');
   return { feeds: context.feeds, signedIn: context.signedIn };
 }

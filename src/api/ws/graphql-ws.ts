@@ -11,7 +11,7 @@ import { requireSignedIn, type Principal } from '../../services/auth/principals.
 import type { ClientInfo } from '../../services/auth/sessions.js';
 import { bearerToken } from '../../services/auth/tokens.js';
 import type { Identity } from '../../services/identity.js';
-import type { FeedGroup } from '../../services/notifications/index.js';
+import type { Caller, FeedGroup } from '../../services/notifications/index.js';
 import { clientInfo } from '../authentication.js';
 import { ConnectionSlots } from '../gateway/connection-slots.js';
 import { callerKey } from '../gateway/rate-limit.js';
@@ -57,6 +57,8 @@ interface Connection {
   applied: number;
   /** A session check under way: the sweep does not pile up another. */
   checking: boolean;
+  /** The newest lookup with grants from the database, and when it started (performance.now()). */
+  fresh?: { startedAt: number; lookup: Promise<Principal | undefined> };
 }
 
 type Extra = { socket: WebSocket; request: FastifyRequest; connection?: Connection };
@@ -110,8 +112,8 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
   const documents = new LRUCache<string, DocumentNode>({ maxSize: CACHED_DOCUMENT_CHARS, sizeCalculation: (_doc, query) => Math.max(1, query.length) });
   let rules: ReturnType<typeof validationRules> | undefined;
 
-  const authenticate = (connection: Connection): Promise<Principal | undefined> =>
-    connection.token === undefined ? Promise.resolve(undefined) : identity.auth.authenticate(connection.token, connection.client);
+  const authenticate = (connection: Connection, freshGrants = false): Promise<Principal | undefined> =>
+    connection.token === undefined ? Promise.resolve(undefined) : identity.auth.authenticate(connection.token, connection.client, { freshGrants });
 
   const endSession = (connection: Connection) => connection.socket.close(CLOSE.sessionEnded, 'Forbidden: the session has ended');
 
@@ -128,11 +130,21 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
     return principal !== undefined && principal.ability !== before?.ability;
   }
 
-  /** Looks the connection's caller up again, now. */
-  async function refresh(connection: Connection): Promise<Principal | undefined> {
+  /**
+   * Looks the connection's caller up again, its grants read from the database. With `after`
+   * (a `revoked` signal's dispatch time), a lookup started since then serves too: every feed
+   * of the connection gets the signal, and one lookup answers them all.
+   */
+  function refresh(connection: Connection, after?: number): Promise<Principal | undefined> {
+    const shared = connection.fresh;
+    if (after !== undefined && shared && shared.startedAt >= after) return shared.lookup;
     const seq = ++connection.lookups;
-    apply(connection, seq, await authenticate(connection));
-    return connection.principal;
+    const lookup = authenticate(connection, true).then((principal) => {
+      apply(connection, seq, principal);
+      return connection.principal;
+    });
+    connection.fresh = { startedAt: performance.now(), lookup };
+    return lookup;
   }
 
   // A connection whose session cannot be checked for this long (its lookups fail or hang)
@@ -254,11 +266,12 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
       // uses the connection's caller as last checked, at every event and for every field.
       const subscription = operation.operation === 'subscription';
       const caller = subscription ? () => Promise.resolve(connection.principal) : () => authenticate(connection);
-      // Asked for fresh when an event concerns the subscriber's own access (a share taken away).
-      const signedIn = async (fresh = false): Promise<Principal> => {
+      // Refreshed when an event concerns the subscriber's own access (a share, a role or a
+      // permission taken away), before any later event is checked.
+      const signedIn: Caller = async (fresh) => {
         if (fresh) {
           try {
-            await refresh(connection);
+            await refresh(connection, fresh.after);
           } catch (err) {
             if (isAppError(err) && err.code === 'UNAUTHORIZED') endSession(connection);
             throw err;

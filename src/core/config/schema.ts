@@ -141,7 +141,7 @@ export const ConfigSchema = Type.Object(
           maxLength: 2000,
           pattern: '^(|(nats|kafka)://.+)$',
           secret: true,
-          description: 'Message queue between instances: nats://host:4222 (NATS JetStream) or kafka://host:9092 (several comma-separated); empty keeps events in this process',
+          description: 'Message queue between instances: nats://host:4222 (NATS JetStream; credentials as nats://user:password@host or nats://token@host) or kafka://host:9092 (no credentials), several brokers comma-separated; empty keeps events in this process',
         }),
         name: Type.String({
           default: 'pcf-events',
@@ -186,7 +186,7 @@ export const ConfigSchema = Type.Object(
         initTimeoutMs: ms('Time a new WebSocket connection gets to send connection_init before it is closed (4408)', 10_000, 600_000, 100),
         keepAliveMs: ms('Interval of the ping frames that keep idle sockets open through proxies and find dead peers', 15_000, 600_000, 100),
         maxSubscriptionsPerConnection: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'Operations one WebSocket connection may have running at once (subscriptions included); another is refused with RATE_LIMITED until one ends' }),
-        authCheckIntervalMs: ms('How often open sockets re-check their session and access; a revoked session closes (4403) within this plus the auth cache', 2000, 60_000, 100),
+        authCheckIntervalMs: ms('How often open sockets re-check their session (at most 4 s, so a revoked session closes with 4403 within 5 s); access taken away is acted on at once', 2000, 4000, 100),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -36,10 +36,16 @@ const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_SOCKET_TIMEOUT_MS = 15_000;
 const DEFAULT_PORTS = { 'smtp:': 587, 'smtps:': 465 } as const;
 /**
- * Failures without an SMTP reply that another attempt would meet again (bad address, no
- * credentials, bad message). The rest (connection failures, timeouts) may pass later.
+ * Failures without an SMTP reply that another attempt would meet again, because of the
+ * message itself (bad address, bad message). The rest (connection failures, timeouts) may
+ * pass later.
  */
-const PERMANENT_WITHOUT_REPLY = new Set(['EENVELOPE', 'EMESSAGE', 'ENOAUTH', 'ECONFIG', 'EMAXRECIPIENTS']);
+const PERMANENT_WITHOUT_REPLY = new Set(['EENVELOPE', 'EMESSAGE', 'EMAXRECIPIENTS']);
+/**
+ * Failures of the server's set-up or of ours (credentials refused or missing, even with a 5xx
+ * reply): no fault of the message, which is kept for when the set-up is mended.
+ */
+const SETUP_FAILURES = new Set(['EAUTH', 'ENOAUTH', 'ECONFIG']);
 
 /**
  * Reads an SMTP URL. Throws a TypeError for anything else; its message names the part that
@@ -188,7 +194,7 @@ export class SmtpMailer implements Mailer {
     const responseCode = typeof failure.responseCode === 'number' ? failure.responseCode : undefined;
     const code = typeof failure.code === 'string' ? failure.code : undefined;
     const permanent =
-      responseCode !== undefined ? failure.permanent === true : code !== undefined && PERMANENT_WITHOUT_REPLY.has(code);
+      code !== undefined && SETUP_FAILURES.has(code) ? false : responseCode !== undefined ? failure.permanent === true : code !== undefined && PERMANENT_WITHOUT_REPLY.has(code);
     const reason = error instanceof Error ? error.message : String(error);
     return new MailError(`${prefix}: ${this.#scrub(reason)}`, { code, responseCode, permanent });
   }

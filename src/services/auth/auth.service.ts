@@ -59,10 +59,14 @@ export class AuthService {
     this.#d = deps;
   }
 
-  /** token → session → user → roles → permissions; served from the cache when warm. */
-  async authenticate(token: string, client?: ClientInfo): Promise<Principal> {
+  /**
+   * token → session → user → roles → permissions; served from the cache when warm. With
+   * `freshGrants`, the grants are read from the database: for a caller told its grants
+   * changed, which an instance without a shared cache may not have heard of yet.
+   */
+  async authenticate(token: string, client?: ClientInfo, options?: { freshGrants?: boolean }): Promise<Principal> {
     const session = await this.#d.sessions.resolve(token);
-    const grants = await this.#d.grants.grants(session.userId);
+    const grants = options?.freshGrants ? await this.#d.grants.load(session.userId) : await this.#d.grants.grants(session.userId);
     // A user deleted a moment ago: its sessions are going too.
     if (!grants) throw appError('UNAUTHORIZED', 'The token is invalid or expired.');
     return { user: grants.user, roles: grants.roles, permissions: grants.permissions, ability: this.#d.grants.ability(grants), sessionId: session.id, client };

@@ -81,6 +81,11 @@ export class GrantsStore {
     await this.#cache.invalidate([...new Set(userIds)].map(grantsKey), INVALIDATION_HOLD_MS);
   }
 
+  /** Grants changed elsewhere (an event says so): this instance's copies go. */
+  async changedElsewhere(userIds: readonly string[]): Promise<void> {
+    await this.#cache.forgetCopies(userIds.map(grantsKey), INVALIDATION_HOLD_MS);
+  }
+
   /** Reads grants from the database (three indexed queries). */
   async load(userId: string): Promise<Grants | undefined> {
     const db = this.#database.db;

@@ -4,7 +4,7 @@ import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
 import { TOPIC, type SessionCreatedPayload } from '../events/catalog.js';
-import { writeOutbox, type OutboxSignal } from '../shared/outbox.js';
+import type { Outbox } from '../shared/outbox.js';
 import { iso, type SessionView } from '../shared/views.js';
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { hashToken, issueToken } from './tokens.js';
@@ -45,14 +45,14 @@ const invalidToken = () => appError('UNAUTHORIZED', 'The token is invalid or exp
 /** Sessions: opaque bearer tokens whose SHA-256 is the lookup key (DESIGN §4). */
 export class SessionStore {
   readonly #database: Database;
-  readonly #outbox: OutboxSignal;
+  readonly #outbox: Outbox;
   readonly #cache: TolerantCache;
   readonly #policy: SessionPolicy;
   readonly #log: Logger;
   /** When this instance last recorded activity per session: at most one write a minute. */
   readonly #touched = new LRUCache<string, number>({ max: 100_000 });
 
-  constructor(database: Database, cache: TolerantCache, policy: SessionPolicy, log: Logger, outbox: OutboxSignal) {
+  constructor(database: Database, cache: TolerantCache, policy: SessionPolicy, log: Logger, outbox: Outbox) {
     this.#outbox = outbox;
     this.#database = database;
     this.#cache = cache;
@@ -88,7 +88,7 @@ export class SessionStore {
         })
         .execute();
       const event: SessionCreatedPayload = { userId, sessionId: session.id, ip: client.ip?.slice(0, 64) ?? null, userAgent: client.userAgent?.slice(0, 512) ?? null };
-      await writeOutbox(tx, { topic: TOPIC.sessionCreated, aggregateType: 'user', aggregateId: userId, payload: event });
+      await this.#outbox.write(tx, { topic: TOPIC.sessionCreated, payload: event });
       return true;
     });
     if (!opened) return undefined;

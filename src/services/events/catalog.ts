@@ -1,3 +1,5 @@
+import type { NotificationCreatedPayload } from '../notifications/notifications.service.js';
+
 /**
  * The domain events services write to the outbox, with the change that caused them
  * (DESIGN §4), and that consumers read back from the queue. The topic says what happened;
@@ -73,6 +75,46 @@ export interface SessionCreatedPayload {
   sessionId: string;
   ip: string | null;
   userAgent: string | null;
+}
+
+/** Each topic's payload: an event with a misspelt topic or the wrong payload does not compile. */
+export interface EventPayloads {
+  [TOPIC.resourceCreated]: ResourceEventPayload;
+  [TOPIC.resourceUpdated]: ResourceEventPayload;
+  [TOPIC.resourceRestored]: ResourceEventPayload;
+  [TOPIC.resourceDeleted]: ResourceEventPayload;
+  [TOPIC.resourceShared]: ResourceEventPayload;
+  [TOPIC.resourceUnshared]: ResourceEventPayload;
+  [TOPIC.roleAssigned]: RoleAssignmentPayload;
+  [TOPIC.roleUnassigned]: RoleAssignmentPayload;
+  [TOPIC.permissionGranted]: UserPermissionPayload;
+  [TOPIC.permissionRevoked]: UserPermissionPayload;
+  [TOPIC.roleChanged]: RoleChangedPayload;
+  [TOPIC.sessionCreated]: SessionCreatedPayload;
+  [TOPIC.notificationCreated]: NotificationCreatedPayload;
+}
+
+/** An event as a service writes it, with its change (DESIGN §4). */
+export type DomainEvent = { [T in Topic]: { topic: T; payload: EventPayloads[T]; traceId?: string | undefined } }[Topic];
+
+/**
+ * What an event is about. An aggregate's events are written under its row lock, so the
+ * outbox numbers them (seq) in commit order: what replays and subscribers rely on.
+ */
+export function aggregateOf(event: DomainEvent): { type: 'resource' | 'user' | 'role'; id: string } {
+  switch (event.topic) {
+    case TOPIC.resourceCreated:
+    case TOPIC.resourceUpdated:
+    case TOPIC.resourceRestored:
+    case TOPIC.resourceDeleted:
+    case TOPIC.resourceShared:
+    case TOPIC.resourceUnshared:
+      return { type: 'resource', id: event.payload.id };
+    case TOPIC.roleChanged:
+      return { type: 'role', id: event.payload.roleId };
+    default:
+      return { type: 'user', id: event.payload.userId };
+  }
 }
 
 export const isResourceTopic = (topic: string): boolean => topic.startsWith('resource.');

@@ -2,21 +2,38 @@ import type { Config } from '../../core/config/index.js';
 import { backoffDelay, sleep } from '../../core/backoff.js';
 import type { Database } from '../../infra/database/index.js';
 import type { Mailer } from '../../infra/mail/port.js';
-import { openQueue, type Queue } from '../../infra/queue/index.js';
+import type { Queue, QueueEvent } from '../../infra/queue/index.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
+import type { GrantsStore } from '../auth/principals.js';
 import type { Notifications } from '../notifications/index.js';
-import type { OutboxSignal } from '../shared/outbox.js';
+import type { ResourcesService } from '../resources/index.js';
+import { isResourceTopic, TOPIC, type ResourceEventPayload, type RoleAssignmentPayload, type UserPermissionPayload } from './catalog.js';
+import type { Outbox } from '../shared/outbox.js';
 import { OutboxRelay } from './relay.js';
 
 /** How often notifications past their retention are deleted. */
 const PRUNE_EVERY_MS = 3_600_000;
 
+export interface EventPipelineDeps {
+  config: Config;
+  database: Database;
+  /** Connects to the queue the configuration names; rejects while it cannot be reached. */
+  openQueue: () => Promise<Queue>;
+  outbox: Outbox;
+  notifications: Notifications;
+  /** Their cached copies go when another instance's event says they changed. */
+  resources: ResourcesService;
+  grants: GrantsStore;
+  mailer: Mailer;
+  log: Logger;
+}
+
 /**
  * The flow of domain events in one instance: outbox → relay → queue → consumers. The
  * `notifications` group turns events into notifications (one instance handles each event),
  * the `email` group sends the ones users opted into, and every instance's broadcast
- * subscriber feeds its own live subscribers. The queue is opened in the background, with
- * retries: until it is, events simply wait in the outbox.
+ * subscriber feeds its own live subscribers. The queue and its consumers are set up in the
+ * background, with retries: until they are, events simply wait in the outbox.
  */
 export class EventPipeline {
   #queue: Queue | undefined;
@@ -25,9 +42,7 @@ export class EventPipeline {
   #pruneTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(
-    readonly deps: { config: Config; database: Database; outbox: OutboxSignal; notifications: Notifications; mailer: Mailer; log: Logger },
-  ) {}
+  constructor(readonly deps: EventPipelineDeps) {}
 
   get queue(): Queue | undefined {
     return this.#queue;
@@ -45,49 +60,87 @@ export class EventPipeline {
     return this.#running ?? Promise.resolve();
   }
 
-  /** Readiness: the queue answers. */
+  /** Readiness: the pipeline runs and its queue answers. */
   async ping(): Promise<void> {
-    if (!this.#queue) throw new Error('the message queue is not connected yet');
+    if (!this.#queue) throw new Error('the event pipeline is not running yet');
     await this.#queue.ping();
   }
 
   async #start(): Promise<void> {
     const { config, log } = this.deps;
     const signal = this.#stopping.signal;
-    for (let attempt = 1; !this.#queue; attempt++) {
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      let queue: Queue | undefined;
       try {
-        this.#queue = await openQueue({ url: config.queue.url, name: config.queue.name, retentionMs: config.queue.retentionMs }, log);
+        queue = await this.deps.openQueue();
+        await this.#subscribe(queue);
       } catch (err) {
+        // Half set up (the broker went away between two calls): closed, and all tried again.
+        await queue?.close().catch(() => undefined);
         if (signal.aborted) return;
         const delayMs = backoffDelay(attempt, { initialMs: 500, maxMs: config.events.maxBackoffMs });
         if (attempt === 1) log.warn({ err: { message: (err as Error).message }, delayMs }, 'message queue unreachable; events wait in the outbox');
+        else log.debug({ err: { message: (err as Error).message }, attempt, delayMs }, 'message queue still unreachable');
         await sleep(delayMs, signal);
-        if (signal.aborted) return;
+        continue;
       }
+      if (signal.aborted) {
+        await queue.close();
+        return;
+      }
+      this.#queue = queue;
+      this.#relay = new OutboxRelay(
+        this.deps.database,
+        queue,
+        { pollIntervalMs: config.events.pollIntervalMs, batchSize: config.events.batchSize, retentionMs: config.events.retentionMs, maxBackoffMs: config.events.maxBackoffMs },
+        log,
+      );
+      this.deps.outbox.listen(() => this.#relay?.nudge());
+      this.#relay.start();
+      this.#startPruning();
+      log.info({ queue: queue.kind, attempt }, 'event pipeline running');
+      return;
     }
-    if (signal.aborted) return;
+  }
+
+  /** The consumers, subscribed before the relay publishes anything, so no event passes them by. The queue's close() ends them. */
+  async #subscribe(queue: Queue): Promise<void> {
     const { service, live } = this.deps.notifications;
-    // Consumers subscribe before the relay publishes anything, so no event passes them by.
-    // The queue's close() ends these subscriptions.
-    await this.#queue.consume('notifications', async (event) => {
+    await queue.consume('notifications', async (event) => {
       await service.record(event);
     });
-    await this.#queue.broadcast(async (event) => live.dispatch(event));
-    if (signal.aborted) return;
+    await queue.broadcast(async (event) => {
+      // Another instance's change: this one's cached copies of what changed go first, so that
+      // what its subscribers (and its requests) read next is what the event says. Its own
+      // changes refreshed its caches when they were made.
+      if (!this.deps.outbox.isOwn(event.id)) {
+        await this.#forgetCopies(event).catch((err: unknown) => this.deps.log.warn({ err, topic: event.topic }, 'cached copies of a change could not be dropped'));
+      }
+      live.dispatch(event);
+    });
     if (this.deps.mailer.kind !== 'disabled') {
-      await this.#queue.consume('email', async (event) => {
+      await queue.consume('email', async (event) => {
         await service.deliverEmail(event);
       });
     }
-    if (signal.aborted) return;
-    this.#relay = new OutboxRelay(
-      this.deps.database,
-      this.#queue,
-      { pollIntervalMs: config.events.pollIntervalMs, batchSize: config.events.batchSize, retentionMs: config.events.retentionMs, maxBackoffMs: config.events.maxBackoffMs },
-      log,
-    );
-    this.deps.outbox.listen(() => this.#relay?.nudge());
-    this.#relay.start();
+  }
+
+  /** Drops this instance's cached copies of what `event` changed. */
+  async #forgetCopies(event: QueueEvent): Promise<void> {
+    switch (event.topic) {
+      case TOPIC.roleAssigned:
+      case TOPIC.roleUnassigned:
+      case TOPIC.permissionGranted:
+      case TOPIC.permissionRevoked:
+        return this.deps.grants.changedElsewhere([(event.payload as RoleAssignmentPayload | UserPermissionPayload).userId]);
+      default:
+        if (isResourceTopic(event.topic)) return this.deps.resources.changedElsewhere((event.payload as ResourceEventPayload).id);
+    }
+  }
+
+  #startPruning(): void {
+    const { service } = this.deps.notifications;
+    const log = this.deps.log;
     const prune = () =>
       service
         .prune()
@@ -96,7 +149,6 @@ export class EventPipeline {
     void prune();
     this.#pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
     this.#pruneTimer.unref();
-    log.info({ queue: this.#queue.kind }, 'event pipeline running');
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Database } from '../../infra/database/index.js';
 import type { Mailer } from '../../infra/mail/port.js';
 import { moduleLogger, type Logger } from '../../infra/telemetry/logger.js';
 import type { ResourcesService } from '../resources/index.js';
-import type { OutboxSignal } from '../shared/outbox.js';
+import type { Outbox } from '../shared/outbox.js';
 import { LiveEvents } from './live.js';
 import { NotificationsService } from './notifications.service.js';
 import { LiveSubscriptions } from './subscriptions.js';
@@ -23,7 +23,7 @@ export interface Notifications {
 /** Most events replayed to a reconnecting subscriber before it is told to resync instead. */
 const REPLAY_LIMIT = 1000;
 
-export function createNotifications(deps: { database: Database; outbox: OutboxSignal; mailer: Mailer; resources: ResourcesService; live: LiveEvents; config: Config; logger: Logger }): Notifications {
+export function createNotifications(deps: { database: Database; outbox: Outbox; mailer: Mailer; resources: ResourcesService; live: LiveEvents; config: Config; logger: Logger }): Notifications {
   const service = new NotificationsService({
     database: deps.database,
     outbox: deps.outbox,

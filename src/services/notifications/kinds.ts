@@ -31,11 +31,12 @@ const RESOURCE_KINDS: Partial<Record<string, NotificationKind>> = {
   [TOPIC.resourceRestored]: 'resource.restored',
   [TOPIC.resourceDeleted]: 'resource.deleted',
   [TOPIC.resourceShared]: 'resource.shared',
+  [TOPIC.resourceUnshared]: 'resource.unshared',
 };
 
 /**
- * Who is told of an event. An owner hears of changes, shares and deletions of its resource
- * made by someone else; a user hears that something was shared with it or taken from it,
+ * Who is told of an event. An owner hears of changes, shares, unshares and deletions of its
+ * resource made by someone else; a user hears that something was shared with it or taken from it,
  * of its roles and direct permissions changing (by someone else), and of every new login
  * to its account, its own included (a login it did not make is the one that matters).
  */
@@ -82,9 +83,11 @@ export function recipientsOf(event: QueueEvent): Recipient[] {
   }
 }
 
-/** The subject and text of a notification's email. */
-export function describe(kind: NotificationKind, payload: Record<string, unknown>): { subject: string; text: string } {
+/** The subject and text of a notification's email to `recipientId`. */
+export function describe(kind: NotificationKind, payload: Record<string, unknown>, recipientId: string): { subject: string; text: string } {
   const who = typeof payload.actorName === 'string' ? payload.actorName : 'Someone';
+  // Shares are told to the user concerned and to the owner, when someone else made them.
+  const toSharee = payload.userId === recipientId;
   const resource = `"${String(payload.resourceName ?? '')}" (${String(payload.resourceType ?? '')})`;
   switch (kind) {
     case 'resource.updated':
@@ -94,11 +97,13 @@ export function describe(kind: NotificationKind, payload: Record<string, unknown
     case 'resource.deleted':
       return { subject: `${who} deleted ${resource}`, text: `${who} deleted your resource ${resource}.` };
     case 'resource.shared':
-      return payload.actions
+      return toSharee
         ? { subject: `${who} shared ${resource} with you`, text: `${who} shared the resource ${resource} with you (${(payload.actions as string[]).join(', ')}).` }
         : { subject: `${who} shared ${resource}`, text: `${who} shared your resource ${resource} with another user.` };
     case 'resource.unshared':
-      return { subject: `${resource} is no longer shared with you`, text: `${who} stopped sharing the resource ${resource} with you.` };
+      return toSharee
+        ? { subject: `${resource} is no longer shared with you`, text: `${who} stopped sharing the resource ${resource} with you.` }
+        : { subject: `${who} stopped sharing ${resource}`, text: `${who} stopped sharing your resource ${resource} with another user.` };
     case 'role.assigned':
       return { subject: `You now have the role ${String(payload.roleName)}`, text: `${who} gave you the role "${String(payload.roleName)}".` };
     case 'role.unassigned':

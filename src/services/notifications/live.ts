@@ -1,9 +1,18 @@
 import type { QueueEvent } from '../../infra/queue/port.js';
-import { isResourceTopic, TOPIC } from '../events/catalog.js';
+import { isResourceTopic, TOPIC, type RoleAssignmentPayload, type RoleChangedPayload, type UserPermissionPayload } from '../events/catalog.js';
 import type { NotificationCreatedPayload } from './notifications.service.js';
 
-/** What a feed yields besides events: look again at your access, or you fell behind. */
-export type FeedSignal = { signal: 'recheck' } | { signal: 'overflow' };
+/**
+ * What a feed yields besides events:
+ * - `recheck`: the connection has just refreshed its caller and the grants changed: check access again;
+ * - `revoked`: an event says the subscriber's grants may have shrunk (a role or a permission
+ *   taken, or a role it may hold lost a permission): refresh the caller from the database, then
+ *   check access again, before any later event. `at` is when it was dispatched
+ *   (performance.now()), so one refresh started after it can serve every feed of a connection;
+ *   `roleId`, when set, concerns only the holders of that role;
+ * - `overflow`: the subscriber fell too far behind.
+ */
+export type FeedSignal = { signal: 'recheck' } | { signal: 'revoked'; at: number; roleId?: string } | { signal: 'overflow' };
 export type FeedItem = QueueEvent | FeedSignal;
 
 export const isSignal = (item: FeedItem): item is FeedSignal => 'signal' in item;
@@ -73,14 +82,21 @@ export class Feed implements AsyncIterableIterator<FeedItem> {
 const RECENT_EVENTS = 10_000;
 const FEED_CAPACITY = 1_000;
 
+/** role.changed: the changes after which a holder of the role may read less than before. */
+const NARROWING_ROLE_CHANGES = new Set<RoleChangedPayload['change']>(['permission_removed', 'deleted']);
+
 /**
- * This instance's live subscribers, by what they watch: a resource's events, or a user's new
- * notifications. Every instance receives every event (the queue's broadcast) and hands each
- * to its own watchers only; who may see it is decided by the subscriber's side.
+ * This instance's live subscribers, by what they watch (a resource's events, or a user's new
+ * notifications) and by who they are. Every instance receives every event (the queue's
+ * broadcast) and hands each to its own watchers only; who may see it is decided by the
+ * subscriber's side. Events that take access away reach the feeds of the users they concern
+ * as `revoked` signals, in the order of the stream, so a subscriber re-checks its access
+ * before it is handed any later event.
  */
 export class LiveEvents {
   readonly #byResource = new Map<string, Set<Feed>>();
   readonly #byUser = new Map<string, Set<Feed>>();
+  readonly #bySubscriber = new Map<string, Set<Feed>>();
   readonly #recent = new Set<string>();
 
   /** Hands an event from the queue to the feeds watching it. */
@@ -88,40 +104,70 @@ export class LiveEvents {
     if (this.#recent.has(event.id)) return;
     this.#recent.add(event.id);
     if (this.#recent.size > RECENT_EVENTS) this.#recent.delete(this.#recent.values().next().value!);
-    if (event.topic === TOPIC.notificationCreated) {
-      const userId = (event.payload as NotificationCreatedPayload).userId;
-      for (const feed of this.#byUser.get(userId) ?? []) feed.push(event);
-    } else if (isResourceTopic(event.topic)) {
-      const resourceId = (event.payload as { id?: string }).id;
-      if (resourceId) for (const feed of this.#byResource.get(resourceId) ?? []) feed.push(event);
+    switch (event.topic) {
+      case TOPIC.notificationCreated:
+        this.#push(this.#byUser.get((event.payload as NotificationCreatedPayload).userId), event);
+        return;
+      case TOPIC.roleUnassigned:
+      case TOPIC.permissionRevoked: {
+        const userId = (event.payload as RoleAssignmentPayload | UserPermissionPayload).userId;
+        this.#push(this.#bySubscriber.get(userId), { signal: 'revoked', at: performance.now() });
+        return;
+      }
+      case TOPIC.roleChanged: {
+        const { roleId, change } = event.payload as RoleChangedPayload;
+        if (!NARROWING_ROLE_CHANGES.has(change)) return;
+        // Who holds the role is not in the event (it may be everyone): each feed's subscriber
+        // knows its own roles, and only holders refresh.
+        const signal: FeedSignal = { signal: 'revoked', at: performance.now(), roleId };
+        for (const feeds of this.#bySubscriber.values()) this.#push(feeds, signal);
+        return;
+      }
+      default:
+        if (isResourceTopic(event.topic)) this.#push(this.#byResource.get((event.payload as { id?: string }).id ?? ''), event);
     }
   }
 
-  watchResource(resourceId: string): Feed {
-    return this.#watch(this.#byResource, resourceId);
+  /** A feed of the events of a resource, for a subscriber. */
+  watchResource(resourceId: string, subscriberId: string): Feed {
+    return this.#watch(this.#byResource, resourceId, subscriberId);
   }
 
+  /** A feed of a user's new notifications. */
   watchUser(userId: string): Feed {
-    return this.#watch(this.#byUser, userId);
+    return this.#watch(this.#byUser, userId, userId);
   }
 
   /** Live feeds on this instance (a gauge). */
   get size(): number {
     let n = 0;
-    for (const feeds of this.#byResource.values()) n += feeds.size;
-    for (const feeds of this.#byUser.values()) n += feeds.size;
+    for (const feeds of this.#bySubscriber.values()) n += feeds.size;
     return n;
   }
 
-  #watch(index: Map<string, Set<Feed>>, key: string): Feed {
+  #push(feeds: Set<Feed> | undefined, item: FeedItem): void {
+    if (feeds) for (const feed of feeds) feed.push(item);
+  }
+
+  #watch(index: Map<string, Set<Feed>>, key: string, subscriberId: string): Feed {
     const feed = new Feed(FEED_CAPACITY, (closed) => {
-      const feeds = index.get(key);
-      feeds?.delete(closed);
-      if (feeds?.size === 0) index.delete(key);
+      remove(index, key, closed);
+      remove(this.#bySubscriber, subscriberId, closed);
     });
-    let feeds = index.get(key);
-    if (!feeds) index.set(key, (feeds = new Set()));
-    feeds.add(feed);
+    add(index, key, feed);
+    add(this.#bySubscriber, subscriberId, feed);
     return feed;
   }
+}
+
+function add(index: Map<string, Set<Feed>>, key: string, feed: Feed): void {
+  let feeds = index.get(key);
+  if (!feeds) index.set(key, (feeds = new Set()));
+  feeds.add(feed);
+}
+
+function remove(index: Map<string, Set<Feed>>, key: string, feed: Feed): void {
+  const feeds = index.get(key);
+  feeds?.delete(feed);
+  if (feeds?.size === 0) index.delete(key);
 }

@@ -7,7 +7,7 @@ import type { QueueEvent } from '../../infra/queue/port.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
 import { requireSignedIn, type Principal } from '../auth/principals.js';
 import { TOPIC } from '../events/catalog.js';
-import { writeOutbox, type OutboxSignal } from '../shared/outbox.js';
+import type { Outbox } from '../shared/outbox.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { iso } from '../shared/views.js';
 import { FieldProblems, onlyFields } from '../users/input.js';
@@ -48,7 +48,7 @@ export interface NotificationPreferences {
 
 export interface NotificationsDeps {
   database: Database;
-  outbox: OutboxSignal;
+  outbox: Outbox;
   mailer: Mailer;
   retentionMs: number;
   log: Logger;
@@ -194,7 +194,7 @@ export class NotificationsService {
         .execute();
       for (const row of inserted) {
         const payload: NotificationCreatedPayload = { userId: row.user_id, seq: Number(row.seq), notification: view(row) };
-        await writeOutbox(tx, { topic: TOPIC.notificationCreated, aggregateType: 'user', aggregateId: row.user_id, payload });
+        await this.#d.outbox.write(tx, { topic: TOPIC.notificationCreated, payload });
       }
       return inserted;
     });
@@ -241,7 +241,7 @@ export class NotificationsService {
     // Marked and released only while the claim is still this consumer's (a slow send may
     // have been taken over meanwhile).
     try {
-      await this.#d.mailer.send({ to: wanted.email, ...describe(notification.kind, notification.payload) });
+      await this.#d.mailer.send({ to: wanted.email, ...describe(notification.kind, notification.payload, userId) });
     } catch (err) {
       // A refusal that would only repeat (an invalid address, mail rejected) is not retried.
       if (err instanceof MailError && err.permanent) {

@@ -6,7 +6,7 @@ import { can, type SubjectRecord } from '../access/index.js';
 import type { Principal } from '../auth/principals.js';
 import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
 import type { ResourcesService } from '../resources/index.js';
-import { isSignal, type Feed, type LiveEvents } from './live.js';
+import { isSignal, type Feed, type FeedSignal, type LiveEvents } from './live.js';
 import type { NotificationCreatedPayload, NotificationsService, NotificationView } from './notifications.service.js';
 
 export type ResourceChangeKind = 'CREATED' | 'UPDATED' | 'RESTORED' | 'DELETED' | 'SHARED' | 'UNSHARED' | 'RESYNC';
@@ -36,8 +36,17 @@ export interface NotificationDelivery {
 /** The live feeds of one connection, so it can ask them to re-check access. */
 export type FeedGroup = Set<Feed>;
 
-/** The subscriber; `fresh` asks for its grants as they are now rather than as last checked. */
-export type Caller = (fresh?: boolean) => Promise<Principal>;
+/**
+ * How fresh the subscriber's grants must be: as last checked (no argument), read from the
+ * database now (`{}`), or by a lookup started after a `revoked` signal dispatched at `after`
+ * (performance.now()), which the feeds of one connection may share.
+ */
+export interface Refresh {
+  after?: number;
+}
+
+/** The subscriber, signed in (else UNAUTHORIZED). */
+export type Caller = (refresh?: Refresh) => Promise<Principal>;
 
 export interface SubscriptionsDeps {
   database: Database;
@@ -60,18 +69,33 @@ function change(event: QueueEvent): ResourceChange {
 const resync = (resourceId: string, newest: string | null): ResourceChange => ({ eventId: newest, kind: 'RESYNC', resourceId, version: null, actorId: null, restoredFrom: null, at: new Date().toISOString() });
 
 /**
- * An async generator whose return() takes effect while it waits for its next live event:
- * a generator's own return() waits for its next yield, which for a quiet resource may never
- * come, keeping the subscription (and its socket's slot) alive after the client left.
- * `end` closes the feed it waits on, so it finishes at once.
+ * A subscription's events, whose return() takes effect while it waits for its next live
+ * event: a generator's own return() waits for its next yield, which for a quiet resource may
+ * never come, keeping the subscription (and its socket's slot) alive after the client left.
+ * `end` closes the feed the generator waits on, so it finishes at once.
  */
-function endable<T>(generator: AsyncGenerator<T>, end: () => void): AsyncGenerator<T> {
-  const originalReturn = generator.return.bind(generator);
-  generator.return = (value) => {
-    end();
-    return originalReturn(value);
-  };
-  return generator;
+class SubscriptionStream<T> implements AsyncIterableIterator<T> {
+  constructor(
+    readonly events: AsyncGenerator<T>,
+    readonly end: () => void,
+  ) {}
+
+  next(): Promise<IteratorResult<T>> {
+    return this.events.next();
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    this.end();
+    return this.events.return(value);
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    return this.events.throw(err);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
 
 /** Access to a watched record went: the subscription ends with the answer a read would get. */
@@ -85,10 +109,14 @@ interface Missed {
   events: QueueEvent[];
 }
 
-/** The newest event of a resource, where a subscription without `after` starts. */
-interface Position {
-  id: string | null;
-  seq: number;
+/**
+ * Whether a `revoked` signal concerns the subscriber: a role's narrowing only its holders
+ * (as last checked: one who got the role since never had the role's permissions here either).
+ */
+async function concerns(signal: FeedSignal, caller: Caller): Promise<boolean> {
+  if (signal.signal !== 'revoked' || signal.roleId === undefined) return true;
+  const roleId = signal.roleId;
+  return (await caller()).roles.some((role) => role.id === roleId);
 }
 
 export class LiveSubscriptions {
@@ -100,16 +128,18 @@ export class LiveSubscriptions {
 
   /**
    * A resource's changes, for a caller that may read it (else NOT_FOUND, before anything
-   * starts). Each event is checked against the caller's access as the event left it; an
-   * event it may no longer read, or a re-check that finds the access gone, ends the
-   * subscription with NOT_FOUND. A deletion is delivered, then the subscription completes.
-   * With `after`, the events since are replayed first (those the caller could not read
-   * skipped), or RESYNC is sent; a resource deleted meanwhile replays up to its deletion.
+   * starts), from the first change committed after it subscribed. Each event is checked
+   * against the caller's access and the resource as the event left it; an event it may not
+   * read, or a re-check that finds the access gone (its grants changed, or an event took a
+   * role or permission from it), ends the subscription with NOT_FOUND. A deletion is
+   * delivered, then the subscription completes. With `after`, the events since are replayed
+   * first (those the caller may not read now skipped), or RESYNC is sent; a resource deleted
+   * meanwhile replays up to its deletion.
    *
    * Nothing is registered until the subscriber asks for its first event, so a subscription
    * given up before it starts holds nothing.
    */
-  async resourceChanges(caller: Caller, rawId: string, rawAfter: string | undefined, group: FeedGroup): Promise<AsyncGenerator<ResourceChange>> {
+  async resourceChanges(caller: Caller, rawId: string, rawAfter: string | undefined, group: FeedGroup): Promise<AsyncIterableIterator<ResourceChange>> {
     const principal = await caller();
     const subscriberId = principal.user.id;
     const after = rawAfter === undefined ? undefined : (canonicalId(rawAfter) ?? '');
@@ -119,7 +149,7 @@ export class LiveSubscriptions {
       // Its shares are deleted with it: a holder may still hear how it ended.
       if (event.topic === TOPIC.resourceDeleted && p.sharedWith?.includes(subscriberId)) return true;
       // A share taken from the subscriber: its grants changed this very moment.
-      const principal = await caller(event.topic === TOPIC.resourceUnshared && p.userId === subscriberId);
+      const principal = await caller(event.topic === TOPIC.resourceUnshared && p.userId === subscriberId ? {} : undefined);
       return can(principal.ability, 'read', 'resource', p as unknown as SubjectRecord);
     };
     let deletedSince: Missed | undefined;
@@ -139,120 +169,115 @@ export class LiveSubscriptions {
     const newestEvent = () => this.#newestEvent(id);
 
     let feed: Feed | undefined;
-    return endable(
-      (async function* changes(): AsyncGenerator<ResourceChange> {
-        feed = deletedSince ? undefined : live.watchResource(id);
-        if (feed) group.add(feed);
-        try {
-          // Watching started before the subscriber's position is read, so nothing falls
-          // between the two; what the feed then brings at or before that position (events
-          // still on their way when it subscribed) it has already, or reads with the resource.
-          const replay = deletedSince ?? (after === undefined ? undefined : await missedEvents(after));
-          let through: number;
-          if (replay) {
-            through = replay.since;
-            for (const event of replay.events) {
-              through = event.seq;
-              // What the caller could not read then is not for it, even if it may read it now.
-              if (!(await readable(event))) continue;
-              yield change(event);
-              if (event.topic === TOPIC.resourceDeleted) return;
-            }
-          } else {
-            const newest = await newestEvent();
-            through = newest.seq;
-            if (after !== undefined) yield resync(id, newest.id);
+    async function* changes(): AsyncGenerator<ResourceChange> {
+      feed = deletedSince ? undefined : live.watchResource(id, subscriberId);
+      if (feed) group.add(feed);
+      try {
+        // Watching started before the subscriber's position is read, so nothing falls
+        // between the two; what the feed then brings at or before that position (events
+        // still on their way when it subscribed) it has already, or reads with the resource.
+        const replay = deletedSince ?? (after === undefined ? undefined : await missedEvents(after));
+        let through: number;
+        if (replay) {
+          through = replay.since;
+          for (const event of replay.events) {
+            through = event.seq;
+            if (!(await readable(event))) continue;
+            yield change(event);
+            if (event.topic === TOPIC.resourceDeleted) return;
           }
-          if (!feed) return;
-          for await (const item of feed) {
-            if (isSignal(item)) {
-              if (item.signal === 'overflow') {
-                yield resync(id, (await newestEvent()).id);
+        } else {
+          const newest = await newestEvent();
+          through = newest?.seq ?? 0;
+          // Deleted since its access was checked: the deletion is already behind the position.
+          if (newest?.topic === TOPIC.resourceDeleted) {
+            if (!(await readable(newest))) throw accessGone();
+            yield change(newest);
+            return;
+          }
+          if (after !== undefined) yield resync(id, newest?.id ?? null);
+        }
+        if (!feed) return;
+        for await (const item of feed) {
+          if (isSignal(item)) {
+            if (item.signal === 'overflow') {
+              yield resync(id, (await newestEvent())?.id ?? null);
+              return;
+            }
+            if (!(await concerns(item, caller))) continue;
+            // 'recheck': the connection has just refreshed its caller; 'revoked': refresh it now.
+            if (item.signal === 'revoked') await caller({ after: item.at });
+            try {
+              await resources.get(await caller(), id);
+            } catch (err) {
+              // Only a refusal means the access went; a database hiccup does not. A resource
+              // deleted a moment ago (its deletion still on its way here) ends with DELETED.
+              if (!isDenial(err)) continue;
+              const deleted = await deletionOf();
+              if (deleted && (await readable(deleted))) {
+                yield change(deleted);
                 return;
               }
-              try {
-                // The connection has just refreshed its caller: that is what changed.
-                await resources.get(await caller(), id);
-              } catch (err) {
-                // Only a refusal means the access went; a database hiccup does not. A resource
-                // deleted a moment ago (its deletion still on its way here) ends with DELETED.
-                if (!isDenial(err)) continue;
-                const deleted = await deletionOf();
-                if (deleted && (await readable(deleted))) {
-                  yield change(deleted);
-                  return;
-                }
-                throw accessGone();
-              }
-              continue;
+              throw accessGone();
             }
-            if (item.seq <= through) continue;
-            through = item.seq;
-            if (!(await readable(item))) throw accessGone();
-            yield change(item);
-            if (item.topic === TOPIC.resourceDeleted) return;
+            continue;
           }
-        } finally {
-          if (feed) {
-            feed.close();
-            group.delete(feed);
-          }
+          if (item.seq <= through) continue;
+          through = item.seq;
+          if (!(await readable(item))) throw accessGone();
+          yield change(item);
+          if (item.topic === TOPIC.resourceDeleted) return;
         }
-      })(),
-      () => feed?.close(),
-    );
+      } finally {
+        if (feed) {
+          feed.close();
+          group.delete(feed);
+        }
+      }
+    }
+    return new SubscriptionStream(changes(), () => feed?.close());
   }
 
   /** The caller's new notifications, after a replay of those since `after` (or a resync). */
-  async notificationsFor(caller: Caller, rawAfter: string | undefined, group: FeedGroup): Promise<AsyncGenerator<NotificationDelivery>> {
+  async notificationsFor(caller: Caller, rawAfter: string | undefined, group: FeedGroup): Promise<AsyncIterableIterator<NotificationDelivery>> {
     const userId = (await caller()).user.id;
     const { live, notifications, replayLimit } = this.#d;
 
     let feed: Feed | undefined;
-    return endable(
-      (async function* deliveries(): AsyncGenerator<NotificationDelivery> {
-        feed = live.watchUser(userId);
-        group.add(feed);
-        try {
-          // As for resources: watching starts first, and the feed's notifications up to the
-          // starting point are the replay's, or older than the subscription.
-          const start = await notifications.startingPoint(userId, rawAfter, replayLimit);
-          let through = start.through;
-          if (!start.complete) yield { resync: true, notification: null };
-          for (const notification of start.items) yield { resync: false, notification };
-          for await (const item of feed) {
-            if (isSignal(item)) {
-              if (item.signal === 'overflow') {
-                yield { resync: true, notification: null };
-                return;
-              }
-              // A notification is its user's whatever else changes; a signed-out caller fails here.
-              await caller();
-              continue;
-            }
-            const { seq, notification } = item.payload as NotificationCreatedPayload;
-            if (seq <= through) continue;
-            through = seq;
-            yield { resync: false, notification };
+    async function* deliveries(): AsyncGenerator<NotificationDelivery> {
+      feed = live.watchUser(userId);
+      group.add(feed);
+      try {
+        // As for resources: watching starts first, and the feed's notifications up to the
+        // starting point are the replay's, or older than the subscription.
+        const start = await notifications.startingPoint(userId, rawAfter, replayLimit);
+        let through = start.through;
+        if (!start.complete) yield { resync: true, notification: null };
+        for (const notification of start.items) yield { resync: false, notification };
+        for await (const item of feed) {
+          if (isSignal(item)) {
+            if (item.signal !== 'overflow') continue;
+            // A notification is its user's whatever its grants: only falling behind matters.
+            yield { resync: true, notification: null };
+            return;
           }
-        } finally {
-          feed.close();
-          group.delete(feed);
+          const { seq, notification } = item.payload as NotificationCreatedPayload;
+          if (seq <= through) continue;
+          through = seq;
+          yield { resync: false, notification };
         }
-      })(),
-      () => feed?.close(),
-    );
+      } finally {
+        feed.close();
+        group.delete(feed);
+      }
+    }
+    return new SubscriptionStream(deliveries(), () => feed?.close());
   }
 
   /** A resource's deletion event, while the outbox keeps it. */
   async #deletionOf(resourceId: string): Promise<QueueEvent | undefined> {
-    const row = await this.#d.database.db
-      .selectFrom('outbox')
-      .select(['id', 'seq', 'topic', 'payload'])
-      .where('aggregate_id', '=', resourceId)
-      .where('topic', '=', TOPIC.resourceDeleted)
-      .executeTakeFirst();
-    return row && { ...row, seq: Number(row.seq) };
+    const row = await this.#events(resourceId).where('topic', '=', TOPIC.resourceDeleted).executeTakeFirst();
+    return row && event(row);
   }
 
   /**
@@ -264,29 +289,25 @@ export class LiveSubscriptions {
     const db = this.#d.database.db;
     const known = after ? await db.selectFrom('outbox').select('seq').where('id', '=', after).where('aggregate_id', '=', resourceId).executeTakeFirst() : undefined;
     if (!known) return undefined;
-    const rows = await db
-      .selectFrom('outbox')
-      .select(['id', 'seq', 'topic', 'payload'])
-      .where('aggregate_id', '=', resourceId)
+    const rows = await this.#events(resourceId)
       .where('seq', '>', known.seq)
-      .where('topic', 'like', 'resource.%')
       .orderBy('seq')
       .limit(this.#d.replayLimit + 1)
       .execute();
     if (rows.length > this.#d.replayLimit) return undefined;
-    return { since: Number(known.seq), events: rows.map((row) => ({ ...row, seq: Number(row.seq) })) };
+    return { since: Number(known.seq), events: rows.map(event) };
   }
 
-  /** The newest event of a resource the outbox still keeps (a RESYNC names it); seq 0 when none is. */
-  async #newestEvent(resourceId: string): Promise<Position> {
-    const row = await this.#d.database.db
-      .selectFrom('outbox')
-      .select(['id', 'seq'])
-      .where('aggregate_id', '=', resourceId)
-      .where('topic', 'like', 'resource.%')
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row ? { id: row.id, seq: Number(row.seq) } : { id: null, seq: 0 };
+  /** The newest event of a resource the outbox still keeps: where a subscription starts, what a RESYNC names. */
+  async #newestEvent(resourceId: string): Promise<QueueEvent | undefined> {
+    const row = await this.#events(resourceId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return row && event(row);
+  }
+
+  #events(resourceId: string) {
+    return this.#d.database.db.selectFrom('outbox').select(['id', 'seq', 'topic', 'payload']).where('aggregate_id', '=', resourceId).where('topic', 'like', 'resource.%');
   }
 }
+
+/** An outbox row as the queue carries it (seq is a bigint, read as a string). */
+const event = (row: { id: string; seq: string; topic: string; payload: unknown }): QueueEvent => ({ ...row, seq: Number(row.seq) });

@@ -9,7 +9,7 @@ import { requireSignedIn, type GrantsStore, type Principal } from '../auth/princ
 import { resourceCacheKey } from '../shared/cache-keys.js';
 import { IdempotencyStore } from '../shared/idempotency.js';
 import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
-import { writeOutbox, type OutboxSignal } from '../shared/outbox.js';
+import type { Outbox } from '../shared/outbox.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { iso } from '../shared/views.js';
@@ -74,7 +74,7 @@ export interface ResourcesDeps {
   audit: Audit;
   maxDataBytes: number;
   cacheTtlMs: number;
-  outbox: OutboxSignal;
+  outbox: Outbox;
 }
 
 const SUMMARY_COLUMNS = [
@@ -158,7 +158,7 @@ export class ResourcesService {
           RETURNING data
         ), o AS (
           INSERT INTO outbox (id, topic, aggregate_type, aggregate_id, payload, trace_id)
-          SELECT ${newId()}, ${TOPIC.resourceCreated}, 'resource', r.id, ${JSON.stringify(event)}::jsonb, ${options.traceId ?? null} FROM r
+          SELECT ${this.#d.outbox.newEventId()}, ${TOPIC.resourceCreated}, 'resource', r.id, ${JSON.stringify(event)}::jsonb, ${options.traceId ?? null} FROM r
         )
         SELECT r.*, v.data FROM r, v`.execute(tx);
       const row = rows[0]!;
@@ -274,7 +274,7 @@ export class ResourcesService {
       const row = await tx.updateTable('resources').set({ version, updated_at: now }).where('id', '=', locked.id).returning(SUMMARY_COLUMNS).executeTakeFirstOrThrow();
       const data = await appendVersion(tx, { resourceId: locked.id, version, data: source.data, authorId: caller.user.id, at: now });
       const view: ResourceView = { ...summaryView(row), data };
-      await writeOutbox(tx, { topic: TOPIC.resourceRestored, aggregateType: 'resource', aggregateId: locked.id, payload: { ...eventPayload(view, caller), restoredFrom: n }, traceId: options.traceId });
+      await this.#d.outbox.write(tx, { topic: TOPIC.resourceRestored, payload: { ...eventPayload(view, caller), restoredFrom: n }, traceId: options.traceId });
       return { status: 200, body: view };
     };
     await this.#d.cache.invalidate([resourceCacheKey(current.id)], INVALIDATION_HOLD_MS);
@@ -293,9 +293,12 @@ export class ResourcesService {
     await this.#d.cache.invalidate([resourceCacheKey(current.id)], INVALIDATION_HOLD_MS);
     await this.#d.grants.invalidate(sharedWith);
     await this.#d.database.db.transaction().execute(async (tx) => {
-      assertMay(caller, 'delete', await this.#lock(tx, current.id));
+      const locked = await this.#lock(tx, current.id);
+      assertMay(caller, 'delete', locked);
+      // The resource and its holders as they are when it goes (a share may have come since).
+      const holders = await this.#shareHolders(current.id, tx);
       await tx.deleteFrom('resources').where('id', '=', current.id).execute();
-      await writeOutbox(tx, { topic: TOPIC.resourceDeleted, aggregateType: 'resource', aggregateId: current.id, payload: { ...eventPayload(current, caller), sharedWith }, traceId: options.traceId });
+      await this.#d.outbox.write(tx, { topic: TOPIC.resourceDeleted, payload: { ...eventPayload(locked, caller), sharedWith: holders }, traceId: options.traceId });
     });
     this.#d.outbox.committed();
     await this.#forget(current.id);
@@ -376,7 +379,7 @@ export class ResourcesService {
       }
       // Sharing what is already shared changes nothing, and says nothing.
       if (added.length === 0) return false;
-      await writeOutbox(tx, { topic: TOPIC.resourceShared, aggregateType: 'resource', aggregateId: resource.id, payload: { ...eventPayload(locked, caller), userId: user.id, actions } });
+      await this.#d.outbox.write(tx, { topic: TOPIC.resourceShared, payload: { ...eventPayload(locked, caller), userId: user.id, actions } });
       return true;
     });
     if (changed) this.#d.outbox.committed();
@@ -408,7 +411,7 @@ export class ResourcesService {
       const deleted = await tx.deleteFrom('permissions').where('id', 'in', held.map((p) => p.id)).executeTakeFirst();
       // A concurrent unshare already took them: one event for one change.
       if (Number(deleted.numDeletedRows) === 0) return false;
-      await writeOutbox(tx, { topic: TOPIC.resourceUnshared, aggregateType: 'resource', aggregateId: resource.id, payload: { ...eventPayload(locked, caller), userId } });
+      await this.#d.outbox.write(tx, { topic: TOPIC.resourceUnshared, payload: { ...eventPayload(locked, caller), userId } });
       return true;
     });
     if (removed) this.#d.outbox.committed();
@@ -439,7 +442,7 @@ export class ResourcesService {
       const locked = await this.#lock(tx, id);
       assertVersion(locked.version, expectedVersion);
       const changed = await apply(tx, locked);
-      await writeOutbox(tx, { topic: TOPIC.resourceUpdated, aggregateType: 'resource', aggregateId: id, payload: eventPayload(changed, caller), traceId: options.traceId });
+      await this.#d.outbox.write(tx, { topic: TOPIC.resourceUpdated, payload: eventPayload(changed, caller), traceId: options.traceId });
       return changed;
     });
     this.#d.outbox.committed();
@@ -452,6 +455,11 @@ export class ResourcesService {
    * After a commit, the marker again: a write that waited longer than the first marker's
    * hold (for the lock) could otherwise see a racing read cache the old row. Best effort.
    */
+  /** A change of the resource made elsewhere (its event arrived): this instance's cached copy goes. */
+  async changedElsewhere(id: string): Promise<void> {
+    await this.#d.cache.forgetCopies([resourceCacheKey(id)], INVALIDATION_HOLD_MS);
+  }
+
   async #forget(id: string): Promise<void> {
     await this.#d.cache.invalidate([resourceCacheKey(id)], INVALIDATION_HOLD_MS).catch(() => undefined);
   }
@@ -537,8 +545,8 @@ export class ResourcesService {
     return query.orderBy('permissions.id').execute();
   }
 
-  async #shareHolders(resourceId: string): Promise<string[]> {
-    return [...new Set((await this.#sharesOf(this.#d.database.db, resourceId)).map((r) => r.user_id))];
+  async #shareHolders(resourceId: string, db: Database['db'] = this.#d.database.db): Promise<string[]> {
+    return [...new Set((await this.#sharesOf(db, resourceId)).map((r) => r.user_id))];
   }
 }
 

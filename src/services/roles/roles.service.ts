@@ -4,8 +4,8 @@ import { violatedConstraint, type Database } from '../../infra/database/index.js
 import { accessFilter, can, canUnconditionally, validatePermissionInput, type ValidPermission } from '../access/index.js';
 import { actor, type Audit } from '../auth/audit.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
-import { TOPIC, type RoleAssignmentPayload, type RoleChangedPayload, type UserPermissionPayload } from '../events/catalog.js';
-import { writeOutbox, type OutboxSignal } from '../shared/outbox.js';
+import { TOPIC, type RoleChangedPayload, type UserPermissionPayload } from '../events/catalog.js';
+import type { Outbox } from '../shared/outbox.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { permissionView, roleView, type PermissionView, type RoleView } from '../shared/views.js';
 import { FieldProblems, onlyFields } from '../users/input.js';
@@ -16,7 +16,7 @@ export interface RolesDeps {
   database: Database;
   grants: GrantsStore;
   audit: Audit;
-  outbox: OutboxSignal;
+  outbox: Outbox;
 }
 
 export interface RoleDetail extends RoleView {
@@ -116,14 +116,16 @@ export class RolesService {
       // Holders' cached grants name the role; invalidated first (see #changeGrants).
       await this.#changeGrants(await this.#holders(id), () =>
         this.#d.database.db
-          .updateTable('roles')
-          .set({ ...fields, updated_at: new Date() })
-          .where('id', '=', id)
-          .execute()
+          .transaction()
+          .execute(async (tx) => {
+            await tx.updateTable('roles').set({ ...fields, updated_at: new Date() }).where('id', '=', id).execute();
+            await this.#roleChanged(tx, caller, id, 'updated');
+          })
           .catch((err: unknown) => {
             throw nameTaken(err) ?? err;
           }),
       );
+      this.#d.outbox.committed();
       this.#d.audit('role.updated', { ...actor(caller), roleId: id, fields: Object.keys(fields) });
     }
     return this.get(caller, id);
@@ -144,7 +146,10 @@ export class RolesService {
         await tx.deleteFrom('permissions').where('id', 'in', owned).execute();
         await tx.deleteFrom('roles').where('id', '=', id).execute();
         await this.#roleChanged(tx, caller, id, 'deleted');
-        return holders.map((h) => h.user_id);
+        // Each holder lost the role: it is told, as when the role is taken from it alone.
+        const holderIds = holders.map((h) => h.user_id);
+        await this.#roleAssignment(tx, TOPIC.roleUnassigned, caller, holderIds, role);
+        return holderIds;
       }),
     );
     this.#d.outbox.committed();
@@ -192,7 +197,7 @@ export class RolesService {
       this.#d.database.db.transaction().execute(async (tx) => {
         const added = await tx.insertInto('user_roles').values({ user_id: userId, role_id: role.id }).onConflict((oc) => oc.doNothing()).returning('user_id').executeTakeFirst();
         // Assigning a role the user already has changes nothing, and says nothing.
-        if (added) await this.#roleAssignment(tx, TOPIC.roleAssigned, caller, userId, role);
+        if (added) await this.#roleAssignment(tx, TOPIC.roleAssigned, caller, [userId], role);
       }),
     );
     this.#d.outbox.committed();
@@ -208,7 +213,7 @@ export class RolesService {
       this.#d.database.db.transaction().execute(async (tx) => {
         await assertNotLastAdmin(tx, userId, role.id);
         const removed = await tx.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', role.id).returning('user_id').executeTakeFirst();
-        if (removed) await this.#roleAssignment(tx, TOPIC.roleUnassigned, caller, userId, role);
+        if (removed) await this.#roleAssignment(tx, TOPIC.roleUnassigned, caller, [userId], role);
       }),
     );
     this.#d.outbox.committed();
@@ -309,18 +314,16 @@ export class RolesService {
   }
 
   #roleChanged(tx: Database['db'], caller: Principal, roleId: string, change: RoleChangedPayload['change']): Promise<void> {
-    const payload: RoleChangedPayload = { roleId, change, actorId: caller.user.id };
-    return writeOutbox(tx, { topic: TOPIC.roleChanged, aggregateType: 'role', aggregateId: roleId, payload });
+    return this.#d.outbox.write(tx, { topic: TOPIC.roleChanged, payload: { roleId, change, actorId: caller.user.id } });
   }
 
-  #roleAssignment(tx: Database['db'], topic: string, caller: Principal, userId: string, role: RoleView): Promise<void> {
-    const payload: RoleAssignmentPayload = { userId, roleId: role.id, roleName: role.name, actorId: caller.user.id };
-    return writeOutbox(tx, { topic, aggregateType: 'user', aggregateId: userId, payload });
+  #roleAssignment(tx: Database['db'], topic: typeof TOPIC.roleAssigned | typeof TOPIC.roleUnassigned, caller: Principal, userIds: readonly string[], role: RoleView): Promise<void> {
+    return this.#d.outbox.write(tx, ...userIds.map((userId) => ({ topic, payload: { userId, roleId: role.id, roleName: role.name, actorId: caller.user.id } })));
   }
 
-  #userPermission(tx: Database['db'], topic: string, caller: Principal, userId: string, permission: PermissionView): Promise<void> {
+  #userPermission(tx: Database['db'], topic: typeof TOPIC.permissionGranted | typeof TOPIC.permissionRevoked, caller: Principal, userId: string, permission: PermissionView): Promise<void> {
     const payload: UserPermissionPayload = { userId, permissionId: permission.id, resourceType: permission.resourceType, action: permission.action, actorId: caller.user.id };
-    return writeOutbox(tx, { topic, aggregateType: 'user', aggregateId: userId, payload });
+    return this.#d.outbox.write(tx, { topic, payload });
   }
 
   #grantor(principal: Principal | undefined): Principal {

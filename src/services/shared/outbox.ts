@@ -1,41 +1,56 @@
+import { LRUCache } from 'lru-cache';
 import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
+import { aggregateOf, type DomainEvent } from '../events/catalog.js';
 
-export interface DomainEvent {
-  /** e.g. `resource.updated` (services/events/catalog.ts) */
-  topic: string;
-  aggregateType: string;
-  aggregateId: string;
-  payload: object;
-  traceId?: string | undefined;
-}
+/** Rows per INSERT: well under PostgreSQL's 65,535 parameters. */
+const ROWS_PER_INSERT = 1000;
+/** Ids of the events this instance wrote that it remembers (their echo comes back in milliseconds). */
+const OWN_EVENTS = 10_000;
 
 /**
- * Appends an event to the outbox inside the caller's transaction (DESIGN §4): the event
- * exists if and only if the change that caused it committed. A relay publishes it later.
+ * One instance's side of the transactional outbox (DESIGN §4). Services write their events
+ * through it in the transaction of their change, so an event exists if and only if its change
+ * committed, and tell it after the commit, so the relay publishes at once rather than at its
+ * next poll (a missed call only delays an event until the poll, it never loses one). It
+ * remembers the events this instance wrote: when one comes back through the queue, the
+ * instance knows its own write already refreshed its caches.
  */
-export async function writeOutbox(tx: Database['db'], event: DomainEvent): Promise<void> {
-  await tx
-    .insertInto('outbox')
-    .values({
-      id: newId(),
-      topic: event.topic,
-      aggregate_type: event.aggregateType,
-      aggregate_id: event.aggregateId,
-      payload: JSON.stringify(event.payload),
-      trace_id: event.traceId ?? null,
-    })
-    .execute();
-}
-
-/**
- * Tells the relay that events were committed, so it publishes them now rather than at its
- * next poll. Services call `committed()` after a transaction that wrote to the outbox; a
- * missed call only delays the event until the poll, it never loses one.
- */
-export class OutboxSignal {
+export class Outbox {
   #listener: (() => void) | undefined;
+  readonly #own = new LRUCache<string, true>({ max: OWN_EVENTS });
 
+  /** A new event id, remembered as this instance's (for an event written without `write`). */
+  newEventId(): string {
+    const id = newId();
+    this.#own.set(id, true);
+    return id;
+  }
+
+  /** Whether this instance wrote the event (as far as it remembers). */
+  isOwn(eventId: string): boolean {
+    return this.#own.has(eventId);
+  }
+
+  /** Appends events to the outbox inside the caller's transaction. */
+  async write(tx: Database['db'], ...events: DomainEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
+      const rows = events.slice(i, i + ROWS_PER_INSERT).map((event) => {
+        const aggregate = aggregateOf(event);
+        return {
+          id: this.newEventId(),
+          topic: event.topic,
+          aggregate_type: aggregate.type,
+          aggregate_id: aggregate.id,
+          payload: JSON.stringify(event.payload),
+          trace_id: event.traceId ?? null,
+        };
+      });
+      await tx.insertInto('outbox').values(rows).execute();
+    }
+  }
+
+  /** Events were committed: the relay publishes them now. */
   committed(): void {
     this.#listener?.();
   }

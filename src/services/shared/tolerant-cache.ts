@@ -94,13 +94,7 @@ export class TolerantCache {
    * change holds even against a request racing it. Fails like `delete`.
    */
   async invalidate(keys: readonly string[], holdMs: number): Promise<void> {
-    if (this.#near) {
-      this.#invalidations += 1;
-      for (const key of keys) {
-        this.#near.delete(key);
-        this.#invalidatedAt.set(key, this.#invalidations);
-      }
-    }
+    this.#forgetNear(keys);
     for (let i = 0; i < keys.length; i += 100) {
       const chunk = keys.slice(i, i + 100);
       try {
@@ -108,6 +102,27 @@ export class TolerantCache {
       } catch (err) {
         throw appError('SERVICE_UNAVAILABLE', 'The cache is unavailable; retry shortly.', { cause: err, headers: { 'retry-after': '1' } });
       }
+    }
+  }
+
+  /**
+   * Another instance changed what these keys stand for (its event says so): this process stops
+   * serving its own copies at once, the near ones and, when the cache is this process's own
+   * (no shared cache), the entries, replaced by a marker as `invalidate` does. A shared cache
+   * was invalidated by the instance that made the change. Never fails: nothing here leaves
+   * the process.
+   */
+  async forgetCopies(keys: readonly string[], holdMs: number): Promise<void> {
+    this.#forgetNear(keys);
+    if (this.#cache.kind === 'memory') await Promise.all(keys.map((key) => this.#cache.set(key, INVALIDATED, holdMs)));
+  }
+
+  #forgetNear(keys: readonly string[]): void {
+    if (!this.#near) return;
+    this.#invalidations += 1;
+    for (const key of keys) {
+      this.#near.delete(key);
+      this.#invalidatedAt.set(key, this.#invalidations);
     }
   }
 

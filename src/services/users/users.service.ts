@@ -11,8 +11,10 @@ import type { SessionStore } from '../auth/sessions.js';
 import { ADMIN_ROLE_ID } from '../roles/builtin.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { resourceCacheKey } from '../shared/cache-keys.js';
+import type { Outbox } from '../shared/outbox.js';
+import { TOPIC } from '../events/catalog.js';
 import { INVALIDATION_HOLD_MS, type TolerantCache } from '../shared/tolerant-cache.js';
-import { userView, type UserView } from '../shared/views.js';
+import { iso, userView, type UserView } from '../shared/views.js';
 import { createAccount, emailTaken, validateNewAccount } from './accounts.js';
 import { FieldProblems, normaliseEmail, normaliseName, onlyFields } from './input.js';
 
@@ -25,6 +27,8 @@ export interface UsersDeps {
   log: Logger;
   /** For the cached reads of resources a deleted user hands over. */
   cache: TolerantCache;
+  /** Woken when a deletion handed resources over (their events are in the outbox). */
+  outbox: Outbox;
 }
 
 const USER_COLUMNS = ['users.id', 'users.email', 'users.name', 'users.created_at', 'users.updated_at'] as const;
@@ -163,8 +167,19 @@ export class UsersService {
       const stillOwned = await tx.selectFrom('resources').select('id').where('owner_id', '=', id).limit(1).executeTakeFirst();
       if (stillOwned) {
         if (transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
-        const rows = await tx.updateTable('resources').set({ owner_id: transferTo, updated_at: new Date() }).where('owner_id', '=', id).returning('id').execute();
+        const rows = await tx
+          .updateTable('resources')
+          .set({ owner_id: transferTo, updated_at: new Date() })
+          .where('owner_id', '=', id)
+          .returning(['id', 'owner_id', 'name', 'type', 'metadata', 'version', 'created_at'])
+          .execute();
         moved = rows.map((r) => resourceCacheKey(r.id));
+        // A new owner is a change of each resource: its watchers and its new owner hear of it.
+        const events = rows.map((r) => ({
+          topic: TOPIC.resourceUpdated,
+          payload: { id: r.id, ownerId: r.owner_id, name: r.name, type: r.type, createdAt: iso(r.created_at), metadata: r.metadata, version: r.version, actorId: caller.user.id },
+        }));
+        await this.#d.outbox.write(tx, ...events);
       }
       // Its direct permissions (shares included) belong to it alone.
       await tx.deleteFrom('permissions').where('id', 'in', tx.selectFrom('user_permissions').select('permission_id').where('user_id', '=', id)).execute();
@@ -178,6 +193,7 @@ export class UsersService {
     // The cascade removed the session rows; marking them revoked in the cache too only
     // spares each a lookup, so a failure here is logged, not reported.
     await this.#d.sessions.forget(tokens).catch((err: unknown) => this.#d.log.warn({ err, userId: id }, 'deleted user sessions stay cached until they expire'));
+    if (transferred.length > 0) this.#d.outbox.committed();
     this.#d.audit('user.deleted', { ...actor(caller), userId: id, transferTo });
   }
 
