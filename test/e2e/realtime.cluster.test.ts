@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager, type ConsumerInfo } from '@nats-io/jetstream';
-import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/databases.js';
 import { as, login, type Session } from '../support/identity.js';
-import { DedicatedNats, NATS_SERVER_BIN } from '../support/nats.js';
+import { DedicatedNats, deleteStreams, NATS_SERVER_BIN } from '../support/nats.js';
 import { freePort } from '../support/net.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { changeOf, nextData, type Change, NOTIFICATION_RECEIVED, RESOURCE_CHANGED, WsProbe, type WsMessage } from '../support/ws.js';
@@ -120,18 +120,6 @@ async function liveAfterRestart(ctx: TestContext, t: TestServer, stream: string,
   if (done()) return;
   const broadcasts = (await consumersOf(t, stream)).filter((c) => !c.config.durable_name);
   assert.fail(`${what} within 15 s of the broker restart: got ${got()}; broadcast consumers ${JSON.stringify(broadcasts.map((c) => ({ pending: c.num_pending, waiting: c.num_waiting, delivered: c.delivered })))}`);
-}
-
-/** Deletes the streams these tests made on the shared broker. */
-async function deleteStreams(url: string, names: string[]): Promise<void> {
-  if (names.length === 0) return;
-  const connection = await natsConnect({ servers: url.split(',').map((s) => s.trim().replace(/^nats:\/\//, '')), timeout: 5000 });
-  try {
-    const manager = await jetstreamManager(connection);
-    for (const name of names) await manager.streams.delete(name).catch(() => undefined);
-  } finally {
-    await connection.close();
-  }
 }
 
 /** Users and a resource: alice owns it and shares it with bob (read, update), so bob's changes notify her. */

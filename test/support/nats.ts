@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { ChildServer } from './child-server.js';
 import { freePort } from './net.js';
 
@@ -57,5 +59,20 @@ export class DedicatedNats {
   async destroy(): Promise<void> {
     await this.stop();
     await rm(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Deletes streams a test made on a shared broker (`nats://a,nats://b` as PCF_QUEUE_URL
+ * takes it), so runs do not leave their events behind. A stream already gone is no failure.
+ */
+export async function deleteStreams(url: string, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const connection = await connect({ servers: url.split(',').map((s) => s.trim().replace(/^nats:\/\//, '')), timeout: 5000 });
+  try {
+    const manager = await jetstreamManager(connection);
+    for (const name of names) await manager.streams.delete(name).catch(() => undefined);
+  } finally {
+    await connection.close();
   }
 }
