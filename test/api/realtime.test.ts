@@ -395,6 +395,20 @@ for (const kind of DATABASE_KINDS) {
         assert.ok(ws.pings.length >= 2, `keep-alive pings arrive (${ws.pings.length})`);
       });
 
+      it('drops a peer that stops answering pings, and lets its subscriptions go', async () => {
+        const before = await liveCount();
+        const silent = await WsProbe.connect(t.url, alice.token, { autoPong: false });
+        probes.push(silent);
+        await subscribed(silent, 'n', NOTIFICATION_RECEIVED);
+        // keepAliveMs is 300 here: a ping, 300 ms without its pong, then the socket is cut.
+        const closed = await silent.closedWithin(3000);
+        assert.equal(closed.code, 1006, 'terminated, not closed by a handshake');
+        assert.ok(silent.pings.length >= 1);
+        const deadline = Date.now() + 3000;
+        while ((await liveCount()) !== before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(await liveCount(), before);
+      });
+
       it('refuses a subscription over HTTP with a 4xx, not a 500', async () => {
         const response = await t.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${alice.token}` }, payload: { query: NOTIFICATION_RECEIVED } });
         assert.ok(response.statusCode >= 400 && response.statusCode < 500, `${response.statusCode} ${response.body}`);

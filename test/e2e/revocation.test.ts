@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase } from '../support/databases.js';
 import { call, expectStatus, spawnInstance, stop, stopAll, waitReady, type Instance } from '../support/instances.js';
+import { NOTIFICATION_RECEIVED, WsProbe } from '../support/ws.js';
 
 /*
  * Revocation across instances (DESIGN §1 "cluster", §2, §5 "Identity"): two real server
@@ -87,6 +88,22 @@ function scenario(options: { redis: boolean; limitMs: number }) {
     // Once refused, refused for good (no stale entry coming back).
     for (let i = 0; i < 5; i++) await expectStatus(b, 'GET', '/auth/me', 401, { token });
     t.diagnostic(`B refused the token ${Math.round(took)} ms after the logout on A`);
+  });
+
+  it('a logout on A closes the session’s WebSocket on B with 4403 within 5 s (default check interval)', async (t) => {
+    const token = await login(a, memberEmail);
+    const socket = await WsProbe.connect(b.base, token);
+    try {
+      socket.subscribe('n', NOTIFICATION_RECEIVED);
+      await warm(token);
+      await expectStatus(a, 'POST', '/auth/logout', 204, { token });
+      const started = performance.now();
+      const closed = await socket.closedWithin(5000);
+      assert.equal(closed.code, 4403);
+      t.diagnostic(`B closed the socket ${Math.round(performance.now() - started)} ms after the logout on A`);
+    } finally {
+      socket.close();
+    }
   });
 
   it(`a permission granted, a role assigned and a permission revoked on A show in B’s /auth/me within ${options.limitMs} ms`, async (t) => {

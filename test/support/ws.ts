@@ -38,17 +38,20 @@ export class WsProbe {
     });
   }
 
-  /** Opens a socket to `baseUrl`/graphql (http:// is turned into ws://). */
-  static async open(baseUrl: string, protocol: string | string[] = 'graphql-transport-ws'): Promise<WsProbe> {
-    const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, protocol);
+  /**
+   * Opens a socket to `baseUrl`/graphql (http:// is turned into ws://). `autoPong: false`
+   * plays a peer that has gone silent: pings get no answer.
+   */
+  static async open(baseUrl: string, protocol: string | string[] = 'graphql-transport-ws', options: { autoPong?: boolean } = {}): Promise<WsProbe> {
+    const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, protocol, { autoPong: options.autoPong ?? true });
     const probe = new WsProbe(socket);
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     return probe;
   }
 
   /** Opens and initialises a connection; resolves once acknowledged (rejects if it closes instead). */
-  static async connect(baseUrl: string, token?: string): Promise<WsProbe> {
-    const probe = await WsProbe.open(baseUrl);
+  static async connect(baseUrl: string, token?: string, options: { autoPong?: boolean } = {}): Promise<WsProbe> {
+    const probe = await WsProbe.open(baseUrl, 'graphql-transport-ws', options);
     probe.send({ type: 'connection_init', payload: token === undefined ? {} : { authorization: `Bearer ${token}` } });
     const outcome = await Promise.race([probe.nextOfType('connection_ack'), probe.closed]);
     if ('code' in outcome) throw new Error(`closed ${outcome.code} ${outcome.reason} instead of acknowledging`);
