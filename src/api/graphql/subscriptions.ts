@@ -84,6 +84,13 @@ function connectionOf(context: SubscriptionContext): { feeds: FeedGroup; signedI
 const optionalId = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 /**
+ * The `resolve` of a subscription field: the event, as the service yields it, is the field's
+ * value. A subscription that then reads only the event's own fields has a result every
+ * subscriber of that event shares (api/ws/shared-execution.ts).
+ */
+export const eventAsIs: GraphQLFieldResolver<unknown, unknown> = (event) => event;
+
+/**
  * Gives the schema's Subscription fields their `subscribe` functions. mercurius wires them
  * only when it serves subscriptions itself; here graphql-ws does, over the same schema.
  */
@@ -107,14 +114,14 @@ export function subscriptionResolvers(live: LiveSubscriptions, resources: Resour
           const { feeds, signedIn } = connectionOf(context);
           return live.notificationsFor(signedIn, optionalId(args.after), feeds);
         },
-        resolve: (delivery: unknown) => delivery,
+        resolve: eventAsIs,
       },
       resourceChanged: {
         subscribe: async (_root: unknown, args: { id: string; after?: string | null }, context: SubscriptionContext) => {
           const { feeds, signedIn } = connectionOf(context);
           return live.resourceChanges(signedIn, args.id, optionalId(args.after), feeds);
         },
-        resolve: (change: unknown) => change,
+        resolve: eventAsIs,
       },
     },
     ResourceChange: {

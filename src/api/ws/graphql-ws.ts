@@ -19,6 +19,7 @@ import { reportCost, type BudgetContext } from '../graphql/budget.js';
 import { formatGraphqlErrors } from '../graphql/errors.js';
 import { validationRules } from '../graphql/limits.js';
 import { toClientError } from '../graphql/resolvers.js';
+import { subscribeSharing } from './shared-execution.js';
 
 /** 1013 "Try Again Later": the instance cannot check the token now. */
 const TRY_AGAIN_LATER = 1013;
@@ -212,6 +213,7 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
     schema: () => deps.schema(),
     connectionInitWaitTimeout: config.websocket.initTimeoutMs,
     execute: (args) => execute(args),
+    subscribe: subscribeSharing,
 
     async onConnect(ctx: WsContext) {
       const { socket, request } = ctx.extra;

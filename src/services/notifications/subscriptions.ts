@@ -60,10 +60,30 @@ export interface SubscriptionsDeps {
 /** The time a UUIDv7 was made (its first 48 bits: milliseconds since the epoch). */
 const timeOf = (id: string): string => new Date(parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toISOString();
 
+/**
+ * What subscribers receive of an event: one frozen object for all of them, so that a result
+ * that depends on it alone is computed once (api/ws/shared-execution.ts).
+ */
+const delivered = new WeakMap<QueueEvent, ResourceChange | NotificationDelivery>();
+
 function change(event: QueueEvent): ResourceChange {
-  const p = event.payload as ResourceEventPayload;
-  const kind = event.topic.slice('resource.'.length).toUpperCase() as ResourceChangeKind;
-  return { eventId: event.id, kind, resourceId: p.id, version: p.version ?? null, actorId: p.actorId ?? null, restoredFrom: p.restoredFrom ?? null, at: timeOf(event.id) };
+  let made = delivered.get(event) as ResourceChange | undefined;
+  if (!made) {
+    const p = event.payload as ResourceEventPayload;
+    const kind = event.topic.slice('resource.'.length).toUpperCase() as ResourceChangeKind;
+    made = Object.freeze({ eventId: event.id, kind, resourceId: p.id, version: p.version ?? null, actorId: p.actorId ?? null, restoredFrom: p.restoredFrom ?? null, at: timeOf(event.id) });
+    delivered.set(event, made);
+  }
+  return made;
+}
+
+function notificationOf(event: QueueEvent): NotificationDelivery {
+  let made = delivered.get(event) as NotificationDelivery | undefined;
+  if (!made) {
+    made = Object.freeze({ resync: false, notification: (event.payload as NotificationCreatedPayload).notification });
+    delivered.set(event, made);
+  }
+  return made;
 }
 
 const resync = (resourceId: string, newest: string | null): ResourceChange => ({ eventId: newest, kind: 'RESYNC', resourceId, version: null, actorId: null, restoredFrom: null, at: new Date().toISOString() });
@@ -261,10 +281,10 @@ export class LiveSubscriptions {
             yield { resync: true, notification: null };
             return;
           }
-          const { seq, notification } = item.payload as NotificationCreatedPayload;
+          const { seq } = item.payload as NotificationCreatedPayload;
           if (seq <= through) continue;
           through = seq;
-          yield { resync: false, notification };
+          yield notificationOf(item);
         }
       } finally {
         feed.close();
