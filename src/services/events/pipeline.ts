@@ -133,6 +133,8 @@ export class EventPipeline {
       case TOPIC.permissionGranted:
       case TOPIC.permissionRevoked:
         return this.deps.grants.changedElsewhere([(event.payload as RoleAssignmentPayload | UserPermissionPayload).userId]);
+      case TOPIC.resourceCreated:
+        return; // nothing of it is cached yet
       default:
         if (isResourceTopic(event.topic)) return this.deps.resources.changedElsewhere((event.payload as ResourceEventPayload).id);
     }

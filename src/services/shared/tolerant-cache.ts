@@ -108,13 +108,17 @@ export class TolerantCache {
   /**
    * Another instance changed what these keys stand for (its event says so): this process stops
    * serving its own copies at once, the near ones and, when the cache is this process's own
-   * (no shared cache), the entries, replaced by a marker as `invalidate` does. A shared cache
-   * was invalidated by the instance that made the change. Never fails: nothing here leaves
-   * the process.
+   * (no shared cache), the entries it holds, replaced by a marker as `invalidate` does (keys
+   * it does not hold get none: every other instance's writes would fill it with markers). A
+   * shared cache was invalidated by the instance that made the change. Never fails: nothing
+   * here leaves the process.
    */
   async forgetCopies(keys: readonly string[], holdMs: number): Promise<void> {
     this.#forgetNear(keys);
-    if (this.#cache.kind === 'memory') await Promise.all(keys.map((key) => this.#cache.set(key, INVALIDATED, holdMs)));
+    if (this.#cache.kind !== 'memory') return;
+    for (const key of keys) {
+      if ((await this.#cache.get(key)) !== undefined) await this.#cache.set(key, INVALIDATED, holdMs);
+    }
   }
 
   #forgetNear(keys: readonly string[]): void {
