@@ -75,7 +75,7 @@ for (const kind of DATABASE_KINDS) {
     };
 
     before(async () => {
-      t = await startTestServer(kind, { config: { 'websocket.authCheckIntervalMs': 500, 'websocket.keepAliveMs': 300, 'websocket.maxSubscriptionsPerConnection': 3 } });
+      t = await startTestServer(kind, { config: { 'websocket.authCheckIntervalMs': 500, 'websocket.keepAliveMs': 1000, 'websocket.maxSubscriptionsPerConnection': 3 } });
       admin = await register('admin@realtime.example', 'Admin');
       alice = await register('alice@realtime.example', 'Alice');
       bob = await register('bob@realtime.example', 'Bob');
@@ -199,6 +199,35 @@ for (const kind of DATABASE_KINDS) {
           async () => ok(await as(t, admin.token, 'PUT', `/api/v1/users/${bob.user.id}/roles/${roleId}`), 204),
           async () => ok(await as(t, admin.token, 'DELETE', `/api/v1/roles/${roleId}/permissions/${(rolePermission.json() as { id: string }).id}`), 204),
         );
+      });
+
+      it('refuses a subscription started on an open socket after the access it needs was taken away, with or without after', async () => {
+        const doc = await createResource(alice.token, 'Readable, then not');
+        const granted = await as(t, admin.token, 'POST', `/api/v1/users/${bob.user.id}/permissions`, { resourceType: 'doc', action: 'read' });
+        assert.equal(granted.statusCode, 201, granted.body);
+        // The socket is open, its caller checked, while bob may still read the doc.
+        const ws = await connect(bob.token);
+        await subscribed(ws, 'before', RESOURCE_CHANGED, { id: doc.id });
+        await patch(alice.token, doc.id, { data: { n: 1 } });
+        const seen = changeOf(await ws.next('before'));
+        ws.send({ type: 'complete', id: 'before' });
+        const revoked = await as(t, admin.token, 'DELETE', `/api/v1/users/${bob.user.id}/permissions/${(granted.json() as { id: string }).id}`);
+        assert.equal(revoked.statusCode, 204);
+        // A change bob missed, then the revocation's event gone by (no feed of his to hear it).
+        await patch(alice.token, doc.id, { name: 'Not for bob', data: { n: 2 } });
+        const relayed = Date.now() + 5000;
+        const db = t.server.database.db;
+        while (!(await db.selectFrom('outbox').select('id').where('topic', '=', 'user.permission_revoked').where('aggregate_id', '=', bob.user.id).where('published_at', 'is not', null).executeTakeFirst())) {
+          assert.ok(Date.now() < relayed, 'the revocation was relayed');
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        // Before the socket's periodic check: started now, neither may run.
+        ws.subscribe('fresh', RESOURCE_CHANGED, { id: doc.id });
+        ws.subscribe('resumed', RESOURCE_CHANGED, { id: doc.id, after: seen.eventId });
+        assert.equal(errorCode(await ws.next('fresh')), 'NOT_FOUND');
+        assert.equal(errorCode(await ws.next('resumed')), 'NOT_FOUND');
+        assert.ok(!JSON.stringify(ws.messages).includes('Not for bob'), 'nothing of the change bob may not read');
       });
 
       it('replays what a reconnecting subscriber missed after its last event id, in order; an unknown id gets RESYNC', async () => {
@@ -390,7 +419,7 @@ for (const kind of DATABASE_KINDS) {
           admitted = outcome === 'running';
         }
         assert.ok(admitted, 'a freed slot is taken again');
-        const deadline = Date.now() + 3000;
+        const deadline = Date.now() + 5000;
         while (ws.pings.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
         assert.ok(ws.pings.length >= 2, `keep-alive pings arrive (${ws.pings.length})`);
       });
@@ -400,8 +429,8 @@ for (const kind of DATABASE_KINDS) {
         const silent = await WsProbe.connect(t.url, alice.token, { autoPong: false });
         probes.push(silent);
         await subscribed(silent, 'n', NOTIFICATION_RECEIVED);
-        // keepAliveMs is 300 here: a ping, 300 ms without its pong, then the socket is cut.
-        const closed = await silent.closedWithin(3000);
+        // keepAliveMs is 1 s here: a ping, 1 s without its pong, then the socket is cut.
+        const closed = await silent.closedWithin(6000);
         assert.equal(closed.code, 1006, 'terminated, not closed by a handshake');
         assert.ok(silent.pings.length >= 1);
         const deadline = Date.now() + 3000;

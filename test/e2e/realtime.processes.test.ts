@@ -70,7 +70,7 @@ async function queueUp(instance: Instance): Promise<void> {
   );
 }
 
-describe('real-time across two server processes (shared PostgreSQL and NATS JetStream)', { skip: SKIP, timeout: 60_000 }, () => {
+describe('real-time across two server processes (shared PostgreSQL and NATS JetStream)', { skip: SKIP, timeout: 120_000 }, () => {
   const tag = randomBytes(4).toString('hex');
   const queueName = `pcf-test-${randomBytes(6).toString('hex')}`;
   const password = 'processes test passphrase';

@@ -143,6 +143,26 @@ for (const adapter of [memoryAdapter(), natsAdapter(), kafkaAdapter()]) {
       await Promise.all(subs.map((s) => s.close()));
     });
 
+    it('hands a broadcast subscriber one event at a time, in publish order, even when its handler awaits', async () => {
+      const queue = await adapter.open();
+      const handled: string[] = [];
+      let running = 0;
+      let most = 0;
+      const sub = await queue.broadcast(async (e) => {
+        most = Math.max(most, ++running);
+        // The first events take longest: a queue that does not wait would finish them last.
+        await new Promise((resolve) => setTimeout(resolve, 5 * (6 - handled.length - running)));
+        handled.push(e.id);
+        running--;
+      });
+      const events = Array.from({ length: 5 }, () => event());
+      for (const e of events) await queue.publish(e);
+      await until('5 events handled', () => handled.length >= 5);
+      assert.deepEqual(handled, events.map((e) => e.id), 'in publish order');
+      assert.equal(most, 1, 'never two at once');
+      await sub.close();
+    });
+
     it('delivers an event again until its handler succeeds', async () => {
       const queue = await adapter.open();
       let attempts = 0;

@@ -62,6 +62,13 @@ interface Connection {
   fresh?: { startedAt: number; lookup: Promise<Principal | undefined> };
 }
 
+/**
+ * How long after a lookup with grants from the database a lookup served by the cache is not
+ * believed over it: without a shared cache, an instance may hold grants up to a second old
+ * (services/identity.ts), and the periodic check must not put back what the database denied.
+ */
+const DATABASE_PRECEDENCE_MS = 2000;
+
 type Extra = { socket: WebSocket; request: FastifyRequest; connection?: Connection };
 type WsContext = Context<Record<string, unknown> | undefined, Extra>;
 
@@ -120,10 +127,15 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
 
   /**
    * Keeps the result of lookup number `seq` of the connection's caller, unless a newer lookup
-   * came back first; says whether the grants changed.
+   * came back first, or it came from the cache shortly after one from the database started;
+   * says whether the grants changed.
    */
-  function apply(connection: Connection, seq: number, principal: Principal | undefined): boolean {
+  function apply(connection: Connection, seq: number, principal: Principal | undefined, fromCache: boolean, startedAt: number): boolean {
     if (seq <= connection.applied) return false;
+    if (fromCache && connection.fresh && startedAt - connection.fresh.startedAt < DATABASE_PRECEDENCE_MS) {
+      connection.checkedAt = Date.now();
+      return false;
+    }
     const before = connection.principal;
     connection.applied = seq;
     connection.principal = principal;
@@ -138,15 +150,31 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
    */
   function refresh(connection: Connection, after?: number): Promise<Principal | undefined> {
     const shared = connection.fresh;
-    if (after !== undefined && shared && shared.startedAt >= after) return shared.lookup;
+    // Strictly after: a lookup that started in the same instant may have started before.
+    if (after !== undefined && shared && shared.startedAt > after) return shared.lookup;
     const seq = ++connection.lookups;
+    const startedAt = performance.now();
     const lookup = authenticate(connection, true).then((principal) => {
-      apply(connection, seq, principal);
+      apply(connection, seq, principal, false, startedAt);
       return connection.principal;
     });
-    connection.fresh = { startedAt: performance.now(), lookup };
+    connection.fresh = { startedAt, lookup };
     return lookup;
   }
+
+  /**
+   * Looks the connection's caller up as a request would (the cache when warm), now; changed
+   * grants make its running subscriptions re-check their access, as the periodic check does.
+   */
+  async function lookUp(connection: Connection): Promise<void> {
+    const seq = ++connection.lookups;
+    const startedAt = performance.now();
+    if (apply(connection, seq, await authenticate(connection), true, startedAt)) recheck(connection);
+  }
+
+  const recheck = (connection: Connection) => {
+    for (const feed of connection.feeds) feed.push({ signal: 'recheck' });
+  };
 
   // A connection whose session cannot be checked for this long (its lookups fail or hang)
   // could go on receiving what its user may no longer read: it is closed, to reconnect.
@@ -170,10 +198,11 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
       let lookup = lookups.get(token);
       if (!lookup) lookups.set(token, (lookup = authenticate(connection)));
       const seq = ++connection.lookups;
+      const startedAt = performance.now();
       lookup
         .then(
           (principal) => {
-            if (apply(connection, seq, principal)) for (const feed of connection.feeds) feed.push({ signal: 'recheck' });
+            if (apply(connection, seq, principal, true, startedAt)) recheck(connection);
           },
           (err: unknown) => {
             // Only a dead session closes the socket; a database hiccup does not.
@@ -265,8 +294,19 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
       const operation = getOperationAST(document, operationName);
       if (!operation) return [invalid('The document holds no such operation, or several and no operationName.')];
       // A query or mutation looks its caller up, as an HTTP request does; a subscription
-      // uses the connection's caller as last checked, at every event and for every field.
+      // uses the connection's caller as last checked, at every event and for every field,
+      // looked up as a request would when it starts (a grant taken away since the last check
+      // must not let it in).
       const subscription = operation.operation === 'subscription';
+      if (subscription && connection.token !== undefined) {
+        try {
+          await lookUp(connection);
+        } catch (err) {
+          if (isAppError(err) && err.code === 'UNAUTHORIZED') endSession(connection);
+          const error = toClientError(err, { trace: traceFromHeader(undefined), log: connection.log });
+          return [coded(error.message, (error.extensions.code as string | undefined) ?? 'INTERNAL_ERROR')];
+        }
+      }
       const caller = subscription ? () => Promise.resolve(connection.principal) : () => authenticate(connection);
       // Refreshed when an event concerns the subscriber's own access (a share, a role or a
       // permission taken away), before any later event is checked.

@@ -81,7 +81,10 @@ export class MemoryQueue implements Queue {
   }
 
   async broadcast(handler: EventHandler): Promise<Subscription> {
-    const own: EventHandler = (event) => handler(event);
+    // One event at a time, in publish order, as a broker's consumer delivers them: a handler
+    // that awaits must not let the next event overtake the one it is on.
+    let previous: Promise<unknown> = Promise.resolve();
+    const own: EventHandler = (event) => (previous = previous.then(() => handler(event)).catch(() => undefined));
     this.#broadcast.add(own);
     return { close: async () => void this.#broadcast.delete(own) };
   }

@@ -98,8 +98,10 @@ export interface EventPayloads {
 export type DomainEvent = { [T in Topic]: { topic: T; payload: EventPayloads[T]; traceId?: string | undefined } }[Topic];
 
 /**
- * What an event is about. An aggregate's events are written under its row lock, so the
- * outbox numbers them (seq) in commit order: what replays and subscribers rely on.
+ * What an event is about. A resource's events are written under its row lock, and
+ * `notification.created` under its user's, so the outbox numbers them (seq) in commit order
+ * per aggregate, which replays and subscribers rely on. The other events of a user or a role
+ * carry no such promise, and nothing relies on their order.
  */
 export function aggregateOf(event: DomainEvent): { type: 'resource' | 'user' | 'role'; id: string } {
   switch (event.topic) {

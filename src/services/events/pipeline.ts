@@ -135,6 +135,19 @@ export class EventPipeline {
         return this.deps.grants.changedElsewhere([(event.payload as RoleAssignmentPayload | UserPermissionPayload).userId]);
       case TOPIC.resourceCreated:
         return; // nothing of it is cached yet
+      case TOPIC.resourceShared:
+      case TOPIC.resourceUnshared: {
+        // A share is a permission of the user it names.
+        const { id, userId } = event.payload as ResourceEventPayload;
+        await this.deps.grants.changedElsewhere([userId!]);
+        return this.deps.resources.changedElsewhere(id);
+      }
+      case TOPIC.resourceDeleted: {
+        // Its shares went with it.
+        const { id, sharedWith } = event.payload as ResourceEventPayload;
+        if (sharedWith?.length) await this.deps.grants.changedElsewhere(sharedWith);
+        return this.deps.resources.changedElsewhere(id);
+      }
       default:
         if (isResourceTopic(event.topic)) return this.deps.resources.changedElsewhere((event.payload as ResourceEventPayload).id);
     }

@@ -192,10 +192,10 @@ export class NotificationsService {
         .onConflict((oc) => oc.columns(['user_id', 'event_id']).doNothing())
         .returning(['user_id', 'seq', ...COLUMNS])
         .execute();
-      for (const row of inserted) {
-        const payload: NotificationCreatedPayload = { userId: row.user_id, seq: Number(row.seq), notification: view(row) };
-        await this.#d.outbox.write(tx, { topic: TOPIC.notificationCreated, payload });
-      }
+      await this.#d.outbox.write(
+        tx,
+        inserted.map((row) => ({ topic: TOPIC.notificationCreated, payload: { userId: row.user_id, seq: Number(row.seq), notification: view(row) } })),
+      );
       return inserted;
     });
     if (created.length > 0) this.#d.outbox.committed();

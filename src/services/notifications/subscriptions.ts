@@ -110,6 +110,7 @@ class SubscriptionStream<T> implements AsyncIterableIterator<T> {
   }
 
   throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.end();
     return this.events.throw(err);
   }
 

@@ -457,7 +457,7 @@ export class ResourcesService {
    */
   /** A change of the resource made elsewhere (its event arrived): this instance's cached copy goes. */
   async changedElsewhere(id: string): Promise<void> {
-    await this.#d.cache.forgetCopies([resourceCacheKey(id)], INVALIDATION_HOLD_MS);
+    await this.#d.cache.forgetCopies([resourceCacheKey(id)], INVALIDATION_HOLD_MS, true);
   }
 
   async #forget(id: string): Promise<void> {

@@ -318,7 +318,7 @@ export class RolesService {
   }
 
   #roleAssignment(tx: Database['db'], topic: typeof TOPIC.roleAssigned | typeof TOPIC.roleUnassigned, caller: Principal, userIds: readonly string[], role: RoleView): Promise<void> {
-    return this.#d.outbox.write(tx, ...userIds.map((userId) => ({ topic, payload: { userId, roleId: role.id, roleName: role.name, actorId: caller.user.id } })));
+    return this.#d.outbox.write(tx, userIds.map((userId) => ({ topic, payload: { userId, roleId: role.id, roleName: role.name, actorId: caller.user.id } })));
   }
 
   #userPermission(tx: Database['db'], topic: typeof TOPIC.permissionGranted | typeof TOPIC.permissionRevoked, caller: Principal, userId: string, permission: PermissionView): Promise<void> {

@@ -33,7 +33,8 @@ export class Outbox {
   }
 
   /** Appends events to the outbox inside the caller's transaction. */
-  async write(tx: Database['db'], ...events: DomainEvent[]): Promise<void> {
+  async write(tx: Database['db'], eventOrEvents: DomainEvent | readonly DomainEvent[]): Promise<void> {
+    const events: readonly DomainEvent[] = Array.isArray(eventOrEvents) ? eventOrEvents : [eventOrEvents as DomainEvent];
     for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
       const rows = events.slice(i, i + ROWS_PER_INSERT).map((event) => {
         const aggregate = aggregateOf(event);

@@ -108,16 +108,17 @@ export class TolerantCache {
   /**
    * Another instance changed what these keys stand for (its event says so): this process stops
    * serving its own copies at once, the near ones and, when the cache is this process's own
-   * (no shared cache), the entries it holds, replaced by a marker as `invalidate` does (keys
-   * it does not hold get none: every other instance's writes would fill it with markers). A
-   * shared cache was invalidated by the instance that made the change. Never fails: nothing
-   * here leaves the process.
+   * (no shared cache), the entries, replaced by a marker as `invalidate` does, so a read
+   * racing the event cannot put the old value back. With `onlyHeld`, keys it does not hold
+   * get no marker (for keys that every change elsewhere names, which would fill the cache
+   * with markers). A shared cache was invalidated by the instance that made the change.
+   * Never fails: nothing here leaves the process.
    */
-  async forgetCopies(keys: readonly string[], holdMs: number): Promise<void> {
+  async forgetCopies(keys: readonly string[], holdMs: number, onlyHeld = false): Promise<void> {
     this.#forgetNear(keys);
     if (this.#cache.kind !== 'memory') return;
     for (const key of keys) {
-      if ((await this.#cache.get(key)) !== undefined) await this.#cache.set(key, INVALIDATED, holdMs);
+      if (!onlyHeld || (await this.#cache.get(key)) !== undefined) await this.#cache.set(key, INVALIDATED, holdMs);
     }
   }
 

@@ -179,7 +179,7 @@ export class UsersService {
           topic: TOPIC.resourceUpdated,
           payload: { id: r.id, ownerId: r.owner_id, name: r.name, type: r.type, createdAt: iso(r.created_at), metadata: r.metadata, version: r.version, actorId: caller.user.id },
         }));
-        await this.#d.outbox.write(tx, ...events);
+        await this.#d.outbox.write(tx, events);
       }
       // Its direct permissions (shares included) belong to it alone.
       await tx.deleteFrom('permissions').where('id', 'in', tx.selectFrom('user_permissions').select('permission_id').where('user_id', '=', id)).execute();
