@@ -296,6 +296,31 @@ describe('real-time across instances (shared PostgreSQL and NATS JetStream)', { 
     );
     ctx.diagnostic(`notifications group: A handled ${handlers.filter((h) => h[0] === 'A').length}, B ${handlers.filter((h) => h[0] === 'B').length} of 10 events`);
   });
+
+  it('has B drop what it cached of a share made or taken on A once the event reaches it (no shared cache)', async () => {
+    const { alice, bob } = users!;
+    const created = await as(a, alice.token, 'POST', '/api/v1/resources', { name: 'Lent across', type: 'doc', data: {} });
+    assert.equal(created.statusCode, 201, created.body);
+    const doc = created.json() as { id: string };
+    const onB = await WsProbe.connect(b.url, alice.token);
+    probes.push(onB);
+    const feedsBefore = liveFeeds(b);
+    onB.subscribe('w', RESOURCE_CHANGED, { id: doc.id });
+    await eventually('the subscription registered on B', 5000, () => (liveFeeds(b) > feedsBefore ? true : undefined));
+    /** B has handled an event of this kind once alice's subscriber there has it (caches are dropped first). */
+    const handledOnB = (kind: string) => eventually(`${kind} on B`, 5000, () => (changesOf(onB, 'w', kind).length > 0 ? true : undefined));
+    const readOnB = async () => (await as(b, bob.token, 'GET', `/api/v1/resources/${doc.id}`)).statusCode;
+
+    // Bob's grants are cached on B (for a second: no Redis) without the share.
+    assert.equal(await readOnB(), 404);
+    assert.equal((await as(a, alice.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: bob.user.id, actions: ['read'] })).statusCode, 201);
+    await handledOnB('SHARED');
+    assert.equal(await readOnB(), 200, 'B reads bob’s grants again once it heard of the share');
+
+    assert.equal((await as(a, alice.token, 'DELETE', `/api/v1/resources/${doc.id}/shares/${bob.user.id}`)).statusCode, 204);
+    await handledOnB('UNSHARED');
+    assert.equal(await readOnB(), 404, 'and once it heard the share was taken back');
+  });
 });
 
 describe('real-time through a broker outage', { skip: SKIP || (NATS_SERVER_BIN ? false : 'needs nats-server installed (the test starts and stops a broker of its own)'), timeout: 40_000 }, () => {
