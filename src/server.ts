@@ -15,7 +15,8 @@ import { createMetrics } from './infra/telemetry/metrics.js';
 import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
 import { createIdentity } from './services/identity.js';
 import { EventPipeline } from './services/events/pipeline.js';
-import { createNotifications, LiveEvents } from './services/notifications/index.js';
+import { createNotifications } from './services/notifications/index.js';
+import { createRealtime } from './services/realtime/index.js';
 import { createResources } from './services/resources/index.js';
 import { Outbox } from './services/shared/outbox.js';
 
@@ -53,8 +54,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, maxEntries: config.cache.maxEntries, defaultTtlMs: config.cache.defaultTtlMs },
     rootLogger,
   );
-  const live = new LiveEvents();
-  const metrics = createMetrics({ poolStats: () => database.poolStats(), liveSubscriptions: () => live.size });
+  const metrics = createMetrics({ poolStats: () => database.poolStats(), liveSubscriptions: () => realtime.live.size });
   const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from }, moduleLogger(rootLogger, 'mail'));
   const outbox = new Outbox();
 
@@ -76,7 +76,8 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     log.warn('no shared cache (PCF_REDIS_URL): sessions are cached for 1 s per instance so revocations reach every instance');
   }
   const resources = createResources({ database, cache, identity, config, logger: rootLogger });
-  const notifications = createNotifications({ database, outbox, mailer, resources, live, config, logger: rootLogger });
+  const notifications = createNotifications({ database, outbox, mailer, config, logger: rootLogger });
+  const realtime = createRealtime({ database, resources, notifications });
   const eventsLog = moduleLogger(rootLogger, 'events');
   const events = new EventPipeline({
     config,
@@ -84,6 +85,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     openQueue: overrides.openQueue ?? (() => openQueue({ url: config.queue.url, name: config.queue.name, retentionMs: config.queue.retentionMs }, eventsLog)),
     outbox,
     notifications,
+    live: realtime.live,
     resources,
     grants: identity.grants,
     mailer,
@@ -92,7 +94,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   // Its own Redis connection: a slow cache must not hold up the gate every request passes.
   const rateLimitStore = config.rateLimit.enabled ? createRateLimitStore({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, timeoutMs: config.rateLimit.redisTimeoutMs }, rootLogger) : undefined;
   const rateLimits = rateLimitStore && createRateLimits(rateLimitStore, config.rateLimit, metrics);
-  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity, resources, notifications, rateLimits });
+  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity, resources, notifications, realtime, rateLimits });
 
   const stopping = new AbortController();
   let markReady!: () => void;

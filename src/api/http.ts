@@ -9,7 +9,8 @@ import { moduleLogger, type Logger } from '../infra/telemetry/logger.js';
 import type { Metrics } from '../infra/telemetry/metrics.js';
 import type { HealthService, LifecyclePhase } from '../services/health/health.service.js';
 import type { Identity } from '../services/identity.js';
-import type { Notifications } from '../services/notifications/index.js';
+import type { NotificationsService } from '../services/notifications/index.js';
+import type { Realtime } from '../services/realtime/index.js';
 import type { ResourcesService } from '../services/resources/index.js';
 import type { App } from './app.js';
 import { registerAuthentication } from './authentication.js';
@@ -36,7 +37,8 @@ export interface AppDeps {
   server: ServerInfo;
   identity: Identity;
   resources: ResourcesService;
-  notifications: Notifications;
+  notifications: NotificationsService;
+  realtime: Realtime;
   /** The request budgets; absent when rate limiting is switched off. */
   rateLimits: RateLimits | undefined;
 }
@@ -108,8 +110,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerOpenApi(app, deps.server);
   registerHealthRoutes(app, deps.health);
   registerMetricsRoute(app, deps.metrics);
-  await registerRestApi(app, deps.server, deps.identity, deps.resources, deps.notifications.service);
-  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server, identity: deps.identity, resources: deps.resources, notifications: deps.notifications, rateLimits: deps.rateLimits });
+  await registerRestApi(app, deps.server, deps.identity, deps.resources, deps.notifications);
+  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server, identity: deps.identity, resources: deps.resources, notifications: deps.notifications, realtime: deps.realtime, rateLimits: deps.rateLimits });
   return app;
 }
 

@@ -62,7 +62,7 @@ const uniqueQueueName = () => `pcf-test-${randomBytes(6).toString('hex')}`;
 const shared = (database: TestDatabase): TestDatabase => ({ ...database, drop: async () => undefined });
 
 /** The live feeds (WebSocket subscriptions) an instance has registered. */
-const liveFeeds = (t: TestServer): number => t.server.events.deps.notifications.live.size;
+const liveFeeds = (t: TestServer): number => t.server.events.deps.live.size;
 
 /** A direct connection to a test database, for what the API does not show (outbox rows). */
 function sqlOf(database: TestDatabase) {
@@ -180,7 +180,7 @@ describe('real-time across instances (shared PostgreSQL and NATS JetStream)', { 
       await t.server.events.started;
       assert.equal(t.server.events.queue?.kind, 'nats');
       // Watch the group's handler (the consumer looks it up at each event).
-      const service = t.server.events.deps.notifications.service;
+      const service = t.server.events.deps.notifications;
       const record = service.record.bind(service);
       const instance = i === 0 ? 'A' : 'B';
       service.record = async (event) => {

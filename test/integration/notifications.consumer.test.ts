@@ -9,7 +9,7 @@ import type { QueueEvent } from '../../src/infra/queue/port.js';
 import { createLogger } from '../../src/infra/telemetry/logger.js';
 import { PasswordHasher } from '../../src/services/auth/password.js';
 import { TOPIC, type ResourceEventPayload } from '../../src/services/events/catalog.js';
-import { LiveEvents } from '../../src/services/notifications/live.js';
+import { LiveEvents } from '../../src/services/realtime/live.js';
 import { NotificationsService, type NotificationCreatedPayload } from '../../src/services/notifications/notifications.service.js';
 import { Outbox } from '../../src/services/shared/outbox.js';
 import { createAccount } from '../../src/services/users/accounts.js';

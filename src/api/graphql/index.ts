@@ -18,7 +18,8 @@ import { identityLoaders, type IdentityContext } from './identity.js';
 import { resourceLoaders } from './resources.js';
 import type { ResourcesService } from '../../services/resources/index.js';
 import type { RateLimits } from '../gateway/rate-limit.js';
-import type { Notifications } from '../../services/notifications/index.js';
+import type { NotificationsService } from '../../services/notifications/index.js';
+import type { Realtime } from '../../services/realtime/index.js';
 import { chooseGraphqlWsProtocol, graphqlWsHandler } from '../ws/graphql-ws.js';
 import { attachSubscriptions, subscriptionResolvers } from './subscriptions.js';
 import { appError } from '../../core/errors.js';
@@ -29,7 +30,8 @@ export interface GraphqlDeps {
   server: ServerInfo;
   identity: Identity;
   resources: ResourcesService;
-  notifications: Notifications;
+  notifications: NotificationsService;
+  realtime: Realtime;
   rateLimits: RateLimits | undefined;
 }
 
@@ -69,7 +71,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
 
   await app.register(mercurius, {
     schema: typeDefs,
-    resolvers: withClientErrors(resolvers(deps.server, deps.identity, deps.resources, deps.notifications) as never),
+    resolvers: withClientErrors(resolvers(deps.server, deps.identity, deps.resources, deps.notifications, deps.realtime) as never),
     path: '/graphql',
     graphiql: limits.graphiql,
     jit: JIT_AFTER_RUNS,
@@ -83,7 +85,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
     },
     additionalRouteOptions: { preHandler: requestLimits(limits) },
   });
-  attachSubscriptions(app.graphql.schema, subscriptionResolvers(deps.notifications.subscriptions, deps.resources).Subscription as never);
+  attachSubscriptions(app.graphql.schema, subscriptionResolvers(deps.realtime.subscriptions, deps.resources).Subscription as never);
 
   app.graphql.addHook('preExecution', async (schema, document: DocumentNode, context: TimedContext & BudgetContext, variables) => {
     const operationName = operationNameOf(context.reply, context.operationId);

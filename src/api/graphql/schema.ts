@@ -2,7 +2,8 @@ import type { ServerInfo } from '../../core/package.js';
 import type { Identity } from '../../services/identity.js';
 import { identityResolvers, identityTypeDefs } from './identity.js';
 import { resourceResolvers, resourceTypeDefs } from './resources.js';
-import type { Notifications } from '../../services/notifications/index.js';
+import type { NotificationsService } from '../../services/notifications/index.js';
+import type { Realtime } from '../../services/realtime/index.js';
 import type { ResourcesService } from '../../services/resources/index.js';
 import { notificationResolvers, notificationTypeDefs } from './notifications.js';
 import { subscriptionResolvers, subscriptionTypeDefs } from './subscriptions.js';
@@ -28,11 +29,11 @@ ${resourceTypeDefs}
 ${notificationTypeDefs}
 ${subscriptionTypeDefs}`;
 
-export function resolvers(info: ServerInfo, identity: Identity, resources: ResourcesService, notifications: Notifications) {
+export function resolvers(info: ServerInfo, identity: Identity, resources: ResourcesService, notifications: NotificationsService, realtime: Realtime) {
   const fromIdentity = identityResolvers(identity);
   const fromResources = resourceResolvers(resources);
-  const fromNotifications = notificationResolvers(notifications.service);
-  const { Subscription: _attachedSeparately, ...fromSubscriptions } = subscriptionResolvers(notifications.subscriptions, resources);
+  const fromNotifications = notificationResolvers(notifications);
+  const { Subscription: _attachedSeparately, ...fromSubscriptions } = subscriptionResolvers(realtime.subscriptions, resources);
   return {
     ...fromIdentity,
     ...fromResources,

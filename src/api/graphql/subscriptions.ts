@@ -1,7 +1,7 @@
 import type { GraphQLFieldResolver, GraphQLSchema } from 'graphql';
 import { appError, isAppError } from '../../core/errors.js';
 import type { Principal } from '../../services/auth/principals.js';
-import type { Caller, FeedGroup, LiveSubscriptions, ResourceChange } from '../../services/notifications/index.js';
+import type { Caller, FeedGroup, LiveSubscriptions, ResourceChange } from '../../services/realtime/index.js';
 import type { ResourcesService } from '../../services/resources/index.js';
 
 /**

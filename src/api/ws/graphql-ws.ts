@@ -11,7 +11,7 @@ import { requireSignedIn, type Principal } from '../../services/auth/principals.
 import type { ClientInfo } from '../../services/auth/sessions.js';
 import { bearerToken } from '../../services/auth/tokens.js';
 import type { Identity } from '../../services/identity.js';
-import type { Caller, FeedGroup } from '../../services/notifications/index.js';
+import type { Caller, FeedGroup } from '../../services/realtime/index.js';
 import { clientInfo } from '../authentication.js';
 import { ConnectionSlots } from '../gateway/connection-slots.js';
 import { callerKey } from '../gateway/rate-limit.js';

@@ -5,7 +5,8 @@ import type { Mailer } from '../../infra/mail/port.js';
 import type { Queue, QueueEvent } from '../../infra/queue/index.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
 import type { GrantsStore } from '../auth/principals.js';
-import type { Notifications } from '../notifications/index.js';
+import type { NotificationsService } from '../notifications/index.js';
+import type { LiveEvents } from '../realtime/index.js';
 import type { ResourcesService } from '../resources/index.js';
 import { isResourceTopic, TOPIC, type ResourceEventPayload, type RoleAssignmentPayload, type UserPermissionPayload } from './catalog.js';
 import type { Outbox } from '../shared/outbox.js';
@@ -20,7 +21,9 @@ export interface EventPipelineDeps {
   /** Connects to the queue the configuration names; rejects while it cannot be reached. */
   openQueue: () => Promise<Queue>;
   outbox: Outbox;
-  notifications: Notifications;
+  notifications: NotificationsService;
+  /** This instance's live feeds, which every event reaches (the queue's broadcast). */
+  live: LiveEvents;
   /** Their cached copies go when another instance's event says they changed. */
   resources: ResourcesService;
   grants: GrantsStore;
@@ -105,7 +108,7 @@ export class EventPipeline {
 
   /** The consumers, subscribed before the relay publishes anything, so no event passes them by. The queue's close() ends them. */
   async #subscribe(queue: Queue): Promise<void> {
-    const { service, live } = this.deps.notifications;
+    const { notifications: service, live } = this.deps;
     await queue.consume('notifications', async (event) => {
       await service.record(event);
     });
@@ -154,7 +157,7 @@ export class EventPipeline {
   }
 
   #startPruning(): void {
-    const { service } = this.deps.notifications;
+    const service = this.deps.notifications;
     const log = this.deps.log;
     const prune = () =>
       service

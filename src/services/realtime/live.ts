@@ -1,6 +1,6 @@
 import type { QueueEvent } from '../../infra/queue/port.js';
 import { isResourceTopic, TOPIC, type RoleAssignmentPayload, type RoleChangedPayload, type UserPermissionPayload } from '../events/catalog.js';
-import type { NotificationCreatedPayload } from './notifications.service.js';
+import type { NotificationCreatedPayload } from '../notifications/notifications.service.js';
 
 /**
  * What a feed yields besides events:

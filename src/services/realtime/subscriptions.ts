@@ -7,7 +7,7 @@ import type { Principal } from '../auth/principals.js';
 import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
 import type { ResourcesService } from '../resources/index.js';
 import { isSignal, type Feed, type FeedSignal, type LiveEvents } from './live.js';
-import type { NotificationCreatedPayload, NotificationsService, NotificationView } from './notifications.service.js';
+import type { NotificationCreatedPayload, NotificationsService, NotificationView } from '../notifications/notifications.service.js';
 
 export type ResourceChangeKind = 'CREATED' | 'UPDATED' | 'RESTORED' | 'DELETED' | 'SHARED' | 'UNSHARED' | 'RESYNC';
 
