@@ -450,20 +450,20 @@ export class ResourcesService {
     return view;
   }
 
-  /** The resource as it is under its row lock: what permission checks of a write must see. */
-  /**
-   * After a commit, the marker again: a write that waited longer than the first marker's
-   * hold (for the lock) could otherwise see a racing read cache the old row. Best effort.
-   */
   /** A change of the resource made elsewhere (its event arrived): this instance's cached copy goes. */
   async changedElsewhere(id: string): Promise<void> {
     await this.#d.cache.forgetCopies([resourceCacheKey(id)], INVALIDATION_HOLD_MS, true);
   }
 
+  /**
+   * After a commit, the marker again: a write that waited longer than the first marker's
+   * hold (for the lock) could otherwise see a racing read cache the old row. Best effort.
+   */
   async #forget(id: string): Promise<void> {
     await this.#d.cache.invalidate([resourceCacheKey(id)], INVALIDATION_HOLD_MS).catch(() => undefined);
   }
 
+  /** The resource as it is under its row lock: what permission checks of a write must see. */
   async #lock(tx: Database['db'], id: string): Promise<ResourceSummary> {
     const locked = await tx.selectFrom('resources').select(SUMMARY_COLUMNS).where('resources.id', '=', id).forUpdate().executeTakeFirst();
     if (!locked) throw notFound();
