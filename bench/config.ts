@@ -1,6 +1,6 @@
 /**
  * Benchmark settings, read once from the environment. Every knob has a default that
- * matches DESIGN.md §6 (10 connections, pipelining 1), so `npm run bench` needs none.
+ * matches docs/design.md §6 (10 connections, pipelining 1), so `npm run bench` needs none.
  */
 
 export interface BenchConfig {

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: measures the PCF server against bare Fastify baselines in one run, on
- * this machine, and reports throughput as ratios (DESIGN.md §6). See bench/README.md.
+ * this machine, and reports throughput as ratios (docs/design.md §6). See bench/README.md.
  *
  * Each server under test runs in a child process; autocannon runs here. Only one server
  * runs at a time: the bare baselines first, then each PCF server of SERVER_TARGETS in turn
@@ -38,7 +38,7 @@ import {
 import { MAX_WEBSOCKETS_PER_USER, REPO_ROOT, pcfBuilt, pcfEntry, pcfServerOptions, startBareServer, startPcfServer, type RunningServer } from './servers.js';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
-/** DESIGN.md §6: idle memory (RSS) on PostgreSQL. */
+/** docs/design.md §6: idle memory (RSS) on PostgreSQL. */
 const IDLE_RSS_TARGET_MB = 150;
 /** Other processes' CPU (% of the machine) during a measurement above which its numbers are flagged. */
 const NOISY_OTHER_CPU_PERCENT = 10;

@@ -61,7 +61,7 @@ export const BASELINES: readonly Baseline[] = ['bare', 'bare-pg', 'bare-list', '
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** A row of DESIGN.md §6 this scenario is checked against (printed ✓/✗, never fails the run). */
+/** A row of docs/design.md §6 this scenario is checked against (printed ✓/✗, never fails the run). */
 export interface DesignTarget {
   /** Minimum ratio of this scenario's req/s to its `compareTo` baseline's, e.g. 0.5. */
   minRatio?: number;
