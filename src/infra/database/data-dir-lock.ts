@@ -43,8 +43,7 @@ export class DataDirInUseError extends Error {
   }
 }
 
-export const isDataDirInUse = (err: unknown): err is DataDirInUseError =>
-  err instanceof DataDirInUseError || (err instanceof Error && err.cause instanceof DataDirInUseError);
+export const isDataDirInUse = (err: unknown): err is DataDirInUseError => err instanceof DataDirInUseError;
 
 /** Paths this process holds, so a second open in the same process is refused too. */
 const held = new Set<string>();
