@@ -190,6 +190,17 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    metrics: Type.Object(
+      {
+        token: Type.String({
+          default: '',
+          pattern: '^(|[\\x21-\\x7e]{16,1000})$',
+          secret: true,
+          description: 'Bearer token /metrics requires (Authorization: Bearer <token>), at least 16 visible ASCII characters; empty leaves /metrics open',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     health: Type.Object(
       {
         checkTimeoutMs: ms('Time each readiness check may take before it counts as failed', 2000, 4500, 50),
