@@ -109,7 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await registerOpenApi(app, deps.server);
   registerHealthRoutes(app, deps.health);
-  registerMetricsRoute(app, deps.metrics);
+  registerMetricsRoute(app, deps.metrics, { token: config.metrics.token, onRefused: gateway?.onRejectedToken });
   await registerRestApi(app, deps.server, deps.identity, deps.resources, deps.notifications);
   await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server, identity: deps.identity, resources: deps.resources, notifications: deps.notifications, realtime: deps.realtime, rateLimits: deps.rateLimits });
   return app;

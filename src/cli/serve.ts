@@ -1,6 +1,9 @@
 import type { Config } from '../core/config/index.js';
+import { isDataDirInUse } from '../infra/database/index.js';
 import { createLogger, moduleLogger } from '../infra/telemetry/logger.js';
 import { createServer } from '../server.js';
+import { EXIT_DATA_DIR_IN_USE } from './options.js';
+import { err } from './output.js';
 
 /**
  * Runs the server until SIGTERM or SIGINT: drain, close, exit 0. A fatal error is logged
@@ -11,8 +14,14 @@ export async function serve(config: Config, warnings: string[]): Promise<void> {
   const log = moduleLogger(root, 'server');
   for (const warning of warnings) log.warn(warning);
 
-  const fatal = (err: unknown, what: string) => {
-    log.fatal({ err }, what);
+  const fatal = (error: unknown, what: string) => {
+    // Another process owns the embedded data: not a crash, so one plain line, and its own code.
+    if (isDataDirInUse(error)) {
+      log.fatal({ dataDir: error.dataDir, holder: error.holder }, error.message);
+      err(`pcf serve: ${error.message}`);
+      process.exit(EXIT_DATA_DIR_IN_USE);
+    }
+    log.fatal({ err: error }, what);
     process.exit(1);
   };
   process.on('uncaughtException', (err) => fatal(err, 'uncaught exception'));

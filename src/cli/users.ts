@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../core/config/index.js';
 import { isAppError } from '../core/errors.js';
-import { createDatabase, databaseOptionsFrom, migrateUp } from '../infra/database/index.js';
+import { createDatabase, databaseOptionsFrom, isDataDirInUse, migrateUp } from '../infra/database/index.js';
 import { createLogger } from '../infra/telemetry/logger.js';
 import { PasswordHasher } from '../services/auth/password.js';
 import { createAccount, validateNewAccount } from '../services/users/accounts.js';
+import { EXIT_DATA_DIR_IN_USE } from './options.js';
 import { err, out } from './output.js';
 
 export interface CreateUserOptions {
@@ -42,8 +43,16 @@ export async function createUser(config: Config, options: CreateUserOptions): Pr
   }
 }
 
-/** One clear line (and the field problems) on stderr, exit code 1; never a stack trace. */
+/**
+ * One clear line (and the field problems) on stderr, exit code 1 (75 when a running server
+ * holds the embedded data directory); never a stack trace.
+ */
 function fail(e: unknown): void {
+  if (isDataDirInUse(e)) {
+    err(`cannot create the account: ${e.message}`);
+    process.exitCode = EXIT_DATA_DIR_IN_USE;
+    return;
+  }
   if (isAppError(e)) {
     const cause = e.cause instanceof Error ? ` (${e.cause.message})` : '';
     const fields = e.errors?.length ? `\n${e.errors.map((f) => `  ${f.field}: ${f.message}`).join('\n')}` : '';

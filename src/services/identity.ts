@@ -66,6 +66,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
     limiter,
     audit,
     registration: deps.auth.registration,
+    firstUserAdmin: deps.auth.firstUserAdmin,
     invitationTtlMs: deps.auth.invitationTtlMs,
   });
   return {

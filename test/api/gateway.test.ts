@@ -81,7 +81,7 @@ describe('API gateway (in-process store)', () => {
   describe('budgets and signalling', () => {
     it('counts anonymous requests per client address, says so in RateLimit headers, then answers 429 with Retry-After', async () => {
       for (let i = 0; i < 5; i++) {
-        const response = await t.app.inject({ method: 'GET', url: '/health', ...via('203.0.113.1') });
+        const response = await t.app.inject({ method: 'GET', url: '/api/v1/', ...via('203.0.113.1') });
         assert.equal(response.statusCode, 200);
         assert.deepEqual(parseList(response.headers['ratelimit-policy'], POLICY_ITEM), [['anonymous', '5', '60']]);
         const [[name, remaining, reset]] = parseList(response.headers.ratelimit, STATE_ITEM) as [[string, string, string]];
@@ -93,7 +93,7 @@ describe('API gateway (in-process store)', () => {
       assertLimited(refused, 'anonymous');
       assert.deepEqual(parseList(refused.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, r]), [['anonymous', '0']]);
       // Another client is not affected.
-      assert.equal((await t.app.inject({ method: 'GET', url: '/health', ...via('203.0.113.2') })).statusCode, 200);
+      assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/', ...via('203.0.113.2') })).statusCode, 200);
     });
 
     it('counts signed-in requests per user, across its sessions, apart from its address', async () => {
@@ -108,7 +108,7 @@ describe('API gateway (in-process store)', () => {
       const refused = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', remoteAddress: PROXY, headers: { ...bearer(tokens[0]!), 'x-forwarded-for': '198.51.100.22' } });
       assertLimited(refused, 'user');
       // The address the user called from still has its anonymous budget.
-      assert.equal((await t.app.inject({ method: 'GET', url: '/health', ...via('198.51.100.21') })).statusCode, 200);
+      assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/', ...via('198.51.100.21') })).statusCode, 200);
     });
 
     it('gives login, register and password changes the strict auth budget, over REST and GraphQL alike', async () => {
@@ -184,7 +184,7 @@ describe('API gateway (in-process store)', () => {
         const preflight = await t.app.inject({ method: 'OPTIONS', url: '/api/v1/resources', headers: { origin: 'https://console.example.com', 'access-control-request-method': 'GET', 'x-forwarded-for': '203.0.113.47' }, remoteAddress: PROXY });
         assert.equal(preflight.statusCode, 204);
       }
-      const after = await t.app.inject({ method: 'GET', url: '/health', ...via('203.0.113.47') });
+      const after = await t.app.inject({ method: 'GET', url: '/api/v1/', ...via('203.0.113.47') });
       assert.deepEqual(parseList(after.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, r]), [['anonymous', '4']]);
     });
 
@@ -271,7 +271,7 @@ describe('API gateway (in-process store)', () => {
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {
         // A client that makes up a new address each time is still one client.
-        const response = await t.app.inject({ method: 'GET', url: '/health', remoteAddress: '198.51.100.99', headers: { 'x-forwarded-for': `192.0.2.${100 + i}`, forwarded: `for=192.0.2.${200 + i}` } });
+        const response = await t.app.inject({ method: 'GET', url: '/api/v1/', remoteAddress: '198.51.100.99', headers: { 'x-forwarded-for': `192.0.2.${100 + i}`, forwarded: `for=192.0.2.${200 + i}` } });
         statuses.push(response.statusCode);
       }
       assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
@@ -279,7 +279,7 @@ describe('API gateway (in-process store)', () => {
 
     it('believes trusted proxies: the nearest untrusted hop of X-Forwarded-For is the client', async () => {
       const remaining = async (headers: Record<string, string>, remoteAddress = PROXY) => {
-        const response = await t.app.inject({ method: 'GET', url: '/health', remoteAddress, headers });
+        const response = await t.app.inject({ method: 'GET', url: '/api/v1/', remoteAddress, headers });
         return Number(parseList(response.headers.ratelimit, STATE_ITEM)[0]![1]);
       };
       // The left-most entry is whatever the client wrote; the proxies' own hops are skipped.
@@ -302,7 +302,7 @@ describe('API gateway (in-process store)', () => {
       const forwarded = await startTestServer('pglite', { config: { ...LIMITS, 'http.proxyHeader': 'forwarded' } });
       try {
         const remaining = async (headers: Record<string, string>, remoteAddress = PROXY) => {
-          const response = await forwarded.app.inject({ method: 'GET', url: '/health', remoteAddress, headers });
+          const response = await forwarded.app.inject({ method: 'GET', url: '/api/v1/', remoteAddress, headers });
           return Number(parseList(response.headers.ratelimit, STATE_ITEM)[0]![1]);
         };
         // Quoted IPv6 with a port, several elements, other parameters.

@@ -73,7 +73,7 @@ describe('rate limits shared through Redis', { skip: TEST_REDIS_URL ? false : 'n
     // Alternate between the instances: the remaining count goes down across both.
     for (let i = 0; i < 10; i++) {
       const t = i % 2 === 0 ? a : b;
-      const response = await fetch(`${t.url}/health`);
+      const response = await fetch(`${t.url}/api/v1/`);
       assert.equal(response.status, 200, `request ${i + 1}`);
       assert.equal(response.headers.get('ratelimit-policy'), '"anonymous";q=10;w=60');
       assert.equal(remaining(response.headers.get('ratelimit'), 'anonymous'), 9 - i, `request ${i + 1} on ${t === a ? 'A' : 'B'}`);
@@ -81,7 +81,7 @@ describe('rate limits shared through Redis', { skip: TEST_REDIS_URL ? false : 'n
 
     // The 11th is refused whichever instance gets it.
     for (const t of [a, b]) {
-      const response = await fetch(`${t.url}/health`);
+      const response = await fetch(`${t.url}/api/v1/`);
       assert.equal(response.status, 429);
       assert.match(response.headers.get('content-type') ?? '', PROBLEM_JSON);
       const body = (await response.json()) as { code: string; status: number };
@@ -95,7 +95,7 @@ describe('rate limits shared through Redis', { skip: TEST_REDIS_URL ? false : 'n
 
   it('an instance with another key prefix keeps a budget of its own', async () => {
     const other = await start(uniquePrefix());
-    const response = await fetch(`${other.url}/health`);
+    const response = await fetch(`${other.url}/api/v1/`);
     assert.equal(response.status, 200);
     assert.equal(remaining(response.headers.get('ratelimit'), 'anonymous'), 9);
   });
@@ -164,11 +164,9 @@ describe('rate limits while the shared Redis store is down', { skip: TEST_REDIS_
 
     // Anonymous routes keep answering: their budget falls back to this instance.
     for (let i = 0; i < 3; i++) {
-      const health = await fetch(`${server().url}/health`);
-      assert.equal(health.status, 200);
-      assert.ok(remaining(health.headers.get('ratelimit'), 'anonymous') < 1000);
       const meta = await fetch(`${server().url}/api/v1/`);
       assert.equal(meta.status, 200, await meta.text());
+      assert.ok(remaining(meta.headers.get('ratelimit'), 'anonymous') < 1000);
     }
 
     // Login and register guard against password guessing: refused rather than counted per instance.
@@ -196,8 +194,8 @@ describe('rate limits while the shared Redis store is down', { skip: TEST_REDIS_
     // warning says so), so the recovery below rests on the retry loop; requests meanwhile
     // are all answered.
     await eventually('the connection failing to reconnect', 10_000, async () => {
-      const health = await fetch(`${server().url}/health`);
-      assert.equal(health.status, 200);
+      const index = await fetch(`${server().url}/api/v1/`);
+      assert.equal(index.status, 200);
       return logLines(server(), 'warn', 'rate-limit store unreachable; calls fail').length > 0 || undefined;
     });
 
@@ -237,19 +235,19 @@ describe('rate limits while the shared Redis store is down', { skip: TEST_REDIS_
     // Charges land in Redis again: the header follows the counter another instance would read.
     const allowedBefore = await decisions(server(), 'anonymous', 'allowed');
     const fallbackBefore = await decisions(server(), 'anonymous', 'fallback');
-    const health = await fetch(`${server().url}/health`);
-    assert.equal(health.status, 200);
+    const index = await fetch(`${server().url}/api/v1/`);
+    assert.equal(index.status, 200);
     const probe = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await probe.connect();
       const keys = await probe.keys(`${prefix}rl:anonymous:*`);
       assert.equal(keys.length, 1, `one anonymous counter in Redis: ${keys.join(', ')}`);
       const counted = Number(await probe.get(keys[0]!));
-      assert.equal(remaining(health.headers.get('ratelimit'), 'anonymous'), 1000 - counted);
+      assert.equal(remaining(index.headers.get('ratelimit'), 'anonymous'), 1000 - counted);
     } finally {
       probe.disconnect();
     }
-    // The /metrics requests above are themselves anonymous charges, hence "greater than".
+    // /metrics is not charged (a probe); the request above is, hence "greater than".
     assert.ok((await decisions(server(), 'anonymous', 'allowed')) > allowedBefore, 'shared charges are counted as allowed');
     assert.equal(await decisions(server(), 'anonymous', 'fallback'), fallbackBefore, 'no more fallback charges');
   });
@@ -261,7 +259,7 @@ describe('rate limits while the shared Redis store is down', { skip: TEST_REDIS_
       await pauser.connect();
       // A stalled server: the connection stays up, commands get no answer for 3 s.
       await pauser.call('CLIENT', 'PAUSE', '3000', 'ALL');
-      for (let i = 0; i < 5; i++) assert.equal((await fetch(`${server().url}/health`)).status, 200);
+      for (let i = 0; i < 5; i++) assert.equal((await fetch(`${server().url}/api/v1/`)).status, 200);
       assertProblem(await loginRaw(server(), account.email, account.password), 503, 'SERVICE_UNAVAILABLE');
       assert.ok((await decisions(server(), 'anonymous', 'fallback')) > fallbackBefore, 'counted per instance meanwhile');
       const login = await eventually('login answering other than 503 after the pause', 15_000, async () => {

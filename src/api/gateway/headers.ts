@@ -33,6 +33,13 @@ const GRAPHIQL_POLICY = PAGE_POLICY.replace("script-src 'self'", `script-src 'se
   .replace("style-src 'self' 'unsafe-inline'", "style-src 'self' 'unsafe-inline' https://unpkg.com/graphiql@3.8.3/")
   .replace("default-src 'self'", "default-src 'self'; worker-src 'self'");
 
+/**
+ * The API's responses carry tokens, sessions, accounts and documents: a browser or a proxy
+ * must not keep them (a shared computer's disk cache, a CDN in front of the API). The public
+ * pages (the API reference, /openapi.json) stay cacheable.
+ */
+const PRIVATE_ROUTES = /^\/(api\/|graphql)/;
+
 /** The routes that serve pages: the API reference and GraphiQL. */
 const HTML_ROUTES = /^\/(docs|graphiql)(\/|$)/;
 
@@ -44,7 +51,8 @@ const CORS_REQUEST_HEADERS = ['authorization', 'content-type', 'if-match', 'if-n
 const CORS_EXPOSED_HEADERS = ['etag', 'location', 'retry-after', 'ratelimit', 'ratelimit-policy', 'idempotent-replayed', 'x-request-id', 'traceresponse'];
 
 /**
- * Security headers on every response, a CSP on HTML pages, HSTS when the client came over
+ * Security headers on every response, `Cache-Control: no-store` on every API and GraphQL
+ * response (errors included), a CSP on HTML pages, HSTS when the client came over
  * TLS (directly or through a trusted proxy that says so), and CORS for the origins listed
  * in `http.corsOrigins`. CORS is registered first, so a browser's preflight is answered
  * before the rate limiter and authentication run.
@@ -76,6 +84,8 @@ export async function registerSecurityHeaders(app: App, http: Config['http']): P
   // included, at the cost of one call per request (no promise, no onSend pass).
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(ALWAYS);
+    // Set first, so a route that knows better (none does today) can still override it.
+    if (PRIVATE_ROUTES.test(request.url)) reply.header('cache-control', 'no-store');
     if (cameOverTls(request, trust, http.proxyHeader)) reply.header('strict-transport-security', HSTS);
     done();
   });

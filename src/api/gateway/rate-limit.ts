@@ -45,9 +45,13 @@ export interface ChargeItem {
 /**
  * Route config that puts a route in the strict auth budget: `auth-address` counts per client
  * address (login, register: the attempts come from whoever sends them, signed in or not),
- * `auth-user` per signed-in user (password change).
+ * `auth-user` per signed-in user (password change). `exempt` takes a route out of every
+ * budget: the probes (`/health`, `/health/ready`, `/metrics`), which an orchestrator or a
+ * scraper calls from one address whatever else that address sends; throttled, a healthy
+ * instance would look dead and be restarted (DESIGN §2). They are cheap and read no user
+ * data; `/metrics` has its own guard (`metrics.token`).
  */
-export type RouteRateLimit = 'auth-address' | 'auth-user';
+export type RouteRateLimit = 'auth-address' | 'auth-user' | 'exempt';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -159,6 +163,7 @@ export function registerRateLimits(app: App, limits: RateLimits): { beforeAuthen
     beforeAuthentication() {
       app.addHook('onRequest', async (request) => {
         const strict = request.routeOptions.config?.rateLimit;
+        if (strict === 'exempt') return;
         if (request.headers.authorization !== undefined) {
           // Login and register are counted per address whoever sends them: a token does not
           // buy more attempts. Everything else waits for the token to name its user.
@@ -172,7 +177,7 @@ export function registerRateLimits(app: App, limits: RateLimits): { beforeAuthen
     },
     afterAuthentication() {
       app.addHook('onRequest', async (request) => {
-        if (request.headers.authorization === undefined) return;
+        if (request.headers.authorization === undefined || request.routeOptions.config?.rateLimit === 'exempt') return;
         const principal = request.principal;
         // A token on a path that takes none (health, docs) is counted as anonymous.
         const items: ChargeItem[] = [principal ? { limiter: limits.user, key: userKey(principal) } : { limiter: limits.anonymous, key: addressKey(request.clientAddress) }];

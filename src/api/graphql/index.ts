@@ -7,6 +7,7 @@ import type { Metrics } from '../../infra/telemetry/metrics.js';
 import { operationBudget, reportCost, type BudgetContext } from './budget.js';
 import { formatGraphqlErrors } from './errors.js';
 import { requestLimits, validationRules } from './limits.js';
+import { suggestionFree } from './suggestions.js';
 import { withClientErrors } from './resolvers.js';
 import type { ServerInfo } from '../../core/package.js';
 import { resolvers, typeDefs } from './schema.js';
@@ -78,7 +79,8 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
     graphql: { parseOptions: { maxTokens: limits.maxTokens } },
     allowBatchedQueries: true,
     validationRules: validationRules(limits),
-    errorFormatter: formatGraphqlErrors as never,
+    // Without introspection, no "Did you mean …" may enumerate the schema either.
+    errorFormatter: (limits.introspection ? formatGraphqlErrors : suggestionFree(formatGraphqlErrors)) as never,
     context: (request) => {
       const principal = Promise.resolve(request.principal);
       return operationContext(deps, request, () => principal);

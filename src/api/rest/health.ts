@@ -12,14 +12,19 @@ const ReadinessSchema = Type.Object({
   checks: Type.Record(Type.String(), CheckSchema),
 });
 
-/** Liveness and readiness probes (DESIGN §5 "Operations"); neither needs authentication. */
+/**
+ * Liveness and readiness probes (DESIGN §5 "Operations"); neither needs authentication, and
+ * neither is rate limited: a probe refused with 429 would make a healthy instance look dead.
+ */
 export function registerHealthRoutes(app: App, health: HealthService): void {
   app.get(
     '/health',
     {
+      config: { rateLimit: 'exempt' },
       schema: {
         tags: ['operations'],
         summary: 'Liveness: 200 while the process serves',
+        description: 'No authentication; never rate limited.',
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
       },
     },
@@ -29,9 +34,11 @@ export function registerHealthRoutes(app: App, health: HealthService): void {
   app.get(
     '/health/ready',
     {
+      config: { rateLimit: 'exempt' },
       schema: {
         tags: ['operations'],
         summary: 'Readiness: 200 when healthy or degraded, 503 otherwise, within 5 s',
+        description: 'No authentication; never rate limited.',
         response: { 200: ReadinessSchema, 503: ReadinessSchema },
       },
     },

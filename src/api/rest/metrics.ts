@@ -1,11 +1,50 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { appError } from '../../core/errors.js';
 import type { Metrics } from '../../infra/telemetry/metrics.js';
+import { bearerToken } from '../../services/auth/tokens.js';
 import type { App } from '../app.js';
 
-/** Prometheus scrape endpoint. */
-export function registerMetricsRoute(app: App, metrics: Metrics): void {
+export interface MetricsRouteOptions {
+  /** `metrics.token`: the bearer token a scrape must send; empty leaves /metrics open. */
+  token: string;
+  /** Charges a refused token like any anonymous request (the gateway's; absent without rate limits). */
+  onRefused?: (request: FastifyRequest) => Promise<void>;
+}
+
+/**
+ * Prometheus scrape endpoint. Like the health probes it is out of every rate-limit budget (a
+ * scraper polls from one address, and gaps in metrics hide an incident); what it reveals
+ * (route names, traffic, pool sizes) is guarded instead by an optional bearer token. A token
+ * rather than a second port: one listener to expose and secure, and Prometheus sends one
+ * with `authorization: { credentials: … }`. A wrong token is charged to the anonymous
+ * budget, so it cannot be guessed faster than anything else.
+ */
+export function registerMetricsRoute(app: App, metrics: Metrics, options: MetricsRouteOptions): void {
+  const expected = options.token ? digest(options.token) : undefined;
   app.get(
     '/metrics',
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics in the text exposition format' } },
-    async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()),
+    {
+      config: { rateLimit: 'exempt' },
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics in the text exposition format',
+        description: 'Never rate limited. When `metrics.token` is set, send `Authorization: Bearer <metrics.token>`; without it, or with another, 401.',
+      },
+    },
+    async (request, reply) => {
+      if (expected) {
+        const given = bearerToken(request.headers.authorization);
+        if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+          await options.onRefused?.(request);
+          throw appError('UNAUTHORIZED', 'The metrics need a token: send Authorization: Bearer <metrics.token>.', { headers: { 'www-authenticate': 'Bearer realm="metrics"' } });
+        }
+      }
+      reply.header('cache-control', 'no-store');
+      return reply.type(metrics.contentType).send(await metrics.render());
+    },
   );
 }
+
+// Equal-length digests, so the comparison takes the same time whatever was sent.
+const digest = (value: string) => createHash('sha256').update(value).digest();

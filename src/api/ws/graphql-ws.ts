@@ -17,6 +17,7 @@ import { ConnectionSlots } from '../gateway/connection-slots.js';
 import { callerKey } from '../gateway/rate-limit.js';
 import { reportCost, type BudgetContext } from '../graphql/budget.js';
 import { formatGraphqlErrors } from '../graphql/errors.js';
+import { suggestionFree, withoutSuggestions } from '../graphql/suggestions.js';
 import { validationRules } from '../graphql/limits.js';
 import { toClientError } from '../graphql/resolvers.js';
 import { subscribeSharing } from './shared-execution.js';
@@ -114,6 +115,8 @@ export interface GraphqlWsHandler {
 export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
   const { config, identity } = deps;
   const limits = config.graphql;
+  // As over HTTP: without introspection, no "Did you mean …" (graphql/suggestions.ts).
+  const hide = limits.introspection ? (message: string) => message : withoutSuggestions;
   const slots = new ConnectionSlots(config.websocket.maxConnectionsPerUser);
   const connections = new Set<Connection>();
   // Only valid documents are kept: a rejected one holds its whole token list in its errors.
@@ -353,7 +356,7 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
     onNext(_ctx, _id, _payload, args, result) {
       if (!result.errors?.length) return undefined;
       const context = args.contextValue as OperationContext;
-      const { response } = formatGraphqlErrors(result, { trace: context.trace, app: { log: context.log } });
+      const { response } = (limits.introspection ? formatGraphqlErrors : suggestionFree(formatGraphqlErrors))(result, { trace: context.trace, app: { log: context.log } });
       return { ...response, ...(result.extensions ? { extensions: result.extensions } : {}) } as unknown as ExecutionResult;
     },
 
@@ -367,7 +370,7 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
           const converted = toClientError(original, context);
           return coded(converted.message, (converted.extensions.code as string | undefined) ?? 'INTERNAL_ERROR', converted.extensions.traceId as string | undefined);
         }
-        return coded(error.message, (error.extensions?.code as string | undefined) ?? 'INVALID_INPUT');
+        return coded(hide(error.message), (error.extensions?.code as string | undefined) ?? 'INVALID_INPUT');
       });
     },
 

@@ -13,7 +13,7 @@ export const ConfigSchema = Type.Object(
   {
     profile: Type.Union([Type.Literal('development'), Type.Literal('production')], {
       default: 'development',
-      description: 'development or production; production turns off introspection and GraphiQL and tightens timeouts',
+      description: 'development or production; production turns off introspection, GraphiQL, GraphQL suggestions and the first-registrant admin, and tightens timeouts',
     }),
     host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Interface the HTTP server binds to' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port (0 picks a free one)' }),
@@ -103,6 +103,10 @@ export const ConfigSchema = Type.Object(
           default: 'open',
           description: 'Who may register: anyone (open), holders of an invitation (invite), or nobody (closed; admins create users)',
         }),
+        firstUserAdmin: Type.Boolean({
+          default: true,
+          description: 'The first account to register becomes an admin (off in production: the first admin comes from pcf users create --admin)',
+        }),
         sessionTtlMs: ms('Absolute lifetime of a session, however active', 604_800_000, 31_536_000_000, 60_000),
         sessionIdleTimeoutMs: ms('A session unused for this long expires', 86_400_000, 31_536_000_000, 60_000),
         invitationTtlMs: ms('Lifetime of an invitation to register', 604_800_000, 31_536_000_000, 60_000),
@@ -190,6 +194,17 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    metrics: Type.Object(
+      {
+        token: Type.String({
+          default: '',
+          pattern: '^(|[\\x21-\\x7e]{16,1000})$',
+          secret: true,
+          description: 'Bearer token /metrics requires (Authorization: Bearer <token>), at least 16 visible ASCII characters; empty leaves /metrics open',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     health: Type.Object(
       {
         checkTimeoutMs: ms('Time each readiness check may take before it counts as failed', 2000, 4500, 50),
@@ -217,6 +232,8 @@ export const PROFILE_DEFAULTS: Record<Profile, PartialConfig> = {
   development: {},
   production: {
     graphql: { introspection: false, graphiql: false },
+    // On a public server the first stranger to register would own it.
+    auth: { firstUserAdmin: false },
     http: { requestTimeoutMs: 30_000 },
     database: { statementTimeoutMs: 15_000 },
   },

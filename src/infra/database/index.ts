@@ -4,12 +4,14 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../../core/config/index.js';
 import type { Logger } from '../telemetry/logger.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { Tables } from './tables.js';
 import { TranslatingDialect } from './translating-dialect.js';
 
 export type { Tables } from './tables.js';
 export { translateDbError, violatedConstraint } from './errors.js';
+export { DataDirInUseError, isDataDirInUse } from './data-dir-lock.js';
 export { migrateUp, migrateDown, migrationStatus, type MigrationStatus } from './migrations.js';
 
 export type DatabaseOptions =
@@ -100,13 +102,23 @@ function createPostgres(options: Extract<DatabaseOptions, { kind: 'postgres' }>,
 }
 
 function createPGlite(options: Extract<DatabaseOptions, { kind: 'pglite' }>): Database {
+  // Taken before PGlite reads a file of the directory, released once it is closed.
+  let unlock: (() => void) | undefined;
   const dialect = new PGliteDialect(async () => {
-    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    return PGlite.create({
-      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-      parsers: { [INT8_OID]: parseInt8 },
-    });
+    if (options.dataDir) {
+      mkdirSync(options.dataDir, { recursive: true });
+      unlock = lockDataDir(options.dataDir);
+    }
+    try {
+      return await PGlite.create({
+        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+        ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+        parsers: { [INT8_OID]: parseInt8 },
+      });
+    } catch (err) {
+      unlock?.();
+      throw err;
+    }
   });
   const db = new Kysely<Tables>({ dialect: new TranslatingDialect(dialect) });
   return {
@@ -122,7 +134,13 @@ function createPGlite(options: Extract<DatabaseOptions, { kind: 'pglite' }>): Da
       await sql`checkpoint`.execute(db);
       return dialect.pglite!.dumpDataDir('none');
     },
-    close: once(() => db.destroy()),
+    close: once(async () => {
+      try {
+        await db.destroy();
+      } finally {
+        unlock?.();
+      }
+    }),
   };
 }
 

@@ -23,6 +23,8 @@ export interface AuthDeps {
   limiter: LoginLimiter;
   audit: Audit;
   registration: RegistrationMode;
+  /** Whether the very first account to register becomes an admin (`auth.firstUserAdmin`). */
+  firstUserAdmin: boolean;
   invitationTtlMs: number;
 }
 
@@ -78,7 +80,7 @@ export class AuthService {
     let invitation: { id: string; email: string } | undefined;
     if (mode === 'invite') invitation = await this.#invitation(input.invitation);
     const user = await createAccount(this.#d.database, this.#d.hasher, input, {
-      firstIsAdmin: true,
+      firstIsAdmin: this.#d.firstUserAdmin,
       within: invitation
         ? async (tx, created) => {
             if (created.email !== invitation.email) {
