@@ -1,30 +1,48 @@
 /**
- * Integers a double cannot hold exactly, found in JSON (or GraphQL) text before it is
- * parsed. `JSON.parse('9007199254740993')` quietly answers 9007199254740992; by the time
- * the service sees the value the change cannot be told from a real 9007199254740992. So a
- * parser marks such an integer as Infinity, the value `1e400` already parses to, and the
- * one service check (services/shared/json-values.ts) refuses it with its path.
+ * Numbers that would not read back as written, found in JSON (or GraphQL) text before it is
+ * parsed. Numbers are kept as IEEE doubles (as JSON.parse, PostgreSQL's driver and most
+ * clients do), so `9007199254740993` quietly becomes 9007199254740992 and
+ * `0.10000000000000001` becomes 0.1; once parsed, the change cannot be seen. So a parser
+ * marks such a number as Infinity, the value `1e400` already parses to, and the one service
+ * check (services/shared/json-values.ts) refuses it with its path.
  *
- * Only integers written digit by digit are judged: a number with a fraction or exponent is
- * an IEEE double by the convention every JSON parser follows (0.1 is "about 0.1").
+ * "As written" compares decimal values, not spellings: `1.5e300`, `6.02e23`, `0.1`, `1E2`
+ * and `100.0` all read back as the same number and are kept.
  */
 
-// No integer of 15 digits or fewer can be inexact; a body without a longer run skips the scan.
-const LONG_DIGITS = /\d{16}/;
-const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+// A decimal of 15 significant digits or fewer within about 1e±300 always survives a double
+// (DBL_DIG): a text without a run of 16 digits (one decimal point allowed inside) or a
+// three-digit exponent (1e-400 underflows to 0) skips the scan.
+const SUSPECT_NUMBER = /(?:\d\.?){16}|[eE][+-]?\d{3}/;
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
-/** Whether the integer literal `text` (digits, optional minus) is held exactly by a double. */
-export function isExactInteger(text: string): boolean {
-  const value = Number(text);
-  if (Number.isSafeInteger(value)) return true;
-  // Out of range: JSON.parse already makes it Infinity, which the service refuses.
-  if (!Number.isFinite(value)) return true;
-  return BigInt(text) === BigInt(value);
+/** `text` as sign, significant digits and exponent, so equal values compare equal. */
+function canonical(text: string): string {
+  const negative = text.startsWith('-');
+  const [mantissa = '', exponent = '0'] = (negative ? text.slice(1) : text).toLowerCase().split('e');
+  const [whole = '', fraction = ''] = mantissa.split('.');
+  let digits = (whole + fraction).replace(/^0+/, '');
+  let power = Number(exponent) - fraction.length;
+  if (digits === '') return '0';
+  const trimmed = digits.replace(/0+$/, '');
+  power += digits.length - trimmed.length;
+  digits = trimmed;
+  return `${negative ? '-' : ''}${digits}e${power}`;
 }
 
-/** `text` with every inexact integer literal outside strings replaced by `1e400`. */
-export function markInexactIntegers(text: string): string {
-  if (!LONG_DIGITS.test(text)) return text;
+/**
+ * Whether the JSON number `text` reads back as written once held as a double. Out-of-range
+ * numbers answer true: they parse to Infinity, which the service refuses anyway.
+ */
+export function readsBackExactly(text: string): boolean {
+  const value = Number(text);
+  if (!Number.isFinite(value)) return true;
+  return canonical(text) === canonical(String(value));
+}
+
+/** `text` with every number outside strings that would not read back replaced by `1e400`. */
+export function markInexactNumbers(text: string): string {
+  if (!SUSPECT_NUMBER.test(text)) return text;
   const parts: string[] = [];
   let copied = 0;
   let i = 0;
@@ -36,22 +54,21 @@ export function markInexactIntegers(text: string): string {
       i++;
     } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
       NUMBER.lastIndex = i;
-      const match = NUMBER.exec(text);
-      if (!match) {
+      const token = NUMBER.exec(text)?.[0];
+      if (token === undefined) {
         i++;
         continue;
       }
-      const integer = match[1] === undefined && match[2] === undefined;
-      if (integer && !isExactInteger(match[0])) {
+      if (!readsBackExactly(token)) {
         parts.push(text.slice(copied, i), '1e400');
-        copied = i + match[0].length;
+        copied = i + token.length;
       }
-      i += match[0].length;
+      i += token.length;
     } else {
       i++;
     }
   }
-  if (copied === 0) return text;
+  if (parts.length === 0) return text;
   parts.push(text.slice(copied));
   return parts.join('');
 }

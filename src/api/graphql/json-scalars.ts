@@ -1,10 +1,10 @@
 import { GraphQLError, GraphQLScalarType, Kind, print, type ValueNode } from 'graphql';
 import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
-import { isExactInteger } from '../json-numbers.js';
+import { readsBackExactly } from '../json-numbers.js';
 
 /**
- * graphql-scalars' JSON and JSONObject, with one change to inline literals: an integer a
- * double would round (`data: 9007199254740993`) becomes Infinity, as `1e400` already does,
+ * graphql-scalars' JSON and JSONObject, with one change to inline literals: a number that
+ * would not read back as written (`data: 9007199254740993`) becomes Infinity, as `1e400` does,
  * so the resources service refuses it with its path instead of storing another number
  * (api/json-numbers.ts does the same for JSON bodies). Objects are built without a
  * prototype, so a `__proto__` key stays an own key the service sees and refuses.
@@ -15,9 +15,8 @@ function parseLiteral(ast: ValueNode, variables: Record<string, unknown> | null 
     case Kind.BOOLEAN:
       return ast.value;
     case Kind.INT:
-      return isExactInteger(ast.value) ? Number(ast.value) : Infinity;
     case Kind.FLOAT:
-      return Number(ast.value);
+      return readsBackExactly(ast.value) ? Number(ast.value) : Infinity;
     case Kind.OBJECT:
       return parseObject(ast, variables);
     case Kind.LIST:

@@ -8,10 +8,10 @@ import type { FieldError } from '../../core/errors.js';
  *   as parsed JSON (own properties) but a prototype-pollution vector for any code that later
  *   merges the value into an object; REST used to refuse them as "not valid JSON" while
  *   GraphQL stored them;
- * - numbers JSON text can hold but a double cannot keep exactly: `1e400` parses to Infinity
- *   and was stored as `null`. The transports' parsers turn an integer a double would round
- *   (e.g. 9007199254740993) into Infinity too (see api/json-numbers.ts), so this one check
- *   refuses both;
+ * - numbers JSON text can hold but a double cannot keep: `1e400` parses to Infinity and
+ *   was stored as `null`. The transports' parsers turn a number that would not read back as
+ *   written (e.g. 9007199254740993) into Infinity too (api/json-numbers.ts), so this one
+ *   check refuses both;
  * - U+0000 in a string or key: PostgreSQL's text and jsonb cannot hold it, though JSON can
  *   (reported on `field` itself, as it always was).
  *
@@ -45,7 +45,7 @@ export function jsonValueProblem(value: unknown, field: string): FieldError | un
 const NUL = 'must not contain U+0000';
 export const FORBIDDEN_KEY = 'keys __proto__ and constructor.prototype are not allowed';
 export const UNREPRESENTABLE_NUMBER =
-  'must be a number JSON can carry exactly: finite (at most about 1.8e308) and, for integers, within ±9007199254740991 unless exactly representable; send larger values as strings';
+  'must be a number that reads back as written: numbers are kept as 64-bit floats (at most about 1.8e308, 15 significant digits always exact); send longer numbers as strings';
 
 // RFC 6901: "~" and "/" inside a key, so a path names one value whatever the keys hold.
 const escapePointer = (key: string): string => key.replaceAll('~', '~0').replaceAll('/', '~1');
