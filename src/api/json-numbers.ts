@@ -37,7 +37,10 @@ function canonical(text: string): string {
 export function readsBackExactly(text: string): boolean {
   const value = Number(text);
   if (!Number.isFinite(value)) return true;
-  return canonical(text) === canonical(String(value));
+  const shortest = String(value);
+  // The common case (text a JavaScript client wrote) without the canonical forms.
+  if (shortest === text) return true;
+  return canonical(text) === canonical(shortest);
 }
 
 /** `text` with every number outside strings that would not read back replaced by `1e400`. */

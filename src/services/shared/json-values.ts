@@ -15,30 +15,60 @@ import type { FieldError } from '../../core/errors.js';
  * - U+0000 in a string or key: PostgreSQL's text and jsonb cannot hold it, though JSON can
  *   (reported on `field` itself, as it always was).
  *
- * Returns the first problem, its field the path of the offending key or number under
- * `field` (slash-separated, keys escaped as in JSON Pointer), or undefined. Iterative: depth is
- * bounded separately, but a walk must not overflow the stack before that check runs.
+ * Returns a problem, its field the path of the offending key or number under `field`
+ * (slash-separated, keys escaped as in JSON Pointer), or undefined. The value must already
+ * be known to nest at most JSON_MAX_DEPTH levels (the path is found recursively).
  */
 export function jsonValueProblem(value: unknown, field: string): FieldError | undefined {
-  const stack: [unknown, string, string | undefined][] = [[value, field, undefined]];
+  // A cheap walk first, as cheap as the U+0000 check it replaces; the path is worked out
+  // only when something is wrong, which is rare.
+  const problem = firstProblem(value);
+  if (problem === undefined) return undefined;
+  if (problem === NUL) return { field, message: NUL };
+  const path: string[] = [];
+  locate(value, undefined, undefined, path);
+  return { field: [field, ...path.map(escapePointer)].join('/'), message: problem };
+}
+
+/** The message of the first problem in `value` (depth first), iteratively. */
+function firstProblem(root: unknown): string | undefined {
+  const stack: [unknown, string | undefined, string | undefined][] = [[root, undefined, undefined]];
   while (stack.length > 0) {
-    const [current, path, key] = stack.pop()!;
-    if (typeof current === 'number') {
-      if (!Number.isFinite(current)) return { field: path, message: UNREPRESENTABLE_NUMBER };
-    } else if (typeof current === 'string') {
-      if (current.includes('\u0000')) return { field, message: NUL };
+    const [current, key, parentKey] = stack.pop()!;
+    const own = problemOf(current, key, parentKey);
+    if (own !== undefined) return own;
+    if (Array.isArray(current)) {
+      for (let i = current.length - 1; i >= 0; i--) stack.push([current[i], undefined, undefined]);
     } else if (typeof current === 'object' && current !== null) {
-      const isArray = Array.isArray(current);
-      for (const [childKey, child] of Object.entries(current)) {
-        const childPath = `${path}/${escapePointer(childKey)}`;
-        if (!isArray && (childKey === '__proto__' || (childKey === 'prototype' && key === 'constructor'))) {
-          return { field: childPath, message: FORBIDDEN_KEY };
-        }
-        if (childKey.includes('\u0000')) return { field, message: NUL };
-        stack.push([child, childPath, isArray ? undefined : childKey]);
-      }
+      const keys = Object.keys(current);
+      for (let i = keys.length - 1; i >= 0; i--) stack.push([(current as Record<string, unknown>)[keys[i]!], keys[i], key]);
     }
   }
+  return undefined;
+}
+
+/** Fills `path` with the keys down to the first problem (same order as firstProblem). */
+function locate(current: unknown, key: string | undefined, parentKey: string | undefined, path: string[]): boolean {
+  if (problemOf(current, key, parentKey) !== undefined) return true;
+  const children: [string, unknown][] = Array.isArray(current)
+    ? current.map((child, i) => [String(i), child])
+    : typeof current === 'object' && current !== null
+      ? Object.keys(current).map((k) => [k, (current as Record<string, unknown>)[k]])
+      : [];
+  for (const [childKey, child] of children) {
+    path.push(childKey);
+    if (locate(child, Array.isArray(current) ? undefined : childKey, key, path)) return true;
+    path.pop();
+  }
+  return false;
+}
+
+/** What is wrong with this one value (not its children), reached under `key` (undefined in an array) of an object reached under `parentKey`. */
+function problemOf(value: unknown, key: string | undefined, parentKey: string | undefined): string | undefined {
+  if (key === '__proto__' || (key === 'prototype' && parentKey === 'constructor')) return FORBIDDEN_KEY;
+  if (key !== undefined && key.includes('\u0000')) return NUL;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : UNREPRESENTABLE_NUMBER;
+  if (typeof value === 'string') return value.includes('\u0000') ? NUL : undefined;
   return undefined;
 }
 
