@@ -16,9 +16,11 @@ import type { App } from './app.js';
 import { registerAuthentication } from './authentication.js';
 import { registerClientAddress } from './gateway/client-address.js';
 import { registerSecurityHeaders } from './gateway/headers.js';
+import { registerOversizedBodyDrain } from './gateway/oversized-body.js';
 import { registerRateLimits, type RateLimits } from './gateway/rate-limit.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './errors.js';
 import { registerGraphql } from './graphql/index.js';
+import { registerJsonBody } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
 import { sendProblem } from './problem.js';
 import { registerRequestContext, requestContextOptions } from './request-context.js';
@@ -79,6 +81,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   // JSON is the only body format of the REST API; text/plain would otherwise be accepted.
   app.removeContentTypeParser('text/plain');
+  registerJsonBody(app);
+  registerOversizedBodyDrain(app, config.http.bodyLimitBytes);
   app.addSchema(ProblemSchema);
   registerRequestContext(app, deps.metrics);
   registerErrorHandling(app);

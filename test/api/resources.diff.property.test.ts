@@ -16,9 +16,10 @@ import { startTestServer, type TestServer } from '../support/server.js';
 const RUNS = 30;
 
 /**
- * Keys Fastify's JSON parser refuses in any request body (prototype-poisoning protection:
- * `__proto__` anywhere, `prototype` under `constructor`), answering 400 "not valid JSON";
- * the unit property covers them for the diff itself.
+ * Keys the service refuses in stored JSON (prototype-pollution vectors: `__proto__`
+ * anywhere, `prototype` under `constructor`), answering 400 INVALID_INPUT with their path
+ * (docs/limits.md); filtered out here (every `prototype`, to keep the filter simple), the
+ * unit property covers them for the diff itself.
  */
 const REFUSED_KEYS = new Set(['__proto__', 'prototype']);
 const hasRefusedKey = (value: unknown): boolean =>

@@ -1,11 +1,11 @@
 import DataLoader from 'dataloader';
-import { GraphQLJSONObject } from 'graphql-scalars';
 import { can } from '../../services/access/index.js';
 import type { Principal } from '../../services/auth/principals.js';
 import type { ClientInfo } from '../../services/auth/sessions.js';
 import type { Identity } from '../../services/identity.js';
 import { encodeCursor, type Page } from '../../services/shared/pagination.js';
 import type { PermissionView, RoleView, UserView } from '../../services/shared/views.js';
+import { JSONObjectScalar } from './json-scalars.js';
 
 /** Identity and access over GraphQL (DESIGN §5): the same service calls as REST. */
 export const identityTypeDefs = /* GraphQL */ `
@@ -269,7 +269,7 @@ export function identityResolvers(identity: Identity) {
     revokeUserPermission: async (_p, args, ctx) => done(roles.revokeFromUser(await ctx.caller(), args.userId as string, args.permissionId as string)),
   };
   return {
-    JSONObject: GraphQLJSONObject,
+    JSONObject: JSONObjectScalar,
     Query: query,
     Mutation: mutation,
     // graphql-jit (mercurius compiles a document after 10 runs) does not call a function-valued

@@ -1,11 +1,11 @@
 import DataLoader from 'dataloader';
-import { GraphQLJSON } from 'graphql-scalars';
 import { appError, isAppError } from '../../core/errors.js';
 import type { Principal } from '../../services/auth/principals.js';
 import type { Identity } from '../../services/identity.js';
 import type { ResourceSummary, ResourcesService } from '../../services/resources/index.js';
 import { encodeCursor } from '../../services/shared/pagination.js';
 import type { UserView } from '../../services/shared/views.js';
+import { JSONScalar } from './json-scalars.js';
 
 /** Versioned resources over GraphQL (DESIGN §5): the same service calls as REST. */
 export const resourceTypeDefs = /* GraphQL */ `
@@ -171,7 +171,7 @@ export function resourceResolvers(resources: ResourcesService) {
     unshareResource: async (_p, args, ctx) => resources.unshare(await ctx.caller(), args.id as string, args.userId as string).then(() => true),
   };
   return {
-    JSON: GraphQLJSON,
+    JSON: JSONScalar,
     Query: query,
     Mutation: mutation,
     // graphql-jit (mercurius compiles a document after 10 runs) does not call a function-valued

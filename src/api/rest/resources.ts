@@ -6,6 +6,12 @@ import { traceOf } from '../request-context.js';
 import { bearer, problems } from './auth.js';
 import { ref } from './identity-schemas.js';
 
+// What the service checks (services/resources/input.ts), told to OpenAPI readers.
+const ResourceName = Type.String({ description: '1 to 255 characters after trimming; no control characters or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)' });
+const JSON_RULES = 'no key __proto__ or constructor.prototype, no U+0000, at most 64 levels deep; every number must read back as written (a 64-bit float: 1e400, 9007199254740993 or 0.10000000000000001 are refused; send such values as strings)';
+const METADATA_RULES = `A JSON object of at most 64 KiB; ${JSON_RULES}`;
+const DATA_RULES = `Any JSON up to resources.maxDataBytes; ${JSON_RULES}`;
+
 const Id = Type.String({ format: 'uuid' });
 const Timestamp = Type.String({ format: 'date-time' });
 const summaryProperties = {
@@ -71,7 +77,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         security: bearer,
         headers: IdempotencyHeaders,
         body: Type.Object(
-          { name: Type.String(), type: Type.String(), metadata: Type.Optional(Type.Unknown()), data: Type.Unknown() },
+          { name: ResourceName, type: Type.String(), metadata: Type.Optional(Type.Unknown({ description: METADATA_RULES })), data: Type.Unknown({ description: DATA_RULES }) },
           { additionalProperties: false, required: ['name', 'type', 'data'] },
         ),
         response: { 201: ref('Resource'), ...problems(400, 401, 403, 409, 413, 422) },
@@ -124,7 +130,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         params: IdParams,
         headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200 })) }),
         body: Type.Object(
-          { name: Type.Optional(Type.String()), metadata: Type.Optional(Type.Unknown()), data: Type.Optional(Type.Unknown()) },
+          { name: Type.Optional(ResourceName), metadata: Type.Optional(Type.Unknown({ description: METADATA_RULES })), data: Type.Optional(Type.Unknown({ description: DATA_RULES })) },
           { additionalProperties: false },
         ),
         response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 412, 413) },

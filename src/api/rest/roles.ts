@@ -8,7 +8,7 @@ import { IdParams, pageOf, PageQuery, PermissionInput, ref } from './identity-sc
 export function registerRoleRoutes(api: App, identity: Identity): void {
   const { roles } = identity;
   const RoleBody = (creating: boolean) => {
-    const name = Type.String({ minLength: 1, maxLength: 100 });
+    const name = Type.String({ minLength: 1, maxLength: 100, description: 'No control characters or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)' });
     return Type.Object(
       { name: creating ? name : Type.Optional(name), description: Type.Optional(Type.String({ maxLength: 1000 })) },
       { additionalProperties: false },

@@ -1,12 +1,12 @@
 import { isValidResourceType } from '../access/index.js';
+import { jsonValueProblem } from '../shared/json-values.js';
+import { nameCharacterProblem } from '../shared/text.js';
 import { FieldProblems } from '../users/input.js';
 
 /** Limits of DESIGN §5 "Resources" and the resources issue. */
 export const NAME_MAX = 255;
 export const METADATA_MAX_BYTES = 64 * 1024;
 export const JSON_MAX_DEPTH = 64;
-// C0 and C1 control characters, DEL included: a name is shown in lists and logs.
-const CONTROL = /\p{Cc}/u;
 
 export interface ResourceFields {
   name?: string;
@@ -35,32 +35,23 @@ function checkName(value: unknown, problems: FieldProblems): string | undefined 
   // Characters as the database counts them (code points), not UTF-16 units.
   const length = [...name].length;
   if (length < 1 || length > NAME_MAX) problems.add('name', `must be 1 to ${NAME_MAX} characters`);
-  else if (CONTROL.test(name)) problems.add('name', 'must not contain control characters');
+  else {
+    const refused = nameCharacterProblem(name);
+    if (refused) problems.add('name', refused);
+  }
   return name;
 }
 
-/** PostgreSQL's text and jsonb cannot hold U+0000, though JSON can. */
-export function holdsNul(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const current = stack.pop();
-    if (typeof current === 'string') {
-      if (current.includes('\u0000')) return true;
-    } else if (typeof current === 'object' && current !== null) {
-      for (const [key, child] of Object.entries(current)) {
-        if (key.includes('\u0000')) return true;
-        stack.push(child);
-      }
-    }
-  }
-  return false;
+function addJsonValueProblem(value: unknown, field: string, problems: FieldProblems): void {
+  const problem = jsonValueProblem(value, field);
+  if (problem) problems.add(problem.field, problem.message);
 }
 
 function checkMetadata(value: unknown, problems: FieldProblems): Record<string, unknown> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return void problems.add('metadata', 'must be a JSON object');
   if (exceedsDepth(value, JSON_MAX_DEPTH)) problems.add('metadata', `must not nest deeper than ${JSON_MAX_DEPTH} levels`);
   else if (jsonBytes(value) > METADATA_MAX_BYTES) problems.add('metadata', `must be at most ${METADATA_MAX_BYTES} bytes of JSON`);
-  else if (holdsNul(value)) problems.add('metadata', 'must not contain U+0000');
+  else addJsonValueProblem(value, 'metadata', problems);
   return value as Record<string, unknown>;
 }
 
@@ -68,7 +59,7 @@ function checkData(value: unknown, maxBytes: number, problems: FieldProblems): u
   if (value === undefined) return void problems.add('data', 'is required');
   if (exceedsDepth(value, JSON_MAX_DEPTH)) problems.add('data', `must not nest deeper than ${JSON_MAX_DEPTH} levels`);
   else if (jsonBytes(value) > maxBytes) problems.add('data', `must be at most ${maxBytes} bytes of JSON`);
-  else if (holdsNul(value)) problems.add('data', 'must not contain U+0000');
+  else addJsonValueProblem(value, 'data', problems);
   return value;
 }
 

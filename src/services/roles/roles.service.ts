@@ -7,6 +7,7 @@ import { requireSignedIn, type GrantsStore, type Principal } from '../auth/princ
 import { TOPIC, type RoleChangedPayload, type UserPermissionPayload } from '../events/catalog.js';
 import type { Outbox } from '../shared/outbox.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
+import { nameCharacterProblem } from '../shared/text.js';
 import { permissionView, roleView, type PermissionView, type RoleView } from '../shared/views.js';
 import { FieldProblems, onlyFields } from '../users/input.js';
 import { ADMIN_ROLE_ID } from './builtin.js';
@@ -36,7 +37,9 @@ function roleFields(input: Record<string, unknown>, creating: boolean): { name?:
   const fields: { name?: string; description?: string } = {};
   if (creating || 'name' in input) {
     const name = typeof input.name === 'string' ? input.name.trim().normalize('NFC') : '';
+    const refused = nameCharacterProblem(name);
     if ([...name].length < 1 || [...name].length > 100) problems.add('name', 'must be 1 to 100 characters');
+    else if (refused) problems.add('name', refused);
     fields.name = name;
   }
   if ('description' in input) {

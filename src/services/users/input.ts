@@ -1,4 +1,5 @@
 import { appError, type FieldError } from '../../core/errors.js';
+import { nameCharacterProblem } from '../shared/text.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../auth/password.js';
 
 /**
@@ -36,6 +37,7 @@ export function normaliseEmail(value: unknown, field: string, problems: FieldPro
   return email;
 }
 
+/** A display name: trimmed, NFC, 1 to 200 characters, none of them hiding or reordering text. */
 export function normaliseName(value: unknown, field: string, problems: FieldProblems): string {
   if (typeof value !== 'string') {
     problems.add(field, 'must be a string');
@@ -45,6 +47,10 @@ export function normaliseName(value: unknown, field: string, problems: FieldProb
   // Characters as the database counts them (code points), not UTF-16 units.
   const length = [...name].length;
   if (length < 1 || length > 200) problems.add(field, 'must be 1 to 200 characters');
+  else {
+    const refused = nameCharacterProblem(name);
+    if (refused) problems.add(field, refused);
+  }
   return name;
 }
 
