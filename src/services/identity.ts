@@ -54,7 +54,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
   const grants = new GrantsStore(deps.database, cache, cacheTtlMs);
   const limiter = new LoginLimiter(
     deps.cache,
-    { maxFailuresPerAccount: deps.auth.loginMaxFailures, maxFailuresPerIp: deps.auth.loginMaxFailuresPerIp, windowMs: deps.auth.loginFailureWindowMs },
+    { maxFailures: deps.auth.loginMaxFailures, maxFailuresPerAccount: deps.auth.loginMaxFailuresPerAccount, maxFailuresPerIp: deps.auth.loginMaxFailuresPerIp, windowMs: deps.auth.loginFailureWindowMs },
     log,
   );
   const audit = createAudit(moduleLogger(deps.logger, 'audit'));

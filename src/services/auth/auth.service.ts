@@ -112,11 +112,11 @@ export class AuthService {
     // Unknown account and wrong password take the same path and about the same time.
     const verdict = row ? await this.#d.hasher.verify(row.password_hash, password) : (await this.#d.hasher.verifyDummy(password), { ok: false, needsRehash: false });
     if (!row || !verdict.ok) {
-      await this.#d.limiter.recordFailure(client.ip);
+      await this.#d.limiter.recordFailure(email, client.ip);
       this.#d.audit('auth.login.failed', { actorId: row?.id, ...origin(client), reason: row ? 'wrong password' : 'unknown account' });
       throw badCredentials();
     }
-    await this.#d.limiter.recordSuccess(email);
+    await this.#d.limiter.recordSuccess(email, client.ip);
     const verifiedHash = verdict.needsRehash ? await this.#rehash(row.id, row.password_hash, password) : row.password_hash;
     const grants = await this.#d.grants.grants(row.id);
     // A password change that landed while this login was checking the old password wins.
@@ -163,10 +163,10 @@ export class AuthService {
     const row = await this.#d.database.db.selectFrom('users').select('password_hash').where('id', '=', caller.user.id).executeTakeFirst();
     if (!row) throw appError('UNAUTHORIZED', 'The token is invalid or expired.');
     if (!(await this.#d.hasher.verify(row.password_hash, input.currentPassword as string)).ok) {
-      await this.#d.limiter.recordFailure(client.ip);
+      await this.#d.limiter.recordFailure(caller.user.email, client.ip);
       throw appError('INVALID_INPUT', 'The current password is incorrect.', { errors: [{ field: 'currentPassword', message: 'is incorrect' }] });
     }
-    await this.#d.limiter.recordSuccess(caller.user.email);
+    await this.#d.limiter.recordSuccess(caller.user.email, client.ip);
     const hash = await this.#d.hasher.hash(next);
     await this.#d.database.db.updateTable('users').set({ password_hash: hash, updated_at: new Date() }).where('id', '=', caller.user.id).execute();
     const revoked = await this.#d.sessions.revokeAll(caller.user.id, caller.sessionId);
