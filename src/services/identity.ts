@@ -6,6 +6,7 @@ import { createAudit, type Audit } from './auth/audit.js';
 import { AuthService } from './auth/auth.service.js';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { PasswordHasher } from './auth/password.js';
+import { Reauthentication } from './auth/reauthentication.js';
 import { GrantsStore } from './auth/principals.js';
 import { SessionStore } from './auth/sessions.js';
 import { RolesService } from './roles/roles.service.js';
@@ -57,6 +58,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
     { maxFailures: deps.auth.loginMaxFailures, maxFailuresPerAccount: deps.auth.loginMaxFailuresPerAccount, maxFailuresPerIp: deps.auth.loginMaxFailuresPerIp, windowMs: deps.auth.loginFailureWindowMs },
     log,
   );
+  const reauthentication = new Reauthentication(deps.database, hasher, limiter);
   const audit = createAudit(moduleLogger(deps.logger, 'audit'));
   const auth = new AuthService({
     database: deps.database,
@@ -64,13 +66,14 @@ export function createIdentity(deps: IdentityDeps): Identity {
     sessions,
     grants,
     limiter,
+    reauthentication,
     audit,
     registration: deps.auth.registration,
     invitationTtlMs: deps.auth.invitationTtlMs,
   });
   return {
     auth,
-    users: new UsersService({ database: deps.database, hasher, sessions, grants, audit, log, cache, outbox: deps.outbox }),
+    users: new UsersService({ database: deps.database, hasher, sessions, grants, reauthentication, audit, log, cache, outbox: deps.outbox }),
     roles: new RolesService({ database: deps.database, grants, audit, outbox: deps.outbox }),
     hasher,
     grants,

@@ -3,12 +3,14 @@ import { appError } from '../../core/errors.js';
 import { canonicalId, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { can } from '../access/index.js';
-import { createAccount } from '../users/accounts.js';
+import { createAccount, validateNewAccount } from '../users/accounts.js';
 import { checkPassword, FieldProblems, normaliseEmail } from '../users/input.js';
+import type { AppAbility } from '../access/index.js';
 import { iso, type PermissionView, type RoleRef, type SessionView, type UserView } from '../shared/views.js';
 import { origin, type Audit } from './audit.js';
 import type { LoginLimiter } from './login-limiter.js';
 import type { PasswordHasher } from './password.js';
+import { currentPasswordField, type Reauthentication } from './reauthentication.js';
 import { requireSignedIn, type GrantsStore, type Principal } from './principals.js';
 import type { ClientInfo, SessionStore } from './sessions.js';
 import { hashToken, issueToken } from './tokens.js';
@@ -21,6 +23,7 @@ export interface AuthDeps {
   sessions: SessionStore;
   grants: GrantsStore;
   limiter: LoginLimiter;
+  reauthentication: Reauthentication;
   audit: Audit;
   registration: RegistrationMode;
   invitationTtlMs: number;
@@ -45,6 +48,10 @@ export interface Invitation {
   token: string;
   expiresAt: string;
 }
+
+/** The conditions of a `create user` permission see the user as it would be created. */
+const canCreateUser = (ability: AppAbility, user: { email: string; name?: string; createdAt?: string }): boolean =>
+  can(ability, 'create', 'user', { ...user, createdAt: user.createdAt ?? new Date().toISOString() });
 
 const badCredentials = () => appError('UNAUTHORIZED', 'The email or password is incorrect.');
 
@@ -75,8 +82,13 @@ export class AuthService {
   async register(input: { email: unknown; name: unknown; password: unknown; invitation?: unknown }, client: ClientInfo): Promise<UserView> {
     const mode = this.#d.registration;
     if (mode === 'closed') throw appError('FORBIDDEN', 'Registration is closed; ask an administrator for an account.');
-    let invitation: { id: string; email: string } | undefined;
-    if (mode === 'invite') invitation = await this.#invitation(input.invitation);
+    let invitation: { id: string; email: string; invitedBy: string | null } | undefined;
+    if (mode === 'invite') {
+      invitation = await this.#invitation(input.invitation);
+      // Outside the creating transaction: PGlite has one connection, which it holds.
+      const fields = validateNewAccount(input);
+      await this.#inviterMayCreate(invitation.invitedBy, { email: fields.email, name: fields.name });
+    }
     const user = await createAccount(this.#d.database, this.#d.hasher, input, {
       firstIsAdmin: true,
       within: invitation
@@ -155,31 +167,30 @@ export class AuthService {
   async changePassword(principal: Principal | undefined, input: { currentPassword: unknown; newPassword: unknown }, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
     const problems = new FieldProblems();
-    if (typeof input.currentPassword !== 'string' || input.currentPassword.length > 1024) problems.add('currentPassword', 'must be a string of at most 1024 characters');
+    const current = currentPasswordField(input.currentPassword, 'currentPassword', problems);
     const next = checkPassword(input.newPassword, 'newPassword', problems);
     problems.throwIfAny();
-    // Guessing the current password through this endpoint counts like failed logins.
-    await this.#d.limiter.attempt(caller.user.email, client.ip);
-    const row = await this.#d.database.db.selectFrom('users').select('password_hash').where('id', '=', caller.user.id).executeTakeFirst();
-    if (!row) throw appError('UNAUTHORIZED', 'The token is invalid or expired.');
-    if (!(await this.#d.hasher.verify(row.password_hash, input.currentPassword as string)).ok) {
-      await this.#d.limiter.recordFailure(caller.user.email, client.ip);
-      throw appError('INVALID_INPUT', 'The current password is incorrect.', { errors: [{ field: 'currentPassword', message: 'is incorrect' }] });
-    }
-    await this.#d.limiter.recordSuccess(caller.user.email, client.ip);
+    await this.#d.reauthentication.confirm({ ...caller, client }, current, 'currentPassword');
     const hash = await this.#d.hasher.hash(next);
     await this.#d.database.db.updateTable('users').set({ password_hash: hash, updated_at: new Date() }).where('id', '=', caller.user.id).execute();
     const revoked = await this.#d.sessions.revokeAll(caller.user.id, caller.sessionId);
     this.#d.audit('auth.password.changed', { actorId: caller.user.id, revokedSessions: revoked, ...origin(client) });
   }
 
-  /** An invitation to register (invite-only mode); needs permission to create users. */
+  /**
+   * An invitation to register (invite-only mode); needs permission to create the user it
+   * invites, conditions included (checked again, with the name, when it is accepted).
+   */
   async invite(principal: Principal | undefined, input: { email: unknown }, client: ClientInfo): Promise<Invitation> {
     const caller = requireSignedIn(principal);
     if (!can(caller.ability, 'create', 'user')) throw appError('FORBIDDEN', 'You may not invite users.');
     const problems = new FieldProblems();
     const email = normaliseEmail(input.email, 'email', problems);
     problems.throwIfAny();
+    // An invitation is a deferred `create user`: a conditional grant (say, only addresses of
+    // one domain) bounds whom it invites. The name is the invitee's to choose; it is checked
+    // when the invitation is accepted.
+    if (!canCreateUser(caller.ability, { email })) throw appError('FORBIDDEN', 'You may not invite this address.');
     const { token, hash } = issueToken();
     const id = newId();
     const expiresAt = new Date(Date.now() + this.#d.invitationTtlMs);
@@ -188,13 +199,24 @@ export class AuthService {
     return { id, email, token, expiresAt: expiresAt.toISOString() };
   }
 
-  async #invitation(token: unknown): Promise<{ id: string; email: string }> {
+  /**
+   * The inviter must still be allowed to create this user, name included: an invitation
+   * carries no more than its author's permission, and goes when that does (or its author).
+   */
+  async #inviterMayCreate(inviterId: string | null, created: { email: string; name: string }): Promise<void> {
+    const grants = inviterId === null ? undefined : await this.#d.grants.load(inviterId);
+    if (!grants || !canCreateUser(this.#d.grants.ability(grants), created)) {
+      throw appError('FORBIDDEN', 'Registration needs a valid invitation.', { errors: [{ field: 'invitation', message: 'its author may no longer create this user' }] });
+    }
+  }
+
+  async #invitation(token: unknown): Promise<{ id: string; email: string; invitedBy: string | null }> {
     const invalid = () => appError('FORBIDDEN', 'Registration needs a valid invitation.', { errors: [{ field: 'invitation', message: 'is missing, unknown, used or expired' }] });
     const hash = typeof token === 'string' ? hashToken(token) : undefined;
     if (!hash) throw invalid();
     const row = await this.#d.database.db
       .selectFrom('invitations')
-      .select(['id', 'email'])
+      .select(['id', 'email', 'invited_by as invitedBy'])
       .where('token', '=', hash)
       .where('accepted_at', 'is', null)
       .where('expires_at', '>', new Date())

@@ -7,6 +7,7 @@ import { accessFilter, can, type AccessFilter } from '../access/index.js';
 import { actor, type Audit } from '../auth/audit.js';
 import type { PasswordHasher } from '../auth/password.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
+import { currentPasswordField, type Reauthentication } from '../auth/reauthentication.js';
 import type { SessionStore } from '../auth/sessions.js';
 import { ADMIN_ROLE_ID } from '../roles/builtin.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
@@ -23,6 +24,8 @@ export interface UsersDeps {
   hasher: PasswordHasher;
   sessions: SessionStore;
   grants: GrantsStore;
+  /** Confirms the caller's password before it changes its own email. */
+  reauthentication: Reauthentication;
   audit: Audit;
   log: Logger;
   /** For the cached reads of resources a deleted user hands over. */
@@ -101,14 +104,20 @@ export class UsersService {
     return user;
   }
 
-  /** Changes name and email; any other field (id, roles, passwordHash, …) is refused and nothing changes. */
+  /**
+   * Changes name and email; any other field (id, roles, passwordHash, …) is refused and
+   * nothing changes. A new email is a way into the account (it is what signs in), so users
+   * changing their own confirm it with `currentPassword`, and every other session of the
+   * user ends with it (all of them when an administrator changes another user's email).
+   */
   async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<UserView> {
     const caller = requireSignedIn(principal);
     const problems = new FieldProblems();
-    onlyFields(input, UPDATABLE, problems);
+    onlyFields(input, [...UPDATABLE, 'currentPassword'], problems);
     const patch: { name?: string; email?: string } = {};
     if ('name' in input) patch.name = normaliseName(input.name, 'name', problems);
     if ('email' in input) patch.email = normaliseEmail(input.email, 'email', problems);
+    const password = 'currentPassword' in input ? currentPasswordField(input.currentPassword, 'currentPassword', problems) : undefined;
     problems.throwIfAny();
     const current = await this.#readable(caller, rawId);
     // Conditions hold for the user as it is and as it would be: a permission to change
@@ -118,6 +127,12 @@ export class UsersService {
     }
     if (Object.keys(patch).length === 0) return current;
     const id = current.id;
+    const own = id === caller.user.id;
+    const emailChanges = patch.email !== undefined && patch.email !== current.email;
+    if (emailChanges && own) {
+      if (password === undefined) throw appError('INVALID_INPUT', 'Changing your email needs your current password.', { errors: [{ field: 'currentPassword', message: 'is required to change your email' }] });
+      await this.#d.reauthentication.confirm(caller, password, 'currentPassword');
+    }
     // Cached grants hold the user's name and email; invalidated first, so a failing cache
     // fails the request before anything changed.
     await this.#d.grants.invalidate([id]);
@@ -133,7 +148,9 @@ export class UsersService {
       throw emailTaken(err) ?? err;
     }
     if (!row) throw userNotFound();
-    this.#d.audit('user.updated', { ...actor(caller), userId: id, fields: Object.keys(patch) });
+    // After the change: a session opened meanwhile with the old email ends too.
+    const revokedSessions = emailChanges ? await this.#d.sessions.revokeAll(id, own ? caller.sessionId : undefined) : 0;
+    this.#d.audit('user.updated', { ...actor(caller), userId: id, fields: Object.keys(patch), ...(emailChanges ? { revokedSessions } : {}) });
     return userView(row);
   }
 
