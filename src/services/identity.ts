@@ -22,6 +22,8 @@ export interface Identity {
   hasher: PasswordHasher;
   /** For services that change who may do what (sharing). */
   grants: GrantsStore;
+  /** Sessions; transports listen for the ones revoked on this instance (`onRevoked`). */
+  sessions: SessionStore;
   audit: Audit;
   /** Woken after a change wrote domain events (for services outside identity, too). */
   outbox: Outbox;
@@ -77,6 +79,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
     roles: new RolesService({ database: deps.database, grants, audit, outbox: deps.outbox }),
     hasher,
     grants,
+    sessions,
     audit,
     outbox: deps.outbox,
   };

@@ -141,7 +141,7 @@ export class AuthService {
 
   async logout(principal: Principal | undefined, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
-    await this.#d.sessions.revoke(caller.user.id, caller.sessionId);
+    await this.#d.sessions.revoke(caller.user.id, caller.sessionId, 'logout');
     this.#d.audit('auth.logout', { actorId: caller.user.id, sessionId: caller.sessionId, ...origin(client) });
   }
 
@@ -159,7 +159,7 @@ export class AuthService {
   async revokeSession(principal: Principal | undefined, sessionId: string, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
     const id = canonicalId(sessionId);
-    if (!id || !(await this.#d.sessions.revoke(caller.user.id, id))) throw appError('NOT_FOUND', 'No such session.');
+    if (!id || !(await this.#d.sessions.revoke(caller.user.id, id, 'revoked'))) throw appError('NOT_FOUND', 'No such session.');
     this.#d.audit('auth.session.revoked', { actorId: caller.user.id, sessionId: id, ...origin(client) });
   }
 
@@ -173,7 +173,7 @@ export class AuthService {
     await this.#d.reauthentication.confirm({ ...caller, client }, current, 'currentPassword');
     const hash = await this.#d.hasher.hash(next);
     await this.#d.database.db.updateTable('users').set({ password_hash: hash, updated_at: new Date() }).where('id', '=', caller.user.id).execute();
-    const revoked = await this.#d.sessions.revokeAll(caller.user.id, caller.sessionId);
+    const revoked = await this.#d.sessions.revokeAll(caller.user.id, 'password_changed', caller.sessionId);
     this.#d.audit('auth.password.changed', { actorId: caller.user.id, revokedSessions: revoked, ...origin(client) });
   }
 

@@ -149,7 +149,7 @@ export class UsersService {
     }
     if (!row) throw userNotFound();
     // After the change: a session opened meanwhile with the old email ends too.
-    const revokedSessions = emailChanges ? await this.#d.sessions.revokeAll(id, own ? caller.sessionId : undefined) : 0;
+    const revokedSessions = emailChanges ? await this.#d.sessions.revokeAll(id, 'email_changed', own ? caller.sessionId : undefined) : 0;
     this.#d.audit('user.updated', { ...actor(caller), userId: id, fields: Object.keys(patch), ...(emailChanges ? { revokedSessions } : {}) });
     return userView(row);
   }
@@ -178,7 +178,7 @@ export class UsersService {
     const owned = (await this.#d.database.db.selectFrom('resources').select('id').where('owner_id', '=', id).execute()).map((r) => resourceCacheKey(r.id));
     if (owned.length > 0 && transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
     await this.#d.cache.invalidate(owned, INVALIDATION_HOLD_MS);
-    const { tokens, transferred } = await this.#d.database.db.transaction().execute(async (tx) => {
+    const { tokens, transferred, revoked } = await this.#d.database.db.transaction().execute(async (tx) => {
       await assertNotLastAdmin(tx, id);
       let moved: string[] = [];
       const stillOwned = await tx.selectFrom('resources').select('id').where('owner_id', '=', id).limit(1).executeTakeFirst();
@@ -200,9 +200,11 @@ export class UsersService {
       }
       // Its direct permissions (shares included) belong to it alone.
       await tx.deleteFrom('permissions').where('id', 'in', tx.selectFrom('user_permissions').select('permission_id').where('user_id', '=', id)).execute();
-      const sessions = await tx.selectFrom('sessions').select('token').where('user_id', '=', id).execute();
+      const sessions = await tx.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', id).execute();
       await tx.deleteFrom('users').where('id', '=', id).execute();
-      return { tokens: sessions.map((row) => Buffer.from(row.token)), transferred: moved };
+      const revoked = { userId: id, sessionIds: sessions.map((row) => row.id), reason: 'user_deleted' as const };
+      if (revoked.sessionIds.length > 0) await this.#d.outbox.write(tx, this.#d.sessions.revokedEvent(revoked));
+      return { tokens: sessions.map((row) => Buffer.from(row.token)), transferred: moved, revoked };
     });
     // Resources created in between went along too; their reads are invalidated as well.
     const seen = new Set(owned);
@@ -210,7 +212,8 @@ export class UsersService {
     // The cascade removed the session rows; marking them revoked in the cache too only
     // spares each a lookup, so a failure here is logged, not reported.
     await this.#d.sessions.forget(tokens).catch((err: unknown) => this.#d.log.warn({ err, userId: id }, 'deleted user sessions stay cached until they expire'));
-    if (transferred.length > 0) this.#d.outbox.committed();
+    if (transferred.length > 0 || revoked.sessionIds.length > 0) this.#d.outbox.committed();
+    this.#d.sessions.announce(revoked);
     this.#d.audit('user.deleted', { ...actor(caller), userId: id, transferTo });
   }
 
