@@ -6,6 +6,7 @@ import { createAudit, type Audit } from './auth/audit.js';
 import { AuthService } from './auth/auth.service.js';
 import { LoginLimiter } from './auth/login-limiter.js';
 import { PasswordHasher } from './auth/password.js';
+import { Reauthentication } from './auth/reauthentication.js';
 import { GrantsStore } from './auth/principals.js';
 import { SessionStore } from './auth/sessions.js';
 import { RolesService } from './roles/roles.service.js';
@@ -21,6 +22,8 @@ export interface Identity {
   hasher: PasswordHasher;
   /** For services that change who may do what (sharing). */
   grants: GrantsStore;
+  /** Sessions; transports listen for the ones revoked on this instance (`onRevoked`). */
+  sessions: SessionStore;
   audit: Audit;
   /** Woken after a change wrote domain events (for services outside identity, too). */
   outbox: Outbox;
@@ -54,9 +57,10 @@ export function createIdentity(deps: IdentityDeps): Identity {
   const grants = new GrantsStore(deps.database, cache, cacheTtlMs);
   const limiter = new LoginLimiter(
     deps.cache,
-    { maxFailuresPerAccount: deps.auth.loginMaxFailures, maxFailuresPerIp: deps.auth.loginMaxFailuresPerIp, windowMs: deps.auth.loginFailureWindowMs },
+    { maxFailures: deps.auth.loginMaxFailures, maxFailuresPerAccount: deps.auth.loginMaxFailuresPerAccount, maxFailuresPerIp: deps.auth.loginMaxFailuresPerIp, windowMs: deps.auth.loginFailureWindowMs },
     log,
   );
+  const reauthentication = new Reauthentication(deps.database, hasher, limiter);
   const audit = createAudit(moduleLogger(deps.logger, 'audit'));
   const auth = new AuthService({
     database: deps.database,
@@ -64,6 +68,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
     sessions,
     grants,
     limiter,
+    reauthentication,
     audit,
     registration: deps.auth.registration,
     firstUserAdmin: deps.auth.firstUserAdmin,
@@ -71,10 +76,11 @@ export function createIdentity(deps: IdentityDeps): Identity {
   });
   return {
     auth,
-    users: new UsersService({ database: deps.database, hasher, sessions, grants, audit, log, cache, outbox: deps.outbox }),
+    users: new UsersService({ database: deps.database, hasher, sessions, grants, reauthentication, audit, log, cache, outbox: deps.outbox }),
     roles: new RolesService({ database: deps.database, grants, audit, outbox: deps.outbox }),
     hasher,
     grants,
+    sessions,
     audit,
     outbox: deps.outbox,
   };

@@ -96,6 +96,42 @@ for (const kind of DATABASE_KINDS) {
       }
       assertProblem(await loginRaw(t, email, 'old racer passphrase'), 401, 'UNAUTHORIZED');
     });
+
+    it('changes your own email only with your current password, and ends your other sessions', async () => {
+      const password = 'mover passphrase';
+      assert.equal((await registerRaw(t, { email: 'mover@hardening.example', name: 'Mover', password })).statusCode, 201);
+      const current = await login(t, 'mover@hardening.example', password);
+      const other = await login(t, 'mover@hardening.example', password);
+      const url = `/api/v1/users/${current.user.id}`;
+
+      assertInvalidField(await as(t, current.token, 'PATCH', url, { email: 'thief@hardening.example' }), /^currentPassword$/);
+      assertInvalidField(await as(t, current.token, 'PATCH', url, { email: 'thief@hardening.example', currentPassword: 'a wrong guess' }), /^currentPassword$/);
+      const graphql = await as(t, current.token, 'POST', '/graphql', {
+        query: 'mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { email } }',
+        variables: { id: current.user.id, input: { email: 'thief@hardening.example' } },
+      });
+      assert.equal((graphql.json() as { errors?: { extensions: { code: string } }[] }).errors?.[0]?.extensions.code, 'INVALID_INPUT', graphql.body);
+      assert.equal((await loginRaw(t, 'mover@hardening.example', password)).statusCode, 200, 'the email did not change');
+      // A name alone needs no password.
+      assert.equal((await as(t, current.token, 'PATCH', url, { name: 'Mover Renamed' })).statusCode, 200);
+
+      const moved = await as(t, current.token, 'PATCH', url, { email: 'moved@hardening.example', currentPassword: password });
+      assert.equal(moved.statusCode, 200, moved.body);
+      assert.equal((moved.json() as User).email, 'moved@hardening.example');
+      assert.equal((await as(t, current.token, 'GET', '/api/v1/auth/me')).statusCode, 200, 'the session that changed it goes on');
+      assertProblem(await as(t, other.token, 'GET', '/api/v1/auth/me'), 401, 'UNAUTHORIZED');
+      const sessions = (await as(t, current.token, 'GET', '/api/v1/auth/sessions')).json() as { items: { current: boolean }[] };
+      assert.deepEqual(sessions.items.map((s) => s.current), [true]);
+    });
+
+    it('ends every session of a user whose email an administrator changes', async () => {
+      assert.equal((await registerRaw(t, { email: 'managed@hardening.example', name: 'Managed', password: 'managed passphrase' })).statusCode, 201);
+      const managed = await login(t, 'managed@hardening.example', 'managed passphrase');
+      const changed = await as(t, admin.token, 'PATCH', `/api/v1/users/${managed.user.id}`, { email: 'managed.new@hardening.example' });
+      assert.equal(changed.statusCode, 200, changed.body);
+      assertProblem(await as(t, managed.token, 'GET', '/api/v1/auth/me'), 401, 'UNAUTHORIZED');
+      assert.equal((await as(t, admin.token, 'GET', '/api/v1/auth/me')).statusCode, 200);
+    });
   });
 }
 

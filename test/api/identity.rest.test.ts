@@ -722,7 +722,7 @@ for (const kind of DATABASE_KINDS) {
         const retryAfter = String(blocked.headers['retry-after']);
         assert.match(retryAfter, /^\d+$/);
         assert.ok(Number(retryAfter) > 0 && Number(retryAfter) <= 900, `Retry-After ${retryAfter}`);
-        // The limit is the account's: others still sign in from the same address.
+        // The limit is this account's from this address: others still sign in from it.
         assert.equal((await loginRaw(t, 'member.a@example.com', passwords.a)).statusCode, 200);
       });
 

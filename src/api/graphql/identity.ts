@@ -123,7 +123,10 @@ export const identityTypeDefs = /* GraphQL */ `
 
   input UpdateUserInput {
     name: String
+    "A new email ends the user's other sessions (all of them when an administrator changes another user's)."
     email: String
+    "Your current password: required to change your own email; wrong guesses count like failed logins."
+    currentPassword: String
   }
 
   input CreateRoleInput {
@@ -161,8 +164,10 @@ export const identityTypeDefs = /* GraphQL */ `
     "Changes the caller's password and signs out its other sessions."
     changePassword(currentPassword: String!, newPassword: String!): Boolean!
     revokeSession(id: ID!): Boolean!
+    "An invitation to register; needs permission to create that user (a conditional grant is checked against the email now, and against the name when it is accepted)."
     createInvitation(email: String!): Invitation!
     createUser(input: CreateUserInput!): User!
+    "Changes a user's name or email; changing your own email needs currentPassword."
     updateUser(id: ID!, input: UpdateUserInput!): User!
     "Deletes a user; one who owns resources needs transferTo."
     deleteUser(id: ID!, transferTo: ID): Boolean!

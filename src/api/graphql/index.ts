@@ -53,6 +53,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
     config: deps.config,
     metrics: deps.metrics,
     identity: deps.identity,
+    live: deps.realtime.live,
     schema: () => app.graphql.schema,
     operationContext: (request, caller) => operationContext(deps, request, caller),
     budget,

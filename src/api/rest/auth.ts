@@ -118,6 +118,8 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
       schema: {
         tags: ['auth'],
         summary: 'Invite someone to register (for invite-only registration)',
+        description:
+          'Needs permission to create that user: a conditional `create user` grant is checked against the invited email (403 otherwise), and again, with the name, when the invitation is accepted.',
         security: bearer,
         body: Type.Object({ email: Email }, { additionalProperties: false }),
         response: {

@@ -47,10 +47,15 @@ export function registerUserRoutes(api: App, identity: Identity): void {
       schema: {
         tags: ['users'],
         summary: 'Change a user’s name or email; other fields are refused',
+        description:
+          'Changing your own email needs `currentPassword` (400 `INVALID_INPUT` on `currentPassword` when missing or wrong; wrong guesses count like failed logins, 429 past the limit). A new email ends every other session of the user (all of them when an administrator changes another user’s email).',
         security: bearer,
         params: IdParams,
-        body: Type.Object({ name: Type.Optional(Name), email: Type.Optional(Email) }, { additionalProperties: false }),
-        response: { 200: ref('User'), ...problems(400, 401, 403, 404, 409) },
+        body: Type.Object(
+          { name: Type.Optional(Name), email: Type.Optional(Email), currentPassword: Type.Optional(Type.String({ maxLength: 1024, description: 'Your current password, to change your own email' })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: ref('User'), ...problems(400, 401, 403, 404, 409, 429) },
       },
     },
     async (request) => users.update(request.principal, request.params.id, request.body),

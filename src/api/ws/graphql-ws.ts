@@ -11,7 +11,8 @@ import { requireSignedIn, type Principal } from '../../services/auth/principals.
 import type { ClientInfo } from '../../services/auth/sessions.js';
 import { bearerToken } from '../../services/auth/tokens.js';
 import type { Identity } from '../../services/identity.js';
-import type { Caller, FeedGroup } from '../../services/realtime/index.js';
+import type { SessionsRevokedPayload } from '../../services/events/catalog.js';
+import type { Caller, FeedGroup, LiveEvents } from '../../services/realtime/index.js';
 import { clientInfo } from '../authentication.js';
 import { ConnectionSlots } from '../gateway/connection-slots.js';
 import { callerKey } from '../gateway/rate-limit.js';
@@ -77,6 +78,8 @@ export interface GraphqlWsDeps {
   config: Config;
   metrics: Metrics;
   identity: Identity;
+  /** Tells of sessions revoked on any instance (the `session.revoked` event). */
+  live: LiveEvents;
   schema: () => GraphQLSchema;
   /** The per-operation context the resolvers expect (loaders and all), for this caller. */
   operationContext: (request: FastifyRequest, caller: () => Promise<Principal | undefined>) => Record<string, unknown>;
@@ -92,7 +95,7 @@ const CLIENT_MESSAGES = new Set(['connection_init', 'ping', 'pong', 'subscribe',
 export interface GraphqlWsHandler {
   /** The @fastify/websocket handler of the /graphql upgrade. */
   handler: (socket: WebSocket, request: FastifyRequest) => void;
-  /** Stops the periodic session check (on shutdown). */
+  /** Stops the periodic session check and the revocation listeners (on shutdown). */
   close(): void;
 }
 
@@ -108,8 +111,12 @@ export interface GraphqlWsHandler {
  * - Every operation is parsed with the token limit, validated with the same limits as over
  *   HTTP, and charged to the same budgets; at most `websocket.maxSubscriptionsPerConnection`
  *   run at once on a connection.
- * - Every few seconds each signed-in connection's session is checked again: a revoked one
- *   is closed with 4403, and changed grants make its subscriptions re-check their access.
+ * - A session revoked (logout, revocation, a password or email change, the user deleted) closes
+ *   its connections with 4403 at once: on this instance when the revocation commits, on the
+ *   others when its `session.revoked` event arrives, before any later event is delivered.
+ * - Every few seconds each signed-in connection's session is checked again: one that ended
+ *   otherwise (expiry) is closed with 4403, and changed grants make its subscriptions
+ *   re-check their access.
  * - Ping frames every `websocket.keepAliveMs`; a peer that does not answer in as long is dropped.
  */
 export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
@@ -216,6 +223,16 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
     }
   }, config.websocket.authCheckIntervalMs);
   sweep.unref();
+
+  /** Closes the connections opened with sessions that were revoked. */
+  const sessionsRevoked = (revoked: SessionsRevokedPayload): void => {
+    const ended = new Set(revoked.sessionIds);
+    for (const connection of connections) {
+      const principal = connection.principal;
+      if (principal?.user.id === revoked.userId && ended.has(principal.sessionId)) endSession(connection);
+    }
+  };
+  const stopListening = [identity.sessions.onRevoked(sessionsRevoked), deps.live.onSessionsRevoked(sessionsRevoked)];
 
   function parseAndValidate(query: unknown): { document: DocumentNode } | { errors: readonly GraphQLError[] } {
     if (typeof query !== 'string' || query.length === 0) return { errors: [invalid('The operation needs a query.')] };
@@ -425,7 +442,13 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
     });
   }
 
-  return { handler, close: () => clearInterval(sweep) };
+  return {
+    handler,
+    close: () => {
+      clearInterval(sweep);
+      for (const stop of stopListening) stop();
+    },
+  };
 }
 
 const started = Symbol('wsOperationStarted');

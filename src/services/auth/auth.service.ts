@@ -3,12 +3,14 @@ import { appError } from '../../core/errors.js';
 import { canonicalId, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { can } from '../access/index.js';
-import { createAccount } from '../users/accounts.js';
+import { createAccount, validateNewAccount } from '../users/accounts.js';
 import { checkPassword, FieldProblems, normaliseEmail } from '../users/input.js';
+import type { AppAbility } from '../access/index.js';
 import { iso, type PermissionView, type RoleRef, type SessionView, type UserView } from '../shared/views.js';
 import { origin, type Audit } from './audit.js';
 import type { LoginLimiter } from './login-limiter.js';
 import type { PasswordHasher } from './password.js';
+import { currentPasswordField, type Reauthentication } from './reauthentication.js';
 import { requireSignedIn, type GrantsStore, type Principal } from './principals.js';
 import type { ClientInfo, SessionStore } from './sessions.js';
 import { hashToken, issueToken } from './tokens.js';
@@ -21,6 +23,7 @@ export interface AuthDeps {
   sessions: SessionStore;
   grants: GrantsStore;
   limiter: LoginLimiter;
+  reauthentication: Reauthentication;
   audit: Audit;
   registration: RegistrationMode;
   /** Whether the very first account to register becomes an admin (`auth.firstUserAdmin`). */
@@ -47,6 +50,10 @@ export interface Invitation {
   token: string;
   expiresAt: string;
 }
+
+/** The conditions of a `create user` permission see the user as it would be created. */
+const canCreateUser = (ability: AppAbility, user: { email: string; name?: string; createdAt?: string }): boolean =>
+  can(ability, 'create', 'user', { ...user, createdAt: user.createdAt ?? new Date().toISOString() });
 
 const badCredentials = () => appError('UNAUTHORIZED', 'The email or password is incorrect.');
 
@@ -77,8 +84,13 @@ export class AuthService {
   async register(input: { email: unknown; name: unknown; password: unknown; invitation?: unknown }, client: ClientInfo): Promise<UserView> {
     const mode = this.#d.registration;
     if (mode === 'closed') throw appError('FORBIDDEN', 'Registration is closed; ask an administrator for an account.');
-    let invitation: { id: string; email: string } | undefined;
-    if (mode === 'invite') invitation = await this.#invitation(input.invitation);
+    let invitation: { id: string; email: string; invitedBy: string | null } | undefined;
+    if (mode === 'invite') {
+      invitation = await this.#invitation(input.invitation);
+      // Outside the creating transaction: PGlite has one connection, which it holds.
+      const fields = validateNewAccount(input);
+      await this.#inviterMayCreate(invitation.invitedBy, { email: fields.email, name: fields.name });
+    }
     const user = await createAccount(this.#d.database, this.#d.hasher, input, {
       firstIsAdmin: this.#d.firstUserAdmin,
       within: invitation
@@ -114,11 +126,11 @@ export class AuthService {
     // Unknown account and wrong password take the same path and about the same time.
     const verdict = row ? await this.#d.hasher.verify(row.password_hash, password) : (await this.#d.hasher.verifyDummy(password), { ok: false, needsRehash: false });
     if (!row || !verdict.ok) {
-      await this.#d.limiter.recordFailure(client.ip);
+      await this.#d.limiter.recordFailure(email, client.ip);
       this.#d.audit('auth.login.failed', { actorId: row?.id, ...origin(client), reason: row ? 'wrong password' : 'unknown account' });
       throw badCredentials();
     }
-    await this.#d.limiter.recordSuccess(email);
+    await this.#d.limiter.recordSuccess(email, client.ip);
     const verifiedHash = verdict.needsRehash ? await this.#rehash(row.id, row.password_hash, password) : row.password_hash;
     const grants = await this.#d.grants.grants(row.id);
     // A password change that landed while this login was checking the old password wins.
@@ -131,7 +143,7 @@ export class AuthService {
 
   async logout(principal: Principal | undefined, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
-    await this.#d.sessions.revoke(caller.user.id, caller.sessionId);
+    await this.#d.sessions.revoke(caller.user.id, caller.sessionId, 'logout');
     this.#d.audit('auth.logout', { actorId: caller.user.id, sessionId: caller.sessionId, ...origin(client) });
   }
 
@@ -149,7 +161,7 @@ export class AuthService {
   async revokeSession(principal: Principal | undefined, sessionId: string, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
     const id = canonicalId(sessionId);
-    if (!id || !(await this.#d.sessions.revoke(caller.user.id, id))) throw appError('NOT_FOUND', 'No such session.');
+    if (!id || !(await this.#d.sessions.revoke(caller.user.id, id, 'revoked'))) throw appError('NOT_FOUND', 'No such session.');
     this.#d.audit('auth.session.revoked', { actorId: caller.user.id, sessionId: id, ...origin(client) });
   }
 
@@ -157,31 +169,30 @@ export class AuthService {
   async changePassword(principal: Principal | undefined, input: { currentPassword: unknown; newPassword: unknown }, client: ClientInfo): Promise<void> {
     const caller = requireSignedIn(principal);
     const problems = new FieldProblems();
-    if (typeof input.currentPassword !== 'string' || input.currentPassword.length > 1024) problems.add('currentPassword', 'must be a string of at most 1024 characters');
+    const current = currentPasswordField(input.currentPassword, 'currentPassword', problems);
     const next = checkPassword(input.newPassword, 'newPassword', problems);
     problems.throwIfAny();
-    // Guessing the current password through this endpoint counts like failed logins.
-    await this.#d.limiter.attempt(caller.user.email, client.ip);
-    const row = await this.#d.database.db.selectFrom('users').select('password_hash').where('id', '=', caller.user.id).executeTakeFirst();
-    if (!row) throw appError('UNAUTHORIZED', 'The token is invalid or expired.');
-    if (!(await this.#d.hasher.verify(row.password_hash, input.currentPassword as string)).ok) {
-      await this.#d.limiter.recordFailure(client.ip);
-      throw appError('INVALID_INPUT', 'The current password is incorrect.', { errors: [{ field: 'currentPassword', message: 'is incorrect' }] });
-    }
-    await this.#d.limiter.recordSuccess(caller.user.email);
+    await this.#d.reauthentication.confirm({ ...caller, client }, current, 'currentPassword');
     const hash = await this.#d.hasher.hash(next);
     await this.#d.database.db.updateTable('users').set({ password_hash: hash, updated_at: new Date() }).where('id', '=', caller.user.id).execute();
-    const revoked = await this.#d.sessions.revokeAll(caller.user.id, caller.sessionId);
+    const revoked = await this.#d.sessions.revokeAll(caller.user.id, 'password_changed', caller.sessionId);
     this.#d.audit('auth.password.changed', { actorId: caller.user.id, revokedSessions: revoked, ...origin(client) });
   }
 
-  /** An invitation to register (invite-only mode); needs permission to create users. */
+  /**
+   * An invitation to register (invite-only mode); needs permission to create the user it
+   * invites, conditions included (checked again, with the name, when it is accepted).
+   */
   async invite(principal: Principal | undefined, input: { email: unknown }, client: ClientInfo): Promise<Invitation> {
     const caller = requireSignedIn(principal);
     if (!can(caller.ability, 'create', 'user')) throw appError('FORBIDDEN', 'You may not invite users.');
     const problems = new FieldProblems();
     const email = normaliseEmail(input.email, 'email', problems);
     problems.throwIfAny();
+    // An invitation is a deferred `create user`: a conditional grant (say, only addresses of
+    // one domain) bounds whom it invites. The name is the invitee's to choose; it is checked
+    // when the invitation is accepted.
+    if (!canCreateUser(caller.ability, { email })) throw appError('FORBIDDEN', 'You may not invite this address.');
     const { token, hash } = issueToken();
     const id = newId();
     const expiresAt = new Date(Date.now() + this.#d.invitationTtlMs);
@@ -190,13 +201,24 @@ export class AuthService {
     return { id, email, token, expiresAt: expiresAt.toISOString() };
   }
 
-  async #invitation(token: unknown): Promise<{ id: string; email: string }> {
+  /**
+   * The inviter must still be allowed to create this user, name included: an invitation
+   * carries no more than its author's permission, and goes when that does (or its author).
+   */
+  async #inviterMayCreate(inviterId: string | null, created: { email: string; name: string }): Promise<void> {
+    const grants = inviterId === null ? undefined : await this.#d.grants.load(inviterId);
+    if (!grants || !canCreateUser(this.#d.grants.ability(grants), created)) {
+      throw appError('FORBIDDEN', 'Registration needs a valid invitation.', { errors: [{ field: 'invitation', message: 'its author may no longer create this user' }] });
+    }
+  }
+
+  async #invitation(token: unknown): Promise<{ id: string; email: string; invitedBy: string | null }> {
     const invalid = () => appError('FORBIDDEN', 'Registration needs a valid invitation.', { errors: [{ field: 'invitation', message: 'is missing, unknown, used or expired' }] });
     const hash = typeof token === 'string' ? hashToken(token) : undefined;
     if (!hash) throw invalid();
     const row = await this.#d.database.db
       .selectFrom('invitations')
-      .select(['id', 'email'])
+      .select(['id', 'email', 'invited_by as invitedBy'])
       .where('token', '=', hash)
       .where('accepted_at', 'is', null)
       .where('expires_at', '>', new Date())

@@ -3,7 +3,7 @@ import { appError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
-import { TOPIC, type SessionCreatedPayload } from '../events/catalog.js';
+import { TOPIC, type DomainEvent, type SessionCreatedPayload, type SessionsRevokedPayload } from '../events/catalog.js';
 import type { Outbox } from '../shared/outbox.js';
 import { iso, type SessionView } from '../shared/views.js';
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
@@ -23,6 +23,9 @@ export interface ActiveSession {
   expiresAt: number;
   lastSeenAt: number;
 }
+
+/** Why sessions ended early; carried by the `session.revoked` event. */
+export type RevocationReason = SessionsRevokedPayload['reason'];
 
 /** Where a request comes from: for session records and audit lines. */
 export interface ClientInfo {
@@ -49,6 +52,7 @@ export class SessionStore {
   readonly #cache: TolerantCache;
   readonly #policy: SessionPolicy;
   readonly #log: Logger;
+  readonly #listeners = new Set<(revoked: SessionsRevokedPayload) => void>();
   /** When this instance last recorded activity per session: at most one write a minute. */
   readonly #touched = new LRUCache<string, number>({ max: 100_000 });
 
@@ -148,13 +152,39 @@ export class SessionStore {
   }
 
   /** Revokes one session of a user; false when the user has no such session. */
-  async revoke(userId: string, sessionId: string): Promise<boolean> {
-    return (await this.#revokeWhere(userId, { only: sessionId })) > 0;
+  async revoke(userId: string, sessionId: string, reason: RevocationReason): Promise<boolean> {
+    return (await this.#revokeWhere(userId, { only: sessionId }, reason)) > 0;
   }
 
   /** Revokes every session of a user, except one when given; returns how many. */
-  async revokeAll(userId: string, except?: string): Promise<number> {
-    return this.#revokeWhere(userId, { except });
+  async revokeAll(userId: string, reason: RevocationReason, except?: string): Promise<number> {
+    return this.#revokeWhere(userId, { except }, reason);
+  }
+
+  /**
+   * Calls `listener` on this instance as soon as sessions are revoked here, after the commit
+   * (other instances learn it from the `session.revoked` event); returns the unsubscribe.
+   */
+  onRevoked(listener: (revoked: SessionsRevokedPayload) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The `session.revoked` event of a revocation, for a service that deletes session rows itself (in its own transaction). */
+  revokedEvent(revoked: SessionsRevokedPayload): DomainEvent {
+    return { topic: TOPIC.sessionsRevoked, payload: revoked };
+  }
+
+  /** Tells this instance's listeners that sessions ended (after the commit that ended them). */
+  announce(revoked: SessionsRevokedPayload): void {
+    if (revoked.sessionIds.length === 0) return;
+    for (const listener of this.#listeners) {
+      try {
+        listener(revoked);
+      } catch (err) {
+        this.#log.warn({ err, userId: revoked.userId }, 'a listener of revoked sessions failed');
+      }
+    }
   }
 
   /** Marks sessions as revoked in the cache (before or after their rows go). */
@@ -167,7 +197,7 @@ export class SessionStore {
    * failing cache changes nothing (503, retry) and no request racing the revocation can
    * cache the session again.
    */
-  async #revokeWhere(userId: string, filter: { only?: string; except?: string | undefined }): Promise<number> {
+  async #revokeWhere(userId: string, filter: { only?: string; except?: string | undefined }, reason: RevocationReason): Promise<number> {
     const db = this.#database.db;
     let query = db.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', userId);
     if (filter.only) query = query.where('id', '=', filter.only);
@@ -176,9 +206,16 @@ export class SessionStore {
     if (rows.length === 0) return 0;
     await this.forget(rows.map((r) => Buffer.from(r.token)));
     const ids = rows.map((r) => r.id);
-    for (let i = 0; i < ids.length; i += 1000) {
-      await db.deleteFrom('sessions').where('id', 'in', ids.slice(i, i + 1000)).execute();
-    }
+    // The event goes with the deletion: sockets on every instance close when it commits.
+    const revoked: SessionsRevokedPayload = { userId, sessionIds: ids, reason };
+    await db.transaction().execute(async (tx) => {
+      for (let i = 0; i < ids.length; i += 1000) {
+        await tx.deleteFrom('sessions').where('id', 'in', ids.slice(i, i + 1000)).execute();
+      }
+      await this.#outbox.write(tx, this.revokedEvent(revoked));
+    });
+    this.#outbox.committed();
+    this.announce(revoked);
     return rows.length;
   }
 

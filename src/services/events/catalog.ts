@@ -20,6 +20,7 @@ export const TOPIC = {
   permissionRevoked: 'user.permission_revoked',
   roleChanged: 'role.changed',
   sessionCreated: 'session.created',
+  sessionsRevoked: 'session.revoked',
   notificationCreated: 'notification.created',
 } as const;
 
@@ -77,6 +78,17 @@ export interface SessionCreatedPayload {
   userAgent: string | null;
 }
 
+/**
+ * session.revoked: sessions ended before their time (logout, a session revoked, a password or
+ * email change, the user deleted). Every instance closes the sockets opened with them at once
+ * (api/ws), rather than at its next periodic session check.
+ */
+export interface SessionsRevokedPayload {
+  userId: string;
+  sessionIds: string[];
+  reason: 'logout' | 'revoked' | 'password_changed' | 'email_changed' | 'user_deleted';
+}
+
 /** Each topic's payload: an event with a misspelt topic or the wrong payload does not compile. */
 export interface EventPayloads {
   [TOPIC.resourceCreated]: ResourceEventPayload;
@@ -91,6 +103,7 @@ export interface EventPayloads {
   [TOPIC.permissionRevoked]: UserPermissionPayload;
   [TOPIC.roleChanged]: RoleChangedPayload;
   [TOPIC.sessionCreated]: SessionCreatedPayload;
+  [TOPIC.sessionsRevoked]: SessionsRevokedPayload;
   [TOPIC.notificationCreated]: NotificationCreatedPayload;
 }
 

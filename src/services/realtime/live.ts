@@ -1,5 +1,5 @@
 import type { QueueEvent } from '../../infra/queue/port.js';
-import { isResourceTopic, TOPIC, type RoleAssignmentPayload, type RoleChangedPayload, type UserPermissionPayload } from '../events/catalog.js';
+import { isResourceTopic, TOPIC, type RoleAssignmentPayload, type RoleChangedPayload, type SessionsRevokedPayload, type UserPermissionPayload } from '../events/catalog.js';
 import type { NotificationCreatedPayload } from '../notifications/notifications.service.js';
 
 /**
@@ -98,6 +98,17 @@ export class LiveEvents {
   readonly #byUser = new Map<string, Set<Feed>>();
   readonly #bySubscriber = new Map<string, Set<Feed>>();
   readonly #recent = new Set<string>();
+  readonly #sessionListeners = new Set<(revoked: SessionsRevokedPayload) => void>();
+
+  /**
+   * Calls `listener` with every `session.revoked` event, whichever instance revoked the
+   * sessions, before any later event reaches a feed: the connections opened with them close
+   * before they could be handed what followed. Returns the unsubscribe.
+   */
+  onSessionsRevoked(listener: (revoked: SessionsRevokedPayload) => void): () => void {
+    this.#sessionListeners.add(listener);
+    return () => this.#sessionListeners.delete(listener);
+  }
 
   /** Hands an event from the queue to the feeds watching it. */
   dispatch(event: QueueEvent): void {
@@ -105,6 +116,9 @@ export class LiveEvents {
     this.#recent.add(event.id);
     if (this.#recent.size > RECENT_EVENTS) this.#recent.delete(this.#recent.values().next().value!);
     switch (event.topic) {
+      case TOPIC.sessionsRevoked:
+        for (const listener of this.#sessionListeners) listener(event.payload as SessionsRevokedPayload);
+        return;
       case TOPIC.notificationCreated:
         this.#push(this.#byUser.get((event.payload as NotificationCreatedPayload).userId), event);
         return;

@@ -7,6 +7,7 @@ import { accessFilter, can, type AccessFilter } from '../access/index.js';
 import { actor, type Audit } from '../auth/audit.js';
 import type { PasswordHasher } from '../auth/password.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
+import { currentPasswordField, type Reauthentication } from '../auth/reauthentication.js';
 import type { SessionStore } from '../auth/sessions.js';
 import { ADMIN_ROLE_ID } from '../roles/builtin.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
@@ -23,6 +24,8 @@ export interface UsersDeps {
   hasher: PasswordHasher;
   sessions: SessionStore;
   grants: GrantsStore;
+  /** Confirms the caller's password before it changes its own email. */
+  reauthentication: Reauthentication;
   audit: Audit;
   log: Logger;
   /** For the cached reads of resources a deleted user hands over. */
@@ -101,14 +104,20 @@ export class UsersService {
     return user;
   }
 
-  /** Changes name and email; any other field (id, roles, passwordHash, …) is refused and nothing changes. */
+  /**
+   * Changes name and email; any other field (id, roles, passwordHash, …) is refused and
+   * nothing changes. A new email is a way into the account (it is what signs in), so users
+   * changing their own confirm it with `currentPassword`, and every other session of the
+   * user ends with it (all of them when an administrator changes another user's email).
+   */
   async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<UserView> {
     const caller = requireSignedIn(principal);
     const problems = new FieldProblems();
-    onlyFields(input, UPDATABLE, problems);
+    onlyFields(input, [...UPDATABLE, 'currentPassword'], problems);
     const patch: { name?: string; email?: string } = {};
     if ('name' in input) patch.name = normaliseName(input.name, 'name', problems);
     if ('email' in input) patch.email = normaliseEmail(input.email, 'email', problems);
+    const password = 'currentPassword' in input ? currentPasswordField(input.currentPassword, 'currentPassword', problems) : undefined;
     problems.throwIfAny();
     const current = await this.#readable(caller, rawId);
     // Conditions hold for the user as it is and as it would be: a permission to change
@@ -118,6 +127,12 @@ export class UsersService {
     }
     if (Object.keys(patch).length === 0) return current;
     const id = current.id;
+    const own = id === caller.user.id;
+    const emailChanges = patch.email !== undefined && patch.email !== current.email;
+    if (emailChanges && own) {
+      if (password === undefined) throw appError('INVALID_INPUT', 'Changing your email needs your current password.', { errors: [{ field: 'currentPassword', message: 'is required to change your email' }] });
+      await this.#d.reauthentication.confirm(caller, password, 'currentPassword');
+    }
     // Cached grants hold the user's name and email; invalidated first, so a failing cache
     // fails the request before anything changed.
     await this.#d.grants.invalidate([id]);
@@ -133,7 +148,9 @@ export class UsersService {
       throw emailTaken(err) ?? err;
     }
     if (!row) throw userNotFound();
-    this.#d.audit('user.updated', { ...actor(caller), userId: id, fields: Object.keys(patch) });
+    // After the change: a session opened meanwhile with the old email ends too.
+    const revokedSessions = emailChanges ? await this.#d.sessions.revokeAll(id, 'email_changed', own ? caller.sessionId : undefined) : 0;
+    this.#d.audit('user.updated', { ...actor(caller), userId: id, fields: Object.keys(patch), ...(emailChanges ? { revokedSessions } : {}) });
     return userView(row);
   }
 
@@ -161,7 +178,7 @@ export class UsersService {
     const owned = (await this.#d.database.db.selectFrom('resources').select('id').where('owner_id', '=', id).execute()).map((r) => resourceCacheKey(r.id));
     if (owned.length > 0 && transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
     await this.#d.cache.invalidate(owned, INVALIDATION_HOLD_MS);
-    const { tokens, transferred } = await this.#d.database.db.transaction().execute(async (tx) => {
+    const { tokens, transferred, revoked } = await this.#d.database.db.transaction().execute(async (tx) => {
       await assertNotLastAdmin(tx, id);
       let moved: string[] = [];
       const stillOwned = await tx.selectFrom('resources').select('id').where('owner_id', '=', id).limit(1).executeTakeFirst();
@@ -183,9 +200,11 @@ export class UsersService {
       }
       // Its direct permissions (shares included) belong to it alone.
       await tx.deleteFrom('permissions').where('id', 'in', tx.selectFrom('user_permissions').select('permission_id').where('user_id', '=', id)).execute();
-      const sessions = await tx.selectFrom('sessions').select('token').where('user_id', '=', id).execute();
+      const sessions = await tx.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', id).execute();
       await tx.deleteFrom('users').where('id', '=', id).execute();
-      return { tokens: sessions.map((row) => Buffer.from(row.token)), transferred: moved };
+      const revoked = { userId: id, sessionIds: sessions.map((row) => row.id), reason: 'user_deleted' as const };
+      if (revoked.sessionIds.length > 0) await this.#d.outbox.write(tx, this.#d.sessions.revokedEvent(revoked));
+      return { tokens: sessions.map((row) => Buffer.from(row.token)), transferred: moved, revoked };
     });
     // Resources created in between went along too; their reads are invalidated as well.
     const seen = new Set(owned);
@@ -193,7 +212,8 @@ export class UsersService {
     // The cascade removed the session rows; marking them revoked in the cache too only
     // spares each a lookup, so a failure here is logged, not reported.
     await this.#d.sessions.forget(tokens).catch((err: unknown) => this.#d.log.warn({ err, userId: id }, 'deleted user sessions stay cached until they expire'));
-    if (transferred.length > 0) this.#d.outbox.committed();
+    if (transferred.length > 0 || revoked.sessionIds.length > 0) this.#d.outbox.committed();
+    this.#d.sessions.announce(revoked);
     this.#d.audit('user.deleted', { ...actor(caller), userId: id, transferTo });
   }
 
