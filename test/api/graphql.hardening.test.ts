@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS } from '../support/databases.js';
-import { assertGraphqlError, gql } from '../support/graphql.js';
+import { assertGraphqlError, gql, type GraphqlResponse } from '../support/graphql.js';
 import { as, assertInvalidField, login, registerRaw, type Session } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { WsProbe } from '../support/ws.js';
@@ -43,6 +43,50 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(message.type, 'next', JSON.stringify(message));
         const body = message.payload as { errors?: { extensions: { code: string } }[] };
         assert.equal(body.errors?.[0]?.extensions.code, 'INVALID_INPUT', JSON.stringify(body));
+      } finally {
+        ws.close();
+      }
+    });
+
+    it('refuses variables over graphql.maxVariablesBytes with 413 before parsing, and still takes resource data at its own limit', async () => {
+      const create = 'mutation ($input: CreateResourceInput!) { createResource(input: $input) { id version } }';
+      // Data just under resources.maxDataBytes (1 MiB) fits in the variables.
+      const fits = await gql<{ createResource: { version: number } }>(t, create, { input: { name: 'Big', type: 'doc', data: { text: 'x'.repeat(1_000_000) } } }, member.token);
+      assert.equal(fits.status, 200, JSON.stringify(fits.body).slice(0, 500));
+      assert.equal(fits.body.data?.createResource.version, 1);
+
+      const over = await t.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${member.token}` }, payload: { query: LIST, variables: { q: 'x'.repeat(1_200_000) } } });
+      assert.equal(over.statusCode, 413, over.body.slice(0, 500));
+      // Answered as every refusal at /graphql is: a GraphQL response with the HTTP status.
+      assertGraphqlError(over.json() as GraphqlResponse, 'PAYLOAD_TOO_LARGE');
+      // A batch counts all its operations' variables together.
+      const item = { query: LIST, variables: { q: 'x'.repeat(200_000) } };
+      const batch = await t.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${member.token}` }, payload: Array.from({ length: 7 }, () => item) });
+      assert.equal(batch.statusCode, 413, batch.body.slice(0, 500));
+    });
+
+    it('refuses a document of too many field selections before validating it, over HTTP and WebSocket', async () => {
+      // 1,200 repeated fields: validation alone took ~290 ms of CPU before this limit.
+      const repeated = `{ ${'server { name } '.repeat(1200)} }`;
+      const anonymous = await gql(t, repeated);
+      assert.equal(anonymous.status, 400);
+      assert.match(assertGraphqlError(anonymous.body, 'INVALID_INPUT').message, /at most 250 field selections/);
+      // Through fragments too: every spread counts.
+      const fragments = Array.from({ length: 200 }, (_, i) => `fragment F${i} on Query { __typename }`).join(' ');
+      const spread = `{ ${Array.from({ length: 200 }, (_, i) => `...F${i}`).join(' ')} } ${fragments}`;
+      assertGraphqlError((await gql(t, spread, undefined, member.token)).body, 'INVALID_INPUT');
+      // A document within the limit runs.
+      const within = await gql(t, `{ ${'server { name } '.repeat(100)} }`, undefined, member.token);
+      assert.equal(within.status, 200, JSON.stringify(within.body));
+
+      const ws = await WsProbe.connect(t.url, member.token);
+      try {
+        ws.subscribe('1', repeated);
+        const message = await ws.next('1');
+        assert.equal(message.type, 'error', JSON.stringify(message).slice(0, 300));
+        const errors = message.payload as { message: string; extensions: { code: string } }[];
+        assert.equal(errors[0]?.extensions.code, 'INVALID_INPUT');
+        assert.match(errors[0]!.message, /field selections/);
       } finally {
         ws.close();
       }
