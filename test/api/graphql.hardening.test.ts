@@ -91,5 +91,39 @@ for (const kind of DATABASE_KINDS) {
         ws.close();
       }
     });
+
+    it('charges each operation of a batch to the request budget, and each write its weight in points', async () => {
+      // Budgets small enough to reach: 12 requests a minute, 1,000 points, per user.
+      const tight = await startTestServer(kind, { config: { 'rateLimit.userPerWindow': 12, 'rateLimit.graphqlPointsPerWindow': 1000 } });
+      try {
+        for (const name of ['Batch', 'Writer']) {
+          assert.equal((await registerRaw(tight, { email: `${name.toLowerCase()}@gql-hard.example`, name, password: `${name} passphrase` })).statusCode, 201);
+        }
+        const batcher = await login(tight, 'batch@gql-hard.example', 'Batch passphrase');
+        const writer = await login(tight, 'writer@gql-hard.example', 'Writer passphrase');
+        const post = (session: Session, payload: unknown) => tight.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${session.token}` }, payload: payload as object });
+
+        // 1 (the request) + 9 (the rest of the batch) of 12; the next batch of ten does not fit.
+        const batch = Array.from({ length: 10 }, () => ({ query: '{ __typename }' }));
+        const first = await post(batcher, batch);
+        assert.equal(first.statusCode, 200, first.body);
+        const second = await post(batcher, batch);
+        assert.equal(second.statusCode, 429, second.body);
+        assert.match(assertGraphqlError(second.json() as GraphqlResponse, 'RATE_LIMITED').message, /user limit/);
+        assert.ok(Number(second.headers['retry-after']) >= 1);
+
+        // 15 aliased writes of 2 KiB each: 15 × (40 + 2) points of writes, plus the answer (15 × 2).
+        const creates = Array.from({ length: 15 }, (_, i) => `c${i}: createResource(input: $input) { id }`).join(' ');
+        const mutation = { query: `mutation ($input: CreateResourceInput!) { ${creates} }`, variables: { input: { name: 'Doc', type: 'doc', data: { text: 'x'.repeat(2048) } } } };
+        const once = await post(writer, mutation);
+        assert.equal(once.statusCode, 200, once.body.slice(0, 500));
+        assert.equal((once.json() as { extensions: { cost: { requested: number } } }).extensions.cost.requested, 15 * (40 + 2) + 15 * 2);
+        const twice = await post(writer, mutation);
+        assert.equal(twice.statusCode, 429, twice.body.slice(0, 500));
+        assert.match(assertGraphqlError(twice.json() as GraphqlResponse, 'RATE_LIMITED').message, /graphql limit/);
+      } finally {
+        await tight.close();
+      }
+    });
   });
 }

@@ -83,7 +83,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
       const principal = Promise.resolve(request.principal);
       return operationContext(deps, request, () => principal);
     },
-    additionalRouteOptions: { preHandler: requestLimits(limits) },
+    additionalRouteOptions: { preHandler: requestLimits(limits, deps.rateLimits) },
   });
   attachSubscriptions(app.graphql.schema, subscriptionResolvers(deps.realtime.subscriptions, deps.resources).Subscription as never);
 

@@ -1,9 +1,11 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BREAK, GraphQLError, NoSchemaIntrospectionCustomRule, visit, type DocumentNode, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Config } from '../../core/config/index.js';
-import { appError } from '../../core/errors.js';
+import { appError, isAppError } from '../../core/errors.js';
+import { addressKey } from '../../core/net.js';
+import { userKey, type RateLimits } from '../gateway/rate-limit.js';
 
 /**
  * Limits that reject expensive GraphQL documents during validation, before any resolver
@@ -118,16 +120,31 @@ export function checkVariablesSize(bytes: number, limits: Config['graphql']): vo
 
 /**
  * Route hook for /graphql: refuses a malformed request, a batch of more operations than
- * allowed, a document or variables larger than allowed, before anything is parsed.
+ * allowed, a document or variables larger than allowed, before anything is parsed. Each
+ * operation of a batch beyond the first is charged to the request budget (user, or
+ * anonymous per address), as if sent alone: the gateway charged the request itself once,
+ * and a batch of ten must not cost what one request does (429 past the budget, before any
+ * operation runs).
  */
-export function requestLimits(limits: Config['graphql']) {
-  return async function checkGraphqlRequest(request: FastifyRequest): Promise<void> {
+export function requestLimits(limits: Config['graphql'], rateLimits: RateLimits | undefined) {
+  return async function checkGraphqlRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (request.method === 'POST' && typeof request.body !== 'string') {
       if (Array.isArray(request.body)) {
         if (request.body.length > limits.maxBatch) {
           throw appError('INVALID_INPUT', `A batch may hold at most ${limits.maxBatch} operations; this one holds ${request.body.length}.`);
         }
         request.body.forEach((operation, i) => checkShape(operation, `Operation ${i + 1} of the batch`));
+        if (rateLimits && request.body.length > 1) {
+          const principal = request.principal;
+          const budget = principal ? { limiter: rateLimits.user, key: userKey(principal) } : { limiter: rateLimits.anonymous, key: addressKey(request.clientAddress) };
+          try {
+            await rateLimits.charge(request, { ...budget, points: request.body.length - 1 });
+          } catch (err) {
+            // mercurius answers errors of this hook itself: Retry-After and RateLimit go on the reply here.
+            if (isAppError(err) && err.headers) reply.headers(err.headers);
+            throw err;
+          }
+        }
       } else {
         checkShape(request.body, 'The request body');
       }
