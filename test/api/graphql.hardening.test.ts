@@ -87,6 +87,11 @@ for (const kind of DATABASE_KINDS) {
         const errors = message.payload as { message: string; extensions: { code: string } }[];
         assert.equal(errors[0]?.extensions.code, 'INVALID_INPUT');
         assert.match(errors[0]!.message, /field selections/);
+        // The parser's token limit holds over WebSocket too (graphql.maxTokens, 5,000).
+        ws.subscribe('2', `{ ${'__typename '.repeat(6000)} }`);
+        const tokens = await ws.next('2');
+        assert.equal(tokens.type, 'error', JSON.stringify(tokens).slice(0, 300));
+        assert.match((tokens.payload as { message: string }[])[0]!.message, /more \w+ 5000 tokens/);
       } finally {
         ws.close();
       }
