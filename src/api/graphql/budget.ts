@@ -92,10 +92,10 @@ function documentShape(schema: GraphQLSchema, document: DocumentNode, operationN
 /**
  * Runs before an operation executes (after parsing and validation), over HTTP and over
  * WebSocket: refuses a document that costs more than `graphql.maxComplexity` (400), then
- * charges its cost, and what its writes weigh (cost.ts, writeCost), to the caller's points budget, each login, register or password change to
- * the auth budget, and, over WebSocket, where the upgrade was the only HTTP request, the
- * operation itself to the request budget (429 past any, 503 while the auth budget's store is
- * down).
+ * charges its cost, and what its writes weigh (`writeCost`), to the caller's points budget,
+ * each login, register or password change to the auth budget, and, over WebSocket, where the
+ * upgrade was the only HTTP request, the operation itself to the request budget (429 past
+ * any, 503 while the auth budget's store is down).
  */
 export function operationBudget(limits: Config['graphql'], rateLimits: RateLimits | undefined) {
   return async function chargeOperation(schema: GraphQLSchema, document: DocumentNode, context: BudgetContext, variables: Record<string, unknown> | undefined, operationName: string | undefined): Promise<void> {
