@@ -41,9 +41,10 @@ export function validationRules(limits: Config['graphql']): ValidationRule[] {
  * Refuses a document of more field selections and fragment spreads than
  * `graphql.maxSelections`, counted as written, before validation. graphql-js's
  * OverlappingFieldsCanBeMerged rule compares the fields of a selection set pairwise, through
- * fragments: 1,200 repeated `server { name }` (12 KB, well under the token limit) took ~290 ms to
- * validate, for a document the cost limit then refused. This pass is linear in the document,
- * which the token limit already bounds; at 250 selections validation stays under ~10 ms.
+ * fragments: 1,200 repeated `server { name }` (20 KB, well under the token limit) took
+ * 290-340 ms to validate, for a document the cost limit then refused. This pass is linear in
+ * the document, which the token limit already bounds; at 250 selections validation stays
+ * under ~10 ms (bench/graphql-refusal.ts).
  */
 export function checkSelections(document: DocumentNode, limits: Config['graphql']): void {
   let selections = 0;
