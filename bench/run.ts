@@ -21,6 +21,7 @@ import { installCleanupHandlers, rssMb, sleep, stopAllChildren } from './process
 import { BENCH_RATE_LIMIT, decisionsBetween, decisionsProblem, readRateLimitDecisions } from './rate-limit.js';
 import { deleteBenchStreams, probeNats, uniqueStreamName } from './nats.js';
 import { baseRealtimeResult, runRealtimeScenario, WS_WARMUP_MUTATIONS } from './realtime.js';
+import { runGraphqlRefusal } from './graphql-refusal.js';
 import { deleteKeysWithPrefix, probeRedis, uniqueKeyPrefix } from './redis.js';
 import { purgeStaleBenchAccounts } from './resources.js';
 import { computeRatios, describeTarget, formatRealtimeTable, formatTable, writeJson, type LoadPlan, type RunMeta, type ScenarioResult } from './report.js';
@@ -229,7 +230,11 @@ function gitDescribe(): string | undefined {
   }
 }
 
+/** A measurement of its own (no load, no baselines, no build): CPU per refused GraphQL document. */
+const GRAPHQL_REFUSAL = 'graphql-refusal';
+
 async function main(): Promise<number> {
+  if (process.argv.slice(2).includes(GRAPHQL_REFUSAL) || process.env.BENCH_ONLY === GRAPHQL_REFUSAL) return runGraphqlRefusal();
   installCleanupHandlers();
   const config = readBenchConfig(process.argv.slice(2));
   const { http: selected, realtime: selectedRealtime } = selectScenarios(config);

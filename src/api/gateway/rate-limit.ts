@@ -129,7 +129,10 @@ export function stateHeader(charges: readonly Charge[]): string {
 
 const resetSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-function rateLimitHeaders(charges: readonly Charge[]): Record<string, string> {
+function rateLimitHeaders(all: readonly Charge[]): Record<string, string> {
+  // A budget charged twice for one request (a GraphQL batch: the request, then its other
+  // operations) is named once, with what is left after the last charge.
+  const charges = [...new Map(all.map((c) => [c.quota.name, c])).values()];
   return charges.length === 0 ? {} : { 'ratelimit-policy': policyHeader(charges), ratelimit: stateHeader(charges) };
 }
 

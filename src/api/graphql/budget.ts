@@ -6,7 +6,7 @@ import type { Principal } from '../../services/auth/principals.js';
 import type { ClientInfo } from '../../services/auth/sessions.js';
 import { addressKey } from '../../core/net.js';
 import { userKey, type ChargeItem, type RateLimits } from '../gateway/rate-limit.js';
-import { operationCost } from './cost.js';
+import { operationCost, writeCost } from './cost.js';
 
 /** What the budget needs from an operation's context, over HTTP (mercurius) or WebSocket (graphql-ws). */
 export interface BudgetContext {
@@ -24,6 +24,8 @@ const charged = Symbol('graphqlCharge');
  */
 const BY_ADDRESS = new Set(['login', 'register']);
 const BY_USER = new Set(['changePassword']);
+/** Charged to the auth budget, so not again as writes. */
+const AUTH_FIELDS: ReadonlySet<string> = new Set([...BY_ADDRESS, ...BY_USER]);
 
 interface AuthAttempts {
   byAddress: number;
@@ -90,10 +92,10 @@ function documentShape(schema: GraphQLSchema, document: DocumentNode, operationN
 /**
  * Runs before an operation executes (after parsing and validation), over HTTP and over
  * WebSocket: refuses a document that costs more than `graphql.maxComplexity` (400), then
- * charges its cost to the caller's points budget, each login, register or password change to
- * the auth budget, and, over WebSocket, where the upgrade was the only HTTP request, the
- * operation itself to the request budget (429 past any, 503 while the auth budget's store is
- * down).
+ * charges its cost, and what its writes weigh (`writeCost`), to the caller's points budget,
+ * each login, register or password change to the auth budget, and, over WebSocket, where the
+ * upgrade was the only HTTP request, the operation itself to the request budget (429 past
+ * any, 503 while the auth budget's store is down).
  */
 export function operationBudget(limits: Config['graphql'], rateLimits: RateLimits | undefined) {
   return async function chargeOperation(schema: GraphQLSchema, document: DocumentNode, context: BudgetContext, variables: Record<string, unknown> | undefined, operationName: string | undefined): Promise<void> {
@@ -103,8 +105,10 @@ export function operationBudget(limits: Config['graphql'], rateLimits: RateLimit
     if (cost > limits.maxComplexity) {
       throw appError('INVALID_INPUT', `Query Cost limit of ${limits.maxComplexity} exceeded, found ${cost}.`);
     }
+    // Writes are weighed with the request's variables (their size is part of the price).
+    const points = cost + Math.max(...shape.operations.map((operation) => writeCost(document, operation, variables, AUTH_FIELDS)));
     if (!rateLimits) {
-      context[charged] = { cost, charge: undefined };
+      context[charged] = { cost: points, charge: undefined };
       return;
     }
     // A token revoked since the socket opened is refused by the resolvers, with the usual
@@ -113,13 +117,13 @@ export function operationBudget(limits: Config['graphql'], rateLimits: RateLimit
     const address = addressKey(context.client.ip ?? '');
     const caller = principal ? userKey(principal) : address;
     const { byAddress, byUser } = shape.attempts;
-    const items: ChargeItem[] = [{ limiter: rateLimits.graphql, key: caller, points: Math.max(1, cost), refundRefused: true }];
+    const items: ChargeItem[] = [{ limiter: rateLimits.graphql, key: caller, points: Math.max(1, points), refundRefused: true }];
     if (byAddress > 0) items.push({ limiter: rateLimits.auth, key: address, points: byAddress });
     if (byUser > 0) items.push({ limiter: rateLimits.auth, key: caller, points: byUser });
     if (!context.reply) items.push(principal ? { limiter: rateLimits.user, key: caller } : { limiter: rateLimits.anonymous, key: address });
     try {
-      const [points] = await rateLimits.charge(undefined, ...items);
-      context[charged] = { cost, charge: points };
+      const [spent] = await rateLimits.charge(undefined, ...items);
+      context[charged] = { cost: points, charge: spent };
     } catch (err) {
       // Retry-After and the RateLimit headers, where there is an HTTP response to carry them.
       if (isAppError(err) && err.headers && context.reply) {

@@ -13,6 +13,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
+  valueFromASTUntyped,
 } from 'graphql';
 
 /**
@@ -30,10 +31,15 @@ import {
  * - the `__schema` introspection field is free (introspection has its own guard, and is off
  *   in production); everything else, `__type` included, is measured.
  *
+ * - a search text (`q`) costs 1 more per 32 characters: it is matched against every
+ *   readable name, twice (the page and `totalCount`).
+ *
  * It runs for every operation with the request's variables, so a page size passed as a
  * variable costs the same as the literal.
  */
 const PAGE_ARGUMENTS = new Set(['first', 'last']);
+const SEARCH_ARGUMENTS = new Set(['q']);
+const SEARCH_CHARACTERS_PER_POINT = 32;
 
 export interface OperationCost {
   cost: number;
@@ -74,6 +80,22 @@ export function operationCost(
     return fallback ? valueOf(fallback) : undefined;
   }
 
+  /** What a search text adds: its length in points, whether written or a variable. */
+  function searchCost(args: readonly { name: { value: string }; value: ValueNode }[]): number {
+    let cost = 0;
+    for (const arg of args) {
+      if (!SEARCH_ARGUMENTS.has(arg.name.value)) continue;
+      let text: unknown;
+      if (arg.value.kind === Kind.STRING) text = arg.value.value;
+      else if (arg.value.kind === Kind.VARIABLE) {
+        dependsOnVariables = true;
+        text = variables?.[arg.value.name.value];
+      }
+      if (typeof text === 'string') cost += Math.ceil(text.length / SEARCH_CHARACTERS_PER_POINT);
+    }
+    return cost;
+  }
+
   /** The page size a field asks for, or undefined when it takes none. */
   function pageSize(field: GraphQLField<unknown, unknown> | undefined, args: readonly { name: { value: string }; value: ValueNode }[]): number | undefined {
     for (const arg of args) {
@@ -100,7 +122,7 @@ export function operationCost(
         const times = isList ? (pending ?? 1) : 1;
         const type = field ? getNamedType(field.type) : name === '__type' ? (schema.getType('__Type') ?? undefined) : undefined;
         const inner = selection.selectionSet ? selectionCost(selection.selectionSet, type, isList ? undefined : pending) : 0;
-        cost += times * (1 + inner);
+        cost += times * (1 + inner + searchCost(selection.arguments ?? []));
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const type = selection.typeCondition ? (schema.getType(selection.typeCondition.name.value) ?? undefined) : parent;
         cost += selectionCost(selection.selectionSet, type, page);
@@ -121,4 +143,59 @@ export function operationCost(
 
   const cost = selectionCost(operation.selectionSet, schema.getRootType(operation.operation) ?? undefined, undefined);
   return { cost, dependsOnVariables };
+}
+
+/**
+ * Points a write costs besides its answer: each mutation field that stores something is
+ * charged `WRITE_POINTS`, about what one REST request is of the points budget (50,000 points
+ * against 1,200 requests a minute by default), so 15 aliased createResource in one operation,
+ * or in each operation of a batch, cost what 15 REST writes do; and 1 point more per KiB of
+ * its arguments (resource data and metadata), so large writes cost what they carry. The
+ * fields charged to the auth budget instead (login, register, changePassword) are left out.
+ * Not part of the complexity limit, which bounds the answer: a 1 MiB write stays allowed.
+ */
+export const WRITE_POINTS = 40;
+const BYTES_PER_POINT = 1024;
+
+export function writeCost(
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown> | undefined,
+  exempt: ReadonlySet<string>,
+): number {
+  if (operation.operation !== 'mutation') return 0;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const argumentBytes = (value: ValueNode): number => {
+    const plain = value.kind === Kind.VARIABLE ? variables?.[value.name.value] : valueFromASTUntyped(value, variables);
+    return Buffer.byteLength(JSON.stringify(plain) ?? '');
+  };
+  // Each fragment is measured once however often it is spread (nested spreads would
+  // otherwise take exponential time); a cycle, refused by validation anyway, costs 0.
+  const fragmentCosts = new Map<string, number>();
+  const walk = (set: SelectionSetNode): number => {
+    let cost = 0;
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (exempt.has(selection.name.value) || selection.name.value === '__typename') continue;
+        const bytes = (selection.arguments ?? []).reduce((sum, arg) => sum + argumentBytes(arg.value), 0);
+        cost += WRITE_POINTS + Math.floor(bytes / BYTES_PER_POINT);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        cost += walk(selection.selectionSet);
+      } else {
+        let known = fragmentCosts.get(selection.name.value);
+        if (known === undefined) {
+          fragmentCosts.set(selection.name.value, 0);
+          const fragment = fragments.get(selection.name.value);
+          known = fragment ? walk(fragment.selectionSet) : 0;
+          fragmentCosts.set(selection.name.value, known);
+        }
+        cost += known;
+      }
+    }
+    return cost;
+  };
+  return walk(operation.selectionSet);
 }

@@ -6,7 +6,7 @@ import type { Config } from '../../core/config/index.js';
 import type { Metrics } from '../../infra/telemetry/metrics.js';
 import { operationBudget, reportCost, type BudgetContext } from './budget.js';
 import { formatGraphqlErrors } from './errors.js';
-import { requestLimits, validationRules } from './limits.js';
+import { checkSelections, requestLimits, validationRules } from './limits.js';
 import { suggestionFree } from './suggestions.js';
 import { withClientErrors } from './resolvers.js';
 import type { ServerInfo } from '../../core/package.js';
@@ -86,10 +86,13 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
       const principal = Promise.resolve(request.principal);
       return operationContext(deps, request, () => principal);
     },
-    additionalRouteOptions: { preHandler: requestLimits(limits) },
+    additionalRouteOptions: { preHandler: requestLimits(limits, deps.rateLimits) },
   });
   attachSubscriptions(app.graphql.schema, subscriptionResolvers(deps.realtime.subscriptions, deps.resources).Subscription as never);
 
+  // Before graphql-js validates (its cost grows with the square of repeated fields); a valid
+  // document is cached by its text, so this runs once per new document.
+  app.graphql.addHook('preValidation', async (_schema, document: DocumentNode) => checkSelections(document, limits));
   app.graphql.addHook('preExecution', async (schema, document: DocumentNode, context: TimedContext & BudgetContext, variables) => {
     const operationName = operationNameOf(context.reply, context.operationId);
     const operation = getOperationAST(document, operationName);

@@ -1,9 +1,11 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import type { FastifyRequest } from 'fastify';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext, type ValidationRule } from 'graphql';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { BREAK, GraphQLError, NoSchemaIntrospectionCustomRule, visit, type DocumentNode, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Config } from '../../core/config/index.js';
-import { appError } from '../../core/errors.js';
+import { appError, isAppError } from '../../core/errors.js';
+import { addressKey } from '../../core/net.js';
+import { userKey, type RateLimits } from '../gateway/rate-limit.js';
 
 /**
  * Limits that reject expensive GraphQL documents during validation, before any resolver
@@ -35,8 +37,30 @@ export function validationRules(limits: Config['graphql']): ValidationRule[] {
   return rules;
 }
 
+/**
+ * Refuses a document of more field selections and fragment spreads than
+ * `graphql.maxSelections`, counted as written, before validation. graphql-js's
+ * OverlappingFieldsCanBeMerged rule compares the fields of a selection set pairwise, through
+ * fragments: 1,200 repeated `server { name }` (20 KB, well under the token limit) took
+ * 290-340 ms to validate, for a document the cost limit then refused. This pass is linear in
+ * the document, which the token limit already bounds; at 250 selections validation stays
+ * under ~10 ms (bench/graphql-refusal.ts).
+ */
+export function checkSelections(document: DocumentNode, limits: Config['graphql']): void {
+  let selections = 0;
+  const count = () => {
+    selections++;
+    return selections > limits.maxSelections ? BREAK : undefined;
+  };
+  visit(document, { Field: count, FragmentSpread: count });
+  if (selections > limits.maxSelections) {
+    throw appError('INVALID_INPUT', `A GraphQL document may hold at most ${limits.maxSelections} field selections and fragment spreads.`);
+  }
+}
+
 interface GraphqlBody {
   query?: unknown;
+  variables?: unknown;
 }
 
 function documentOf(request: FastifyRequest): unknown[] {
@@ -68,21 +92,65 @@ function checkShape(operation: unknown, where: string): void {
 }
 
 /**
- * Route hook for /graphql: refuses a malformed request, a batch of more operations than
- * allowed, or a document larger than allowed, before anything is parsed.
+ * The variables of a request in bytes of JSON, all operations of a batch together (GET
+ * carries them as a JSON string). A body no larger than the limit needs no counting.
  */
-export function requestLimits(limits: Config['graphql']) {
-  return async function checkGraphqlRequest(request: FastifyRequest): Promise<void> {
+function variablesBytes(request: FastifyRequest, max: number): number {
+  if (request.method === 'GET') {
+    const variables = (request.query as GraphqlBody | undefined)?.variables;
+    return typeof variables === 'string' ? Buffer.byteLength(variables) : 0;
+  }
+  const length = Number(request.headers['content-length']);
+  if (Number.isFinite(length) && length <= max) return length;
+  const body = request.body as GraphqlBody | GraphqlBody[] | string | undefined;
+  if (typeof body !== 'object' || body === null) return 0;
+  let total = 0;
+  for (const operation of Array.isArray(body) ? body : [body]) {
+    if (operation?.variables != null) total += Buffer.byteLength(JSON.stringify(operation.variables));
+    if (total > max) break;
+  }
+  return total;
+}
+
+/** Refuses variables larger than `graphql.maxVariablesBytes`: 413, as a body over its limit. */
+export function checkVariablesSize(bytes: number, limits: Config['graphql']): void {
+  if (bytes > limits.maxVariablesBytes) {
+    throw appError('PAYLOAD_TOO_LARGE', `The variables of a GraphQL request may be at most ${limits.maxVariablesBytes} bytes of JSON.`);
+  }
+}
+
+/**
+ * Route hook for /graphql: refuses a malformed request, a batch of more operations than
+ * allowed, a document or variables larger than allowed, before anything is parsed. Each
+ * operation of a batch beyond the first is charged to the request budget (user, or
+ * anonymous per address), as if sent alone: the gateway charged the request itself once,
+ * and a batch of ten must not cost what one request does (429 past the budget, before any
+ * operation runs).
+ */
+export function requestLimits(limits: Config['graphql'], rateLimits: RateLimits | undefined) {
+  return async function checkGraphqlRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (request.method === 'POST' && typeof request.body !== 'string') {
       if (Array.isArray(request.body)) {
         if (request.body.length > limits.maxBatch) {
           throw appError('INVALID_INPUT', `A batch may hold at most ${limits.maxBatch} operations; this one holds ${request.body.length}.`);
         }
         request.body.forEach((operation, i) => checkShape(operation, `Operation ${i + 1} of the batch`));
+        if (rateLimits && request.body.length > 1) {
+          const principal = request.principal;
+          const budget = principal ? { limiter: rateLimits.user, key: userKey(principal) } : { limiter: rateLimits.anonymous, key: addressKey(request.clientAddress) };
+          try {
+            await rateLimits.charge(request, { ...budget, points: request.body.length - 1 });
+          } catch (err) {
+            // mercurius answers errors of this hook itself: Retry-After and RateLimit go on the reply here.
+            if (isAppError(err) && err.headers) reply.headers(err.headers);
+            throw err;
+          }
+        }
       } else {
         checkShape(request.body, 'The request body');
       }
     }
+    checkVariablesSize(variablesBytes(request, limits.maxVariablesBytes), limits);
     for (const query of documentOf(request)) {
       if (typeof query !== 'string') continue;
       if (Buffer.byteLength(query) > limits.maxDocumentBytes) {

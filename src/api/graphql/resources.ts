@@ -81,6 +81,7 @@ export const resourceTypeDefs = /* GraphQL */ `
 
   extend type Query {
     resource(id: ID!): Resource
+    "Resources you may read. type: at most 64 characters; q: name contains, case-insensitively, at most 255 characters (1 cost point more per 32)."
     resources(first: Int = 20, after: String, type: String, ownerId: ID, q: String): ResourceConnection!
     resourceVersion(id: ID!, version: Int!): ResourceVersion
   }

@@ -19,7 +19,7 @@ import { callerKey } from '../gateway/rate-limit.js';
 import { reportCost, type BudgetContext } from '../graphql/budget.js';
 import { formatGraphqlErrors } from '../graphql/errors.js';
 import { suggestionFree, withoutSuggestions } from '../graphql/suggestions.js';
-import { validationRules } from '../graphql/limits.js';
+import { checkSelections, checkVariablesSize, validationRules } from '../graphql/limits.js';
 import { toClientError } from '../graphql/resolvers.js';
 import { subscribeSharing } from './shared-execution.js';
 
@@ -245,6 +245,11 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
     } catch (err) {
       return { errors: [invalid(err instanceof GraphQLError ? err.message : 'The document cannot be parsed.')] };
     }
+    try {
+      checkSelections(document, limits);
+    } catch (err) {
+      return { errors: [invalid(err instanceof Error ? err.message : 'The document is too large.')] };
+    }
     const errors = validate(deps.schema(), document, [...specifiedRules, ...(rules ??= validationRules(limits))]);
     if (errors.length > 0) return { errors: errors.map((e) => coded(e.message, (e.extensions?.code as string | undefined) ?? 'INVALID_INPUT')) };
     documents.set(query, document);
@@ -306,6 +311,11 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
       const connection = connectionOf(ctx);
       if (Object.keys(ctx.subscriptions).length > config.websocket.maxSubscriptionsPerConnection) {
         return [coded(`At most ${config.websocket.maxSubscriptionsPerConnection} operations may run at once on one connection.`, 'RATE_LIMITED')];
+      }
+      try {
+        checkVariablesSize(payload.variables ? Buffer.byteLength(JSON.stringify(payload.variables)) : 0, limits);
+      } catch (err) {
+        return [coded(err instanceof Error ? err.message : 'The variables are too large.', 'PAYLOAD_TOO_LARGE')];
       }
       const parsed = parseAndValidate(payload.query);
       if ('errors' in parsed) return [...parsed.errors];

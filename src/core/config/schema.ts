@@ -94,6 +94,8 @@ export const ConfigSchema = Type.Object(
         maxBatch: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Most operations in one batched request' }),
         maxDocumentBytes: Type.Integer({ minimum: 256, maximum: 10_485_760, default: 102_400, description: 'Largest GraphQL document accepted' }),
         maxTokens: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 5000, description: 'Most lexical tokens in one GraphQL document; parsing stops beyond' }),
+        maxSelections: Type.Integer({ minimum: 10, maximum: 100_000, default: 250, description: 'Most field selections and fragment spreads in one GraphQL document, counted as written before validation' }),
+        maxVariablesBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_179_648, description: 'Largest variables of one GraphQL request (all operations of a batch together), in bytes of JSON; keep it above resources.maxDataBytes plus 64 KiB of metadata' }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -14,7 +14,7 @@ import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagin
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { iso } from '../shared/views.js';
 import { FieldProblems } from '../users/input.js';
-import { jsonBytes, validateNewResource, validateResourcePatch } from './input.js';
+import { jsonBytes, validateListFilters, validateNewResource, validateResourcePatch } from './input.js';
 
 export interface ResourceSummary {
   id: string;
@@ -197,6 +197,7 @@ export class ResourcesService {
   async list(principal: Principal | undefined, filters: ListFilters): Promise<Page<ResourceSummary>> {
     const caller = requireSignedIn(principal);
     const { limit, after } = pageBounds(filters);
+    validateListFilters(filters);
     const filter = accessFilter(caller.ability, 'read', 'resource');
     if (filter.kind === 'none') return { items: [], nextCursor: null };
     let query = this.#filtered(filters).select(SUMMARY_COLUMNS).orderBy('resources.id').limit(limit + 1);
@@ -207,6 +208,7 @@ export class ResourcesService {
 
   async count(principal: Principal | undefined, filters: ListFilters): Promise<number> {
     const caller = requireSignedIn(principal);
+    validateListFilters(filters);
     const filter = accessFilter(caller.ability, 'read', 'resource');
     if (filter.kind === 'none') return 0;
     let query = this.#filtered(filters).select(sql<string>`count(*)`.as('n'));
