@@ -30,6 +30,7 @@ export interface IdentityDeps {
   database: Database;
   cache: Cache;
   auth: Config['auth'];
+  quotas: Config['quotas'];
   logger: Logger;
   outbox: Outbox;
 }
@@ -67,6 +68,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
     audit,
     registration: deps.auth.registration,
     invitationTtlMs: deps.auth.invitationTtlMs,
+    storageQuotaBytes: deps.quotas.storageBytesPerUser,
   });
   return {
     auth,
