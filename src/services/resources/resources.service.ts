@@ -530,7 +530,9 @@ export class ResourcesService {
   async #load(id: string): Promise<ResourceView | undefined> {
     const key = resourceCacheKey(id);
     const cached = await this.#d.cache.get<ResourceView | Invalidated>(key);
-    if (cached && !isInvalidated(cached)) return cached;
+    // An entry cached before revisions existed (an instance not yet upgraded, sharing Redis)
+    // has none to serve as the ETag: read the row instead.
+    if (cached && !isInvalidated(cached) && typeof cached.revision === 'number') return cached;
     const row = await this.#d.database.db
       .selectFrom('resources')
       .innerJoin('resource_versions', (join) => join.onRef('resource_versions.resource_id', '=', 'resources.id').onRef('resource_versions.version', '=', 'resources.version'))
