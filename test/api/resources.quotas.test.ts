@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, data, gql } from '../support/graphql.js';
-import { as, assertProblem, login, registerRaw, type Session } from '../support/identity.js';
+import { as, assertProblem, bearer, login, registerRaw, type Session } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 interface Resource {
@@ -101,9 +101,14 @@ for (const kind of DATABASE_KINDS) {
       const over = await gql(t, 'mutation($d: JSON) { createResource(input: { name: "G", type: "doc", data: $d }) { id } }', { d: sized(5000) }, vera.token);
       assert.match(assertGraphqlError(over.body, 'UNPROCESSABLE_ENTITY').message, /quotas\.storageBytesPerUser/);
       assert.equal((await create(vera, { data: sized(3000) })).statusCode, 201);
+      // A refused create under an Idempotency-Key releases the key (its answer is not kept).
+      const keyed = () => t.app.inject({ method: 'POST', url: R, headers: { ...bearer(vera.token), 'idempotency-key': 'quota-1' }, payload: { name: 'Keyed', type: 'doc', data: sized(5000) } });
+      assertProblem(await keyed(), 422, 'UNPROCESSABLE_ENTITY');
       // Deleting frees the bytes for new writes.
       assert.equal((await as(t, vera.token, 'DELETE', `${R}/${big.id}`)).statusCode, 204);
-      assert.equal((await create(vera, { data: sized(5000) })).statusCode, 201);
+      const retried = await keyed();
+      assert.equal(retried.statusCode, 201, retried.body);
+      assert.equal(retried.headers['idempotent-replayed'], undefined);
     });
 
     it('charges the owner for what a user it shared with writes, and moves the bytes with the resources on transfer', async () => {
