@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { migrateDown, migrateUp } from '../../src/infra/database/index.js';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, data, gql } from '../support/graphql.js';
 import { as, assertProblem, bearer, login, registerRaw, type Session } from '../support/identity.js';
@@ -25,6 +27,12 @@ const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 /** Data of exactly `n` bytes of JSON. */
 const sized = (n: number) => ({ pad: 'x'.repeat(n - bytes({ pad: '' })) });
 
+async function usageOf(t: TestServer, s: Session): Promise<Usage> {
+  const me = await as(t, s.token, 'GET', '/api/v1/auth/me');
+  assert.equal(me.statusCode, 200, me.body);
+  return (me.json() as { usage: Usage }).usage;
+}
+
 /**
  * Quotas (issue 12 point 5, docs/limits.md "Storage quota and version cap"): the bytes of
  * every version's data and metadata count against the owner's quotas.storageBytesPerUser, a
@@ -47,11 +55,7 @@ for (const kind of DATABASE_KINDS) {
     });
     after(() => t.close());
 
-    const usage = async (s: Session): Promise<Usage> => {
-      const me = await as(t, s.token, 'GET', '/api/v1/auth/me');
-      assert.equal(me.statusCode, 200, me.body);
-      return (me.json() as { usage: Usage }).usage;
-    };
+    const usage = (s: Session) => usageOf(t, s);
     const create = (s: Session, body: Record<string, unknown>) => as(t, s.token, 'POST', R, { name: 'Doc', type: 'doc', ...body });
 
     it('shows usage in /auth/me, changing with every write and freed by a delete', async () => {
@@ -158,6 +162,39 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await as(t, free.token, 'POST', R, { name: 'Big', type: 'doc', data: sized(20_000) })).statusCode, 201);
       const me = (await as(t, free.token, 'GET', '/api/v1/auth/me')).json() as { usage: Usage };
       assert.deepEqual(me.usage, { storageBytes: 20_000 + bytes({}), storageQuotaBytes: null });
+    });
+  });
+
+  describe(`resources: migration 0005 over existing history (${kind})`, () => {
+    let t: TestServer;
+    before(async () => {
+      t = await startTestServer(kind);
+    });
+    after(() => t.close());
+
+    it('starts each revision at its version (tags clients hold stay valid) and counts the bytes already written', async () => {
+      assert.equal((await registerRaw(t, { email: 'old@quota.example', name: 'Old', password: 'Old quota passphrase' })).statusCode, 201);
+      const old = await login(t, 'old@quota.example', 'Old quota passphrase');
+      const doc = (await as(t, old.token, 'POST', R, { name: 'Old', type: 'doc', metadata: { a: 1 }, data: { v: 1 } })).json() as Resource;
+      assert.equal((await as(t, old.token, 'PATCH', `${R}/${doc.id}`, { data: { v: 2 } })).statusCode, 200);
+      // Back to the schema before 0005 (and whatever came after it), with this history in it, then forward again.
+      const reverted: string[] = [];
+      while (!reverted.includes('0005_quotas_and_revisions')) {
+        const step = await migrateDown(t.server.database.db);
+        assert.equal(step.length, 1, `reverted ${reverted.join(', ')} without reaching 0005`);
+        reverted.push(...step);
+      }
+      assert.deepEqual(await migrateUp(t.server.database.db), [...reverted].reverse());
+
+      const { rows } = await sql<{ revision: number; version: number; bytes: string; expected: string }>`
+        SELECT r.revision, r.version, r.storage_bytes AS bytes,
+          octet_length(r.metadata::text) + (SELECT sum(octet_length(v.data::text)) FROM resource_versions v WHERE v.resource_id = r.id) AS expected
+        FROM resources r WHERE r.id = ${doc.id}`.execute(t.server.database.db);
+      assert.equal(rows[0]!.revision, 2);
+      assert.equal(rows[0]!.version, 2);
+      assert.equal(Number(rows[0]!.bytes), Number(rows[0]!.expected));
+      assert.equal((await as(t, old.token, 'GET', `${R}/${doc.id}`)).headers.etag, '"2"');
+      assert.equal((await usageOf(t, old)).storageBytes, Number(rows[0]!.expected), "the owner's count is the sum over what it owns");
     });
   });
 }
