@@ -71,7 +71,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     ],
   });
   const server: ServerInfo = { name: 'PCF API', version: packageInfo().version, profile: config.profile };
-  const identity = createIdentity({ database, cache, auth: config.auth, logger: rootLogger, outbox });
+  const identity = createIdentity({ database, cache, auth: config.auth, quotas: config.quotas, logger: rootLogger, outbox });
   if (database.kind === 'postgres' && cache.kind === 'memory') {
     log.warn('no shared cache (PCF_REDIS_URL): sessions are cached for 1 s per instance so revocations reach every instance');
   }

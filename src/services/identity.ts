@@ -33,6 +33,7 @@ export interface IdentityDeps {
   database: Database;
   cache: Cache;
   auth: Config['auth'];
+  quotas: Config['quotas'];
   logger: Logger;
   outbox: Outbox;
 }
@@ -73,6 +74,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
     registration: deps.auth.registration,
     firstUserAdmin: deps.auth.firstUserAdmin,
     invitationTtlMs: deps.auth.invitationTtlMs,
+    storageQuotaBytes: deps.quotas.storageBytesPerUser,
   });
   return {
     auth,

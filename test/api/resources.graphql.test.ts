@@ -23,6 +23,7 @@ interface Resource {
   type: string;
   metadata: Record<string, unknown>;
   version: number;
+  revision: number;
   data: unknown;
   createdAt: string;
   updatedAt: string;
@@ -41,11 +42,12 @@ interface Connection<T> {
   totalCount: number;
 }
 
-const RESOURCE_FIELDS = 'id ownerId name type metadata version data createdAt updatedAt';
-const RESOURCE_KEYS = ['createdAt', 'data', 'id', 'metadata', 'name', 'ownerId', 'type', 'updatedAt', 'version'];
+const RESOURCE_FIELDS = 'id ownerId name type metadata version revision data createdAt updatedAt';
+const RESOURCE_KEYS = ['createdAt', 'data', 'id', 'metadata', 'name', 'ownerId', 'revision', 'type', 'updatedAt', 'version'];
 
 const CREATE = `mutation Create($input: CreateResourceInput!, $key: String) { createResource(input: $input, idempotencyKey: $key) { ${RESOURCE_FIELDS} } }`;
 const RESOURCE = `query One($id: ID!) { resource(id: $id) { ${RESOURCE_FIELDS} } }`;
+// expectedVersion is deprecated (it compares the data version only); test/api/resources.etag.test.ts covers expectedRevision.
 const UPDATE = `mutation Update($id: ID!, $input: UpdateResourceInput!, $expected: Int) { updateResource(id: $id, input: $input, expectedVersion: $expected) { ${RESOURCE_FIELDS} } }`;
 const DELETE = 'mutation Delete($id: ID!) { deleteResource(id: $id) }';
 const VERSION = 'query Version($id: ID!, $version: Int!) { resourceVersion(id: $id, version: $version) { version data createdBy createdAt } }';
@@ -242,6 +244,7 @@ for (const kind of DATABASE_KINDS) {
 
         const retagged = (await data<{ updateResource: Resource }>(t, UPDATE, { id: created.id, input: { metadata: { stage: 2 } } }, a.token)).updateResource;
         assert.equal(retagged.version, 2);
+        assert.equal(retagged.revision, 4, 'every change moves the revision on');
         assert.deepEqual(retagged.metadata, { stage: 2 });
 
         const stale = await executionError(t, UPDATE, { id: created.id, input: { data: { body: 'lost' } }, expected: 1 }, a.token, 'CONFLICT');

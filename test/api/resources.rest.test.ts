@@ -23,6 +23,7 @@ interface Resource {
   type: string;
   metadata: Record<string, unknown>;
   version: number;
+  revision: number;
   data: unknown;
   createdAt: string;
   updatedAt: string;
@@ -52,7 +53,7 @@ interface Share {
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 const R = '/api/v1/resources';
-const RESOURCE_KEYS = ['createdAt', 'data', 'id', 'metadata', 'name', 'ownerId', 'type', 'updatedAt', 'version'];
+const RESOURCE_KEYS = ['createdAt', 'data', 'id', 'metadata', 'name', 'ownerId', 'revision', 'type', 'updatedAt', 'version'];
 const SUMMARY_KEYS = RESOURCE_KEYS.filter((k) => k !== 'data');
 const PASSWORD = 'resources passphrase 01';
 
@@ -198,10 +199,11 @@ for (const kind of DATABASE_KINDS) {
 
         const renamed = await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { name: 'Doc renamed' });
         assert.equal(renamed.statusCode, 200, renamed.body);
-        assert.equal(renamed.headers.etag, '"1"');
+        assert.equal(renamed.headers.etag, '"2"', 'the ETag is the revision, which every change bumps');
         const afterName = renamed.json() as Resource;
         assert.deepEqual(Object.keys(afterName).sort(), RESOURCE_KEYS);
         assert.equal(afterName.version, 1);
+        assert.equal(afterName.revision, 2);
         assert.equal(afterName.name, 'Doc renamed');
         assert.deepEqual(afterName.data, { v: 1 }, 'the current data comes back with a metadata-only change');
         assert.equal(afterName.createdAt, created.createdAt);
@@ -209,13 +211,14 @@ for (const kind of DATABASE_KINDS) {
 
         const remeta = await patchResource(t, alice.token, created.id, { metadata: { b: 2 } });
         assert.equal(remeta.version, 1);
+        assert.equal(remeta.revision, 3);
         assert.deepEqual(remeta.metadata, { b: 2 }, 'metadata is replaced, not merged');
         assert.equal((await versionRows(created.id)).length, 1, 'no version row for name or metadata');
 
         // Data, changed by someone other than the owner: the version records who.
         const byAdmin = await call(t, admin.token, 'PATCH', `${R}/${created.id}`, { data: { v: 2 } });
         assert.equal(byAdmin.statusCode, 200, byAdmin.body);
-        assert.equal(byAdmin.headers.etag, '"2"');
+        assert.equal(byAdmin.headers.etag, '"4"');
         const afterData = byAdmin.json() as Resource;
         assert.equal(afterData.version, 2);
         assert.deepEqual(afterData.data, { v: 2 });
@@ -234,7 +237,7 @@ for (const kind of DATABASE_KINDS) {
           ],
         );
         const read = await call(t, alice.token, 'GET', `${R}/${created.id}`);
-        assert.equal(read.headers.etag, '"3"');
+        assert.equal(read.headers.etag, '"5"');
         assert.deepEqual(read.json(), all);
         assert.equal((await resourceRow(created.id))?.version, 3);
       });
@@ -550,10 +553,11 @@ for (const kind of DATABASE_KINDS) {
 
         assert.equal((await patchResource(t, alice.token, created.id, { data: { v: 3 } }, { 'if-match': '"2"' })).version, 3);
         assert.equal((await patchResource(t, alice.token, created.id, { data: { v: 4 } }, { 'if-match': '*' })).version, 4);
-        assert.equal((await patchResource(t, alice.token, created.id, { name: 'metadata only' }, { 'if-match': '"4"' })).version, 4);
-        // Name and metadata do not move the version: concurrent ones under one If-Match all pass.
-        const renames = await Promise.all([0, 1, 2].map((i) => call(t, alice.token, 'PATCH', `${R}/${created.id}`, { name: `rename ${i}` }, { 'if-match': '"4"' })));
-        for (const response of renames) assert.equal(response.statusCode, 200, response.body);
+        const renamed = await patchResource(t, alice.token, created.id, { name: 'metadata only' }, { 'if-match': '"4"' });
+        assert.deepEqual([renamed.version, renamed.revision], [4, 5], 'a rename keeps the version and moves the revision (the ETag)');
+        // So of concurrent renames under one If-Match, one passes: none is lost unseen.
+        const renames = await Promise.all([0, 1, 2].map((i) => call(t, alice.token, 'PATCH', `${R}/${created.id}`, { name: `rename ${i}` }, { 'if-match': '"5"' })));
+        assert.deepEqual(sameStatusSet(renames), [200, 412, 412], renames.map((r) => `${r.statusCode} ${r.body}`).join('\n'));
         assert.equal((await versionRows(created.id)).length, 4);
       });
 
@@ -1237,6 +1241,7 @@ for (const kind of DATABASE_KINDS) {
         now = await read(alice.token, meta.id);
         assert.equal((now.json() as Resource).name, 'Cached renamed');
         assert.deepEqual((now.json() as Resource).metadata, { m: 2 });
+        assert.equal(now.headers.etag, '"2"', 'the new revision, not a cached tag');
 
         // Restoring version 1 of a one-version resource appends version 2: a stale read says "1".
         const restored = await warm(alice.token, { name: 'Cached restore', type: 'report', data: { v: 'one' } });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +16,10 @@ import { freePort, listening } from '../support/net.js';
  */
 
 const ROOT = new URL('../../', import.meta.url).pathname;
+/** Every migration, in the order they apply: `down` reverts the last, so the test follows whatever that is. */
+const MIGRATIONS = readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).sort().map((f) => f.slice(0, -'.sql'.length));
+const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!;
+const BEFORE_LATEST = MIGRATIONS[MIGRATIONS.length - 2]!;
 const CLI = 'src/cli/main.ts';
 const EXIT_CONFIG = 78;
 
@@ -227,8 +231,7 @@ describe('pcf migrate', () => {
           assert.equal(up.code, 0, up.stderr);
           assert.match(up.stdout, /^applied {2}0001_initial_schema$/m);
           assert.match(up.stdout, /^applied {2}0002_identity$/m);
-          assert.match(up.stdout, /^applied {2}0003_resources$/m);
-          assert.match(up.stdout, /^applied {2}0004_notifications$/m);
+          for (const name of MIGRATIONS) assert.match(up.stdout, new RegExp(`^applied {2}${name}$`, 'm'));
 
           const again = await pcf(['migrate', 'up', ...args]);
           assert.equal(again.code, 0, again.stderr);
@@ -249,13 +252,13 @@ describe('pcf migrate', () => {
           // down reverts only the latest migration.
           const down = await pcf(['migrate', 'down', ...args]);
           assert.equal(down.code, 0, down.stderr);
-          assert.match(down.stdout, /^reverted {2}0004_notifications$/m);
-          assert.doesNotMatch(down.stdout, /0003_resources/);
+          assert.match(down.stdout, new RegExp(`^reverted {2}${LATEST}$`, 'm'));
+          assert.doesNotMatch(down.stdout, new RegExp(BEFORE_LATEST));
 
           const reverted = await pcf(['migrate', 'status', ...args]);
           assert.equal(reverted.code, 0, reverted.stderr);
-          assert.match(reverted.stdout, /^applied {2}0003_resources/m);
-          assert.match(reverted.stdout, /^pending {2}0004_notifications$/m);
+          assert.match(reverted.stdout, new RegExp(`^applied {2}${BEFORE_LATEST}`, 'm'));
+          assert.match(reverted.stdout, new RegExp(`^pending {2}${LATEST}$`, 'm'));
         });
       } else {
         // A fresh PGlite data directory costs several seconds and much memory: one sequence.

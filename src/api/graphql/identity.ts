@@ -67,6 +67,15 @@ export const identityTypeDefs = /* GraphQL */ `
     user: User!
     roles: [RoleRef!]!
     permissions: [Permission!]!
+    "What your resources hold, against your storage quota."
+    usage: Usage!
+  }
+
+  type Usage {
+    "Bytes of JSON your resources hold: every version's data plus metadata. (Float: GraphQL's Int stops at 2^31 - 1; always a whole number.)"
+    storageBytes: Float!
+    "quotas.storageBytesPerUser, in bytes; null when unlimited."
+    storageQuotaBytes: Float
   }
 
   type AuthPayload {

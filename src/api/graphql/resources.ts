@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { appError, isAppError } from '../../core/errors.js';
 import type { Principal } from '../../services/auth/principals.js';
 import type { Identity } from '../../services/identity.js';
-import type { ResourceSummary, ResourcesService } from '../../services/resources/index.js';
+import type { Precondition, ResourceSummary, ResourcesService } from '../../services/resources/index.js';
 import { encodeCursor } from '../../services/shared/pagination.js';
 import type { UserView } from '../../services/shared/views.js';
 import { JSONScalar } from './json-scalars.js';
@@ -19,8 +19,10 @@ export const resourceTypeDefs = /* GraphQL */ `
     name: String!
     type: String!
     metadata: JSONObject!
-    "The current version; updateResource's expectedVersion is compared with it."
+    "The current version of the data: new data appends version n+1."
     version: Int!
+    "Bumped by every change of the record (name, metadata, data, owner); updateResource's expectedRevision is compared with it (REST's ETag)."
+    revision: Int!
     "The current version's data."
     data: JSON
     createdAt: String!
@@ -89,8 +91,17 @@ export const resourceTypeDefs = /* GraphQL */ `
   extend type Mutation {
     "Creates a resource (version 1). A retry with the same idempotencyKey and input returns the first result."
     createResource(input: CreateResourceInput!, idempotencyKey: String): Resource!
-    "Changes it; with expectedVersion, a resource that has moved on is a CONFLICT."
-    updateResource(id: ID!, input: UpdateResourceInput!, expectedVersion: Int): Resource!
+    """
+    Changes it. With expectedRevision, a resource changed in any way since (name, metadata, data or owner) is a CONFLICT.
+    New data past resources.maxVersions, or bytes past the owner's storage quota, are UNPROCESSABLE_ENTITY.
+    """
+    updateResource(
+      id: ID!
+      input: UpdateResourceInput!
+      "The revision you last read; a resource changed since is a CONFLICT."
+      expectedRevision: Int
+      expectedVersion: Int @deprecated(reason: "Compares the data's version only, so a concurrent change of name or metadata goes unnoticed; use expectedRevision.")
+    ): Resource!
     deleteResource(id: ID!): Boolean!
     restoreResourceVersion(id: ID!, version: Int!, idempotencyKey: String): Resource!
     "Shares with a user (owner or admin): actions among read, update, delete."
@@ -136,7 +147,7 @@ type Resolver = (parent: unknown, args: Args, context: ResourceContext) => unkno
 const optional = <T>(value: unknown) => (value === null || value === undefined ? undefined : (value as T));
 const withoutUndefined = (input: Args): Args => Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
 
-/** A stale expectedVersion is a CONFLICT in GraphQL, where there is no If-Match/412. */
+/** A stale expectedRevision (or expectedVersion) is a CONFLICT in GraphQL, where there is no If-Match/412. */
 async function expectingVersion<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
@@ -144,6 +155,11 @@ async function expectingVersion<T>(work: Promise<T>): Promise<T> {
     if (isAppError(err) && err.code === 'PRECONDITION_FAILED') throw appError('CONFLICT', err.message);
     throw err;
   }
+}
+
+function preconditionOf(args: Args): Precondition {
+  const revision = optional<number>(args.expectedRevision);
+  return { revisions: revision === undefined ? undefined : [revision], version: optional<number>(args.expectedVersion) };
 }
 
 export function resourceResolvers(resources: ResourcesService) {
@@ -165,7 +181,7 @@ export function resourceResolvers(resources: ResourcesService) {
   const mutation: Record<string, Resolver> = {
     createResource: async (_p, args, ctx) => resources.create(await ctx.caller(), withoutUndefined({ ...(args.input as Args) }), write(ctx, args.idempotencyKey)),
     updateResource: async (_p, args, ctx) =>
-      expectingVersion(resources.update(await ctx.caller(), args.id as string, withoutUndefined({ ...(args.input as Args) }), optional<number>(args.expectedVersion), write(ctx))),
+      expectingVersion(resources.update(await ctx.caller(), args.id as string, withoutUndefined({ ...(args.input as Args) }), preconditionOf(args), write(ctx))),
     deleteResource: async (_p, args, ctx) => resources.delete(await ctx.caller(), args.id as string, write(ctx)).then(() => true),
     restoreResourceVersion: async (_p, args, ctx) => resources.restore(await ctx.caller(), args.id as string, args.version as number, write(ctx, args.idempotencyKey)),
     shareResource: async (_p, args, ctx) => resources.share(await ctx.caller(), args.id as string, { userId: args.userId, actions: args.actions }),

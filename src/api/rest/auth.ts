@@ -66,9 +66,9 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['auth'],
-        summary: 'The caller: its user, roles and permissions',
+        summary: 'The caller: its user, roles, permissions and storage usage',
         security: bearer,
-        response: { 200: Type.Object({ user: ref('User'), roles: Type.Array(ref('RoleRef')), permissions: Type.Array(ref('Permission')) }), ...problems(401) },
+        response: { 200: Type.Object({ user: ref('User'), roles: Type.Array(ref('RoleRef')), permissions: Type.Array(ref('Permission')), usage: ref('Usage') }), ...problems(401) },
       },
     },
     async (request) => auth.me(request.principal),

@@ -52,7 +52,15 @@ export const SessionSchema = Type.Object(
   { $id: 'Session', title: 'Session', additionalProperties: false },
 );
 
-export const IDENTITY_SCHEMAS: TSchema[] = [UserSchema, RoleRefSchema, PermissionSchema, RoleSchema, RoleDetailSchema, SessionSchema];
+export const UsageSchema = Type.Object(
+  {
+    storageBytes: Type.Integer({ minimum: 0, description: "Bytes of JSON the caller's resources hold: every version's data plus metadata" }),
+    storageQuotaBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'quotas.storageBytesPerUser; null when unlimited' }),
+  },
+  { $id: 'Usage', title: 'Usage', additionalProperties: false },
+);
+
+export const IDENTITY_SCHEMAS: TSchema[] = [UserSchema, RoleRefSchema, PermissionSchema, RoleSchema, RoleDetailSchema, SessionSchema, UsageSchema];
 
 export const ref = (name: string) => Type.Unsafe<never>({ $ref: `${name}#` });
 

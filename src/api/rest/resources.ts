@@ -20,7 +20,8 @@ const summaryProperties = {
   name: Type.String(),
   type: Type.String(),
   metadata: Type.Record(Type.String(), Type.Unknown()),
-  version: Type.Integer({ minimum: 1, description: 'The current version; also the ETag' }),
+  version: Type.Integer({ minimum: 1, description: 'The current version of the data; new data appends version n+1' }),
+  revision: Type.Integer({ minimum: 1, description: 'Bumped by every change of the record (name, metadata, data, owner); the ETag is "<revision>"' }),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 };
@@ -40,11 +41,11 @@ const VersionItem = Type.Object({ version: Type.Integer(), createdBy: Type.Union
 const ShareSchema = Type.Object({ userId: Id, actions: Type.Array(Type.String()) });
 
 /**
- * The versions an If-Match header accepts: its strong tags `"3"` (RFC 9110: If-Match
+ * The revisions an If-Match header accepts: its strong tags `"3"` (RFC 9110: If-Match
  * compares strongly, so weak `W/"3"` tags never match). Undefined without the header or for
  * `*`. A header with no tag of ours gives an empty list, which nothing matches: 412.
  */
-export function expectedVersionsOf(header: string | undefined): number[] | undefined {
+export function expectedRevisionsOf(header: string | undefined): number[] | undefined {
   if (header === undefined || header.trim() === '*') return undefined;
   return header
     .split(',')
@@ -54,7 +55,8 @@ export function expectedVersionsOf(header: string | undefined): number[] | undef
 }
 
 function sendResource(reply: FastifyReply, status: number, resource: ResourceView & { replayed?: boolean }) {
-  reply.header('etag', `"${resource.version}"`);
+  // The revision, not the version: a change of name or metadata must change the tag too.
+  reply.header('etag', `"${resource.revision}"`);
   if (resource.replayed) reply.header('idempotent-replayed', 'true');
   const { replayed: _replayed, ...body } = resource;
   return reply.code(status).send(body);
@@ -73,7 +75,8 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
       schema: {
         tags: ['resources'],
         summary: 'Create a resource (version 1)',
-        description: 'Idempotent with an Idempotency-Key: the same key and body give the same answer and create one resource; another body under the key is 422; a retry while the first runs is 409.',
+        description:
+          "Idempotent with an Idempotency-Key: the same key and body give the same answer and create one resource; another body under the key is 422; a retry while the first runs is 409. Bytes past the caller's quotas.storageBytesPerUser answer 422.",
         security: bearer,
         headers: IdempotencyHeaders,
         body: Type.Object(
@@ -115,7 +118,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
 
   api.get(
     '/resources/:id',
-    { schema: { tags: ['resources'], summary: 'A resource with its current data; ETag is its version', security: bearer, params: IdParams, response: { 200: ref('Resource'), ...problems(401, 404) } } },
+    { schema: { tags: ['resources'], summary: 'A resource with its current data; ETag is its revision', security: bearer, params: IdParams, response: { 200: ref('Resource'), ...problems(401, 404) } } },
     async (request, reply) => sendResource(reply, 200, await resources.get(request.principal, request.params.id)),
   );
 
@@ -125,7 +128,8 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
       schema: {
         tags: ['resources'],
         summary: 'Change name, metadata or data; new data appends a version',
-        description: 'With If-Match: "<version>", a resource that has moved on answers 412 with its current ETag.',
+        description:
+          'With If-Match: "<revision>" (the ETag), a resource changed in any way since (name, metadata, data or owner) answers 412 with its current ETag. New data past resources.maxVersions, or bytes past the owner\'s quotas.storageBytesPerUser, answer 422.',
         security: bearer,
         params: IdParams,
         headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200 })) }),
@@ -133,11 +137,11 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
           { name: Type.Optional(ResourceName), metadata: Type.Optional(Type.Unknown({ description: METADATA_RULES })), data: Type.Optional(Type.Unknown({ description: DATA_RULES })) },
           { additionalProperties: false },
         ),
-        response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 412, 413) },
+        response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 412, 413, 422) },
       },
     },
     async (request, reply) => {
-      const expected = expectedVersionsOf(request.headers['if-match']);
+      const expected = { revisions: expectedRevisionsOf(request.headers['if-match']) };
       const updated = await resources.update(request.principal, request.params.id, request.body as Record<string, unknown>, expected, writeOptions(request));
       return sendResource(reply, 200, updated);
     },
@@ -202,6 +206,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
       schema: {
         tags: ['resources'],
         summary: 'Append a version whose data equals version n',
+        description: "Past resources.maxVersions, or the owner's quotas.storageBytesPerUser, answers 422.",
         security: bearer,
         params: VersionParams,
         headers: IdempotencyHeaders,

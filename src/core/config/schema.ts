@@ -131,6 +131,18 @@ export const ConfigSchema = Type.Object(
       {
         maxDataBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576, description: "Largest resource data accepted, in bytes of JSON (keep http.bodyLimitBytes above it)" }),
         cacheTtlMs: ms('How long a resource read stays cached; every change invalidates it at once', 60_000, 3_600_000, 1000),
+        maxVersions: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 10_000, description: 'Most versions one resource may have; a write past it is refused with 422' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    quotas: Type.Object(
+      {
+        storageBytesPerUser: Type.Integer({
+          minimum: 0,
+          maximum: Number.MAX_SAFE_INTEGER,
+          default: 268_435_456,
+          description: "Bytes of JSON (every version's data plus metadata) the resources a user owns may hold; a write past it is refused with 422; 0 = unlimited",
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -13,6 +13,8 @@ export interface UsersTable {
   email: string;
   name: string;
   password_hash: string;
+  /** Bytes held by the resources the user owns (migration 0005); the storage quota's counter. */
+  storage_bytes: ColumnType<string | number | bigint, never, string | number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -70,6 +72,10 @@ export interface ResourcesTable {
   type: string;
   metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
   version: Generated<number>;
+  /** Bumped by every change of the record (name, metadata, data, owner): the ETag. */
+  revision: Generated<number>;
+  /** Bytes of every version's data and of the metadata (migration 0005). */
+  storage_bytes: ColumnType<string | number | bigint, number | undefined, string | number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

@@ -3,6 +3,7 @@ import { appError } from '../../core/errors.js';
 import { canonicalId, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { can } from '../access/index.js';
+import { storageUsage, type StorageUsage } from '../resources/quota.js';
 import { createAccount, validateNewAccount } from '../users/accounts.js';
 import { checkPassword, FieldProblems, normaliseEmail } from '../users/input.js';
 import type { AppAbility } from '../access/index.js';
@@ -29,6 +30,8 @@ export interface AuthDeps {
   /** Whether the very first account to register becomes an admin (`auth.firstUserAdmin`). */
   firstUserAdmin: boolean;
   invitationTtlMs: number;
+  /** `quotas.storageBytesPerUser` (0 = unlimited), shown in `me`. */
+  storageQuotaBytes: number;
 }
 
 export interface LoginResult {
@@ -41,6 +44,8 @@ export interface Me {
   user: UserView;
   roles: RoleRef[];
   permissions: PermissionView[];
+  /** What the caller's resources hold, against its quota. */
+  usage: StorageUsage;
 }
 
 export interface Invitation {
@@ -147,9 +152,10 @@ export class AuthService {
     this.#d.audit('auth.logout', { actorId: caller.user.id, sessionId: caller.sessionId, ...origin(client) });
   }
 
-  me(principal: Principal | undefined): Me {
+  async me(principal: Principal | undefined): Promise<Me> {
     const caller = requireSignedIn(principal);
-    return { user: caller.user, roles: caller.roles, permissions: caller.permissions };
+    const usage = await storageUsage(this.#d.database.db, caller.user.id, this.#d.storageQuotaBytes);
+    return { user: caller.user, roles: caller.roles, permissions: caller.permissions, usage };
   }
 
   async sessions(principal: Principal | undefined): Promise<SessionView[]> {

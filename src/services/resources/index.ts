@@ -7,6 +7,7 @@ import { TolerantCache } from '../shared/tolerant-cache.js';
 import { ResourcesService } from './resources.service.js';
 
 export * from './resources.service.js';
+export type { StorageUsage } from './quota.js';
 
 /**
  * The resources service. Its cache has no in-process layer: a resource changed on one
@@ -21,6 +22,8 @@ export function createResources(deps: { database: Database; cache: Cache; identi
     audit: deps.identity.audit,
     outbox: deps.identity.outbox,
     maxDataBytes: deps.config.resources.maxDataBytes,
+    maxVersions: deps.config.resources.maxVersions,
+    storageQuotaBytes: deps.config.quotas.storageBytesPerUser,
     // Instances sharing PostgreSQL without Redis each cache on their own: briefly (see identity.ts).
     cacheTtlMs: deps.cache.kind === 'redis' || deps.database.kind === 'pglite' ? deps.config.resources.cacheTtlMs : Math.min(deps.config.resources.cacheTtlMs, 1000),
   });

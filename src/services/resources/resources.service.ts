@@ -15,6 +15,7 @@ import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCac
 import { iso } from '../shared/views.js';
 import { FieldProblems } from '../users/input.js';
 import { jsonBytes, validateListFilters, validateNewResource, validateResourcePatch } from './input.js';
+import { assertVersionRoom, chargeStorage, quotaExceeded, storedBytes, withinQuota } from './quota.js';
 
 export interface ResourceSummary {
   id: string;
@@ -22,8 +23,13 @@ export interface ResourceSummary {
   name: string;
   type: string;
   metadata: Record<string, unknown>;
-  /** The current version: the ETag, and what If-Match and expectedVersion are compared with. */
+  /** The current version of the data: new data appends version n+1. */
   version: number;
+  /**
+   * Bumped by every change of the record (name, metadata, data, owner): the ETag, and what
+   * If-Match and expectedRevision are compared with.
+   */
+  revision: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -57,8 +63,16 @@ export interface ListFilters extends PageRequest {
   q?: string | undefined;
 }
 
-/** The version(s) a write expects the resource to be at; undefined accepts any. */
-export type ExpectedVersion = number | readonly number[] | undefined;
+/**
+ * What a write expects the resource to be at; an absent field accepts any. `revisions`
+ * (If-Match's tags, GraphQL's expectedRevision) is compared with the revision, which every
+ * change bumps; `version` (GraphQL's deprecated expectedVersion) with the data's version
+ * alone, so it does not protect name or metadata.
+ */
+export interface Precondition {
+  revisions?: readonly number[] | undefined;
+  version?: number | undefined;
+}
 
 export interface WriteOptions {
   /** `Idempotency-Key`: a retry with the same key and request gets the first answer. */
@@ -73,6 +87,10 @@ export interface ResourcesDeps {
   grants: GrantsStore;
   audit: Audit;
   maxDataBytes: number;
+  /** `resources.maxVersions`: most versions one resource may have. */
+  maxVersions: number;
+  /** `quotas.storageBytesPerUser`: bytes the resources of one owner may hold (0 = unlimited). */
+  storageQuotaBytes: number;
   cacheTtlMs: number;
   outbox: Outbox;
 }
@@ -84,6 +102,7 @@ const SUMMARY_COLUMNS = [
   'resources.type',
   'resources.metadata',
   'resources.version',
+  'resources.revision',
   'resources.created_at',
   'resources.updated_at',
 ] as const;
@@ -100,6 +119,7 @@ interface SummaryRow {
   type: string;
   metadata: Record<string, unknown>;
   version: number;
+  revision: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -112,6 +132,7 @@ function summaryView(row: SummaryRow): ResourceSummary {
     type: row.type,
     metadata: row.metadata,
     version: row.version,
+    revision: row.revision,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };
@@ -144,14 +165,21 @@ export class ResourcesService {
     const record = { id, ownerId: caller.user.id, name: fields.name, type: fields.type, createdAt: now.toISOString(), metadata: fields.metadata };
     if (!can(caller.ability, 'create', 'resource', record)) throw appError('FORBIDDEN', `You may not create resources of type ${fields.type}.`);
     const event: ResourceEventPayload = { ...record, version: 1, actorId: caller.user.id };
-    // The resource, its version 1 and its outbox event in ONE statement (data-modifying
-    // CTEs): atomic without BEGIN/COMMIT, one round trip instead of five.
+    const bytes = storedBytes(fields.data) + storedBytes(fields.metadata);
+    const quota = this.#d.storageQuotaBytes;
+    // The owner's storage charge, the resource, its version 1 and its outbox event in ONE
+    // statement (data-modifying CTEs): atomic without BEGIN/COMMIT, one round trip instead
+    // of six. Past the quota the charge updates no row, so nothing else is written either.
     const work = async (tx: Database['db']) => {
       const { rows } = await sql<SummaryRow & { data: unknown }>`
-        WITH r AS (
-          INSERT INTO resources (id, owner_id, name, type, metadata, version, created_at, updated_at)
-          VALUES (${id}, ${caller.user.id}, ${fields.name}, ${fields.type}, ${JSON.stringify(fields.metadata)}::jsonb, 1, ${now}, ${now})
-          RETURNING id, owner_id, name, type, metadata, version, created_at, updated_at
+        WITH u AS (
+          UPDATE users SET storage_bytes = users.storage_bytes + ${bytes}::bigint
+          WHERE users.id = ${caller.user.id} AND ${withinQuota(bytes, quota)}
+          RETURNING users.id
+        ), r AS (
+          INSERT INTO resources (id, owner_id, name, type, metadata, version, revision, storage_bytes, created_at, updated_at)
+          SELECT ${id}, u.id, ${fields.name}, ${fields.type}, ${JSON.stringify(fields.metadata)}::jsonb, 1, 1, ${bytes}::bigint, ${now}, ${now} FROM u
+          RETURNING id, owner_id, name, type, metadata, version, revision, created_at, updated_at
         ), v AS (
           INSERT INTO resource_versions (id, resource_id, version, data, created_by, created_at)
           SELECT ${newId()}, r.id, 1, ${JSON.stringify(fields.data)}::jsonb, ${caller.user.id}, ${now} FROM r
@@ -161,7 +189,8 @@ export class ResourcesService {
           SELECT ${this.#d.outbox.newEventId()}, ${TOPIC.resourceCreated}, 'resource', r.id, ${JSON.stringify(event)}::jsonb, ${options.traceId ?? null} FROM r
         )
         SELECT r.*, v.data FROM r, v`.execute(tx);
-      const row = rows[0]!;
+      const row = rows[0];
+      if (!row) throw await quotaExceeded(tx, caller.user.id, bytes, quota);
       return { status: 201, body: { ...summaryView(row), data: row.data } satisfies ResourceView };
     };
     // Without an Idempotency-Key the statement needs no transaction of its own.
@@ -218,10 +247,11 @@ export class ResourcesService {
 
   /**
    * Changes name, metadata and/or data. New data appends version n+1; name and metadata
-   * alone change the resource without a version. `expectedVersion` (If-Match) that is not
-   * the current version is PRECONDITION_FAILED.
+   * alone change the resource without a version. Every change bumps the revision. A
+   * precondition (If-Match) the resource no longer meets is PRECONDITION_FAILED. New data
+   * past the version cap, or bytes past the owner's quota, are UNPROCESSABLE_ENTITY.
    */
-  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>, expectedVersion?: ExpectedVersion, options: WriteOptions = {}): Promise<ResourceView> {
+  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>, expected: Precondition = {}, options: WriteOptions = {}): Promise<ResourceView> {
     const caller = requireSignedIn(principal);
     const patch = validateResourcePatch(input, this.#d.maxDataBytes);
     const current = await this.#readable(caller, rawId, 'read');
@@ -231,14 +261,19 @@ export class ResourcesService {
     }
     // Nothing to change: no write, no event; the precondition still holds or fails.
     if (Object.keys(patch).length === 0) {
-      assertVersion(current.version, expectedVersion);
+      assertPrecondition(current, expected);
       return current;
     }
-    return this.#change(caller, current.id, expectedVersion, options, async (tx, locked) => {
+    return this.#change(caller, current.id, expected, options, async (tx, locked) => {
       // Checked again on the locked row: a concurrent change to name or metadata may have
       // moved the resource out of (or the change into) what the caller may update.
       assertMay(caller, 'update', locked);
       assertMay(caller, 'update', { ...locked, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}) });
+      if (patch.data !== undefined) assertVersionRoom(locked.version, this.#d.maxVersions);
+      // New data adds its bytes; new metadata replaces the old (not versioned).
+      const bytes =
+        (patch.data !== undefined ? storedBytes(patch.data) : 0) + (patch.metadata !== undefined ? storedBytes(patch.metadata) - storedBytes(locked.metadata) : 0);
+      await chargeStorage(tx, locked.ownerId, bytes, this.#d.storageQuotaBytes);
       const now = new Date();
       const version = patch.data !== undefined ? locked.version + 1 : locked.version;
       const row = await tx
@@ -247,6 +282,8 @@ export class ResourcesService {
           ...(patch.name !== undefined ? { name: patch.name } : {}),
           ...(patch.metadata !== undefined ? { metadata: JSON.stringify(patch.metadata) } : {}),
           version,
+          revision: locked.revision + 1,
+          storage_bytes: sql<string>`greatest(storage_bytes + ${bytes}::bigint, 0)`,
           updated_at: now,
         })
         .where('id', '=', locked.id)
@@ -271,9 +308,18 @@ export class ResourcesService {
     const work = async (tx: Database['db']) => {
       const locked = await this.#lock(tx, current.id);
       assertMay(caller, 'update', locked);
+      assertVersionRoom(locked.version, this.#d.maxVersions);
+      // A restored version is a new version: its bytes count again.
+      const bytes = storedBytes(source.data);
+      await chargeStorage(tx, locked.ownerId, bytes, this.#d.storageQuotaBytes);
       const now = new Date();
       const version = locked.version + 1;
-      const row = await tx.updateTable('resources').set({ version, updated_at: now }).where('id', '=', locked.id).returning(SUMMARY_COLUMNS).executeTakeFirstOrThrow();
+      const row = await tx
+        .updateTable('resources')
+        .set({ version, revision: locked.revision + 1, storage_bytes: sql<string>`storage_bytes + ${bytes}::bigint`, updated_at: now })
+        .where('id', '=', locked.id)
+        .returning(SUMMARY_COLUMNS)
+        .executeTakeFirstOrThrow();
       const data = await appendVersion(tx, { resourceId: locked.id, version, data: source.data, authorId: caller.user.id, at: now });
       const view: ResourceView = { ...summaryView(row), data };
       await this.#d.outbox.write(tx, { topic: TOPIC.resourceRestored, payload: { ...eventPayload(view, caller), restoredFrom: n }, traceId: options.traceId });
@@ -299,7 +345,9 @@ export class ResourcesService {
       assertMay(caller, 'delete', locked);
       // The resource and its holders as they are when it goes (a share may have come since).
       const holders = await this.#shareHolders(current.id, tx);
-      await tx.deleteFrom('resources').where('id', '=', current.id).execute();
+      const gone = await tx.deleteFrom('resources').where('id', '=', current.id).returning(['owner_id', 'storage_bytes']).executeTakeFirstOrThrow();
+      // Its history goes with it: the owner gets those bytes back.
+      await chargeStorage(tx, gone.owner_id, -Number(gone.storage_bytes), this.#d.storageQuotaBytes);
       await this.#d.outbox.write(tx, { topic: TOPIC.resourceDeleted, payload: { ...eventPayload(locked, caller), sharedWith: holders }, traceId: options.traceId });
     });
     this.#d.outbox.committed();
@@ -430,19 +478,19 @@ export class ResourcesService {
 
   /**
    * A change under the resource's row lock: concurrent writers serialise here, so versions
-   * stay contiguous, and an expected version is compared with the locked, current one.
+   * stay contiguous, and a precondition is compared with the locked, current row.
    */
   async #change(
     caller: Principal,
     id: string,
-    expectedVersion: ExpectedVersion,
+    expected: Precondition,
     options: WriteOptions,
     apply: (tx: Database['db'], locked: ResourceSummary) => Promise<ResourceView>,
   ): Promise<ResourceView> {
     await this.#d.cache.invalidate([resourceCacheKey(id)], INVALIDATION_HOLD_MS);
     const view = await this.#d.database.db.transaction().execute(async (tx) => {
       const locked = await this.#lock(tx, id);
-      assertVersion(locked.version, expectedVersion);
+      assertPrecondition(locked, expected);
       const changed = await apply(tx, locked);
       await this.#d.outbox.write(tx, { topic: TOPIC.resourceUpdated, payload: eventPayload(changed, caller), traceId: options.traceId });
       return changed;
@@ -484,7 +532,9 @@ export class ResourcesService {
   async #load(id: string): Promise<ResourceView | undefined> {
     const key = resourceCacheKey(id);
     const cached = await this.#d.cache.get<ResourceView | Invalidated>(key);
-    if (cached && !isInvalidated(cached)) return cached;
+    // An entry cached before revisions existed (an instance not yet upgraded, sharing Redis)
+    // has none to serve as the ETag: read the row instead.
+    if (cached && !isInvalidated(cached) && typeof cached.revision === 'number') return cached;
     const row = await this.#d.database.db
       .selectFrom('resources')
       .innerJoin('resource_versions', (join) => join.onRef('resource_versions.resource_id', '=', 'resources.id').onRef('resource_versions.version', '=', 'resources.version'))
@@ -569,13 +619,19 @@ function assertMay(caller: Principal, action: 'update' | 'delete', resource: Res
   if (!can(caller.ability, action, 'resource', resourceRecord(resource))) throw appError('FORBIDDEN', `You may not ${action} this resource.`);
 }
 
-/** PRECONDITION_FAILED, with the current ETag, when an expected version is not the current one. */
-function assertVersion(current: number, expected: ExpectedVersion): void {
-  if (expected === undefined) return;
-  const accepted = typeof expected === 'number' ? [expected] : expected;
-  if (!accepted.includes(current)) {
-    const wanted = accepted.length === 0 ? 'none of the given tags' : accepted.join(' or ');
-    throw appError('PRECONDITION_FAILED', `The resource is at version ${current}, not ${wanted}.`, { headers: { etag: `"${current}"` } });
+/**
+ * PRECONDITION_FAILED, with the current ETag (its revision), when the resource is not where
+ * the write expects it: an expected revision that is not the current one (whatever changed
+ * since: name, metadata, data or owner), or an expected data version that is not current.
+ */
+function assertPrecondition(current: ResourceSummary, expected: Precondition): void {
+  const etag = { headers: { etag: `"${current.revision}"` } };
+  if (expected.revisions !== undefined && !expected.revisions.includes(current.revision)) {
+    const wanted = expected.revisions.length === 0 ? 'none of the given tags' : expected.revisions.join(' or ');
+    throw appError('PRECONDITION_FAILED', `The resource is at revision ${current.revision}, not ${wanted}: it changed since.`, etag);
+  }
+  if (expected.version !== undefined && expected.version !== current.version) {
+    throw appError('PRECONDITION_FAILED', `The resource is at version ${current.version}, not ${expected.version}.`, etag);
   }
 }
 

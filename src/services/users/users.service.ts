@@ -184,13 +184,18 @@ export class UsersService {
       const stillOwned = await tx.selectFrom('resources').select('id').where('owner_id', '=', id).limit(1).executeTakeFirst();
       if (stillOwned) {
         if (transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
+        // A new owner is a change of the record: its revision (the ETag) moves on.
         const rows = await tx
           .updateTable('resources')
-          .set({ owner_id: transferTo, updated_at: new Date() })
+          .set((eb) => ({ owner_id: transferTo, revision: eb('revision', '+', 1), updated_at: new Date() }))
           .where('owner_id', '=', id)
-          .returning(['id', 'owner_id', 'name', 'type', 'metadata', 'version', 'created_at'])
+          .returning(['id', 'owner_id', 'name', 'type', 'metadata', 'version', 'created_at', 'storage_bytes'])
           .execute();
         moved = rows.map((r) => resourceCacheKey(r.id));
+        // Their bytes now count against the heir's quota. An admin's transfer is never
+        // refused for it: the heir may end up over quota, and then only frees space.
+        const bytes = rows.reduce((sum, r) => sum + Number(r.storage_bytes), 0);
+        await tx.updateTable('users').set({ storage_bytes: sql<string>`storage_bytes + ${bytes}::bigint` }).where('id', '=', transferTo).execute();
         // A new owner is a change of each resource: its watchers and its new owner hear of it.
         const events = rows.map((r) => ({
           topic: TOPIC.resourceUpdated,

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { migrateDown, migrateUp } from '../../src/infra/database/index.js';
+import { DATABASE_KINDS } from '../support/databases.js';
+import { assertGraphqlError, data, gql } from '../support/graphql.js';
+import { as, assertProblem, bearer, login, registerRaw, type Session } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+interface Resource {
+  id: string;
+  version: number;
+  revision: number;
+}
+
+interface Usage {
+  storageBytes: number;
+  storageQuotaBytes: number | null;
+}
+
+const R = '/api/v1/resources';
+const QUOTA = 10_000;
+const MAX_VERSIONS = 3;
+
+/** Bytes a value counts for: its compact UTF-8 JSON (docs/limits.md "Storage quota"). */
+const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+/** Data of exactly `n` bytes of JSON. */
+const sized = (n: number) => ({ pad: 'x'.repeat(n - bytes({ pad: '' })) });
+
+async function usageOf(t: TestServer, s: Session): Promise<Usage> {
+  const me = await as(t, s.token, 'GET', '/api/v1/auth/me');
+  assert.equal(me.statusCode, 200, me.body);
+  return (me.json() as { usage: Usage }).usage;
+}
+
+/**
+ * Quotas (issue 12 point 5, docs/limits.md "Storage quota and version cap"): the bytes of
+ * every version's data and metadata count against the owner's quotas.storageBytesPerUser, a
+ * resource has at most resources.maxVersions versions, each refusal is a 422 naming the limit
+ * and its figures, and /auth/me (REST and GraphQL) shows the figures.
+ */
+for (const kind of DATABASE_KINDS) {
+  describe(`resources: storage quota and version cap (${kind})`, () => {
+    let t: TestServer;
+    let admin: Session;
+    const sessions: Record<string, Session> = {};
+    before(async () => {
+      t = await startTestServer(kind, { config: { 'quotas.storageBytesPerUser': QUOTA, 'resources.maxVersions': MAX_VERSIONS } });
+      for (const name of ['Admin', 'Quinn', 'Vera', 'Gus', 'Heir', 'Gone']) {
+        const email = `${name.toLowerCase()}@quota.example`;
+        assert.equal((await registerRaw(t, { email, name, password: `${name} quota passphrase` })).statusCode, 201);
+        sessions[name] = await login(t, email, `${name} quota passphrase`);
+      }
+      admin = sessions.Admin!;
+    });
+    after(() => t.close());
+
+    const usage = (s: Session) => usageOf(t, s);
+    const create = (s: Session, body: Record<string, unknown>) => as(t, s.token, 'POST', R, { name: 'Doc', type: 'doc', ...body });
+
+    it('shows usage in /auth/me, changing with every write and freed by a delete', async () => {
+      const quinn = sessions.Quinn!;
+      assert.deepEqual(await usage(quinn), { storageBytes: 0, storageQuotaBytes: QUOTA });
+      const doc = (await create(quinn, { data: { n: 1 }, metadata: { tag: 'a' } })).json() as Resource;
+      let expected = bytes({ n: 1 }) + bytes({ tag: 'a' });
+      assert.deepEqual(await usage(quinn), { storageBytes: expected, storageQuotaBytes: QUOTA });
+      // New data adds a version's bytes; new metadata replaces the old.
+      assert.equal((await as(t, quinn.token, 'PATCH', `${R}/${doc.id}`, { data: { n: 22 }, metadata: { tag: 'longer' } })).statusCode, 200);
+      expected += bytes({ n: 22 }) + bytes({ tag: 'longer' }) - bytes({ tag: 'a' });
+      assert.equal((await usage(quinn)).storageBytes, expected);
+      // A restored version counts again: it is a new version.
+      assert.equal((await as(t, quinn.token, 'POST', `${R}/${doc.id}/versions/1/restore`)).statusCode, 200);
+      expected += bytes({ n: 1 });
+      assert.equal((await usage(quinn)).storageBytes, expected);
+      // GraphQL's me says the same.
+      const me = await data<{ me: { usage: Usage } }>(t, '{ me { usage { storageBytes storageQuotaBytes } } }', undefined, quinn.token);
+      assert.deepEqual(me.me.usage, { storageBytes: expected, storageQuotaBytes: QUOTA });
+      assert.equal((await as(t, quinn.token, 'DELETE', `${R}/${doc.id}`)).statusCode, 204);
+      assert.equal((await usage(quinn)).storageBytes, 0, 'the history went with the resource');
+    });
+
+    it('refuses a create, a new version, a metadata change and a restore past the quota with 422 naming the limit and the figures', async () => {
+      const vera = sessions.Vera!;
+      const big = (await create(vera, { data: sized(6000) })).json() as Resource;
+      const held = 6000 + bytes({});
+      assert.equal((await usage(vera)).storageBytes, held);
+
+      const refused = await create(vera, { data: sized(5000) });
+      const problem = assertProblem(refused, 422, 'UNPROCESSABLE_ENTITY');
+      assert.match(problem.detail, /quotas\.storageBytesPerUser/);
+      assert.match(problem.detail, new RegExp(`hold ${held} of ${QUOTA} bytes`));
+      assert.match(problem.detail, new RegExp(`needs ${5000 + bytes({})} more`));
+      const listed = (await as(t, vera.token, 'GET', `${R}?ownerId=${vera.user.id}`)).json() as { items: unknown[] };
+      assert.equal(listed.items.length, 1, 'nothing was created');
+      assert.equal((await usage(vera)).storageBytes, held, 'nothing was charged');
+
+      assertProblem(await as(t, vera.token, 'PATCH', `${R}/${big.id}`, { data: sized(5000) }), 422, 'UNPROCESSABLE_ENTITY');
+      assertProblem(await as(t, vera.token, 'PATCH', `${R}/${big.id}`, { metadata: sized(5000) }), 422, 'UNPROCESSABLE_ENTITY');
+      assertProblem(await as(t, vera.token, 'POST', `${R}/${big.id}/versions/1/restore`), 422, 'UNPROCESSABLE_ENTITY');
+      const still = (await as(t, vera.token, 'GET', `${R}/${big.id}`)).json() as Resource;
+      assert.deepEqual([still.version, still.revision], [1, 1], 'no refused write left a trace');
+      assert.equal((await usage(vera)).storageBytes, held);
+
+      // GraphQL refuses with the same code; within the quota, writes go through again.
+      const over = await gql(t, 'mutation($d: JSON) { createResource(input: { name: "G", type: "doc", data: $d }) { id } }', { d: sized(5000) }, vera.token);
+      assert.match(assertGraphqlError(over.body, 'UNPROCESSABLE_ENTITY').message, /quotas\.storageBytesPerUser/);
+      assert.equal((await create(vera, { data: sized(3000) })).statusCode, 201);
+      // A refused create under an Idempotency-Key releases the key (its answer is not kept).
+      const keyed = () => t.app.inject({ method: 'POST', url: R, headers: { ...bearer(vera.token), 'idempotency-key': 'quota-1' }, payload: { name: 'Keyed', type: 'doc', data: sized(5000) } });
+      assertProblem(await keyed(), 422, 'UNPROCESSABLE_ENTITY');
+      // Deleting frees the bytes for new writes.
+      assert.equal((await as(t, vera.token, 'DELETE', `${R}/${big.id}`)).statusCode, 204);
+      const retried = await keyed();
+      assert.equal(retried.statusCode, 201, retried.body);
+      assert.equal(retried.headers['idempotent-replayed'], undefined);
+    });
+
+    it('charges the owner for what a user it shared with writes, and moves the bytes with the resources on transfer', async () => {
+      const gus = sessions.Gus!;
+      const heir = sessions.Heir!;
+      const gone = sessions.Gone!;
+      const doc = (await create(gone, { data: sized(4000) })).json() as Resource;
+      assert.equal((await as(t, gone.token, 'POST', `${R}/${doc.id}/shares`, { userId: gus.user.id, actions: ['update'] })).statusCode, 201);
+      assert.equal((await as(t, gus.token, 'PATCH', `${R}/${doc.id}`, { data: sized(4000) })).statusCode, 200);
+      assert.equal((await usage(gus)).storageBytes, 0, 'the editor spends nothing of its own');
+      const held = 8000 + bytes({});
+      assert.equal((await usage(gone)).storageBytes, held);
+      // The share is not a way around the owner's quota.
+      assertProblem(await as(t, gus.token, 'PATCH', `${R}/${doc.id}`, { data: sized(4000) }), 422, 'UNPROCESSABLE_ENTITY');
+
+      assert.equal((await as(t, admin.token, 'DELETE', `/api/v1/users/${gone.user.id}?transferTo=${heir.user.id}`)).statusCode, 204);
+      assert.equal((await usage(heir)).storageBytes, held, 'the heir holds the bytes now');
+      assertProblem(await create(heir, { data: sized(4000) }), 422, 'UNPROCESSABLE_ENTITY');
+    });
+
+    it('refuses a version past resources.maxVersions with 422 naming the cap, while name and metadata still change', async () => {
+      const quinn = sessions.Quinn!;
+      const doc = (await create(quinn, { data: { v: 1 } })).json() as Resource;
+      for (const v of [2, 3]) assert.equal((await as(t, quinn.token, 'PATCH', `${R}/${doc.id}`, { data: { v } })).statusCode, 200);
+      const capped = assertProblem(await as(t, quinn.token, 'PATCH', `${R}/${doc.id}`, { data: { v: 4 } }), 422, 'UNPROCESSABLE_ENTITY');
+      assert.match(capped.detail, /resources\.maxVersions/);
+      assert.match(capped.detail, new RegExp(`${MAX_VERSIONS} of ${MAX_VERSIONS} versions`));
+      assertProblem(await as(t, quinn.token, 'POST', `${R}/${doc.id}/versions/1/restore`), 422, 'UNPROCESSABLE_ENTITY');
+      const gqlCapped = await gql(t, 'mutation($id: ID!) { updateResource(id: $id, input: { data: 5 }) { version } }', { id: doc.id }, quinn.token);
+      assert.match(assertGraphqlError(gqlCapped.body, 'UNPROCESSABLE_ENTITY').message, /resources\.maxVersions/);
+      const renamed = await as(t, quinn.token, 'PATCH', `${R}/${doc.id}`, { name: 'Still renamable', metadata: { ok: true } });
+      assert.equal(renamed.statusCode, 200, renamed.body);
+      assert.equal((renamed.json() as Resource).version, MAX_VERSIONS);
+    });
+  });
+
+  describe(`resources: unlimited storage (${kind})`, () => {
+    let t: TestServer;
+    before(async () => {
+      t = await startTestServer(kind, { config: { 'quotas.storageBytesPerUser': 0 } });
+    });
+    after(() => t.close());
+
+    it('shows a null quota and still counts the bytes', async () => {
+      assert.equal((await registerRaw(t, { email: 'free@quota.example', name: 'Free', password: 'Free quota passphrase' })).statusCode, 201);
+      const free = await login(t, 'free@quota.example', 'Free quota passphrase');
+      assert.equal((await as(t, free.token, 'POST', R, { name: 'Big', type: 'doc', data: sized(20_000) })).statusCode, 201);
+      const me = (await as(t, free.token, 'GET', '/api/v1/auth/me')).json() as { usage: Usage };
+      assert.deepEqual(me.usage, { storageBytes: 20_000 + bytes({}), storageQuotaBytes: null });
+    });
+  });
+
+  describe(`resources: migration 0005 over existing history (${kind})`, () => {
+    let t: TestServer;
+    before(async () => {
+      t = await startTestServer(kind);
+    });
+    after(() => t.close());
+
+    it('starts each revision at its version (tags clients hold stay valid) and counts the bytes already written', async () => {
+      assert.equal((await registerRaw(t, { email: 'old@quota.example', name: 'Old', password: 'Old quota passphrase' })).statusCode, 201);
+      const old = await login(t, 'old@quota.example', 'Old quota passphrase');
+      const doc = (await as(t, old.token, 'POST', R, { name: 'Old', type: 'doc', metadata: { a: 1 }, data: { v: 1 } })).json() as Resource;
+      assert.equal((await as(t, old.token, 'PATCH', `${R}/${doc.id}`, { data: { v: 2 } })).statusCode, 200);
+      // Back to the schema before 0005 (and whatever came after it), with this history in it, then forward again.
+      const reverted: string[] = [];
+      while (!reverted.includes('0005_quotas_and_revisions')) {
+        const step = await migrateDown(t.server.database.db);
+        assert.equal(step.length, 1, `reverted ${reverted.join(', ')} without reaching 0005`);
+        reverted.push(...step);
+      }
+      assert.deepEqual(await migrateUp(t.server.database.db), [...reverted].reverse());
+
+      const { rows } = await sql<{ revision: number; version: number; bytes: string; expected: string }>`
+        SELECT r.revision, r.version, r.storage_bytes AS bytes,
+          octet_length(r.metadata::text) + (SELECT sum(octet_length(v.data::text)) FROM resource_versions v WHERE v.resource_id = r.id) AS expected
+        FROM resources r WHERE r.id = ${doc.id}`.execute(t.server.database.db);
+      assert.equal(rows[0]!.revision, 2);
+      assert.equal(rows[0]!.version, 2);
+      assert.equal(Number(rows[0]!.bytes), Number(rows[0]!.expected));
+      assert.equal((await as(t, old.token, 'GET', `${R}/${doc.id}`)).headers.etag, '"2"');
+      assert.equal((await usageOf(t, old)).storageBytes, Number(rows[0]!.expected), "the owner's count is the sum over what it owns");
+    });
+  });
+}
