@@ -21,23 +21,35 @@ export interface DiffLimits {
   maxPatchBytes: number;
   /** Arrays whose differing middles span more cells than this are aligned index by index. */
   maxTableCells: number;
+  /** Milliseconds of the event loop one diff may hold, whatever its work (see `charge`). */
+  maxMs: number;
 }
 
 /**
  * ~50 ms of one core at most on the development machine (bench/diff-worst.ts measures the worst
  * shapes); a patch no larger than the largest version (resources.maxDataBytes' default).
  */
-export const DIFF_LIMITS: DiffLimits = Object.freeze({ maxWork: 4_000_000, maxPatchBytes: 1_048_576, maxTableCells: 1_000_000 });
-/** Characters copied into a path per unit of work. */
+export const DIFF_LIMITS: DiffLimits = Object.freeze({ maxWork: 3_000_000, maxPatchBytes: 1_048_576, maxTableCells: 1_000_000, maxMs: 40 });
+/**
+ * Units of work, weighed to take about the same time each (bench/diff-worst.ts): a cell of an
+ * edit table or an element visited is 1, a member of an object (a lookup in what is often a
+ * hash table) KEY, an operation emitted OP, and every CHARS_PER_UNIT characters copied 1.
+ */
+const KEY = 8;
+const OP = 8;
 const CHARS_PER_UNIT = 16;
+/** How often (in units) the clock is read. */
+const CLOCK_EVERY = 16_384;
 /** What a patch operation costs beyond its path and value: `{"op":"replace","path":,"value":}`. */
 const OP_OVERHEAD_BYTES = 32;
 
-export type DiffOutcome = { ok: true; patch: Operation[]; bytes: number } | { ok: false; limit: 'work' | 'size' };
+/** Which limit refused a diff: its work, its patch's size (both fixed by the data), or the clock. */
+export type DiffLimit = 'work' | 'size' | 'time';
+export type DiffOutcome = { ok: true; patch: Operation[]; bytes: number } | { ok: false; limit: DiffLimit };
 
 /** Thrown inside the diff when the budget is spent; never leaves this module. */
 class Spent {
-  constructor(readonly limit: 'work' | 'size') {}
+  constructor(readonly limit: DiffLimit) {}
 }
 
 interface NodeInfo {
@@ -58,17 +70,26 @@ class Differ {
   readonly #info = new WeakMap<object, NodeInfo>();
   readonly #limits: DiffLimits;
 
+  #checkAt = 0;
+  readonly #deadline: number;
+
   constructor(limits: DiffLimits) {
     this.#limits = limits;
+    this.#deadline = performance.now() + limits.maxMs;
   }
 
   charge(units: number): void {
     this.work += units;
+    if (this.work < this.#checkAt) return;
     if (this.work > this.#limits.maxWork) throw new Spent('work');
+    // The clock, every CLOCK_EVERY units: a safety net for a machine slower (or busier) than
+    // the one the units were calibrated on.
+    if (performance.now() > this.#deadline) throw new Spent('time');
+    this.#checkAt = Math.min(this.work + CLOCK_EVERY, this.#limits.maxWork + 1);
   }
 
   emit(op: Operation, valueBytes: number): void {
-    this.charge(1);
+    this.charge(OP);
     this.bytes += OP_OVERHEAD_BYTES + op.path.length + valueBytes;
     if (this.bytes > this.#limits.maxPatchBytes) throw new Spent('size');
     this.patch.push(op);
@@ -86,7 +107,7 @@ class Differ {
   object(a: Record<string, unknown>, b: Record<string, unknown>, path: string): void {
     const aKeys = Object.keys(a);
     const bKeys = Object.keys(b);
-    this.charge(aKeys.length + bKeys.length);
+    this.charge(KEY * (aKeys.length + bKeys.length));
     for (const key of aKeys) {
       if (!hasOwn(b, key)) this.emit({ op: 'remove', path: this.child(path, key) }, 0);
       else if (a[key] !== b[key]) {
@@ -241,7 +262,7 @@ class Differ {
       }
     } else {
       const keys = Object.keys(v);
-      this.charge(1 + keys.length);
+      this.charge(1 + KEY * keys.length);
       hash = 0x7f4a7c15;
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
@@ -316,8 +337,8 @@ export function diffJson(from: unknown, to: unknown, limits: DiffLimits = DIFF_L
 }
 
 /** The refusal of a diff over a limit: what to do instead. */
-export function diffTooLarge(limit: 'work' | 'size', limits: DiffLimits = DIFF_LIMITS): AppError {
-  const what = limit === 'work' ? 'would take too long to compute' : `would be larger than ${limits.maxPatchBytes} bytes`;
+export function diffTooLarge(limit: DiffLimit, limits: DiffLimits = DIFF_LIMITS): AppError {
+  const what = limit === 'size' ? `would be larger than ${limits.maxPatchBytes} bytes` : 'would take too long to compute';
   return appError('UNPROCESSABLE_ENTITY', `The diff between these versions is too large: it ${what}. Read both versions instead.`);
 }
 

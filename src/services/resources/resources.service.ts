@@ -14,7 +14,7 @@ import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagin
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { iso } from '../shared/views.js';
 import { FieldProblems } from '../users/input.js';
-import { diffJson, diffTooLarge } from './diff.js';
+import { diffJson, diffTooLarge, type DiffLimit } from './diff.js';
 import { jsonBytes, validateNewResource, validateResourcePatch } from './input.js';
 
 export interface ResourceSummary {
@@ -93,7 +93,7 @@ const SUMMARY_COLUMNS = [
 const CACHEABLE_BYTES = 64 * 1024;
 
 /** A computed diff, or which limit refused it (see `diff`). */
-type CachedDiff = { patch: Operation[] } | { tooLarge: 'work' | 'size' };
+type CachedDiff = { patch: Operation[] } | { tooLarge: Exclude<DiffLimit, 'time'> };
 const diffCacheKey = (id: string, from: number, to: number): string => `res-diff:${id}:${from}:${to}`;
 
 const notFound = () => appError('NOT_FOUND', 'No such resource.');
@@ -354,7 +354,8 @@ export class ResourcesService {
     const [a, b] = await Promise.all([this.#version(resource.id, from), this.#version(resource.id, to)]);
     const outcome = diffJson(a.data, b.data);
     if (!outcome.ok) {
-      await this.#d.cache.add<CachedDiff>(key, { tooLarge: outcome.limit }, this.#d.cacheTtlMs);
+      // Work and size are the data's; the clock is also the machine's load, so not kept.
+      if (outcome.limit !== 'time') await this.#d.cache.add<CachedDiff>(key, { tooLarge: outcome.limit }, this.#d.cacheTtlMs);
       throw diffTooLarge(outcome.limit);
     }
     // Large patches are recomputed rather than kept, like large documents.
