@@ -102,6 +102,24 @@ const shapes: Shape[] = [
     },
   },
   {
+    name: 'records',
+    what: '30,000 records of 5 small fields, one changed in the middle',
+    build: () => {
+      const records = (v: number) => range(30_000).map((i) => ({ a: i, b: 2, c: 3, d: i === 15_000 ? v : 4, e: 5 }));
+      return [records(4), records(9)];
+    },
+  },
+  {
+    name: 'small-keys',
+    what: 'one object of 90,000 one-to-five-character keys, one removed and one added',
+    build: () => {
+      const a = wide(90_000, () => 0);
+      const b: Record<string, Json> = { ...a, extra: 1 };
+      delete b.k5;
+      return [a, b];
+    },
+  },
+  {
     name: 'long-strings',
     what: '64 strings of 16 KiB alike but for one middle character',
     build: () => {

@@ -7,15 +7,16 @@ import { appError, type AppError } from '../../core/errors.js';
  *
  * Why not rfc6902's createPatch: its array diff fills an n·m table whose every cell compares
  * two elements with a full nested diff, so two 1 MiB versions of ~46 wide objects took 4.5 s
- * of synchronous CPU (issue 12). Here every unit of work is charged to one budget (each key
- * or element visited, each table cell, each operation, each path built), array elements are
- * aligned by a hash computed once per value (not by a nested diff), and the patch's size is
- * counted as it is built. Past either limit the diff is refused
- * (UNPROCESSABLE_ENTITY): reading both versions is then cheaper for everyone.
+ * of synchronous CPU (issue 12). Here every unit of work is charged to one budget (each
+ * member or element visited, each table cell, each operation, each path built), the common
+ * ends of arrays are found by an equality walk that stops at the first difference, the rest
+ * is aligned by a hash of bounded cost per element (not by a nested diff), and the patch's
+ * size is counted as it is built. Past a limit the diff is refused (UNPROCESSABLE_ENTITY):
+ * reading both versions is then cheaper for everyone.
  */
 
 export interface DiffLimits {
-  /** Units of work (see `Budget`) one diff may spend. */
+  /** Units of work (see KEY below) one diff may spend; fixed by the data, so a refusal can be cached. */
   maxWork: number;
   /** Largest patch, in bytes of JSON (about: strings counted in UTF-16 units). */
   maxPatchBytes: number;
@@ -26,15 +27,19 @@ export interface DiffLimits {
 }
 
 /**
- * ~50 ms of one core at most on the development machine (bench/diff-worst.ts measures the worst
- * shapes); a patch no larger than the largest version (resources.maxDataBytes' default).
+ * The work of about 50 ms of one core on the development machine (bench/diff-worst.ts, the
+ * worst shapes of 1 MiB); a patch no larger than the largest version (resources.maxDataBytes'
+ * default); a clock below the 50 ms target, leaving time to send the patch.
  */
-export const DIFF_LIMITS: DiffLimits = Object.freeze({ maxWork: 3_000_000, maxPatchBytes: 1_048_576, maxTableCells: 1_000_000, maxMs: 40 });
+export const DIFF_LIMITS: DiffLimits = Object.freeze({ maxWork: 4_000_000, maxPatchBytes: 1_048_576, maxTableCells: 1_000_000, maxMs: 40 });
+
 /**
- * Units of work, weighed to take about the same time each (bench/diff-worst.ts): a cell of an
- * edit table or an element visited is 1, a member of an object (a lookup in what is often a
- * hash table) KEY, an operation emitted OP, and every CHARS_PER_UNIT characters copied 1.
+ * Units of work, weighed to take about the same time each (bench/diff-worst.ts): an element
+ * or scalar visited is 1, a cell of an edit table CELL, a member of an object KEY and more in a
+ * large one (see `keys`), an operation emitted OP, and every CHARS_PER_UNIT characters of a
+ * key copied into a path 1.
  */
+const CELL = 2;
 const KEY = 8;
 const OP = 8;
 const CHARS_PER_UNIT = 16;
@@ -42,6 +47,10 @@ const CHARS_PER_UNIT = 16;
 const CLOCK_EVERY = 16_384;
 /** What a patch operation costs beyond its path and value: `{"op":"replace","path":,"value":}`. */
 const OP_OVERHEAD_BYTES = 32;
+/** Members (first and last) of each container, and characters of each string end, a hash reads. */
+const SAMPLE = 8;
+/** Levels of containers a hash descends. */
+const HASH_DEPTH = 3;
 
 /** Which limit refused a diff: its work, its patch's size (both fixed by the data), or the clock. */
 export type DiffLimit = 'work' | 'size' | 'time';
@@ -52,25 +61,29 @@ class Spent {
   constructor(readonly limit: DiffLimit) {}
 }
 
-interface NodeInfo {
-  /** Different hashes, different values; equal hashes, probably equal. */
-  hash: number;
-  bytes: number;
-}
-
 const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+/**
+ * An own member of a JSON object, or undefined: one lookup, as a JSON value is never
+ * undefined nor a function (what an object inherits), and only `__proto__` inherits an object.
+ */
+const member = (o: Record<string, unknown>, k: string): unknown => {
+  const v = o[k];
+  return typeof v === 'function' || (k === '__proto__' && !hasOwn(o, k)) ? undefined : v;
+};
 const isContainer = (v: unknown): v is object => typeof v === 'object' && v !== null;
+const isObject = (v: unknown): v is Record<string, unknown> => isContainer(v) && !Array.isArray(v);
 const escapeToken = (token: string) => (token.includes('~') || token.includes('/') ? token.replace(/~/g, '~0').replace(/\//g, '~1') : token);
+const F64 = new Float64Array(1);
+const U32 = new Uint32Array(F64.buffer);
 
 class Differ {
   readonly patch: Operation[] = [];
   work = 0;
   bytes = 0;
-  /** Hash and size of each object and array, computed once per diff. */
-  readonly #info = new WeakMap<object, NodeInfo>();
   readonly #limits: DiffLimits;
-
   #checkAt = 0;
+  /** Cells of the edit tables filled so far. */
+  #cells = 0;
   readonly #deadline: number;
 
   constructor(limits: DiffLimits) {
@@ -83,14 +96,16 @@ class Differ {
     if (this.work < this.#checkAt) return;
     if (this.work > this.#limits.maxWork) throw new Spent('work');
     // The clock, every CLOCK_EVERY units: a safety net for a machine slower (or busier) than
-    // the one the units were calibrated on.
+    // the one the units were weighed on.
     if (performance.now() > this.#deadline) throw new Spent('time');
     this.#checkAt = Math.min(this.work + CLOCK_EVERY, this.#limits.maxWork + 1);
   }
 
-  emit(op: Operation, valueBytes: number): void {
+  /** Appends an operation; an added or replacing value is measured only up to the bytes left. */
+  emit(op: Operation): void {
     this.charge(OP);
-    this.bytes += OP_OVERHEAD_BYTES + op.path.length + valueBytes;
+    this.bytes += OP_OVERHEAD_BYTES + op.path.length;
+    if ('value' in op) this.bytes += this.size(op.value, this.#limits.maxPatchBytes - this.bytes);
     if (this.bytes > this.#limits.maxPatchBytes) throw new Spent('size');
     this.patch.push(op);
   }
@@ -100,44 +115,46 @@ class Differ {
     this.charge(1);
     if (a === b) return;
     if (Array.isArray(a) && Array.isArray(b)) return this.array(a, b, path);
-    if (isContainer(a) && isContainer(b) && !Array.isArray(a) && !Array.isArray(b)) return this.object(a as Record<string, unknown>, b as Record<string, unknown>, path);
-    this.emit({ op: 'replace', path, value: b }, this.info(b).bytes);
+    if (isObject(a) && isObject(b)) return this.object(a, b, path);
+    this.emit({ op: 'replace', path, value: b });
   }
 
   object(a: Record<string, unknown>, b: Record<string, unknown>, path: string): void {
-    const aKeys = Object.keys(a);
-    const bKeys = Object.keys(b);
-    this.charge(KEY * (aKeys.length + bKeys.length));
+    const aKeys = this.keys(a);
+    const bKeys = this.keys(b);
+    let shared = 0;
     for (const key of aKeys) {
-      if (!hasOwn(b, key)) this.emit({ op: 'remove', path: this.child(path, key) }, 0);
-      else if (a[key] !== b[key]) {
+      const y = member(b, key);
+      if (y === undefined) this.emit({ op: 'remove', path: this.child(path, key) });
+      else {
+        shared++;
+        const x = a[key];
         // Scalars are compared here, without building the key's path unless they differ.
-        const [x, y] = [a[key], b[key]];
+        if (x === y) continue;
         if (isContainer(x) || isContainer(y)) this.value(x, y, this.child(path, key));
-        else this.emit({ op: 'replace', path: this.child(path, key), value: y }, this.info(y).bytes);
+        else this.emit({ op: 'replace', path: this.child(path, key), value: y });
       }
     }
+    // Every key of b is one of a's: nothing to add.
+    if (shared === bKeys.length) return;
     for (const key of bKeys) {
-      if (!hasOwn(a, key)) this.emit({ op: 'add', path: this.child(path, key), value: b[key] }, this.info(b[key]).bytes);
+      if (member(a, key) === undefined) this.emit({ op: 'add', path: this.child(path, key), value: b[key] });
     }
   }
 
   /**
-   * Common ends first; the differing middle by edit distance over element hashes when its
-   * table is small, index by index otherwise. Operations are emitted from the last element
-   * to the first, so each index is still the one of `a` when it applies: while at a[0..i),
-   * the array is a[0..i) followed by the already converted b[j..).
+   * Common ends first (by equality); the differing middle by edit distance over element
+   * hashes when its table is small enough, index by index otherwise. Operations are emitted
+   * from the last element to the first, so each index is still the one of `a` when it
+   * applies: while at a[0..i), the array is a[0..i) followed by the already converted b[j..).
    */
   array(a: unknown[], b: unknown[], path: string): void {
     const [n, m] = [a.length, b.length];
     this.charge(n + m);
     let start = 0;
-    while (start < n && start < m && this.same(a[start], b[start])) start++;
+    while (start < n && start < m && this.equal(a[start], b[start])) start++;
     let end = 0;
-    while (end < n - start && end < m - start && this.same(a[n - 1 - end], b[m - 1 - end])) end++;
-    // The common ends: equal as far as the hashes tell, so diffed anyway (a collision must
-    // not lose a change); an equal pair costs a walk and emits nothing.
-    for (let k = 0; k < end; k++) this.value(a[n - 1 - k], b[m - 1 - k], `${path}/${n - 1 - k}`);
+    while (end < n - start && end < m - start && this.equal(a[n - 1 - end], b[m - 1 - end])) end++;
     const [an, bm] = [n - start - end, m - start - end];
     let i = start + an;
     let j = start + bm;
@@ -148,37 +165,42 @@ class Differ {
     };
     const remove = () => {
       i--;
-      this.emit({ op: 'remove', path: `${path}/${i}` }, 0);
+      this.emit({ op: 'remove', path: `${path}/${i}` });
     };
     const insert = () => {
       j--;
-      this.emit({ op: 'add', path: `${path}/${i}`, value: b[j] }, this.info(b[j]).bytes);
+      this.emit({ op: 'add', path: `${path}/${i}`, value: b[j] });
     };
-    if (an > 0 && bm > 0 && an * bm <= this.#limits.maxTableCells) {
+    // A table is filled only where it is worth it, and tables take at most half the budget,
+    // leaving the rest to walk the data: past that, a longer patch by index is better than a
+    // refusal.
+    const cells = an * bm;
+    if (an > 0 && bm > 0 && cells > 1 && cells <= this.#limits.maxTableCells && CELL * (this.#cells + cells) <= this.#limits.maxWork / 2) {
+      this.#cells += cells;
       for (const step of this.editScript(a, b, start, an, bm)) {
         if (step === 0) pair();
         else if (step === 1) remove();
         else insert();
       }
     } else {
-      // Too long to align (or nothing to align): the extra tail goes, then pairs by index.
-      while (i - start > j - start) remove();
-      while (j - start > i - start) insert();
+      // The extra tail goes (or comes), then the rest pairs by index.
+      while (i > j) remove();
+      while (j > i) insert();
       while (i > start) pair();
     }
-    for (let k = start - 1; k >= 0; k--) this.value(a[k], b[k], `${path}/${k}`);
   }
 
   /**
-   * Levenshtein over the middles a[s..s+an) and b[s..s+bm): keep-or-replace (0), remove (1)
-   * or insert (2), from the last element back; each cell is one unit of work.
+   * Levenshtein over the middles a[s..s+an) and b[s..s+bm): keep-or-diff (0), remove (1) or
+   * insert (2), from the last element back; each cell is CELL units of work. Equal hashes are
+   * only a guide: a kept pair is diffed, so a collision costs patch length, never a change.
    */
   editScript(a: unknown[], b: unknown[], s: number, an: number, bm: number): Uint8Array {
-    this.charge(an * bm);
-    const ha = new Float64Array(an);
-    const hb = new Float64Array(bm);
-    for (let x = 0; x < an; x++) ha[x] = this.info(a[s + x]).hash;
-    for (let y = 0; y < bm; y++) hb[y] = this.info(b[s + y]).hash;
+    this.charge(CELL * an * bm);
+    const ha = new Int32Array(an);
+    const hb = new Int32Array(bm);
+    for (let x = 0; x < an; x++) ha[x] = this.hash(a[s + x], HASH_DEPTH);
+    for (let y = 0; y < bm; y++) hb[y] = this.hash(b[s + y], HASH_DEPTH);
     const w = bm + 1;
     const d = new Uint32Array((an + 1) * w);
     for (let y = 0; y <= bm; y++) d[y] = y;
@@ -209,13 +231,97 @@ class Differ {
     return steps.subarray(0, count);
   }
 
-  /** Equal as far as the hashes tell (the caller diffs what it pairs, so this is only a guide). */
-  same(a: unknown, b: unknown): boolean {
+  /** Deep equality as JSON (key order aside), stopping at the first difference. */
+  equal(a: unknown, b: unknown): boolean {
+    this.charge(1);
     if (a === b) return true;
-    // Two scalars that are not === differ (JSON has no NaN; -0 === 0).
-    if (!isContainer(a) || !isContainer(b)) return false;
-    const [x, y] = [this.info(a), this.info(b)];
-    return x.hash === y.hash && x.bytes === y.bytes;
+    if (Array.isArray(a)) {
+      if (!Array.isArray(b) || a.length !== b.length) return false;
+      for (let k = 0; k < a.length; k++) if (!this.equal(a[k], b[k])) return false;
+      return true;
+    }
+    if (!isObject(a) || !isObject(b)) return false;
+    for (const key of this.keys(a)) {
+      const y = member(b, key);
+      if (y === undefined || !this.equal(a[key], y)) return false;
+    }
+    // Last, as it costs b's keys: an unequal pair has usually been told apart by now.
+    return this.keys(b).length === Object.keys(a).length;
+  }
+
+  /**
+   * A hash of bounded cost: a container's kind and length and its first and last SAMPLE
+   * members (with their keys), HASH_DEPTH levels down; a string's length and its first and
+   * last SAMPLE characters. Equal values hash alike; different ones usually not.
+   */
+  hash(v: unknown, depth: number): number {
+    this.charge(1);
+    switch (typeof v) {
+      case 'string':
+        return this.#text(v, 0x3c6ef372);
+      case 'number':
+        F64[0] = v;
+        return Math.imul(U32[0]! ^ Math.imul(U32[1]!, 0x5bd1e995), 0x01000193) ^ 0x2545f491;
+      case 'boolean':
+        return v ? 0x4f1bbcdc : 0x6a09e667;
+    }
+    if (!isContainer(v)) return 0x1f83d9ab;
+    if (Array.isArray(v)) {
+      let h = Math.imul(v.length ^ 0x9e3779b9, 0x01000193);
+      if (depth === 0) return h;
+      for (const k of sampled(v.length)) h = Math.imul(h ^ this.hash(v[k], depth - 1), 0x01000193);
+      return h;
+    }
+    const keys = this.keys(v);
+    let h = Math.imul(keys.length ^ 0x7f4a7c15, 0x01000193);
+    if (depth === 0) return h;
+    for (const k of sampled(keys.length)) {
+      const key = keys[k]!;
+      h = Math.imul(h ^ this.#text(key, 0x5be0cd19), 0x01000193);
+      h = Math.imul(h ^ this.hash((v as Record<string, unknown>)[key], depth - 1), 0x01000193);
+    }
+    return h;
+  }
+
+  #text(s: string, seed: number): number {
+    const n = s.length;
+    let h = Math.imul(n ^ seed, 0x01000193);
+    for (const c of sampled(n)) h = Math.imul(h ^ s.charCodeAt(c), 0x01000193);
+    return h;
+  }
+
+  /** The JSON size of a value, or anything over `limit` once it is known to exceed it. */
+  size(v: unknown, limit: number): number {
+    this.charge(1);
+    switch (typeof v) {
+      case 'string':
+        return v.length + 2;
+      case 'number':
+        return String(v).length;
+      case 'boolean':
+        return v ? 4 : 5;
+    }
+    if (!isContainer(v)) return 4;
+    let total = 2;
+    if (Array.isArray(v)) {
+      for (let k = 0; k < v.length && total <= limit; k++) total += this.size(v[k], limit - total) + 1;
+      return total;
+    }
+    const keys = this.keys(v);
+    for (let k = 0; k < keys.length && total <= limit; k++) total += keys[k]!.length + 4 + this.size((v as Record<string, unknown>)[keys[k]!], limit - total);
+    return total;
+  }
+
+  /**
+   * An object's keys, charged KEY per member for what is done with it and the listing itself
+   * by its size: an object of over ~1,000 members is a hash table whose keys the engine
+   * collects and sorts, 100-400 ns a key (and the more, the dearer).
+   */
+  keys(o: object): string[] {
+    const keys = Object.keys(o);
+    const n = keys.length;
+    this.charge(Math.ceil(n * (KEY + (n <= 1024 ? 1 : 6 + 2 * Math.log2(n / 1024)))));
+    return keys;
   }
 
   /** A child's pointer; building it is charged by its length. */
@@ -223,108 +329,15 @@ class Differ {
     this.charge(1 + Math.ceil(key.length / CHARS_PER_UNIT));
     return `${path}/${escapeToken(key)}`;
   }
-
-  /** Hash and JSON size of any value; memoised for objects and arrays. */
-  info(v: unknown): NodeInfo {
-    if (isContainer(v)) return this.#container(v);
-    const hash = this.#scalar(v);
-    return { hash, bytes: this.#bytes };
-  }
-
-  /** Size in bytes of the last scalar hashed: a second result without an allocation. */
-  #bytes = 0;
-
-  /**
-   * A structural hash and the JSON size of an object or array, computed once per node, so
-   * nested arrays do not walk their contents again at each level. Object members are
-   * combined by a sum, so key order does not count.
-   */
-  #container(v: object): NodeInfo {
-    const known = this.#info.get(v);
-    if (known) return known;
-    let hash: number;
-    let bytes = 2;
-    if (Array.isArray(v)) {
-      this.charge(1 + v.length);
-      hash = 0x9e3779b9;
-      for (let i = 0; i < v.length; i++) {
-        const item = v[i] as unknown;
-        let h: number;
-        if (isContainer(item)) {
-          const info = this.#container(item);
-          h = info.hash;
-          bytes += info.bytes + 1;
-        } else {
-          h = this.#scalar(item);
-          bytes += this.#bytes + 1;
-        }
-        hash = Math.imul(hash ^ h, 0x01000193);
-      }
-    } else {
-      const keys = Object.keys(v);
-      this.charge(1 + KEY * keys.length);
-      hash = 0x7f4a7c15;
-      for (let i = 0; i < keys.length; i++) {
-        const key = keys[i]!;
-        const member = (v as Record<string, unknown>)[key];
-        let h: number;
-        if (isContainer(member)) {
-          const info = this.#container(member);
-          h = info.hash;
-          bytes += info.bytes;
-        } else {
-          h = this.#scalar(member);
-          bytes += this.#bytes;
-        }
-        const k = this.#scalar(key);
-        bytes += this.#bytes + 2;
-        hash = (hash + Math.imul(k ^ Math.imul(h, 0x5bd1e995), 0x01000193)) | 0;
-      }
-    }
-    const info = { hash: hash >>> 0, bytes };
-    this.#info.set(v, info);
-    return info;
-  }
-
-  /**
-   * A scalar's hash, and its JSON size in #bytes. A string is hashed by its length and its
-   * first and last SAMPLE characters: O(1) whatever its length, and only a guide (see `same`).
-   */
-  #scalar(v: unknown): number {
-    this.charge(1);
-    switch (typeof v) {
-      case 'string': {
-        const n = v.length;
-        this.#bytes = n + 2;
-        let h = Math.imul(n ^ 0x811c9dc5, 0x01000193);
-        if (n <= 2 * SAMPLE) {
-          for (let c = 0; c < n; c++) h = Math.imul(h ^ v.charCodeAt(c), 0x01000193);
-        } else {
-          for (let c = 0; c < SAMPLE; c++) h = Math.imul(h ^ v.charCodeAt(c), 0x01000193);
-          for (let c = n - SAMPLE; c < n; c++) h = Math.imul(h ^ v.charCodeAt(c), 0x01000193);
-        }
-        return h;
-      }
-      case 'number':
-        F64[0] = v;
-        this.#bytes = 8;
-        return Math.imul(U32[0]! ^ Math.imul(U32[1]!, 0x5bd1e995), 0x01000193) ^ 0x3c6ef372;
-      case 'boolean':
-        this.#bytes = v ? 4 : 5;
-        return v ? 0x2545f491 : 0x4f1bbcdc;
-      default:
-        this.#bytes = 4;
-        return 0x6a09e667;
-    }
-  }
 }
 
-/** Characters of each end of a string that its hash reads. */
-const SAMPLE = 16;
-const F64 = new Float64Array(1);
-const U32 = new Uint32Array(F64.buffer);
+/** The indices a hash reads of n: all when few, else the first and last SAMPLE. */
+function sampled(n: number): number[] {
+  if (n <= 2 * SAMPLE) return Array.from({ length: n }, (_, k) => k);
+  return Array.from({ length: 2 * SAMPLE }, (_, k) => (k < SAMPLE ? k : n - 2 * SAMPLE + k));
+}
 
-/** The patch from `from` to `to`, or which limit stopped it. */
+/** The patch from `from` to `to`, or which limit stopped it; `work` is the units spent. */
 export function diffJson(from: unknown, to: unknown, limits: DiffLimits = DIFF_LIMITS): DiffOutcome & { work: number } {
   const differ = new Differ(limits);
   try {
@@ -338,8 +351,8 @@ export function diffJson(from: unknown, to: unknown, limits: DiffLimits = DIFF_L
 
 /** The refusal of a diff over a limit: what to do instead. */
 export function diffTooLarge(limit: DiffLimit, limits: DiffLimits = DIFF_LIMITS): AppError {
-  const what = limit === 'size' ? `would be larger than ${limits.maxPatchBytes} bytes` : 'would take too long to compute';
-  return appError('UNPROCESSABLE_ENTITY', `The diff between these versions is too large: it ${what}. Read both versions instead.`);
+  const what = limit === 'size' ? `its patch would be larger than ${limits.maxPatchBytes} bytes` : 'it would take too long to compute';
+  return appError('UNPROCESSABLE_ENTITY', `The diff between these versions is too large: ${what}. Read both versions instead.`);
 }
 
 /** The patch from `from` to `to`; UNPROCESSABLE_ENTITY past a limit. */
