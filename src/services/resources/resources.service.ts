@@ -347,6 +347,11 @@ export class ResourcesService {
   async diff(principal: Principal | undefined, rawId: string, from: number, to: number): Promise<Operation[]> {
     const caller = requireSignedIn(principal);
     const resource = await this.#readable(caller, rawId, 'read');
+    if (from === to) {
+      // No change, whatever the data: only that the version exists is read.
+      await this.#version(resource.id, from, false);
+      return [];
+    }
     const key = diffCacheKey(resource.id, from, to);
     const cached = await this.#d.cache.get<CachedDiff>(key);
     if (cached && 'patch' in cached) return cached.patch;
@@ -518,11 +523,12 @@ export class ResourcesService {
     return view;
   }
 
-  async #version(resourceId: string, n: number): Promise<VersionView> {
+  /** Version n of a resource (its data null unless `withData`); NOT_FOUND if there is none. */
+  async #version(resourceId: string, n: number, withData = true): Promise<VersionView> {
     if (!Number.isInteger(n) || n < 1) throw appError('NOT_FOUND', 'No such version.');
     const row = await this.#d.database.db
       .selectFrom('resource_versions')
-      .select(['version', 'data', 'created_by', 'created_at'])
+      .select(['version', withData ? 'data' : sql<unknown>`null`.as('data'), 'created_by', 'created_at'])
       .where('resource_id', '=', resourceId)
       .where('version', '=', n)
       .executeTakeFirst();
