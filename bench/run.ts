@@ -230,6 +230,11 @@ function gitDescribe(): string | undefined {
 }
 
 async function main(): Promise<number> {
+  // A measurement in this process, with no server and no ratio: alone (bench/README.md "Diff").
+  if (process.argv.slice(2).includes('diff-worst')) {
+    await import('./diff-worst.js');
+    return 0;
+  }
   installCleanupHandlers();
   const config = readBenchConfig(process.argv.slice(2));
   const { http: selected, realtime: selectedRealtime } = selectScenarios(config);
