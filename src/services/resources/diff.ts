@@ -196,7 +196,6 @@ class Differ {
    * only a guide: a kept pair is diffed, so a collision costs patch length, never a change.
    */
   editScript(a: unknown[], b: unknown[], s: number, an: number, bm: number): Uint8Array {
-    this.charge(CELL * an * bm);
     const ha = new Int32Array(an);
     const hb = new Int32Array(bm);
     for (let x = 0; x < an; x++) ha[x] = this.hash(a[s + x], HASH_DEPTH);
@@ -205,6 +204,8 @@ class Differ {
     const d = new Uint32Array((an + 1) * w);
     for (let y = 0; y <= bm; y++) d[y] = y;
     for (let x = 1; x <= an; x++) {
+      // Row by row, so the clock is read while a large table fills.
+      this.charge(CELL * bm);
       d[x * w] = x;
       for (let y = 1; y <= bm; y++) {
         const keep = d[(x - 1) * w + y - 1]! + (ha[x - 1] === hb[y - 1] ? 0 : 1);
