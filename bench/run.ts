@@ -235,6 +235,11 @@ const GRAPHQL_REFUSAL = 'graphql-refusal';
 
 async function main(): Promise<number> {
   if (process.argv.slice(2).includes(GRAPHQL_REFUSAL) || process.env.BENCH_ONLY === GRAPHQL_REFUSAL) return runGraphqlRefusal();
+  // A measurement in this process, with no server and no ratio: alone (bench/README.md "Diff").
+  if (process.argv.slice(2).includes('diff-worst')) {
+    await import('./diff-worst.js');
+    return 0;
+  }
   installCleanupHandlers();
   const config = readBenchConfig(process.argv.slice(2));
   const { http: selected, realtime: selectedRealtime } = selectScenarios(config);

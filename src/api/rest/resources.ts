@@ -191,10 +191,12 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
       schema: {
         tags: ['resources'],
         summary: 'RFC 6902 JSON Patch from version `from` to version `to`',
+        description:
+          'A patch that turns version `from`’s data into version `to`’s (not always the shortest one). A diff that would take too much work or a patch over 1 MiB is refused with 422 UNPROCESSABLE_ENTITY: read both versions instead (docs/limits.md "Diffs").',
         security: bearer,
         params: IdParams,
         querystring: Type.Object({ from: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), to: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }, { additionalProperties: false }),
-        response: { 200: Type.Array(Type.Object({ op: Type.String(), path: Type.String(), from: Type.Optional(Type.String()), value: Type.Optional(Type.Unknown()) })), ...problems(400, 401, 404) },
+        response: { 200: Type.Array(Type.Object({ op: Type.String(), path: Type.String(), from: Type.Optional(Type.String()), value: Type.Optional(Type.Unknown()) })), ...problems(400, 401, 404, 422) },
       },
     },
     async (request) => resources.diff(request.principal, request.params.id, request.query.from, request.query.to),

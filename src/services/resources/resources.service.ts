@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createPatch, type Operation, type Pointer } from 'rfc6902';
+import type { Operation } from 'rfc6902';
 import { appError } from '../../core/errors.js';
 import { canonicalId, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
@@ -14,6 +14,7 @@ import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagin
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { iso } from '../shared/views.js';
 import { FieldProblems } from '../users/input.js';
+import { diffJson, diffTooLarge, type DiffLimit } from './diff.js';
 import { jsonBytes, validateListFilters, validateNewResource, validateResourcePatch } from './input.js';
 import { assertVersionRoom, chargeStorage, quotaExceeded, storedBytes, withinQuota } from './quota.js';
 
@@ -109,6 +110,10 @@ const SUMMARY_COLUMNS = [
 
 /** Reads larger than this are served from the database only, so the cache stays small. */
 const CACHEABLE_BYTES = 64 * 1024;
+
+/** A computed diff, or which limit refused it (see `diff`). */
+type CachedDiff = { patch: Operation[] } | { tooLarge: Exclude<DiffLimit, 'time'> };
+const diffCacheKey = (id: string, from: number, to: number): string => `res-diff:${id}:${from}:${to}`;
 
 const notFound = () => appError('NOT_FOUND', 'No such resource.');
 
@@ -383,12 +388,34 @@ export class ResourcesService {
     return this.#version(resource.id, n);
   }
 
-  /** RFC 6902 JSON Patch that turns version `from` into version `to`. */
+  /**
+   * RFC 6902 JSON Patch that turns version `from` into version `to`, within the diff's work
+   * and size limits (UNPROCESSABLE_ENTITY past them, see diff.ts). Versions never change, so
+   * a patch, or the refusal, is cached under (id, from, to) once computed; a deleted resource
+   * is not found before its cached diffs are looked at, and its id is never reused.
+   */
   async diff(principal: Principal | undefined, rawId: string, from: number, to: number): Promise<Operation[]> {
     const caller = requireSignedIn(principal);
     const resource = await this.#readable(caller, rawId, 'read');
+    if (from === to) {
+      // No change, whatever the data: only that the version exists is read.
+      await this.#version(resource.id, from, false);
+      return [];
+    }
+    const key = diffCacheKey(resource.id, from, to);
+    const cached = await this.#d.cache.get<CachedDiff>(key);
+    if (cached && 'patch' in cached) return cached.patch;
+    if (cached && 'tooLarge' in cached) throw diffTooLarge(cached.tooLarge);
     const [a, b] = await Promise.all([this.#version(resource.id, from), this.#version(resource.id, to)]);
-    return boundedPatch(a.data, b.data);
+    const outcome = diffJson(a.data, b.data);
+    if (!outcome.ok) {
+      // Work and size are the data's; the clock is also the machine's load, so not kept.
+      if (outcome.limit !== 'time') await this.#d.cache.add<CachedDiff>(key, { tooLarge: outcome.limit }, this.#d.cacheTtlMs);
+      throw diffTooLarge(outcome.limit);
+    }
+    // Large patches are recomputed rather than kept, like large documents.
+    if (outcome.bytes <= CACHEABLE_BYTES) await this.#d.cache.add<CachedDiff>(key, { patch: outcome.patch }, this.#d.cacheTtlMs);
+    return outcome.patch;
   }
 
   /**
@@ -548,11 +575,12 @@ export class ResourcesService {
     return view;
   }
 
-  async #version(resourceId: string, n: number): Promise<VersionView> {
+  /** Version n of a resource (its data null unless `withData`); NOT_FOUND if there is none. */
+  async #version(resourceId: string, n: number, withData = true): Promise<VersionView> {
     if (!Number.isInteger(n) || n < 1) throw appError('NOT_FOUND', 'No such version.');
     const row = await this.#d.database.db
       .selectFrom('resource_versions')
-      .select(['version', 'data', 'created_by', 'created_at'])
+      .select(['version', withData ? 'data' : sql<unknown>`null`.as('data'), 'created_by', 'created_at'])
       .where('resource_id', '=', resourceId)
       .where('version', '=', n)
       .executeTakeFirst();
@@ -646,32 +674,4 @@ function decodeVersionCursor(cursor: string): number {
   const version = /^v([1-9][0-9]{0,9})$/.exec(text)?.[1];
   if (!version) throw appError('INVALID_INPUT', 'The cursor is invalid.', { errors: [{ field: 'cursor', message: 'is not a cursor this API issued' }] });
   return Number(version);
-}
-
-/**
- * rfc6902's array diff fills an n·m table whose cells each copy an operation list (n + m long)
- * and compare elements with a full diff (so nested arrays multiply), recursing n + m deep.
- * A whole diff gets this much of that work; past it, arrays are diffed index by index.
- */
-const DIFF_BUDGET = 200_000;
-const MAX_ARRAY_LENGTHS = 1_000;
-
-/** createPatch (RFC 6902), in bounded time and stack depth whatever the arrays. */
-export function boundedPatch(input: unknown, output: unknown): Operation[] {
-  let spent = 0;
-  const bounded = (a: unknown, b: unknown, ptr: Pointer): Operation[] | void => {
-    if (!Array.isArray(a) || !Array.isArray(b)) return undefined;
-    const cost = a.length * b.length * (a.length + b.length);
-    if (a.length + b.length <= MAX_ARRAY_LENGTHS && spent + cost <= DIFF_BUDGET) {
-      spent += cost;
-      return undefined;
-    }
-    const ops: Operation[] = [];
-    const common = Math.min(a.length, b.length);
-    for (let i = 0; i < common; i++) ops.push(...createPatch(a[i], b[i], bounded).map((op) => ({ ...op, path: ptr.add(String(i)).toString() + op.path })));
-    for (let i = a.length - 1; i >= common; i--) ops.push({ op: 'remove', path: ptr.add(String(i)).toString() });
-    for (let i = common; i < b.length; i++) ops.push({ op: 'add', path: ptr.add('-').toString(), value: b[i] });
-    return ops;
-  };
-  return createPatch(input, output, bounded);
 }
