@@ -8,6 +8,8 @@
  *
  * In-process, on embedded PGlite in a temporary directory, so nothing else needs to run.
  * BENCH_SHARES (default 2200) sets N; the share caps are raised to N for the run.
+ * BENCH_SHARES_ACTIVE=0 skips the recipient's request after each share (only the lists at
+ * the end then compile its ability).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -81,7 +83,7 @@ async function listMedian(call: Call, token: string): Promise<{ ms: number; item
   return { ms: Math.round(times[Math.floor(times.length / 2)]! * 10) / 10, items };
 }
 
-export async function runSharesHeap(n = Number(process.env.BENCH_SHARES ?? 2200)): Promise<SharesHeapResult> {
+export async function runSharesHeap(n = Number(process.env.BENCH_SHARES ?? 2200), active = process.env.BENCH_SHARES_ACTIVE !== '0'): Promise<SharesHeapResult> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pcf-shares-heap-'));
   try {
     let server = await start(dataDir, n);
@@ -94,7 +96,7 @@ export async function runSharesHeap(n = Number(process.env.BENCH_SHARES ?? 2200)
       const doc = (await call('POST', '/api/v1/resources', owner.token, { name: `doc ${i}`, type: 'doc', data: { i } })).json() as { id: string };
       await call('POST', `/api/v1/resources/${doc.id}/shares`, owner.token, { userId: recipient.id, actions: ['read', 'update'] });
       // The recipient acts after every grant change, as an active user would.
-      await call('GET', '/api/v1/resources?limit=1', recipient.token);
+      if (active) await call('GET', '/api/v1/resources?limit=1', recipient.token);
       if (i % every === 0 || i === n) {
         heap.push({ shares: i, heapUsedMb: heapMb() });
         console.error(`shares-heap: ${i}/${n} shares, heap ${heap[heap.length - 1]!.heapUsedMb} MB`);

@@ -70,6 +70,7 @@ for (const kind of DATABASE_KINDS) {
       const doc = await create(alice);
       const self = assertInvalidField(await share(alice, doc.id, alice.user.id), /^userId$/);
       assert.match(JSON.stringify(self.errors), /shared with oneself/);
+      assert.equal(self.detail, 'A resource cannot be shared with yourself or with its owner.');
       // An administrator may share alice's resource, but not with alice: she owns it.
       assertInvalidField(await share(admin, doc.id, alice.user.id), /^userId$/);
       assertInvalidField(await share(admin, doc.id, admin.user.id), /^userId$/);

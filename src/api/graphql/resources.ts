@@ -92,8 +92,14 @@ export const resourceTypeDefs = /* GraphQL */ `
     updateResource(id: ID!, input: UpdateResourceInput!, expectedVersion: Int): Resource!
     deleteResource(id: ID!): Boolean!
     restoreResourceVersion(id: ID!, version: Int!, idempotencyKey: String): Resource!
-    "Shares with a user (owner or admin): actions among read, update, delete."
+    """
+    Shares with another user (owner or admin): actions among read, update, delete (read always
+    comes with them); sharing again replaces them. With yourself or the owner: INVALID_INPUT.
+    Past resources.maxSharesPerResource users of one resource or resources.maxSharesPerUser
+    shares received by one user: CONFLICT, the message naming the limit.
+    """
     shareResource(id: ID!, userId: ID!, actions: [String!]!): Share!
+    "Stops sharing with a user (owner or admin), or gives back a share made to you (userId: your id)."
     unshareResource(id: ID!, userId: ID!): Boolean!
   }
 `;

@@ -362,13 +362,14 @@ export class ResourcesService {
     // everything already) grants nothing and only costs memory and list time.
     else if (userId === caller.user.id) problems.add('userId', 'is you: a resource cannot be shared with oneself');
     else if (userId === resource.ownerId) problems.add('userId', 'is the owner of the resource, who needs no share');
+    const pointless = userId !== undefined && (userId === caller.user.id || userId === resource.ownerId);
     const asked = Array.isArray(input.actions) ? input.actions : [];
     if (asked.length === 0 || !asked.every((a): a is ShareAction => SHARE_ACTIONS.includes(a as ShareAction))) {
       problems.add('actions', `must be a non-empty list of ${SHARE_ACTIONS.join(', ')}`);
     }
     // Changing or deleting what one cannot read is useless (every call is a 404): read comes with them.
     const actions = SHARE_ACTIONS.filter((a) => a === 'read' || asked.includes(a));
-    problems.throwIfAny();
+    problems.throwIfAny(pointless ? 'A resource cannot be shared with yourself or with its owner.' : undefined);
     const db = this.#d.database.db;
     const user = await db.selectFrom('users').select('id').where('id', '=', userId!).executeTakeFirst();
     if (!user) throw appError('INVALID_INPUT', 'userId must be an existing user.', { errors: [{ field: 'userId', message: 'is not a user' }] });
