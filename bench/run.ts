@@ -23,6 +23,7 @@ import { deleteBenchStreams, probeNats, uniqueStreamName } from './nats.js';
 import { baseRealtimeResult, runRealtimeScenario, WS_WARMUP_MUTATIONS } from './realtime.js';
 import { deleteKeysWithPrefix, probeRedis, uniqueKeyPrefix } from './redis.js';
 import { purgeStaleBenchAccounts } from './resources.js';
+import { runSharesHeap } from './shares-heap.js';
 import { computeRatios, describeTarget, formatRealtimeTable, formatTable, writeJson, type LoadPlan, type RunMeta, type ScenarioResult } from './report.js';
 import {
   BASELINES,
@@ -229,9 +230,31 @@ function gitDescribe(): string | undefined {
   }
 }
 
+/**
+ * Scenarios that run in this process on their own (no server to load, no ratio): named
+ * alone, they run instead of the load scenarios; named with others, they run first.
+ */
+const STANDALONE: Readonly<Record<string, () => Promise<unknown>>> = {
+  // Heap after N shares and list time with N shares (issue 12 point 4); bench/shares-heap.ts.
+  'shares-heap': () => runSharesHeap(),
+};
+
+async function runStandalone(config: BenchConfig): Promise<BenchConfig> {
+  const named = (config.only ?? []).filter((n) => Object.hasOwn(STANDALONE, n));
+  for (const name of named) {
+    log(`${name}: running in this process`);
+    console.log(`${name}: ${JSON.stringify(await STANDALONE[name]!(), null, 2)}`);
+  }
+  if (named.length === 0) return config;
+  const rest = config.only!.filter((n) => !named.includes(n));
+  return { ...config, only: rest.length > 0 ? rest : undefined };
+}
+
 async function main(): Promise<number> {
   installCleanupHandlers();
-  const config = readBenchConfig(process.argv.slice(2));
+  const given = readBenchConfig(process.argv.slice(2));
+  const config = await runStandalone(given);
+  if (config.only === undefined && given.only !== undefined) return 0;
   const { http: selected, realtime: selectedRealtime } = selectScenarios(config);
   const entry = pcfEntry(config.pcfEntry);
   const built = pcfBuilt(entry);
