@@ -94,7 +94,8 @@ export const resourceTypeDefs = /* GraphQL */ `
     restoreResourceVersion(id: ID!, version: Int!, idempotencyKey: String): Resource!
     """
     Shares with another user (owner or admin): actions among read, update, delete (read always
-    comes with them); sharing again replaces them. With yourself or the owner: INVALID_INPUT.
+    comes with them); sharing again adds actions, never takes any away. With yourself or the
+    owner: INVALID_INPUT.
     Past resources.maxSharesPerResource users of one resource or resources.maxSharesPerUser
     shares received by one user: CONFLICT, the message naming the limit.
     """

@@ -210,7 +210,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
-        summary: 'Share with a user (owner or admin); sharing again replaces the actions',
+        summary: 'Share with a user (owner or admin); sharing again adds actions',
         description:
           'Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. ' +
           'Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or ' +

@@ -346,7 +346,8 @@ export class ResourcesService {
 
   /**
    * Shares a resource with another user for these actions (read always comes with them);
-   * sharing again replaces the actions. Only its owner, or whoever may manage it, shares it.
+   * sharing again adds actions to the one share row, never takes any away (unsharing does).
+   * Only its owner, or whoever may manage it, shares it.
    * Refused: sharing with oneself or with the owner (400), past `maxSharesPerResource` users
    * of one resource or `maxSharesPerUser` shares received by one user (409, naming the cap).
    */
@@ -368,13 +369,13 @@ export class ResourcesService {
       problems.add('actions', `must be a non-empty list of ${SHARE_ACTIONS.join(', ')}`);
     }
     // Changing or deleting what one cannot read is useless (every call is a 404): read comes with them.
-    const actions = SHARE_ACTIONS.filter((a) => a === 'read' || asked.includes(a));
+    const wanted = SHARE_ACTIONS.filter((a) => a === 'read' || asked.includes(a));
     problems.throwIfAny(pointless ? 'A resource cannot be shared with yourself or with its owner.' : undefined);
     const db = this.#d.database.db;
     const user = await db.selectFrom('users').select('id').where('id', '=', userId!).executeTakeFirst();
     if (!user) throw appError('INVALID_INPUT', 'userId must be an existing user.', { errors: [{ field: 'userId', message: 'is not a user' }] });
     await this.#d.grants.invalidate([user.id]);
-    const changed = await db.transaction().execute(async (tx) => {
+    const outcome = await db.transaction().execute(async (tx) => {
       // Under the resource's row lock, like every write of it: its events commit in order,
       // and the per-resource count cannot race. The recipient's count is serialised by a
       // lock of its own (shares of other resources with the same user).
@@ -382,19 +383,20 @@ export class ResourcesService {
       await sql`SELECT pg_advisory_xact_lock(hashtext(${`resource_shares:${user.id}`}))`.execute(tx);
       const existing = await tx.selectFrom('resource_shares').select('actions').where('resource_id', '=', resource.id).where('user_id', '=', user.id).executeTakeFirst();
       if (!existing) await this.#assertShareCaps(tx, resource.id, user.id);
-      // Sharing again with the same actions changes nothing, and says nothing.
-      if (existing && sameActions(existing.actions, actions)) return false;
+      const actions = SHARE_ACTIONS.filter((a) => wanted.includes(a) || existing?.actions.includes(a));
+      // Sharing what is already shared changes nothing, and says nothing.
+      if (existing && actions.length === existing.actions.length) return { changed: false, actions };
       await tx
         .insertInto('resource_shares')
         .values({ resource_id: resource.id, user_id: user.id, actions })
         .onConflict((oc) => oc.columns(['resource_id', 'user_id']).doUpdateSet({ actions }))
         .execute();
       await this.#d.outbox.write(tx, { topic: TOPIC.resourceShared, payload: { ...eventPayload(locked, caller), userId: user.id, actions } });
-      return true;
+      return { changed: true, actions };
     });
-    if (changed) this.#d.outbox.committed();
-    this.#d.audit('resource.shared', { ...actor(caller), resourceId: resource.id, userId: user.id, actions });
-    return { userId: user.id, actions };
+    if (outcome.changed) this.#d.outbox.committed();
+    this.#d.audit('resource.shared', { ...actor(caller), resourceId: resource.id, userId: user.id, actions: outcome.actions });
+    return { userId: user.id, actions: outcome.actions };
   }
 
   /** Who the resource is shared with, oldest share first (owner or manager only). */
@@ -582,10 +584,6 @@ async function appendVersion(tx: Database['db'], v: { resourceId: string; versio
     .returning('data')
     .executeTakeFirstOrThrow();
   return row.data;
-}
-
-function sameActions(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((action) => b.includes(action));
 }
 
 function assertMay(caller: Principal, action: 'update' | 'delete', resource: ResourceSummary): void {
