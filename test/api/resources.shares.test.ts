@@ -101,6 +101,11 @@ for (const kind of DATABASE_KINDS) {
           [admin.user.id, ['read']],
         ],
       );
+      // The owner's list of shares over GraphQL is the REST one; the recipient may not see it.
+      const listed = await gql<{ resource: { shares: Share[] } }>(t, 'query($id: ID!) { resource(id: $id) { shares { userId actions } } }', { id: doc.id }, alice.token);
+      assert.deepEqual(listed.body.data?.resource.shares, await sharesOf(doc.id));
+      const hidden = await gql(t, 'query($id: ID!) { resource(id: $id) { shares { userId } } }', { id: doc.id }, bob.token);
+      assert.equal(hidden.body.errors?.[0]?.extensions.code, 'FORBIDDEN');
       // Once one share goes, another fits.
       assert.equal((await as(t, alice.token, 'DELETE', `${R}/${doc.id}/shares/${admin.user.id}`)).statusCode, 204);
       await shared(alice, doc.id, dave.user.id);

@@ -27,6 +27,8 @@ export const resourceTypeDefs = /* GraphQL */ `
     updatedAt: String!
     "The history, newest first."
     versions(first: Int = 20, after: String): ResourceVersionConnection!
+    "Who it is shared with, oldest share first: for its owner and admins (FORBIDDEN otherwise), as GET /resources/{id}/shares."
+    shares: [Share!]!
   }
 
   type ResourceVersion {
@@ -187,6 +189,7 @@ export function resourceResolvers(resources: ResourcesService) {
     Resource: {
       owner: (r: ResourceSummary, _a: Args, ctx: ResourceContext) => ctx.resourceLoaders.owners.load(r.ownerId),
       data: (r: ResourceSummary & { data?: unknown }, _a: Args, ctx: ResourceContext) => ('data' in r ? r.data : ctx.resourceLoaders.data.load(r)),
+      shares: async (r: ResourceSummary, _a: Args, ctx: ResourceContext) => resources.shares(await ctx.caller(), r.id),
       versions: async (r: ResourceSummary, args: Args, ctx: ResourceContext) => {
         const page = await resources.versions(await ctx.caller(), r.id, { limit: args.first as number, cursor: optional<string>(args.after) });
         return {
