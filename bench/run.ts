@@ -24,6 +24,7 @@ import { baseRealtimeResult, runRealtimeScenario, WS_WARMUP_MUTATIONS } from './
 import { runGraphqlRefusal } from './graphql-refusal.js';
 import { deleteKeysWithPrefix, probeRedis, uniqueKeyPrefix } from './redis.js';
 import { purgeStaleBenchAccounts } from './resources.js';
+import { runSharesHeap } from './shares-heap.js';
 import { computeRatios, describeTarget, formatRealtimeTable, formatTable, writeJson, type LoadPlan, type RunMeta, type ScenarioResult } from './report.js';
 import {
   BASELINES,
@@ -230,18 +231,40 @@ function gitDescribe(): string | undefined {
   }
 }
 
-/** A measurement of its own (no load, no baselines, no build): CPU per refused GraphQL document. */
-const GRAPHQL_REFUSAL = 'graphql-refusal';
+/**
+ * Scenarios that run in this process on their own (no server to load, no ratio): named
+ * alone, they run instead of the load scenarios; named with others, they run first. Each
+ * prints its own figures.
+ */
+const STANDALONE: Readonly<Record<string, () => Promise<void>>> = {
+  // CPU per refused GraphQL document (issue 12 point 3); bench/graphql-refusal.ts.
+  'graphql-refusal': async () => {
+    if ((await runGraphqlRefusal()) !== 0) throw new Error('graphql-refusal failed');
+  },
+  // The worst diffs of two 1 MiB versions (issue 12 point 1); bench/diff-worst.ts.
+  'diff-worst': async () => {
+    await import('./diff-worst.js');
+  },
+  // Heap after N shares and list time with N shares (issue 12 point 4); bench/shares-heap.ts.
+  'shares-heap': async () => console.log(`shares-heap: ${JSON.stringify(await runSharesHeap(), null, 2)}`),
+};
+
+async function runStandalone(config: BenchConfig): Promise<BenchConfig> {
+  const named = (config.only ?? []).filter((n) => Object.hasOwn(STANDALONE, n));
+  for (const name of named) {
+    log(`${name}: running in this process`);
+    await STANDALONE[name]!();
+  }
+  if (named.length === 0) return config;
+  const rest = config.only!.filter((n) => !named.includes(n));
+  return { ...config, only: rest.length > 0 ? rest : undefined };
+}
 
 async function main(): Promise<number> {
-  if (process.argv.slice(2).includes(GRAPHQL_REFUSAL) || process.env.BENCH_ONLY === GRAPHQL_REFUSAL) return runGraphqlRefusal();
-  // A measurement in this process, with no server and no ratio: alone (bench/README.md "Diff").
-  if (process.argv.slice(2).includes('diff-worst')) {
-    await import('./diff-worst.js');
-    return 0;
-  }
   installCleanupHandlers();
-  const config = readBenchConfig(process.argv.slice(2));
+  const given = readBenchConfig(process.argv.slice(2));
+  const config = await runStandalone(given);
+  if (config.only === undefined && given.only !== undefined) return 0;
   const { http: selected, realtime: selectedRealtime } = selectScenarios(config);
   const entry = pcfEntry(config.pcfEntry);
   const built = pcfBuilt(entry);

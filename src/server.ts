@@ -54,7 +54,11 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, maxEntries: config.cache.maxEntries, defaultTtlMs: config.cache.defaultTtlMs },
     rootLogger,
   );
-  const metrics = createMetrics({ poolStats: () => database.poolStats(), liveSubscriptions: () => realtime.live.size });
+  const metrics = createMetrics({
+    poolStats: () => database.poolStats(),
+    liveSubscriptions: () => realtime.live.size,
+    compiledAbilities: () => identity.grants.compiledAbilities,
+  });
   const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from }, moduleLogger(rootLogger, 'mail'));
   const outbox = new Outbox();
 

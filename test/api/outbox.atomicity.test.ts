@@ -186,7 +186,7 @@ for (const kind of DATABASE_KINDS) {
       const doc = await createResource('Shared');
       const shares = () => expect<{ items: { userId: string }[] }>(call(alice.token, 'GET', `${R}/${doc.id}/shares`), 200);
       const sharesBefore = await shares();
-      const permissionsOf = () => db().selectFrom('permissions').select('id').where('resource_id', '=', doc.id).execute();
+      const shareRowsOf = () => db().selectFrom('resource_shares').select('user_id').where('resource_id', '=', doc.id).execute();
       await writesNoEvent(doc.id, async () => {
         const ghost = await call(alice.token, 'POST', `${R}/${doc.id}/shares`, { userId: newId(), actions: ['read', 'update'] });
         assertProblem(ghost, 400, 'INVALID_INPUT');
@@ -194,7 +194,7 @@ for (const kind of DATABASE_KINDS) {
         assertProblem(await call(alice.token, 'POST', `${R}/${doc.id}/shares`, { userId: bob.user.id, actions: ['own'] }), 400, 'INVALID_INPUT');
       });
       assert.deepEqual(await shares(), sharesBefore, 'shared with nobody');
-      assert.deepEqual(await permissionsOf(), [], 'no permission row was left behind');
+      assert.deepEqual(await shareRowsOf(), [], 'no share row was left behind');
 
       const added = await addedBy(doc.id, async () => void (await expect(call(alice.token, 'POST', `${R}/${doc.id}/shares`, { userId: bob.user.id, actions: ['read'] }), 201)));
       assert.deepEqual(

@@ -14,6 +14,7 @@ const TABLES = [
   'notifications',
   'outbox',
   'permissions',
+  'resource_shares',
   'resource_versions',
   'resources',
   'role_permissions',
@@ -73,6 +74,44 @@ for (const kind of DATABASE_KINDS) {
       const applied = await migrateUp(database.db);
       assert.deepEqual(applied, names);
       assert.deepEqual(await migrateUp(database.db), [], 'a second up applies nothing');
+    });
+
+    it('moves share permissions into resource_shares (0006), one row per resource and user, and back down', async () => {
+      // Back to before 0006 (and any later migration), where a share was a permission per action.
+      const undone: string[] = [];
+      while (!undone.includes('0006_resource_shares')) {
+        const step = await migrateDown(database.db);
+        assert.ok(step.length > 0, 'reached 0006');
+        undone.push(...step);
+      }
+      const owner = await insertUser(database);
+      const bob = await insertUser(database);
+      const doc = newId();
+      await sql`INSERT INTO resources (id, owner_id, name, type, metadata, version) VALUES (${doc}::uuid, ${owner}::uuid, 'Doc', 'doc', '{}', 1)`.execute(database.db);
+      const grant = async (userId: string, action: string) => {
+        const id = newId();
+        await sql`INSERT INTO permissions (id, resource_type, action, conditions, resource_id) VALUES (${id}::uuid, 'doc', ${action}, ${JSON.stringify({ id: doc })}::jsonb, ${doc}::uuid)`.execute(database.db);
+        await sql`INSERT INTO user_permissions (user_id, permission_id) VALUES (${userId}::uuid, ${id}::uuid)`.execute(database.db);
+      };
+      await grant(bob, 'update');
+      await grant(bob, 'read');
+      await grant(owner, 'read'); // a share with the owner: useless, dropped
+
+      await migrateUp(database.db);
+      const shares = await database.db.selectFrom('resource_shares').select(['resource_id', 'user_id', 'actions']).where('resource_id', '=', doc).execute();
+      assert.deepEqual(shares, [{ resource_id: doc, user_id: bob, actions: ['read', 'update'] }]);
+      const left = await sql<{ n: string }>`SELECT count(*) AS n FROM permissions WHERE conditions->>'id' = ${doc}`.execute(database.db);
+      assert.equal(Number(left.rows[0]!.n), 0, 'no share permission left');
+
+      await migrateDown(database.db);
+      while ((await migrationStatus(database.db)).some((m) => m.name === '0006_resource_shares' && m.executedAt)) await migrateDown(database.db);
+      const back = await sql<{ user_id: string; action: string }>`
+        SELECT up.user_id, p.action FROM permissions p JOIN user_permissions up ON up.permission_id = p.id WHERE p.resource_id = ${doc}::uuid ORDER BY p.action`.execute(database.db);
+      assert.deepEqual(back.rows, [
+        { user_id: bob, action: 'read' },
+        { user_id: bob, action: 'update' },
+      ]);
+      await migrateUp(database.db);
     });
 
     it('keeps emails unique case-insensitively, as CONFLICT', async () => {

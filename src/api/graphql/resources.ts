@@ -29,6 +29,8 @@ export const resourceTypeDefs = /* GraphQL */ `
     updatedAt: String!
     "The history, newest first."
     versions(first: Int = 20, after: String): ResourceVersionConnection!
+    "Who it is shared with, oldest share first: for its owner and admins (FORBIDDEN otherwise), as GET /resources/{id}/shares."
+    shares: [Share!]!
   }
 
   type ResourceVersion {
@@ -104,8 +106,15 @@ export const resourceTypeDefs = /* GraphQL */ `
     ): Resource!
     deleteResource(id: ID!): Boolean!
     restoreResourceVersion(id: ID!, version: Int!, idempotencyKey: String): Resource!
-    "Shares with a user (owner or admin): actions among read, update, delete."
+    """
+    Shares with another user (owner or admin): actions among read, update, delete (read always
+    comes with them); sharing again adds actions, never takes any away. With yourself or the
+    owner: INVALID_INPUT.
+    Past resources.maxSharesPerResource users of one resource or resources.maxSharesPerUser
+    shares received by one user: CONFLICT, the message naming the limit.
+    """
     shareResource(id: ID!, userId: ID!, actions: [String!]!): Share!
+    "Stops sharing with a user (owner or admin), or gives back a share made to you (userId: your id)."
     unshareResource(id: ID!, userId: ID!): Boolean!
   }
 `;
@@ -197,6 +206,7 @@ export function resourceResolvers(resources: ResourcesService) {
     Resource: {
       owner: (r: ResourceSummary, _a: Args, ctx: ResourceContext) => ctx.resourceLoaders.owners.load(r.ownerId),
       data: (r: ResourceSummary & { data?: unknown }, _a: Args, ctx: ResourceContext) => ('data' in r ? r.data : ctx.resourceLoaders.data.load(r)),
+      shares: async (r: ResourceSummary, _a: Args, ctx: ResourceContext) => resources.shares(await ctx.caller(), r.id),
       versions: async (r: ResourceSummary, args: Args, ctx: ResourceContext) => {
         const page = await resources.versions(await ctx.caller(), r.id, { limit: args.first as number, cursor: optional<string>(args.after) });
         return {

@@ -223,11 +223,15 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
-        summary: 'Share with a user (owner or admin): direct permissions on this resource alone',
+        summary: 'Share with a user (owner or admin); sharing again adds actions',
+        description:
+          'Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. ' +
+          'Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or ' +
+          'resources.maxSharesPerUser shares received by one user, a new share is 409 CONFLICT, the detail naming the limit.',
         security: bearer,
         params: IdParams,
         body: Type.Object({ userId: Type.String({ maxLength: 64 }), actions: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: 3 }) }, { additionalProperties: false }),
-        response: { 201: ShareSchema, ...problems(400, 401, 403, 404) },
+        response: { 201: ShareSchema, ...problems(400, 401, 403, 404, 409) },
       },
     },
     async (request, reply) => reply.code(201).send(await resources.share(request.principal, request.params.id, request.body)),
@@ -244,7 +248,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
-        summary: 'Stop sharing with a user',
+        summary: 'Stop sharing with a user (owner or admin), or give back a share made to you (userId = your id)',
         security: bearer,
         params: Type.Object({ id: Type.String({ maxLength: 64 }), userId: Type.String({ maxLength: 64 }) }),
         response: { 204: Type.Null(), ...problems(401, 403, 404) },

@@ -44,8 +44,14 @@ export interface PermissionsTable {
   resource_type: string;
   action: 'create' | 'read' | 'update' | 'delete' | 'manage';
   conditions: ColumnType<Record<string, unknown> | null, string | null, string | null>;
-  /** Set for a share: the one resource this permission is about. */
-  resource_id: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: CreatedAt;
+}
+
+/** A resource shared with a user (migration 0006): one row per pair, its actions a set. */
+export interface ResourceSharesTable {
+  resource_id: string;
+  user_id: string;
+  actions: ColumnType<string[], string[], string[]>;
   created_at: CreatedAt;
 }
 
@@ -151,6 +157,7 @@ export interface Tables {
   role_permissions: RolePermissionsTable;
   user_permissions: UserPermissionsTable;
   resources: ResourcesTable;
+  resource_shares: ResourceSharesTable;
   resource_versions: ResourceVersionsTable;
   outbox: OutboxTable;
   notifications: NotificationsTable;

@@ -25,6 +25,8 @@ export interface MetricsOptions {
   poolStats: () => { total: number; idle: number; waiting: number };
   /** Live subscriptions (resource and notification feeds) on this instance, when scraped. */
   liveSubscriptions?: () => number;
+  /** Compiled permission abilities kept on this instance (at most one per user), when scraped. */
+  compiledAbilities?: () => number;
   /** Distinct GraphQL operation names tracked before the rest count as "other". */
   maxOperationNames?: number;
 }
@@ -94,6 +96,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
       registers: [registry],
       collect() {
         this.set(liveSubscriptions());
+      },
+    });
+  }
+
+  const compiledAbilities = options.compiledAbilities;
+  if (compiledAbilities) {
+    new Gauge({
+      name: 'compiled_abilities',
+      help: 'Permission abilities compiled and kept on this instance: at most one per user, replaced when its grants change',
+      registers: [registry],
+      collect() {
+        this.set(compiledAbilities());
       },
     });
   }

@@ -1,5 +1,6 @@
 import { buildMongoQueryMatcher, createMongoAbility, type MongoAbility, type MongoQuery, type RawRuleOf } from '@casl/ability';
 import { checkConditions, isPlainObject } from './conditions.js';
+import { SHARE_ACTIONS, SHARED_OPERATOR, type SharedCondition, type SharedResources } from './shares.js';
 import {
   ANY_RESOURCE_TYPE,
   isSystemType,
@@ -98,6 +99,11 @@ const interpreters = {
   gt: ordered((order) => order > 0),
   gte: ordered((order) => order >= 0),
   exists: (node: FieldNode, record: unknown) => (lookup(record, node.field) !== undefined) === node.value,
+  // A share rule (shares.ts): never produced by validated conditions, only by buildAbility.
+  shared: (node: FieldNode, record: unknown) => {
+    const value = lookup(record, node.field);
+    return typeof value === 'string' && (node.value as SharedCondition).ids.has(value);
+  },
   and: (node: CompoundNode, record: unknown, context: Context) => node.value.every((child) => context.interpret(child, record)),
   or: (node: CompoundNode, record: unknown, context: Context) => node.value.some((child) => context.interpret(child, record)),
   // CASL's other operators are never produced by validated conditions; should one slip
@@ -114,24 +120,32 @@ type MatcherInterpreters = NonNullable<Parameters<typeof buildMongoQueryMatcher>
 const conditionsMatcher = buildMongoQueryMatcher(
   // CASL's Mongo matcher does not parse $and/$or by default; the default compound parser
   // turns them into `and`/`or` nodes.
-  { $and: { type: 'compound' }, $or: { type: 'compound' } },
+  { $and: { type: 'compound' }, $or: { type: 'compound' }, [SHARED_OPERATOR]: { type: 'field' } },
   interpreters as unknown as MatcherInterpreters,
 );
 
 /**
  * The ability of a user with these permissions. `${user.id}` is replaced by `userId`
- * wherever it is a whole string value. A rule whose stored form is invalid is skipped (it
+ * wherever it is a whole string value; `shared` are the resources shared with the user
+ * (one rule per action, see shares.ts). A rule whose stored form is invalid is skipped (it
  * grants nothing) rather than interpreted: rules come from the database, which the
  * permission API writes only after `validatePermissionInput`, so this is a safety net.
  *
  * The result is cached per principal by callers: treat it as immutable.
  */
-export function buildAbility(rules: readonly PermissionRule[], userId: string): AppAbility {
+export function buildAbility(rules: readonly PermissionRule[], userId: string, shared?: SharedResources): AppAbility {
   const id = userId.toLowerCase();
   const raw: RawRuleOf<AppAbility>[] = [];
   for (const rule of rules) {
     const converted = toCaslRule(rule, id);
     if (converted) raw.push(converted);
+  }
+  // However many resources are shared with the user: one rule per action.
+  for (const action of SHARE_ACTIONS) {
+    const ids = shared?.[action] ?? [];
+    if (ids.length === 0) continue;
+    const condition: SharedCondition = { userId: id, action, ids: new Set(ids) };
+    raw.push({ action, subject: 'resource', conditions: { id: { [SHARED_OPERATOR]: condition } } as MongoQuery });
   }
   return createMongoAbility<AppAbility>(raw, { conditionsMatcher });
 }

@@ -15,3 +15,4 @@ export {
 export { validatePermissionInput, type PermissionInput, type ValidPermission } from './conditions.js';
 export { buildAbility, can, canUnconditionally, type AppAbility, type SubjectRecord } from './ability.js';
 export { accessFilter, type AccessFilter } from './sql.js';
+export { NO_SHARES, SHARE_ACTIONS, sharedResources, type ShareAction, type SharedResources } from './shares.js';

@@ -1,6 +1,7 @@
 import { rulesToAST } from '@casl/ability/extra';
 import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
 import type { AppAbility } from './ability.js';
+import type { SharedCondition } from './shares.js';
 import { fieldKind, metadataPath, METADATA_FIELD, type Action, type FieldKind, type SubjectType } from './subjects.js';
 
 /**
@@ -79,6 +80,7 @@ function combine(children: Predicate[], joiner: 'AND' | 'OR'): Predicate {
 }
 
 function fieldPredicate(operator: string, field: string, value: unknown, scope: Scope): Predicate {
+  if (operator === 'shared') return sharedPredicate(field, value as SharedCondition, scope);
   const kind = fieldKind(scope.subjectType, field);
   if (kind === undefined) throw new Error(`access: no column for field "${field}" of ${scope.subjectType}`);
   return kind === 'json' ? jsonPredicate(operator, field, value, scope) : columnPredicate(kind, operator, field, value, scope);
@@ -118,6 +120,18 @@ function columnPredicate(kind: Exclude<FieldKind, 'json'>, operator: string, fie
     default:
       throw new Error(`access: no SQL for operator "${operator}"`);
   }
+}
+
+/**
+ * A share rule: one semi-join on `resource_shares` (its primary key leads with the
+ * resource, an index with the user), whatever the number of shares. The table is read as
+ * it is now, not as the grants were loaded; a share's grants are invalidated before it
+ * commits, so the two only differ for the length of a request.
+ */
+function sharedPredicate(field: string, condition: SharedCondition, scope: Scope): Predicate {
+  if (scope.subjectType !== 'resource' || field !== 'id') throw new Error('access: a share rule applies to resource ids only');
+  const column = sql.ref(`${scope.alias}.${scope.columns.id!}`);
+  return sql<SqlBool>`(${column} IN (SELECT resource_shares.resource_id FROM resource_shares WHERE resource_shares.user_id = ${condition.userId}::uuid AND ${condition.action}::text = ANY(resource_shares.actions)))`;
 }
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { appError } from '../../core/errors.js';
 import type { Database } from '../../infra/database/index.js';
-import { buildAbility, type AppAbility } from '../access/index.js';
+import { buildAbility, sharedResources, type AppAbility, type SharedResources } from '../access/index.js';
 import type { ClientInfo } from './sessions.js';
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { permissionView, userView, type PermissionView, type RoleRef, type UserView } from '../shared/views.js';
@@ -13,7 +13,9 @@ export interface Grants {
   roles: RoleRef[];
   /** Direct permissions and those of its roles, each once. */
   permissions: PermissionView[];
-  /** A hash of what the ability is built from (user id, permissions); keys the compiled ability. */
+  /** The resources shared with the user, by action (rows of `resource_shares`, not permissions). */
+  shared: SharedResources;
+  /** A hash of what the ability is built from (user id, permissions, shares): tells whether the user's compiled ability is current. */
   stamp: string;
 }
 
@@ -37,15 +39,22 @@ export function requireSignedIn(principal: Principal | undefined): Principal {
 
 const grantsKey = (userId: string): string => `auth:principal:${userId}`;
 
+/** Users whose compiled ability stays in memory; the least recently used go first. */
+const MAX_COMPILED_ABILITIES = 10_000;
+
 /**
- * Loads and caches grants per user, and compiles each version of them into a CASL ability
- * once per process: abilities are shared by every request of that user, never copied.
+ * Loads and caches grants per user, and compiles them into a CASL ability once per process
+ * and grant change: abilities are shared by every request of that user, never copied.
+ *
+ * ONE live ability per user, keyed by user id and replaced when the grants' stamp changes:
+ * keyed by stamp, every grant change of an active user (e.g. thousands of shares) left
+ * another whole ability behind until the count bound, and the heap ran out first.
  */
 export class GrantsStore {
   readonly #database: Database;
   readonly #cache: TolerantCache;
   readonly #cacheTtlMs: number;
-  readonly #abilities = new LRUCache<string, AppAbility>({ max: 10_000 });
+  readonly #abilities = new LRUCache<string, { stamp: string; ability: AppAbility }>({ max: MAX_COMPILED_ABILITIES });
 
   constructor(database: Database, cache: TolerantCache, cacheTtlMs: number) {
     this.#database = database;
@@ -65,12 +74,16 @@ export class GrantsStore {
   }
 
   ability(grants: Grants): AppAbility {
-    let ability = this.#abilities.get(grants.stamp);
-    if (!ability) {
-      ability = buildAbility(grants.permissions, grants.user.id);
-      this.#abilities.set(grants.stamp, ability);
-    }
+    const compiled = this.#abilities.get(grants.user.id);
+    if (compiled?.stamp === grants.stamp) return compiled.ability;
+    const ability = buildAbility(grants.permissions, grants.user.id, grants.shared);
+    this.#abilities.set(grants.user.id, { stamp: grants.stamp, ability });
     return ability;
+  }
+
+  /** Abilities compiled and kept on this instance: at most one per user (the `compiled_abilities` metric). */
+  get compiledAbilities(): number {
+    return this.#abilities.size;
   }
 
   /**
@@ -86,7 +99,7 @@ export class GrantsStore {
     await this.#cache.forgetCopies(userIds.map(grantsKey), INVALIDATION_HOLD_MS);
   }
 
-  /** Reads grants from the database (three indexed queries). */
+  /** Reads grants from the database (four indexed queries). */
   async load(userId: string): Promise<Grants | undefined> {
     const db = this.#database.db;
     const user = await db.selectFrom('users').select(['id', 'email', 'name', 'created_at', 'updated_at']).where('id', '=', userId).executeTakeFirst();
@@ -117,14 +130,18 @@ export class GrantsStore {
       )
       .orderBy('id')
       .execute();
+    // Bounded by resources.maxSharesPerUser.
+    const shares = await db.selectFrom('resource_shares').select(['resource_id', 'actions']).where('user_id', '=', userId).execute();
+    const shared = sharedResources(shares);
     const views = permissions.map(permissionView);
     return {
       user: userView(user),
       roles: roles.map((r) => ({ id: r.id, name: r.name })),
       permissions: views,
+      shared,
       // What the ability is built from, hashed: grants reloaded unchanged keep their ability
       // (and whoever compares abilities sees no change).
-      stamp: createHash('sha256').update(JSON.stringify([userId, views])).digest('base64url'),
+      stamp: createHash('sha256').update(JSON.stringify([userId, views, shared])).digest('base64url'),
     };
   }
 }

@@ -24,6 +24,8 @@ export function createResources(deps: { database: Database; cache: Cache; identi
     maxDataBytes: deps.config.resources.maxDataBytes,
     maxVersions: deps.config.resources.maxVersions,
     storageQuotaBytes: deps.config.quotas.storageBytesPerUser,
+    maxSharesPerResource: deps.config.resources.maxSharesPerResource,
+    maxSharesPerUser: deps.config.resources.maxSharesPerUser,
     // Instances sharing PostgreSQL without Redis each cache on their own: briefly (see identity.ts).
     cacheTtlMs: deps.cache.kind === 'redis' || deps.database.kind === 'pglite' ? deps.config.resources.cacheTtlMs : Math.min(deps.config.resources.cacheTtlMs, 1000),
   });

@@ -3,7 +3,7 @@ import type { Operation } from 'rfc6902';
 import { appError } from '../../core/errors.js';
 import { canonicalId, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
-import { accessFilter, can, type Action } from '../access/index.js';
+import { accessFilter, can, SHARE_ACTIONS, type Action, type ShareAction } from '../access/index.js';
 import { actor, type Audit } from '../auth/audit.js';
 import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
 import { resourceCacheKey } from '../shared/cache-keys.js';
@@ -55,8 +55,7 @@ export interface Share {
   actions: ShareAction[];
 }
 
-export const SHARE_ACTIONS = ['read', 'update', 'delete'] as const;
-export type ShareAction = (typeof SHARE_ACTIONS)[number];
+export { SHARE_ACTIONS, type ShareAction };
 
 export interface ListFilters extends PageRequest {
   type?: string | undefined;
@@ -94,6 +93,10 @@ export interface ResourcesDeps {
   storageQuotaBytes: number;
   cacheTtlMs: number;
   outbox: Outbox;
+  /** Users one resource may be shared with (resources.maxSharesPerResource). */
+  maxSharesPerResource: number;
+  /** Shares one user may receive (resources.maxSharesPerUser). */
+  maxSharesPerUser: number;
 }
 
 const SUMMARY_COLUMNS = [
@@ -419,8 +422,11 @@ export class ResourcesService {
   }
 
   /**
-   * Shares a resource: the user gets direct permissions for these actions on this resource
-   * alone (`{"id": <resource id>}`). Only its owner, or whoever may manage it, shares it.
+   * Shares a resource with another user for these actions (read always comes with them);
+   * sharing again adds actions to the one share row, never takes any away (unsharing does).
+   * Only its owner, or whoever may manage it, shares it.
+   * Refused: sharing with oneself or with the owner (400), past `maxSharesPerResource` users
+   * of one resource or `maxSharesPerUser` shares received by one user (409, naming the cap).
    */
   async share(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<Share> {
     const caller = requireSignedIn(principal);
@@ -430,69 +436,90 @@ export class ResourcesService {
     for (const key of Object.keys(input)) if (key !== 'userId' && key !== 'actions') problems.add(key, 'is not an allowed field');
     const userId = typeof input.userId === 'string' ? canonicalId(input.userId) : undefined;
     if (!userId) problems.add('userId', 'must be a user id');
+    // Each share is state kept for its recipient: one with oneself (or the owner, who may do
+    // everything already) grants nothing and only costs memory and list time.
+    else if (userId === caller.user.id) problems.add('userId', 'is you: a resource cannot be shared with oneself');
+    else if (userId === resource.ownerId) problems.add('userId', 'is the owner of the resource, who needs no share');
+    const pointless = userId !== undefined && (userId === caller.user.id || userId === resource.ownerId);
     const asked = Array.isArray(input.actions) ? input.actions : [];
     if (asked.length === 0 || !asked.every((a): a is ShareAction => SHARE_ACTIONS.includes(a as ShareAction))) {
       problems.add('actions', `must be a non-empty list of ${SHARE_ACTIONS.join(', ')}`);
     }
     // Changing or deleting what one cannot read is useless (every call is a 404): read comes with them.
-    const actions = SHARE_ACTIONS.filter((a) => a === 'read' || asked.includes(a));
-    problems.throwIfAny();
+    const wanted = SHARE_ACTIONS.filter((a) => a === 'read' || asked.includes(a));
+    problems.throwIfAny(pointless ? 'A resource cannot be shared with yourself or with its owner.' : undefined);
     const db = this.#d.database.db;
     const user = await db.selectFrom('users').select('id').where('id', '=', userId!).executeTakeFirst();
     if (!user) throw appError('INVALID_INPUT', 'userId must be an existing user.', { errors: [{ field: 'userId', message: 'is not a user' }] });
     await this.#d.grants.invalidate([user.id]);
-    const changed = await db.transaction().execute(async (tx) => {
-      // Under the resource's row lock, like every write of it: its events commit in order.
+    const outcome = await db.transaction().execute(async (tx) => {
+      // Under the resource's row lock, like every write of it: its events commit in order,
+      // and the per-resource count cannot race. The recipient's count is serialised by a
+      // lock of its own (shares of other resources with the same user).
       const locked = await this.#lock(tx, resource.id);
-      const existing = await this.#sharesOf(tx, resource.id, user.id);
-      const added = actions.filter((action) => !existing.some((p) => p.action === action));
-      for (const action of added) {
-        const permissionId = newId();
-        await tx
-          .insertInto('permissions')
-          .values({ id: permissionId, resource_type: resource.type, action, conditions: JSON.stringify({ id: resource.id }), resource_id: resource.id })
-          .execute();
-        await tx.insertInto('user_permissions').values({ user_id: user.id, permission_id: permissionId }).execute();
-      }
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${`resource_shares:${user.id}`}))`.execute(tx);
+      const existing = await tx.selectFrom('resource_shares').select('actions').where('resource_id', '=', resource.id).where('user_id', '=', user.id).executeTakeFirst();
+      if (!existing) await this.#assertShareCaps(tx, resource.id, user.id);
+      const actions = SHARE_ACTIONS.filter((a) => wanted.includes(a) || existing?.actions.includes(a));
       // Sharing what is already shared changes nothing, and says nothing.
-      if (added.length === 0) return false;
+      if (existing && actions.length === existing.actions.length) return { changed: false, actions };
+      await tx
+        .insertInto('resource_shares')
+        .values({ resource_id: resource.id, user_id: user.id, actions })
+        .onConflict((oc) => oc.columns(['resource_id', 'user_id']).doUpdateSet({ actions }))
+        .execute();
       await this.#d.outbox.write(tx, { topic: TOPIC.resourceShared, payload: { ...eventPayload(locked, caller), userId: user.id, actions } });
-      return true;
+      return { changed: true, actions };
     });
-    if (changed) this.#d.outbox.committed();
-    this.#d.audit('resource.shared', { ...actor(caller), resourceId: resource.id, userId: user.id, actions });
-    return (await this.shares(caller, resource.id)).find((s) => s.userId === user.id) ?? { userId: user.id, actions: [] };
+    if (outcome.changed) this.#d.outbox.committed();
+    this.#d.audit('resource.shared', { ...actor(caller), resourceId: resource.id, userId: user.id, actions: outcome.actions });
+    return { userId: user.id, actions: outcome.actions };
   }
 
+  /** Who the resource is shared with, oldest share first (owner or manager only). */
   async shares(principal: Principal | undefined, rawId: string): Promise<Share[]> {
     const caller = requireSignedIn(principal);
     const resource = await this.#readable(caller, rawId, 'read');
     this.#assertSharer(caller, resource);
     const rows = await this.#sharesOf(this.#d.database.db, resource.id);
-    const byUser = new Map<string, ShareAction[]>();
-    for (const row of rows) byUser.set(row.user_id, [...(byUser.get(row.user_id) ?? []), row.action as ShareAction]);
-    return [...byUser].map(([userId, actions]) => ({ userId, actions: SHARE_ACTIONS.filter((a) => actions.includes(a)) }));
+    return rows.map((row) => ({ userId: row.user_id, actions: SHARE_ACTIONS.filter((a) => row.actions.includes(a)) }));
   }
 
-  /** Removes everything a resource was shared with one user. */
+  /**
+   * Removes a share: its owner (or whoever may manage the resource) removes any, and the
+   * recipient the one made to it (a recipient may not want what was shared).
+   */
   async unshare(principal: Principal | undefined, rawId: string, rawUserId: string): Promise<void> {
     const caller = requireSignedIn(principal);
     const resource = await this.#readable(caller, rawId, 'read');
-    this.#assertSharer(caller, resource);
     const userId = canonicalId(rawUserId);
+    if (userId !== caller.user.id) this.#assertSharer(caller, resource);
     const held = userId ? await this.#sharesOf(this.#d.database.db, resource.id, userId) : [];
     if (held.length === 0) throw appError('NOT_FOUND', 'The resource is not shared with this user.');
     await this.#d.grants.invalidate([userId!]);
     const removed = await this.#d.database.db.transaction().execute(async (tx) => {
       const locked = await this.#lock(tx, resource.id);
-      const deleted = await tx.deleteFrom('permissions').where('id', 'in', held.map((p) => p.id)).executeTakeFirst();
-      // A concurrent unshare already took them: one event for one change.
+      const deleted = await tx.deleteFrom('resource_shares').where('resource_id', '=', resource.id).where('user_id', '=', userId!).executeTakeFirst();
+      // A concurrent unshare already took it: one event for one change.
       if (Number(deleted.numDeletedRows) === 0) return false;
       await this.#d.outbox.write(tx, { topic: TOPIC.resourceUnshared, payload: { ...eventPayload(locked, caller), userId } });
       return true;
     });
     if (removed) this.#d.outbox.committed();
     this.#d.audit('resource.unshared', { ...actor(caller), resourceId: resource.id, userId });
+  }
+
+  /** CONFLICT naming the cap when one more share would pass either (a new share only). */
+  async #assertShareCaps(tx: Database['db'], resourceId: string, userId: string): Promise<void> {
+    const count = async (column: 'resource_id' | 'user_id', id: string) =>
+      Number((await tx.selectFrom('resource_shares').select(sql<string>`count(*)`.as('n')).where(column, '=', id).executeTakeFirstOrThrow()).n);
+    const { maxSharesPerResource, maxSharesPerUser } = this.#d;
+    if ((await count('resource_id', resourceId)) >= maxSharesPerResource) {
+      throw appError('CONFLICT', `This resource is already shared with ${maxSharesPerResource} users, the most allowed (resources.maxSharesPerResource); remove a share first.`);
+    }
+    if ((await count('user_id', userId)) >= maxSharesPerUser) {
+      throw appError('CONFLICT', `This user has already received ${maxSharesPerUser} shares, the most allowed (resources.maxSharesPerUser).`);
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -616,13 +643,9 @@ export class ResourcesService {
   }
 
   #sharesOf(db: Database['db'], resourceId: string, userId?: string) {
-    let query = db
-      .selectFrom('permissions')
-      .innerJoin('user_permissions', 'user_permissions.permission_id', 'permissions.id')
-      .select(['permissions.id', 'permissions.action', 'user_permissions.user_id'])
-      .where('permissions.resource_id', '=', resourceId);
-    if (userId) query = query.where('user_permissions.user_id', '=', userId);
-    return query.orderBy('permissions.id').execute();
+    let query = db.selectFrom('resource_shares').select(['user_id', 'actions']).where('resource_id', '=', resourceId);
+    if (userId) query = query.where('user_id', '=', userId);
+    return query.orderBy('created_at').orderBy('user_id').execute();
   }
 
   async #shareHolders(resourceId: string, db: Database['db'] = this.#d.database.db): Promise<string[]> {

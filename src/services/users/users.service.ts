@@ -203,7 +203,7 @@ export class UsersService {
         }));
         await this.#d.outbox.write(tx, events);
       }
-      // Its direct permissions (shares included) belong to it alone.
+      // Its direct permissions belong to it alone; shares made to it go with it (ON DELETE CASCADE).
       await tx.deleteFrom('permissions').where('id', 'in', tx.selectFrom('user_permissions').select('permission_id').where('user_id', '=', id)).execute();
       const sessions = await tx.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', id).execute();
       await tx.deleteFrom('users').where('id', '=', id).execute();

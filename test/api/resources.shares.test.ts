@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DATABASE_KINDS } from '../support/databases.js';
+import { gql } from '../support/graphql.js';
+import { as, assertInvalidField, assertProblem, login, registerRaw, type Session } from '../support/identity.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { statementCounter } from '../support/statements.js';
+
+/**
+ * Shares (issue 12 point 4): memory is bounded per user, not per grant change; no share with
+ * oneself; caps per resource and per recipient; a recipient may give a share back; a user's
+ * list with many shares stays correct and is one query with one share predicate.
+ */
+const R = '/api/v1/resources';
+const PER_RESOURCE = 3;
+const PER_USER = 40;
+
+interface Resource {
+  id: string;
+}
+interface Share {
+  userId: string;
+  actions: string[];
+}
+
+for (const kind of DATABASE_KINDS) {
+  describe(`resource shares (${kind})`, () => {
+    let t: TestServer;
+    let admin: Session;
+    let alice: Session;
+    let bob: Session;
+    let carol: Session;
+    let dave: Session;
+
+    before(async () => {
+      t = await startTestServer(kind, { config: { 'resources.maxSharesPerResource': PER_RESOURCE, 'resources.maxSharesPerUser': PER_USER } });
+      const sessions: Session[] = [];
+      for (const name of ['Admin', 'Alice', 'Bob', 'Carol', 'Dave']) {
+        const email = `${name.toLowerCase()}@shares.example`;
+        assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
+        sessions.push(await login(t, email, `${name} passphrase`));
+      }
+      [admin, alice, bob, carol, dave] = sessions as [Session, Session, Session, Session, Session];
+    });
+    after(() => t.close());
+
+    const create = async (owner: Session, name = 'Doc'): Promise<Resource> => {
+      const r = await as(t, owner.token, 'POST', R, { name, type: 'doc', data: {} });
+      assert.equal(r.statusCode, 201, r.body);
+      return r.json() as Resource;
+    };
+    const share = (by: Session, id: string, userId: string, actions: string[] = ['read']) => as(t, by.token, 'POST', `${R}/${id}/shares`, { userId, actions });
+    const shared = async (by: Session, id: string, userId: string, actions: string[] = ['read']) => {
+      const r = await share(by, id, userId, actions);
+      assert.equal(r.statusCode, 201, r.body);
+      return r.json() as Share;
+    };
+    const sharesOf = async (id: string) => ((await as(t, alice.token, 'GET', `${R}/${id}/shares`)).json() as { items: Share[] }).items;
+    const listIds = async (s: Session) => {
+      const r = await as(t, s.token, 'GET', `${R}?limit=100`);
+      assert.equal(r.statusCode, 200, r.body);
+      return (r.json() as { items: Resource[] }).items.map((i) => i.id).sort();
+    };
+    const compiledAbilities = async () => {
+      const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+      return Number(/^compiled_abilities (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+
+    it('refuses a share with oneself or with the owner (400 on userId), over REST and GraphQL, and stores nothing', async () => {
+      const doc = await create(alice);
+      const self = assertInvalidField(await share(alice, doc.id, alice.user.id), /^userId$/);
+      assert.match(JSON.stringify(self.errors), /shared with oneself/);
+      assert.equal(self.detail, 'A resource cannot be shared with yourself or with its owner.');
+      // An administrator may share alice's resource, but not with alice: she owns it.
+      assertInvalidField(await share(admin, doc.id, alice.user.id), /^userId$/);
+      assertInvalidField(await share(admin, doc.id, admin.user.id), /^userId$/);
+      const viaGraphql = await gql(t, 'mutation($id: ID!, $u: ID!) { shareResource(id: $id, userId: $u, actions: ["read"]) { userId } }', { id: doc.id, u: alice.user.id }, alice.token);
+      assert.equal(viaGraphql.body.errors?.[0]?.extensions.code, 'INVALID_INPUT', JSON.stringify(viaGraphql.body));
+      assert.deepEqual(await sharesOf(doc.id), []);
+    });
+
+    it('caps the users one resource is shared with (409 naming resources.maxSharesPerResource); sharing again adds to the one share', async () => {
+      const doc = await create(alice);
+      for (const user of [bob, carol, admin]) await shared(alice, doc.id, user.user.id);
+      const refused = assertProblem(await share(alice, doc.id, dave.user.id), 409, 'CONFLICT');
+      assert.match(refused.detail, /resources\.maxSharesPerResource/);
+      assert.match(refused.detail, new RegExp(`${PER_RESOURCE} users`));
+      const viaGraphql = await gql(t, 'mutation($id: ID!, $u: ID!) { shareResource(id: $id, userId: $u, actions: ["read"]) { userId } }', { id: doc.id, u: dave.user.id }, alice.token);
+      assert.equal(viaGraphql.body.errors?.[0]?.extensions.code, 'CONFLICT');
+      assert.match(viaGraphql.body.errors?.[0]?.message ?? '', /maxSharesPerResource/);
+
+      // An existing share is updated in place, whatever the cap: one row, actions added.
+      assert.deepEqual(await shared(alice, doc.id, bob.user.id, ['update']), { userId: bob.user.id, actions: ['read', 'update'] });
+      assert.equal((await as(t, bob.token, 'PATCH', `${R}/${doc.id}`, { name: 'Edited by bob' })).statusCode, 200);
+      assert.deepEqual(await shared(alice, doc.id, bob.user.id, ['read']), { userId: bob.user.id, actions: ['read', 'update'] });
+      assert.deepEqual(
+        (await sharesOf(doc.id)).map((s) => [s.userId, s.actions]),
+        [
+          [bob.user.id, ['read', 'update']],
+          [carol.user.id, ['read']],
+          [admin.user.id, ['read']],
+        ],
+      );
+      // The owner's list of shares over GraphQL is the REST one; the recipient may not see it.
+      const listed = await gql<{ resource: { shares: Share[] } }>(t, 'query($id: ID!) { resource(id: $id) { shares { userId actions } } }', { id: doc.id }, alice.token);
+      assert.deepEqual(listed.body.data?.resource.shares, await sharesOf(doc.id));
+      const hidden = await gql(t, 'query($id: ID!) { resource(id: $id) { shares { userId } } }', { id: doc.id }, bob.token);
+      assert.equal(hidden.body.errors?.[0]?.extensions.code, 'FORBIDDEN');
+      // Once one share goes, another fits.
+      assert.equal((await as(t, alice.token, 'DELETE', `${R}/${doc.id}/shares/${admin.user.id}`)).statusCode, 204);
+      await shared(alice, doc.id, dave.user.id);
+    });
+
+    it('lets the recipient remove a share made to it (REST and GraphQL), and nobody else’s', async () => {
+      const doc = await create(alice);
+      const other = await create(alice);
+      await shared(alice, doc.id, bob.user.id);
+      await shared(alice, doc.id, carol.user.id);
+      await shared(alice, other.id, bob.user.id);
+      // Bob can read the resource but is not its owner: carol's share is not his to remove.
+      assertProblem(await as(t, bob.token, 'DELETE', `${R}/${doc.id}/shares/${carol.user.id}`), 403, 'FORBIDDEN');
+      const removed = await as(t, bob.token, 'DELETE', `${R}/${doc.id}/shares/${bob.user.id}`);
+      assert.equal(removed.statusCode, 204, removed.body);
+      assertProblem(await as(t, bob.token, 'GET', `${R}/${doc.id}`), 404, 'NOT_FOUND');
+      assert.ok(!(await listIds(bob)).includes(doc.id), 'gone from his list');
+      assert.deepEqual((await sharesOf(doc.id)).map((s) => s.userId), [carol.user.id]);
+      // Gone: removing it again is a 404 like any resource bob cannot read.
+      assertProblem(await as(t, bob.token, 'DELETE', `${R}/${doc.id}/shares/${bob.user.id}`), 404, 'NOT_FOUND');
+
+      const viaGraphql = await gql(t, 'mutation($id: ID!, $u: ID!) { unshareResource(id: $id, userId: $u) }', { id: other.id, u: bob.user.id }, bob.token);
+      assert.deepEqual(viaGraphql.body.data, { unshareResource: true }, JSON.stringify(viaGraphql.body.errors));
+      assertProblem(await as(t, bob.token, 'GET', `${R}/${other.id}`), 404, 'NOT_FOUND');
+    });
+
+    it(`lists exactly what is shared with a user with ${PER_USER} shares, in one query with one share predicate; one more is refused (409 naming resources.maxSharesPerUser)`, async () => {
+      const recipient = dave;
+      const before = await listIds(recipient);
+      const docs: Resource[] = [];
+      for (let i = 0; i < PER_USER - before.length; i++) docs.push(await create(alice, `For dave ${i}`));
+      for (const doc of docs) await shared(alice, doc.id, recipient.user.id);
+      const own = await create(recipient, 'Dave’s own');
+      const unshared = await create(alice, 'Not for dave');
+
+      const expected = [...before, ...docs.map((d) => d.id), own.id].sort();
+      const counter = statementCounter(t);
+      let statements: string[];
+      try {
+        statements = await counter.during(async () => assert.deepEqual(await listIds(recipient), expected));
+      } finally {
+        counter.restore();
+      }
+      assert.ok(!expected.includes(unshared.id));
+      const list = statements.find((s) => /from "resources"/i.test(s) && /order by "resources"\."id"/i.test(s));
+      assert.ok(list, `the list query: ${statements.join('\n')}`);
+      assert.match(list, /resource_shares/, 'shares are joined, not inlined');
+      const parameters = new Set(list.match(/\$\d+/g) ?? []).size;
+      assert.ok(parameters < 10, `a handful of parameters, not one per share: ${parameters}`);
+      const total = await gql<{ resources: { totalCount: number } }>(t, '{ resources(first: 1) { totalCount } }', undefined, recipient.token);
+      assert.equal(total.body.data?.resources.totalCount, expected.length);
+
+      const refused = assertProblem(await share(alice, unshared.id, recipient.user.id), 409, 'CONFLICT');
+      assert.match(refused.detail, /resources\.maxSharesPerUser/);
+      assert.ok(!(await listIds(recipient)).includes(unshared.id));
+      // Giving one back makes room.
+      assert.equal((await as(t, recipient.token, 'DELETE', `${R}/${docs[0]!.id}/shares/${recipient.user.id}`)).statusCode, 204);
+      await shared(alice, unshared.id, recipient.user.id);
+      assert.ok((await listIds(recipient)).includes(unshared.id));
+    });
+
+    it('keeps one compiled ability per user however often its grants change', async () => {
+      const start = await compiledAbilities();
+      assert.ok(Number.isInteger(start), 'compiled_abilities is exported');
+      const docs: Resource[] = [];
+      for (let i = 0; i < 20; i++) docs.push(await create(alice, `Churn ${i}`));
+      // Each share and unshare changes bob's grants; bob acts after each, so each is compiled.
+      for (const doc of docs) {
+        await shared(alice, doc.id, bob.user.id);
+        assert.equal((await as(t, bob.token, 'GET', `${R}/${doc.id}`)).statusCode, 200);
+        assert.equal((await as(t, alice.token, 'DELETE', `${R}/${doc.id}/shares/${bob.user.id}`)).statusCode, 204);
+        assertProblem(await as(t, bob.token, 'GET', `${R}/${doc.id}`), 404, 'NOT_FOUND');
+      }
+      // Five users have signed in on this server: at most five abilities, after 40 grant changes.
+      const end = await compiledAbilities();
+      assert.ok(end <= 5, `one per user, not one per grant change: ${start} then ${end}`);
+    });
+  });
+}
