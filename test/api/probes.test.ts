@@ -8,13 +8,14 @@ import { startTestServer, type TestServer } from '../support/server.js';
 /*
  * Probes are never throttled (DESIGN §2, docs/limits.md "Probes and metrics"): a client
  * address that has spent its anonymous budget, as an orchestrator or scraper sharing an
- * address with busy clients would, still gets 200 from /health, /health/ready and /metrics,
- * and `pcf healthcheck` calls the server healthy. /metrics can be guarded by a token instead.
+ * address with busy clients would, still gets 200 from /health and /health/ready, and
+ * `pcf healthcheck` calls the server healthy. /metrics is exempt when guarded by
+ * metrics.token; open (no token set), it is an anonymous endpoint in the anonymous budget.
  */
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BUDGET = { 'rateLimit.anonymousPerWindow': 5, 'rateLimit.windowSeconds': 3600 };
-const PROBES = ['/health', '/health/ready', '/metrics'];
+const PROBES = ['/health', '/health/ready'];
 
 /** Spends the anonymous budget of the test's address (127.0.0.1) until it is refused. */
 async function exhaustAnonymousBudget(t: TestServer): Promise<void> {
@@ -59,6 +60,10 @@ describe('probes once the anonymous budget is spent', () => {
     // With a token (a probe configured with one, or a client that sends it everywhere) too.
     const withToken = await t.app.inject({ method: 'GET', url: '/health/ready', headers: { authorization: 'Bearer not-a-session' } });
     assert.equal(withToken.statusCode, 200, withToken.body);
+  });
+
+  it('/metrics without metrics.token is an open, anonymous endpoint: in the anonymous budget like any other', async () => {
+    assertProblem(await t.app.inject({ method: 'GET', url: '/metrics' }), 429, 'RATE_LIMITED');
   });
 
   it('`pcf healthcheck` calls the server healthy (exit 0), over a real socket from the same address', async () => {

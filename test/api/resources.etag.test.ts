@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, data, gql } from '../support/graphql.js';
 import { as, assertProblem, bearer, login, registerRaw, type InjectedResponse, type Session } from '../support/identity.js';
@@ -132,6 +133,20 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(version.isDeprecated, true);
       assert.match(version.deprecationReason ?? '', /expectedRevision/);
       assert.equal(args.find((a) => a.name === 'expectedRevision')?.isDeprecated, false);
+    });
+
+    it('replays an idempotent create answered before revisions existed with its version as the revision', async () => {
+      const headers = { ...bearer(alice.token), 'idempotency-key': 'before-0005' };
+      const payload = { name: 'Old', type: 'doc', data: { n: 1 } };
+      const first = await t.app.inject({ method: 'POST', url: R, headers, payload });
+      assert.equal(first.statusCode, 201, first.body);
+      // An answer stored by a server older than migration 0005 carries no revision.
+      await sql`UPDATE idempotency_keys SET response = response - 'revision' WHERE key = 'before-0005'`.execute(t.server.database.db);
+      const replay = await t.app.inject({ method: 'POST', url: R, headers, payload });
+      assert.equal(replay.statusCode, 201, replay.body);
+      assert.equal(replay.headers['idempotent-replayed'], 'true');
+      assert.equal((replay.json() as Resource).revision, 1);
+      assert.equal(replay.headers.etag, '"1"');
     });
   });
 }

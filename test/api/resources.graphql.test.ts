@@ -374,6 +374,10 @@ for (const kind of DATABASE_KINDS) {
         const listed = await data<{ resources: Connection<{ id: string }> }>(t, LIST, { ownerId: a.user.id }, b.token);
         assert.deepEqual(listed.resources.edges.map((e) => e.node.id), [owned.id], 'and finds it in its list');
         assert.equal(listed.resources.totalCount, 1);
+        // Who else it is shared with is the owner's to see: B's list still answers, that field null.
+        const withShares = await gql<{ resources: Connection<{ id: string; shares: unknown }> }>(t, `query($o: ID) { resources(ownerId: $o) { edges { node { id shares { userId } } } } }`, { o: a.user.id }, b.token);
+        assert.deepEqual(withShares.body.data?.resources.edges.map((e) => e.node), [{ id: owned.id, shares: null }], JSON.stringify(withShares.body));
+        assertGraphqlError(withShares.body, 'FORBIDDEN');
 
         // Read only: B may not change, delete or re-share it. It may read it, so these are FORBIDDEN.
         await executionError(t, UPDATE, { id: owned.id, input: { data: { v: 'B' } } }, b.token, 'FORBIDDEN');

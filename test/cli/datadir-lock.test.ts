@@ -140,6 +140,9 @@ describe('the embedded data directory has one owner', { timeout: 600_000 }, () =
     // This test process is alive on this host: its lock holds.
     writeFileSync(lockFile, JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() }));
     assertRefused(await createUser('held@lock.example'), process.pid);
+    // Another host's lock, however old (a network share): that host's process cannot be seen from here.
+    writeFileSync(lockFile, JSON.stringify({ pid: 4242, host: `not-${hostname()}`, startedAt: '2000-01-01T00:00:00.000Z' }));
+    assertRefused(await createUser('elsewhere@lock.example'), 4242);
 
     // A process that ran and exited: its lock (as after SIGKILL or a crash) is stale.
     const gone = spawn(process.execPath, ['-e', '']);

@@ -13,7 +13,6 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
-  valueFromASTUntyped,
 } from 'graphql';
 
 /**
@@ -168,9 +167,32 @@ export function writeCost(
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
+  // Each variable is serialised once, however many fields use it: a document may repeat a
+  // field a hundred times over one 1 MiB variable, and this runs before the budget refuses.
+  const variableBytes = new Map<string, number>();
   const argumentBytes = (value: ValueNode): number => {
-    const plain = value.kind === Kind.VARIABLE ? variables?.[value.name.value] : valueFromASTUntyped(value, variables);
-    return Buffer.byteLength(JSON.stringify(plain) ?? '');
+    switch (value.kind) {
+      case Kind.VARIABLE: {
+        let bytes = variableBytes.get(value.name.value);
+        if (bytes === undefined) {
+          bytes = Buffer.byteLength(JSON.stringify(variables?.[value.name.value]) ?? '');
+          variableBytes.set(value.name.value, bytes);
+        }
+        return bytes;
+      }
+      case Kind.OBJECT:
+        return value.fields.reduce((sum, field) => sum + field.name.value.length + 3 + argumentBytes(field.value), 2);
+      case Kind.LIST:
+        return value.values.reduce((sum, item) => sum + 1 + argumentBytes(item), 2);
+      case Kind.NULL:
+        return 4;
+      case Kind.BOOLEAN:
+        return value.value ? 4 : 5;
+      case Kind.STRING:
+        return Buffer.byteLength(value.value) + 2;
+      default:
+        return value.value.length;
+    }
   };
   // Each fragment is measured once however often it is spread (nested spreads would
   // otherwise take exponential time); a cycle, refused by validation anyway, costs 0.

@@ -29,8 +29,8 @@ export const resourceTypeDefs = /* GraphQL */ `
     updatedAt: String!
     "The history, newest first."
     versions(first: Int = 20, after: String): ResourceVersionConnection!
-    "Who it is shared with, oldest share first: for its owner and admins (FORBIDDEN otherwise), as GET /resources/{id}/shares."
-    shares: [Share!]!
+    "Who it is shared with, oldest share first: for its owner and admins, as GET /resources/{id}/shares; null with a FORBIDDEN error for anyone else, so a list holding resources shared with the caller still answers."
+    shares: [Share!]
   }
 
   type ResourceVersion {

@@ -13,23 +13,26 @@ export interface MetricsRouteOptions {
 }
 
 /**
- * Prometheus scrape endpoint. Like the health probes it is out of every rate-limit budget (a
- * scraper polls from one address, and gaps in metrics hide an incident); what it reveals
- * (route names, traffic, pool sizes) is guarded instead by an optional bearer token. A token
- * rather than a second port: one listener to expose and secure, and Prometheus sends one
- * with `authorization: { credentials: … }`. A wrong token is charged to the anonymous
- * budget, so it cannot be guessed faster than anything else.
+ * Prometheus scrape endpoint. With `metrics.token` set it is out of every rate-limit budget,
+ * like the health probes (a scraper polls from one address, and gaps in metrics hide an
+ * incident), and what it reveals (route names, traffic, pool sizes) is guarded by the token
+ * instead; a wrong token is charged to the anonymous budget, so it cannot be guessed faster
+ * than anything else. Without a token it is an anonymous endpoint like any other, in the
+ * anonymous budget: a rendering costs far more than a health probe, and an open, unmetered
+ * route would let anyone spend it in a loop. A token rather than a second port: one listener
+ * to expose and secure, and Prometheus sends one with `authorization: { credentials: … }`.
  */
 export function registerMetricsRoute(app: App, metrics: Metrics, options: MetricsRouteOptions): void {
   const expected = options.token ? digest(options.token) : undefined;
   app.get(
     '/metrics',
     {
-      config: { rateLimit: 'exempt' },
+      config: expected ? { rateLimit: 'exempt' } : {},
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics in the text exposition format',
-        description: 'Never rate limited. When `metrics.token` is set, send `Authorization: Bearer <metrics.token>`; without it, or with another, 401.',
+        description:
+          'When `metrics.token` is set, send `Authorization: Bearer <metrics.token>` (without it, or with another, 401) and the route is never rate limited. Without `metrics.token` it is open and in the anonymous budget, like any request without a token.',
       },
     },
     async (request, reply) => {

@@ -115,7 +115,7 @@ export const ConfigSchema = Type.Object(
         cacheTtlMs: ms('How long a session and its principal stay cached; revocation clears them at once', 60_000, 3_600_000, 1000),
         argon2MemoryKib: Type.Integer({ minimum: 19_456, maximum: 4_194_304, default: 19_456, description: 'argon2id memory per password hash, in KiB (OWASP minimum 19456); raising it rehashes passwords at their next login' }),
         argon2Iterations: Type.Integer({ minimum: 2, maximum: 100, default: 2, description: 'argon2id passes per password hash (OWASP minimum 2)' }),
-        loginMaxFailures: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Failed logins allowed per account from one client address (IPv6: its /64) within loginFailureWindowMs before that address gets 429' }),
+        loginMaxFailures: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Sign-in attempts allowed per account from one client address (IPv6: its /64) within loginFailureWindowMs, counted before the password is checked and cleared by a success, before that address gets 429 for that account' }),
         loginMaxFailuresPerAccount: Type.Integer({
           minimum: 1,
           maximum: 1_000_000,

@@ -109,9 +109,11 @@ function readHolder(path: string): LockHolder | undefined {
 
 function isStale(holder: LockHolder | undefined): boolean {
   if (!holder) return false;
+  // Another host's process cannot be seen from here (a shared or network volume): never
+  // taken over, whatever its age, or two writers are back.
+  if (holder.host !== hostname()) return false;
   const bootedAt = Date.now() - uptime() * 1000;
   if (Date.parse(holder.startedAt) < bootedAt) return true;
-  if (holder.host !== hostname()) return false;
   // This process holds no lock of this path (checked above): a pid reused after a restart.
   if (holder.pid === process.pid) return true;
   return !isRunning(holder.pid);

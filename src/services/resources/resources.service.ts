@@ -114,6 +114,12 @@ const SUMMARY_COLUMNS = [
 /** Reads larger than this are served from the database only, so the cache stays small. */
 const CACHEABLE_BYTES = 64 * 1024;
 
+/**
+ * Diffs kept in the cache are at most this large: one resource of n versions has n² pairs,
+ * so a member could otherwise fill a cache bounded by entries with 64 KiB patches.
+ */
+const CACHEABLE_DIFF_BYTES = 4 * 1024;
+
 /** A computed diff, or which limit refused it (see `diff`). */
 type CachedDiff = { patch: Operation[] } | { tooLarge: Exclude<DiffLimit, 'time'> };
 const diffCacheKey = (id: string, from: number, to: number): string => `res-diff:${id}:${from}:${to}`;
@@ -416,8 +422,8 @@ export class ResourcesService {
       if (outcome.limit !== 'time') await this.#d.cache.add<CachedDiff>(key, { tooLarge: outcome.limit }, this.#d.cacheTtlMs);
       throw diffTooLarge(outcome.limit);
     }
-    // Large patches are recomputed rather than kept, like large documents.
-    if (outcome.bytes <= CACHEABLE_BYTES) await this.#d.cache.add<CachedDiff>(key, { patch: outcome.patch }, this.#d.cacheTtlMs);
+    // Large patches are recomputed rather than kept.
+    if (outcome.bytes <= CACHEABLE_DIFF_BYTES) await this.#d.cache.add<CachedDiff>(key, { patch: outcome.patch }, this.#d.cacheTtlMs);
     return outcome.patch;
   }
 
@@ -525,9 +531,12 @@ export class ResourcesService {
   // ---------------------------------------------------------------------------------------
 
   /** Runs a write in a transaction, through the idempotency store when a key is given. */
-  async #write<T>(caller: Principal, scope: string, request: unknown, options: WriteOptions, work: (tx: Database['db']) => Promise<{ status: number; body: T }>) {
+  async #write(caller: Principal, scope: string, request: unknown, options: WriteOptions, work: (tx: Database['db']) => Promise<{ status: number; body: ResourceView }>) {
     if (options.idempotencyKey === undefined) return { ...(await this.#d.database.db.transaction().execute(work)), replayed: false };
-    return this.#idempotency.run({ userId: caller.user.id, scope, key: options.idempotencyKey, request }, work);
+    const result = await this.#idempotency.run({ userId: caller.user.id, scope, key: options.idempotencyKey, request }, work);
+    // An answer stored before revisions existed (migration 0005) has none; 0005 set each
+    // resource's revision to its version, so the version is the revision it had.
+    return result.replayed && result.body.revision === undefined ? { ...result, body: { ...result.body, revision: result.body.version } } : result;
   }
 
   /**
