@@ -5,6 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { killCliChildren, runPcf, startPcf, type CliResult } from '../support/cli.js';
 import { freePort, listening } from '../support/net.js';
 
 /*
@@ -14,60 +15,21 @@ import { freePort, listening } from '../support/net.js';
  * files and losing writes. Real processes, judged by exit code and output.
  */
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const CLI = 'src/cli/main.ts';
 const EXIT_DATA_DIR_IN_USE = 75;
 const IN_USE = /the data directory \S+ is in use by process (\d+)[^;]*; stop the server or use the API/;
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const running = new Set<ChildProcess>();
-after(() => {
-  for (const child of running) child.kill('SIGKILL');
-});
+after(killCliChildren);
 
 const tmp = mkdtempSync(join(tmpdir(), 'pcf-datadir-lock-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const dataDir = join(tmp, 'data');
 const lockFile = join(dataDir, 'pcf.lock');
 
-/** The environment of a child: this one's, without any PCF_ setting, plus `env`. */
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PCF_') && !name.startsWith('NODE_TEST')));
-  return { ...clean, PCF_DATA_DIR: dataDir, PCF_LOG_LEVEL: 'warn', PCF_HOST: '127.0.0.1', ...env };
-}
-
-function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; result: Promise<CliResult> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const result = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      running.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, result };
-}
-
+/** The settings of every child: the test's data directory, quiet logs, loopback, plus `env`. */
+const childEnv = (env: Record<string, string>) => ({ PCF_DATA_DIR: dataDir, PCF_LOG_LEVEL: 'warn', PCF_HOST: '127.0.0.1', ...env });
+const start = (args: string[], env: Record<string, string> = {}) => startPcf(args, { env: childEnv(env) });
 /** Runs `pcf <args>` to its end (killed after `timeoutMs`). */
-async function pcf(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
-  const { child, result } = start(args, env);
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
-    return await result;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const pcf = (args: string[], env: Record<string, string> = {}, timeoutMs = 120_000) => runPcf(args, { env: childEnv(env), timeoutMs });
 
 function assertRefused(result: CliResult, holderPid: number): void {
   assert.equal(result.code, EXIT_DATA_DIR_IN_USE, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { killCliChildren, runPcf, type CliResult } from '../support/cli.js';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/databases.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -14,51 +14,12 @@ import { startTestServer, type TestServer } from '../support/server.js';
  * then checked by signing in to a server on the same database.
  */
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const CLI = 'src/cli/main.ts';
+after(killCliChildren);
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const running = new Set<ChildProcess>();
-after(() => {
-  for (const child of running) child.kill('SIGKILL');
-});
+const pcf = runPcf;
 
 const tmp = mkdtempSync(join(tmpdir(), 'pcf-users-cli-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Runs `pcf <args>` with only the given PCF_ settings; `input` is written to its stdin. */
-function pcf(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PCF_') && !name.startsWith('NODE_TEST')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      env: { ...clean, ...options.env },
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    running.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    if (options.input !== undefined) child.stdin!.end(options.input);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`pcf ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      running.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** The generated password, printed once on a `password:` line. */
 function printedPassword(result: CliResult): string {
