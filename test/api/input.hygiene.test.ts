@@ -37,6 +37,19 @@ for (const kind of DATABASE_KINDS) {
       return { status: response.statusCode, body: response.json() as GraphqlResponse };
     };
     const fieldErrors = (body: GraphqlResponse) => assertGraphqlError(body, 'INVALID_INPUT').extensions.errors;
+    /**
+     * Sends a subscribe message exactly as written (`variables` is JSON text: a JS object
+     * cannot hold `__proto__` or 9007199254740993) and returns the first error of its answer
+     * (an `error` message, or a `next` with errors), which must be INVALID_INPUT.
+     */
+    const wsInvalid = async (ws: WsProbe, id: string, query: string, variables?: string) => {
+      ws.send(`{"type":"subscribe","id":"${id}","payload":{"query":${JSON.stringify(query)}${variables === undefined ? '' : `,"variables":${variables}`}}}`);
+      const answer = await ws.next(id);
+      const errors = answer.payload as { errors?: GraphqlResponse['errors'] } | GraphqlResponse['errors'][];
+      const first = Array.isArray(errors) ? errors[0]![0]! : errors?.errors?.[0];
+      assert.equal(first?.extensions.code, 'INVALID_INPUT', JSON.stringify(answer));
+      return first!.extensions.errors;
+    };
 
     describe('names', () => {
       const spoofed = ['Invoice\u202Efdp.exe', 'left\u2066isolate', 'line\nbreak', 'c1\u0085name'];
@@ -78,12 +91,11 @@ for (const kind of DATABASE_KINDS) {
 
         const ws = await WsProbe.connect(t.url, member.token);
         try {
-          ws.subscribe('1', 'mutation { createResource(input: { name: "P", type: "doc", data: { a: { __proto__: { admin: true } } } }) { id } }');
-          const answer = await ws.next('1');
-          const errors = (answer.payload as { errors?: GraphqlResponse['errors'] } | GraphqlResponse['errors'][]);
-          const first = Array.isArray(errors) ? errors[0]![0]! : errors.errors![0]!;
-          assert.equal(first.extensions.code, 'INVALID_INPUT', JSON.stringify(answer));
-          assert.deepEqual(first.extensions.errors, rest.errors);
+          const wsLiteral = await wsInvalid(ws, '1', 'mutation { createResource(input: { name: "P", type: "doc", data: { a: { __proto__: { admin: true } } } }) { id } }');
+          assert.deepEqual(wsLiteral, rest.errors);
+          // In variables too: the message is parsed as HTTP bodies are, not refused as malformed.
+          const wsVariables = await wsInvalid(ws, '2', CREATE, '{"input":{"name":"P","type":"doc","data":{"a":{"__proto__":{"admin":true}}}}}');
+          assert.deepEqual(wsVariables, rest.errors);
         } finally {
           ws.close();
         }
@@ -115,6 +127,21 @@ for (const kind of DATABASE_KINDS) {
         assertInvalidField(await t.app.inject({ method: 'PATCH', url: `/api/v1/resources/${patched.id}`, headers: { ...bearer(member.token), 'content-type': 'application/json' }, payload: '{"data":1e400}' }), /^data$/);
       });
 
+      it('refuses them in WebSocket variables and literals with the same errors as REST', async () => {
+        const ws = await WsProbe.connect(t.url, member.token);
+        try {
+          for (const [i, number] of ['1e400', '9007199254740993', '18446744073709551616', '0.10000000000000001'].entries()) {
+            const rest = assertInvalidField(await rawPost('/api/v1/resources', `{"name":"N","type":"doc","data":{"list":[1,${number}]}}`), /^data\/list\/1$/);
+            assert.deepEqual(await wsInvalid(ws, `v${i}`, CREATE, `{"input":{"name":"N","type":"doc","data":{"list":[1,${number}]}}}`), rest.errors, number);
+            assert.deepEqual(await wsInvalid(ws, `l${i}`, `mutation { createResource(input: { name: "N", type: "doc", data: { list: [1, ${number}] } }) { id } }`), rest.errors, number);
+          }
+        } finally {
+          ws.close();
+        }
+        const mine = (await as(t, member.token, 'GET', '/api/v1/resources')).json() as { items: { name: string }[] };
+        assert.deepEqual(mine.items.filter((r) => r.name === 'N'), [], 'nothing was stored');
+      });
+
       it('keeps numbers that read back as written, however they are spelt', async () => {
         const text = '{"name":"Exact","type":"doc","data":{"max":9007199254740991,"pow":9007199254740992,"big":123456789012345680000,"tiny":5e-324,"real":0.1,"sci":6.02E23,"id":"12345678901234567890"}}';
         const created = await rawPost('/api/v1/resources', text);
@@ -123,6 +150,14 @@ for (const kind of DATABASE_KINDS) {
         assert.deepEqual(stored.data, { max: 9007199254740991, pow: 9007199254740992, big: 123456789012345680000, tiny: 5e-324, real: 0.1, sci: 6.02e23, id: '12345678901234567890' });
         const viaGraphql = await data<{ createResource: { data: unknown } }>(t, 'mutation { createResource(input: { name: "G", type: "doc", data: { pow: 9007199254740992, real: 1.5e300 } }) { data } }', undefined, member.token);
         assert.deepEqual(viaGraphql.createResource.data, { pow: 9007199254740992, real: 1.5e300 });
+        const ws = await WsProbe.connect(t.url, member.token);
+        try {
+          ws.send(`{"type":"subscribe","id":"k","payload":{"query":${JSON.stringify(CREATE)},"variables":{"input":{"name":"W","type":"doc","data":{"pow":9007199254740992,"sci":6.02E23,"real":0.1}}}}}`);
+          const answer = await ws.next('k');
+          assert.deepEqual((answer.payload as GraphqlResponse<{ createResource: { data: unknown } }>).data?.createResource.data, { pow: 9007199254740992, sci: 6.02e23, real: 0.1 }, JSON.stringify(answer));
+        } finally {
+          ws.close();
+        }
       });
     });
   });

@@ -259,6 +259,9 @@ describe('rate limits while the shared Redis store is down', { skip: TEST_REDIS_
       await pauser.connect();
       // A stalled server: the connection stays up, commands get no answer for 3 s.
       await pauser.call('CLIENT', 'PAUSE', '3000', 'ALL');
+      // One after another, the first three wait out the 500 ms timeout and open the breaker
+      // (about 1.5 s into the pause); the login after them is refused while Redis still
+      // stalls, not charged once its answer comes in.
       for (let i = 0; i < 5; i++) assert.equal((await fetch(`${server().url}/api/v1/`)).status, 200);
       assertProblem(await loginRaw(server(), account.email, account.password), 503, 'SERVICE_UNAVAILABLE');
       assert.ok((await decisions(server(), 'anonymous', 'fallback')) > fallbackBefore, 'counted per instance meanwhile');

@@ -21,6 +21,7 @@ import { formatGraphqlErrors } from '../graphql/errors.js';
 import { suggestionFree, withoutSuggestions } from '../graphql/suggestions.js';
 import { checkSelections, checkVariablesSize, validationRules } from '../graphql/limits.js';
 import { toClientError } from '../graphql/resolvers.js';
+import { markInexactNumbers } from '../json-numbers.js';
 import { subscribeSharing } from './shared-execution.js';
 
 /** 1013 "Try Again Later": the instance cannot check the token now. */
@@ -433,7 +434,10 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
         close: (code, reason) => socket.close(code, reason),
         onMessage: (receive) =>
           socket.on('message', (data: Buffer) => {
-            const text = data.toString();
+            // Marked as HTTP bodies are (json-body.ts), before graphql-ws parses it: a number
+            // in variables that would not read back as written is refused with its path by
+            // the service, not stored as another number.
+            const text = markInexactNumbers(data.toString());
             // A message a server sends (connection_ack, next, …) is the client's mistake: 4400,
             // not the internal error graphql-ws would make of it.
             if (!isClientMessage(text)) {

@@ -81,6 +81,7 @@ export function createRateLimitStore(options: RateLimitStoreOptions, logger: Log
       log,
     ),
     log,
+    options.timeoutMs,
   );
 }
 
@@ -122,8 +123,8 @@ class MemoryStore implements RateLimitStore {
 }
 
 /**
- * A circuit breaker in front of Redis: after BREAKER_FAILURES failed charges within
- * BREAKER_SPAN_MS the store is not asked for BREAKER_OPEN_MS (a Redis that accepts
+ * A circuit breaker in front of Redis: after BREAKER_FAILURES failed charges within the
+ * span (see RedisStore) the store is not asked for BREAKER_OPEN_MS (a Redis that accepts
  * connections but stopped answering would otherwise cost every request a command timeout);
  * then one charge tries it, and its answer closes or reopens the breaker. A slow answer
  * alone does not open it.
@@ -141,6 +142,14 @@ class RedisStore implements RateLimitStore {
   #probing = false;
   #spanStart = 0;
   #failuresInSpan = 0;
+  /**
+   * How close together BREAKER_FAILURES failures must be to open the breaker. Against a
+   * stalled Redis each failure is a command timeout, so requests one after another (one
+   * client, or a quiet instance) fail one timeout apart: a span of BREAKER_SPAN_MS alone
+   * would never hold three 500 ms timeouts (the first and third end 1000 ms apart, plus the
+   * request's own time), and every request would wait out the timeout for the whole stall.
+   */
+  readonly #spanMs: number;
   // Charges wait for the first connection attempt (bounded by the connect timeout): without
   // an offline queue, a charge sent while the instance is still connecting would count as
   // an outage although Redis is fine.
@@ -149,7 +158,9 @@ class RedisStore implements RateLimitStore {
   constructor(
     readonly client: Redis,
     readonly log: Logger,
+    timeoutMs: number,
   ) {
+    this.#spanMs = Math.max(BREAKER_SPAN_MS, BREAKER_FAILURES * timeoutMs);
     this.#firstAttempt = new Promise((resolve) => {
       const settle = (): void => {
         client.off('ready', settle).off('close', settle).off('end', settle);
@@ -198,7 +209,7 @@ class RedisStore implements RateLimitStore {
   /** One warning when the store starts failing; the breaker opens on repeated failures. */
   #failed(err: unknown, probe: boolean): void {
     const now = Date.now();
-    if (now - this.#spanStart > BREAKER_SPAN_MS) {
+    if (now - this.#spanStart > this.#spanMs) {
       this.#spanStart = now;
       this.#failuresInSpan = 0;
     }
