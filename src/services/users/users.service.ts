@@ -208,7 +208,7 @@ export class UsersService {
       const sessions = await tx.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', id).execute();
       await tx.deleteFrom('users').where('id', '=', id).execute();
       const revoked = { userId: id, sessionIds: sessions.map((row) => row.id), reason: 'user_deleted' as const };
-      if (revoked.sessionIds.length > 0) await this.#d.outbox.write(tx, this.#d.sessions.revokedEvent(revoked));
+      await this.#d.outbox.write(tx, this.#d.sessions.revokedEvents(revoked));
       return { tokens: sessions.map((row) => Buffer.from(row.token)), transferred: moved, revoked };
     });
     // Resources created in between went along too; their reads are invalidated as well.
