@@ -72,7 +72,7 @@ export const identityTypeDefs = /* GraphQL */ `
   }
 
   type Usage {
-    "Bytes of JSON your resources hold: every version's data plus metadata. (Float: GraphQL's Int stops at 2^31 - 1; always a whole number.)"
+    "Bytes your resources hold: every version's data plus metadata and name, plus 256 per resource and per version. (Float: GraphQL's Int stops at 2^31 - 1; always a whole number.)"
     storageBytes: Float!
     "quotas.storageBytesPerUser, in bytes; null when unlimited."
     storageQuotaBytes: Float

@@ -143,7 +143,7 @@ export const ConfigSchema = Type.Object(
           minimum: 0,
           maximum: Number.MAX_SAFE_INTEGER,
           default: 268_435_456,
-          description: "Bytes of JSON (every version's data plus metadata) the resources a user owns may hold; a write past it is refused with 422; 0 = unlimited",
+          description: "Bytes the resources a user owns may hold (every version's data plus metadata and name as JSON/UTF-8, plus 256 per resource and per version); a write past it is refused with 422; 0 = unlimited",
         }),
       },
       { additionalProperties: false, default: {} },

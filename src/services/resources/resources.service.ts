@@ -16,7 +16,7 @@ import { iso } from '../shared/views.js';
 import { FieldProblems } from '../users/input.js';
 import { diffJson, diffTooLarge, type DiffLimit } from './diff.js';
 import { jsonBytes, validateListFilters, validateNewResource, validateResourcePatch } from './input.js';
-import { assertVersionRoom, chargeStorage, quotaExceeded, storedBytes, withinQuota } from './quota.js';
+import { assertVersionRoom, chargeStorage, nameBytes, quotaExceeded, resourceRowBytes, storedBytes, versionBytes, withinQuota } from './quota.js';
 
 export interface ResourceSummary {
   id: string;
@@ -173,7 +173,7 @@ export class ResourcesService {
     const record = { id, ownerId: caller.user.id, name: fields.name, type: fields.type, createdAt: now.toISOString(), metadata: fields.metadata };
     if (!can(caller.ability, 'create', 'resource', record)) throw appError('FORBIDDEN', `You may not create resources of type ${fields.type}.`);
     const event: ResourceEventPayload = { ...record, version: 1, actorId: caller.user.id };
-    const bytes = storedBytes(fields.data) + storedBytes(fields.metadata);
+    const bytes = resourceRowBytes(fields.name, fields.metadata) + versionBytes(fields.data);
     const quota = this.#d.storageQuotaBytes;
     // The owner's storage charge, the resource, its version 1 and its outbox event in ONE
     // statement (data-modifying CTEs): atomic without BEGIN/COMMIT, one round trip instead
@@ -278,9 +278,11 @@ export class ResourcesService {
       assertMay(caller, 'update', locked);
       assertMay(caller, 'update', { ...locked, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}) });
       if (patch.data !== undefined) assertVersionRoom(locked.version, this.#d.maxVersions);
-      // New data adds its bytes; new metadata replaces the old (not versioned).
+      // New data adds a version; a new name or metadata replaces the old (not versioned).
       const bytes =
-        (patch.data !== undefined ? storedBytes(patch.data) : 0) + (patch.metadata !== undefined ? storedBytes(patch.metadata) - storedBytes(locked.metadata) : 0);
+        (patch.data !== undefined ? versionBytes(patch.data) : 0) +
+        (patch.metadata !== undefined ? storedBytes(patch.metadata) - storedBytes(locked.metadata) : 0) +
+        (patch.name !== undefined ? nameBytes(patch.name) - nameBytes(locked.name) : 0);
       await chargeStorage(tx, locked.ownerId, bytes, this.#d.storageQuotaBytes);
       const now = new Date();
       const version = patch.data !== undefined ? locked.version + 1 : locked.version;
@@ -317,8 +319,8 @@ export class ResourcesService {
       const locked = await this.#lock(tx, current.id);
       assertMay(caller, 'update', locked);
       assertVersionRoom(locked.version, this.#d.maxVersions);
-      // A restored version is a new version: its bytes count again.
-      const bytes = storedBytes(source.data);
+      // A restored version is a new version: its bytes and its row count again.
+      const bytes = versionBytes(source.data);
       await chargeStorage(tx, locked.ownerId, bytes, this.#d.storageQuotaBytes);
       const now = new Date();
       const version = locked.version + 1;
