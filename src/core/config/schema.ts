@@ -133,7 +133,7 @@ export const ConfigSchema = Type.Object(
         cacheTtlMs: ms('How long a resource read stays cached; every change invalidates it at once', 60_000, 3_600_000, 1000),
         maxVersions: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 10_000, description: 'Most versions one resource may have; a write past it is refused with 422' }),
         maxSharesPerResource: Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'Users one resource may be shared with; one more is refused with 409 CONFLICT' }),
-        maxSharesPerUser: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'Shares one user may receive; one more is refused with 409 CONFLICT' }),
+        maxSharesPerUser: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'Shares one user may receive, a tenth of them from the resources of one owner; one more is refused with 409 CONFLICT' }),
       },
       { additionalProperties: false, default: {} },
     ),
