@@ -221,6 +221,32 @@ for (const kind of DATABASE_KINDS) {
       assertProblem(await share(mallory, docs[1]!.id, victim.user.id), 409, 'CONFLICT');
     });
 
+    it('drops the shares an heir had received on the resources it inherits when their owner is deleted', async () => {
+      const leaver = await member('Leaver');
+      const heir = await member('Heir');
+      const inherited = await create(leaver, 'Inherited');
+      const kept = await create(leaver, 'Kept share');
+      await shared(leaver, inherited.id, heir.user.id, ['update']);
+      await shared(leaver, inherited.id, carol.user.id);
+      await shared(leaver, kept.id, carol.user.id);
+      const deleted = await as(t, admin.token, 'DELETE', `/api/v1/users/${leaver.user.id}?transferTo=${heir.user.id}`);
+      assert.equal(deleted.statusCode, 204, deleted.body);
+
+      const sharesAs = async (s: Session, id: string) => {
+        const r = await as(t, s.token, 'GET', `${R}/${id}/shares`);
+        assert.equal(r.statusCode, 200, r.body);
+        return (r.json() as { items: Share[] }).items.map((i) => i.userId);
+      };
+      // The heir owns both now: no share with itself is left, the others' shares stay.
+      assert.deepEqual(await sharesAs(heir, inherited.id), [carol.user.id]);
+      assert.deepEqual(await sharesAs(heir, kept.id), [carol.user.id]);
+      const viaGraphql = await gql<{ resource: { ownerId: string; shares: Share[] } }>(t, 'query($id: ID!) { resource(id: $id) { ownerId shares { userId } } }', { id: inherited.id }, heir.token);
+      assert.deepEqual(viaGraphql.body.data?.resource, { ownerId: heir.user.id, shares: [{ userId: carol.user.id }] }, JSON.stringify(viaGraphql.body.errors));
+      // As owner it still does everything it could do through the share, and more.
+      assert.equal((await as(t, heir.token, 'PATCH', `${R}/${inherited.id}`, { name: 'Mine now' })).statusCode, 200);
+      assert.equal((await as(t, heir.token, 'DELETE', `${R}/${kept.id}`)).statusCode, 204);
+    });
+
     it('keeps one compiled ability per user however often its grants change', async () => {
       const start = await compiledAbilities();
       assert.ok(Number.isInteger(start), 'compiled_abilities is exported');

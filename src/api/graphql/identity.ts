@@ -178,7 +178,7 @@ export const identityTypeDefs = /* GraphQL */ `
     createUser(input: CreateUserInput!): User!
     "Changes a user's name or email; changing your own email needs currentPassword."
     updateUser(id: ID!, input: UpdateUserInput!): User!
-    "Deletes a user; one who owns resources needs transferTo."
+    "Deletes a user; one who owns resources needs transferTo, who receives them (shares it had received on them are removed)."
     deleteUser(id: ID!, transferTo: ID): Boolean!
     createRole(input: CreateRoleInput!): Role!
     updateRole(id: ID!, input: UpdateRoleInput!): Role!
