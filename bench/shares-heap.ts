@@ -37,7 +37,8 @@ async function start(dataDir: string, n: number): Promise<Server> {
       dataDir,
       'rateLimit.enabled': false,
       'resources.maxSharesPerResource': Math.max(n, 100),
-      'resources.maxSharesPerUser': Math.max(n, 1000),
+      // One owner shares all n with one user: that takes a tenth of maxSharesPerUser >= n.
+      'resources.maxSharesPerUser': Math.min(Math.max(n * 10, 1000), 1_000_000),
     },
   });
   const server = await createServer(config, createLogger({ level: 'warn' }));

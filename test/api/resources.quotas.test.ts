@@ -24,6 +24,10 @@ const MAX_VERSIONS = 3;
 
 /** Bytes a value counts for: its compact UTF-8 JSON (docs/limits.md "Storage quota"). */
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+/** Bytes each row counts for besides its JSON: the resource's own, and each version's. */
+const ROW = 256;
+/** A new resource: its row, its name, its metadata, and version 1 (its row and data). */
+const resourceCost = (name: string, data: unknown, metadata: unknown = {}) => ROW + Buffer.byteLength(name) + bytes(metadata) + ROW + bytes(data);
 /** Data of exactly `n` bytes of JSON. */
 const sized = (n: number) => ({ pad: 'x'.repeat(n - bytes({ pad: '' })) });
 
@@ -46,7 +50,7 @@ for (const kind of DATABASE_KINDS) {
     const sessions: Record<string, Session> = {};
     before(async () => {
       t = await startTestServer(kind, { config: { 'quotas.storageBytesPerUser': QUOTA, 'resources.maxVersions': MAX_VERSIONS } });
-      for (const name of ['Admin', 'Quinn', 'Vera', 'Gus', 'Heir', 'Gone']) {
+      for (const name of ['Admin', 'Quinn', 'Vera', 'Gus', 'Heir', 'Gone', 'Empty']) {
         const email = `${name.toLowerCase()}@quota.example`;
         assert.equal((await registerRaw(t, { email, name, password: `${name} quota passphrase` })).statusCode, 201);
         sessions[name] = await login(t, email, `${name} quota passphrase`);
@@ -62,15 +66,22 @@ for (const kind of DATABASE_KINDS) {
       const quinn = sessions.Quinn!;
       assert.deepEqual(await usage(quinn), { storageBytes: 0, storageQuotaBytes: QUOTA });
       const doc = (await create(quinn, { data: { n: 1 }, metadata: { tag: 'a' } })).json() as Resource;
-      let expected = bytes({ n: 1 }) + bytes({ tag: 'a' });
+      let expected = resourceCost('Doc', { n: 1 }, { tag: 'a' });
       assert.deepEqual(await usage(quinn), { storageBytes: expected, storageQuotaBytes: QUOTA });
-      // New data adds a version's bytes; new metadata replaces the old.
+      // New data adds a version (its row and bytes); new metadata replaces the old.
       assert.equal((await as(t, quinn.token, 'PATCH', `${R}/${doc.id}`, { data: { n: 22 }, metadata: { tag: 'longer' } })).statusCode, 200);
-      expected += bytes({ n: 22 }) + bytes({ tag: 'longer' }) - bytes({ tag: 'a' });
+      expected += ROW + bytes({ n: 22 }) + bytes({ tag: 'longer' }) - bytes({ tag: 'a' });
+      assert.equal((await usage(quinn)).storageBytes, expected);
+      // A new name replaces the old one's UTF-8 bytes, either way.
+      assert.equal((await as(t, quinn.token, 'PATCH', `${R}/${doc.id}`, { name: 'Doc élargi' })).statusCode, 200);
+      expected += Buffer.byteLength('Doc élargi') - Buffer.byteLength('Doc');
+      assert.equal((await usage(quinn)).storageBytes, expected);
+      assert.equal((await as(t, quinn.token, 'PATCH', `${R}/${doc.id}`, { name: 'D' })).statusCode, 200);
+      expected += Buffer.byteLength('D') - Buffer.byteLength('Doc élargi');
       assert.equal((await usage(quinn)).storageBytes, expected);
       // A restored version counts again: it is a new version.
       assert.equal((await as(t, quinn.token, 'POST', `${R}/${doc.id}/versions/1/restore`)).statusCode, 200);
-      expected += bytes({ n: 1 });
+      expected += ROW + bytes({ n: 1 });
       assert.equal((await usage(quinn)).storageBytes, expected);
       // GraphQL's me says the same.
       const me = await data<{ me: { usage: Usage } }>(t, '{ me { usage { storageBytes storageQuotaBytes } } }', undefined, quinn.token);
@@ -82,14 +93,15 @@ for (const kind of DATABASE_KINDS) {
     it('refuses a create, a new version, a metadata change and a restore past the quota with 422 naming the limit and the figures', async () => {
       const vera = sessions.Vera!;
       const big = (await create(vera, { data: sized(6000) })).json() as Resource;
-      const held = 6000 + bytes({});
+      const held = resourceCost('Doc', sized(6000));
+      assert.equal(held, 6517, 'the figures of docs/limits.md');
       assert.equal((await usage(vera)).storageBytes, held);
 
       const refused = await create(vera, { data: sized(5000) });
       const problem = assertProblem(refused, 422, 'UNPROCESSABLE_ENTITY');
       assert.match(problem.detail, /quotas\.storageBytesPerUser/);
       assert.match(problem.detail, new RegExp(`hold ${held} of ${QUOTA} bytes`));
-      assert.match(problem.detail, new RegExp(`needs ${5000 + bytes({})} more`));
+      assert.match(problem.detail, new RegExp(`needs ${resourceCost('Doc', sized(5000))} more`));
       const listed = (await as(t, vera.token, 'GET', `${R}?ownerId=${vera.user.id}`)).json() as { items: unknown[] };
       assert.equal(listed.items.length, 1, 'nothing was created');
       assert.equal((await usage(vera)).storageBytes, held, 'nothing was charged');
@@ -104,7 +116,7 @@ for (const kind of DATABASE_KINDS) {
       // GraphQL refuses with the same code; within the quota, writes go through again.
       const over = await gql(t, 'mutation($d: JSON) { createResource(input: { name: "G", type: "doc", data: $d }) { id } }', { d: sized(5000) }, vera.token);
       assert.match(assertGraphqlError(over.body, 'UNPROCESSABLE_ENTITY').message, /quotas\.storageBytesPerUser/);
-      assert.equal((await create(vera, { data: sized(3000) })).statusCode, 201);
+      assert.equal((await create(vera, { data: sized(2900) })).statusCode, 201);
       // A refused create under an Idempotency-Key releases the key (its answer is not kept).
       const keyed = () => t.app.inject({ method: 'POST', url: R, headers: { ...bearer(vera.token), 'idempotency-key': 'quota-1' }, payload: { name: 'Keyed', type: 'doc', data: sized(5000) } });
       assertProblem(await keyed(), 422, 'UNPROCESSABLE_ENTITY');
@@ -123,7 +135,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await as(t, gone.token, 'POST', `${R}/${doc.id}/shares`, { userId: gus.user.id, actions: ['update'] })).statusCode, 201);
       assert.equal((await as(t, gus.token, 'PATCH', `${R}/${doc.id}`, { data: sized(4000) })).statusCode, 200);
       assert.equal((await usage(gus)).storageBytes, 0, 'the editor spends nothing of its own');
-      const held = 8000 + bytes({});
+      const held = resourceCost('Doc', sized(4000)) + ROW + 4000;
       assert.equal((await usage(gone)).storageBytes, held);
       // The share is not a way around the owner's quota.
       assertProblem(await as(t, gus.token, 'PATCH', `${R}/${doc.id}`, { data: sized(4000) }), 422, 'UNPROCESSABLE_ENTITY');
@@ -131,6 +143,22 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await as(t, admin.token, 'DELETE', `/api/v1/users/${gone.user.id}?transferTo=${heir.user.id}`)).statusCode, 204);
       assert.equal((await usage(heir)).storageBytes, held, 'the heir holds the bytes now');
       assertProblem(await create(heir, { data: sized(4000) }), 422, 'UNPROCESSABLE_ENTITY');
+    });
+
+    it('charges every resource and version its row, so empty resources cannot fill the disk under the quota', async () => {
+      const empty = sessions.Empty!;
+      const each = resourceCost('E', 0);
+      assert.equal(each, 2 * ROW + 4, 'name, data 0 and metadata {} are 4 bytes');
+      let made = 0;
+      for (; made < 100; made++) {
+        const response = await as(t, empty.token, 'POST', R, { name: 'E', type: 'doc', data: 0 });
+        if (response.statusCode !== 201) {
+          assert.match(assertProblem(response, 422, 'UNPROCESSABLE_ENTITY').detail, /quotas\.storageBytesPerUser/);
+          break;
+        }
+      }
+      assert.equal(made, Math.floor(QUOTA / each), 'as many empty resources as the quota pays for, no more');
+      assert.equal((await usage(empty)).storageBytes, made * each);
     });
 
     it('refuses a version past resources.maxVersions with 422 naming the cap, while name and metadata still change', async () => {
@@ -161,11 +189,11 @@ for (const kind of DATABASE_KINDS) {
       const free = await login(t, 'free@quota.example', 'Free quota passphrase');
       assert.equal((await as(t, free.token, 'POST', R, { name: 'Big', type: 'doc', data: sized(20_000) })).statusCode, 201);
       const me = (await as(t, free.token, 'GET', '/api/v1/auth/me')).json() as { usage: Usage };
-      assert.deepEqual(me.usage, { storageBytes: 20_000 + bytes({}), storageQuotaBytes: null });
+      assert.deepEqual(me.usage, { storageBytes: resourceCost('Big', sized(20_000)), storageQuotaBytes: null });
     });
   });
 
-  describe(`resources: migration 0005 over existing history (${kind})`, () => {
+  describe(`resources: migrations 0005 and 0007 over existing history (${kind})`, () => {
     let t: TestServer;
     before(async () => {
       t = await startTestServer(kind);
@@ -177,6 +205,14 @@ for (const kind of DATABASE_KINDS) {
       const old = await login(t, 'old@quota.example', 'Old quota passphrase');
       const doc = (await as(t, old.token, 'POST', R, { name: 'Old', type: 'doc', metadata: { a: 1 }, data: { v: 1 } })).json() as Resource;
       assert.equal((await as(t, old.token, 'PATCH', `${R}/${doc.id}`, { data: { v: 2 } })).statusCode, 200);
+      // 0007 adds the charge of each row to the counts, and takes it back down, leaving the
+      // bytes counted before exact.
+      const counted = resourceCost('Old', { v: 1 }, { a: 1 }) + ROW + bytes({ v: 2 });
+      assert.equal((await usageOf(t, old)).storageBytes, counted);
+      assert.deepEqual(await migrateDown(t.server.database.db), ['0007_storage_overhead']);
+      assert.equal((await usageOf(t, old)).storageBytes, counted - 3 * ROW - Buffer.byteLength('Old'));
+      assert.deepEqual(await migrateUp(t.server.database.db), ['0007_storage_overhead']);
+      assert.equal((await usageOf(t, old)).storageBytes, counted);
       // Back to the schema before 0005 (and whatever came after it), with this history in it, then forward again.
       const reverted: string[] = [];
       while (!reverted.includes('0005_quotas_and_revisions')) {
@@ -188,7 +224,8 @@ for (const kind of DATABASE_KINDS) {
 
       const { rows } = await sql<{ revision: number; version: number; bytes: string; expected: string }>`
         SELECT r.revision, r.version, r.storage_bytes AS bytes,
-          octet_length(r.metadata::text) + (SELECT sum(octet_length(v.data::text)) FROM resource_versions v WHERE v.resource_id = r.id) AS expected
+          ${ROW} + octet_length(r.name) + octet_length(r.metadata::text)
+            + (SELECT sum(${ROW} + octet_length(v.data::text)) FROM resource_versions v WHERE v.resource_id = r.id) AS expected
         FROM resources r WHERE r.id = ${doc.id}`.execute(t.server.database.db);
       assert.equal(rows[0]!.revision, 2);
       assert.equal(rows[0]!.version, 2);

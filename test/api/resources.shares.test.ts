@@ -14,6 +14,8 @@ import { statementCounter } from '../support/statements.js';
 const R = '/api/v1/resources';
 const PER_RESOURCE = 3;
 const PER_USER = 40;
+/** Shares one user may receive from one owner: a tenth of PER_USER (docs/limits.md). */
+const PER_OWNER = 4;
 
 interface Resource {
   id: string;
@@ -31,15 +33,20 @@ for (const kind of DATABASE_KINDS) {
     let bob: Session;
     let carol: Session;
     let dave: Session;
+    /** Users signed in on this server: each may have one compiled ability. */
+    let signedIn = 0;
+    /** A new user, signed in. */
+    const member = async (name: string): Promise<Session> => {
+      const email = `${name.toLowerCase().replace(/\W/g, '.')}@shares.example`;
+      assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
+      signedIn++;
+      return login(t, email, `${name} passphrase`);
+    };
 
     before(async () => {
       t = await startTestServer(kind, { config: { 'resources.maxSharesPerResource': PER_RESOURCE, 'resources.maxSharesPerUser': PER_USER } });
       const sessions: Session[] = [];
-      for (const name of ['Admin', 'Alice', 'Bob', 'Carol', 'Dave']) {
-        const email = `${name.toLowerCase()}@shares.example`;
-        assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
-        sessions.push(await login(t, email, `${name} passphrase`));
-      }
+      for (const name of ['Admin', 'Alice', 'Bob', 'Carol', 'Dave']) sessions.push(await member(name));
       [admin, alice, bob, carol, dave] = sessions as [Session, Session, Session, Session, Session];
     });
     after(() => t.close());
@@ -136,8 +143,11 @@ for (const kind of DATABASE_KINDS) {
       const recipient = dave;
       const before = await listIds(recipient);
       const docs: Resource[] = [];
-      for (let i = 0; i < PER_USER - before.length; i++) docs.push(await create(alice, `For dave ${i}`));
-      for (const doc of docs) await shared(alice, doc.id, recipient.user.id);
+      // From several owners: one owner may share at most PER_OWNER resources with dave.
+      const owners: Session[] = [];
+      for (let i = 0; owners.length * PER_OWNER < PER_USER - before.length; i++) owners.push(await member(`Owner ${i}`));
+      for (let i = 0; i < PER_USER - before.length; i++) docs.push(await create(owners[i % owners.length]!, `For dave ${i}`));
+      for (const [i, doc] of docs.entries()) await shared(owners[i % owners.length]!, doc.id, recipient.user.id);
       const own = await create(recipient, 'Dave’s own');
       const unshared = await create(alice, 'Not for dave');
 
@@ -167,6 +177,76 @@ for (const kind of DATABASE_KINDS) {
       assert.ok((await listIds(recipient)).includes(unshared.id));
     });
 
+    // The per-recipient cap must not be a weapon: one member alone cannot fill it, so others
+    // can still share with its victim, and a refused share costs the victim nothing.
+    it(`caps the shares one user receives from one owner at a tenth of resources.maxSharesPerUser (409), and a refused share leaves the recipient's grants cached`, async () => {
+      assert.equal(PER_OWNER, PER_USER / 10);
+      const mallory = await member('Mallory');
+      const victim = await member('Victim');
+      const docs: Resource[] = [];
+      for (let i = 0; i <= PER_OWNER; i++) docs.push(await create(mallory, `Flood ${i}`));
+      // Shares made earlier, written directly: shares through the API would keep the victim's
+      // grants from being cached for a while (INVALIDATION_HOLD_MS), which is the point below.
+      // (The victim's cached grants do not know of them until its grants next change.)
+      await t.server.database.db
+        .insertInto('resource_shares')
+        .values(docs.slice(0, PER_OWNER).map((doc) => ({ resource_id: doc.id, user_id: victim.user.id, actions: ['read'] })))
+        .execute();
+
+      // The victim's grants are cached: its requests read no grants from the database.
+      const counter = statementCounter(t);
+      const grantReads = async () =>
+        (await counter.during(async () => assert.equal((await as(t, victim.token, 'GET', `${R}?limit=1`)).statusCode, 200))).filter((sql) => /"user_roles"/.test(sql));
+      try {
+        await grantReads();
+        assert.deepEqual(await grantReads(), [], 'warm grants');
+        const refused = assertProblem(await share(mallory, docs[PER_OWNER]!.id, victim.user.id), 409, 'CONFLICT');
+        assert.match(refused.detail, new RegExp(`${PER_OWNER} shares of this owner's resources`));
+        assert.match(refused.detail, /resources\.maxSharesPerUser/);
+        assert.deepEqual(await grantReads(), [], 'the refused share did not invalidate the victim\'s grants');
+      } finally {
+        counter.restore();
+      }
+      const viaGraphql = await gql(t, 'mutation($id: ID!, $u: ID!) { shareResource(id: $id, userId: $u, actions: ["read"]) { userId } }', { id: docs[PER_OWNER]!.id, u: victim.user.id }, mallory.token);
+      assert.equal(viaGraphql.body.errors?.[0]?.extensions.code, 'CONFLICT', JSON.stringify(viaGraphql.body));
+      assert.ok(!(await listIds(victim)).includes(docs[PER_OWNER]!.id));
+
+      // Another owner still shares with the victim; an existing share of mallory's still
+      // takes more actions; and once the victim gives one back, mallory may share again.
+      const other = await create(alice, 'Still shareable');
+      await shared(alice, other.id, victim.user.id);
+      assert.deepEqual(await shared(mallory, docs[0]!.id, victim.user.id, ['update']), { userId: victim.user.id, actions: ['read', 'update'] });
+      assert.equal((await as(t, victim.token, 'DELETE', `${R}/${docs[1]!.id}/shares/${victim.user.id}`)).statusCode, 204);
+      await shared(mallory, docs[PER_OWNER]!.id, victim.user.id);
+      assertProblem(await share(mallory, docs[1]!.id, victim.user.id), 409, 'CONFLICT');
+    });
+
+    it('drops the shares an heir had received on the resources it inherits when their owner is deleted', async () => {
+      const leaver = await member('Leaver');
+      const heir = await member('Heir');
+      const inherited = await create(leaver, 'Inherited');
+      const kept = await create(leaver, 'Kept share');
+      await shared(leaver, inherited.id, heir.user.id, ['update']);
+      await shared(leaver, inherited.id, carol.user.id);
+      await shared(leaver, kept.id, carol.user.id);
+      const deleted = await as(t, admin.token, 'DELETE', `/api/v1/users/${leaver.user.id}?transferTo=${heir.user.id}`);
+      assert.equal(deleted.statusCode, 204, deleted.body);
+
+      const sharesAs = async (s: Session, id: string) => {
+        const r = await as(t, s.token, 'GET', `${R}/${id}/shares`);
+        assert.equal(r.statusCode, 200, r.body);
+        return (r.json() as { items: Share[] }).items.map((i) => i.userId);
+      };
+      // The heir owns both now: no share with itself is left, the others' shares stay.
+      assert.deepEqual(await sharesAs(heir, inherited.id), [carol.user.id]);
+      assert.deepEqual(await sharesAs(heir, kept.id), [carol.user.id]);
+      const viaGraphql = await gql<{ resource: { ownerId: string; shares: Share[] } }>(t, 'query($id: ID!) { resource(id: $id) { ownerId shares { userId } } }', { id: inherited.id }, heir.token);
+      assert.deepEqual(viaGraphql.body.data?.resource, { ownerId: heir.user.id, shares: [{ userId: carol.user.id }] }, JSON.stringify(viaGraphql.body.errors));
+      // As owner it still does everything it could do through the share, and more.
+      assert.equal((await as(t, heir.token, 'PATCH', `${R}/${inherited.id}`, { name: 'Mine now' })).statusCode, 200);
+      assert.equal((await as(t, heir.token, 'DELETE', `${R}/${kept.id}`)).statusCode, 204);
+    });
+
     it('keeps one compiled ability per user however often its grants change', async () => {
       const start = await compiledAbilities();
       assert.ok(Number.isInteger(start), 'compiled_abilities is exported');
@@ -179,9 +259,9 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await as(t, alice.token, 'DELETE', `${R}/${doc.id}/shares/${bob.user.id}`)).statusCode, 204);
         assertProblem(await as(t, bob.token, 'GET', `${R}/${doc.id}`), 404, 'NOT_FOUND');
       }
-      // Five users have signed in on this server: at most five abilities, after 40 grant changes.
+      // At most one ability per user signed in on this server, after 40 grant changes.
       const end = await compiledAbilities();
-      assert.ok(end <= 5, `one per user, not one per grant change: ${start} then ${end}`);
+      assert.ok(end <= signedIn, `one per user (${signedIn}), not one per grant change: ${start} then ${end}`);
     });
   });
 }

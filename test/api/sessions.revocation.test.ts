@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, DATABASE_KINDS, TEST_DATABASE_URL, type TestDatabase } from '../support/databases.js';
 import { as, login, registerRaw, type Session } from '../support/identity.js';
+import { SESSION_IDS_PER_EVENT } from '../../src/services/auth/sessions.js';
 import { deleteStreams } from '../support/nats.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { changeOf, RESOURCE_CHANGED, WsProbe, type Closed, type WsMessage } from '../support/ws.js';
@@ -130,6 +131,44 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await as(t, admin.token, 'DELETE', `/api/v1/users/${reader.user.id}`)).statusCode, 204);
       await h.change(t, owner.token, doc, 2);
       await assertClosedFirst(ws, '1');
+    });
+
+    // Sessions per user are not capped: one event naming them all could outgrow the queue's
+    // message limit (about 1 MB) and stop the relay for everyone. The ids go in chunks.
+    it('writes the ids of many revoked sessions in events of at most 1,000 ids, on a password change and on deletion', async () => {
+      const db = t.server.database.db;
+      /** Sessions of `userId` made directly in the table, as thousands of logins would. */
+      const manySessions = async (userId: string, n: number): Promise<Set<string>> => {
+        const now = Date.now();
+        const rows = Array.from({ length: n }, () => ({ id: randomUUID(), user_id: userId, token: randomBytes(32), expires_at: new Date(now + 3_600_000), last_seen_at: new Date(now), created_at: new Date(now), user_agent: null, ip: null }));
+        await db.insertInto('sessions').values(rows).execute();
+        return new Set(rows.map((r) => r.id));
+      };
+      /** The session ids of each `session.revoked` event of a user. */
+      const revokedEvents = async (userId: string): Promise<string[][]> => {
+        const rows = await db.selectFrom('outbox').select('payload').where('topic', '=', 'session.revoked').where('aggregate_id', '=', userId).orderBy('seq').execute();
+        return rows.map((r) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as { sessionIds: string[] }).map((p) => p.sessionIds);
+      };
+      const assertChunked = (events: string[][], expected: Set<string>): void => {
+        assert.equal(events.length, Math.ceil(expected.size / SESSION_IDS_PER_EVENT), 'one event per chunk of ids');
+        for (const ids of events) assert.ok(ids.length <= SESSION_IDS_PER_EVENT, `an event of ${ids.length} ids`);
+        assert.deepEqual(new Set(events.flat()), expected, 'every revoked session, once');
+        assert.equal(events.flat().length, expected.size);
+      };
+      assert.equal(SESSION_IDS_PER_EVENT, 1000);
+
+      const user = await h.account('many@revocation.example');
+      const others = await manySessions(user.user.id, 2 * SESSION_IDS_PER_EVENT + 1);
+      const changed = await as(t, user.token, 'POST', '/api/v1/auth/password', { currentPassword: PASSWORD, newPassword: `${PASSWORD} renewed` });
+      assert.equal(changed.statusCode, 204, changed.body);
+      assertChunked(await revokedEvents(user.user.id), others);
+
+      const doomed = await h.account('many.deleted@revocation.example');
+      await manySessions(doomed.user.id, SESSION_IDS_PER_EVENT + 500);
+      const sessions = new Set((await db.selectFrom('sessions').select('id').where('user_id', '=', doomed.user.id).execute()).map((r) => r.id));
+      assert.equal(sessions.size, SESSION_IDS_PER_EVENT + 501, 'its login session too');
+      assert.equal((await as(t, admin.token, 'DELETE', `/api/v1/users/${doomed.user.id}`)).statusCode, 204);
+      assertChunked(await revokedEvents(doomed.user.id), sessions);
     });
   });
 }

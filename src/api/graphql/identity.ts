@@ -72,7 +72,7 @@ export const identityTypeDefs = /* GraphQL */ `
   }
 
   type Usage {
-    "Bytes of JSON your resources hold: every version's data plus metadata. (Float: GraphQL's Int stops at 2^31 - 1; always a whole number.)"
+    "Bytes your resources hold: every version's data plus metadata and name, plus 256 per resource and per version. (Float: GraphQL's Int stops at 2^31 - 1; always a whole number.)"
     storageBytes: Float!
     "quotas.storageBytesPerUser, in bytes; null when unlimited."
     storageQuotaBytes: Float
@@ -178,7 +178,7 @@ export const identityTypeDefs = /* GraphQL */ `
     createUser(input: CreateUserInput!): User!
     "Changes a user's name or email; changing your own email needs currentPassword."
     updateUser(id: ID!, input: UpdateUserInput!): User!
-    "Deletes a user; one who owns resources needs transferTo."
+    "Deletes a user; one who owns resources needs transferTo, who receives them (shares it had received on them are removed)."
     deleteUser(id: ID!, transferTo: ID): Boolean!
     createRole(input: CreateRoleInput!): Role!
     updateRole(id: ID!, input: UpdateRoleInput!): Role!

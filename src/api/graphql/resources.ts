@@ -110,8 +110,9 @@ export const resourceTypeDefs = /* GraphQL */ `
     Shares with another user (owner or admin): actions among read, update, delete (read always
     comes with them); sharing again adds actions, never takes any away. With yourself or the
     owner: INVALID_INPUT.
-    Past resources.maxSharesPerResource users of one resource or resources.maxSharesPerUser
-    shares received by one user: CONFLICT, the message naming the limit.
+    Past resources.maxSharesPerResource users of one resource, resources.maxSharesPerUser
+    shares received by one user, or a tenth of that received from one owner: CONFLICT, the
+    message naming the limit.
     """
     shareResource(id: ID!, userId: ID!, actions: [String!]!): Share!
     "Stops sharing with a user (owner or admin), or gives back a share made to you (userId: your id)."

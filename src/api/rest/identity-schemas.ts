@@ -54,7 +54,7 @@ export const SessionSchema = Type.Object(
 
 export const UsageSchema = Type.Object(
   {
-    storageBytes: Type.Integer({ minimum: 0, description: "Bytes of JSON the caller's resources hold: every version's data plus metadata" }),
+    storageBytes: Type.Integer({ minimum: 0, description: "Bytes the caller's resources hold: every version's data plus metadata and name, plus 256 per resource and per version" }),
     storageQuotaBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'quotas.storageBytesPerUser; null when unlimited' }),
   },
   { $id: 'Usage', title: 'Usage', additionalProperties: false },

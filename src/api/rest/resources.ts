@@ -227,7 +227,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         description:
           'Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. ' +
           'Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or ' +
-          'resources.maxSharesPerUser shares received by one user, a new share is 409 CONFLICT, the detail naming the limit.',
+          'resources.maxSharesPerUser shares received by one user, or a tenth of that received from one owner, a new share is 409 CONFLICT, the detail naming the limit.',
         security: bearer,
         params: IdParams,
         body: Type.Object({ userId: Type.String({ maxLength: 64 }), actions: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: 3 }) }, { additionalProperties: false }),

@@ -67,7 +67,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
       schema: {
         tags: ['users'],
         summary: 'Delete a user and revoke its sessions',
-        description: 'A user who owns resources needs `transferTo`, the user who receives them; otherwise 409.',
+        description: 'A user who owns resources needs `transferTo`, the user who receives them (shares it had received on them are removed); otherwise 409.',
         security: bearer,
         params: IdParams,
         querystring: Type.Object({ transferTo: Type.Optional(Type.String({ format: 'uuid' })) }, { additionalProperties: false }),

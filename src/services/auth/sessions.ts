@@ -42,6 +42,9 @@ export interface ClientInfo {
  */
 const TOUCH_INTERVAL_MS = 60_000;
 
+/** Session ids per `session.revoked` event: about 40 KB of JSON, far below any queue's message limit. */
+export const SESSION_IDS_PER_EVENT = 1000;
+
 const sessionKey = (hash: Buffer): string => `auth:session:${hash.toString('hex')}`;
 const invalidToken = () => appError('UNAUTHORIZED', 'The token is invalid or expired.', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
 
@@ -170,9 +173,19 @@ export class SessionStore {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The `session.revoked` event of a revocation, for a service that deletes session rows itself (in its own transaction). */
-  revokedEvent(revoked: SessionsRevokedPayload): DomainEvent {
-    return { topic: TOPIC.sessionsRevoked, payload: revoked };
+  /**
+   * The `session.revoked` events of a revocation, for a service that deletes session rows
+   * itself (in its own transaction): one per chunk of session ids, since a user's sessions
+   * are not capped and one event naming them all could outgrow the queue's message limit
+   * (about 1 MB) and stop the relay for every event behind it. Consumers close sockets by
+   * session id, so several events end the same sessions as one would.
+   */
+  revokedEvents(revoked: SessionsRevokedPayload): DomainEvent[] {
+    const events: DomainEvent[] = [];
+    for (let i = 0; i < revoked.sessionIds.length; i += SESSION_IDS_PER_EVENT) {
+      events.push({ topic: TOPIC.sessionsRevoked, payload: { ...revoked, sessionIds: revoked.sessionIds.slice(i, i + SESSION_IDS_PER_EVENT) } });
+    }
+    return events;
   }
 
   /** Tells this instance's listeners that sessions ended (after the commit that ended them). */
@@ -212,7 +225,7 @@ export class SessionStore {
       for (let i = 0; i < ids.length; i += 1000) {
         await tx.deleteFrom('sessions').where('id', 'in', ids.slice(i, i + 1000)).execute();
       }
-      await this.#outbox.write(tx, this.revokedEvent(revoked));
+      await this.#outbox.write(tx, this.revokedEvents(revoked));
     });
     this.#outbox.committed();
     this.announce(revoked);

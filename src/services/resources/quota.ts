@@ -10,8 +10,11 @@ import { jsonBytes } from './input.js';
  * quota is checked without summing history and a refused write leaves nothing behind.
  *
  * Bytes are those of the compact UTF-8 JSON of every version's data plus the current
- * metadata: the measure of `resources.maxDataBytes`. Bytes are charged to the resource's
- * owner, whoever writes (a user a resource is shared with spends its owner's quota).
+ * metadata (the measure of `resources.maxDataBytes`), the UTF-8 bytes of the name, and a
+ * fixed overhead per resource and per version: without it empty data and metadata cost 3
+ * bytes, so a quota would not bound the rows (and disk) one user can fill. Bytes are charged
+ * to the resource's owner, whoever writes (a user a resource is shared with spends its
+ * owner's quota).
  */
 
 export interface StorageUsage {
@@ -21,8 +24,24 @@ export interface StorageUsage {
   storageQuotaBytes: number | null;
 }
 
-/** Bytes one version's data, or a resource's metadata, adds to its owner's count. */
+/**
+ * Bytes charged for each row a resource keeps besides its JSON: the resource's own row, and
+ * each version's. Migration 0007 charged existing rows with this figure: changing it needs a
+ * migration that recounts.
+ */
+export const ROW_OVERHEAD_BYTES = 256;
+
+/** Bytes a version's data, or a resource's metadata, adds to its owner's count (its JSON). */
 export const storedBytes = (value: unknown): number => jsonBytes(value);
+
+/** Bytes a name counts for: its UTF-8. */
+export const nameBytes = (name: string): number => Buffer.byteLength(name, 'utf8');
+
+/** Bytes a new version (create, new data, restore) adds: its data and its row. */
+export const versionBytes = (data: unknown): number => ROW_OVERHEAD_BYTES + storedBytes(data);
+
+/** Bytes a resource's own row counts for: its name, its metadata and the row. */
+export const resourceRowBytes = (name: string, metadata: unknown): number => ROW_OVERHEAD_BYTES + nameBytes(name) + storedBytes(metadata);
 
 /**
  * A condition on `users.storage_bytes` (of the row being updated) that holds when adding

@@ -16,7 +16,7 @@ import { iso } from '../shared/views.js';
 import { FieldProblems } from '../users/input.js';
 import { diffJson, diffTooLarge, type DiffLimit } from './diff.js';
 import { jsonBytes, validateListFilters, validateNewResource, validateResourcePatch } from './input.js';
-import { assertVersionRoom, chargeStorage, quotaExceeded, storedBytes, withinQuota } from './quota.js';
+import { assertVersionRoom, chargeStorage, nameBytes, quotaExceeded, resourceRowBytes, storedBytes, versionBytes, withinQuota } from './quota.js';
 
 export interface ResourceSummary {
   id: string;
@@ -126,6 +126,9 @@ const diffCacheKey = (id: string, from: number, to: number): string => `res-diff
 
 const notFound = () => appError('NOT_FOUND', 'No such resource.');
 
+/** Shares one user may receive of the resources of one owner: a tenth of `maxSharesPerUser` (at least 1). */
+export const sharesPerOwnerAndUser = (maxSharesPerUser: number): number => Math.max(1, Math.floor(maxSharesPerUser / 10));
+
 interface SummaryRow {
   id: string;
   owner_id: string;
@@ -179,7 +182,7 @@ export class ResourcesService {
     const record = { id, ownerId: caller.user.id, name: fields.name, type: fields.type, createdAt: now.toISOString(), metadata: fields.metadata };
     if (!can(caller.ability, 'create', 'resource', record)) throw appError('FORBIDDEN', `You may not create resources of type ${fields.type}.`);
     const event: ResourceEventPayload = { ...record, version: 1, actorId: caller.user.id };
-    const bytes = storedBytes(fields.data) + storedBytes(fields.metadata);
+    const bytes = resourceRowBytes(fields.name, fields.metadata) + versionBytes(fields.data);
     const quota = this.#d.storageQuotaBytes;
     // The owner's storage charge, the resource, its version 1 and its outbox event in ONE
     // statement (data-modifying CTEs): atomic without BEGIN/COMMIT, one round trip instead
@@ -284,9 +287,11 @@ export class ResourcesService {
       assertMay(caller, 'update', locked);
       assertMay(caller, 'update', { ...locked, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}) });
       if (patch.data !== undefined) assertVersionRoom(locked.version, this.#d.maxVersions);
-      // New data adds its bytes; new metadata replaces the old (not versioned).
+      // New data adds a version; a new name or metadata replaces the old (not versioned).
       const bytes =
-        (patch.data !== undefined ? storedBytes(patch.data) : 0) + (patch.metadata !== undefined ? storedBytes(patch.metadata) - storedBytes(locked.metadata) : 0);
+        (patch.data !== undefined ? versionBytes(patch.data) : 0) +
+        (patch.metadata !== undefined ? storedBytes(patch.metadata) - storedBytes(locked.metadata) : 0) +
+        (patch.name !== undefined ? nameBytes(patch.name) - nameBytes(locked.name) : 0);
       await chargeStorage(tx, locked.ownerId, bytes, this.#d.storageQuotaBytes);
       const now = new Date();
       const version = patch.data !== undefined ? locked.version + 1 : locked.version;
@@ -323,8 +328,8 @@ export class ResourcesService {
       const locked = await this.#lock(tx, current.id);
       assertMay(caller, 'update', locked);
       assertVersionRoom(locked.version, this.#d.maxVersions);
-      // A restored version is a new version: its bytes count again.
-      const bytes = storedBytes(source.data);
+      // A restored version is a new version: its bytes and its row count again.
+      const bytes = versionBytes(source.data);
       await chargeStorage(tx, locked.ownerId, bytes, this.#d.storageQuotaBytes);
       const now = new Date();
       const version = locked.version + 1;
@@ -432,7 +437,8 @@ export class ResourcesService {
    * sharing again adds actions to the one share row, never takes any away (unsharing does).
    * Only its owner, or whoever may manage it, shares it.
    * Refused: sharing with oneself or with the owner (400), past `maxSharesPerResource` users
-   * of one resource or `maxSharesPerUser` shares received by one user (409, naming the cap).
+   * of one resource, `maxSharesPerUser` shares received by one user, or a tenth of that
+   * received from one owner (409, naming the cap).
    */
   async share(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<Share> {
     const caller = requireSignedIn(principal);
@@ -457,7 +463,6 @@ export class ResourcesService {
     const db = this.#d.database.db;
     const user = await db.selectFrom('users').select('id').where('id', '=', userId!).executeTakeFirst();
     if (!user) throw appError('INVALID_INPUT', 'userId must be an existing user.', { errors: [{ field: 'userId', message: 'is not a user' }] });
-    await this.#d.grants.invalidate([user.id]);
     const outcome = await db.transaction().execute(async (tx) => {
       // Under the resource's row lock, like every write of it: its events commit in order,
       // and the per-resource count cannot race. The recipient's count is serialised by a
@@ -465,10 +470,15 @@ export class ResourcesService {
       const locked = await this.#lock(tx, resource.id);
       await sql`SELECT pg_advisory_xact_lock(hashtext(${`resource_shares:${user.id}`}))`.execute(tx);
       const existing = await tx.selectFrom('resource_shares').select('actions').where('resource_id', '=', resource.id).where('user_id', '=', user.id).executeTakeFirst();
-      if (!existing) await this.#assertShareCaps(tx, resource.id, user.id);
+      if (!existing) await this.#assertShareCaps(tx, resource.id, locked.ownerId, user.id);
       const actions = SHARE_ACTIONS.filter((a) => wanted.includes(a) || existing?.actions.includes(a));
       // Sharing what is already shared changes nothing, and says nothing.
       if (existing && actions.length === existing.actions.length) return { changed: false, actions };
+      // Only a share that will be made costs the recipient its cached grants: a refused one
+      // must not let anyone make another user's requests reload them. Before the commit, so
+      // no request can cache the grants as they were once the share exists (a failing cache
+      // fails the share with nothing written).
+      await this.#d.grants.invalidate([user.id]);
       await tx
         .insertInto('resource_shares')
         .values({ resource_id: resource.id, user_id: user.id, actions })
@@ -515,8 +525,13 @@ export class ResourcesService {
     this.#d.audit('resource.unshared', { ...actor(caller), resourceId: resource.id, userId });
   }
 
-  /** CONFLICT naming the cap when one more share would pass either (a new share only). */
-  async #assertShareCaps(tx: Database['db'], resourceId: string, userId: string): Promise<void> {
+  /**
+   * CONFLICT naming the cap when one more share would pass any (a new share only). The cap
+   * per owner and recipient keeps the per-recipient cap from being a weapon: without it one
+   * member could fill a victim's `maxSharesPerUser` alone, and then nobody could share with
+   * the victim. Derived from that cap (a tenth), so it needs no setting of its own.
+   */
+  async #assertShareCaps(tx: Database['db'], resourceId: string, ownerId: string, userId: string): Promise<void> {
     const count = async (column: 'resource_id' | 'user_id', id: string) =>
       Number((await tx.selectFrom('resource_shares').select(sql<string>`count(*)`.as('n')).where(column, '=', id).executeTakeFirstOrThrow()).n);
     const { maxSharesPerResource, maxSharesPerUser } = this.#d;
@@ -525,6 +540,20 @@ export class ResourcesService {
     }
     if ((await count('user_id', userId)) >= maxSharesPerUser) {
       throw appError('CONFLICT', `This user has already received ${maxSharesPerUser} shares, the most allowed (resources.maxSharesPerUser).`);
+    }
+    const perOwner = sharesPerOwnerAndUser(maxSharesPerUser);
+    const fromOwner = await tx
+      .selectFrom('resource_shares')
+      .innerJoin('resources', 'resources.id', 'resource_shares.resource_id')
+      .select(sql<string>`count(*)`.as('n'))
+      .where('resource_shares.user_id', '=', userId)
+      .where('resources.owner_id', '=', ownerId)
+      .executeTakeFirstOrThrow();
+    if (Number(fromOwner.n) >= perOwner) {
+      throw appError(
+        'CONFLICT',
+        `This user has already received ${perOwner} shares of this owner's resources, the most allowed from one owner (a tenth of resources.maxSharesPerUser); remove a share first.`,
+      );
     }
   }
 

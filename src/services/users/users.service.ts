@@ -171,10 +171,11 @@ export class UsersService {
       if (heir.id === id) throw appError('INVALID_INPUT', 'transferTo must be another user.', { errors: [{ field: 'transferTo', message: 'is the user being deleted' }] });
       transferTo = heir.id;
     }
-    // Grants, and the cached reads of resources changing owner, are invalidated before the
-    // rows change (a failing cache fails the request with nothing deleted); without grants,
-    // a cached session of a deleted user fails anyway.
-    await this.#d.grants.invalidate([id]);
+    // Grants (the heir's too: shares it had on the resources go), and the cached reads of
+    // resources changing owner, are invalidated before the rows change (a failing cache
+    // fails the request with nothing deleted); without grants, a cached session of a
+    // deleted user fails anyway.
+    await this.#d.grants.invalidate(transferTo === undefined ? [id] : [id, transferTo]);
     const owned = (await this.#d.database.db.selectFrom('resources').select('id').where('owner_id', '=', id).execute()).map((r) => resourceCacheKey(r.id));
     if (owned.length > 0 && transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
     await this.#d.cache.invalidate(owned, INVALIDATION_HOLD_MS);
@@ -192,6 +193,13 @@ export class UsersService {
           .returning(['id', 'owner_id', 'name', 'type', 'metadata', 'version', 'created_at', 'storage_bytes'])
           .execute();
         moved = rows.map((r) => resourceCacheKey(r.id));
+        // Shares the heir had received on them now grant nothing (it owns them) and would
+        // only count against its caps and list it as a recipient of its own resources.
+        await tx
+          .deleteFrom('resource_shares')
+          .where('user_id', '=', transferTo)
+          .where('resource_id', 'in', tx.selectFrom('resources').select('id').where('owner_id', '=', transferTo))
+          .execute();
         // Their bytes now count against the heir's quota. An admin's transfer is never
         // refused for it: the heir may end up over quota, and then only frees space.
         const bytes = rows.reduce((sum, r) => sum + Number(r.storage_bytes), 0);
@@ -208,7 +216,7 @@ export class UsersService {
       const sessions = await tx.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', id).execute();
       await tx.deleteFrom('users').where('id', '=', id).execute();
       const revoked = { userId: id, sessionIds: sessions.map((row) => row.id), reason: 'user_deleted' as const };
-      if (revoked.sessionIds.length > 0) await this.#d.outbox.write(tx, this.#d.sessions.revokedEvent(revoked));
+      await this.#d.outbox.write(tx, this.#d.sessions.revokedEvents(revoked));
       return { tokens: sessions.map((row) => Buffer.from(row.token)), transferred: moved, revoked };
     });
     // Resources created in between went along too; their reads are invalidated as well.
