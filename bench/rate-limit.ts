@@ -18,6 +18,8 @@ export const BENCH_RATE_LIMIT = {
   authPerWindow: 100_000_000,
   /** GraphQL points: the bench's operations cost a few points each (a complexity of 1,000 at most). */
   graphqlPointsPerWindow: 1_000_000_000,
+  /** Body bytes: 1 TB a minute. */
+  bodyBytesPerWindow: 1_000_000_000_000,
 } as const;
 
 /** The environment that switches the limiter on or off, with the budgets above. */
@@ -30,6 +32,7 @@ export function rateLimitEnv(spec: PcfServerSpec): Record<string, string> {
     PCF_RATE_LIMIT_USER_PER_WINDOW: String(b.userPerWindow),
     PCF_RATE_LIMIT_AUTH_PER_WINDOW: String(b.authPerWindow),
     PCF_RATE_LIMIT_GRAPHQL_POINTS_PER_WINDOW: String(b.graphqlPointsPerWindow),
+    PCF_RATE_LIMIT_BODY_BYTES_PER_WINDOW: String(b.bodyBytesPerWindow),
   };
 }
 

@@ -35,6 +35,7 @@ export const GENEROUS_LIMITS = {
   'rateLimit.userPerWindow': 100_000_000,
   'rateLimit.authPerWindow': 100_000_000,
   'rateLimit.graphqlPointsPerWindow': 1_000_000_000,
+  'rateLimit.bodyBytesPerWindow': 1_000_000_000_000,
 };
 
 /**

@@ -241,6 +241,12 @@ describe('configuration: validation', () => {
     assert.match(problemFor(problems, 'rateLimit.graphqlPointsPerWindow').message, /graphql\.maxComplexity/);
     assert.doesNotThrow(() => loadConfig({ flags: { ...flags, 'rateLimit.enabled': false } }));
   });
+
+  it('refuses a body-bytes budget below the largest body accepted', () => {
+    const flags = { 'http.bodyLimitBytes': 4_194_304, 'rateLimit.bodyBytesPerWindow': 2_097_152 };
+    assert.match(problemFor(problemsOf(() => loadConfig({ flags })), 'rateLimit.bodyBytesPerWindow').message, /http\.bodyLimitBytes/);
+    assert.equal(loadConfig({ flags: { 'http.bodyLimitBytes': 4_194_304 } }).config.rateLimit.bodyBytesPerWindow, 33_554_432);
+  });
 });
 
 describe('configuration: the queue URL', () => {

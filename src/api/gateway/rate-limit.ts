@@ -26,6 +26,10 @@ export interface RateLimits {
   readonly user: Limiter;
   readonly auth: Limiter;
   readonly graphql: Limiter;
+  /** Bytes of request bodies, per user (per address when anonymous). */
+  readonly bodyBytes: Limiter;
+  /** What a body of unknown length (chunked) is charged: the largest body accepted. */
+  readonly unknownBodyBytes: number;
   /**
    * Charges every item at once and records the outcomes on the request (for its RateLimit
    * headers). Throws RATE_LIMITED, with Retry-After and the headers, when any is refused, and
@@ -66,13 +70,14 @@ declare module 'fastify' {
 /** How long a client is told to wait while login and register are refused for an outage. */
 const STORE_OUTAGE_RETRY_SECONDS = 5;
 
-export function createRateLimits(store: RateLimitStore, config: Config['rateLimit'], metrics: Metrics): RateLimits {
+export function createRateLimits(store: RateLimitStore, config: Config['rateLimit'], metrics: Metrics, bodyLimitBytes: number): RateLimits {
   const window = config.windowSeconds;
   const limits = {
     anonymous: store.limiter({ name: 'anonymous', points: config.anonymousPerWindow, windowSeconds: window, failClosed: false }),
     user: store.limiter({ name: 'user', points: config.userPerWindow, windowSeconds: window, failClosed: false }),
     auth: store.limiter({ name: 'auth', points: config.authPerWindow, windowSeconds: window, failClosed: true }),
     graphql: store.limiter({ name: 'graphql', points: config.graphqlPointsPerWindow, windowSeconds: window, failClosed: false }),
+    bodyBytes: store.limiter({ name: 'body-bytes', points: config.bodyBytesPerWindow, windowSeconds: window, failClosed: false }),
   };
 
   async function chargeOne({ limiter, key, points = 1, refundRefused }: ChargeItem): Promise<Charge> {
@@ -114,7 +119,22 @@ export function createRateLimits(store: RateLimitStore, config: Config['rateLimi
     if (refused) throw rateLimited(refused, request?.rateLimitCharges ?? charges);
     return charges;
   }
-  return { ...limits, charge };
+  return { ...limits, unknownBodyBytes: bodyLimitBytes, charge };
+}
+
+/**
+ * The bytes a request's body is charged, from its headers, before a byte of it is read:
+ * its declared length (at most what the server would read of it: an oversized body is
+ * drained up to 4 × http.bodyLimitBytes before its 413), a body of unknown length as the
+ * largest one accepted, none without a body.
+ */
+function declaredBodyBytes(request: FastifyRequest, unknown: number): number {
+  const declared = request.headers['content-length'];
+  if (declared !== undefined) {
+    const bytes = Number(declared);
+    return Number.isSafeInteger(bytes) && bytes > 0 ? Math.min(bytes, 4 * unknown) : 0;
+  }
+  return request.headers['transfer-encoding'] !== undefined ? unknown : 0;
 }
 
 /** `"name";q=100;w=60, …`: the budgets this response was counted against. */
@@ -155,7 +175,10 @@ export function callerKey(principal: Principal | undefined, address: string): st
  * it (and login and register in the auth budget), signed-in ones right after it. Every
  * charged response carries RateLimit-Policy and RateLimit.
  */
-export function registerRateLimits(app: App, limits: RateLimits): { beforeAuthentication: () => void; afterAuthentication: () => void; onRejectedToken: (request: FastifyRequest) => Promise<void> } {
+export function registerRateLimits(
+  app: App,
+  limits: RateLimits,
+): { beforeAuthentication: () => void; afterAuthentication: () => void; onRejectedToken: (request: FastifyRequest) => Promise<void> } {
   app.decorateRequest('rateLimitCharges', null);
   app.addHook('onSend', (request, reply, payload, done) => {
     // A refusal sets its own (every budget charged, with Retry-After); keep those.
@@ -186,6 +209,15 @@ export function registerRateLimits(app: App, limits: RateLimits): { beforeAuthen
         const items: ChargeItem[] = [principal ? { limiter: limits.user, key: userKey(principal) } : { limiter: limits.anonymous, key: addressKey(request.clientAddress) }];
         if (principal && request.routeOptions.config?.rateLimit === 'auth-user') items.push({ limiter: limits.auth, key: userKey(principal) });
         await limits.charge(request, ...items);
+      });
+      // Bodies cost in proportion to their size (parsing, checks, storage, and on the
+      // embedded database the server's own thread): charged after authentication, so a
+      // user's bytes are its own whatever address it writes from. Refused bodies spend nothing.
+      app.addHook('onRequest', async (request) => {
+        if (request.routeOptions.config?.rateLimit === 'exempt') return;
+        const bytes = declaredBodyBytes(request, limits.unknownBodyBytes);
+        if (bytes === 0) return;
+        await limits.charge(request, { limiter: limits.bodyBytes, key: callerKey(request.principal, request.clientAddress), points: bytes, refundRefused: true });
       });
     },
     // A refused token costs its sender like an anonymous request; past the budget the

@@ -242,7 +242,10 @@ function crossFieldProblems(merged: Record<string, unknown>, origins: Map<string
   notBelow('database.retryMaxMs', 'database.retryInitialMs');
   // An operation may cost up to maxComplexity; a points budget below that would refuse such
   // operations for ever, with a Retry-After that never comes true.
-  if (read('rateLimit.enabled') !== false) notBelow('rateLimit.graphqlPointsPerWindow', 'graphql.maxComplexity', ' (an operation may cost that much)');
+  if (read('rateLimit.enabled') !== false) {
+    notBelow('rateLimit.graphqlPointsPerWindow', 'graphql.maxComplexity', ' (an operation may cost that much)');
+    notBelow('rateLimit.bodyBytesPerWindow', 'http.bodyLimitBytes', ' (a body may be that large)');
+  }
   return problems;
 }
 

@@ -156,6 +156,13 @@ export const ConfigSchema = Type.Object(
         userPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 1200, description: 'Requests per window from one signed-in user, across all its sessions' }),
         authPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 20, description: 'Login, register and password-change attempts per window, per client IP (per user for password changes); refused while a shared store is unreachable' }),
         redisTimeoutMs: ms('Longest a charge waits for Redis before counting in this instance (or refusing, for the auth budget); repeated failures open a 2 s circuit breaker', 500, 10_000, 10),
+        bodyBytesPerWindow: Type.Integer({
+          minimum: 1_048_576,
+          maximum: Number.MAX_SAFE_INTEGER,
+          default: 33_554_432,
+          description:
+            'Bytes of request bodies per window from one signed-in user (per client IP when anonymous): parsing, checking and storing a body costs time in proportion to its size; a body of unknown length (chunked) counts as http.bodyLimitBytes',
+        }),
         graphqlPointsPerWindow: Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 50_000, description: 'GraphQL cost points per window per user (per client IP when anonymous); each operation is charged its computed cost' }),
       },
       { additionalProperties: false, default: {} },
