@@ -112,7 +112,7 @@ for (const kind of DATABASE_KINDS) {
         const batch = Array.from({ length: 10 }, () => ({ query: '{ __typename }' }));
         const first = await post(batcher, batch);
         assert.equal(first.statusCode, 200, first.body);
-        assert.match(String(first.headers.ratelimit), /^"user";r=2;t=\d+$/, 'one entry per budget: what is left after the whole batch');
+        assert.match(String(first.headers.ratelimit), /^"user";r=2;t=\d+, "body-bytes";r=\d+;t=\d+$/, 'one entry per budget: what is left after the whole batch');
         const second = await post(batcher, batch);
         assert.equal(second.statusCode, 429, second.body);
         assert.match(assertGraphqlError(second.json() as GraphqlResponse, 'RATE_LIMITED').message, /user limit/);
