@@ -377,7 +377,7 @@ export class ResourcesService {
   /** The version history, newest first, without data. */
   async versions(principal: Principal | undefined, rawId: string, page: PageRequest): Promise<Page<VersionSummary>> {
     const caller = requireSignedIn(principal);
-    const resource = await this.#readable(caller, rawId, 'read');
+    const resource = await this.#visible(caller, rawId, 'read');
     const limit = pageBounds({ limit: page.limit }).limit;
     const before = page.cursor === undefined ? undefined : decodeVersionCursor(page.cursor);
     let query = this.#d.database.db
@@ -398,7 +398,7 @@ export class ResourcesService {
 
   async version(principal: Principal | undefined, rawId: string, n: number): Promise<VersionView> {
     const caller = requireSignedIn(principal);
-    const resource = await this.#readable(caller, rawId, 'read');
+    const resource = await this.#visible(caller, rawId, 'read');
     return this.#version(resource.id, n);
   }
 
@@ -410,7 +410,7 @@ export class ResourcesService {
    */
   async diff(principal: Principal | undefined, rawId: string, from: number, to: number): Promise<Operation[]> {
     const caller = requireSignedIn(principal);
-    const resource = await this.#readable(caller, rawId, 'read');
+    const resource = await this.#visible(caller, rawId, 'read');
     if (from === to) {
       // No change, whatever the data: only that the version exists is read.
       await this.#version(resource.id, from, false);
@@ -442,7 +442,7 @@ export class ResourcesService {
    */
   async share(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<Share> {
     const caller = requireSignedIn(principal);
-    const resource = await this.#readable(caller, rawId, 'read');
+    const resource = await this.#visible(caller, rawId, 'read');
     this.#assertSharer(caller, resource);
     const problems = new FieldProblems();
     for (const key of Object.keys(input)) if (key !== 'userId' && key !== 'actions') problems.add(key, 'is not an allowed field');
@@ -495,7 +495,7 @@ export class ResourcesService {
   /** Who the resource is shared with, oldest share first (owner or manager only). */
   async shares(principal: Principal | undefined, rawId: string): Promise<Share[]> {
     const caller = requireSignedIn(principal);
-    const resource = await this.#readable(caller, rawId, 'read');
+    const resource = await this.#visible(caller, rawId, 'read');
     this.#assertSharer(caller, resource);
     const rows = await this.#sharesOf(this.#d.database.db, resource.id);
     return rows.map((row) => ({ userId: row.user_id, actions: SHARE_ACTIONS.filter((a) => row.actions.includes(a)) }));
@@ -507,7 +507,7 @@ export class ResourcesService {
    */
   async unshare(principal: Principal | undefined, rawId: string, rawUserId: string): Promise<void> {
     const caller = requireSignedIn(principal);
-    const resource = await this.#readable(caller, rawId, 'read');
+    const resource = await this.#visible(caller, rawId, 'read');
     const userId = canonicalId(rawUserId);
     if (userId !== caller.user.id) this.#assertSharer(caller, resource);
     const held = userId ? await this.#sharesOf(this.#d.database.db, resource.id, userId) : [];
@@ -621,6 +621,23 @@ export class ResourcesService {
     return resource;
   }
 
+  /**
+   * `#readable` without the document: for the calls that need only to know the resource is
+   * there and readable (its history, a diff, its shares). A version of 1 MiB is not read,
+   * parsed and measured for each of them.
+   */
+  async #visible(caller: Principal, rawId: string, action: Action): Promise<ResourceSummary> {
+    const id = canonicalId(rawId);
+    if (!id) throw notFound();
+    const cached = await this.#d.cache.get<ResourceView | Invalidated>(resourceCacheKey(id));
+    const resource =
+      cached && !isInvalidated(cached) && typeof cached.revision === 'number'
+        ? cached
+        : await this.#d.database.db.selectFrom('resources').select(SUMMARY_COLUMNS).where('resources.id', '=', id).executeTakeFirst().then((row) => row && summaryView(row));
+    if (!resource || !can(caller.ability, action, 'resource', resourceRecord(resource))) throw notFound();
+    return resource;
+  }
+
   async #load(id: string): Promise<ResourceView | undefined> {
     const key = resourceCacheKey(id);
     const cached = await this.#d.cache.get<ResourceView | Invalidated>(key);
@@ -674,7 +691,7 @@ export class ResourcesService {
     return query;
   }
 
-  #assertSharer(caller: Principal, resource: ResourceView): void {
+  #assertSharer(caller: Principal, resource: ResourceSummary): void {
     if (resource.ownerId !== caller.user.id && !can(caller.ability, 'manage', 'resource', resourceRecord(resource))) {
       throw appError('FORBIDDEN', 'Only the owner or an administrator may share this resource.');
     }
