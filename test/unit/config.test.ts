@@ -242,6 +242,11 @@ describe('configuration: validation', () => {
     assert.doesNotThrow(() => loadConfig({ flags: { ...flags, 'rateLimit.enabled': false } }));
   });
 
+  it('refuses GraphQL variables smaller than the largest resource data', () => {
+    const flags = { 'resources.maxDataBytes': 2_000_000, 'graphql.maxVariablesBytes': 1_500_000 };
+    assert.match(problemFor(problemsOf(() => loadConfig({ flags })), 'graphql.maxVariablesBytes').message, /resources\.maxDataBytes/);
+  });
+
   it('refuses a body-bytes budget below the largest body accepted', () => {
     const flags = { 'http.bodyLimitBytes': 4_194_304, 'rateLimit.bodyBytesPerWindow': 2_097_152 };
     assert.match(problemFor(problemsOf(() => loadConfig({ flags })), 'rateLimit.bodyBytesPerWindow').message, /http\.bodyLimitBytes/);

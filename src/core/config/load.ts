@@ -240,6 +240,9 @@ function crossFieldProblems(merged: Record<string, unknown>, origins: Map<string
     }
   };
   notBelow('database.retryMaxMs', 'database.retryInitialMs');
+  // A document's data travels in GraphQL variables: smaller variables would make the largest
+  // document REST accepts impossible to write over GraphQL.
+  notBelow('graphql.maxVariablesBytes', 'resources.maxDataBytes', ' (resource data arrives as a variable)');
   // An operation may cost up to maxComplexity; a points budget below that would refuse such
   // operations for ever, with a Retry-After that never comes true.
   if (read('rateLimit.enabled') !== false) {
