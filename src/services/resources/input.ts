@@ -22,6 +22,12 @@ export interface ResourceFields {
   data?: unknown;
 }
 
+/** Bytes of JSON of the fields given, measured once by validation for the storage quota. */
+export interface FieldBytes {
+  metadataBytes: number;
+  dataBytes: number;
+}
+
 /** Nesting depth of a JSON value, stopping as soon as it passes `limit` (no recursion). */
 export function exceedsDepth(value: unknown, limit: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
@@ -54,20 +60,24 @@ function addJsonValueProblem(value: unknown, field: string, problems: FieldProbl
   if (problem) problems.add(problem.field, problem.message);
 }
 
-function checkMetadata(value: unknown, problems: FieldProblems): Record<string, unknown> | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return void problems.add('metadata', 'must be a JSON object');
-  if (exceedsDepth(value, JSON_MAX_DEPTH)) problems.add('metadata', `must not nest deeper than ${JSON_MAX_DEPTH} levels`);
-  else if (jsonBytes(value) > METADATA_MAX_BYTES) problems.add('metadata', `must be at most ${METADATA_MAX_BYTES} bytes of JSON`);
+/** The bytes of `value`'s JSON (0 when refused: validation then throws before they count). */
+function checkMetadata(value: unknown, problems: FieldProblems): number {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return void problems.add('metadata', 'must be a JSON object'), 0;
+  if (exceedsDepth(value, JSON_MAX_DEPTH)) return void problems.add('metadata', `must not nest deeper than ${JSON_MAX_DEPTH} levels`), 0;
+  const bytes = jsonBytes(value);
+  if (bytes > METADATA_MAX_BYTES) problems.add('metadata', `must be at most ${METADATA_MAX_BYTES} bytes of JSON`);
   else addJsonValueProblem(value, 'metadata', problems);
-  return value as Record<string, unknown>;
+  return bytes;
 }
 
-function checkData(value: unknown, maxBytes: number, problems: FieldProblems): unknown {
-  if (value === undefined) return void problems.add('data', 'is required');
-  if (exceedsDepth(value, JSON_MAX_DEPTH)) problems.add('data', `must not nest deeper than ${JSON_MAX_DEPTH} levels`);
-  else if (jsonBytes(value) > maxBytes) problems.add('data', `must be at most ${maxBytes} bytes of JSON`);
+/** The bytes of `value`'s JSON (0 when refused: validation then throws before they count). */
+function checkData(value: unknown, maxBytes: number, problems: FieldProblems): number {
+  if (value === undefined) return void problems.add('data', 'is required'), 0;
+  if (exceedsDepth(value, JSON_MAX_DEPTH)) return void problems.add('data', `must not nest deeper than ${JSON_MAX_DEPTH} levels`), 0;
+  const bytes = jsonBytes(value);
+  if (bytes > maxBytes) problems.add('data', `must be at most ${maxBytes} bytes of JSON`);
   else addJsonValueProblem(value, 'data', problems);
-  return value;
+  return bytes;
 }
 
 function onlyKnown(input: Record<string, unknown>, allowed: readonly string[], problems: FieldProblems): void {
@@ -75,25 +85,35 @@ function onlyKnown(input: Record<string, unknown>, allowed: readonly string[], p
 }
 
 /** A new resource's fields, every problem reported at once. */
-export function validateNewResource(input: Record<string, unknown>, maxDataBytes: number): Required<Pick<ResourceFields, 'name' | 'type' | 'metadata'>> & { data: unknown } {
+export function validateNewResource(input: Record<string, unknown>, maxDataBytes: number): Required<Pick<ResourceFields, 'name' | 'type' | 'metadata'>> & { data: unknown } & FieldBytes {
   const problems = new FieldProblems();
   onlyKnown(input, ['name', 'type', 'metadata', 'data'], problems);
   const name = checkName(input.name, problems);
   if (!isValidResourceType(input.type)) problems.add('type', 'must match ^[a-z][a-z0-9_.-]{0,63}$ and not be user or role');
-  const metadata = input.metadata === undefined ? {} : checkMetadata(input.metadata, problems);
-  const data = checkData(input.data, maxDataBytes, problems);
+  const metadata = (input.metadata ?? {}) as Record<string, unknown>;
+  const metadataBytes = input.metadata === undefined ? jsonBytes(metadata) : checkMetadata(input.metadata, problems);
+  const dataBytes = checkData(input.data, maxDataBytes, problems);
   problems.throwIfAny();
-  return { name: name!, type: input.type as string, metadata: metadata!, data };
+  return { name: name!, type: input.type as string, metadata, data: input.data, metadataBytes, dataBytes };
 }
 
-/** A change: name, metadata and data, each optional; type and anything else refused. */
-export function validateResourcePatch(input: Record<string, unknown>, maxDataBytes: number): ResourceFields {
+/**
+ * A change: name, metadata and data, each optional; type and anything else refused. The
+ * bytes are those of the fields given (0 for one not given).
+ */
+export function validateResourcePatch(input: Record<string, unknown>, maxDataBytes: number): ResourceFields & FieldBytes {
   const problems = new FieldProblems();
   onlyKnown(input, ['name', 'metadata', 'data'], problems);
-  const patch: ResourceFields = {};
+  const patch: ResourceFields & FieldBytes = { metadataBytes: 0, dataBytes: 0 };
   if ('name' in input) patch.name = checkName(input.name, problems);
-  if ('metadata' in input) patch.metadata = checkMetadata(input.metadata, problems);
-  if ('data' in input) patch.data = checkData(input.data, maxDataBytes, problems);
+  if ('metadata' in input) {
+    patch.metadataBytes = checkMetadata(input.metadata, problems);
+    patch.metadata = input.metadata as Record<string, unknown>;
+  }
+  if ('data' in input) {
+    patch.dataBytes = checkData(input.data, maxDataBytes, problems);
+    patch.data = input.data;
+  }
   problems.throwIfAny();
   return patch;
 }

@@ -37,11 +37,11 @@ export const storedBytes = (value: unknown): number => jsonBytes(value);
 /** Bytes a name counts for: its UTF-8. */
 export const nameBytes = (name: string): number => Buffer.byteLength(name, 'utf8');
 
-/** Bytes a new version (create, new data, restore) adds: its data and its row. */
-export const versionBytes = (data: unknown): number => ROW_OVERHEAD_BYTES + storedBytes(data);
+/** Bytes a new version (create, new data, restore) adds: its data (`dataBytes` of JSON) and its row. */
+export const versionBytes = (dataBytes: number): number => ROW_OVERHEAD_BYTES + dataBytes;
 
-/** Bytes a resource's own row counts for: its name, its metadata and the row. */
-export const resourceRowBytes = (name: string, metadata: unknown): number => ROW_OVERHEAD_BYTES + nameBytes(name) + storedBytes(metadata);
+/** Bytes a resource's own row counts for: its name, its metadata (`metadataBytes` of JSON) and the row. */
+export const resourceRowBytes = (name: string, metadataBytes: number): number => ROW_OVERHEAD_BYTES + nameBytes(name) + metadataBytes;
 
 /**
  * A condition on `users.storage_bytes` (of the row being updated) that holds when adding

@@ -182,7 +182,7 @@ export class ResourcesService {
     const record = { id, ownerId: caller.user.id, name: fields.name, type: fields.type, createdAt: now.toISOString(), metadata: fields.metadata };
     if (!can(caller.ability, 'create', 'resource', record)) throw appError('FORBIDDEN', `You may not create resources of type ${fields.type}.`);
     const event: ResourceEventPayload = { ...record, version: 1, actorId: caller.user.id };
-    const bytes = resourceRowBytes(fields.name, fields.metadata) + versionBytes(fields.data);
+    const bytes = resourceRowBytes(fields.name, fields.metadataBytes) + versionBytes(fields.dataBytes);
     const quota = this.#d.storageQuotaBytes;
     // The owner's storage charge, the resource, its version 1 and its outbox event in ONE
     // statement (data-modifying CTEs): atomic without BEGIN/COMMIT, one round trip instead
@@ -271,15 +271,18 @@ export class ResourcesService {
   async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>, expected: Precondition = {}, options: WriteOptions = {}): Promise<ResourceView> {
     const caller = requireSignedIn(principal);
     const patch = validateResourcePatch(input, this.#d.maxDataBytes);
-    const current = await this.#readable(caller, rawId, 'read');
+    const unchanged = patch.name === undefined && patch.metadata === undefined && patch.data === undefined;
+    // The document is read only to answer a change that changes nothing; a change itself
+    // needs the summary (a 1 MiB current version is not read to be replaced).
+    const current = unchanged ? await this.#readable(caller, rawId, 'read') : await this.#visible(caller, rawId, 'read');
     const next = { ...current, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}) };
     if (!can(caller.ability, 'update', 'resource', resourceRecord(current)) || !can(caller.ability, 'update', 'resource', resourceRecord(next))) {
       throw appError('FORBIDDEN', 'You may not change this resource.');
     }
     // Nothing to change: no write, no event; the precondition still holds or fails.
-    if (Object.keys(patch).length === 0) {
+    if (unchanged) {
       assertPrecondition(current, expected);
-      return current;
+      return current as ResourceView;
     }
     return this.#change(caller, current.id, expected, options, async (tx, locked) => {
       // Checked again on the locked row: a concurrent change to name or metadata may have
@@ -289,8 +292,8 @@ export class ResourcesService {
       if (patch.data !== undefined) assertVersionRoom(locked.version, this.#d.maxVersions);
       // New data adds a version; a new name or metadata replaces the old (not versioned).
       const bytes =
-        (patch.data !== undefined ? versionBytes(patch.data) : 0) +
-        (patch.metadata !== undefined ? storedBytes(patch.metadata) - storedBytes(locked.metadata) : 0) +
+        (patch.data !== undefined ? versionBytes(patch.dataBytes) : 0) +
+        (patch.metadata !== undefined ? patch.metadataBytes - storedBytes(locked.metadata) : 0) +
         (patch.name !== undefined ? nameBytes(patch.name) - nameBytes(locked.name) : 0);
       await chargeStorage(tx, locked.ownerId, bytes, this.#d.storageQuotaBytes);
       const now = new Date();
@@ -321,7 +324,7 @@ export class ResourcesService {
   /** Appends a version whose data equals version n (itself immutable). */
   async restore(principal: Principal | undefined, rawId: string, n: number, options: WriteOptions = {}): Promise<ResourceView & { replayed: boolean }> {
     const caller = requireSignedIn(principal);
-    const current = await this.#readable(caller, rawId, 'read');
+    const current = await this.#visible(caller, rawId, 'read');
     if (!can(caller.ability, 'update', 'resource', resourceRecord(current))) throw appError('FORBIDDEN', 'You may not change this resource.');
     const source = await this.#version(current.id, n);
     const work = async (tx: Database['db']) => {
@@ -329,7 +332,7 @@ export class ResourcesService {
       assertMay(caller, 'update', locked);
       assertVersionRoom(locked.version, this.#d.maxVersions);
       // A restored version is a new version: its bytes and its row count again.
-      const bytes = versionBytes(source.data);
+      const bytes = versionBytes(storedBytes(source.data));
       await chargeStorage(tx, locked.ownerId, bytes, this.#d.storageQuotaBytes);
       const now = new Date();
       const version = locked.version + 1;
