@@ -43,10 +43,7 @@ const RESOURCE_COLUMNS = 'id, owner_id, name, type, metadata, version, created_a
 app.get<{ Querystring: { type?: string; ownerId?: string } }>('/bare/list', async (request, reply) => {
   const { type, ownerId } = request.query;
   if (!type || !ownerId) return reply.code(400).send({ error: 'type and ownerId are required' });
-  const { rows } = await pool.query(
-    `SELECT ${RESOURCE_COLUMNS} FROM bench_resources WHERE type = $1 AND owner_id = $2 ORDER BY id LIMIT 20`,
-    [type, ownerId],
-  );
+  const { rows } = await pool.query(`SELECT ${RESOURCE_COLUMNS} FROM bench_resources WHERE type = $1 AND owner_id = $2 ORDER BY id LIMIT 20`, [type, ownerId]);
   return { items: rows };
 });
 

@@ -71,9 +71,7 @@ function wsIdle(): number {
  * (`npm run bench -- auth-me auth-login`): scenario names, added to BENCH_ONLY's.
  */
 export function readBenchConfig(args: readonly string[] = []): BenchConfig {
-  const only = [...(process.env.BENCH_ONLY ?? '').split(','), ...args.flatMap((a) => a.split(','))]
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  const only = [...(process.env.BENCH_ONLY ?? '').split(','), ...args.flatMap((a) => a.split(','))].map((s) => s.trim()).filter((s) => s.length > 0);
   return {
     databaseUrl: process.env.PCF_BENCH_DATABASE_URL?.trim() || DEFAULT_DATABASE_URL,
     durationS: positiveNumber('BENCH_DURATION', 10),

@@ -22,10 +22,7 @@ export const BENCH_RESOURCE_ROWS = 10_000;
 export const SEED_TYPES: readonly string[] = ['doc', 'note', 'image', 'sheet'];
 export const SEED_OWNER_COUNT = 5;
 /** The owners of `bench_resources` (no users table behind them); the first is the one listed. */
-export const BARE_OWNERS: readonly string[] = Array.from(
-  { length: SEED_OWNER_COUNT },
-  (_, i) => `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`,
-);
+export const BARE_OWNERS: readonly string[] = Array.from({ length: SEED_OWNER_COUNT }, (_, i) => `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`);
 
 export function databaseName(url: string): string {
   const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
@@ -167,8 +164,7 @@ export async function seedResourceRows(db: pg.Pool, options: SeedOptions): Promi
   const chunk = options.chunk ?? 200_000;
   // One millisecond per row, ending a minute ago: older than anything created through the API.
   const startMs = Date.now() - options.rows - 60_000;
-  const uuidOf = (ts: string, random: string) =>
-    `(lpad(to_hex(${ts}), 12, '0') || '7' || substr(${random}, 14, 3) || substr(${random}, 17, 16))::uuid`;
+  const uuidOf = (ts: string, random: string) => `(lpad(to_hex(${ts}), 12, '0') || '7' || substr(${random}, 14, 3) || substr(${random}, 17, 16))::uuid`;
   const rowsSql = `
     SELECT g, owner, type, to_timestamp(ts / 1000.0) AS at, ${uuidOf('ts', 'r1')} AS rid, ${uuidOf('ts', 'r2')} AS vid
     FROM (

@@ -30,7 +30,7 @@ const wide = (keys: number, value: (k: number) => Json) => Object.fromEntries(ra
 const shapes: Shape[] = [
   {
     name: 'wide-objects',
-    what: 'the issue\'s shape: 46 objects of 1,300 keys, one key changed in each',
+    what: "the issue's shape: 46 objects of 1,300 keys, one key changed in each",
     build: () => {
       const make = (v: number) => range(46).map((i) => wide(1300, (k) => (k === 7 ? v : `v${i}_${k}`)));
       return [make(1), make(2)];
@@ -90,7 +90,17 @@ const shapes: Shape[] = [
     build: () => {
       const leaf = (v: number) => range(2000).map((i) => (i % 3 === 0 ? v : i));
       let [a, b]: [Json, Json] = [leaf(0), leaf(1)];
-      for (let d = 0; d < 60; d++) [a, b] = d % 2 ? [[a, d], [b, d]] : [{ d, x: a }, { d, x: b }];
+      for (let d = 0; d < 60; d++)
+        [a, b] =
+          d % 2
+            ? [
+                [a, d],
+                [b, d],
+              ]
+            : [
+                { d, x: a },
+                { d, x: b },
+              ];
       return [a, b];
     },
   },
@@ -137,7 +147,9 @@ const cpuMs = (start: NodeJS.CpuUsage) => {
 };
 
 console.log(`diff-worst: ${RUNS} runs per shape, limits ${JSON.stringify({ ...LIMITS, maxMs: 'off' })}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
-console.log(`${'shape'.padEnd(22)} ${'MiB'.padStart(5)} ${'outcome'.padEnd(14)} ${'ops'.padStart(6)} ${'work'.padStart(9)}   first  median     max  cpu max  | clock on: max, last`);
+console.log(
+  `${'shape'.padEnd(22)} ${'MiB'.padStart(5)} ${'outcome'.padEnd(14)} ${'ops'.padStart(6)} ${'work'.padStart(9)}   first  median     max  cpu max  | clock on: max, last`,
+);
 let worst = 0;
 let worstServed = 0;
 for (const shape of shapes) {
@@ -175,4 +187,6 @@ for (const shape of shapes) {
     `${shape.name.padEnd(22)} ${size.toFixed(2).padStart(5)} ${outcome.padEnd(14)} ${String(ops).padStart(6)} ${String(work).padStart(9)} ${ms(walls[0]!)} ${ms(sorted[Math.floor(sorted.length / 2)]!)} ${ms(max)} ${ms(Math.max(...cpu))}  ${ms(served)} ${servedOutcome.padEnd(9)}  ${shape.what}`,
   );
 }
-console.log(`worst CPU time of one diff, work budget alone: ${worst.toFixed(1)} ms; worst wall time with the clock on (as served): ${worstServed.toFixed(1)} ms (target ${TARGET_MS} ms); wall times include waiting for a busy CPU`);
+console.log(
+  `worst CPU time of one diff, work budget alone: ${worst.toFixed(1)} ms; worst wall time with the clock on (as served): ${worstServed.toFixed(1)} ms (target ${TARGET_MS} ms); wall times include waiting for a busy CPU`,
+);

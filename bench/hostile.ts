@@ -58,7 +58,13 @@ interface Client {
   token?: string;
 }
 
-async function call(c: Client, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown; text: string }> {
+async function call(
+  c: Client,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: unknown; text: string }> {
   const res = await fetch(`${c.baseUrl}${path}`, {
     method,
     headers: {
@@ -111,7 +117,9 @@ interface Attack {
 
 /** Two ~1 MiB versions shaped against a diff budget: ~46 objects of ~1,300 keys, one key changed in each. */
 function wideObjects(changed: boolean): unknown[] {
-  return Array.from({ length: 46 }, (_, i) => Object.fromEntries(Array.from({ length: 1300 }, (_, k) => [`k${k}`, changed && k === i ? 'changed' : `v${i}-${k}`])));
+  return Array.from({ length: 46 }, (_, i) =>
+    Object.fromEntries(Array.from({ length: 1300 }, (_, k) => [`k${k}`, changed && k === i ? 'changed' : `v${i}-${k}`])),
+  );
 }
 
 const attacks: Attack[] = [
@@ -209,10 +217,19 @@ const attacks: Attack[] = [
       await member(server.baseUrl, 'victim@hostile.example', victimAddress);
       const c = { baseUrl: server.baseUrl };
       this.aftermath = async () => {
-        const victim = await call(c, 'POST', '/api/v1/auth/login', { email: 'victim@hostile.example', password: 'victim@hostile.example passphrase' }, victimAddress);
+        const victim = await call(
+          c,
+          'POST',
+          '/api/v1/auth/login',
+          { email: 'victim@hostile.example', password: 'victim@hostile.example passphrase' },
+          victimAddress,
+        );
         return `the victim signs in from its usual address: ${outcome(victim)}`;
       };
-      return async () => outcome(await call(c, 'POST', '/api/v1/auth/login', { email: 'victim@hostile.example', password: 'not the password' }, { 'x-forwarded-for': '203.0.113.9' }));
+      return async () =>
+        outcome(
+          await call(c, 'POST', '/api/v1/auth/login', { email: 'victim@hostile.example', password: 'not the password' }, { 'x-forwarded-for': '203.0.113.9' }),
+        );
     },
   },
 ];

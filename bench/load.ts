@@ -47,17 +47,12 @@ const encodeBody = (body: string | object): string => (typeof body === 'string' 
 export function prepareLoad(scenario: Scenario, setup: SetupResult | void): PreparedLoad {
   const headers: Record<string, string> = {};
   const anyBody = scenario.body !== undefined || (setup?.bodies?.length ?? 0) > 0;
-  const jsonBody =
-    typeof scenario.body === 'object' || (setup?.bodies ?? []).some((b) => typeof b === 'object');
+  const jsonBody = typeof scenario.body === 'object' || (setup?.bodies ?? []).some((b) => typeof b === 'object');
   if (anyBody && jsonBody) headers['content-type'] = 'application/json';
   for (const [k, v] of Object.entries({ ...scenario.headers, ...setup?.headers })) headers[k.toLowerCase()] = v;
 
   const paths = setup?.paths?.length ? setup.paths : [scenario.path];
-  const bodies = setup?.bodies?.length
-    ? setup.bodies.map(encodeBody)
-    : scenario.body !== undefined
-      ? [encodeBody(scenario.body)]
-      : [undefined];
+  const bodies = setup?.bodies?.length ? setup.bodies.map(encodeBody) : scenario.body !== undefined ? [encodeBody(scenario.body)] : [undefined];
   const steps = Math.max(paths.length, bodies.length);
   const requests = Array.from({ length: steps }, (_, i) => {
     const body = bodies[i % bodies.length];
@@ -204,8 +199,5 @@ export function loadProblem(m: Measurement): string | undefined {
     .filter(([code]) => !code.startsWith('2'))
     .map(([code, n]) => `${code}×${n}`)
     .join(', ');
-  return (
-    `${m.non2xx} non-2xx responses${codes ? ` (${codes})` : ''}, ${m.errors} errors ` +
-    `(${m.timeouts} timeouts) out of ${m.totalRequests} requests`
-  );
+  return `${m.non2xx} non-2xx responses${codes ? ` (${codes})` : ''}, ${m.errors} errors ` + `(${m.timeouts} timeouts) out of ${m.totalRequests} requests`;
 }

@@ -35,12 +35,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** Spawns `command args` in its own process group, echoing its output prefixed with its label. */
-export function spawnChild(
-  label: string,
-  command: string,
-  args: string[],
-  options: Pick<SpawnOptions, 'cwd' | 'env'> & { ipc?: boolean } = {},
-): Child {
+export function spawnChild(label: string, command: string, args: string[], options: Pick<SpawnOptions, 'cwd' | 'env'> & { ipc?: boolean } = {}): Child {
   const proc = spawn(command, args, {
     cwd: options.cwd,
     env: options.env,

@@ -610,7 +610,8 @@ async function measureFanout({ s, server, db, config, member, resourceId }: Meas
       ...(other !== undefined ? { otherCpuPercent: other } : {}),
       problems: [...subscribers.problems, ...deliveries.unexpectedSamples],
     };
-    if (w.timedOut + m.timedOut > 0) result.problems.push(`${w.timedOut + m.timedOut} event(s) did not reach every subscriber within ${EVENT_TIMEOUT_MS / 1000} s`);
+    if (w.timedOut + m.timedOut > 0)
+      result.problems.push(`${w.timedOut + m.timedOut} event(s) did not reach every subscriber within ${EVENT_TIMEOUT_MS / 1000} s`);
   } finally {
     release = await closeAndCheckRelease(s, server, subscribers, member, resourceId, base, total + 2).catch((err: unknown) => {
       log(`${s.name}: ⚠ could not check the release of the subscriptions: ${(err as Error).message}`);

@@ -135,8 +135,7 @@ export function describeTarget(t: DesignTarget, compareTo: Baseline): string {
 
 const fmtRps = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 const fmtMs = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
-const fmtRatio = (n: number | null | undefined) =>
-  n === null || n === undefined ? '—' : `${n >= 0.1 || n === 0 ? n.toFixed(2) : n.toPrecision(2)}×`;
+const fmtRatio = (n: number | null | undefined) => (n === null || n === undefined ? '—' : `${n >= 0.1 || n === 0 ? n.toFixed(2) : n.toPrecision(2)}×`);
 
 /**
  * The results table. `defaults` are the run's settings: scenarios that ran with other
@@ -150,7 +149,15 @@ export function formatTable(results: ScenarioResult[], defaults?: LoadPlan): str
     const t = r.throughputRelative;
     return [t && r.status === 'ok' ? `${fmtRatio(t.ratio)} ${t.to}` : ''];
   };
-  const header = ['scenario', 'req/s mean', 'p50 ms', 'p99 ms', ...BASELINES.map((b) => `× ${b}`), ...(relativeColumn ? ['× scenario'] : []), 'DESIGN §6 target'];
+  const header = [
+    'scenario',
+    'req/s mean',
+    'p50 ms',
+    'p99 ms',
+    ...BASELINES.map((b) => `× ${b}`),
+    ...(relativeColumn ? ['× scenario'] : []),
+    'DESIGN §6 target',
+  ];
   const rightAligned = new Set([1, 2, 3, ...BASELINES.map((_, i) => 4 + i)]);
   const rows: string[][] = [];
   const notes: string[] = [];
@@ -238,9 +245,9 @@ export function formatRealtimeTable(results: RealtimeResult[]): string {
     }
     out.push(...tableLines(header, rows, rightAligned));
     out.push(
-      '  p50/p99/max: from just before each PATCH to each subscriber\'s receipt, over every delivery of the measured events;',
+      "  p50/p99/max: from just before each PATCH to each subscriber's receipt, over every delivery of the measured events;",
       '  last p99: to the last subscriber of each event. Each PATCH is sent once the previous event reached everyone.',
-      '  server CPU/event and db tx/event: the server process\'s CPU time and the database\'s committed transactions per measured PATCH.',
+      "  server CPU/event and db tx/event: the server process's CPU time and the database's committed transactions per measured PATCH.",
     );
     if (notes.length > 0) out.push('', ...notes);
   }

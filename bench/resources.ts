@@ -67,7 +67,10 @@ function removeWithResources(db: pg.Pool, scenario: string, accounts: BenchUsers
     if (writes) await sleep(500);
     const started = Date.now();
     try {
-      const n = await deleteOwnedResources(db, accounts.users.map((u) => u.id));
+      const n = await deleteOwnedResources(
+        db,
+        accounts.users.map((u) => u.id),
+      );
       await vacuumResources(db);
       if (n >= 10_000) log(`${scenario}: deleted its ${n.toLocaleString('en-US')} resources in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     } catch (err) {
@@ -119,7 +122,13 @@ export async function memberWithResources(ctx: SetupContext, scenario: string, c
     const headers = { authorization: `Bearer ${await login(ctx.baseUrl, user.email)}` };
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const r = await requestJson<{ id: string }>(ctx.baseUrl, 'POST', '/api/v1/resources', { name: `Bench doc ${i}`, type: 'doc', data: sampleData(i) }, headers);
+      const r = await requestJson<{ id: string }>(
+        ctx.baseUrl,
+        'POST',
+        '/api/v1/resources',
+        { name: `Bench doc ${i}`, type: 'doc', data: sampleData(i) },
+        headers,
+      );
       ids.push(r.body.id);
     }
     return { user, headers, ids, teardown };
@@ -160,7 +169,9 @@ export async function seededMember(ctx: SetupContext, scenario: string, rows: nu
       versions: 'resource_versions',
       owners: accounts.users.map((u) => u.id),
       rows,
-      ...(big ? { progress: (done: number) => log(`${scenario}: ${done.toLocaleString('en-US')} rows (${((Date.now() - started) / 1000).toFixed(0)} s)`) } : {}),
+      ...(big
+        ? { progress: (done: number) => log(`${scenario}: ${done.toLocaleString('en-US')} rows (${((Date.now() - started) / 1000).toFixed(0)} s)`) }
+        : {}),
     });
     await vacuumResources(ctx.db);
     const { rows: counts } = await ctx.db.query<{ n: string }>('SELECT count(*) AS n FROM resources');
@@ -169,7 +180,8 @@ export async function seededMember(ctx: SetupContext, scenario: string, rows: nu
       `${scenario}: seeded ${rows.toLocaleString('en-US')} resources in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
         `the resources table holds ${total.toLocaleString('en-US')}`,
     );
-    if (total > rows * 1.05) log(`${scenario}: ⚠ ${(total - rows).toLocaleString('en-US')} other resources in the table: the size is not what the scenario name says`);
+    if (total > rows * 1.05)
+      log(`${scenario}: ⚠ ${(total - rows).toLocaleString('en-US')} other resources in the table: the size is not what the scenario name says`);
 
     const headers = { authorization: `Bearer ${await login(ctx.baseUrl, user.email)}` };
     // A seeded row must read back through the API like any other (its id passes validation,
@@ -190,9 +202,7 @@ export function verifyOwnDocsPage(ownerId: string) {
     const parsed = JSON.parse(body) as { items?: { ownerId?: unknown; type?: unknown; data?: unknown }[]; nextCursor?: unknown };
     const items = parsed.items ?? [];
     const ok =
-      items.length === 20 &&
-      items.every((i) => i.ownerId === ownerId && i.type === 'doc' && i.data === undefined) &&
-      typeof parsed.nextCursor === 'string';
+      items.length === 20 && items.every((i) => i.ownerId === ownerId && i.type === 'doc' && i.data === undefined) && typeof parsed.nextCursor === 'string';
     return ok ? undefined : `expected 20 docs owned by ${ownerId} (without data) and a nextCursor, got ${body.slice(0, 300)}`;
   };
 }

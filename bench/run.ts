@@ -126,13 +126,7 @@ function baseResult(s: Scenario, config: BenchConfig): ScenarioResult {
   };
 }
 
-async function runScenario(
-  s: Scenario,
-  server: RunningServer,
-  db: pg.Pool,
-  config: BenchConfig,
-  result: ScenarioResult,
-): Promise<void> {
+async function runScenario(s: Scenario, server: RunningServer, db: pg.Pool, config: BenchConfig, result: ScenarioResult): Promise<void> {
   const fail = (reason: string) => {
     result.status = 'failed';
     result.reason = reason;
@@ -295,7 +289,12 @@ async function main(): Promise<number> {
   const commit = gitDescribe();
   if (commit) meta.gitCommit = commit;
   if (selectedRealtime.length > 0) {
-    meta.realtime = { wsMutations: config.wsMutations, wsWarmupMutations: WS_WARMUP_MUTATIONS, wsIdle: config.wsIdle, maxWebSocketsPerUser: MAX_WEBSOCKETS_PER_USER };
+    meta.realtime = {
+      wsMutations: config.wsMutations,
+      wsWarmupMutations: WS_WARMUP_MUTATIONS,
+      wsIdle: config.wsIdle,
+      maxWebSocketsPerUser: MAX_WEBSOCKETS_PER_USER,
+    };
   }
 
   log(
@@ -420,9 +419,7 @@ async function main(): Promise<number> {
   const realtime = [...realtimeResults.values()];
   computeRatios(ordered);
   console.log('');
-  console.log(
-    `PCF API benchmark — ${meta.date}, node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel}), PostgreSQL ${meta.postgres ?? '?'}`,
-  );
+  console.log(`PCF API benchmark — ${meta.date}, node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel}), PostgreSQL ${meta.postgres ?? '?'}`);
   console.log(`${config.connections} connections, pipelining ${config.pipelining}, ${config.warmupS} s warm-up + ${config.durationS} s measured per scenario`);
   console.log('');
   if (ordered.length > 0) {
@@ -432,8 +429,9 @@ async function main(): Promise<number> {
   if (realtime.length > 0) {
     console.log(formatRealtimeTable(realtime));
     console.log(
-      (realtime.some((r) => r.kind === 'fanout') ? `  ${config.wsMutations} measured mutations (after ${WS_WARMUP_MUTATIONS} unmeasured) per fan-out. ` : '  ') +
-        'Subscribers and PATCHes run in this process, on the same cores as the server: wall-clock times on one machine, client-side work included.',
+      (realtime.some((r) => r.kind === 'fanout')
+        ? `  ${config.wsMutations} measured mutations (after ${WS_WARMUP_MUTATIONS} unmeasured) per fan-out. `
+        : '  ') + 'Subscribers and PATCHes run in this process, on the same cores as the server: wall-clock times on one machine, client-side work included.',
     );
     console.log('');
   }

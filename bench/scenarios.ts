@@ -273,9 +273,7 @@ export const scenarios: Scenario[] = [
     compareTo: 'bare',
     verify: (body) => {
       const parsed = JSON.parse(body) as { data?: { __typename?: unknown }; errors?: unknown };
-      return parsed.data?.__typename === 'Query' && !parsed.errors
-        ? undefined
-        : `expected {"data":{"__typename":"Query"}}, got ${body.slice(0, 300)}`;
+      return parsed.data?.__typename === 'Query' && !parsed.errors ? undefined : `expected {"data":{"__typename":"Query"}}, got ${body.slice(0, 300)}`;
     },
   },
   {

@@ -74,11 +74,7 @@ export interface PcfServerOptions {
  * get their queue (in process, or NATS with the run's own stream; readiness then also
  * requires the queue check to be up) and WebSocket connections per user out of reach.
  */
-export function pcfServerOptions(
-  target: PcfTarget,
-  redis: { url: string; keyPrefix: string },
-  nats?: { url: string; stream: string },
-): PcfServerOptions {
+export function pcfServerOptions(target: PcfTarget, redis: { url: string; keyPrefix: string }, nats?: { url: string; stream: string }): PcfServerOptions {
   const spec = PCF_SERVERS[target];
   if (spec.queue === 'nats' && !nats) throw new Error(`the ${target} server needs a NATS URL and stream`);
   const requireUp = [...(spec.redis ? ['cache'] : []), ...(spec.queue ? ['queue'] : [])];
@@ -102,12 +98,7 @@ export const MAX_WEBSOCKETS_PER_USER = 100_000;
  * Starts the PCF server from its build output against the benchmark database and waits
  * until GET /health/ready answers 200 (polled every 200 ms) with every `requireUp` check up.
  */
-export async function startPcfServer(
-  entry: string,
-  databaseUrl: string,
-  readyTimeoutMs: number,
-  options: PcfServerOptions = {},
-): Promise<RunningServer> {
+export async function startPcfServer(entry: string, databaseUrl: string, readyTimeoutMs: number, options: PcfServerOptions = {}): Promise<RunningServer> {
   const label = options.label ?? 'pcf';
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -51,7 +51,12 @@ type Call = (method: 'GET' | 'POST', url: string, token?: string, payload?: unkn
 
 function caller(server: Server): Call {
   return async (method, url, token, payload) => {
-    const response = await server.app.inject({ method, url, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}), ...(payload !== undefined ? { payload: payload as object } : {}) });
+    const response = await server.app.inject({
+      method,
+      url,
+      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+      ...(payload !== undefined ? { payload: payload as object } : {}),
+    });
     if (response.statusCode >= 400) throw new Error(`${method} ${url}: ${response.statusCode} ${response.body.slice(0, 300)}`);
     return response;
   };

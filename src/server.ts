@@ -96,9 +96,23 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     log: eventsLog,
   });
   // Its own Redis connection: a slow cache must not hold up the gate every request passes.
-  const rateLimitStore = config.rateLimit.enabled ? createRateLimitStore({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, timeoutMs: config.rateLimit.redisTimeoutMs }, rootLogger) : undefined;
+  const rateLimitStore = config.rateLimit.enabled
+    ? createRateLimitStore({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, timeoutMs: config.rateLimit.redisTimeoutMs }, rootLogger)
+    : undefined;
   const rateLimits = rateLimitStore && createRateLimits(rateLimitStore, config.rateLimit, metrics, config.http.bodyLimitBytes);
-  const app = await buildApp({ config, logger: rootLogger, metrics, health, phase: () => phase, server, identity, resources, notifications, realtime, rateLimits });
+  const app = await buildApp({
+    config,
+    logger: rootLogger,
+    metrics,
+    health,
+    phase: () => phase,
+    server,
+    identity,
+    resources,
+    notifications,
+    realtime,
+    rateLimits,
+  });
 
   const stopping = new AbortController();
   let markReady!: () => void;

@@ -94,7 +94,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     // A new request on a kept-alive connection while draining: another instance should take it.
     if (phase === 'stopping' && !request.url.startsWith('/health')) {
-      return sendProblem(reply, appError('SERVICE_UNAVAILABLE', 'The server is shutting down; retry on another instance.', { headers: { 'retry-after': '1' } }));
+      return sendProblem(
+        reply,
+        appError('SERVICE_UNAVAILABLE', 'The server is shutting down; retry on another instance.', { headers: { 'retry-after': '1' } }),
+      );
     }
   });
 
@@ -115,7 +118,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerHealthRoutes(app, deps.health);
   registerMetricsRoute(app, deps.metrics, { token: config.metrics.token, onRefused: gateway?.onRejectedToken });
   await registerRestApi(app, deps.server, deps.identity, deps.resources, deps.notifications);
-  await registerGraphql(app, { config, metrics: deps.metrics, server: deps.server, identity: deps.identity, resources: deps.resources, notifications: deps.notifications, realtime: deps.realtime, rateLimits: deps.rateLimits });
+  await registerGraphql(app, {
+    config,
+    metrics: deps.metrics,
+    server: deps.server,
+    identity: deps.identity,
+    resources: deps.resources,
+    notifications: deps.notifications,
+    realtime: deps.realtime,
+    rateLimits: deps.rateLimits,
+  });
   return app;
 }
 

@@ -105,5 +105,8 @@ export function problemBody(error: AppError, request: FastifyRequest): Problem {
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.headers) reply.headers(error.headers);
-  return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemBody(error, reply.request)));
+  return reply
+    .code(error.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problemBody(error, reply.request)));
 }

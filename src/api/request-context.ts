@@ -59,7 +59,13 @@ export function registerRequestContext(app: App, metrics: Metrics): void {
     const seconds = reply.elapsedTime / 1000;
     metrics.observeHttp(request.method, route, reply.statusCode, seconds);
     request.log.info(
-      { method: request.method, route, path: request.url.split('?', 1)[0], statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 100) / 100 },
+      {
+        method: request.method,
+        route,
+        path: request.url.split('?', 1)[0],
+        statusCode: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      },
       'request completed',
     );
   });

@@ -12,7 +12,10 @@ export const ProblemSchema = Type.Object(
     status: Type.Integer(),
     detail: Type.String({ description: 'What went wrong, for a person to read' }),
     instance: Type.String({ description: 'The path of the request' }),
-    code: Type.Union(Object.keys(ERROR_CODES).map((c) => Type.Literal(c)), { description: 'Stable machine-readable code' }),
+    code: Type.Union(
+      Object.keys(ERROR_CODES).map((c) => Type.Literal(c)),
+      { description: 'Stable machine-readable code' },
+    ),
     traceId: Type.String({ description: 'W3C trace id; quote it when reporting a problem' }),
     errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: 'Field problems of an INVALID_INPUT' })),
   },

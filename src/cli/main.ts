@@ -77,15 +77,13 @@ export function buildCli(): Command {
     });
   });
 
-  addConfigOptions(
-    program
-      .command('config')
-      .description('Print the effective configuration (secrets redacted) and exit; non-zero when it is invalid'),
-  ).action((options: Record<string, unknown>) => {
-    const { config, warnings } = loadOrExit(options);
-    for (const warning of warnings) err(`warning: ${warning}`);
-    out(JSON.stringify(redactConfig(config), null, 2));
-  });
+  addConfigOptions(program.command('config').description('Print the effective configuration (secrets redacted) and exit; non-zero when it is invalid')).action(
+    (options: Record<string, unknown>) => {
+      const { config, warnings } = loadOrExit(options);
+      for (const warning of warnings) err(`warning: ${warning}`);
+      out(JSON.stringify(redactConfig(config), null, 2));
+    },
+  );
 
   return program;
 }

@@ -30,7 +30,6 @@ export function configFromOptions(options: Record<string, unknown>, env: NodeJS.
 /** Exit code for an invalid configuration (sysexits EX_CONFIG). */
 export const EXIT_CONFIG = 78;
 
-
 /**
  * Exit code when the embedded data directory is held by another process (sysexits
  * EX_TEMPFAIL: it works once that process, usually the server, has stopped).

@@ -54,11 +54,22 @@ export function createIdentity(deps: IdentityDeps): Identity {
   const shared = deps.cache.kind === 'redis' || deps.database.kind === 'pglite';
   const cacheTtlMs = shared ? deps.auth.cacheTtlMs : Math.min(deps.auth.cacheTtlMs, UNSHARED_CACHE_TTL_MS);
   const hasher = new PasswordHasher({ memoryKib: deps.auth.argon2MemoryKib, iterations: deps.auth.argon2Iterations, parallelism: 1 });
-  const sessions = new SessionStore(deps.database, cache, { ttlMs: deps.auth.sessionTtlMs, idleTimeoutMs: deps.auth.sessionIdleTimeoutMs, cacheTtlMs }, log, deps.outbox);
+  const sessions = new SessionStore(
+    deps.database,
+    cache,
+    { ttlMs: deps.auth.sessionTtlMs, idleTimeoutMs: deps.auth.sessionIdleTimeoutMs, cacheTtlMs },
+    log,
+    deps.outbox,
+  );
   const grants = new GrantsStore(deps.database, cache, cacheTtlMs);
   const limiter = new LoginLimiter(
     deps.cache,
-    { maxFailures: deps.auth.loginMaxFailures, maxFailuresPerAccount: deps.auth.loginMaxFailuresPerAccount, maxFailuresPerIp: deps.auth.loginMaxFailuresPerIp, windowMs: deps.auth.loginFailureWindowMs },
+    {
+      maxFailures: deps.auth.loginMaxFailures,
+      maxFailuresPerAccount: deps.auth.loginMaxFailuresPerAccount,
+      maxFailuresPerIp: deps.auth.loginMaxFailuresPerIp,
+      windowMs: deps.auth.loginFailureWindowMs,
+    },
     log,
   );
   const reauthentication = new Reauthentication(deps.database, hasher, limiter);

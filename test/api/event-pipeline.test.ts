@@ -70,7 +70,10 @@ describe('event pipeline set-up', () => {
     const owner = await register('owner@pipeline.example', 'Owner');
     const editor = await register('editor@pipeline.example', 'Editor');
     const doc = (await as(t, owner.token, 'POST', '/api/v1/resources', { name: 'Doc', type: 'doc', data: {} })).json() as { id: string };
-    assert.equal((await as(t, owner.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: editor.user.id, actions: ['read', 'update'] })).statusCode, 201);
+    assert.equal(
+      (await as(t, owner.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: editor.user.id, actions: ['read', 'update'] })).statusCode,
+      201,
+    );
     assert.equal((await as(t, editor.token, 'PATCH', `/api/v1/resources/${doc.id}`, { data: { n: 1 } })).statusCode, 200);
     const deadline = Date.now() + 5000;
     for (;;) {

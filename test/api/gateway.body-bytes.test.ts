@@ -29,7 +29,12 @@ describe('the body-bytes budget', () => {
   after(() => t.close());
 
   const bigCreate = (s: Session) =>
-    t.app.inject({ method: 'POST', url: '/api/v1/resources', headers: bearer(s.token), payload: { name: 'Big', type: 'doc', data: { filler: 'x'.repeat(MIB - 100) } } });
+    t.app.inject({
+      method: 'POST',
+      url: '/api/v1/resources',
+      headers: bearer(s.token),
+      payload: { name: 'Big', type: 'doc', data: { filler: 'x'.repeat(MIB - 100) } },
+    });
 
   it('refuses a user’s writes once their bytes pass the budget (429 naming body-bytes), while small requests and other users go on', async () => {
     assert.equal((await bigCreate(writer)).statusCode, 201);
@@ -41,7 +46,12 @@ describe('the body-bytes budget', () => {
     assert.doesNotMatch(problem.detail, /\bundefined\b/);
 
     // What was refused spent nothing: a body that fits the rest still goes through.
-    const small = await t.app.inject({ method: 'POST', url: '/api/v1/resources', headers: bearer(writer.token), payload: { name: 'Small', type: 'doc', data: 1 } });
+    const small = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/resources',
+      headers: bearer(writer.token),
+      payload: { name: 'Small', type: 'doc', data: 1 },
+    });
     assert.equal(small.statusCode, 201, small.body);
     assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/resources', headers: bearer(writer.token) })).statusCode, 200, 'reads carry no body');
     assert.equal((await bigCreate(other)).statusCode, 201, 'another user has its own bytes');
@@ -61,7 +71,11 @@ describe('the body-bytes budget', () => {
     const refused = await chunked(reader.token);
     assert.equal(refused.status, 429, await refused.text());
     assert.match(String(refused.headers.get('ratelimit-policy')), /"body-bytes"/);
-    const sized = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { ...bearer(reader.token), 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+    const sized = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { ...bearer(reader.token), 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
     assert.equal(sized.status, 200, 'a small body of known length still fits');
   });
 });

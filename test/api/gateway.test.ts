@@ -41,11 +41,14 @@ const STATE_ITEM = /^"([a-z]+)";r=(\d+);t=(\d+)$/;
 /** The items of a RateLimit header but the body-bytes budget's (gateway.body-bytes.test.ts has it). */
 function parseList(header: unknown, item: RegExp): string[][] {
   assert.equal(typeof header, 'string', 'the header is present');
-  return (header as string).split(', ').filter((member) => !member.startsWith('"body-bytes"')).map((member) => {
-    const match = item.exec(member);
-    assert.ok(match, `"${member}" is a structured-field item`);
-    return match.slice(1);
-  });
+  return (header as string)
+    .split(', ')
+    .filter((member) => !member.startsWith('"body-bytes"'))
+    .map((member) => {
+      const match = item.exec(member);
+      assert.ok(match, `"${member}" is a structured-field item`);
+      return match.slice(1);
+    });
 }
 
 function assertLimited(response: InjectedResponse, budget: string): void {
@@ -71,7 +74,12 @@ describe('API gateway (in-process store)', () => {
   async function account(): Promise<{ token: string; id: string; email: string }> {
     const n = ++accounts;
     const email = `gateway${n}@example.com`;
-    const register = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, name: `G ${n}`, password: PASSWORD }, ...via(`192.0.2.${n}`) });
+    const register = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { email, name: `G ${n}`, password: PASSWORD },
+      ...via(`192.0.2.${n}`),
+    });
     assert.equal(register.statusCode, 201, register.body);
     const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: PASSWORD }, ...via(`192.0.2.${n}`) });
     assert.equal(login.statusCode, 200, login.body);
@@ -92,21 +100,42 @@ describe('API gateway (in-process store)', () => {
       }
       const refused = await t.app.inject({ method: 'GET', url: '/api/v1/resources', ...via('203.0.113.1') });
       assertLimited(refused, 'anonymous');
-      assert.deepEqual(parseList(refused.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, r]), [['anonymous', '0']]);
+      assert.deepEqual(
+        parseList(refused.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, r]),
+        [['anonymous', '0']],
+      );
       // Another client is not affected.
       assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/', ...via('203.0.113.2') })).statusCode, 200);
     });
 
     it('counts signed-in requests per user, across its sessions, apart from its address', async () => {
       const user = await account();
-      const second = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: user.email, password: PASSWORD }, ...via('198.51.100.20') });
+      const second = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: user.email, password: PASSWORD },
+        ...via('198.51.100.20'),
+      });
       const tokens = [user.token, (second.json() as { token: string }).token];
       for (let i = 0; i < 20; i++) {
-        const response = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', remoteAddress: PROXY, headers: { ...bearer(tokens[i % 2]!), 'x-forwarded-for': '198.51.100.21' } });
+        const response = await t.app.inject({
+          method: 'GET',
+          url: '/api/v1/auth/me',
+          remoteAddress: PROXY,
+          headers: { ...bearer(tokens[i % 2]!), 'x-forwarded-for': '198.51.100.21' },
+        });
         assert.equal(response.statusCode, 200, response.body);
-        assert.deepEqual(parseList(response.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, Number(r)]), [['user', 19 - i]]);
+        assert.deepEqual(
+          parseList(response.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, Number(r)]),
+          [['user', 19 - i]],
+        );
       }
-      const refused = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', remoteAddress: PROXY, headers: { ...bearer(tokens[0]!), 'x-forwarded-for': '198.51.100.22' } });
+      const refused = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/auth/me',
+        remoteAddress: PROXY,
+        headers: { ...bearer(tokens[0]!), 'x-forwarded-for': '198.51.100.22' },
+      });
       assertLimited(refused, 'user');
       // The address the user called from still has its anonymous budget.
       assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/', ...via('198.51.100.21') })).statusCode, 200);
@@ -114,61 +143,122 @@ describe('API gateway (in-process store)', () => {
 
     it('gives login, register and password changes the strict auth budget, over REST and GraphQL alike', async () => {
       const from = via('203.0.113.30');
-      const wrong = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'nobody@example.com', password: 'wrong password' }, ...from });
+      const wrong = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'nobody@example.com', password: 'wrong password' },
+        ...from,
+      });
       assert.equal(wrong.statusCode, 401);
-      assert.deepEqual(parseList(wrong.headers['ratelimit-policy'], POLICY_ITEM), [['anonymous', '5', '60'], ['auth', '3', '60']]);
+      assert.deepEqual(parseList(wrong.headers['ratelimit-policy'], POLICY_ITEM), [
+        ['anonymous', '5', '60'],
+        ['auth', '3', '60'],
+      ]);
       // One GraphQL document with two login fields is two attempts: 3 spent, none left.
       const graphql = await t.app.inject({
         method: 'POST',
         url: '/graphql',
-        payload: { query: 'mutation { a: login(email: "nobody@example.com", password: "wrong one") { token } b: login(email: "x@example.com", password: "wrong two") { token } }' },
+        payload: {
+          query:
+            'mutation { a: login(email: "nobody@example.com", password: "wrong one") { token } b: login(email: "x@example.com", password: "wrong two") { token } }',
+        },
         ...from,
       });
       assert.equal(graphql.statusCode, 200, graphql.body);
-      const next = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'late@example.com', name: 'Late', password: PASSWORD }, ...from });
+      const next = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/register',
+        payload: { email: 'late@example.com', name: 'Late', password: PASSWORD },
+        ...from,
+      });
       assertLimited(next, 'auth');
-      const viaGraphql = await t.app.inject({ method: 'POST', url: '/graphql', payload: { query: 'mutation { login(email: "nobody@example.com", password: "wrong three") { token } }' }, ...via('203.0.113.30') });
+      const viaGraphql = await t.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        payload: { query: 'mutation { login(email: "nobody@example.com", password: "wrong three") { token } }' },
+        ...via('203.0.113.30'),
+      });
       assert.equal(viaGraphql.statusCode, 429);
       assert.equal((viaGraphql.json() as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code, 'RATE_LIMITED');
       assert.ok(Number(viaGraphql.headers['retry-after']) >= 1);
       // A password change is counted per user.
       const user = await account();
       for (let i = 0; i < 3; i++) {
-        const change = await t.app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: bearer(user.token), payload: { currentPassword: 'not it at all', newPassword: 'another long one' } });
+        const change = await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/password',
+          headers: bearer(user.token),
+          payload: { currentPassword: 'not it at all', newPassword: 'another long one' },
+        });
         assert.notEqual(change.statusCode, 429, `attempt ${i + 1}`);
       }
-      assertLimited(await t.app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: bearer(user.token), payload: { currentPassword: PASSWORD, newPassword: 'another long one' } }), 'auth');
+      assertLimited(
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/password',
+          headers: bearer(user.token),
+          payload: { currentPassword: PASSWORD, newPassword: 'another long one' },
+        }),
+        'auth',
+      );
     });
 
     it('charges a refused token to its sender’s address: guessing tokens ends in 429, not endless 401s', async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 7; i++) {
-        const response = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', remoteAddress: PROXY, headers: { ...bearer(`pcf_${'x'.repeat(43)}`), 'x-forwarded-for': '203.0.113.40' } });
+        const response = await t.app.inject({
+          method: 'GET',
+          url: '/api/v1/auth/me',
+          remoteAddress: PROXY,
+          headers: { ...bearer(`pcf_${'x'.repeat(43)}`), 'x-forwarded-for': '203.0.113.40' },
+        });
         statuses.push(response.statusCode);
       }
       assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429]);
       // Someone else's good token from that address is judged by its own user's budget.
       const user = await account();
-      const good = await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', remoteAddress: PROXY, headers: { ...bearer(user.token), 'x-forwarded-for': '203.0.113.40' } });
+      const good = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/auth/me',
+        remoteAddress: PROXY,
+        headers: { ...bearer(user.token), 'x-forwarded-for': '203.0.113.40' },
+      });
       assert.equal(good.statusCode, 200);
     });
 
     it('counts login and register per address even for a caller who sends a token', async () => {
       const user = await account();
       const attempt = () =>
-        t.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: PROXY, headers: { ...bearer(user.token), 'x-forwarded-for': '203.0.113.45' }, payload: { email: 'nobody@example.com', password: 'not the one' } });
+        t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          remoteAddress: PROXY,
+          headers: { ...bearer(user.token), 'x-forwarded-for': '203.0.113.45' },
+          payload: { email: 'nobody@example.com', password: 'not the one' },
+        });
       const statuses = [];
       for (let i = 0; i < 4; i++) statuses.push((await attempt()).statusCode);
       assert.deepEqual(statuses, [401, 401, 401, 429]);
       // The same account from another address has its own attempts.
-      const elsewhere = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: user.email, password: PASSWORD }, ...via('203.0.113.46') });
+      const elsewhere = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: user.email, password: PASSWORD },
+        ...via('203.0.113.46'),
+      });
       assert.equal(elsewhere.statusCode, 200);
     });
 
     it('gives back what a refused request was charged: a GraphQL login refused by the auth budget spends no points', async () => {
       const user = await account();
       const login = () =>
-        t.app.inject({ method: 'POST', url: '/graphql', remoteAddress: PROXY, headers: { ...bearer(user.token), 'x-forwarded-for': '203.0.113.48' }, payload: { query: 'mutation { login(email: "nobody@example.com", password: "not the one") { token } }' } });
+        t.app.inject({
+          method: 'POST',
+          url: '/graphql',
+          remoteAddress: PROXY,
+          headers: { ...bearer(user.token), 'x-forwarded-for': '203.0.113.48' },
+          payload: { query: 'mutation { login(email: "nobody@example.com", password: "not the one") { token } }' },
+        });
       for (let i = 0; i < 3; i++) assert.equal((await login()).statusCode, 200);
       assert.equal((await login()).statusCode, 429, 'the fourth attempt from the address');
       const after = await t.app.inject({ method: 'POST', url: '/graphql', headers: bearer(user.token), payload: { query: '{ __typename }' } });
@@ -180,13 +270,24 @@ describe('API gateway (in-process store)', () => {
       const other = await t.app.inject({ method: 'OPTIONS', url: '/api/v1/resources', ...via('203.0.113.49') });
       assert.equal(other.statusCode, 404);
       assert.equal(other.headers['content-type'], PROBLEM_CONTENT_TYPE);
-      assert.deepEqual(parseList(other.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, r]), [['anonymous', '4']]);
+      assert.deepEqual(
+        parseList(other.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, r]),
+        [['anonymous', '4']],
+      );
       for (let i = 0; i < 8; i++) {
-        const preflight = await t.app.inject({ method: 'OPTIONS', url: '/api/v1/resources', headers: { origin: 'https://console.example.com', 'access-control-request-method': 'GET', 'x-forwarded-for': '203.0.113.47' }, remoteAddress: PROXY });
+        const preflight = await t.app.inject({
+          method: 'OPTIONS',
+          url: '/api/v1/resources',
+          headers: { origin: 'https://console.example.com', 'access-control-request-method': 'GET', 'x-forwarded-for': '203.0.113.47' },
+          remoteAddress: PROXY,
+        });
         assert.equal(preflight.statusCode, 204);
       }
       const after = await t.app.inject({ method: 'GET', url: '/api/v1/', ...via('203.0.113.47') });
-      assert.deepEqual(parseList(after.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, r]), [['anonymous', '4']]);
+      assert.deepEqual(
+        parseList(after.headers.ratelimit, STATE_ITEM).map(([name, r]) => [name, r]),
+        [['anonymous', '4']],
+      );
     });
 
     it('charges GraphQL operations their cost, page sizes in variables included, and reports it in extensions', async () => {
@@ -203,10 +304,7 @@ describe('API gateway (in-process store)', () => {
       assert.equal((variable.json() as { extensions: { cost: { requested: number; remaining: number } } }).extensions.cost.requested, 151);
       // Left out, the page size is the schema's default (20): 61 points.
       const defaulted = await run({ query: '{ resources { edges { node { id } } } }' });
-      assert.deepEqual(
-        (defaulted.json() as { extensions: { cost: { requested: number; remaining: number } } }).extensions.cost.requested,
-        61,
-      );
+      assert.deepEqual((defaulted.json() as { extensions: { cost: { requested: number; remaining: number } } }).extensions.cost.requested, 61);
       // 600 − 151 − 151 − 61 = 237 left: a third page of 50 fits, a fourth does not.
       assert.equal((await run({ query: query('50') })).statusCode, 200);
       const refused = await run({ query: query('$n'), variables: { n: 50 } });
@@ -222,7 +320,7 @@ describe('API gateway (in-process store)', () => {
       assert.equal((cheap.json() as { extensions: { cost: { remaining: number } } }).extensions.cost.remaining, 85);
     });
 
-    it('charges a page size left to a variable\'s default like the default itself, and every operation of a batch', async () => {
+    it("charges a page size left to a variable's default like the default itself, and every operation of a batch", async () => {
       const user = await account();
       const run = (payload: object) => t.app.inject({ method: 'POST', url: '/graphql', headers: bearer(user.token), payload });
       const defaulted = await run({ query: 'query($n: Int = 100) { resources(first: $n) { edges { node { id } } } }' });
@@ -230,7 +328,10 @@ describe('API gateway (in-process store)', () => {
       const batch = await run([{ query: '{ __typename }' }, { query: '{ server { name } }' }, { query: '{ __typename }' }]);
       assert.equal(batch.statusCode, 200, batch.body);
       const costs = (batch.json() as { extensions: { cost: { requested: number; remaining: number } } }[]).map((r) => r.extensions.cost);
-      assert.deepEqual(costs.map((c) => c.requested), [1, 2, 1]);
+      assert.deepEqual(
+        costs.map((c) => c.requested),
+        [1, 2, 1],
+      );
       assert.equal(Math.min(...costs.map((c) => c.remaining)), 600 - 301 - 4, 'each operation of the batch is charged');
     });
 
@@ -245,8 +346,19 @@ describe('API gateway (in-process store)', () => {
         assert.equal(cheap.extensions.cost.requested, 1);
       }
       // In a batch each item is charged for the operation it names.
-      const batch = await t.app.inject({ method: 'POST', url: '/graphql', headers: bearer(user.token), payload: [{ query, operationName: 'Cheap' }, { query, operationName: 'Cheap' }] });
-      assert.deepEqual((batch.json() as { extensions: { cost: { requested: number } } }[]).map((r) => r.extensions.cost.requested), [1, 1]);
+      const batch = await t.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: bearer(user.token),
+        payload: [
+          { query, operationName: 'Cheap' },
+          { query, operationName: 'Cheap' },
+        ],
+      });
+      assert.deepEqual(
+        (batch.json() as { extensions: { cost: { requested: number } } }[]).map((r) => r.extensions.cost.requested),
+        [1, 1],
+      );
       const dear = (await run('Dear')).json() as { data: { resources?: unknown; __typename?: string }; extensions: { cost: { requested: number } } };
       assert.ok(dear.data.resources, JSON.stringify(dear));
       assert.equal(dear.extensions.cost.requested, 301);
@@ -256,7 +368,8 @@ describe('API gateway (in-process store)', () => {
 
     it('refuses a document over graphql.maxComplexity before execution, whether its page size is literal or a variable', async () => {
       const user = await account();
-      const pages = (first: string) => `query${first === '$n' ? '($n: Int)' : ''} { a: resources(first: ${first}) { edges { node { id name type } } } b: resources(first: ${first}) { edges { node { id name type } } } }`;
+      const pages = (first: string) =>
+        `query${first === '$n' ? '($n: Int)' : ''} { a: resources(first: ${first}) { edges { node { id name type } } } b: resources(first: ${first}) { edges { node { id name type } } } }`;
       for (const payload of [{ query: pages('100') }, { query: pages('$n'), variables: { n: 100 } }]) {
         const response = await t.app.inject({ method: 'POST', url: '/graphql', headers: bearer(user.token), payload });
         assert.equal(response.statusCode, 400, response.body);
@@ -272,7 +385,12 @@ describe('API gateway (in-process store)', () => {
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {
         // A client that makes up a new address each time is still one client.
-        const response = await t.app.inject({ method: 'GET', url: '/api/v1/', remoteAddress: '198.51.100.99', headers: { 'x-forwarded-for': `192.0.2.${100 + i}`, forwarded: `for=192.0.2.${200 + i}` } });
+        const response = await t.app.inject({
+          method: 'GET',
+          url: '/api/v1/',
+          remoteAddress: '198.51.100.99',
+          headers: { 'x-forwarded-for': `192.0.2.${100 + i}`, forwarded: `for=192.0.2.${200 + i}` },
+        });
         statuses.push(response.statusCode);
       }
       assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
@@ -309,7 +427,11 @@ describe('API gateway (in-process store)', () => {
         // Quoted IPv6 with a port, several elements, other parameters.
         assert.equal(await remaining({ forwarded: 'for="[2001:db8:cafe::17]:4711";proto=https' }), 4);
         assert.equal(await remaining({ forwarded: 'for=192.0.2.60, for=198.51.100.51;by=10.0.0.1' }), 4);
-        assert.equal(await remaining({ forwarded: 'for=198.51.100.51:8080', 'x-forwarded-for': '192.0.2.99' }), 3, 'the same client; X-Forwarded-For is not read');
+        assert.equal(
+          await remaining({ forwarded: 'for=198.51.100.51:8080', 'x-forwarded-for': '192.0.2.99' }),
+          3,
+          'the same client; X-Forwarded-For is not read',
+        );
         assert.equal(await remaining({ forwarded: 'for=unknown' }, '10.7.7.7'), 4);
         assert.equal(await remaining({}, '10.7.7.7'), 3);
         const tls = await forwarded.app.inject({ method: 'GET', url: '/health', remoteAddress: PROXY, headers: { forwarded: 'for=203.0.113.80;proto=https' } });
@@ -322,7 +444,12 @@ describe('API gateway (in-process store)', () => {
 
   describe('other consumption limits', () => {
     it('answers a body over http.bodyLimitBytes with 413 and a GraphQL document of too many tokens with 400', async () => {
-      const big = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'a@example.com', password: 'x'.repeat(3_000_000) }, ...via('203.0.113.60') });
+      const big = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'a@example.com', password: 'x'.repeat(3_000_000) },
+        ...via('203.0.113.60'),
+      });
       assert.equal(big.statusCode, 413);
       assert.equal((big.json() as { code: string }).code, 'PAYLOAD_TOO_LARGE');
       const tokens = await t.app.inject({ method: 'POST', url: '/graphql', payload: { query: `{ ${'__typename '.repeat(250)} }` }, ...via('203.0.113.61') });
@@ -360,7 +487,11 @@ describe('API gateway (in-process store)', () => {
     async function wsAccount(): Promise<string> {
       const n = ++accounts;
       const email = `socket${n}@example.com`;
-      assert.equal((await ws.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, name: `S ${n}`, password: PASSWORD }, ...via(`192.0.2.${n}`) })).statusCode, 201);
+      assert.equal(
+        (await ws.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, name: `S ${n}`, password: PASSWORD }, ...via(`192.0.2.${n}`) }))
+          .statusCode,
+        201,
+      );
       const login = await ws.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: PASSWORD }, ...via(`192.0.2.${n}`) });
       return (login.json() as { token: string }).token;
     }
@@ -471,21 +602,29 @@ describe('API gateway (in-process store)', () => {
       assert.equal(page.statusCode, 200);
       assert.match(String(page.headers['content-type']), /^text\/html/);
       const csp = String(page.headers['content-security-policy']);
-      for (const directive of ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"]) assert.ok(csp.includes(directive), `${directive} in ${csp}`);
+      for (const directive of ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"])
+        assert.ok(csp.includes(directive), `${directive} in ${csp}`);
     });
 
     it('sends HSTS only when the client came over TLS, as a trusted proxy reports it', async () => {
       const hsts = async (remoteAddress: string, headers: Record<string, string>) =>
-        (await t.app.inject({ method: 'GET', url: '/health', remoteAddress, headers: { 'x-forwarded-for': '203.0.113.80', ...headers } })).headers['strict-transport-security'];
+        (await t.app.inject({ method: 'GET', url: '/health', remoteAddress, headers: { 'x-forwarded-for': '203.0.113.80', ...headers } })).headers[
+          'strict-transport-security'
+        ];
       assert.equal(await hsts(PROXY, {}), undefined, 'plain HTTP');
       assert.match(String(await hsts(PROXY, { 'x-forwarded-proto': 'https' })), /^max-age=31536000/);
-      assert.equal(await hsts(PROXY, { forwarded: 'for=203.0.113.80;proto=https' }), undefined, 'Forwarded is not this server\'s proxy header');
+      assert.equal(await hsts(PROXY, { forwarded: 'for=203.0.113.80;proto=https' }), undefined, "Forwarded is not this server's proxy header");
       assert.equal(await hsts('198.51.100.81', { 'x-forwarded-proto': 'https' }), undefined, 'not from an untrusted peer');
     });
 
     it('answers CORS preflights for allowed origins only, and exposes the rate-limit headers to them', async () => {
       const preflight = (origin: string) =>
-        t.app.inject({ method: 'OPTIONS', url: '/api/v1/auth/login', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' }, ...{ remoteAddress: '203.0.113.90' } });
+        t.app.inject({
+          method: 'OPTIONS',
+          url: '/api/v1/auth/login',
+          headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+          ...{ remoteAddress: '203.0.113.90' },
+        });
       const allowed = await preflight('https://console.example.com');
       assert.equal(allowed.statusCode, 204);
       assert.equal(allowed.headers['access-control-allow-origin'], 'https://console.example.com');

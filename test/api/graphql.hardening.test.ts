@@ -28,9 +28,15 @@ for (const kind of DATABASE_KINDS) {
 
       const overGraphql = await gql(t, LIST, { q: long }, member.token);
       const error = assertGraphqlError(overGraphql.body, 'INVALID_INPUT');
-      assert.deepEqual(error.extensions.errors?.map((e) => e.field), ['q']);
+      assert.deepEqual(
+        error.extensions.errors?.map((e) => e.field),
+        ['q'],
+      );
       // A type filter longer than any type is refused the same way.
-      assert.deepEqual(assertGraphqlError((await gql(t, LIST, { type: 't'.repeat(65) }, member.token)).body, 'INVALID_INPUT').extensions.errors?.map((e) => e.field), ['type']);
+      assert.deepEqual(
+        assertGraphqlError((await gql(t, LIST, { type: 't'.repeat(65) }, member.token)).body, 'INVALID_INPUT').extensions.errors?.map((e) => e.field),
+        ['type'],
+      );
       // PostgreSQL text cannot hold U+0000: refused, not a 500.
       assertGraphqlError((await gql(t, LIST, { q: 'a\u0000b' }, member.token)).body, 'INVALID_INPUT');
 
@@ -51,17 +57,32 @@ for (const kind of DATABASE_KINDS) {
     it('refuses variables over graphql.maxVariablesBytes with 413 before parsing, and still takes resource data at its own limit', async () => {
       const create = 'mutation ($input: CreateResourceInput!) { createResource(input: $input) { id version } }';
       // Data just under resources.maxDataBytes (1 MiB) fits in the variables.
-      const fits = await gql<{ createResource: { version: number } }>(t, create, { input: { name: 'Big', type: 'doc', data: { text: 'x'.repeat(1_000_000) } } }, member.token);
+      const fits = await gql<{ createResource: { version: number } }>(
+        t,
+        create,
+        { input: { name: 'Big', type: 'doc', data: { text: 'x'.repeat(1_000_000) } } },
+        member.token,
+      );
       assert.equal(fits.status, 200, JSON.stringify(fits.body).slice(0, 500));
       assert.equal(fits.body.data?.createResource.version, 1);
 
-      const over = await t.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${member.token}` }, payload: { query: LIST, variables: { q: 'x'.repeat(1_200_000) } } });
+      const over = await t.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: `Bearer ${member.token}` },
+        payload: { query: LIST, variables: { q: 'x'.repeat(1_200_000) } },
+      });
       assert.equal(over.statusCode, 413, over.body.slice(0, 500));
       // Answered as every refusal at /graphql is: a GraphQL response with the HTTP status.
       assertGraphqlError(over.json() as GraphqlResponse, 'PAYLOAD_TOO_LARGE');
       // A batch counts all its operations' variables together.
       const item = { query: LIST, variables: { q: 'x'.repeat(200_000) } };
-      const batch = await t.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${member.token}` }, payload: Array.from({ length: 7 }, () => item) });
+      const batch = await t.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: `Bearer ${member.token}` },
+        payload: Array.from({ length: 7 }, () => item),
+      });
       assert.equal(batch.statusCode, 413, batch.body.slice(0, 500));
     });
 
@@ -106,13 +127,18 @@ for (const kind of DATABASE_KINDS) {
         }
         const batcher = await login(tight, 'batch@gql-hard.example', 'Batch passphrase');
         const writer = await login(tight, 'writer@gql-hard.example', 'Writer passphrase');
-        const post = (session: Session, payload: unknown) => tight.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${session.token}` }, payload: payload as object });
+        const post = (session: Session, payload: unknown) =>
+          tight.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${session.token}` }, payload: payload as object });
 
         // 1 (the request) + 9 (the rest of the batch) of 12; the next batch of ten does not fit.
         const batch = Array.from({ length: 10 }, () => ({ query: '{ __typename }' }));
         const first = await post(batcher, batch);
         assert.equal(first.statusCode, 200, first.body);
-        assert.match(String(first.headers.ratelimit), /^"user";r=2;t=\d+, "body-bytes";r=\d+;t=\d+$/, 'one entry per budget: what is left after the whole batch');
+        assert.match(
+          String(first.headers.ratelimit),
+          /^"user";r=2;t=\d+, "body-bytes";r=\d+;t=\d+$/,
+          'one entry per budget: what is left after the whole batch',
+        );
         const second = await post(batcher, batch);
         assert.equal(second.statusCode, 429, second.body);
         assert.match(assertGraphqlError(second.json() as GraphqlResponse, 'RATE_LIMITED').message, /user limit/);
@@ -120,7 +146,10 @@ for (const kind of DATABASE_KINDS) {
 
         // 15 aliased writes of 2 KiB each: 15 × (40 + 2) points of writes, plus the answer (15 × 2).
         const creates = Array.from({ length: 15 }, (_, i) => `c${i}: createResource(input: $input) { id }`).join(' ');
-        const mutation = { query: `mutation ($input: CreateResourceInput!) { ${creates} }`, variables: { input: { name: 'Doc', type: 'doc', data: { text: 'x'.repeat(2048) } } } };
+        const mutation = {
+          query: `mutation ($input: CreateResourceInput!) { ${creates} }`,
+          variables: { input: { name: 'Doc', type: 'doc', data: { text: 'x'.repeat(2048) } } },
+        };
         const once = await post(writer, mutation);
         assert.equal(once.statusCode, 200, once.body.slice(0, 500));
         assert.equal((once.json() as { extensions: { cost: { requested: number } } }).extensions.cost.requested, 15 * (40 + 2) + 15 * 2);

@@ -55,7 +55,14 @@ for (const kind of DATABASE_KINDS) {
     it('answers { __typename } over POST and GET', async () => {
       const viaPost = await post(t, { query: '{ __typename server { name version profile } }' });
       assert.equal(viaPost.status, 200);
-      assert.deepEqual(viaPost.body.data, { __typename: 'Query', server: { name: 'PCF API', version: viaPost.body.data && (viaPost.body.data as { server: { version: string } }).server.version, profile: 'development' } });
+      assert.deepEqual(viaPost.body.data, {
+        __typename: 'Query',
+        server: {
+          name: 'PCF API',
+          version: viaPost.body.data && (viaPost.body.data as { server: { version: string } }).server.version,
+          profile: 'development',
+        },
+      });
       const viaGet = await t.app.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent('{ __typename }')}` });
       assert.equal(viaGet.statusCode, 200);
       assert.deepEqual(viaGet.json(), { data: { __typename: 'Query' }, extensions: { cost: viaGet.json().extensions.cost } });

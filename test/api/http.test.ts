@@ -28,7 +28,11 @@ for (const kind of DATABASE_KINDS) {
           // A route with a body schema, as every feature route will have.
           app.post(
             '/api/v1/echo',
-            { schema: { body: Type.Object({ email: Type.String({ format: 'email' }), password: Type.String({ minLength: 8 }) }, { additionalProperties: false }) } },
+            {
+              schema: {
+                body: Type.Object({ email: Type.String({ format: 'email' }), password: Type.String({ minLength: 8 }) }, { additionalProperties: false }),
+              },
+            },
             async (request) => ({ ok: true, keys: Object.keys(request.body as object) }),
           );
           app.get('/api/v1/items/:id', async (request) => ({ id: (request.params as { id: string }).id }));
@@ -128,7 +132,7 @@ for (const kind of DATABASE_KINDS) {
       assert.notEqual(replaced.headers['x-request-id'], 'bad id\nforged');
     });
 
-    it('continues the caller\'s W3C trace in errors and logs', async () => {
+    it("continues the caller's W3C trace in errors and logs", async () => {
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const response = await t.app.inject({ method: 'GET', url: '/missing', headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
       assert.equal((response.json() as { traceId: string }).traceId, traceId);
@@ -146,7 +150,12 @@ for (const kind of DATABASE_KINDS) {
     it('never writes passwords, tokens or authorization headers to the log', async () => {
       const secrets = ['Sup3r-Secret-Password!', 'pcf_tokenvalue_abcdef', 'Bearer pcf_headertoken_123'];
       await t.app.inject({ method: 'POST', url: '/api/v1/echo', headers: { authorization: secrets[2]! }, payload: { email: 'a@b.co', password: secrets[0] } });
-      await t.app.inject({ method: 'POST', url: '/api/v1/echo', payload: `{"password":"${secrets[0]}", "token": "${secrets[1]}" oops` , headers: { 'content-type': 'application/json' } });
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/echo',
+        payload: `{"password":"${secrets[0]}", "token": "${secrets[1]}" oops`,
+        headers: { 'content-type': 'application/json' },
+      });
       await t.app.inject({ method: 'POST', url: '/api/v1/echo', payload: { email: 'bad', password: secrets[0], token: secrets[1] } });
       await t.app.inject({ method: 'GET', url: `/api/v1/nope?token=${secrets[1]}`, headers: { cookie: `session=${secrets[1]}` } });
       const text = t.logs.text();

@@ -39,7 +39,13 @@ interface Connection<T> {
 const USER_FIELDS = 'id email name createdAt updatedAt';
 
 /** An error raised while executing (HTTP 200, GraphQL over HTTP); data is null for a non-null root field. */
-async function executionError(t: TestServer, query: string, variables: Record<string, unknown> | undefined, token: string | undefined, code: string): Promise<GraphqlError> {
+async function executionError(
+  t: TestServer,
+  query: string,
+  variables: Record<string, unknown> | undefined,
+  token: string | undefined,
+  code: string,
+): Promise<GraphqlError> {
   const { status, body } = await gql(t, query, variables, token);
   assert.equal(status, 200, JSON.stringify(body));
   assert.equal(body.data, null, JSON.stringify(body));
@@ -100,7 +106,10 @@ for (const kind of DATABASE_KINDS) {
         assert.deepEqual(memberUser.roles, [{ id: MEMBER_ROLE_ID, name: 'member' }]);
         assert.ok(!Number.isNaN(Date.parse(adminUser.createdAt)));
         // The schema has no field that could leak a secret.
-        const leak = await gql(t, 'mutation { register(input: { email: "x@graphql.example", name: "X", password: "long enough passphrase" }) { id passwordHash } }');
+        const leak = await gql(
+          t,
+          'mutation { register(input: { email: "x@graphql.example", name: "X", password: "long enough passphrase" }) { id passwordHash } }',
+        );
         assert.equal(leak.status, 400);
         assert.match(assertGraphqlError(leak.body, 'INVALID_INPUT').message, /Cannot query field "passwordHash"/);
       });
@@ -129,19 +138,19 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('answers me with the caller’s user, roles and permissions; anonymous me is UNAUTHORIZED', async () => {
-        const { me } = await data<{ me: { user: User; roles: { id: string; name: string }[]; permissions: { action: string; resourceType: string; conditions: unknown }[] } }>(
-          t,
-          ME,
-          undefined,
-          member.token,
-        );
+        const { me } = await data<{
+          me: { user: User; roles: { id: string; name: string }[]; permissions: { action: string; resourceType: string; conditions: unknown }[] };
+        }>(t, ME, undefined, member.token);
         assert.equal(me.user.id, memberUser.id);
         assert.deepEqual(me.roles, [{ id: MEMBER_ROLE_ID, name: 'member' }]);
         assert.ok(me.permissions.some((p) => p.resourceType === 'user' && p.action === 'read' && JSON.stringify(p.conditions) === '{"id":"${user.id}"}'));
         assert.ok(!keysDeep(me).some((key) => /password|hash|token/i.test(key)), 'no secret fields');
 
         const adminMe = await data<{ me: { roles: { name: string }[] } }>(t, ME, undefined, admin.token);
-        assert.deepEqual(adminMe.me.roles.map((r) => r.name), ['admin']);
+        assert.deepEqual(
+          adminMe.me.roles.map((r) => r.name),
+          ['admin'],
+        );
 
         await executionError(t, ME, undefined, undefined, 'UNAUTHORIZED');
         // Anonymous callers still reach what needs no account.
@@ -189,9 +198,15 @@ for (const kind of DATABASE_KINDS) {
         const CHANGE = 'mutation($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) }';
 
         const wrong = await executionError(t, CHANGE, { current: 'not it at all', next: 'new passphrase two' }, calling.token, 'INVALID_INPUT');
-        assert.deepEqual(wrong.extensions.errors?.map((e) => e.field), ['currentPassword']);
+        assert.deepEqual(
+          wrong.extensions.errors?.map((e) => e.field),
+          ['currentPassword'],
+        );
         const weak = await executionError(t, CHANGE, { current: 'old passphrase one', next: 'short' }, calling.token, 'INVALID_INPUT');
-        assert.deepEqual(weak.extensions.errors?.map((e) => e.field), ['newPassword']);
+        assert.deepEqual(
+          weak.extensions.errors?.map((e) => e.field),
+          ['newPassword'],
+        );
         await executionError(t, CHANGE, { current: 'old passphrase one', next: 'new passphrase two' }, undefined, 'UNAUTHORIZED');
 
         assert.deepEqual(await data(t, CHANGE, { current: 'old passphrase one', next: 'new passphrase two' }, calling.token), { changePassword: true });
@@ -243,7 +258,13 @@ for (const kind of DATABASE_KINDS) {
 
         await executionError(t, 'mutation { createRole(input: { name: "mine" }) { id } }', undefined, member.token, 'FORBIDDEN');
         for (const roleId of [ADMIN_ROLE_ID, MEMBER_ROLE_ID]) {
-          await executionError(t, 'mutation($u: ID!, $r: ID!) { assignRole(userId: $u, roleId: $r) }', { u: memberUser.id, r: roleId }, member.token, 'FORBIDDEN');
+          await executionError(
+            t,
+            'mutation($u: ID!, $r: ID!) { assignRole(userId: $u, roleId: $r) }',
+            { u: memberUser.id, r: roleId },
+            member.token,
+            'FORBIDDEN',
+          );
         }
         await executionError(
           t,
@@ -265,20 +286,38 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('refuses updateUser with a roles field before execution: 400 INVALID_INPUT, nothing changes', async () => {
-        const { status, body } = await gql(t, `mutation($id: ID!) { updateUser(id: $id, input: { name: "Boss", roles: ["admin"] }) { ${USER_FIELDS} } }`, { id: memberUser.id }, member.token);
+        const { status, body } = await gql(
+          t,
+          `mutation($id: ID!) { updateUser(id: $id, input: { name: "Boss", roles: ["admin"] }) { ${USER_FIELDS} } }`,
+          { id: memberUser.id },
+          member.token,
+        );
         assert.equal(status, 400);
         assert.equal(body.data, null);
         assert.match(assertGraphqlError(body, 'INVALID_INPUT').message, /"roles" is not defined by type "UpdateUserInput"/);
         // The same through variables.
-        const viaVariables = await gql(t, 'mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id } }', { id: memberUser.id, input: { roles: [ADMIN_ROLE_ID] } }, member.token);
+        const viaVariables = await gql(
+          t,
+          'mutation($id: ID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id } }',
+          { id: memberUser.id, input: { roles: [ADMIN_ROLE_ID] } },
+          member.token,
+        );
         assert.equal(viaVariables.status, 400);
         assertGraphqlError(viaVariables.body, 'INVALID_INPUT');
 
         const { me } = await data<{ me: { user: User; roles: { name: string }[] } }>(t, ME, undefined, member.token);
         assert.equal(me.user.name, 'Member');
-        assert.deepEqual(me.roles.map((r) => r.name), ['member']);
+        assert.deepEqual(
+          me.roles.map((r) => r.name),
+          ['member'],
+        );
         // What the input allows still works.
-        const renamed = await data<{ updateUser: User }>(t, 'mutation($id: ID!) { updateUser(id: $id, input: { name: "Member Renamed" }) { name } }', { id: memberUser.id }, member.token);
+        const renamed = await data<{ updateUser: User }>(
+          t,
+          'mutation($id: ID!) { updateUser(id: $id, input: { name: "Member Renamed" }) { name } }',
+          { id: memberUser.id },
+          member.token,
+        );
         assert.equal(renamed.updateUser.name, 'Member Renamed');
         await data(t, 'mutation($id: ID!) { updateUser(id: $id, input: { name: "Member" }) { name } }', { id: memberUser.id }, member.token);
       });
@@ -287,17 +326,28 @@ for (const kind of DATABASE_KINDS) {
         const other = await login(t, 'other@graphql.example', passwords.other);
         const GRANT = 'mutation($userId: ID!, $input: PermissionInput!) { grantUserPermission(userId: $userId, input: $input) { id } }';
         const REVOKE = 'mutation($userId: ID!, $id: ID!) { revokeUserPermission(userId: $userId, permissionId: $id) }';
-        const readUsers = await data<{ grantUserPermission: { id: string } }>(t, GRANT, { userId: otherUser.id, input: { resourceType: 'user', action: 'read' } }, admin.token);
+        const readUsers = await data<{ grantUserPermission: { id: string } }>(
+          t,
+          GRANT,
+          { userId: otherUser.id, input: { resourceType: 'user', action: 'read' } },
+          admin.token,
+        );
         const LIST = '{ users { edges { node { id roles { name } } } } }';
         type Listed = { users: { edges: { node: { id: string; roles: { name: string }[] } }[] } };
-        const rolesById = async () => new Map((await data<Listed>(t, LIST, undefined, other.token)).users.edges.map((e) => [e.node.id, e.node.roles.map((r) => r.name)]));
+        const rolesById = async () =>
+          new Map((await data<Listed>(t, LIST, undefined, other.token)).users.edges.map((e) => [e.node.id, e.node.roles.map((r) => r.name)]));
 
         let seen = await rolesById();
         assert.ok(seen.size >= 3, 'the grant lets it read every user');
         assert.deepEqual(seen.get(otherUser.id), ['member'], 'its own roles');
         assert.deepEqual(seen.get(adminUser.id), [], 'not another user’s: it may not read roles');
 
-        const readRoles = await data<{ grantUserPermission: { id: string } }>(t, GRANT, { userId: otherUser.id, input: { resourceType: 'role', action: 'read' } }, admin.token);
+        const readRoles = await data<{ grantUserPermission: { id: string } }>(
+          t,
+          GRANT,
+          { userId: otherUser.id, input: { resourceType: 'role', action: 'read' } },
+          admin.token,
+        );
         seen = await rolesById();
         assert.deepEqual(seen.get(adminUser.id), ['admin'], 'with read on roles it sees them');
 
@@ -313,10 +363,20 @@ for (const kind of DATABASE_KINDS) {
       before(async () => {
         // Ten roles with two permissions each, created as an admin would.
         for (let i = 0; i < 10; i++) {
-          const { createRole } = await data<{ createRole: { id: string } }>(t, 'mutation($name: String!) { createRole(input: { name: $name, description: "bulk" }) { id } }', { name: `bulk-${i}` }, admin.token);
+          const { createRole } = await data<{ createRole: { id: string } }>(
+            t,
+            'mutation($name: String!) { createRole(input: { name: $name, description: "bulk" }) { id } }',
+            { name: `bulk-${i}` },
+            admin.token,
+          );
           customRoles.push(createRole.id);
           for (const action of ['read', 'update']) {
-            await data(t, 'mutation($r: ID!, $a: String!) { addRolePermission(roleId: $r, input: { resourceType: "document", action: $a }) { id } }', { r: createRole.id, a: action }, admin.token);
+            await data(
+              t,
+              'mutation($r: ID!, $a: String!) { addRolePermission(roleId: $r, input: { resourceType: "document", action: $a }) { id } }',
+              { r: createRole.id, a: action },
+              admin.token,
+            );
           }
         }
         // Users straight into the tables: they never sign in, so no argon2 hash is computed.
@@ -333,7 +393,12 @@ for (const kind of DATABASE_KINDS) {
         await db.insertInto('users').values(rows).execute();
         await db
           .insertInto('user_roles')
-          .values(rows.flatMap((row, i) => [{ user_id: row.id, role_id: MEMBER_ROLE_ID }, { user_id: row.id, role_id: customRoles[i % customRoles.length]! }]))
+          .values(
+            rows.flatMap((row, i) => [
+              { user_id: row.id, role_id: MEMBER_ROLE_ID },
+              { user_id: row.id, role_id: customRoles[i % customRoles.length]! },
+            ]),
+          )
           .execute();
       });
 
@@ -363,14 +428,20 @@ for (const kind of DATABASE_KINDS) {
         const expected = (await t.server.database.db.selectFrom('users').select('id').orderBy('id').execute()).map((r) => r.id);
         assert.ok(expected.length >= BULK + 3);
         const { pages, nodes } = await readAll<User>('users', USER_FIELDS, 7, admin.token);
-        assert.deepEqual(nodes.map((n) => n.id), expected);
+        assert.deepEqual(
+          nodes.map((n) => n.id),
+          expected,
+        );
         assert.equal(pages.length, Math.ceil(expected.length / 7));
         for (const page of pages) assert.equal(page.totalCount, expected.length);
         for (const node of nodes) assert.deepEqual(Object.keys(node).sort(), USER_KEYS);
 
         // A member reads itself only, and the count says so.
         const mine = await readAll<User>('users', 'id', 5, member.token);
-        assert.deepEqual(mine.nodes.map((n) => n.id), [memberUser.id]);
+        assert.deepEqual(
+          mine.nodes.map((n) => n.id),
+          [memberUser.id],
+        );
         assert.equal(mine.pages[0]!.totalCount, 1);
 
         // The default page is 20; out-of-range sizes and foreign cursors are INVALID_INPUT.
@@ -385,20 +456,34 @@ for (const kind of DATABASE_KINDS) {
       it('pages roles with first/after to the end, with their permissions; a member sees none', async () => {
         const expected = (await t.server.database.db.selectFrom('roles').select('id').orderBy('id').execute()).map((r) => r.id);
         assert.ok(expected.length >= 12);
-        const { pages, nodes } = await readAll<{ id: string; name: string; builtin: boolean; permissions: { id: string; resourceType: string; action: string }[] }>(
-          'roles',
-          'id name builtin permissions { id resourceType action }',
-          5,
-          admin.token,
+        const { pages, nodes } = await readAll<{
+          id: string;
+          name: string;
+          builtin: boolean;
+          permissions: { id: string; resourceType: string; action: string }[];
+        }>('roles', 'id name builtin permissions { id resourceType action }', 5, admin.token);
+        assert.deepEqual(
+          nodes.map((n) => n.id),
+          expected,
         );
-        assert.deepEqual(nodes.map((n) => n.id), expected);
         for (const page of pages) assert.equal(page.totalCount, expected.length);
-        assert.deepEqual(nodes.filter((n) => n.builtin).map((n) => n.name).sort(), ['admin', 'member']);
+        assert.deepEqual(
+          nodes
+            .filter((n) => n.builtin)
+            .map((n) => n.name)
+            .sort(),
+          ['admin', 'member'],
+        );
         for (const node of nodes.filter((n) => n.name.startsWith('bulk-'))) {
           assert.deepEqual(node.permissions.map((p) => `${p.resourceType}:${p.action}`).sort(), ['document:read', 'document:update']);
         }
 
-        const none = await data<{ roles: Connection<{ id: string }> }>(t, '{ roles(first: 5) { edges { node { id } } pageInfo { hasNextPage endCursor } totalCount } }', undefined, member.token);
+        const none = await data<{ roles: Connection<{ id: string }> }>(
+          t,
+          '{ roles(first: 5) { edges { node { id } } pageInfo { hasNextPage endCursor } totalCount } }',
+          undefined,
+          member.token,
+        );
         assert.deepEqual(none.roles, { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 0 });
       });
 
@@ -413,12 +498,20 @@ for (const kind of DATABASE_KINDS) {
             for (let i = 0; i < 3; i++) {
               runs.push(
                 await counter.during(async () => {
-                  const { users } = await data<{ users: Connection<{ id: string; roles: { id: string; permissions: { id: string }[] }[] }> }>(t, query, { first }, admin.token);
+                  const { users } = await data<{ users: Connection<{ id: string; roles: { id: string; permissions: { id: string }[] }[] }> }>(
+                    t,
+                    query,
+                    { first },
+                    admin.token,
+                  );
                   assert.equal(users.edges.length, first);
                   if (first > 5) {
                     const roles = new Set(users.edges.flatMap((e) => e.node.roles.map((r) => r.id)));
                     assert.ok(roles.size >= 10, `the page spans many roles (${roles.size})`);
-                    assert.ok(users.edges.every((e) => e.node.roles.every((r) => r.permissions.length > 0)), 'every role has its permissions');
+                    assert.ok(
+                      users.edges.every((e) => e.node.roles.every((r) => r.permissions.length > 0)),
+                      'every role has its permissions',
+                    );
                   }
                 }),
               );
@@ -429,7 +522,8 @@ for (const kind of DATABASE_KINDS) {
           const small = await measure(5);
           const large = await measure(50);
           assert.ok(small.length > 0, 'the counter sees the statements');
-          const show = (statements: string[]) => `${statements.length} statements:\n  ${statements.slice(0, 6).join('\n  ')}${statements.length > 6 ? '\n  …' : ''}`;
+          const show = (statements: string[]) =>
+            `${statements.length} statements:\n  ${statements.slice(0, 6).join('\n  ')}${statements.length > 6 ? '\n  …' : ''}`;
           assert.equal(large.length, small.length, `as many statements for 50 users as for 5\n5 users: ${show(small)}\n50 users: ${show(large)}`);
           // One page, one batch of roles, one batch of permissions.
           assert.ok(large.length <= 3, `at most 3 statements, got ${show(large)}`);

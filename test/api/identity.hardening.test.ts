@@ -32,17 +32,26 @@ for (const kind of DATABASE_KINDS) {
       const granted = await as(t, admin.token, 'POST', `/api/v1/users/${member.user.id}/permissions`, { resourceType: 'user', action: 'read' });
       assert.equal(granted.statusCode, 201, granted.body);
       const permission = granted.json() as { id: string };
-      assert.ok((await me(member)).permissions.some((p) => p.id === permission.id), 'granted (and now cached)');
+      assert.ok(
+        (await me(member)).permissions.some((p) => p.id === permission.id),
+        'granted (and now cached)',
+      );
 
       const upper = member.user.id.toUpperCase();
       assert.equal((await as(t, admin.token, 'DELETE', `/api/v1/users/${upper}/permissions/${permission.id.toUpperCase()}`)).statusCode, 204);
       assert.ok(!(await me(member)).permissions.some((p) => p.id === permission.id), 'revoked at once, not after the cache expires');
       const users = (await as(t, member.token, 'GET', '/api/v1/users')).json() as { items: User[] };
-      assert.deepEqual(users.items.map((u) => u.id), [member.user.id]);
+      assert.deepEqual(
+        users.items.map((u) => u.id),
+        [member.user.id],
+      );
 
       assertProblem(await as(t, admin.token, 'DELETE', `/api/v1/users/${admin.user.id.toUpperCase()}/roles/${ADMIN_ROLE_ID.toUpperCase()}`), 409, 'CONFLICT');
       assertProblem(await as(t, admin.token, 'DELETE', `/api/v1/users/${admin.user.id.toUpperCase()}`), 409, 'CONFLICT');
-      assert.deepEqual((await me(admin)).roles.map((r) => r.name), ['admin']);
+      assert.deepEqual(
+        (await me(admin)).roles.map((r) => r.name),
+        ['admin'],
+      );
       const fetched = await as(t, admin.token, 'GET', `/api/v1/users/${member.user.id.toUpperCase()}`);
       assert.equal((fetched.json() as User).id, member.user.id, 'answers with the canonical id');
     });
@@ -54,8 +63,15 @@ for (const kind of DATABASE_KINDS) {
         return (r.json() as { id: string }).id;
       };
       const createOne = await grant({ resourceType: 'user', action: 'create', conditions: { email: 'only-this@hardening.example' } });
-      assertProblem(await as(t, member.token, 'POST', '/api/v1/users', { email: 'anyone@hardening.example', name: 'Any', password: 'a fine passphrase' }), 403, 'FORBIDDEN');
-      assert.equal((await as(t, member.token, 'POST', '/api/v1/users', { email: 'only-this@hardening.example', name: 'Only', password: 'a fine passphrase' })).statusCode, 201);
+      assertProblem(
+        await as(t, member.token, 'POST', '/api/v1/users', { email: 'anyone@hardening.example', name: 'Any', password: 'a fine passphrase' }),
+        403,
+        'FORBIDDEN',
+      );
+      assert.equal(
+        (await as(t, member.token, 'POST', '/api/v1/users', { email: 'only-this@hardening.example', name: 'Only', password: 'a fine passphrase' })).statusCode,
+        201,
+      );
 
       const createTeamRole = await grant({ resourceType: 'role', action: 'create', conditions: { name: { $in: ['team-b', 'team-b2'] } } });
       const updateTeamRole = await grant({ resourceType: 'role', action: 'update', conditions: { name: { $in: ['team-b', 'team-b2'] } } });
@@ -74,7 +90,10 @@ for (const kind of DATABASE_KINDS) {
 
     it('never coerces a JSON body: a wrong type is 400, not a quiet conversion', async () => {
       for (const conditions of ['', false, 0, [null]]) {
-        assertInvalidField(await as(t, admin.token, 'POST', `/api/v1/users/${member.user.id}/permissions`, { resourceType: 'user', action: 'read', conditions }), /^conditions/);
+        assertInvalidField(
+          await as(t, admin.token, 'POST', `/api/v1/users/${member.user.id}/permissions`, { resourceType: 'user', action: 'read', conditions }),
+          /^conditions/,
+        );
       }
       assertInvalidField(await registerRaw(t, { email: 'typed@hardening.example', name: 42, password: 'a fine passphrase' }), /^name$/);
       assertInvalidField(await registerRaw(t, { email: 'typed@hardening.example', name: 'Typed', password: 12345678 }), /^password$/);
@@ -121,7 +140,10 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await as(t, current.token, 'GET', '/api/v1/auth/me')).statusCode, 200, 'the session that changed it goes on');
       assertProblem(await as(t, other.token, 'GET', '/api/v1/auth/me'), 401, 'UNAUTHORIZED');
       const sessions = (await as(t, current.token, 'GET', '/api/v1/auth/sessions')).json() as { items: { current: boolean }[] };
-      assert.deepEqual(sessions.items.map((s) => s.current), [true]);
+      assert.deepEqual(
+        sessions.items.map((s) => s.current),
+        [true],
+      );
     });
 
     it('ends every session of a user whose email an administrator changes', async () => {
@@ -138,7 +160,12 @@ for (const kind of DATABASE_KINDS) {
 describe('client address behind a proxy (pglite)', () => {
   const sessionsIp = async (t: TestServer) => {
     assert.equal((await registerRaw(t, { email: 'proxied@example.com', name: 'P', password: 'proxied passphrase' })).statusCode, 201);
-    const response = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'x-forwarded-for': '203.0.113.7' }, payload: { email: 'proxied@example.com', password: 'proxied passphrase' } });
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: { 'x-forwarded-for': '203.0.113.7' },
+      payload: { email: 'proxied@example.com', password: 'proxied passphrase' },
+    });
     const { token } = response.json() as { token: string };
     const sessions = (await as(t, token, 'GET', '/api/v1/auth/sessions')).json() as { items: { ip: string }[] };
     return sessions.items[0]!.ip;

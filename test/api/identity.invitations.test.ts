@@ -24,7 +24,12 @@ for (const kind of DATABASE_KINDS) {
       await createAdminAccount(t, { email: 'root@invitations.example', name: 'Root', password: 'root passphrase' });
       admin = await login(t, 'root@invitations.example', 'root passphrase');
       const invited = (await as(t, admin.token, 'POST', '/api/v1/auth/invitations', { email: 'inviter@invitations.example' })).json() as { token: string };
-      const registered = await registerRaw(t, { email: 'inviter@invitations.example', name: 'Inviter', password: 'inviter passphrase', invitation: invited.token });
+      const registered = await registerRaw(t, {
+        email: 'inviter@invitations.example',
+        name: 'Inviter',
+        password: 'inviter passphrase',
+        invitation: invited.token,
+      });
       assert.equal(registered.statusCode, 201, registered.body);
       inviter = await login(t, 'inviter@invitations.example', 'inviter passphrase');
       const granted = await as(t, admin.token, 'POST', `/api/v1/users/${inviter.user.id}/permissions`, {

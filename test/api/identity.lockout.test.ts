@@ -18,7 +18,13 @@ const CEILING = 8;
 const CONFIG = { 'http.trustProxy': '10.0.0.0/8', 'auth.loginMaxFailuresPerAccount': CEILING };
 
 function loginFrom(t: TestServer, address: string, email: string, password: string): Promise<InjectedResponse> {
-  return t.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: PROXY, headers: { 'x-forwarded-for': address }, payload: { email, password } });
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    remoteAddress: PROXY,
+    headers: { 'x-forwarded-for': address },
+    payload: { email, password },
+  });
 }
 
 async function registerOwner(t: TestServer, email: string): Promise<void> {
@@ -93,34 +99,38 @@ for (const kind of DATABASE_KINDS) {
 }
 
 // Counters and known addresses live in the shared cache: two instances count as one.
-describe('login lockout across instances sharing Redis', { skip: TEST_REDIS_URL && TEST_DATABASE_URL ? false : 'needs PCF_TEST_REDIS_URL and PCF_TEST_DATABASE_URL' }, () => {
-  let database: TestDatabase;
-  let a: TestServer;
-  let b: TestServer;
-  before(async () => {
-    database = await createTestDatabase('postgres');
-    const config = { ...CONFIG, 'redis.url': TEST_REDIS_URL, 'redis.keyPrefix': `pcf-lockout-${randomBytes(6).toString('hex')}:` };
-    a = await startTestServer('postgres', { database, config });
-    b = await startTestServer('postgres', { database, config });
-  });
-  after(async () => {
-    await a.server.stop();
-    await b.server.stop();
-    await database.drop();
-  });
+describe(
+  'login lockout across instances sharing Redis',
+  { skip: TEST_REDIS_URL && TEST_DATABASE_URL ? false : 'needs PCF_TEST_REDIS_URL and PCF_TEST_DATABASE_URL' },
+  () => {
+    let database: TestDatabase;
+    let a: TestServer;
+    let b: TestServer;
+    before(async () => {
+      database = await createTestDatabase('postgres');
+      const config = { ...CONFIG, 'redis.url': TEST_REDIS_URL, 'redis.keyPrefix': `pcf-lockout-${randomBytes(6).toString('hex')}:` };
+      a = await startTestServer('postgres', { database, config });
+      b = await startTestServer('postgres', { database, config });
+    });
+    after(async () => {
+      await a.server.stop();
+      await b.server.stop();
+      await database.drop();
+    });
 
-  it('counts on one instance what was failed on the other, and knows addresses on both', async () => {
-    const email = 'owner.three@lockout.example';
-    await registerOwner(a, email);
-    const known = '198.51.100.40';
-    assert.equal((await loginFrom(a, known, email, PASSWORD)).statusCode, 200);
+    it('counts on one instance what was failed on the other, and knows addresses on both', async () => {
+      const email = 'owner.three@lockout.example';
+      await registerOwner(a, email);
+      const known = '198.51.100.40';
+      assert.equal((await loginFrom(a, known, email, PASSWORD)).statusCode, 200);
 
-    for (let i = 0; i < 5; i++) assertProblem(await loginFrom(i % 2 ? a : b, '203.0.113.50', email, `wrong guess ${i}`), 401, 'UNAUTHORIZED');
-    assertProblem(await loginFrom(a, '203.0.113.50', email, 'one more'), 429, 'RATE_LIMITED');
-    assertProblem(await loginFrom(b, '203.0.113.50', email, 'one more'), 429, 'RATE_LIMITED');
+      for (let i = 0; i < 5; i++) assertProblem(await loginFrom(i % 2 ? a : b, '203.0.113.50', email, `wrong guess ${i}`), 401, 'UNAUTHORIZED');
+      assertProblem(await loginFrom(a, '203.0.113.50', email, 'one more'), 429, 'RATE_LIMITED');
+      assertProblem(await loginFrom(b, '203.0.113.50', email, 'one more'), 429, 'RATE_LIMITED');
 
-    await failFromMany(b, email, CEILING - 5, '192.0.2');
-    assertProblem(await loginFrom(a, '198.51.100.41', email, PASSWORD), 429, 'RATE_LIMITED');
-    assert.equal((await loginFrom(b, known, email, PASSWORD)).statusCode, 200, 'known through the shared store');
-  });
-});
+      await failFromMany(b, email, CEILING - 5, '192.0.2');
+      assertProblem(await loginFrom(a, '198.51.100.41', email, PASSWORD), 429, 'RATE_LIMITED');
+      assert.equal((await loginFrom(b, known, email, PASSWORD)).statusCode, 200, 'known through the shared store');
+    });
+  },
+);

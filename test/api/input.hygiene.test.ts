@@ -21,7 +21,10 @@ for (const kind of DATABASE_KINDS) {
     let member: Session;
     before(async () => {
       t = await startTestServer(kind);
-      for (const [email, name] of [['admin@hygiene.example', 'Admin'], ['member@hygiene.example', 'Member']] as const) {
+      for (const [email, name] of [
+        ['admin@hygiene.example', 'Admin'],
+        ['member@hygiene.example', 'Member'],
+      ] as const) {
         assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
       }
       admin = await login(t, 'admin@hygiene.example', 'Admin passphrase');
@@ -58,7 +61,9 @@ for (const kind of DATABASE_KINDS) {
         for (const [i, name] of spoofed.entries()) {
           const body = assertInvalidField(await registerRaw(t, { email: `spoof${i}@hygiene.example`, name, password: 'Spoof passphrase' }), /^name$/);
           assert.match(body.errors!.find((e) => e.field === 'name')!.message, /U\+[0-9A-F]{4}/);
-          const { body: graphql } = await gql(t, 'mutation($input: RegisterInput!) { register(input: $input) { id } }', { input: { email: `gspoof${i}@hygiene.example`, name, password: 'Spoof passphrase' } });
+          const { body: graphql } = await gql(t, 'mutation($input: RegisterInput!) { register(input: $input) { id } }', {
+            input: { email: `gspoof${i}@hygiene.example`, name, password: 'Spoof passphrase' },
+          });
           assert.deepEqual(fieldErrors(graphql), body.errors);
         }
         assertInvalidField(await as(t, member.token, 'PATCH', `/api/v1/users/${member.user.id}`, { name: 'Me\u202E' }), /^name$/);
@@ -81,17 +86,31 @@ for (const kind of DATABASE_KINDS) {
 
     describe('__proto__ keys', () => {
       it('get the same INVALID_INPUT naming the key on REST, GraphQL literals, GraphQL variables and WebSocket; nothing is stored', async () => {
-        const rest = assertInvalidField(await rawPost('/api/v1/resources', '{"name":"P","type":"doc","data":{"a":{"__proto__":{"admin":true}}}}'), /^data\/a\/__proto__$/);
+        const rest = assertInvalidField(
+          await rawPost('/api/v1/resources', '{"name":"P","type":"doc","data":{"a":{"__proto__":{"admin":true}}}}'),
+          /^data\/a\/__proto__$/,
+        );
         assert.deepEqual(rest.errors, [{ field: 'data/a/__proto__', message: FORBIDDEN_KEY }]);
 
-        const literal = await gql(t, 'mutation { createResource(input: { name: "P", type: "doc", data: { a: { __proto__: { admin: true } } } }) { id } }', undefined, member.token);
+        const literal = await gql(
+          t,
+          'mutation { createResource(input: { name: "P", type: "doc", data: { a: { __proto__: { admin: true } } } }) { id } }',
+          undefined,
+          member.token,
+        );
         assert.deepEqual(fieldErrors(literal.body), rest.errors);
-        const variables = await rawGql(JSON.stringify({ query: CREATE }).replace(/}$/, ',"variables":{"input":{"name":"P","type":"doc","data":{"a":{"__proto__":{"admin":true}}}}}}'));
+        const variables = await rawGql(
+          JSON.stringify({ query: CREATE }).replace(/}$/, ',"variables":{"input":{"name":"P","type":"doc","data":{"a":{"__proto__":{"admin":true}}}}}}'),
+        );
         assert.deepEqual(fieldErrors(variables.body), rest.errors);
 
         const ws = await WsProbe.connect(t.url, member.token);
         try {
-          const wsLiteral = await wsInvalid(ws, '1', 'mutation { createResource(input: { name: "P", type: "doc", data: { a: { __proto__: { admin: true } } } }) { id } }');
+          const wsLiteral = await wsInvalid(
+            ws,
+            '1',
+            'mutation { createResource(input: { name: "P", type: "doc", data: { a: { __proto__: { admin: true } } } }) { id } }',
+          );
           assert.deepEqual(wsLiteral, rest.errors);
           // In variables too: the message is parsed as HTTP bodies are, not refused as malformed.
           const wsVariables = await wsInvalid(ws, '2', CREATE, '{"input":{"name":"P","type":"doc","data":{"a":{"__proto__":{"admin":true}}}}}');
@@ -100,14 +119,23 @@ for (const kind of DATABASE_KINDS) {
           ws.close();
         }
 
-        const metadata = assertInvalidField(await rawPost('/api/v1/resources', '{"name":"P","type":"doc","data":1,"metadata":{"constructor":{"prototype":{"x":1}}}}'), /^metadata\/constructor\/prototype$/);
+        const metadata = assertInvalidField(
+          await rawPost('/api/v1/resources', '{"name":"P","type":"doc","data":1,"metadata":{"constructor":{"prototype":{"x":1}}}}'),
+          /^metadata\/constructor\/prototype$/,
+        );
         assert.equal(metadata.errors![0]!.message, FORBIDDEN_KEY);
         const mine = (await as(t, member.token, 'GET', '/api/v1/resources')).json() as { items: { name: string }[] };
-        assert.deepEqual(mine.items.filter((r) => r.name === 'P'), []);
+        assert.deepEqual(
+          mine.items.filter((r) => r.name === 'P'),
+          [],
+        );
       });
 
       it('are refused as unknown fields where a body has a fixed shape, not as "not valid JSON"', async () => {
-        const body = assertInvalidField(await rawPost('/api/v1/auth/login', '{"email":"member@hygiene.example","password":"Member passphrase","__proto__":{"x":1}}'), /__proto__/);
+        const body = assertInvalidField(
+          await rawPost('/api/v1/auth/login', '{"email":"member@hygiene.example","password":"Member passphrase","__proto__":{"x":1}}'),
+          /__proto__/,
+        );
         assert.notEqual(body.detail, 'The request body is not valid JSON.');
       });
     });
@@ -116,7 +144,12 @@ for (const kind of DATABASE_KINDS) {
       it('refuses 1e400 and numbers that would not read back as written, naming the path, on REST and GraphQL (literals and variables)', async () => {
         for (const number of ['1e400', '-1e400', '1e-400', '9007199254740993', '18446744073709551616', '-123456789012345678901', '0.10000000000000001']) {
           const rest = assertInvalidField(await rawPost('/api/v1/resources', `{"name":"N","type":"doc","data":{"list":[1,${number}]}}`), /^data\/list\/1$/);
-          const literal = await gql(t, `mutation { createResource(input: { name: "N", type: "doc", data: { list: [1, ${number}] } }) { id } }`, undefined, member.token);
+          const literal = await gql(
+            t,
+            `mutation { createResource(input: { name: "N", type: "doc", data: { list: [1, ${number}] } }) { id } }`,
+            undefined,
+            member.token,
+          );
           assert.deepEqual(fieldErrors(literal.body), rest.errors, number);
           const variables = await rawGql(`{"query":${JSON.stringify(CREATE)},"variables":{"input":{"name":"N","type":"doc","data":{"list":[1,${number}]}}}}`);
           assert.deepEqual(fieldErrors(variables.body), rest.errors, number);
@@ -124,7 +157,15 @@ for (const kind of DATABASE_KINDS) {
         const metadata = await rawPost('/api/v1/resources', '{"name":"N","type":"doc","data":1,"metadata":{"big":1e999}}');
         assertInvalidField(metadata, /^metadata\/big$/);
         const patched = (await as(t, member.token, 'POST', '/api/v1/resources', { name: 'Exact', type: 'doc', data: 1 })).json() as { id: string };
-        assertInvalidField(await t.app.inject({ method: 'PATCH', url: `/api/v1/resources/${patched.id}`, headers: { ...bearer(member.token), 'content-type': 'application/json' }, payload: '{"data":1e400}' }), /^data$/);
+        assertInvalidField(
+          await t.app.inject({
+            method: 'PATCH',
+            url: `/api/v1/resources/${patched.id}`,
+            headers: { ...bearer(member.token), 'content-type': 'application/json' },
+            payload: '{"data":1e400}',
+          }),
+          /^data$/,
+        );
       });
 
       it('refuses them in WebSocket variables and literals with the same errors as REST', async () => {
@@ -133,28 +174,56 @@ for (const kind of DATABASE_KINDS) {
           for (const [i, number] of ['1e400', '9007199254740993', '18446744073709551616', '0.10000000000000001'].entries()) {
             const rest = assertInvalidField(await rawPost('/api/v1/resources', `{"name":"N","type":"doc","data":{"list":[1,${number}]}}`), /^data\/list\/1$/);
             assert.deepEqual(await wsInvalid(ws, `v${i}`, CREATE, `{"input":{"name":"N","type":"doc","data":{"list":[1,${number}]}}}`), rest.errors, number);
-            assert.deepEqual(await wsInvalid(ws, `l${i}`, `mutation { createResource(input: { name: "N", type: "doc", data: { list: [1, ${number}] } }) { id } }`), rest.errors, number);
+            assert.deepEqual(
+              await wsInvalid(ws, `l${i}`, `mutation { createResource(input: { name: "N", type: "doc", data: { list: [1, ${number}] } }) { id } }`),
+              rest.errors,
+              number,
+            );
           }
         } finally {
           ws.close();
         }
         const mine = (await as(t, member.token, 'GET', '/api/v1/resources')).json() as { items: { name: string }[] };
-        assert.deepEqual(mine.items.filter((r) => r.name === 'N'), [], 'nothing was stored');
+        assert.deepEqual(
+          mine.items.filter((r) => r.name === 'N'),
+          [],
+          'nothing was stored',
+        );
       });
 
       it('keeps numbers that read back as written, however they are spelt', async () => {
-        const text = '{"name":"Exact","type":"doc","data":{"max":9007199254740991,"pow":9007199254740992,"big":123456789012345680000,"tiny":5e-324,"real":0.1,"sci":6.02E23,"id":"12345678901234567890"}}';
+        const text =
+          '{"name":"Exact","type":"doc","data":{"max":9007199254740991,"pow":9007199254740992,"big":123456789012345680000,"tiny":5e-324,"real":0.1,"sci":6.02E23,"id":"12345678901234567890"}}';
         const created = await rawPost('/api/v1/resources', text);
         assert.equal(created.statusCode, 201, created.body);
         const stored = (await as(t, member.token, 'GET', `/api/v1/resources/${(created.json() as { id: string }).id}`)).json() as { data: unknown };
-        assert.deepEqual(stored.data, { max: 9007199254740991, pow: 9007199254740992, big: 123456789012345680000, tiny: 5e-324, real: 0.1, sci: 6.02e23, id: '12345678901234567890' });
-        const viaGraphql = await data<{ createResource: { data: unknown } }>(t, 'mutation { createResource(input: { name: "G", type: "doc", data: { pow: 9007199254740992, real: 1.5e300 } }) { data } }', undefined, member.token);
+        assert.deepEqual(stored.data, {
+          max: 9007199254740991,
+          pow: 9007199254740992,
+          big: 123456789012345680000,
+          tiny: 5e-324,
+          real: 0.1,
+          sci: 6.02e23,
+          id: '12345678901234567890',
+        });
+        const viaGraphql = await data<{ createResource: { data: unknown } }>(
+          t,
+          'mutation { createResource(input: { name: "G", type: "doc", data: { pow: 9007199254740992, real: 1.5e300 } }) { data } }',
+          undefined,
+          member.token,
+        );
         assert.deepEqual(viaGraphql.createResource.data, { pow: 9007199254740992, real: 1.5e300 });
         const ws = await WsProbe.connect(t.url, member.token);
         try {
-          ws.send(`{"type":"subscribe","id":"k","payload":{"query":${JSON.stringify(CREATE)},"variables":{"input":{"name":"W","type":"doc","data":{"pow":9007199254740992,"sci":6.02E23,"real":0.1}}}}}`);
+          ws.send(
+            `{"type":"subscribe","id":"k","payload":{"query":${JSON.stringify(CREATE)},"variables":{"input":{"name":"W","type":"doc","data":{"pow":9007199254740992,"sci":6.02E23,"real":0.1}}}}}`,
+          );
           const answer = await ws.next('k');
-          assert.deepEqual((answer.payload as GraphqlResponse<{ createResource: { data: unknown } }>).data?.createResource.data, { pow: 9007199254740992, sci: 6.02e23, real: 0.1 }, JSON.stringify(answer));
+          assert.deepEqual(
+            (answer.payload as GraphqlResponse<{ createResource: { data: unknown } }>).data?.createResource.data,
+            { pow: 9007199254740992, sci: 6.02e23, real: 0.1 },
+            JSON.stringify(answer),
+          );
         } finally {
           ws.close();
         }
@@ -194,7 +263,18 @@ describe('a body over http.bodyLimitBytes, over a real socket', () => {
     for (let i = 0; i < ROUNDS; i++) {
       const rest = await fetch(`${t.url}/api/v1/resources`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       assert.equal(rest.status, 413);
-      assertProblem({ statusCode: rest.status, headers: Object.fromEntries(rest.headers), body: await rest.text(), json: function () { return JSON.parse(this.body) as unknown; } } as InjectedResponse, 413, 'PAYLOAD_TOO_LARGE');
+      assertProblem(
+        {
+          statusCode: rest.status,
+          headers: Object.fromEntries(rest.headers),
+          body: await rest.text(),
+          json: function () {
+            return JSON.parse(this.body) as unknown;
+          },
+        } as InjectedResponse,
+        413,
+        'PAYLOAD_TOO_LARGE',
+      );
       const graphql = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       assert.equal(graphql.status, 413);
       assert.equal(assertGraphqlError((await graphql.json()) as GraphqlResponse, 'PAYLOAD_TOO_LARGE').extensions.code, 'PAYLOAD_TOO_LARGE');

@@ -57,7 +57,8 @@ for (const kind of DATABASE_KINDS) {
     let t: TestServer;
     let admin: Session;
 
-    const call = (token: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown): Promise<InjectedResponse> => as(t, token, method, url, payload);
+    const call = (token: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown): Promise<InjectedResponse> =>
+      as(t, token, method, url, payload);
 
     const json = async <T>(response: Promise<InjectedResponse>, status = 200): Promise<T> => {
       const r = await response;
@@ -73,7 +74,8 @@ for (const kind of DATABASE_KINDS) {
     };
 
     /** All of a user's notifications, newest first (one page of 100 is plenty here). */
-    const all = async (token: string, query = ''): Promise<Notification[]> => (await json<Page<Notification>>(call(token, 'GET', `${N}?limit=100${query}`))).items;
+    const all = async (token: string, query = ''): Promise<Notification[]> =>
+      (await json<Page<Notification>>(call(token, 'GET', `${N}?limit=100${query}`))).items;
 
     /** Polls until `done` holds for the user's notifications; fails after the deadline. */
     const waitFor = async (token: string, what: string, done: (items: Notification[]) => boolean): Promise<Notification[]> => {
@@ -94,7 +96,8 @@ for (const kind of DATABASE_KINDS) {
 
     const ofKind = (items: Notification[], kind: string) => items.filter((n) => n.kind === kind);
 
-    const createResource = (token: string, name: string) => json<{ id: string; version: number }>(call(token, 'POST', '/api/v1/resources', { name, type: 'memo', data: { v: 1 } }), 201);
+    const createResource = (token: string, name: string) =>
+      json<{ id: string; version: number }>(call(token, 'POST', '/api/v1/resources', { name, type: 'memo', data: { v: 1 } }), 201);
 
     before(async () => {
       t = await startTestServer(kind);
@@ -185,9 +188,14 @@ for (const kind of DATABASE_KINDS) {
         const [leaving, heir] = await Promise.all([newMember('Leaving'), newMember('Heir')]);
         const docs = [await createResource(leaving.token, 'Handed over 1'), await createResource(leaving.token, 'Handed over 2')];
         assert.equal((await call(admin.token, 'DELETE', `/api/v1/users/${leaving.user.id}?transferTo=${heir.user.id}`)).statusCode, 204);
-        const items = await waitFor(heir.token, 'both hand-overs', (list) => docs.every((d) => list.some((n) => n.kind === 'resource.updated' && n.payload.resourceId === d.id)));
+        const items = await waitFor(heir.token, 'both hand-overs', (list) =>
+          docs.every((d) => list.some((n) => n.kind === 'resource.updated' && n.payload.resourceId === d.id)),
+        );
         const told = ofKind(items, 'resource.updated').filter((n) => docs.some((d) => d.id === n.payload.resourceId));
-        assert.deepEqual(told.map((n) => n.payload.actorId), [admin.user.id, admin.user.id]);
+        assert.deepEqual(
+          told.map((n) => n.payload.actorId),
+          [admin.user.id, admin.user.id],
+        );
         assert.deepEqual(told.map((n) => n.payload.version).sort(), [1, 1], 'the data did not change');
       });
 
@@ -219,13 +227,21 @@ for (const kind of DATABASE_KINDS) {
         const pages: Notification[][] = [];
         let cursor: string | null = null;
         do {
-          const page: Page<Notification> = await json<Page<Notification>>(call(dave.token, 'GET', `${N}?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`));
+          const page: Page<Notification> = await json<Page<Notification>>(
+            call(dave.token, 'GET', `${N}?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+          );
           pages.push(page.items);
           cursor = page.nextCursor;
           assert.ok(pages.length < 10, 'pagination ends');
         } while (cursor !== null);
-        assert.deepEqual(pages.map((p) => p.length), [2, 2, 1]);
-        assert.deepEqual(pages.flat().map((n) => n.id), everything.map((n) => n.id));
+        assert.deepEqual(
+          pages.map((p) => p.length),
+          [2, 2, 1],
+        );
+        assert.deepEqual(
+          pages.flat().map((n) => n.id),
+          everything.map((n) => n.id),
+        );
 
         assert.deepEqual(await json(call(dave.token, 'GET', `${N}/unread-count`)), { count: 5 });
         const target = everything[1]!;
@@ -239,15 +255,33 @@ for (const kind of DATABASE_KINDS) {
         assert.deepEqual(await json(call(dave.token, 'POST', `${N}/${target.id}/read`)), marked);
 
         const unread = await all(dave.token, '&unread=true');
-        assert.deepEqual(unread.map((n) => n.id), everything.filter((n) => n.id !== target.id).map((n) => n.id));
-        assert.deepEqual((await all(dave.token, '&unread=false')).map((n) => n.id), everything.map((n) => n.id), 'unread=false lists all');
-        assert.deepEqual((await all(dave.token)).find((n) => n.id === target.id), marked);
+        assert.deepEqual(
+          unread.map((n) => n.id),
+          everything.filter((n) => n.id !== target.id).map((n) => n.id),
+        );
+        assert.deepEqual(
+          (await all(dave.token, '&unread=false')).map((n) => n.id),
+          everything.map((n) => n.id),
+          'unread=false lists all',
+        );
+        assert.deepEqual(
+          (await all(dave.token)).find((n) => n.id === target.id),
+          marked,
+        );
         assert.deepEqual(await json(call(dave.token, 'GET', `${N}/unread-count`)), { count: 4 });
         // The unread filter pages too.
         const firstUnread = await json<Page<Notification>>(call(dave.token, 'GET', `${N}?unread=true&limit=3`));
-        assert.deepEqual(firstUnread.items.map((n) => n.id), unread.slice(0, 3).map((n) => n.id));
-        const restUnread = await json<Page<Notification>>(call(dave.token, 'GET', `${N}?unread=true&limit=3&cursor=${encodeURIComponent(firstUnread.nextCursor!)}`));
-        assert.deepEqual(restUnread.items.map((n) => n.id), unread.slice(3).map((n) => n.id));
+        assert.deepEqual(
+          firstUnread.items.map((n) => n.id),
+          unread.slice(0, 3).map((n) => n.id),
+        );
+        const restUnread = await json<Page<Notification>>(
+          call(dave.token, 'GET', `${N}?unread=true&limit=3&cursor=${encodeURIComponent(firstUnread.nextCursor!)}`),
+        );
+        assert.deepEqual(
+          restUnread.items.map((n) => n.id),
+          unread.slice(3).map((n) => n.id),
+        );
         assert.equal(restUnread.nextCursor, null);
 
         assert.deepEqual(await json(call(dave.token, 'POST', `${N}/read-all`)), { marked: 4 });
@@ -290,7 +324,9 @@ for (const kind of DATABASE_KINDS) {
         const P = `${N}/preferences`;
         assert.deepEqual(await json(call(frank.token, 'GET', P)), { email: [] });
         // Duplicates collapse; the answer lists kinds in their documented order.
-        assert.deepEqual(await json(call(frank.token, 'PUT', P, { email: ['login.new', 'resource.updated', 'login.new'] })), { email: ['resource.updated', 'login.new'] });
+        assert.deepEqual(await json(call(frank.token, 'PUT', P, { email: ['login.new', 'resource.updated', 'login.new'] })), {
+          email: ['resource.updated', 'login.new'],
+        });
         assert.deepEqual(await json(call(frank.token, 'GET', P)), { email: ['resource.updated', 'login.new'] });
         assert.deepEqual(await json(call(grace.token, 'GET', P)), { email: [] }, 'another user’s are untouched');
 
@@ -351,10 +387,16 @@ for (const kind of DATABASE_KINDS) {
         // Bob's login is told first, so the order below is known.
         await waitForOne(bob.token, 'login.new');
         const doc = await createResource(alice.token, 'Shared over GraphQL');
-        await data(t, 'mutation Share($id: ID!, $userId: ID!) { shareResource(id: $id, userId: $userId, actions: ["read"]) { userId } }', { id: doc.id, userId: bob.user.id }, alice.token);
+        await data(
+          t,
+          'mutation Share($id: ID!, $userId: ID!) { shareResource(id: $id, userId: $userId, actions: ["read"]) { userId } }',
+          { id: doc.id, userId: bob.user.id },
+          alice.token,
+        );
         await waitForOne(bob.token, 'resource.shared', (n) => n.payload.resourceId === doc.id);
 
-        const list = async (variables: Record<string, unknown>) => (await data<{ notifications: Connection<Notification> }>(t, LIST, variables, bob.token)).notifications;
+        const list = async (variables: Record<string, unknown>) =>
+          (await data<{ notifications: Connection<Notification> }>(t, LIST, variables, bob.token)).notifications;
         const whole = await list({});
         assert.equal(whole.edges.length, 2);
         assert.equal(whole.unreadCount, 2);
@@ -369,11 +411,17 @@ for (const kind of DATABASE_KINDS) {
         assert.deepEqual(Object.keys(shared).sort(), NOTIFICATION_KEYS);
 
         const first = await list({ first: 1 });
-        assert.deepEqual(first.edges.map((e) => e.node.id), [shared.id]);
+        assert.deepEqual(
+          first.edges.map((e) => e.node.id),
+          [shared.id],
+        );
         assert.equal(first.pageInfo.hasNextPage, true);
         assert.equal(first.edges[0]!.cursor, first.pageInfo.endCursor);
         const second = await list({ first: 1, after: first.pageInfo.endCursor });
-        assert.deepEqual(second.edges.map((e) => e.node.id), [loggedIn.id]);
+        assert.deepEqual(
+          second.edges.map((e) => e.node.id),
+          [loggedIn.id],
+        );
         assert.equal(second.pageInfo.hasNextPage, false);
         assert.equal(second.pageInfo.endCursor, null);
 
@@ -382,7 +430,10 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(marked.read, true);
         assert.ok(marked.readAt && !Number.isNaN(Date.parse(marked.readAt)));
         const unread = await list({ unread: true });
-        assert.deepEqual(unread.edges.map((e) => e.node.id), [shared.id]);
+        assert.deepEqual(
+          unread.edges.map((e) => e.node.id),
+          [shared.id],
+        );
         assert.equal(unread.unreadCount, 1);
         assert.equal((await list({})).unreadCount, 1, 'unreadCount counts unread whatever the filter');
 
@@ -427,7 +478,10 @@ for (const kind of DATABASE_KINDS) {
         assert.deepEqual(await json(call(heidi.token, 'GET', `${N}/preferences`)), { email: ['resource.shared', 'role.assigned'] });
 
         const refused = assertGraphqlError((await gql(t, SET_PREFERENCES, { email: ['resource.exploded'] }, heidi.token)).body, 'INVALID_INPUT');
-        assert.ok(refused.extensions.errors?.some((e) => e.field === 'email'), JSON.stringify(refused));
+        assert.ok(
+          refused.extensions.errors?.some((e) => e.field === 'email'),
+          JSON.stringify(refused),
+        );
         assert.deepEqual(await data(t, PREFERENCES, undefined, heidi.token), { notificationPreferences: { email: ['resource.shared', 'role.assigned'] } });
         assert.deepEqual(await data(t, SET_PREFERENCES, { email: [] }, heidi.token), { setNotificationPreferences: { email: [] } });
       });

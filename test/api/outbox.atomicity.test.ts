@@ -51,10 +51,24 @@ for (const kind of DATABASE_KINDS) {
     const db = () => t.server.database.db;
     /** The events recorded for one aggregate (a resource, a user), in commit order. */
     const eventsOf = (aggregateId: string): Promise<OutboxRow[]> =>
-      db().selectFrom('outbox').select(['id', 'topic', 'payload']).where('aggregate_id', '=', aggregateId).where('topic', '<>', ASYNC_TOPIC).orderBy('seq').execute();
+      db()
+        .selectFrom('outbox')
+        .select(['id', 'topic', 'payload'])
+        .where('aggregate_id', '=', aggregateId)
+        .where('topic', '<>', ASYNC_TOPIC)
+        .orderBy('seq')
+        .execute();
     /** Every event written by a request, whatever its aggregate. */
     const eventCount = async (): Promise<number> =>
-      Number((await db().selectFrom('outbox').select(sql<string>`count(*)`.as('n')).where('topic', '<>', ASYNC_TOPIC).executeTakeFirstOrThrow()).n);
+      Number(
+        (
+          await db()
+            .selectFrom('outbox')
+            .select(sql<string>`count(*)`.as('n'))
+            .where('topic', '<>', ASYNC_TOPIC)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
 
     /** Runs requests the API must refuse and asserts that no event was written by them, for this aggregate or any other. */
     const writesNoEvent = async (aggregateId: string, refused: () => Promise<void>): Promise<void> => {
@@ -81,16 +95,24 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(created.statusCode, 201, created.body);
       return login(t, email, PASSWORD);
     };
-    const call = (token: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<InjectedResponse> =>
+    const call = (
+      token: string,
+      method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+      url: string,
+      payload?: unknown,
+      headers: Record<string, string> = {},
+    ): Promise<InjectedResponse> =>
       t.app.inject({ method, url, headers: { ...bearer(token), ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
     const expect = async <T>(response: Promise<InjectedResponse>, status: number): Promise<T> => {
       const r = await response;
       assert.equal(r.statusCode, status, r.body);
       return (r.body ? r.json() : undefined) as T;
     };
-    const createResource = (name: string): Promise<Resource> => expect(call(alice.token, 'POST', R, { name, type: 'memo', metadata: { stage: 'draft' }, data: { n: 1 } }), 201);
+    const createResource = (name: string): Promise<Resource> =>
+      expect(call(alice.token, 'POST', R, { name, type: 'memo', metadata: { stage: 'draft' }, data: { n: 1 } }), 201);
     const read = (id: string): Promise<Resource> => expect(call(alice.token, 'GET', `${R}/${id}`), 200);
-    const versionCount = async (id: string): Promise<number> => (await expect<{ items: unknown[] }>(call(alice.token, 'GET', `${R}/${id}/versions?limit=100`), 200)).items.length;
+    const versionCount = async (id: string): Promise<number> =>
+      (await expect<{ items: unknown[] }>(call(alice.token, 'GET', `${R}/${id}/versions?limit=100`), 200)).items.length;
     /** The resource as a client reads it, with its number of versions: what a refused change must leave as it was. */
     const stateOf = async (id: string) => {
       const resource = await read(id);
@@ -117,8 +139,17 @@ for (const kind of DATABASE_KINDS) {
 
       await writesNoEvent(doc.id, async () => {
         assertProblem(await call(alice.token, 'PATCH', `${R}/${doc.id}`, { data: { n: 3 } }, { 'if-match': '"1"' }), 412, 'PRECONDITION_FAILED');
-        assertProblem(await call(alice.token, 'PATCH', `${R}/${doc.id}`, { name: 'Renamed', metadata: { stage: 'final' } }, { 'if-match': '"1"' }), 412, 'PRECONDITION_FAILED');
-        const stale = await gql(t, 'mutation($id: ID!) { updateResource(id: $id, input: { data: { n: 3 } }, expectedVersion: 1) { version } }', { id: doc.id }, alice.token);
+        assertProblem(
+          await call(alice.token, 'PATCH', `${R}/${doc.id}`, { name: 'Renamed', metadata: { stage: 'final' } }, { 'if-match': '"1"' }),
+          412,
+          'PRECONDITION_FAILED',
+        );
+        const stale = await gql(
+          t,
+          'mutation($id: ID!) { updateResource(id: $id, input: { data: { n: 3 } }, expectedVersion: 1) { version } }',
+          { id: doc.id },
+          alice.token,
+        );
         // GraphQL's expectedVersion says CONFLICT where REST says 412 (docs/resources.md).
         assertGraphqlError(stale.body, 'CONFLICT');
       });
@@ -140,11 +171,7 @@ for (const kind of DATABASE_KINDS) {
         const answers = await Promise.all(
           [{ n: 'first' }, { n: 'second' }].map((data) => call(alice.token, 'PATCH', `${R}/${doc.id}`, { data }, { 'if-match': '"1"' })),
         );
-        assert.deepEqual(
-          answers.map((a) => a.statusCode).sort(),
-          [200, 412],
-          answers.map((a) => a.body).join('\n'),
-        );
+        assert.deepEqual(answers.map((a) => a.statusCode).sort(), [200, 412], answers.map((a) => a.body).join('\n'));
       });
       assert.deepEqual(
         added.map((e) => [e.topic, (e.payload as { version?: number }).version]),
@@ -196,7 +223,10 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await shares(), sharesBefore, 'shared with nobody');
       assert.deepEqual(await shareRowsOf(), [], 'no share row was left behind');
 
-      const added = await addedBy(doc.id, async () => void (await expect(call(alice.token, 'POST', `${R}/${doc.id}/shares`, { userId: bob.user.id, actions: ['read'] }), 201)));
+      const added = await addedBy(
+        doc.id,
+        async () => void (await expect(call(alice.token, 'POST', `${R}/${doc.id}/shares`, { userId: bob.user.id, actions: ['read'] }), 201)),
+      );
       assert.deepEqual(
         added.map((e) => [e.topic, (e.payload as { userId?: string }).userId]),
         [['resource.shared', bob.user.id]],
@@ -251,7 +281,11 @@ for (const kind of DATABASE_KINDS) {
         ['resource.updated'],
       );
       const first = changeOf(await ws.next('r'));
-      assert.deepEqual([first.kind, first.version, first.eventId], ['UPDATED', 2, added[0]!.id], `the subscriber's first event is the committed change: ${JSON.stringify(ws.messages)}`);
+      assert.deepEqual(
+        [first.kind, first.version, first.eventId],
+        ['UPDATED', 2, added[0]!.id],
+        `the subscriber's first event is the committed change: ${JSON.stringify(ws.messages)}`,
+      );
     });
 
     it('removing the last admin’s admin role is refused (409) and writes no event; once another admin exists, it writes one user.role_unassigned', async () => {
@@ -264,7 +298,10 @@ for (const kind of DATABASE_KINDS) {
       });
       assert.ok((await roles()).includes(ADMIN_ROLE_ID), 'still an admin');
 
-      const assigned = await addedBy(bob.user.id, async () => void (await expect(call(admin.token, 'PUT', `/api/v1/users/${bob.user.id}/roles/${ADMIN_ROLE_ID}`), 204)));
+      const assigned = await addedBy(
+        bob.user.id,
+        async () => void (await expect(call(admin.token, 'PUT', `/api/v1/users/${bob.user.id}/roles/${ADMIN_ROLE_ID}`), 204)),
+      );
       assert.deepEqual(
         assigned.map((e) => [e.topic, (e.payload as { roleId?: string }).roleId]),
         [['user.role_assigned', ADMIN_ROLE_ID]],

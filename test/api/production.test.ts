@@ -21,7 +21,12 @@ const MISSPELT = [
   { what: 'an unknown field', query: '{ me { user { nme } } }' },
   { what: 'an unknown argument', query: '{ resources(frist: 1) { edges { cursor } } }' },
   { what: 'an unknown type', query: 'query ($id: Strin) { __typename }' },
-  { what: 'an unknown input field in variables', query: 'mutation ($input: CreateResourceInput!) { createResource(input: $input) { id } }', variables: { input: { nme: 'x', type: 'doc', data: {} } }, signedIn: true },
+  {
+    what: 'an unknown input field in variables',
+    query: 'mutation ($input: CreateResourceInput!) { createResource(input: $input) { id } }',
+    variables: { input: { nme: 'x', type: 'doc', data: {} } },
+    signedIn: true,
+  },
 ];
 
 function messages(body: GraphqlResponse<unknown>): string {
@@ -108,7 +113,12 @@ describe('the production profile', () => {
       'GET /resources/{id}': await as(t, first.token, 'GET', `/api/v1/resources/${id}`),
       'GET /resources': await as(t, first.token, 'GET', '/api/v1/resources'),
       'GET /resources/{id}/versions/1': await as(t, first.token, 'GET', `/api/v1/resources/${id}/versions/1`),
-      'POST /graphql': await t.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${first.token}` }, payload: { query: '{ me { user { email } } }' } }),
+      'POST /graphql': await t.app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: { authorization: `Bearer ${first.token}` },
+        payload: { query: '{ me { user { email } } }' },
+      }),
       'GET /graphql': await t.app.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent('{ server { name } }')}` }),
       '401': await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: 'Bearer pcf_nope' } }),
       '404': await as(t, first.token, 'GET', '/api/v1/nowhere'),

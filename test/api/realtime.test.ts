@@ -13,7 +13,8 @@ import { changeOf, nextData, NOTIFICATION_RECEIVED, RESOURCE_CHANGED, WsProbe, t
  * protocol's close codes. One instance here; across instances in test/e2e.
  */
 const errorCode = (message: WsMessage): string | undefined => {
-  const errors = (message.type === 'error' ? message.payload : (message.payload as { errors?: unknown[] }).errors) as { extensions?: { code?: string } }[] | undefined;
+  const errors = (message.type === 'error' ? message.payload : (message.payload as { errors?: unknown[] }).errors) as
+    { extensions?: { code?: string } }[] | undefined;
   return errors?.[0]?.extensions?.code;
 };
 
@@ -75,7 +76,9 @@ for (const kind of DATABASE_KINDS) {
     };
 
     before(async () => {
-      t = await startTestServer(kind, { config: { 'websocket.authCheckIntervalMs': 500, 'websocket.keepAliveMs': 1000, 'websocket.maxSubscriptionsPerConnection': 3 } });
+      t = await startTestServer(kind, {
+        config: { 'websocket.authCheckIntervalMs': 500, 'websocket.keepAliveMs': 1000, 'websocket.maxSubscriptionsPerConnection': 3 },
+      });
       admin = await register('admin@realtime.example', 'Admin');
       alice = await register('alice@realtime.example', 'Alice');
       bob = await register('bob@realtime.example', 'Bob');
@@ -217,7 +220,15 @@ for (const kind of DATABASE_KINDS) {
         await patch(alice.token, doc.id, { name: 'Not for bob', data: { n: 2 } });
         const relayed = Date.now() + 5000;
         const db = t.server.database.db;
-        while (!(await db.selectFrom('outbox').select('id').where('topic', '=', 'user.permission_revoked').where('aggregate_id', '=', bob.user.id).where('published_at', 'is not', null).executeTakeFirst())) {
+        while (
+          !(await db
+            .selectFrom('outbox')
+            .select('id')
+            .where('topic', '=', 'user.permission_revoked')
+            .where('aggregate_id', '=', bob.user.id)
+            .where('published_at', 'is not', null)
+            .executeTakeFirst())
+        ) {
           assert.ok(Date.now() < relayed, 'the revocation was relayed');
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
@@ -305,7 +316,9 @@ for (const kind of DATABASE_KINDS) {
         await subscribed(aliceWs, 'n', NOTIFICATION_RECEIVED);
         await subscribed(adminWs, 'n', NOTIFICATION_RECEIVED);
         await patch(bob.token, doc.id, { data: { n: 1 } });
-        const delivery = nextData<{ notificationReceived: { resync: boolean; notification: { id: string; kind: string; payload: Record<string, unknown>; read: boolean } } }>(await aliceWs.next('n')).notificationReceived;
+        const delivery = nextData<{
+          notificationReceived: { resync: boolean; notification: { id: string; kind: string; payload: Record<string, unknown>; read: boolean } };
+        }>(await aliceWs.next('n')).notificationReceived;
         assert.equal(delivery.resync, false);
         assert.equal(delivery.notification.kind, 'resource.updated');
         assert.equal(delivery.notification.payload.resourceId, doc.id);
@@ -318,7 +331,9 @@ for (const kind of DATABASE_KINDS) {
         await patch(bob.token, doc.id, { data: { n: 3 } });
         const again = await connect(alice.token);
         again.subscribe('n', NOTIFICATION_RECEIVED, { after: delivery.notification.id });
-        const replayed = [await again.next('n'), await again.next('n')].map((m) => nextData<{ notificationReceived: { notification: { payload: { version: number } } } }>(m).notificationReceived.notification.payload.version);
+        const replayed = [await again.next('n'), await again.next('n')].map(
+          (m) => nextData<{ notificationReceived: { notification: { payload: { version: number } } } }>(m).notificationReceived.notification.payload.version,
+        );
         assert.deepEqual(replayed, [3, 4]);
         again.subscribe('old', NOTIFICATION_RECEIVED, { after: newId() });
         assert.equal(nextData<{ notificationReceived: { resync: boolean } }>(await again.next('old')).notificationReceived.resync, true);
@@ -439,7 +454,12 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('refuses a subscription over HTTP with a 4xx, not a 500', async () => {
-        const response = await t.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${alice.token}` }, payload: { query: NOTIFICATION_RECEIVED } });
+        const response = await t.app.inject({
+          method: 'POST',
+          url: '/graphql',
+          headers: { authorization: `Bearer ${alice.token}` },
+          payload: { query: NOTIFICATION_RECEIVED },
+        });
         assert.ok(response.statusCode >= 400 && response.statusCode < 500, `${response.statusCode} ${response.body}`);
       });
     });

@@ -50,11 +50,16 @@ for (const kind of DATABASE_KINDS) {
       return id;
     };
     const diff = (id: string, from: number, to: number) => as(t, owner.token, 'GET', `/api/v1/resources/${id}/diff?from=${from}&to=${to}`);
-    const versionData = async (id: string, n: number) => normalise(((await as(t, owner.token, 'GET', `/api/v1/resources/${id}/versions/${n}`)).json() as { data: unknown }).data);
+    const versionData = async (id: string, n: number) =>
+      normalise(((await as(t, owner.token, 'GET', `/api/v1/resources/${id}/versions/${n}`)).json() as { data: unknown }).data);
 
-    it('answers the issue\'s shape (46 objects of 1,300 keys, one key changed in each) with a patch that gives `to`, or a 422 saying the diff is too large', async () => {
+    it("answers the issue's shape (46 objects of 1,300 keys, one key changed in each) with a patch that gives `to`, or a 422 saying the diff is too large", async () => {
       const id = await twoVersions(wideObjects(1), wideObjects(2));
-      for (const [from, to] of [[1, 2], [2, 1], [1, 2]] as const) {
+      for (const [from, to] of [
+        [1, 2],
+        [2, 1],
+        [1, 2],
+      ] as const) {
         const response = await diff(id, from, to);
         if (response.statusCode === 422) {
           assertTooLarge(response);

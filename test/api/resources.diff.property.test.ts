@@ -23,7 +23,9 @@ const RUNS = 30;
  */
 const REFUSED_KEYS = new Set(['__proto__', 'prototype']);
 const hasRefusedKey = (value: unknown): boolean =>
-  Array.isArray(value) ? value.some(hasRefusedKey) : typeof value === 'object' && value !== null && Object.entries(value).some(([k, v]) => REFUSED_KEYS.has(k) || hasRefusedKey(v));
+  Array.isArray(value)
+    ? value.some(hasRefusedKey)
+    : typeof value === 'object' && value !== null && Object.entries(value).some(([k, v]) => REFUSED_KEYS.has(k) || hasRefusedKey(v));
 
 /** JSON with keys that need JSON-pointer escaping or look like indices, bounded in size. */
 const key = fc.oneof(fc.constantFrom('~', '/', '~1', '~01', 'a/b', '', '0', '-', 'constructor', 'toString'), fc.string({ maxLength: 4 }));
@@ -52,7 +54,11 @@ describe('resource diff over the API (pglite)', () => {
 
   before(async () => {
     t = await startTestServer('pglite');
-    const registered = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'diff@resources.example', name: 'Diff', password: 'diff property passphrase' } });
+    const registered = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { email: 'diff@resources.example', name: 'Diff', password: 'diff property passphrase' },
+    });
     assert.equal(registered.statusCode, 201, registered.body);
     owner = await login(t, 'diff@resources.example', 'diff property passphrase');
   });
@@ -64,7 +70,8 @@ describe('resource diff over the API (pglite)', () => {
     return response.json() as Record<string, unknown>;
   };
   const versionData = async (id: string, n: number) => normalise((await ok('GET', `/api/v1/resources/${id}/versions/${n}`)).data);
-  const diff = async (id: string, from: number, to: number) => (await as(t, owner.token, 'GET', `/api/v1/resources/${id}/diff?from=${from}&to=${to}`)).json() as Operation[];
+  const diff = async (id: string, from: number, to: number) =>
+    (await as(t, owner.token, 'GET', `/api/v1/resources/${id}/diff?from=${from}&to=${to}`)).json() as Operation[];
 
   it('applies diff 1→3 to version 1 to give version 3, and diff 3→1 back, for any data a → b → c', async () => {
     await fc.assert(
@@ -103,7 +110,12 @@ describe('resource diff over the API (pglite)', () => {
       const { id } = (await ok('POST', '/api/v1/resources', { name: 'Edge', type: 'prop', data: a })) as { id: string };
       await ok('PATCH', `/api/v1/resources/${id}`, { data: b });
       await ok('PATCH', `/api/v1/resources/${id}`, { data: c });
-      for (const [from, to] of [[1, 3], [3, 1], [1, 2], [2, 3]] as const) {
+      for (const [from, to] of [
+        [1, 3],
+        [3, 1],
+        [1, 2],
+        [2, 3],
+      ] as const) {
         const applied = applyStrict(await versionData(id, from), await diff(id, from, to));
         assert.deepStrictEqual(applied, await versionData(id, to), `${JSON.stringify([a, b, c])} ${from}→${to}`);
       }

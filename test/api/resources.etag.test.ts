@@ -49,7 +49,12 @@ for (const kind of DATABASE_KINDS) {
       return r.json() as Resource;
     };
     const patch = (s: Session, id: string, body: Record<string, unknown>, ifMatch?: string): Promise<InjectedResponse> =>
-      t.app.inject({ method: 'PATCH', url: `${R}/${id}`, headers: { ...bearer(s.token), ...(ifMatch === undefined ? {} : { 'if-match': ifMatch }) }, payload: body });
+      t.app.inject({
+        method: 'PATCH',
+        url: `${R}/${id}`,
+        headers: { ...bearer(s.token), ...(ifMatch === undefined ? {} : { 'if-match': ifMatch }) },
+        payload: body,
+      });
 
     it('refuses a metadata-only PATCH made with a tag from before another metadata change (412), keeping the first change', async () => {
       const doc = await create(alice);
@@ -108,7 +113,12 @@ for (const kind of DATABASE_KINDS) {
 
     it('over GraphQL, a stale expectedRevision after a metadata change is a CONFLICT', async () => {
       const doc = await create(alice);
-      const read = await data<{ resource: { revision: number; version: number } }>(t, 'query($id: ID!) { resource(id: $id) { revision version } }', { id: doc.id }, alice.token);
+      const read = await data<{ resource: { revision: number; version: number } }>(
+        t,
+        'query($id: ID!) { resource(id: $id) { revision version } }',
+        { id: doc.id },
+        alice.token,
+      );
       assert.deepEqual(read.resource, { revision: 1, version: 1 });
       const first = await data<{ updateResource: Resource }>(t, UPDATE, { id: doc.id, input: { metadata: { by: 'first' } }, revision: 1 }, alice.token);
       assert.deepEqual(first.updateResource, { version: 1, revision: 2, metadata: { by: 'first' } });

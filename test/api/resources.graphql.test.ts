@@ -63,7 +63,13 @@ const PAGE =
 const JIT_AFTER_RUNS = 10;
 
 /** An error raised while executing one root field: HTTP 200, that field null. */
-async function executionError(t: TestServer, query: string, variables: Record<string, unknown> | undefined, token: string | undefined, code: string): Promise<GraphqlError> {
+async function executionError(
+  t: TestServer,
+  query: string,
+  variables: Record<string, unknown> | undefined,
+  token: string | undefined,
+  code: string,
+): Promise<GraphqlError> {
   const { status, body } = await gql(t, query, variables, token);
   assert.equal(status, 200, JSON.stringify(body));
   const root = body.data === null || body.data === undefined ? null : Object.values(body.data)[0];
@@ -102,7 +108,14 @@ for (const kind of DATABASE_KINDS) {
       (await data<{ createResource: Resource }>(t, CREATE, { input, ...(key === undefined ? {} : { key }) }, token)).createResource;
     const read = async (token: string, id: string): Promise<Resource> => (await data<{ resource: Resource }>(t, RESOURCE, { id }, token)).resource;
     const countRows = async (table: 'resources' | 'resource_versions') =>
-      Number((await t.server.database.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+      Number(
+        (
+          await t.server.database.db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
 
     before(async () => {
       t = await startTestServer(kind);
@@ -134,7 +147,11 @@ for (const kind of DATABASE_KINDS) {
         assert.deepEqual(rest, created);
         assert.deepEqual(owner, { id: a.user.id, email: 'a@resources-gql.example' });
         assert.equal(versions.edges.length, 1);
-        assert.deepEqual(versions.edges[0]!.node, { version: 1, data: null, createdBy: a.user.id, createdAt: created.createdAt }, 'a history list carries no data');
+        assert.deepEqual(
+          versions.edges[0]!.node,
+          { version: 1, data: null, createdBy: a.user.id, createdAt: created.createdAt },
+          'a history list carries no data',
+        );
         assert.deepEqual(versions.pageInfo, { hasNextPage: false, endCursor: null });
 
         // Anything JSON is data, null and scalars included; metadata defaults to {}.
@@ -154,13 +171,23 @@ for (const kind of DATABASE_KINDS) {
         assert.deepEqual(bad.path, ['createResource']);
 
         const missing = await executionError(t, CREATE, { input: { name: 'No data', type: 'doc' } }, a.token, 'INVALID_INPUT');
-        assert.deepEqual(missing.extensions.errors?.map((e) => e.field), ['data']);
+        assert.deepEqual(
+          missing.extensions.errors?.map((e) => e.field),
+          ['data'],
+        );
         for (const type of ['user', 'role', 'Doc', '1doc', 'x'.repeat(65)]) {
           const refused = await executionError(t, CREATE, { input: { name: 'Reserved', type, data: 1 } }, a.token, 'INVALID_INPUT');
-          assert.deepEqual(refused.extensions.errors?.map((e) => e.field), ['type'], type);
+          assert.deepEqual(
+            refused.extensions.errors?.map((e) => e.field),
+            ['type'],
+            type,
+          );
         }
         const control = await executionError(t, CREATE, { input: { name: 'a\u0007b', type: 'doc', data: 1 } }, a.token, 'INVALID_INPUT');
-        assert.deepEqual(control.extensions.errors?.map((e) => e.field), ['name']);
+        assert.deepEqual(
+          control.extensions.errors?.map((e) => e.field),
+          ['name'],
+        );
         // metadata must be an object: the JSONObject scalar refuses anything else before execution.
         const notObject = await gql(t, CREATE, { input: { name: 'x', type: 'doc', metadata: [1], data: 1 } }, a.token);
         assert.equal(notObject.status, 400);
@@ -172,7 +199,10 @@ for (const kind of DATABASE_KINDS) {
 
         const changed = await create(a.token, { name: 'Valid', type: 'doc', data: 1 });
         const badPatch = await executionError(t, UPDATE, { id: changed.id, input: { name: '  ' } }, a.token, 'INVALID_INPUT');
-        assert.deepEqual(badPatch.extensions.errors?.map((e) => e.field), ['name']);
+        assert.deepEqual(
+          badPatch.extensions.errors?.map((e) => e.field),
+          ['name'],
+        );
 
         await executionError(t, CREATE, { input: { name: 'x', type: 'doc', data: 1 } }, undefined, 'UNAUTHORIZED');
         await executionError(t, RESOURCE, { id: changed.id }, undefined, 'UNAUTHORIZED');
@@ -184,12 +214,20 @@ for (const kind of DATABASE_KINDS) {
         const before = await countRows('resources');
         const inData = await gql(t, CREATE, { input: { name: 'Nul', type: 'doc', data: { text: 'a\u0000b' } } }, a.token);
         assertGraphqlError(inData.body, 'INVALID_INPUT');
-        assert.deepEqual(inData.body.errors?.[0]?.extensions.errors?.map((e) => e.field), ['data'], JSON.stringify(inData.body));
+        assert.deepEqual(
+          inData.body.errors?.[0]?.extensions.errors?.map((e) => e.field),
+          ['data'],
+          JSON.stringify(inData.body),
+        );
         const inKey = await gql(t, CREATE, { input: { name: 'Nul', type: 'doc', data: { 'k\u0000': 1 } } }, a.token);
         assertGraphqlError(inKey.body, 'INVALID_INPUT');
         const inMetadata = await gql(t, CREATE, { input: { name: 'Nul', type: 'doc', metadata: { m: '\u0000' }, data: 1 } }, a.token);
         assertGraphqlError(inMetadata.body, 'INVALID_INPUT');
-        assert.deepEqual(inMetadata.body.errors?.[0]?.extensions.errors?.map((e) => e.field), ['metadata'], JSON.stringify(inMetadata.body));
+        assert.deepEqual(
+          inMetadata.body.errors?.[0]?.extensions.errors?.map((e) => e.field),
+          ['metadata'],
+          JSON.stringify(inMetadata.body),
+        );
         assert.equal(await countRows('resources'), before);
         // As a filter it matches nothing, or is refused: either way not a server error.
         for (const filter of [{ q: 'a\u0000' }, { type: 'doc\u0000' }]) {
@@ -231,13 +269,15 @@ for (const kind of DATABASE_KINDS) {
       it('updates with expectedVersion: new data is version n+1, name or metadata alone keep the version, a stale one is CONFLICT', async () => {
         const created = await create(a.token, { name: 'Draft', type: 'doc', metadata: { stage: 1 }, data: { body: 'v1' } });
 
-        const v2 = (await data<{ updateResource: Resource }>(t, UPDATE, { id: created.id, input: { data: { body: 'v2' } }, expected: 1 }, a.token)).updateResource;
+        const v2 = (await data<{ updateResource: Resource }>(t, UPDATE, { id: created.id, input: { data: { body: 'v2' } }, expected: 1 }, a.token))
+          .updateResource;
         assert.equal(v2.version, 2);
         assert.deepEqual(v2.data, { body: 'v2' });
         assert.equal(v2.name, 'Draft');
         assert.ok(Date.parse(v2.updatedAt) >= Date.parse(created.updatedAt));
 
-        const renamed = (await data<{ updateResource: Resource }>(t, UPDATE, { id: created.id, input: { name: 'Final' }, expected: 2 }, a.token)).updateResource;
+        const renamed = (await data<{ updateResource: Resource }>(t, UPDATE, { id: created.id, input: { name: 'Final' }, expected: 2 }, a.token))
+          .updateResource;
         assert.equal(renamed.version, 2, 'a name change appends no version');
         assert.equal(renamed.name, 'Final');
         assert.deepEqual(renamed.data, { body: 'v2' }, 'the data is still the current version’s');
@@ -261,11 +301,14 @@ for (const kind of DATABASE_KINDS) {
         await executionError(t, UPDATE, { id: created.id, input: {}, expected: 1 }, a.token, 'CONFLICT');
 
         // Both together: one new version.
-        const both = (await data<{ updateResource: Resource }>(t, UPDATE, { id: created.id, input: { name: 'Both', data: [3] }, expected: 2 }, a.token)).updateResource;
+        const both = (await data<{ updateResource: Resource }>(t, UPDATE, { id: created.id, input: { name: 'Both', data: [3] }, expected: 2 }, a.token))
+          .updateResource;
         assert.equal(both.version, 3);
         assert.deepEqual(await read(a.token, created.id), both, 'a read after the write sees it');
         assert.deepEqual(
-          (await t.server.database.db.selectFrom('resource_versions').select('version').where('resource_id', '=', created.id).orderBy('version').execute()).map((r) => r.version),
+          (await t.server.database.db.selectFrom('resource_versions').select('version').where('resource_id', '=', created.id).orderBy('version').execute()).map(
+            (r) => r.version,
+          ),
           [1, 2, 3],
           'versions are gapless',
         );
@@ -285,11 +328,17 @@ for (const kind of DATABASE_KINDS) {
         await executionError(t, VERSION, { id: newId(), version: 1 }, a.token, 'NOT_FOUND');
 
         // The history, newest first, two at a time.
-        const HISTORY = 'query($id: ID!, $first: Int, $after: String) { resource(id: $id) { versions(first: $first, after: $after) { edges { cursor node { version } } pageInfo { hasNextPage endCursor } } } }';
+        const HISTORY =
+          'query($id: ID!, $first: Int, $after: String) { resource(id: $id) { versions(first: $first, after: $after) { edges { cursor node { version } } pageInfo { hasNextPage endCursor } } } }';
         const seen: number[] = [];
         let after: string | null = null;
         for (let page = 0; page < 10; page++) {
-          const { resource }: { resource: { versions: Connection<{ version: number }> } } = await data(t, HISTORY, { id: created.id, first: 2, after }, a.token);
+          const { resource }: { resource: { versions: Connection<{ version: number }> } } = await data(
+            t,
+            HISTORY,
+            { id: created.id, first: 2, after },
+            a.token,
+          );
           seen.push(...resource.versions.edges.map((e) => e.node.version));
           after = resource.versions.pageInfo.endCursor;
           if (!resource.versions.pageInfo.hasNextPage) break;
@@ -299,10 +348,12 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(after, null);
         await executionError(t, HISTORY, { id: created.id, first: 2, after: 'bm9wZQ' }, a.token, 'INVALID_INPUT');
 
-        const restored = (await data<{ restoreResourceVersion: Resource }>(t, RESTORE, { id: created.id, version: 2, key: 'restore-2' }, a.token)).restoreResourceVersion;
+        const restored = (await data<{ restoreResourceVersion: Resource }>(t, RESTORE, { id: created.id, version: 2, key: 'restore-2' }, a.token))
+          .restoreResourceVersion;
         assert.equal(restored.version, 6);
         assert.deepEqual(restored.data, { step: 2 });
-        const replay = (await data<{ restoreResourceVersion: Resource }>(t, RESTORE, { id: created.id, version: 2, key: 'restore-2' }, a.token)).restoreResourceVersion;
+        const replay = (await data<{ restoreResourceVersion: Resource }>(t, RESTORE, { id: created.id, version: 2, key: 'restore-2' }, a.token))
+          .restoreResourceVersion;
         assert.deepEqual(replay, restored, 'the replay answers the first result and appends nothing');
         await executionError(t, RESTORE, { id: created.id, version: 3, key: 'restore-2' }, a.token, 'UNPROCESSABLE_ENTITY');
         assert.equal((await read(a.token, created.id)).version, 6);
@@ -365,18 +416,41 @@ for (const kind of DATABASE_KINDS) {
         const owned = await create(a.token, { name: 'Shared doc', type: 'doc', data: { v: 1 } });
         await executionError(t, RESOURCE, { id: owned.id }, b.token, 'NOT_FOUND');
 
-        const shared = await data<{ shareResource: { userId: string; actions: string[] } }>(t, SHARE, { id: owned.id, userId: b.user.id, actions: ['read'] }, a.token);
+        const shared = await data<{ shareResource: { userId: string; actions: string[] } }>(
+          t,
+          SHARE,
+          { id: owned.id, userId: b.user.id, actions: ['read'] },
+          a.token,
+        );
         assert.deepEqual(shared.shareResource, { userId: b.user.id, actions: ['read'] });
 
-        const seen = await data<{ resource: Resource & { owner: { id: string } | null } }>(t, `query($id: ID!) { resource(id: $id) { ${RESOURCE_FIELDS} owner { id } } }`, { id: owned.id }, b.token);
+        const seen = await data<{ resource: Resource & { owner: { id: string } | null } }>(
+          t,
+          `query($id: ID!) { resource(id: $id) { ${RESOURCE_FIELDS} owner { id } } }`,
+          { id: owned.id },
+          b.token,
+        );
         assert.deepEqual(seen.resource.data, { v: 1 });
         assert.equal(seen.resource.owner, null, 'B may read the resource, not its owner’s account');
         const listed = await data<{ resources: Connection<{ id: string }> }>(t, LIST, { ownerId: a.user.id }, b.token);
-        assert.deepEqual(listed.resources.edges.map((e) => e.node.id), [owned.id], 'and finds it in its list');
+        assert.deepEqual(
+          listed.resources.edges.map((e) => e.node.id),
+          [owned.id],
+          'and finds it in its list',
+        );
         assert.equal(listed.resources.totalCount, 1);
         // Who else it is shared with is the owner's to see: B's list still answers, that field null.
-        const withShares = await gql<{ resources: Connection<{ id: string; shares: unknown }> }>(t, `query($o: ID) { resources(ownerId: $o) { edges { node { id shares { userId } } } } }`, { o: a.user.id }, b.token);
-        assert.deepEqual(withShares.body.data?.resources.edges.map((e) => e.node), [{ id: owned.id, shares: null }], JSON.stringify(withShares.body));
+        const withShares = await gql<{ resources: Connection<{ id: string; shares: unknown }> }>(
+          t,
+          `query($o: ID) { resources(ownerId: $o) { edges { node { id shares { userId } } } } }`,
+          { o: a.user.id },
+          b.token,
+        );
+        assert.deepEqual(
+          withShares.body.data?.resources.edges.map((e) => e.node),
+          [{ id: owned.id, shares: null }],
+          JSON.stringify(withShares.body),
+        );
         assertGraphqlError(withShares.body, 'FORBIDDEN');
 
         // Read only: B may not change, delete or re-share it. It may read it, so these are FORBIDDEN.
@@ -384,7 +458,12 @@ for (const kind of DATABASE_KINDS) {
         await executionError(t, DELETE, { id: owned.id }, b.token, 'FORBIDDEN');
         await executionError(t, SHARE, { id: owned.id, userId: b.user.id, actions: ['update'] }, b.token, 'FORBIDDEN');
 
-        const widened = await data<{ shareResource: { actions: string[] } }>(t, SHARE, { id: owned.id, userId: b.user.id, actions: ['update', 'read'] }, a.token);
+        const widened = await data<{ shareResource: { actions: string[] } }>(
+          t,
+          SHARE,
+          { id: owned.id, userId: b.user.id, actions: ['update', 'read'] },
+          a.token,
+        );
         assert.deepEqual(widened.shareResource.actions, ['read', 'update']);
         const byB = (await data<{ updateResource: Resource }>(t, UPDATE, { id: owned.id, input: { data: { v: 2 } }, expected: 1 }, b.token)).updateResource;
         assert.equal(byB.version, 2);
@@ -393,10 +472,16 @@ for (const kind of DATABASE_KINDS) {
 
         // Invalid shares.
         const badActions = await executionError(t, SHARE, { id: owned.id, userId: b.user.id, actions: ['manage'] }, a.token, 'INVALID_INPUT');
-        assert.deepEqual(badActions.extensions.errors?.map((e) => e.field), ['actions']);
+        assert.deepEqual(
+          badActions.extensions.errors?.map((e) => e.field),
+          ['actions'],
+        );
         await executionError(t, SHARE, { id: owned.id, userId: b.user.id, actions: [] }, a.token, 'INVALID_INPUT');
         const noUser = await executionError(t, SHARE, { id: owned.id, userId: newId(), actions: ['read'] }, a.token, 'INVALID_INPUT');
-        assert.deepEqual(noUser.extensions.errors?.map((e) => e.field), ['userId']);
+        assert.deepEqual(
+          noUser.extensions.errors?.map((e) => e.field),
+          ['userId'],
+        );
 
         assert.deepEqual(await data(t, UNSHARE, { id: owned.id, userId: b.user.id }, a.token), { unshareResource: true });
         await executionError(t, RESOURCE, { id: owned.id }, b.token, 'NOT_FOUND');
@@ -451,7 +536,11 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(new Set(ids).size, ids.length, 'no resource twice');
         const literals = Object.entries(filters).map(([name, value]) => `${name}: ${JSON.stringify(value)}`);
         const count = `{ resources(first: ${first}${literals.map((l) => `, ${l}`).join('')}) { totalCount } }`;
-        assert.equal((await data<{ resources: { totalCount: number } }>(t, count, undefined, token)).resources.totalCount, ids.length, `totalCount of ${count}`);
+        assert.equal(
+          (await data<{ resources: { totalCount: number } }>(t, count, undefined, token)).resources.totalCount,
+          ids.length,
+          `totalCount of ${count}`,
+        );
         return { ids, pages };
       }
 
@@ -481,7 +570,12 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('defaults to 20 per page and refuses out-of-range sizes, foreign cursors and a malformed ownerId', async () => {
-        const { resources } = await data<{ resources: Connection<{ id: string }> }>(t, '{ resources { edges { node { id } } pageInfo { hasNextPage } totalCount } }', undefined, admin.token);
+        const { resources } = await data<{ resources: Connection<{ id: string }> }>(
+          t,
+          '{ resources { edges { node { id } } pageInfo { hasNextPage } totalCount } }',
+          undefined,
+          admin.token,
+        );
         assert.equal(resources.edges.length, Math.min(20, resources.totalCount));
         assert.equal(resources.pageInfo.hasNextPage, resources.totalCount > 20);
         for (const variables of [{ first: 0 }, { first: 101 }, { first: -1 }, { after: 'bm90LWEtY3Vyc29y' }, { ownerId: 'nope' }]) {
@@ -493,20 +587,33 @@ for (const kind of DATABASE_KINDS) {
       it('answers totalCount, owner and data on every run of a document, also once mercurius has JIT-compiled it', async () => {
         // Every client repeats its documents; from the 11th run of one, mercurius executes it
         // with graphql-jit, whose default field resolver must give the same answers.
-        const query = 'query Jit($type: String!) { resources(first: 2, type: $type) { totalCount edges { node { id data owner { id } } } pageInfo { hasNextPage } } }';
+        const query =
+          'query Jit($type: String!) { resources(first: 2, type: $type) { totalCount edges { node { id data owner { id } } } pageInfo { hasNextPage } } }';
         const notes = [...mine, ...theirs].filter((r) => r.type === 'note');
         const first = sortedIds(notes).slice(0, 2);
         const failures: string[] = [];
         for (let run = 1; run <= JIT_AFTER_RUNS + 3; run++) {
-          const { body } = await gql<{ resources: Connection<{ id: string; data: unknown; owner: { id: string } | null }> }>(t, query, { type: 'note' }, admin.token);
+          const { body } = await gql<{ resources: Connection<{ id: string; data: unknown; owner: { id: string } | null }> }>(
+            t,
+            query,
+            { type: 'note' },
+            admin.token,
+          );
           if (body.errors) {
             failures.push(`run ${run}: ${JSON.stringify(body.errors)}`);
             continue;
           }
           const resources = body.data!.resources;
           assert.equal(resources.totalCount, notes.length, `run ${run}`);
-          assert.deepEqual(resources.edges.map((e) => e.node.id), first, `run ${run}`);
-          assert.ok(resources.edges.every((e) => e.node.owner !== null && e.node.data !== undefined), `run ${run}`);
+          assert.deepEqual(
+            resources.edges.map((e) => e.node.id),
+            first,
+            `run ${run}`,
+          );
+          assert.ok(
+            resources.edges.every((e) => e.node.owner !== null && e.node.data !== undefined),
+            `run ${run}`,
+          );
         }
         assert.deepEqual(failures, [], 'every run answers');
       });
@@ -539,7 +646,16 @@ for (const kind of DATABASE_KINDS) {
         await db.insertInto('resources').values(rows).execute();
         await db
           .insertInto('resource_versions')
-          .values(rows.map((r, i) => ({ id: newId(), resource_id: r.id, version: 1, data: JSON.stringify({ i, owner: r.owner_id }), created_by: r.owner_id, created_at: now })))
+          .values(
+            rows.map((r, i) => ({
+              id: newId(),
+              resource_id: r.id,
+              version: 1,
+              data: JSON.stringify({ i, owner: r.owner_id }),
+              created_by: r.owner_id,
+              created_at: now,
+            })),
+          )
           .execute();
         const ownerOf = new Map(rows.map((r) => [r.id, r.owner_id]));
 
@@ -625,16 +741,26 @@ for (const kind of DATABASE_KINDS) {
           assert.equal(patched.statusCode, 200, patched.body);
           const one = await wsRun<{ resource: unknown }>(client, ONE, { id: owned.id });
           assert.equal(one.errors, undefined, JSON.stringify(one.errors));
-          assert.deepEqual(one.data?.resource, { id: owned.id, name: `Live ${n}`, version: n + 1, data: { n }, owner: { id: a.user.id } }, `fresh after update ${n}`);
+          assert.deepEqual(
+            one.data?.resource,
+            { id: owned.id, name: `Live ${n}`, version: n + 1, data: { n }, owner: { id: a.user.id } },
+            `fresh after update ${n}`,
+          );
           const many = await wsRun<{ resources: { edges: { node: unknown }[]; totalCount: number } }>(client, MANY);
           assert.equal(many.errors, undefined, JSON.stringify(many.errors));
           assert.deepEqual(many.data?.resources, { edges: [{ node: { id: owned.id, version: n + 1, data: { n }, owner: { id: a.user.id } } }], totalCount: 1 });
         }
 
         // Mutations run over the socket too.
-        const updated = await wsRun<{ updateResource: { version: number } }>(client, 'mutation($id: ID!) { updateResource(id: $id, input: { data: 42 }, expectedVersion: 4) { version } }', { id: owned.id });
+        const updated = await wsRun<{ updateResource: { version: number } }>(
+          client,
+          'mutation($id: ID!) { updateResource(id: $id, input: { data: 42 }, expectedVersion: 4) { version } }',
+          { id: owned.id },
+        );
         assert.deepEqual(updated.data, { updateResource: { version: 5 } });
-        const stale = await wsRun(client, 'mutation($id: ID!) { updateResource(id: $id, input: { data: 43 }, expectedVersion: 4) { version } }', { id: owned.id });
+        const stale = await wsRun(client, 'mutation($id: ID!) { updateResource(id: $id, input: { data: 43 }, expectedVersion: 4) { version } }', {
+          id: owned.id,
+        });
         assert.equal(stale.errors?.[0]?.extensions.code, 'CONFLICT', JSON.stringify(stale));
         assert.equal((await read(a.token, owned.id)).version, 5, 'the stale write changed nothing');
       });
@@ -645,7 +771,11 @@ for (const kind of DATABASE_KINDS) {
         const hidden = await wsRun(other, 'query($id: ID!) { resource(id: $id) { id data } }', { id: owned.id });
         assert.deepEqual(hidden.data, { resource: null });
         assert.equal(hidden.errors?.[0]?.extensions.code, 'NOT_FOUND', JSON.stringify(hidden));
-        const listed = await wsRun<{ resources: { totalCount: number } }>(other, 'query($o: ID) { resources(ownerId: $o) { totalCount edges { node { data } } } }', { o: a.user.id });
+        const listed = await wsRun<{ resources: { totalCount: number } }>(
+          other,
+          'query($o: ID) { resources(ownerId: $o) { totalCount edges { node { data } } } }',
+          { o: a.user.id },
+        );
         assert.deepEqual(listed.data, { resources: { totalCount: 0, edges: [] } });
 
         const anonymous = await connect();

@@ -24,7 +24,11 @@ for (const kind of DATABASE_KINDS) {
     let heir: Session;
     before(async () => {
       t = await startTestServer(kind);
-      for (const [email, name] of [['admin@res-hard.example', 'Admin'], ['author@res-hard.example', 'Author'], ['heir@res-hard.example', 'Heir']] as const) {
+      for (const [email, name] of [
+        ['admin@res-hard.example', 'Admin'],
+        ['author@res-hard.example', 'Author'],
+        ['heir@res-hard.example', 'Heir'],
+      ] as const) {
         assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
       }
       admin = await login(t, 'admin@res-hard.example', 'Admin passphrase');
@@ -34,7 +38,12 @@ for (const kind of DATABASE_KINDS) {
     after(() => t.close());
 
     const create = async (s: Session, data: unknown = { n: 1 }, headers: Record<string, string> = {}) => {
-      const r = await t.app.inject({ method: 'POST', url: '/api/v1/resources', headers: { authorization: `Bearer ${s.token}`, ...headers }, payload: { name: 'Doc', type: 'doc', data } });
+      const r = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/resources',
+        headers: { authorization: `Bearer ${s.token}`, ...headers },
+        payload: { name: 'Doc', type: 'doc', data },
+      });
       return r;
     };
 
@@ -48,8 +57,16 @@ for (const kind of DATABASE_KINDS) {
       const read = await as(t, heir.token, 'GET', `/api/v1/resources/${doc.id}`);
       assert.equal(read.statusCode, 200, 'the new owner reads it at once (no stale cached owner)');
       assert.equal((read.json() as Resource).ownerId, heir.user.id);
-      const versions = (await as(t, heir.token, 'GET', `/api/v1/resources/${doc.id}/versions`)).json() as { items: { version: number; createdBy: string | null }[] };
-      assert.deepEqual(versions.items.map((v) => [v.version, v.createdBy]), [[2, null], [1, null]]);
+      const versions = (await as(t, heir.token, 'GET', `/api/v1/resources/${doc.id}/versions`)).json() as {
+        items: { version: number; createdBy: string | null }[];
+      };
+      assert.deepEqual(
+        versions.items.map((v) => [v.version, v.createdBy]),
+        [
+          [2, null],
+          [1, null],
+        ],
+      );
       // Still immutable for everything else.
       await assert.rejects(t.server.database.db.updateTable('resource_versions').set({ created_by: null }).where('resource_id', '=', doc.id).execute());
       await assert.rejects(t.server.database.db.deleteFrom('resource_versions').where('resource_id', '=', doc.id).execute());
@@ -57,7 +74,13 @@ for (const kind of DATABASE_KINDS) {
 
     it('matches If-Match against every strong tag in the list, never a weak one', async () => {
       const doc = (await create(heir)).json() as Resource;
-      const patch = (ifMatch: string, n: number) => t.app.inject({ method: 'PATCH', url: `/api/v1/resources/${doc.id}`, headers: { authorization: `Bearer ${heir.token}`, 'if-match': ifMatch }, payload: { data: { n } } });
+      const patch = (ifMatch: string, n: number) =>
+        t.app.inject({
+          method: 'PATCH',
+          url: `/api/v1/resources/${doc.id}`,
+          headers: { authorization: `Bearer ${heir.token}`, 'if-match': ifMatch },
+          payload: { data: { n } },
+        });
       assert.equal((await patch('"7", "1"', 2)).statusCode, 200, 'the second tag matches');
       const weak = await patch('W/"2"', 3);
       assertProblem(weak, 412, 'PRECONDITION_FAILED');
@@ -81,7 +104,14 @@ for (const kind of DATABASE_KINDS) {
       // A claim with no answer, as a crashed instance leaves it.
       await t.server.database.db
         .insertInto('idempotency_keys')
-        .values({ user_id: heir.user.id, scope: 'POST /resources', key: 'abandoned-1', request_hash: IdempotencyStore.fingerprint({ input: { name: 'Doc', type: 'doc', data: { n: 1 } } }), status: null, response: null })
+        .values({
+          user_id: heir.user.id,
+          scope: 'POST /resources',
+          key: 'abandoned-1',
+          request_hash: IdempotencyStore.fingerprint({ input: { name: 'Doc', type: 'doc', data: { n: 1 } } }),
+          status: null,
+          response: null,
+        })
         .execute();
       assertProblem(await create(heir, { n: 1 }, headers), 409, 'CONFLICT');
       await sql`UPDATE idempotency_keys SET created_at = now() - interval '6 minutes' WHERE key = 'abandoned-1'`.execute(t.server.database.db);

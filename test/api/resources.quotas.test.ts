@@ -118,7 +118,13 @@ for (const kind of DATABASE_KINDS) {
       assert.match(assertGraphqlError(over.body, 'UNPROCESSABLE_ENTITY').message, /quotas\.storageBytesPerUser/);
       assert.equal((await create(vera, { data: sized(2900) })).statusCode, 201);
       // A refused create under an Idempotency-Key releases the key (its answer is not kept).
-      const keyed = () => t.app.inject({ method: 'POST', url: R, headers: { ...bearer(vera.token), 'idempotency-key': 'quota-1' }, payload: { name: 'Keyed', type: 'doc', data: sized(5000) } });
+      const keyed = () =>
+        t.app.inject({
+          method: 'POST',
+          url: R,
+          headers: { ...bearer(vera.token), 'idempotency-key': 'quota-1' },
+          payload: { name: 'Keyed', type: 'doc', data: sized(5000) },
+        });
       assertProblem(await keyed(), 422, 'UNPROCESSABLE_ENTITY');
       // Deleting frees the bytes for new writes.
       assert.equal((await as(t, vera.token, 'DELETE', `${R}/${big.id}`)).statusCode, 204);

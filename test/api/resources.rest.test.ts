@@ -5,7 +5,17 @@ import { sql } from 'kysely';
 import { applyPatch, type Operation } from 'rfc6902';
 import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS, TEST_REDIS_URL } from '../support/databases.js';
-import { assertInvalidField, assertProblem, bearer, login, problemIdentity, registerRaw, type InjectedResponse, type Problem, type Session } from '../support/identity.js';
+import {
+  assertInvalidField,
+  assertProblem,
+  bearer,
+  login,
+  problemIdentity,
+  registerRaw,
+  type InjectedResponse,
+  type Problem,
+  type Session,
+} from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -130,8 +140,15 @@ for (const kind of DATABASE_KINDS) {
     let carol: Session;
 
     const db = () => t.server.database.db;
-    const versionRows = (id: string) => db().selectFrom('resource_versions').select(['version', 'data', 'created_by']).where('resource_id', '=', id).orderBy('version').execute();
-    const outboxRows = (id: string) => db().selectFrom('outbox').select(['topic', 'aggregate_type', 'aggregate_id', 'payload', 'trace_id']).where('aggregate_id', '=', id).orderBy('id').execute();
+    const versionRows = (id: string) =>
+      db().selectFrom('resource_versions').select(['version', 'data', 'created_by']).where('resource_id', '=', id).orderBy('version').execute();
+    const outboxRows = (id: string) =>
+      db()
+        .selectFrom('outbox')
+        .select(['topic', 'aggregate_type', 'aggregate_id', 'payload', 'trace_id'])
+        .where('aggregate_id', '=', id)
+        .orderBy('id')
+        .execute();
     const resourceRow = (id: string) => db().selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
     const resourcesNamed = (name: string) => db().selectFrom('resources').select(['id', 'owner_id']).where('name', '=', name).execute();
     const shareRows = (id: string) => db().selectFrom('resource_shares').select(['resource_id', 'user_id']).where('resource_id', '=', id).execute();
@@ -151,7 +168,12 @@ for (const kind of DATABASE_KINDS) {
         const response = await registerRaw(t, { email: `${name}@example.com`, name, password: PASSWORD });
         assert.equal(response.statusCode, 201, response.body);
       }
-      [admin, alice, bob, carol] = await Promise.all([login(t, 'admin@example.com', PASSWORD), login(t, 'alice@example.com', PASSWORD), login(t, 'bob@example.com', PASSWORD), login(t, 'carol@example.com', PASSWORD)]);
+      [admin, alice, bob, carol] = await Promise.all([
+        login(t, 'admin@example.com', PASSWORD),
+        login(t, 'alice@example.com', PASSWORD),
+        login(t, 'bob@example.com', PASSWORD),
+        login(t, 'carol@example.com', PASSWORD),
+      ]);
     });
     after(() => t.close());
 
@@ -390,15 +412,33 @@ for (const kind of DATABASE_KINDS) {
         const created = await createResource(t, alice.token, { name: 'Immutable', type: 'report', data: { v: 1 } });
         await patchResource(t, alice.token, created.id, { data: { v: 2 } });
         const before = await versionRows(created.id);
-        const total = async () => Number((await db().selectFrom('resource_versions').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
+        const total = async () =>
+          Number(
+            (
+              await db()
+                .selectFrom('resource_versions')
+                .select(sql<string>`count(*)`.as('n'))
+                .executeTakeFirstOrThrow()
+            ).n,
+          );
         const totalBefore = await total();
 
         await assert.rejects(
-          db().updateTable('resource_versions').set({ data: JSON.stringify({ hacked: true }) }).where('resource_id', '=', created.id).execute(),
+          db()
+            .updateTable('resource_versions')
+            .set({ data: JSON.stringify({ hacked: true }) })
+            .where('resource_id', '=', created.id)
+            .execute(),
           refusedAsImmutable,
         );
-        await assert.rejects(db().updateTable('resource_versions').set({ created_by: null }).where('resource_id', '=', created.id).where('version', '=', 1).execute(), refusedAsImmutable);
-        await assert.rejects(db().updateTable('resource_versions').set({ version: 7 }).where('resource_id', '=', created.id).where('version', '=', 2).execute(), refusedAsImmutable);
+        await assert.rejects(
+          db().updateTable('resource_versions').set({ created_by: null }).where('resource_id', '=', created.id).where('version', '=', 1).execute(),
+          refusedAsImmutable,
+        );
+        await assert.rejects(
+          db().updateTable('resource_versions').set({ version: 7 }).where('resource_id', '=', created.id).where('version', '=', 2).execute(),
+          refusedAsImmutable,
+        );
         await assert.rejects(db().deleteFrom('resource_versions').where('resource_id', '=', created.id).execute(), refusedAsImmutable);
         await assert.rejects(db().deleteFrom('resource_versions').execute(), refusedAsImmutable);
         await assert.rejects(sql`DELETE FROM resource_versions WHERE resource_id = ${created.id} AND version = 2`.execute(db()), refusedAsImmutable);
@@ -552,7 +592,9 @@ for (const kind of DATABASE_KINDS) {
         const renamed = await patchResource(t, alice.token, created.id, { name: 'metadata only' }, { 'if-match': '"4"' });
         assert.deepEqual([renamed.version, renamed.revision], [4, 5], 'a rename keeps the version and moves the revision (the ETag)');
         // So of concurrent renames under one If-Match, one passes: none is lost unseen.
-        const renames = await Promise.all([0, 1, 2].map((i) => call(t, alice.token, 'PATCH', `${R}/${created.id}`, { name: `rename ${i}` }, { 'if-match': '"5"' })));
+        const renames = await Promise.all(
+          [0, 1, 2].map((i) => call(t, alice.token, 'PATCH', `${R}/${created.id}`, { name: `rename ${i}` }, { 'if-match': '"5"' })),
+        );
         assert.deepEqual(sameStatusSet(renames), [200, 412, 412], renames.map((r) => `${r.statusCode} ${r.body}`).join('\n'));
         assert.equal((await versionRows(created.id)).length, 4);
       });
@@ -592,7 +634,9 @@ for (const kind of DATABASE_KINDS) {
 
       it('8 concurrent data PATCHes without If-Match: all 200, versions 2..9 contiguous, each holding one request', async () => {
         const created = await createResource(t, alice.token, { name: 'Pile-up', type: 'report', data: { writer: 'initial' } });
-        const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => call(t, i % 2 ? admin.token : alice.token, 'PATCH', `${R}/${created.id}`, { data: { writer: i } })));
+        const responses = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => call(t, i % 2 ? admin.token : alice.token, 'PATCH', `${R}/${created.id}`, { data: { writer: i } })),
+        );
         for (const response of responses) assert.equal(response.statusCode, 200, response.body);
         const bodies = responses.map((r) => r.json() as Resource);
         assert.deepEqual(
@@ -640,7 +684,14 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(replay.headers.etag, first.headers.etag);
         const id = (first.json() as Resource).id;
         // The same JSON with its keys in another order is the same request.
-        const reordered = await call(t, alice.token, 'POST', R, { data: { total: 10 }, metadata: { n: 1 }, type: 'invoice', name: 'Idempotent' }, { 'idempotency-key': key });
+        const reordered = await call(
+          t,
+          alice.token,
+          'POST',
+          R,
+          { data: { total: 10 }, metadata: { n: 1 }, type: 'invoice', name: 'Idempotent' },
+          { 'idempotency-key': key },
+        );
         assert.equal(reordered.statusCode, 201, reordered.body);
         assert.equal(reordered.headers['idempotent-replayed'], 'true');
         assert.equal((reordered.json() as Resource).id, id);
@@ -651,7 +702,11 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await outboxRows(id)).length, 1, 'one event');
 
         // Another body under the key: 422, and still one resource.
-        for (const other of [{ ...body, data: { total: 11 } }, { ...body, metadata: undefined }, { ...body, name: 'Idempotent 2' }]) {
+        for (const other of [
+          { ...body, data: { total: 11 } },
+          { ...body, metadata: undefined },
+          { ...body, name: 'Idempotent 2' },
+        ]) {
           assertProblem(await call(t, alice.token, 'POST', R, other, { 'idempotency-key': key }), 422, 'UNPROCESSABLE_ENTITY');
         }
         assert.equal((await db().selectFrom('resources').select('id').where('type', '=', 'invoice').execute()).length, 1);
@@ -741,7 +796,9 @@ for (const kind of DATABASE_KINDS) {
         const request = { ...body, name: 'Aged key' };
         const first = (await createResource(t, alice.token, request, { 'idempotency-key': key })).id;
         const age = (hours: number) =>
-          sql`UPDATE idempotency_keys SET created_at = now() - make_interval(hours => ${hours}) WHERE user_id = ${alice.user.id} AND key = ${key}`.execute(db());
+          sql`UPDATE idempotency_keys SET created_at = now() - make_interval(hours => ${hours}) WHERE user_id = ${alice.user.id} AND key = ${key}`.execute(
+            db(),
+          );
 
         await age(23);
         const young = await call(t, alice.token, 'POST', R, request, { 'idempotency-key': key });
@@ -780,7 +837,11 @@ for (const kind of DATABASE_KINDS) {
         );
 
         // Another version under the key is another request.
-        assertProblem(await call(t, alice.token, 'POST', `${R}/${created.id}/versions/2/restore`, undefined, { 'idempotency-key': key }), 422, 'UNPROCESSABLE_ENTITY');
+        assertProblem(
+          await call(t, alice.token, 'POST', `${R}/${created.id}/versions/2/restore`, undefined, { 'idempotency-key': key }),
+          422,
+          'UNPROCESSABLE_ENTITY',
+        );
         assertProblem(await call(t, alice.token, 'POST', url, undefined, { 'idempotency-key': 'x'.repeat(300) }), 400, 'INVALID_INPUT');
         // The same key for a create, or for another user's restore, is not a replay.
         const create = await call(t, alice.token, 'POST', R, { name: 'Restore key reuse', type: 'report', data: {} }, { 'idempotency-key': key });
@@ -813,7 +874,11 @@ for (const kind of DATABASE_KINDS) {
         // 45 resources, owners interleaved so every page mixes them.
         for (let i = 0; i < 45; i++) {
           const owner = owners[i % 3]!;
-          const created = await createResource(t, owner.token, { name: `Listed ${String(i).padStart(2, '0')}`, type: i % 5 === 0 ? 'list.other' : 'list.item', data: { i } });
+          const created = await createResource(t, owner.token, {
+            name: `Listed ${String(i).padStart(2, '0')}`,
+            type: i % 5 === 0 ? 'list.other' : 'list.item',
+            data: { i },
+          });
           owned.get(owner.user.id)!.push(created.id);
         }
         for (const id of owned.get(erin.user.id)!.filter((_, i) => i % 5 === 1)) {
@@ -851,7 +916,10 @@ for (const kind of DATABASE_KINDS) {
         );
         // A type filter pages the same way.
         const items = await readAll<Summary>(t, dave.token, `${R}?type=list.item`, 7);
-        assert.ok(items.items.every((r) => r.type === 'list.item'), 'only the type asked for');
+        assert.ok(
+          items.items.every((r) => r.type === 'list.item'),
+          'only the type asked for',
+        );
         assert.deepEqual(
           items.items.map((r) => r.id),
           daveExpected.filter((id) => daves.items.find((r) => r.id === id)!.type === 'list.item'),
@@ -864,7 +932,20 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(typeof page.nextCursor, 'string');
         assert.equal((await getJson<Page<Summary>>(t, admin.token, `${R}?limit=1`)).items.length, 1);
         const hundred = await getJson<Page<Summary>>(t, admin.token, `${R}?limit=100`);
-        assert.equal(hundred.items.length, Math.min(100, Number((await db().selectFrom('resources').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow()).n)));
+        assert.equal(
+          hundred.items.length,
+          Math.min(
+            100,
+            Number(
+              (
+                await db()
+                  .selectFrom('resources')
+                  .select(sql<string>`count(*)`.as('n'))
+                  .executeTakeFirstOrThrow()
+              ).n,
+            ),
+          ),
+        );
         for (const limit of ['0', '101', 'abc', '-1', '1.5']) assertInvalidField(await call(t, admin.token, 'GET', `${R}?limit=${limit}`), /^limit$/);
         for (const cursor of ['abc', '%21%21%21', Buffer.from('not a uuid').toString('base64url'), 'A'.repeat(65)]) {
           assertProblem(await call(t, admin.token, 'GET', `${R}?cursor=${cursor}`), 400, 'INVALID_INPUT');
@@ -885,7 +966,10 @@ for (const kind of DATABASE_KINDS) {
         assert.deepEqual(await ids(admin.token, `ownerId=${erin.user.id.toUpperCase()}`), sortedIds(owned.get(erin.user.id)!));
         assert.deepEqual(await ids(dave.token, `ownerId=${erin.user.id}`), sortedIds(sharedWithDave), 'a member sees only what it may read');
         assert.deepEqual(await ids(dave.token, `ownerId=${admin.user.id}`), []);
-        assert.deepEqual(await ids(admin.token, `ownerId=${erin.user.id}&type=list.other`), sortedIds(owned.get(erin.user.id)!.filter((_, i) => (i * 3 + 2) % 5 === 0)));
+        assert.deepEqual(
+          await ids(admin.token, `ownerId=${erin.user.id}&type=list.other`),
+          sortedIds(owned.get(erin.user.id)!.filter((_, i) => (i * 3 + 2) % 5 === 0)),
+        );
         assertInvalidField(await call(t, admin.token, 'GET', `${R}?ownerId=nope`), /^ownerId$/);
 
         const q = (text: string) => ids(dave.token, `type=list.q&q=${encodeURIComponent(text)}`);
@@ -918,7 +1002,8 @@ for (const kind of DATABASE_KINDS) {
         }
         const created = await createResource(t, alice.token, { ...valid, name: 'n'.repeat(255) });
         assert.equal(created.name.length, 255);
-        for (const name of ['', 'n'.repeat(256), 'bell\u0007name']) assertInvalidField(await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { name }), /^name$/);
+        for (const name of ['', 'n'.repeat(256), 'bell\u0007name'])
+          assertInvalidField(await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { name }), /^name$/);
         assert.equal(await countLimits(), before + 1);
         assert.equal((await getJson<Resource>(t, alice.token, `${R}/${created.id}`)).name, 'n'.repeat(255));
       });
@@ -942,7 +1027,8 @@ for (const kind of DATABASE_KINDS) {
 
       it('refuses metadata that is not an object or is over 64 KiB; accepts exactly 64 KiB', async () => {
         const before = await countLimits();
-        for (const metadata of [[], ['a'], 'string', 5, null, true]) assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, metadata }), /^metadata$/);
+        for (const metadata of [[], ['a'], 'string', 5, null, true])
+          assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, metadata }), /^metadata$/);
         // {"k":"…"} is 8 bytes around the string.
         const exactly = { k: 'x'.repeat(64 * 1024 - 8) };
         assert.equal(Buffer.byteLength(JSON.stringify(exactly)), 64 * 1024);
@@ -957,7 +1043,8 @@ for (const kind of DATABASE_KINDS) {
 
       it('refuses U+0000 anywhere in data or metadata (PostgreSQL cannot store it)', async () => {
         const before = await countLimits();
-        for (const data of ['a\u0000b', { 'k\u0000': 1 }, [{ deep: ['\u0000'] }]]) assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, data }), /^data$/);
+        for (const data of ['a\u0000b', { 'k\u0000': 1 }, [{ deep: ['\u0000'] }]])
+          assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, data }), /^data$/);
         assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, metadata: { k: 'a\u0000' } }), /^metadata$/);
         assert.equal(await countLimits(), before);
       });
@@ -974,7 +1061,8 @@ for (const kind of DATABASE_KINDS) {
 
       it('accepts JSON nested 64 deep and refuses 65, in data and in metadata', async () => {
         const before = await countLimits();
-        for (const data of [nestedObjects(65), nestedArrays(65), { wrap: nestedArrays(64) }]) assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, data }), /^data$/);
+        for (const data of [nestedObjects(65), nestedArrays(65), { wrap: nestedArrays(64) }])
+          assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, data }), /^data$/);
         assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, metadata: nestedObjects(65) }), /^metadata$/);
         assert.equal(await countLimits(), before);
         for (const data of [nestedObjects(64), nestedArrays(64), { wrap: nestedArrays(63) }]) {
@@ -1021,14 +1109,20 @@ for (const kind of DATABASE_KINDS) {
         const created = await createResource(t, alice.token, { name: 'Shared doc', type: 'memo', data: { v: 1 } });
         assertProblem(await call(t, bob.token, 'GET', `${R}/${created.id}`), 404, 'NOT_FOUND');
         // Bob's cached grants are warm before the share.
-        assert.ok(!(await getJson<Page<Summary>>(t, bob.token, `${R}?type=memo&limit=100`)).items.some((r) => r.id === created.id), 'not listed for bob before the share');
+        assert.ok(
+          !(await getJson<Page<Summary>>(t, bob.token, `${R}?type=memo&limit=100`)).items.some((r) => r.id === created.id),
+          'not listed for bob before the share',
+        );
 
         const share = await call(t, alice.token, 'POST', `${R}/${created.id}/shares`, { userId: bob.user.id, actions: ['read'] });
         assert.equal(share.statusCode, 201, share.body);
         assert.deepEqual(share.json(), { userId: bob.user.id, actions: ['read'] });
         const read = await getJson<Resource>(t, bob.token, `${R}/${created.id}`);
         assert.deepEqual(read.data, { v: 1 });
-        assert.ok((await getJson<Page<Summary>>(t, bob.token, `${R}?type=memo&limit=100`)).items.some((r) => r.id === created.id), 'listed for bob');
+        assert.ok(
+          (await getJson<Page<Summary>>(t, bob.token, `${R}?type=memo&limit=100`)).items.some((r) => r.id === created.id),
+          'listed for bob',
+        );
         assert.equal((await getJson<Page<VersionItem>>(t, bob.token, `${R}/${created.id}/versions`)).items.length, 1);
         // Read only: changing, restoring, deleting or resharing is forbidden (bob can see it).
         assertProblem(await call(t, bob.token, 'PATCH', `${R}/${created.id}`, { data: { v: 2 } }), 403, 'FORBIDDEN');
@@ -1075,7 +1169,9 @@ for (const kind of DATABASE_KINDS) {
         assertProblem(await call(t, bob.token, 'GET', `${R}/${created.id}`), 404, 'NOT_FOUND');
         assertProblem(await call(t, bob.token, 'PATCH', `${R}/${created.id}`, { data: { v: 3 } }), 404, 'NOT_FOUND');
         assert.ok(!(await getJson<Page<Summary>>(t, bob.token, `${R}?type=memo&limit=100`)).items.some((r) => r.id === created.id), 'gone from bob’s list');
-        assert.deepEqual((await getJson<{ items: Share[] }>(t, alice.token, `${R}/${created.id}/shares`)).items, [{ userId: carol.user.id, actions: ['read'] }]);
+        assert.deepEqual((await getJson<{ items: Share[] }>(t, alice.token, `${R}/${created.id}/shares`)).items, [
+          { userId: carol.user.id, actions: ['read'] },
+        ]);
         assert.equal((await call(t, carol.token, 'GET', `${R}/${created.id}`)).statusCode, 200, 'other shares stay');
         assertProblem(await call(t, alice.token, 'DELETE', `${R}/${created.id}/shares/${bob.user.id}`), 404, 'NOT_FOUND');
         assertProblem(await call(t, alice.token, 'DELETE', `${R}/${created.id}/shares/not-a-uuid`), 404, 'NOT_FOUND');
@@ -1167,7 +1263,11 @@ for (const kind of DATABASE_KINDS) {
         const publicDocs = sortedIds([docs.alicePublic.id, docs.bobPublic.id, docs.adminPublic.id]);
         assert.deepEqual((await readAll<Summary>(t, frank.token, R, 7)).items, [], 'nothing before the grant');
 
-        const grant = await call(t, admin.token, 'POST', `/api/v1/users/${frank.user.id}/permissions`, { resourceType: 'doc', action: 'read', conditions: { 'metadata.public': true } });
+        const grant = await call(t, admin.token, 'POST', `/api/v1/users/${frank.user.id}/permissions`, {
+          resourceType: 'doc',
+          action: 'read',
+          conditions: { 'metadata.public': true },
+        });
         assert.equal(grant.statusCode, 201, grant.body);
 
         assert.deepEqual(
@@ -1196,7 +1296,11 @@ for (const kind of DATABASE_KINDS) {
         // Reading is all it grants.
         assertProblem(await call(t, frank.token, 'PATCH', `${R}/${docs.alicePublic.id}`, { data: 0 }), 403, 'FORBIDDEN');
         assertProblem(await call(t, frank.token, 'DELETE', `${R}/${docs.alicePublic.id}`), 403, 'FORBIDDEN');
-        assertProblem(await call(t, frank.token, 'POST', `${R}/${docs.alicePublic.id}/shares`, { userId: frank.user.id, actions: ['update'] }), 403, 'FORBIDDEN');
+        assertProblem(
+          await call(t, frank.token, 'POST', `${R}/${docs.alicePublic.id}/shares`, { userId: frank.user.id, actions: ['update'] }),
+          403,
+          'FORBIDDEN',
+        );
         // A doc that stops being public disappears for frank at once; one that becomes public appears.
         await patchResource(t, alice.token, docs.alicePublic.id, { metadata: { public: false } });
         await patchResource(t, alice.token, docs.alicePrivate.id, { metadata: { public: true } });
@@ -1208,7 +1312,10 @@ for (const kind of DATABASE_KINDS) {
         );
         // Its own docs, public or not, it reads as a member.
         const own = await createResource(t, frank.token, { name: 'F private', type: 'doc', metadata: { public: false }, data: 9 });
-        assert.ok((await readAll<Summary>(t, frank.token, `${R}?type=doc`, 7)).items.some((r) => r.id === own.id), 'its own doc is listed');
+        assert.ok(
+          (await readAll<Summary>(t, frank.token, `${R}?type=doc`, 7)).items.some((r) => r.id === own.id),
+          'its own doc is listed',
+        );
       });
     });
 
@@ -1262,7 +1369,10 @@ for (const kind of DATABASE_KINDS) {
         // in loads (and caches) grants that include it, with no invalidation marker around.
         const created = await createResource(t, alice.token, { name: 'Cached share', type: 'memo', data: {} });
         const hank = await newMember('hank', async (userId) => {
-          await db().insertInto('resource_shares').values({ resource_id: created.id, user_id: userId, actions: ['read'] }).execute();
+          await db()
+            .insertInto('resource_shares')
+            .values({ resource_id: created.id, user_id: userId, actions: ['read'] })
+            .execute();
         });
         for (let i = 0; i < 2; i++) assert.equal((await call(t, hank.token, 'GET', `${R}/${created.id}`)).statusCode, 200);
         assert.deepEqual((await getJson<{ items: Share[] }>(t, alice.token, `${R}/${created.id}/shares`)).items, [{ userId: hank.user.id, actions: ['read'] }]);
@@ -1289,7 +1399,10 @@ for (const kind of DATABASE_KINDS) {
       // A JSON string is its characters plus two quotes.
       assertInvalidField(await call(t, owner.token, 'POST', R, { name: 'big', type: 'blob', data: 'x'.repeat(3000) }), /^data$/);
       assertInvalidField(await call(t, owner.token, 'POST', R, { name: 'big', type: 'blob', data: 'x'.repeat(2047) }), /^data$/);
-      assertInvalidField(await call(t, owner.token, 'POST', R, { name: 'big', type: 'blob', data: { list: Array.from({ length: 600 }, (_, i) => i) } }), /^data$/);
+      assertInvalidField(
+        await call(t, owner.token, 'POST', R, { name: 'big', type: 'blob', data: { list: Array.from({ length: 600 }, (_, i) => i) } }),
+        /^data$/,
+      );
       assert.equal((await t.server.database.db.selectFrom('resources').select('id').execute()).length, 0);
       const created = await createResource(t, owner.token, { name: 'fits', type: 'blob', data: 'x'.repeat(2046) });
       assertInvalidField(await call(t, owner.token, 'PATCH', `${R}/${created.id}`, { data: 'y'.repeat(3000) }), /^data$/);

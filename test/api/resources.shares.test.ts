@@ -81,7 +81,12 @@ for (const kind of DATABASE_KINDS) {
       // An administrator may share alice's resource, but not with alice: she owns it.
       assertInvalidField(await share(admin, doc.id, alice.user.id), /^userId$/);
       assertInvalidField(await share(admin, doc.id, admin.user.id), /^userId$/);
-      const viaGraphql = await gql(t, 'mutation($id: ID!, $u: ID!) { shareResource(id: $id, userId: $u, actions: ["read"]) { userId } }', { id: doc.id, u: alice.user.id }, alice.token);
+      const viaGraphql = await gql(
+        t,
+        'mutation($id: ID!, $u: ID!) { shareResource(id: $id, userId: $u, actions: ["read"]) { userId } }',
+        { id: doc.id, u: alice.user.id },
+        alice.token,
+      );
       assert.equal(viaGraphql.body.errors?.[0]?.extensions.code, 'INVALID_INPUT', JSON.stringify(viaGraphql.body));
       assert.deepEqual(await sharesOf(doc.id), []);
     });
@@ -92,7 +97,12 @@ for (const kind of DATABASE_KINDS) {
       const refused = assertProblem(await share(alice, doc.id, dave.user.id), 409, 'CONFLICT');
       assert.match(refused.detail, /resources\.maxSharesPerResource/);
       assert.match(refused.detail, new RegExp(`${PER_RESOURCE} users`));
-      const viaGraphql = await gql(t, 'mutation($id: ID!, $u: ID!) { shareResource(id: $id, userId: $u, actions: ["read"]) { userId } }', { id: doc.id, u: dave.user.id }, alice.token);
+      const viaGraphql = await gql(
+        t,
+        'mutation($id: ID!, $u: ID!) { shareResource(id: $id, userId: $u, actions: ["read"]) { userId } }',
+        { id: doc.id, u: dave.user.id },
+        alice.token,
+      );
       assert.equal(viaGraphql.body.errors?.[0]?.extensions.code, 'CONFLICT');
       assert.match(viaGraphql.body.errors?.[0]?.message ?? '', /maxSharesPerResource/);
 
@@ -109,7 +119,12 @@ for (const kind of DATABASE_KINDS) {
         ],
       );
       // The owner's list of shares over GraphQL is the REST one; the recipient may not see it.
-      const listed = await gql<{ resource: { shares: Share[] } }>(t, 'query($id: ID!) { resource(id: $id) { shares { userId actions } } }', { id: doc.id }, alice.token);
+      const listed = await gql<{ resource: { shares: Share[] } }>(
+        t,
+        'query($id: ID!) { resource(id: $id) { shares { userId actions } } }',
+        { id: doc.id },
+        alice.token,
+      );
       assert.deepEqual(listed.body.data?.resource.shares, await sharesOf(doc.id));
       const hidden = await gql(t, 'query($id: ID!) { resource(id: $id) { shares { userId } } }', { id: doc.id }, bob.token);
       assert.equal(hidden.body.errors?.[0]?.extensions.code, 'FORBIDDEN');
@@ -130,7 +145,10 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(removed.statusCode, 204, removed.body);
       assertProblem(await as(t, bob.token, 'GET', `${R}/${doc.id}`), 404, 'NOT_FOUND');
       assert.ok(!(await listIds(bob)).includes(doc.id), 'gone from his list');
-      assert.deepEqual((await sharesOf(doc.id)).map((s) => s.userId), [carol.user.id]);
+      assert.deepEqual(
+        (await sharesOf(doc.id)).map((s) => s.userId),
+        [carol.user.id],
+      );
       // Gone: removing it again is a 404 like any resource bob cannot read.
       assertProblem(await as(t, bob.token, 'DELETE', `${R}/${doc.id}/shares/${bob.user.id}`), 404, 'NOT_FOUND');
 
@@ -196,18 +214,25 @@ for (const kind of DATABASE_KINDS) {
       // The victim's grants are cached: its requests read no grants from the database.
       const counter = statementCounter(t);
       const grantReads = async () =>
-        (await counter.during(async () => assert.equal((await as(t, victim.token, 'GET', `${R}?limit=1`)).statusCode, 200))).filter((sql) => /"user_roles"/.test(sql));
+        (await counter.during(async () => assert.equal((await as(t, victim.token, 'GET', `${R}?limit=1`)).statusCode, 200))).filter((sql) =>
+          /"user_roles"/.test(sql),
+        );
       try {
         await grantReads();
         assert.deepEqual(await grantReads(), [], 'warm grants');
         const refused = assertProblem(await share(mallory, docs[PER_OWNER]!.id, victim.user.id), 409, 'CONFLICT');
         assert.match(refused.detail, new RegExp(`${PER_OWNER} shares of this owner's resources`));
         assert.match(refused.detail, /resources\.maxSharesPerUser/);
-        assert.deepEqual(await grantReads(), [], 'the refused share did not invalidate the victim\'s grants');
+        assert.deepEqual(await grantReads(), [], "the refused share did not invalidate the victim's grants");
       } finally {
         counter.restore();
       }
-      const viaGraphql = await gql(t, 'mutation($id: ID!, $u: ID!) { shareResource(id: $id, userId: $u, actions: ["read"]) { userId } }', { id: docs[PER_OWNER]!.id, u: victim.user.id }, mallory.token);
+      const viaGraphql = await gql(
+        t,
+        'mutation($id: ID!, $u: ID!) { shareResource(id: $id, userId: $u, actions: ["read"]) { userId } }',
+        { id: docs[PER_OWNER]!.id, u: victim.user.id },
+        mallory.token,
+      );
       assert.equal(viaGraphql.body.errors?.[0]?.extensions.code, 'CONFLICT', JSON.stringify(viaGraphql.body));
       assert.ok(!(await listIds(victim)).includes(docs[PER_OWNER]!.id));
 
@@ -240,7 +265,12 @@ for (const kind of DATABASE_KINDS) {
       // The heir owns both now: no share with itself is left, the others' shares stay.
       assert.deepEqual(await sharesAs(heir, inherited.id), [carol.user.id]);
       assert.deepEqual(await sharesAs(heir, kept.id), [carol.user.id]);
-      const viaGraphql = await gql<{ resource: { ownerId: string; shares: Share[] } }>(t, 'query($id: ID!) { resource(id: $id) { ownerId shares { userId } } }', { id: inherited.id }, heir.token);
+      const viaGraphql = await gql<{ resource: { ownerId: string; shares: Share[] } }>(
+        t,
+        'query($id: ID!) { resource(id: $id) { ownerId shares { userId } } }',
+        { id: inherited.id },
+        heir.token,
+      );
       assert.deepEqual(viaGraphql.body.data?.resource, { ownerId: heir.user.id, shares: [{ userId: carol.user.id }] }, JSON.stringify(viaGraphql.body.errors));
       // As owner it still does everything it could do through the share, and more.
       assert.equal((await as(t, heir.token, 'PATCH', `${R}/${inherited.id}`, { name: 'Mine now' })).statusCode, 200);

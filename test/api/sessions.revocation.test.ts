@@ -115,7 +115,10 @@ for (const kind of DATABASE_KINDS) {
       const writer = await login(t, 'email@revocation.example', PASSWORD);
       const doc = await h.resource(writer.token);
       const ws = await h.watch(t, watcher.token, doc, { t, token: writer.token });
-      const moved = await as(t, writer.token, 'PATCH', `/api/v1/users/${writer.user.id}`, { email: 'email.moved@revocation.example', currentPassword: PASSWORD });
+      const moved = await as(t, writer.token, 'PATCH', `/api/v1/users/${writer.user.id}`, {
+        email: 'email.moved@revocation.example',
+        currentPassword: PASSWORD,
+      });
       assert.equal(moved.statusCode, 200, moved.body);
       await h.change(t, writer.token, doc, 2);
       await assertClosedFirst(ws, '1');
@@ -140,13 +143,28 @@ for (const kind of DATABASE_KINDS) {
       /** Sessions of `userId` made directly in the table, as thousands of logins would. */
       const manySessions = async (userId: string, n: number): Promise<Set<string>> => {
         const now = Date.now();
-        const rows = Array.from({ length: n }, () => ({ id: randomUUID(), user_id: userId, token: randomBytes(32), expires_at: new Date(now + 3_600_000), last_seen_at: new Date(now), created_at: new Date(now), user_agent: null, ip: null }));
+        const rows = Array.from({ length: n }, () => ({
+          id: randomUUID(),
+          user_id: userId,
+          token: randomBytes(32),
+          expires_at: new Date(now + 3_600_000),
+          last_seen_at: new Date(now),
+          created_at: new Date(now),
+          user_agent: null,
+          ip: null,
+        }));
         await db.insertInto('sessions').values(rows).execute();
         return new Set(rows.map((r) => r.id));
       };
       /** The session ids of each `session.revoked` event of a user. */
       const revokedEvents = async (userId: string): Promise<string[][]> => {
-        const rows = await db.selectFrom('outbox').select('payload').where('topic', '=', 'session.revoked').where('aggregate_id', '=', userId).orderBy('seq').execute();
+        const rows = await db
+          .selectFrom('outbox')
+          .select('payload')
+          .where('topic', '=', 'session.revoked')
+          .where('aggregate_id', '=', userId)
+          .orderBy('seq')
+          .execute();
         return rows.map((r) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as { sessionIds: string[] }).map((p) => p.sessionIds);
       };
       const assertChunked = (events: string[][], expected: Set<string>): void => {
@@ -177,34 +195,41 @@ const NATS_URL = process.env.PCF_TEST_NATS_URL;
 
 // Through the queue: the session.revoked event is published before the change that followed
 // it, so the other instance closes the socket before it could hand that change on.
-describe('sessions end on the sockets of every instance', { skip: TEST_DATABASE_URL && NATS_URL ? false : 'needs PCF_TEST_DATABASE_URL and PCF_TEST_NATS_URL' }, () => {
-  const queueName = `pcf-test-${randomBytes(6).toString('hex')}`;
-  let database: TestDatabase;
-  const servers: TestServer[] = [];
-  const h = harness(() => servers[0]!);
-  before(async () => {
-    database = await createTestDatabase('postgres');
-    for (let i = 0; i < 2; i++) {
-      const t = await startTestServer('postgres', { config: { ...CONFIG, 'queue.url': NATS_URL, 'queue.name': queueName }, database: { ...database, drop: async () => undefined } });
-      servers.push(t);
-      await t.server.events.started;
-    }
-  });
-  after(async () => {
-    for (const probe of h.probes) probe.close();
-    await Promise.allSettled(servers.map((t) => t.close()));
-    await database.drop();
-    await deleteStreams(NATS_URL!, [queueName]);
-  });
+describe(
+  'sessions end on the sockets of every instance',
+  { skip: TEST_DATABASE_URL && NATS_URL ? false : 'needs PCF_TEST_DATABASE_URL and PCF_TEST_NATS_URL' },
+  () => {
+    const queueName = `pcf-test-${randomBytes(6).toString('hex')}`;
+    let database: TestDatabase;
+    const servers: TestServer[] = [];
+    const h = harness(() => servers[0]!);
+    before(async () => {
+      database = await createTestDatabase('postgres');
+      for (let i = 0; i < 2; i++) {
+        const t = await startTestServer('postgres', {
+          config: { ...CONFIG, 'queue.url': NATS_URL, 'queue.name': queueName },
+          database: { ...database, drop: async () => undefined },
+        });
+        servers.push(t);
+        await t.server.events.started;
+      }
+    });
+    after(async () => {
+      for (const probe of h.probes) probe.close();
+      await Promise.allSettled(servers.map((t) => t.close()));
+      await database.drop();
+      await deleteStreams(NATS_URL!, [queueName]);
+    });
 
-  it('closes on instance B the socket of a session that logged out on instance A', async () => {
-    const [a, b] = servers as [TestServer, TestServer];
-    const watcher = await h.account('cluster@revocation.example');
-    const writer = await login(a, 'cluster@revocation.example', PASSWORD);
-    const doc = await h.resource(writer.token);
-    const ws = await h.watch(b, watcher.token, doc, { t: a, token: writer.token });
-    assert.equal((await as(a, watcher.token, 'POST', '/api/v1/auth/logout')).statusCode, 204);
-    await h.change(a, writer.token, doc, 2);
-    await assertClosedFirst(ws, '1');
-  });
-});
+    it('closes on instance B the socket of a session that logged out on instance A', async () => {
+      const [a, b] = servers as [TestServer, TestServer];
+      const watcher = await h.account('cluster@revocation.example');
+      const writer = await login(a, 'cluster@revocation.example', PASSWORD);
+      const doc = await h.resource(writer.token);
+      const ws = await h.watch(b, watcher.token, doc, { t: a, token: writer.token });
+      assert.equal((await as(a, watcher.token, 'POST', '/api/v1/auth/logout')).statusCode, 204);
+      await h.change(a, writer.token, doc, 2);
+      await assertClosedFirst(ws, '1');
+    });
+  },
+);

@@ -17,7 +17,10 @@ import { freePort, listening } from '../support/net.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** Every migration, in the order they apply: `down` reverts the last, so the test follows whatever that is. */
-const MIGRATIONS = readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).sort().map((f) => f.slice(0, -'.sql'.length));
+const MIGRATIONS = readdirSync(join(ROOT, 'migrations'))
+  .filter((f) => f.endsWith('.sql'))
+  .sort()
+  .map((f) => f.slice(0, -'.sql'.length));
 const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!;
 const BEFORE_LATEST = MIGRATIONS[MIGRATIONS.length - 2]!;
 const CLI = 'src/cli/main.ts';
@@ -63,7 +66,6 @@ function pcf(args: string[], options: { env?: Record<string, string>; timeoutMs?
     });
   });
 }
-
 
 const tmp = mkdtempSync(join(tmpdir(), 'pcf-cli-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -172,9 +174,12 @@ describe('pcf serve with an invalid configuration', () => {
     const port = await freePort();
     const file = join(tmp, 'serve-bad.json');
     writeFileSync(file, JSON.stringify({ graphql: { maxDepth: 0 }, unknownSetting: true }));
-    const result = await pcf(['serve', '--config', file, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'loud', '--shutdown-drain-timeout-ms', 'soon'], {
-      env: { PCF_DATABASE_URL: 'mysql://db.example.internal/pcf' },
-    });
+    const result = await pcf(
+      ['serve', '--config', file, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'loud', '--shutdown-drain-timeout-ms', 'soon'],
+      {
+        env: { PCF_DATABASE_URL: 'mysql://db.example.internal/pcf' },
+      },
+    );
     assert.equal(result.code, EXIT_CONFIG, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
     for (const key of ['graphql.maxDepth', 'unknownSetting', 'logLevel', 'shutdown.drainTimeoutMs', 'database.url']) {
       assert.ok(result.stderr.includes(key), `stderr names ${key}:\n${result.stderr}`);

@@ -51,7 +51,10 @@ describe('the embedded data directory has one owner', { timeout: 600_000 }, () =
     // A fresh data directory is initialised and migrated first: tens of seconds on a busy machine.
     const deadline = Date.now() + 240_000;
     for (;;) {
-      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0);
+      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (ready === 200) break;
       if (server.child.exitCode !== null) throw new Error(`the server exited: ${JSON.stringify(await server.result)}`);
       if (Date.now() > deadline) throw new Error('the server did not become ready');

@@ -115,7 +115,10 @@ describe('pcf users create on PostgreSQL', { skip: TEST_DATABASE_URL ? false : '
 
     const me = await signIn(await server(), 'ops@cli.example', password);
     assert.equal(me.user.name, 'Ops');
-    assert.deepEqual(me.roles.map((r) => r.name), ['admin']);
+    assert.deepEqual(
+      me.roles.map((r) => r.name),
+      ['admin'],
+    );
     assert.ok(me.permissions.some((p) => p.resourceType === '*' && p.action === 'manage'));
   });
 
@@ -128,7 +131,10 @@ describe('pcf users create on PostgreSQL', { skip: TEST_DATABASE_URL ? false : '
     assert.ok(!result.stdout.includes(password) && !result.stderr.includes(password), 'the password is not echoed');
 
     const me = await signIn(await server(), 'member@cli.example', password);
-    assert.deepEqual(me.roles.map((r) => r.name), ['member']);
+    assert.deepEqual(
+      me.roles.map((r) => r.name),
+      ['member'],
+    );
   });
 
   it('exits 1 with a clear message and no stack trace for an invalid email, a weak password or a taken email', async () => {
@@ -149,7 +155,11 @@ describe('pcf users create on PostgreSQL', { skip: TEST_DATABASE_URL ? false : '
     assertNoStackTrace(taken);
 
     const rows = await (await server()).server.database.db.selectFrom('users').select('email').orderBy('email').execute();
-    assert.deepEqual(rows.map((r) => r.email), ['member@cli.example', 'ops@cli.example'], 'only the two valid accounts exist');
+    assert.deepEqual(
+      rows.map((r) => r.email),
+      ['member@cli.example', 'ops@cli.example'],
+      'only the two valid accounts exist',
+    );
   });
 });
 
@@ -170,6 +180,9 @@ describe('pcf users create on embedded PGlite', () => {
     // The CLI has exited, so the data directory is free for a server.
     t = await startTestServer('pglite', { database: { kind: 'pglite', options: { kind: 'pglite', dataDir }, drop: async () => undefined } });
     const me = await signIn(t, 'root@pglite.example', password);
-    assert.deepEqual(me.roles.map((r) => r.name), ['admin']);
+    assert.deepEqual(
+      me.roles.map((r) => r.name),
+      ['admin'],
+    );
   });
 });

@@ -25,7 +25,6 @@ after(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-
 /** Polls `check` until it returns true; fails after `timeoutMs`. */
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -232,7 +231,10 @@ describe('a database that is not there at start', () => {
       .records()
       .filter((r) => r.msg === 'database unreachable; retrying')
       .map((r) => r.delayMs as number);
-    assert.ok(delays.every((d) => d >= 50 && d <= 400), `every wait within the configured bounds: ${delays.join(', ')}`);
+    assert.ok(
+      delays.every((d) => d >= 50 && d <= 400),
+      `every wait within the configured bounds: ${delays.join(', ')}`,
+    );
     assert.equal(server.server.phase(), 'starting');
   });
 

@@ -41,7 +41,8 @@ async function decisions(t: TestServer, budget: string, outcome: string): Promis
 }
 
 /** Log lines of this server with exactly this level, whose message starts with `prefix`. */
-const logLines = (t: TestServer, level: string, prefix: string) => t.logs.records().filter((r) => r.level === level && typeof r.msg === 'string' && r.msg.startsWith(prefix));
+const logLines = (t: TestServer, level: string, prefix: string) =>
+  t.logs.records().filter((r) => r.level === level && typeof r.msg === 'string' && r.msg.startsWith(prefix));
 
 /** Polls `check` every 50 ms until it returns a value; fails after `timeoutMs`. */
 async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
@@ -224,7 +225,11 @@ describe('rate limits while the shared Redis store is down', { skip: TEST_REDIS_
     assert.equal(login.statusCode, 200, login.body);
     const graphql = await graphqlLogin();
     assert.equal(graphql.statusCode, 200, graphql.body);
-    assert.equal((graphql.json() as { errors?: { extensions: { code: string } }[] }).errors?.[0]?.extensions.code, 'UNAUTHORIZED', 'a wrong password, not a refusal');
+    assert.equal(
+      (graphql.json() as { errors?: { extensions: { code: string } }[] }).errors?.[0]?.extensions.code,
+      'UNAUTHORIZED',
+      'a wrong password, not a refusal',
+    );
 
     assert.equal(logLines(server(), 'info', 'rate-limit store reconnected').length, 1, 'the connection says it is back');
     const recovered = logLines(server(), 'info', 'rate-limit store reachable again');

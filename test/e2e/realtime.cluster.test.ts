@@ -26,7 +26,10 @@ import { changeOf, nextData, type Change, NOTIFICATION_RECEIVED, RESOURCE_CHANGE
  */
 
 const NATS_URL = process.env.PCF_TEST_NATS_URL;
-const SKIP = TEST_DATABASE_URL && NATS_URL ? false : 'needs PCF_TEST_DATABASE_URL (one PostgreSQL database shared by the instances) and PCF_TEST_NATS_URL (the JetStream broker between them)';
+const SKIP =
+  TEST_DATABASE_URL && NATS_URL
+    ? false
+    : 'needs PCF_TEST_DATABASE_URL (one PostgreSQL database shared by the instances) and PCF_TEST_NATS_URL (the JetStream broker between them)';
 
 interface Delivery {
   resync: boolean;
@@ -36,7 +39,11 @@ interface Delivery {
 const deliveryOf = (message: WsMessage): Delivery => nextData<{ notificationReceived: Delivery }>(message).notificationReceived;
 
 /** The `next` messages of one operation that are changes of this kind (other events of the resource may come too). */
-const changesOf = (ws: WsProbe, id: string, kind: string): Change[] => ws.messages.filter((m) => m.id === id && m.type === 'next').map(changeOf).filter((c) => c.kind === kind);
+const changesOf = (ws: WsProbe, id: string, kind: string): Change[] =>
+  ws.messages
+    .filter((m) => m.id === id && m.type === 'next')
+    .map(changeOf)
+    .filter((c) => c.kind === kind);
 /** The notifications of this kind about this resource an operation delivered (the user's other notifications, e.g. login.new, may come too). */
 const notificationsOf = (ws: WsProbe, id: string, kind: string, resourceId: string): NonNullable<Delivery['notification']>[] =>
   ws.messages
@@ -45,7 +52,12 @@ const notificationsOf = (ws: WsProbe, id: string, kind: string, resourceId: stri
     .filter((n): n is NonNullable<Delivery['notification']> => n !== null && n.kind === kind && n.payload.resourceId === resourceId);
 
 /** Polls `check` every 50 ms until it returns a value; fails after `timeoutMs`, with what `detail` says of the state then. */
-async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, detail?: () => Promise<string> | string): Promise<T> {
+async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined> | T | undefined,
+  detail?: () => Promise<string> | string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -101,7 +113,8 @@ async function settle(t: TestServer, stream: string, db: ReturnType<typeof sqlOf
   let previous: number | undefined;
   await eventually('the events so far relayed and handled', 10_000, async () => {
     const group = await (await jetstreamManager(connectionOf(t))).consumers.info(stream, 'notifications');
-    const idle = group.num_pending === 0 && group.num_ack_pending === 0 && (await db.count('select count(*) as n from outbox where published_at is null')) === 0;
+    const idle =
+      group.num_pending === 0 && group.num_ack_pending === 0 && (await db.count('select count(*) as n from outbox where published_at is null')) === 0;
     const settled = idle && previous === group.delivered.stream_seq;
     previous = idle ? group.delivered.stream_seq : undefined;
     return settled || undefined;
@@ -119,7 +132,9 @@ async function liveAfterRestart(ctx: TestContext, t: TestServer, stream: string,
   while (!done() && Date.now() < deadline) await sleep(50);
   if (done()) return;
   const broadcasts = (await consumersOf(t, stream)).filter((c) => !c.config.durable_name);
-  assert.fail(`${what} within 15 s of the broker restart: got ${got()}; broadcast consumers ${JSON.stringify(broadcasts.map((c) => ({ pending: c.num_pending, waiting: c.num_waiting, delivered: c.delivered })))}`);
+  assert.fail(
+    `${what} within 15 s of the broker restart: got ${got()}; broadcast consumers ${JSON.stringify(broadcasts.map((c) => ({ pending: c.num_pending, waiting: c.num_waiting, delivered: c.delivered })))}`,
+  );
 }
 
 /** Users and a resource: alice owns it and shares it with bob (read, update), so bob's changes notify her. */
@@ -240,7 +255,11 @@ describe('real-time across instances (shared PostgreSQL and NATS JetStream)', { 
     assert.equal(await db!.count('select count(*) as n from notifications where event_id = $1', [eventId]), 1, 'one notification for the event');
     const [row] = await db!.query<{ id: string; user_id: string }>('select id, user_id from notifications where event_id = $1', [eventId]);
     assert.deepEqual(row, { id: seen.notification.id, user_id: alice.user.id });
-    assert.equal(await db!.count(`select count(*) as n from outbox where topic = 'notification.created' and payload->'notification'->>'id' = $1`, [row!.id]), 1, 'one notification.created event');
+    assert.equal(
+      await db!.count(`select count(*) as n from outbox where topic = 'notification.created' and payload->'notification'->>'id' = $1`, [row!.id]),
+      1,
+      'one notification.created event',
+    );
     for (const t of [a, b]) {
       const mine = (await listed(t, alice)).filter((n) => n.kind === 'resource.updated' && n.payload.resourceId === doc.id);
       assert.deepEqual(
@@ -259,7 +278,10 @@ describe('real-time across instances (shared PostgreSQL and NATS JetStream)', { 
     const created = await as(a, alice.token, 'POST', '/api/v1/resources', { name: 'Burst', type: 'doc', data: { n: 0 } });
     assert.equal(created.statusCode, 201, created.body);
     const doc = created.json() as { id: string };
-    assert.equal((await as(a, alice.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: bob.user.id, actions: ['read', 'update'] })).statusCode, 201);
+    assert.equal(
+      (await as(a, alice.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: bob.user.id, actions: ['read', 'update'] })).statusCode,
+      201,
+    );
 
     const onB = await WsProbe.connect(b.url, alice.token);
     probes.push(onB);
@@ -294,7 +316,9 @@ describe('real-time across instances (shared PostgreSQL and NATS JetStream)', { 
       handlers.every((h) => h.length === 1),
       `each event handled by one instance: ${JSON.stringify(handlers)}`,
     );
-    ctx.diagnostic(`notifications group: A handled ${handlers.filter((h) => h[0] === 'A').length}, B ${handlers.filter((h) => h[0] === 'B').length} of 10 events`);
+    ctx.diagnostic(
+      `notifications group: A handled ${handlers.filter((h) => h[0] === 'A').length}, B ${handlers.filter((h) => h[0] === 'B').length} of 10 events`,
+    );
   });
 
   it('has B drop what it cached of a share made or taken on A once the event reaches it (no shared cache)', async () => {
@@ -323,202 +347,223 @@ describe('real-time across instances (shared PostgreSQL and NATS JetStream)', { 
   });
 });
 
-describe('real-time through a broker outage', { skip: SKIP || (NATS_SERVER_BIN ? false : 'needs nats-server installed (the test starts and stops a broker of its own)'), timeout: 40_000 }, () => {
-  let nats: DedicatedNats | undefined;
-  let database: TestDatabase | undefined;
-  let db: ReturnType<typeof sqlOf> | undefined;
-  let t: TestServer | undefined;
-  let seeded: Awaited<ReturnType<typeof seed>> | undefined;
-  const queueName = uniqueQueueName();
-  const others: TestServer[] = [];
-  const probes: WsProbe[] = [];
+describe(
+  'real-time through a broker outage',
+  { skip: SKIP || (NATS_SERVER_BIN ? false : 'needs nats-server installed (the test starts and stops a broker of its own)'), timeout: 40_000 },
+  () => {
+    let nats: DedicatedNats | undefined;
+    let database: TestDatabase | undefined;
+    let db: ReturnType<typeof sqlOf> | undefined;
+    let t: TestServer | undefined;
+    let seeded: Awaited<ReturnType<typeof seed>> | undefined;
+    const queueName = uniqueQueueName();
+    const others: TestServer[] = [];
+    const probes: WsProbe[] = [];
 
-  before(async () => {
-    nats = await DedicatedNats.create();
-    await nats.start();
-    database = await createTestDatabase('postgres');
-    db = sqlOf(database);
-    t = await startTestServer('postgres', {
-      config: { ...BASE_CONFIG, 'queue.url': nats.url, 'queue.name': queueName, 'events.maxBackoffMs': 1000 },
-      database: shared(database),
+    before(async () => {
+      nats = await DedicatedNats.create();
+      await nats.start();
+      database = await createTestDatabase('postgres');
+      db = sqlOf(database);
+      t = await startTestServer('postgres', {
+        config: { ...BASE_CONFIG, 'queue.url': nats.url, 'queue.name': queueName, 'events.maxBackoffMs': 1000 },
+        database: shared(database),
+      });
+      await t.server.events.started;
     });
-    await t.server.events.started;
-  });
-  // Always: no nats-server child outlives the test, whatever failed. The broker is brought
-  // back first so the server's queue connection closes cleanly instead of waiting on it.
-  after(async () => {
-    for (const probe of probes) probe.close();
-    if (nats && !nats.running && t) await nats.start().catch(() => undefined);
-    await Promise.allSettled([t, ...others].map((server) => server?.close()));
-    await nats?.destroy();
-    await db?.end();
-    await database?.drop();
-  });
-
-  it('keeps the API answering while the broker is down, and delivers every change once, in order, when it is back', async (ctx) => {
-    const server = t!;
-    const broker = nats!;
-    seeded = await seed(server);
-    const { alice, bob, doc } = seeded;
-    const readiness = async () => {
-      const response = await fetch(`${server.url}/health/ready`);
-      return { status: response.status, body: (await response.json()) as { status: string; checks: Record<string, { status: string; error?: string }> } };
-    };
-    // Before the outage: everything relayed and handled, the queue check up.
-    await settle(server, queueName, db!);
-    const healthy = await readiness();
-    assert.equal(healthy.status, 200);
-    assert.equal(healthy.body.checks.queue?.status, 'up', JSON.stringify(healthy.body));
-    const [lastBefore] = await listed(server, alice);
-    assert.ok(lastBefore, 'alice has a notification from before the outage (her login)');
-
-    await broker.stop();
-
-    // A subscriber that connects during the outage (the WebSocket API needs only the database).
-    const live = await WsProbe.connect(server.url, alice.token);
-    probes.push(live);
-    live.subscribe('n', NOTIFICATION_RECEIVED);
-    live.subscribe('r', RESOURCE_CHANGED, { id: doc.id });
-    await eventually('the subscriptions registered', 5000, () => (liveFeeds(server) >= 2 ? true : undefined));
-
-    const started = Date.now();
-    const versions: number[] = [];
-    for (let i = 1; i <= 5; i++) versions.push(await change(server, bob, doc.id, i));
-    const apiMs = Date.now() - started;
-    assert.ok(apiMs < 5000, `5 changes took ${apiMs} ms: the API does not wait for the broker`);
-
-    const pending = await db!.query<{ id: string; published_at: Date | null }>(`select id, published_at from outbox where aggregate_id = $1 and topic = 'resource.updated' order by id`, [doc.id]);
-    assert.equal(pending.length, 5);
-    assert.ok(
-      pending.every((r) => r.published_at === null),
-      `all 5 wait in the outbox: ${JSON.stringify(pending)}`,
-    );
-    const eventIds = pending.map((r) => r.id);
-
-    // Readiness: the queue check fails, the instance still takes traffic (degraded, not 503).
-    const degraded = await eventually('readiness to see the queue down', 5000, async () => {
-      const answer = await readiness();
-      return answer.body.checks.queue?.status === 'down' ? answer : undefined;
+    // Always: no nats-server child outlives the test, whatever failed. The broker is brought
+    // back first so the server's queue connection closes cleanly instead of waiting on it.
+    after(async () => {
+      for (const probe of probes) probe.close();
+      if (nats && !nats.running && t) await nats.start().catch(() => undefined);
+      await Promise.allSettled([t, ...others].map((server) => server?.close()));
+      await nats?.destroy();
+      await db?.end();
+      await database?.drop();
     });
-    assert.equal(degraded.status, 200, JSON.stringify(degraded.body));
-    assert.equal(degraded.body.status, 'degraded');
-    assert.equal(degraded.body.checks.database?.status, 'up');
 
-    // Nothing reached the subscriber meanwhile.
-    assert.equal(notificationsOf(live, 'n', 'resource.updated', doc.id).length, 0);
-    assert.equal(changesOf(live, 'r', 'UPDATED').length, 0);
+    it('keeps the API answering while the broker is down, and delivers every change once, in order, when it is back', async (ctx) => {
+      const server = t!;
+      const broker = nats!;
+      seeded = await seed(server);
+      const { alice, bob, doc } = seeded;
+      const readiness = async () => {
+        const response = await fetch(`${server.url}/health/ready`);
+        return { status: response.status, body: (await response.json()) as { status: string; checks: Record<string, { status: string; error?: string }> } };
+      };
+      // Before the outage: everything relayed and handled, the queue check up.
+      await settle(server, queueName, db!);
+      const healthy = await readiness();
+      assert.equal(healthy.status, 200);
+      assert.equal(healthy.body.checks.queue?.status, 'up', JSON.stringify(healthy.body));
+      const [lastBefore] = await listed(server, alice);
+      assert.ok(lastBefore, 'alice has a notification from before the outage (her login)');
 
-    const restarted = Date.now();
-    await broker.start();
-    await eventually('the 5 outbox rows published', 15_000, async () =>
-      (await db!.count(`select count(*) as n from outbox where id = any($1::uuid[]) and published_at is null`, [eventIds])) === 0 ? true : undefined,
-    );
-    const publishedMs = Date.now() - restarted;
-    await eventually('a notification stored for each change', 15_000, async () =>
-      (await db!.count(`select count(*) as n from notifications where event_id = any($1::uuid[])`, [eventIds])) >= 5 ? true : undefined,
-    );
-    const storedMs = Date.now() - restarted;
+      await broker.stop();
 
-    const rows = await db!.query<{ event_id: string; user_id: string }>(`select event_id, user_id from notifications where event_id = any($1::uuid[]) order by id`, [eventIds]);
-    assert.deepEqual(
-      rows,
-      eventIds.map((id) => ({ event_id: id, user_id: alice.user.id })),
-      'one stored notification per change, in order',
-    );
-    const ready = await eventually('readiness to see the queue up again', 5000, async () => {
-      const answer = await readiness();
-      return answer.body.checks.queue?.status === 'up' ? answer : undefined;
+      // A subscriber that connects during the outage (the WebSocket API needs only the database).
+      const live = await WsProbe.connect(server.url, alice.token);
+      probes.push(live);
+      live.subscribe('n', NOTIFICATION_RECEIVED);
+      live.subscribe('r', RESOURCE_CHANGED, { id: doc.id });
+      await eventually('the subscriptions registered', 5000, () => (liveFeeds(server) >= 2 ? true : undefined));
+
+      const started = Date.now();
+      const versions: number[] = [];
+      for (let i = 1; i <= 5; i++) versions.push(await change(server, bob, doc.id, i));
+      const apiMs = Date.now() - started;
+      assert.ok(apiMs < 5000, `5 changes took ${apiMs} ms: the API does not wait for the broker`);
+
+      const pending = await db!.query<{ id: string; published_at: Date | null }>(
+        `select id, published_at from outbox where aggregate_id = $1 and topic = 'resource.updated' order by id`,
+        [doc.id],
+      );
+      assert.equal(pending.length, 5);
+      assert.ok(
+        pending.every((r) => r.published_at === null),
+        `all 5 wait in the outbox: ${JSON.stringify(pending)}`,
+      );
+      const eventIds = pending.map((r) => r.id);
+
+      // Readiness: the queue check fails, the instance still takes traffic (degraded, not 503).
+      const degraded = await eventually('readiness to see the queue down', 5000, async () => {
+        const answer = await readiness();
+        return answer.body.checks.queue?.status === 'down' ? answer : undefined;
+      });
+      assert.equal(degraded.status, 200, JSON.stringify(degraded.body));
+      assert.equal(degraded.body.status, 'degraded');
+      assert.equal(degraded.body.checks.database?.status, 'up');
+
+      // Nothing reached the subscriber meanwhile.
+      assert.equal(notificationsOf(live, 'n', 'resource.updated', doc.id).length, 0);
+      assert.equal(changesOf(live, 'r', 'UPDATED').length, 0);
+
+      const restarted = Date.now();
+      await broker.start();
+      await eventually('the 5 outbox rows published', 15_000, async () =>
+        (await db!.count(`select count(*) as n from outbox where id = any($1::uuid[]) and published_at is null`, [eventIds])) === 0 ? true : undefined,
+      );
+      const publishedMs = Date.now() - restarted;
+      await eventually('a notification stored for each change', 15_000, async () =>
+        (await db!.count(`select count(*) as n from notifications where event_id = any($1::uuid[])`, [eventIds])) >= 5 ? true : undefined,
+      );
+      const storedMs = Date.now() - restarted;
+
+      const rows = await db!.query<{ event_id: string; user_id: string }>(
+        `select event_id, user_id from notifications where event_id = any($1::uuid[]) order by id`,
+        [eventIds],
+      );
+      assert.deepEqual(
+        rows,
+        eventIds.map((id) => ({ event_id: id, user_id: alice.user.id })),
+        'one stored notification per change, in order',
+      );
+      const ready = await eventually('readiness to see the queue up again', 5000, async () => {
+        const answer = await readiness();
+        return answer.body.checks.queue?.status === 'up' ? answer : undefined;
+      });
+      assert.equal(ready.body.status, 'healthy');
+
+      // A client resuming after its last notification gets all 5, in order (the durable path).
+      const resumed = await WsProbe.connect(server.url, alice.token);
+      probes.push(resumed);
+      resumed.subscribe('n', NOTIFICATION_RECEIVED, { after: lastBefore.id });
+      await eventually('the 5 replayed to the resumed subscriber', 5000, () => (resumed.messages.filter((m) => m.id === 'n').length >= 5 ? true : undefined));
+
+      // The subscriber connected during the outage gets them live.
+      await liveAfterRestart(
+        ctx,
+        server,
+        queueName,
+        'all 5 notifications and changes live',
+        () => notificationsOf(live, 'n', 'resource.updated', doc.id).length >= 5 && changesOf(live, 'r', 'UPDATED').length >= 5,
+        () => `${notificationsOf(live, 'n', 'resource.updated', doc.id).length} notifications and ${changesOf(live, 'r', 'UPDATED').length} changes`,
+      );
+      const liveMs = Date.now() - restarted;
+
+      // Nothing comes twice, to either (the relay's retry of an event the broker may already
+      // hold is one message to the broker: it deduplicates on the event id).
+      await sleep(1500);
+      const expected = versions.map((v) => `resource.updated v${v}`);
+      const resumedNotes = resumed.messages.filter((m) => m.id === 'n').map((m) => deliveryOf(m));
+      assert.deepEqual(
+        resumedNotes.map((d) => `${d.notification?.kind} v${d.notification?.payload.version}`),
+        expected,
+        'the resumed subscriber: every notification once, in order, and nothing else',
+      );
+      assert.ok(resumedNotes.every((d) => !d.resync));
+      assert.deepEqual(
+        notificationsOf(live, 'n', 'resource.updated', doc.id).map((n) => `${n.kind} v${n.payload.version}`),
+        expected,
+        'the live subscriber: every notification once, in order',
+      );
+      assert.deepEqual(
+        changesOf(live, 'r', 'UPDATED').map((c) => c.version),
+        versions,
+        'the live subscriber: every change once, in order',
+      );
+      assert.deepEqual(
+        notificationsOf(live, 'n', 'resource.updated', doc.id).map((n) => n.id),
+        resumedNotes.map((d) => d.notification?.id),
+        'the same notifications both ways',
+      );
+      ctx.diagnostic(
+        `5 changes during the outage answered in ${apiMs} ms; after the broker restarted: published ${publishedMs} ms, stored ${storedMs} ms, delivered live ${liveMs} ms`,
+      );
     });
-    assert.equal(ready.body.status, 'healthy');
 
-    // A client resuming after its last notification gets all 5, in order (the durable path).
-    const resumed = await WsProbe.connect(server.url, alice.token);
-    probes.push(resumed);
-    resumed.subscribe('n', NOTIFICATION_RECEIVED, { after: lastBefore.id });
-    await eventually('the 5 replayed to the resumed subscriber', 5000, () => (resumed.messages.filter((m) => m.id === 'n').length >= 5 ? true : undefined));
+    it('sends the live subscribers of an instance that had received no event yet only new events after the broker restarts', async (ctx) => {
+      const first = t!;
+      const broker = nats!;
+      assert.ok(seeded, 'the test above seeded users and a resource');
+      const { alice, bob, doc } = seeded;
+      await settle(first, queueName, db!);
+      // A second instance on the same stream; nothing is published from here to the restart,
+      // so its broadcast subscriber receives nothing before it (no login either: A's token
+      // serves). A consumer reset then must not start it over at the stream's first event.
+      const second = await startTestServer('postgres', {
+        config: { ...BASE_CONFIG, 'queue.url': broker.url, 'queue.name': queueName, 'events.maxBackoffMs': 1000 },
+        database: shared(database!),
+      });
+      others.push(second);
+      await second.server.events.started;
+      const ws = await WsProbe.connect(second.url, alice.token);
+      probes.push(ws);
+      ws.subscribe('r', RESOURCE_CHANGED, { id: doc.id });
+      ws.subscribe('n', NOTIFICATION_RECEIVED);
+      await eventually('the subscriptions registered', 5000, () => (liveFeeds(second) >= 2 ? true : undefined));
 
-    // The subscriber connected during the outage gets them live.
-    await liveAfterRestart(
-      ctx,
-      server,
-      queueName,
-      'all 5 notifications and changes live',
-      () => notificationsOf(live, 'n', 'resource.updated', doc.id).length >= 5 && changesOf(live, 'r', 'UPDATED').length >= 5,
-      () => `${notificationsOf(live, 'n', 'resource.updated', doc.id).length} notifications and ${changesOf(live, 'r', 'UPDATED').length} changes`,
-    );
-    const liveMs = Date.now() - restarted;
-
-    // Nothing comes twice, to either (the relay's retry of an event the broker may already
-    // hold is one message to the broker: it deduplicates on the event id).
-    await sleep(1500);
-    const expected = versions.map((v) => `resource.updated v${v}`);
-    const resumedNotes = resumed.messages.filter((m) => m.id === 'n').map((m) => deliveryOf(m));
-    assert.deepEqual(
-      resumedNotes.map((d) => `${d.notification?.kind} v${d.notification?.payload.version}`),
-      expected,
-      'the resumed subscriber: every notification once, in order, and nothing else',
-    );
-    assert.ok(resumedNotes.every((d) => !d.resync));
-    assert.deepEqual(
-      notificationsOf(live, 'n', 'resource.updated', doc.id).map((n) => `${n.kind} v${n.payload.version}`),
-      expected,
-      'the live subscriber: every notification once, in order',
-    );
-    assert.deepEqual(
-      changesOf(live, 'r', 'UPDATED').map((c) => c.version),
-      versions,
-      'the live subscriber: every change once, in order',
-    );
-    assert.deepEqual(
-      notificationsOf(live, 'n', 'resource.updated', doc.id).map((n) => n.id),
-      resumedNotes.map((d) => d.notification?.id),
-      'the same notifications both ways',
-    );
-    ctx.diagnostic(`5 changes during the outage answered in ${apiMs} ms; after the broker restarted: published ${publishedMs} ms, stored ${storedMs} ms, delivered live ${liveMs} ms`);
-  });
-
-  it('sends the live subscribers of an instance that had received no event yet only new events after the broker restarts', async (ctx) => {
-    const first = t!;
-    const broker = nats!;
-    assert.ok(seeded, 'the test above seeded users and a resource');
-    const { alice, bob, doc } = seeded;
-    await settle(first, queueName, db!);
-    // A second instance on the same stream; nothing is published from here to the restart,
-    // so its broadcast subscriber receives nothing before it (no login either: A's token
-    // serves). A consumer reset then must not start it over at the stream's first event.
-    const second = await startTestServer('postgres', {
-      config: { ...BASE_CONFIG, 'queue.url': broker.url, 'queue.name': queueName, 'events.maxBackoffMs': 1000 },
-      database: shared(database!),
+      await broker.stop();
+      await broker.start();
+      // A new change once the first instance publishes again: the second delivers it, and only it.
+      await eventually('the first instance to reach the broker again', 10_000, () =>
+        first.server.events.ping().then(
+          () => true,
+          () => undefined,
+        ),
+      );
+      const version = await change(first, bob, doc.id, 100);
+      const describeAll = () => ({
+        changes: ws.messages.filter((m) => m.id === 'r').map((m) => `${changeOf(m).kind} v${changeOf(m).version}`),
+        notifications: ws.messages
+          .filter((m) => m.id === 'n')
+          .map((m) => `${deliveryOf(m).notification?.kind} v${deliveryOf(m).notification?.payload.version ?? '-'}`),
+      });
+      await liveAfterRestart(
+        ctx,
+        second,
+        queueName,
+        'the new change and its notification on the second instance',
+        () =>
+          changesOf(ws, 'r', 'UPDATED').some((c) => c.version === version) &&
+          notificationsOf(ws, 'n', 'resource.updated', doc.id).some((n) => n.payload.version === version),
+        () => JSON.stringify(describeAll()),
+      );
+      await sleep(500);
+      assert.deepEqual(describeAll(), { changes: [`UPDATED v${version}`], notifications: [`resource.updated v${version}`] }, 'nothing old replayed as new');
     });
-    others.push(second);
-    await second.server.events.started;
-    const ws = await WsProbe.connect(second.url, alice.token);
-    probes.push(ws);
-    ws.subscribe('r', RESOURCE_CHANGED, { id: doc.id });
-    ws.subscribe('n', NOTIFICATION_RECEIVED);
-    await eventually('the subscriptions registered', 5000, () => (liveFeeds(second) >= 2 ? true : undefined));
-
-    await broker.stop();
-    await broker.start();
-    // A new change once the first instance publishes again: the second delivers it, and only it.
-    await eventually('the first instance to reach the broker again', 10_000, () => first.server.events.ping().then(() => true, () => undefined));
-    const version = await change(first, bob, doc.id, 100);
-    const describeAll = () => ({
-      changes: ws.messages.filter((m) => m.id === 'r').map((m) => `${changeOf(m).kind} v${changeOf(m).version}`),
-      notifications: ws.messages.filter((m) => m.id === 'n').map((m) => `${deliveryOf(m).notification?.kind} v${deliveryOf(m).notification?.payload.version ?? '-'}`),
-    });
-    await liveAfterRestart(
-      ctx,
-      second,
-      queueName,
-      'the new change and its notification on the second instance',
-      () => changesOf(ws, 'r', 'UPDATED').some((c) => c.version === version) && notificationsOf(ws, 'n', 'resource.updated', doc.id).some((n) => n.payload.version === version),
-      () => JSON.stringify(describeAll()),
-    );
-    await sleep(500);
-    assert.deepEqual(describeAll(), { changes: [`UPDATED v${version}`], notifications: [`resource.updated v${version}`] }, 'nothing old replayed as new');
-  });
-});
+  },
+);
 
 describe('real-time after a crash with events committed but not published', { skip: SKIP, timeout: 30_000 }, () => {
   const queueName = uniqueQueueName();
@@ -540,11 +585,17 @@ describe('real-time after a crash with events committed but not published', { sk
   it('has the next instance to start relay what the stopped one committed, and store its notification', async (ctx) => {
     // A: a queue nobody listens on, so its pipeline never starts and events wait.
     const dead = `nats://127.0.0.1:${await freePort()}`;
-    const a = await startTestServer('postgres', { config: { ...BASE_CONFIG, 'queue.url': dead, 'queue.name': queueName, 'events.maxBackoffMs': 1000 }, database: shared(database!) });
+    const a = await startTestServer('postgres', {
+      config: { ...BASE_CONFIG, 'queue.url': dead, 'queue.name': queueName, 'events.maxBackoffMs': 1000 },
+      database: shared(database!),
+    });
     servers.push(a);
     const { alice, bob, doc } = await seed(a);
     const version = await change(a, bob, doc.id, 1);
-    const [event] = await db!.query<{ id: string; published_at: Date | null }>(`select id, published_at from outbox where aggregate_id = $1 and topic = 'resource.updated'`, [doc.id]);
+    const [event] = await db!.query<{ id: string; published_at: Date | null }>(
+      `select id, published_at from outbox where aggregate_id = $1 and topic = 'resource.updated'`,
+      [doc.id],
+    );
     assert.ok(event, 'the change wrote its event');
     assert.equal(event.published_at, null);
     assert.equal(a.server.events.queue, undefined, 'A never reached a queue');
@@ -557,9 +608,13 @@ describe('real-time after a crash with events committed but not published', { sk
     const b = await startTestServer('postgres', { config: { ...BASE_CONFIG, 'queue.url': NATS_URL, 'queue.name': queueName }, database: shared(database!) });
     servers.push(b);
     await b.server.events.started;
-    await eventually('B to relay every pending row of A', 10_000, async () => ((await db!.count('select count(*) as n from outbox where id = $1 and published_at is not null', [event.id])) === 1 ? true : undefined));
+    await eventually('B to relay every pending row of A', 10_000, async () =>
+      (await db!.count('select count(*) as n from outbox where id = $1 and published_at is not null', [event.id])) === 1 ? true : undefined,
+    );
     const notification = await eventually('B to store the notification of A’s change', 10_000, async () => {
-      const [row] = await db!.query<{ id: string; user_id: string; kind: string }>('select id, user_id, kind from notifications where event_id = $1', [event.id]);
+      const [row] = await db!.query<{ id: string; user_id: string; kind: string }>('select id, user_id, kind from notifications where event_id = $1', [
+        event.id,
+      ]);
       return row;
     });
     const relayedMs = Date.now() - started;

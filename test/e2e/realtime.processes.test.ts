@@ -18,7 +18,10 @@ import { changeOf, nextData, NOTIFICATION_RECEIVED, RESOURCE_CHANGED, WsProbe, t
  */
 
 const NATS_URL = process.env.PCF_TEST_NATS_URL;
-const SKIP = TEST_DATABASE_URL && NATS_URL ? false : 'needs PCF_TEST_DATABASE_URL (one PostgreSQL database shared by the processes) and PCF_TEST_NATS_URL (the JetStream broker between them)';
+const SKIP =
+  TEST_DATABASE_URL && NATS_URL
+    ? false
+    : 'needs PCF_TEST_DATABASE_URL (one PostgreSQL database shared by the processes) and PCF_TEST_NATS_URL (the JetStream broker between them)';
 
 /** How long a delivery may take (it usually takes a few milliseconds). */
 const DELIVERY_MS = 10_000;
@@ -119,7 +122,10 @@ describe('real-time across two server processes (shared PostgreSQL and NATS JetS
    * change once and the notification of it once, and nothing else about it.
    */
   async function deliversOnce(from: Instance, to: Instance): Promise<void> {
-    const created = await expectStatus(from, 'POST', '/resources', 201, { token: alice.token, body: { name: `Watched ${from.name}→${to.name}`, type: 'doc', data: { n: 0 } } });
+    const created = await expectStatus(from, 'POST', '/resources', 201, {
+      token: alice.token,
+      body: { name: `Watched ${from.name}→${to.name}`, type: 'doc', data: { n: 0 } },
+    });
     const id = created.id as string;
     await expectStatus(from, 'POST', `/resources/${id}/shares`, 201, { token: alice.token, body: { userId: bob.id, actions: ['read', 'update'] } });
 
@@ -129,7 +135,12 @@ describe('real-time across two server processes (shared PostgreSQL and NATS JetS
     ws.subscribe('r', RESOURCE_CHANGED, { id });
     ws.subscribe('n', NOTIFICATION_RECEIVED);
     // A change committed before a subscription starts is rightly not delivered: wait for both.
-    await until(`both subscriptions live on ${to.name}`, 5000, async () => (await liveSubscriptions(to)) >= before + 2, () => JSON.stringify(ws.messages));
+    await until(
+      `both subscriptions live on ${to.name}`,
+      5000,
+      async () => (await liveSubscriptions(to)) >= before + 2,
+      () => JSON.stringify(ws.messages),
+    );
 
     const changed = await expectStatus(from, 'PATCH', `/resources/${id}`, 200, { token: bob.token, body: { data: { n: 1 } } });
     const version = changed.version as number;
@@ -137,7 +148,10 @@ describe('real-time across two server processes (shared PostgreSQL and NATS JetS
 
     const updates = () => nextsOf(ws, 'r').map(changeOf);
     // alice's other notifications (her login's) may arrive too; only this resource's count here.
-    const notes = () => nextsOf(ws, 'n').map(deliveredNotification).filter((n): n is Notification => n !== null && n.payload.resourceId === id);
+    const notes = () =>
+      nextsOf(ws, 'n')
+        .map(deliveredNotification)
+        .filter((n): n is Notification => n !== null && n.payload.resourceId === id);
     await until(
       `the change and its notification on ${to.name}`,
       DELIVERY_MS,
@@ -174,7 +188,11 @@ describe('real-time across two server processes (shared PostgreSQL and NATS JetS
     }
     // Last, so a failure here does not hide the checks above: the event's `resource` is the
     // resource as it is now, which is at least as new as the change the event announces.
-    assert.equal(changes[0]!.resource?.version, version, `resourceChanged on ${to.name} carries the resource as the change left it (version ${version}), not an older copy`);
+    assert.equal(
+      changes[0]!.resource?.version,
+      version,
+      `resourceChanged on ${to.name} carries the resource as the change left it (version ${version}), not an older copy`,
+    );
     ws.close();
   }
 

@@ -47,7 +47,8 @@ function scenario(options: { redis: boolean; limitMs: number }) {
   const tag = randomBytes(4).toString('hex');
   const memberEmail = `member-${tag}@revocation.example`;
 
-  const login = async (instance: Instance, email: string) => (await expectStatus(instance, 'POST', '/auth/login', 200, { body: { email, password: PASSWORD } })).token as string;
+  const login = async (instance: Instance, email: string) =>
+    (await expectStatus(instance, 'POST', '/auth/login', 200, { body: { email, password: PASSWORD } })).token as string;
   const me = async (instance: Instance, token: string) => (await expectStatus(instance, 'GET', '/auth/me', 200, { token })) as unknown as Me;
   /** A few authenticated calls on both instances, so each has the session and grants cached. */
   const warm = async (token: string) => {
@@ -110,7 +111,10 @@ function scenario(options: { redis: boolean; limitMs: number }) {
     const token = await login(a, memberEmail);
     await warm(token);
     const before = await me(b, token);
-    assert.deepEqual(before.roles.map((r) => r.name), ['member']);
+    assert.deepEqual(
+      before.roles.map((r) => r.name),
+      ['member'],
+    );
 
     // A direct permission, granted by the admin on A.
     const granted = (await expectStatus(a, 'POST', `/users/${memberId}/permissions`, 201, {
@@ -118,7 +122,9 @@ function scenario(options: { redis: boolean; limitMs: number }) {
       body: { resourceType: `doc${tag}`, action: 'read' },
     })) as { id: string };
     assert.ok(granted.id, JSON.stringify(granted));
-    const grantTook = await within('B seeing the granted permission', options.limitMs, async () => (await me(b, token)).permissions.some((p) => p.id === granted.id));
+    const grantTook = await within('B seeing the granted permission', options.limitMs, async () =>
+      (await me(b, token)).permissions.some((p) => p.id === granted.id),
+    );
 
     // A role with a permission of its own, assigned on A.
     const role = (await expectStatus(a, 'POST', '/roles', 201, { token: adminToken, body: { name: `editors-${tag}` } })) as { id: string };
@@ -133,7 +139,11 @@ function scenario(options: { redis: boolean; limitMs: number }) {
     // Taking the direct permission back is the change that matters most.
     await warm(token);
     await expectStatus(a, 'DELETE', `/users/${memberId}/permissions/${granted.id}`, 204, { token: adminToken });
-    const revokeTook = await within('B dropping the revoked permission', options.limitMs, async () => !(await me(b, token)).permissions.some((p) => p.id === granted.id));
+    const revokeTook = await within(
+      'B dropping the revoked permission',
+      options.limitMs,
+      async () => !(await me(b, token)).permissions.some((p) => p.id === granted.id),
+    );
     for (let i = 0; i < 5; i++) assert.ok(!(await me(b, token)).permissions.some((p) => p.id === granted.id), 'and it stays dropped');
     t.diagnostic(`seen on B after: grant ${Math.round(grantTook)} ms, role ${Math.round(roleTook)} ms, revocation ${Math.round(revokeTook)} ms`);
   });
@@ -155,7 +165,11 @@ function scenario(options: { redis: boolean; limitMs: number }) {
 
     await expectStatus(a, 'DELETE', path, 204, { token });
     if (options.redis) await expectStatus(b, 'GET', path, 404, { token });
-    const deleteTook = await within('B answering 404 for the deleted resource', options.limitMs, async () => (await call(b, 'GET', path, { token })).status === 404);
+    const deleteTook = await within(
+      'B answering 404 for the deleted resource',
+      options.limitMs,
+      async () => (await call(b, 'GET', path, { token })).status === 404,
+    );
     t.diagnostic(`B saw the update after ${Math.round(updateTook)} ms and the deletion after ${Math.round(deleteTook)} ms`);
   });
 
@@ -164,11 +178,19 @@ function scenario(options: { redis: boolean; limitMs: number }) {
   });
 }
 
-describe('revocation across two instances sharing PostgreSQL and Redis', { skip: TEST_DATABASE_URL && TEST_REDIS_URL ? false : 'needs PostgreSQL and Redis', timeout: 180_000 }, () => {
-  scenario({ redis: true, limitMs: 1000 });
-});
+describe(
+  'revocation across two instances sharing PostgreSQL and Redis',
+  { skip: TEST_DATABASE_URL && TEST_REDIS_URL ? false : 'needs PostgreSQL and Redis', timeout: 180_000 },
+  () => {
+    scenario({ redis: true, limitMs: 1000 });
+  },
+);
 
-describe('revocation across two instances sharing only PostgreSQL (1 s cache entries)', { skip: TEST_DATABASE_URL ? false : 'needs PostgreSQL', timeout: 180_000 }, () => {
-  // Unshared cache entries live at most 1 s (DESIGN: revocation reaches every instance within a second).
-  scenario({ redis: false, limitMs: 1500 });
-});
+describe(
+  'revocation across two instances sharing only PostgreSQL (1 s cache entries)',
+  { skip: TEST_DATABASE_URL ? false : 'needs PostgreSQL', timeout: 180_000 },
+  () => {
+    // Unshared cache entries live at most 1 s (DESIGN: revocation reaches every instance within a second).
+    scenario({ redis: false, limitMs: 1500 });
+  },
+);

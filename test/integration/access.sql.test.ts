@@ -121,44 +121,175 @@ const RESOURCE_CASES: Case[] = [
     ],
     expect: (r) => (r.type === 'doc' && r.ownerId === u) || (r.type === 'note' && r.metadata.public === true) || (r.type === 'x.y-z' && r.name === 'm'),
   },
-  { name: 'a conditional and an unconditional rule', rules: [['doc', 'read', { name: 'Report' }], ['note', 'read', null]], expect: (r) => r.type === 'note' || (r.type === 'doc' && r.name === 'Report') },
+  {
+    name: 'a conditional and an unconditional rule',
+    rules: [
+      ['doc', 'read', { name: 'Report' }],
+      ['note', 'read', null],
+    ],
+    expect: (r) => r.type === 'note' || (r.type === 'doc' && r.name === 'Report'),
+  },
   { name: '* with a type condition', rules: [['*', 'read', { type: { $in: ['note', 'x.y-z'] } }]], expect: (r) => r.type !== 'doc' },
-  { name: 'id $eq / $ne', rules: [['*', 'read', { id: { $ne: '0190a8f2-0000-7000-8000-0000000000a5' } }], ['doc', 'read', { id: '0190A8F2-0000-7000-8000-0000000000A3' }]] },
-  { name: 'id $in / $nin', rules: [['*', 'read', { id: { $in: ['0190a8f2-0000-7000-8000-0000000000a1', '0190a8f2-0000-7000-8000-0000000000a7'] } }], ['note', 'read', { id: { $nin: ['0190a8f2-0000-7000-8000-0000000000a2'] } }]] },
+  {
+    name: 'id $eq / $ne',
+    rules: [
+      ['*', 'read', { id: { $ne: '0190a8f2-0000-7000-8000-0000000000a5' } }],
+      ['doc', 'read', { id: '0190A8F2-0000-7000-8000-0000000000A3' }],
+    ],
+  },
+  {
+    name: 'id $in / $nin',
+    rules: [
+      ['*', 'read', { id: { $in: ['0190a8f2-0000-7000-8000-0000000000a1', '0190a8f2-0000-7000-8000-0000000000a7'] } }],
+      ['note', 'read', { id: { $nin: ['0190a8f2-0000-7000-8000-0000000000a2'] } }],
+    ],
+  },
   { name: 'id ordering', rules: [['*', 'read', { id: { $gt: '0190a8f2-0000-7000-8000-0000000000a4', $lte: '0190a8f2-0000-7000-8000-0000000000b0' } }]] },
-  { name: 'ownerId $in / $nin / $lt / $gte', rules: [['doc', 'read', { ownerId: { $in: [ME, THIRD] } }], ['note', 'read', { ownerId: { $nin: ['${user.id}'] } }], ['x.y-z', 'read', { ownerId: { $lt: THIRD } }]] },
+  {
+    name: 'ownerId $in / $nin / $lt / $gte',
+    rules: [
+      ['doc', 'read', { ownerId: { $in: [ME, THIRD] } }],
+      ['note', 'read', { ownerId: { $nin: ['${user.id}'] } }],
+      ['x.y-z', 'read', { ownerId: { $lt: THIRD } }],
+    ],
+  },
   { name: 'name $eq is exact', rules: [['*', 'read', { name: 'report' }]], expect: (r) => r.name === 'report' },
-  { name: 'name $ne / $in / $nin', rules: [['doc', 'read', { name: { $ne: 'Report' } }], ['note', 'read', { name: { $in: ['Zebra', 'apple'] } }], ['x.y-z', 'read', { name: { $nin: ['m', 'Report'] } }]] },
-  { name: 'name ordering by code point', rules: [['*', 'read', { name: { $gt: 'Report', $lt: '\uFFFF' } }]], expect: (r) => r.name > 'Report' && !r.name.startsWith('\u{1F600}') && r.name !== '\uFFFF' },
-  { name: 'name ordering, astral vs U+FF5E', rules: [['*', 'read', { name: { $gte: '\uFF5E' } }]], expect: (r) => r.name.startsWith('\uFF5E') || r.name.startsWith('\u{1F600}') },
-  { name: 'createdAt $eq at millisecond precision', rules: [['*', 'read', { createdAt: '2024-01-01T00:00:00Z' }]], expect: (r) => r.createdAt === '2024-01-01T00:00:00.000Z' },
+  {
+    name: 'name $ne / $in / $nin',
+    rules: [
+      ['doc', 'read', { name: { $ne: 'Report' } }],
+      ['note', 'read', { name: { $in: ['Zebra', 'apple'] } }],
+      ['x.y-z', 'read', { name: { $nin: ['m', 'Report'] } }],
+    ],
+  },
+  {
+    name: 'name ordering by code point',
+    rules: [['*', 'read', { name: { $gt: 'Report', $lt: '\uFFFF' } }]],
+    expect: (r) => r.name > 'Report' && !r.name.startsWith('\u{1F600}') && r.name !== '\uFFFF',
+  },
+  {
+    name: 'name ordering, astral vs U+FF5E',
+    rules: [['*', 'read', { name: { $gte: '\uFF5E' } }]],
+    expect: (r) => r.name.startsWith('\uFF5E') || r.name.startsWith('\u{1F600}'),
+  },
+  {
+    name: 'createdAt $eq at millisecond precision',
+    rules: [['*', 'read', { createdAt: '2024-01-01T00:00:00Z' }]],
+    expect: (r) => r.createdAt === '2024-01-01T00:00:00.000Z',
+  },
   { name: 'createdAt $gt across sub-millisecond rows', rules: [['*', 'read', { createdAt: { $gt: '2024-01-01T00:00:00.000Z' } }]] },
-  { name: 'createdAt $lte / $ne / $in with offsets', rules: [['doc', 'read', { createdAt: { $lte: '2024-03-15T14:30:00.999+02:00' } }], ['note', 'read', { createdAt: { $ne: '2025-01-01' } }], ['x.y-z', 'read', { createdAt: { $in: ['2024-01-01T00:00:00.001Z', '2024-06-30T23:59:59.500Z'] } }]] },
-  { name: 'createdAt $nin / $lt / $gte', rules: [['*', 'read', { createdAt: { $nin: ['2024-01-01T00:00:00.000Z'], $lt: '2025-01-01T00:00:00Z', $gte: '2024-01-01' } }]] },
+  {
+    name: 'createdAt $lte / $ne / $in with offsets',
+    rules: [
+      ['doc', 'read', { createdAt: { $lte: '2024-03-15T14:30:00.999+02:00' } }],
+      ['note', 'read', { createdAt: { $ne: '2025-01-01' } }],
+      ['x.y-z', 'read', { createdAt: { $in: ['2024-01-01T00:00:00.001Z', '2024-06-30T23:59:59.500Z'] } }],
+    ],
+  },
+  {
+    name: 'createdAt $nin / $lt / $gte',
+    rules: [['*', 'read', { createdAt: { $nin: ['2024-01-01T00:00:00.000Z'], $lt: '2025-01-01T00:00:00Z', $gte: '2024-01-01' } }]],
+  },
   { name: 'metadata $eq number, no coercion', rules: [['*', 'read', { 'metadata.n': 1 }]], expect: (r) => r.metadata.n === 1 },
-  { name: 'metadata $eq string / boolean / null', rules: [['doc', 'read', { 'metadata.n': '1' }], ['note', 'read', { 'metadata.n': false }], ['*', 'read', { 'metadata.n': null }]] },
+  {
+    name: 'metadata $eq string / boolean / null',
+    rules: [
+      ['doc', 'read', { 'metadata.n': '1' }],
+      ['note', 'read', { 'metadata.n': false }],
+      ['*', 'read', { 'metadata.n': null }],
+    ],
+  },
   { name: 'metadata $ne (true when missing)', rules: [['*', 'read', { 'metadata.n': { $ne: 1 } }]], expect: (r) => r.metadata.n !== 1 },
   { name: 'metadata $ne null', rules: [['*', 'read', { 'metadata.n': { $ne: null } }]], expect: (r) => r.metadata.n !== null },
-  { name: 'metadata $in / $nin, mixed types', rules: [['*', 'read', { 'metadata.n': { $in: [1, 'abc', null, true, 1e21] } }], ['doc', 'read', { 'metadata.n': { $nin: [1.5, 'Z', false] } }]] },
-  { name: 'metadata number ordering', rules: [['*', 'read', { 'metadata.n': { $gte: 0.1, $lt: 100 } }]], expect: (r) => typeof r.metadata.n === 'number' && r.metadata.n >= 0.1 && r.metadata.n < 100 },
-  { name: 'metadata $lte / $gt numbers', rules: [['doc', 'read', { 'metadata.n': { $lte: 1 } }], ['note', 'read', { 'metadata.n': { $gt: 1.5 } }], ['x.y-z', 'read', { 'metadata.n': { $gt: -10 } }]] },
+  {
+    name: 'metadata $in / $nin, mixed types',
+    rules: [
+      ['*', 'read', { 'metadata.n': { $in: [1, 'abc', null, true, 1e21] } }],
+      ['doc', 'read', { 'metadata.n': { $nin: [1.5, 'Z', false] } }],
+    ],
+  },
+  {
+    name: 'metadata number ordering',
+    rules: [['*', 'read', { 'metadata.n': { $gte: 0.1, $lt: 100 } }]],
+    expect: (r) => typeof r.metadata.n === 'number' && r.metadata.n >= 0.1 && r.metadata.n < 100,
+  },
+  {
+    name: 'metadata $lte / $gt numbers',
+    rules: [
+      ['doc', 'read', { 'metadata.n': { $lte: 1 } }],
+      ['note', 'read', { 'metadata.n': { $gt: 1.5 } }],
+      ['x.y-z', 'read', { 'metadata.n': { $gt: -10 } }],
+    ],
+  },
   { name: 'metadata string ordering', rules: [['*', 'read', { 'metadata.n': { $gt: '1' } }]] },
-  { name: 'metadata string ordering, astral', rules: [['*', 'read', { 'metadata.n': { $gt: '\uFF5E' } }], ['doc', 'read', { 'metadata.n': { $lt: 'a' } }]] },
-  { name: 'metadata $exists', rules: [['doc', 'read', { 'metadata.n': { $exists: true } }], ['note', 'read', { 'metadata.n': { $exists: false } }]] },
-  { name: 'nested metadata through objects only', rules: [['*', 'read', { 'metadata.a.b': 1 }]], expect: (r) => typeof r.metadata.a === 'object' && r.metadata.a !== null && !Array.isArray(r.metadata.a) && (r.metadata.a as Record<string, unknown>).b === 1 },
-  { name: 'nested metadata $exists / $ne', rules: [['doc', 'read', { 'metadata.a.b': { $exists: true } }], ['note', 'read', { 'metadata.a.b': { $ne: 'x' } }], ['x.y-z', 'read', { 'metadata.a.b': { $exists: false } }]] },
-  { name: 'numeric-looking keys are keys, not array indexes', rules: [['*', 'read', { 'metadata.a.0': 1 }], ['doc', 'read', { 'metadata.0': { $exists: true } }]] },
-  { name: 'metadata four levels deep', rules: [['*', 'read', { 'metadata.a.b.c.d': { $gte: 5 } }], ['doc', 'read', { 'metadata.a.b.c.d': '5' }]] },
+  {
+    name: 'metadata string ordering, astral',
+    rules: [
+      ['*', 'read', { 'metadata.n': { $gt: '\uFF5E' } }],
+      ['doc', 'read', { 'metadata.n': { $lt: 'a' } }],
+    ],
+  },
+  {
+    name: 'metadata $exists',
+    rules: [
+      ['doc', 'read', { 'metadata.n': { $exists: true } }],
+      ['note', 'read', { 'metadata.n': { $exists: false } }],
+    ],
+  },
+  {
+    name: 'nested metadata through objects only',
+    rules: [['*', 'read', { 'metadata.a.b': 1 }]],
+    expect: (r) =>
+      typeof r.metadata.a === 'object' && r.metadata.a !== null && !Array.isArray(r.metadata.a) && (r.metadata.a as Record<string, unknown>).b === 1,
+  },
+  {
+    name: 'nested metadata $exists / $ne',
+    rules: [
+      ['doc', 'read', { 'metadata.a.b': { $exists: true } }],
+      ['note', 'read', { 'metadata.a.b': { $ne: 'x' } }],
+      ['x.y-z', 'read', { 'metadata.a.b': { $exists: false } }],
+    ],
+  },
+  {
+    name: 'numeric-looking keys are keys, not array indexes',
+    rules: [
+      ['*', 'read', { 'metadata.a.0': 1 }],
+      ['doc', 'read', { 'metadata.0': { $exists: true } }],
+    ],
+  },
+  {
+    name: 'metadata four levels deep',
+    rules: [
+      ['*', 'read', { 'metadata.a.b.c.d': { $gte: 5 } }],
+      ['doc', 'read', { 'metadata.a.b.c.d': '5' }],
+    ],
+  },
   { name: 'arrays are values, not sets', rules: [['*', 'read', { 'metadata.tags': 'x' }]], kind: undefined, expect: () => false },
-  { name: 'own properties only', rules: [['*', 'read', { 'metadata.constructor': { $exists: true } }]], expect: (r) => Object.hasOwn(r.metadata, 'constructor') },
+  {
+    name: 'own properties only',
+    rules: [['*', 'read', { 'metadata.constructor': { $exists: true } }]],
+    expect: (r) => Object.hasOwn(r.metadata, 'constructor'),
+  },
   { name: '${user.id} in metadata', rules: [['*', 'read', { 'metadata.sharedWith': '${user.id}' }]], expect: (r) => r.metadata.sharedWith === u },
   { name: 'always-present field $exists', rules: [['*', 'read', { name: { $exists: true } }]], kind: 'all' },
   { name: 'always-present field not $exists', rules: [['*', 'read', { name: { $exists: false } }]], kind: 'none' },
   {
     name: '$and / $or nested',
-    rules: [['*', 'read', { $or: [{ ownerId: '${user.id}' }, { $and: [{ 'metadata.public': true }, { $or: [{ type: 'note' }, { name: { $in: ['Zebra', 'm'] } }] }] }] }]],
+    rules: [
+      [
+        '*',
+        'read',
+        { $or: [{ ownerId: '${user.id}' }, { $and: [{ 'metadata.public': true }, { $or: [{ type: 'note' }, { name: { $in: ['Zebra', 'm'] } }] }] }] },
+      ],
+    ],
   },
-  { name: '$and / $or mixed with fields', rules: [['doc', 'read', { 'metadata.n': { $exists: true }, $or: [{ 'metadata.n': { $lt: 2 } }, { 'metadata.n': { $gt: 'a' } }] }], ['note', 'update', null]] },
+  {
+    name: '$and / $or mixed with fields',
+    rules: [
+      ['doc', 'read', { 'metadata.n': { $exists: true }, $or: [{ 'metadata.n': { $lt: 2 } }, { 'metadata.n': { $gt: 'a' } }] }],
+      ['note', 'update', null],
+    ],
+  },
 ];
 
 interface UserRecord {
@@ -173,7 +304,13 @@ const USER_CASES: { name: string; rules: Case['rules']; expect?: (r: UserRecord)
   { name: 'all users', rules: [['user', 'manage', null]], kind: 'all' },
   { name: '* does not cover users', rules: [['*', 'manage', null]], kind: 'none' },
   { name: 'email is exact', rules: [['user', 'read', { email: 'ada@example.com' }]], expect: () => false },
-  { name: 'email $in / name ordering', rules: [['user', 'read', { email: { $in: ['Ada@Example.com', 'dave@example.com'] } }], ['user', 'read', { name: { $gt: 'Bob' } }]] },
+  {
+    name: 'email $in / name ordering',
+    rules: [
+      ['user', 'read', { email: { $in: ['Ada@Example.com', 'dave@example.com'] } }],
+      ['user', 'read', { name: { $gt: 'Bob' } }],
+    ],
+  },
   { name: 'createdAt and id', rules: [['user', 'read', { createdAt: { $lt: '2024-01-01' }, id: { $ne: '${user.id}' } }]] },
   { name: 'createdAt sub-millisecond', rules: [['user', 'read', { createdAt: '2023-05-01T10:00:00Z' }]], expect: (r) => r.id === ME },
   { name: '$or', rules: [['user', 'read', { $or: [{ id: '${user.id}' }, { email: { $nin: ['bob@example.com'] }, name: { $lte: 'Çarol' } }] }]] },
@@ -181,7 +318,13 @@ const USER_CASES: { name: string; rules: Case['rules']; expect?: (r: UserRecord)
 
 const ROLE_CASES: { name: string; rules: Case['rules']; kind?: 'all' | 'none' }[] = [
   { name: 'by name', rules: [['role', 'read', { name: 'admin' }]] },
-  { name: 'ordering and ids', rules: [['role', 'read', { name: { $gt: 'b' } }], ['role', 'read', { id: { $in: [ME] } }]] },
+  {
+    name: 'ordering and ids',
+    rules: [
+      ['role', 'read', { name: { $gt: 'b' } }],
+      ['role', 'read', { id: { $in: [ME] } }],
+    ],
+  },
   { name: 'unconditional', rules: [['role', 'read', null]], kind: 'all' },
 ];
 
@@ -210,7 +353,10 @@ for (const kind of DATABASE_KINDS) {
       testDb = await createTestDatabase(kind);
       database = createDatabase(testDb.options, createLogger({ level: 'silent' }));
       const db = database.db;
-      await db.insertInto('users').values(USERS.map((user) => ({ ...user, password_hash: 'not-a-real-hash' }))).execute();
+      await db
+        .insertInto('users')
+        .values(USERS.map((user) => ({ ...user, password_hash: 'not-a-real-hash' })))
+        .execute();
       await db
         .insertInto('resources')
         .values(
@@ -224,7 +370,13 @@ for (const kind of DATABASE_KINDS) {
           })),
         )
         .execute();
-      await db.insertInto('roles').values([{ id: newId(), name: 'auditor' }, { id: newId(), name: 'Zed' }]).execute();
+      await db
+        .insertInto('roles')
+        .values([
+          { id: newId(), name: 'auditor' },
+          { id: newId(), name: 'Zed' },
+        ])
+        .execute();
 
       // Read back through the driver: that is what services build records from.
       const rows = await db.selectFrom('resources').select(['id', 'owner_id', 'name', 'type', 'created_at', 'metadata']).execute();
@@ -253,7 +405,10 @@ for (const kind of DATABASE_KINDS) {
     ) {
       const ability = abilityFor(testCase.rules);
       const filter = accessFilter(ability, 'read', subjectType);
-      const allowed = records.filter((r) => can(ability, 'read', subjectType, r as Record<string, unknown>)).map((r) => r.id).sort();
+      const allowed = records
+        .filter((r) => can(ability, 'read', subjectType, r as Record<string, unknown>))
+        .map((r) => r.id)
+        .sort();
       assert.deepEqual(await selectIds(table, filter), allowed, `${testCase.name}: SQL and can() disagree`);
       if (testCase.kind) {
         assert.equal(filter.kind, testCase.kind, testCase.name);
@@ -261,7 +416,10 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(filter.kind, 'where', testCase.name);
       }
       if (testCase.expect) {
-        const expected = records.filter((r) => (testCase.expect as (r: unknown) => boolean)(r)).map((r) => r.id).sort();
+        const expected = records
+          .filter((r) => (testCase.expect as (r: unknown) => boolean)(r))
+          .map((r) => r.id)
+          .sort();
         assert.deepEqual(allowed, expected, `${testCase.name}: not the intended rows`);
       }
       // A case that selects everything or nothing through a WHERE clause would not tell a
@@ -289,16 +447,26 @@ for (const kind of DATABASE_KINDS) {
     }
 
     it('agrees for every action, not only read', async () => {
-      const ability = abilityFor([['doc', 'manage', { ownerId: '${user.id}' }], ['*', 'update', { 'metadata.public': true }], ['note', 'delete', null]]);
+      const ability = abilityFor([
+        ['doc', 'manage', { ownerId: '${user.id}' }],
+        ['*', 'update', { 'metadata.public': true }],
+        ['note', 'delete', null],
+      ]);
       for (const action of ['create', 'read', 'update', 'delete'] as const) {
-        const allowed = resources.filter((r) => can(ability, action, 'resource', { ...r })).map((r) => r.id).sort();
+        const allowed = resources
+          .filter((r) => can(ability, action, 'resource', { ...r }))
+          .map((r) => r.id)
+          .sort();
         assert.deepEqual(await selectIds('resources', accessFilter(ability, action, 'resource')), allowed, action);
       }
     });
 
     it('qualifies columns with a table alias', async () => {
       const ability = abilityFor([['*', 'read', { ownerId: '${user.id}', 'metadata.n': { $exists: true } }]]);
-      const allowed = resources.filter((r) => can(ability, 'read', 'resource', { ...r })).map((r) => r.id).sort();
+      const allowed = resources
+        .filter((r) => can(ability, 'read', 'resource', { ...r }))
+        .map((r) => r.id)
+        .sort();
       assert.ok(allowed.length > 0);
       const filter = accessFilter(ability, 'read', 'resource', 'r');
       assert.equal(filter.kind, 'where');
@@ -318,7 +486,13 @@ for (const kind of DATABASE_KINDS) {
       const rules: Case['rules'] = [['*', 'read', { ownerId: '${user.id}' }]];
       for (const userId of [ME, OTHER, FOURTH]) {
         const ids = await selectIds('resources', accessFilter(abilityFor(rules, userId), 'read', 'resource'));
-        assert.deepEqual(ids, resources.filter((r) => r.ownerId === userId).map((r) => r.id).sort());
+        assert.deepEqual(
+          ids,
+          resources
+            .filter((r) => r.ownerId === userId)
+            .map((r) => r.id)
+            .sort(),
+        );
       }
     });
 

@@ -206,7 +206,10 @@ function cacheContract(name: string, makeCache: MakeCache): void {
       it('hands out every count exactly once to concurrent increments', async () => {
         const results = await Promise.all(Array.from({ length: 50 }, () => cache.increment('counter-race', 10_000)));
         const counts = results.map((r) => r.count).sort((a, b) => a - b);
-        assert.deepEqual(counts, Array.from({ length: 50 }, (_, i) => i + 1));
+        assert.deepEqual(
+          counts,
+          Array.from({ length: 50 }, (_, i) => i + 1),
+        );
         assert.equal((await cache.readCounter('counter-race'))?.count, 50);
       });
 
@@ -326,7 +329,6 @@ if (redisUrl !== '') {
   });
 
   describe('redis cache specifics', () => {
-
     it('is chosen when a Redis URL is given', async () => {
       const cache = createCache(options({ redisUrl }), logger);
       assert.equal(cache.kind, 'redis');
@@ -382,11 +384,12 @@ if (redisUrl !== '') {
       const keyPrefix = uniquePrefix();
       const instances = [1, 2, 3].map(() => createCache(options({ redisUrl, keyPrefix }), logger));
       try {
-        const results = await Promise.all(
-          Array.from({ length: 60 }, (_, i) => instances[i % instances.length]!.increment('shared', 10_000)),
-        );
+        const results = await Promise.all(Array.from({ length: 60 }, (_, i) => instances[i % instances.length]!.increment('shared', 10_000)));
         const counts = results.map((r) => r.count).sort((a, b) => a - b);
-        assert.deepEqual(counts, Array.from({ length: 60 }, (_, i) => i + 1));
+        assert.deepEqual(
+          counts,
+          Array.from({ length: 60 }, (_, i) => i + 1),
+        );
         for (const instance of instances) assert.equal((await instance.readCounter('shared'))?.count, 60);
       } finally {
         await Promise.all(instances.map((c) => c.close()));

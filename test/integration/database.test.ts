@@ -58,10 +58,16 @@ for (const kind of DATABASE_KINDS) {
       const rows = await sql<{ table_name: string }>`
         select table_name from information_schema.tables
         where table_schema = 'public' and table_name not like 'pcf_migrations%' order by table_name`.execute(database.db);
-      assert.deepEqual(rows.rows.map((r) => r.table_name), TABLES);
+      assert.deepEqual(
+        rows.rows.map((r) => r.table_name),
+        TABLES,
+      );
       const status = await migrationStatus(database.db);
       assert.ok(status.length >= 1);
-      assert.ok(status.every((m) => m.executedAt instanceof Date), 'every migration applied');
+      assert.ok(
+        status.every((m) => m.executedAt instanceof Date),
+        'every migration applied',
+      );
     });
 
     it('migrates down and up again, leaving nothing behind', async () => {
@@ -69,7 +75,9 @@ for (const kind of DATABASE_KINDS) {
       const reverted: string[] = [];
       for (let step = await migrateDown(database.db); step.length > 0; step = await migrateDown(database.db)) reverted.push(...step);
       assert.deepEqual(reverted, [...names].reverse(), 'each down reverts the latest');
-      const left = await sql<{ n: number }>`select count(*) as n from information_schema.tables where table_schema = 'public' and table_name not like 'pcf_migrations%'`.execute(database.db);
+      const left = await sql<{
+        n: number;
+      }>`select count(*) as n from information_schema.tables where table_schema = 'public' and table_name not like 'pcf_migrations%'`.execute(database.db);
       assert.equal(Number(left.rows[0]!.n), 0);
       const applied = await migrateUp(database.db);
       assert.deepEqual(applied, names);
@@ -87,10 +95,14 @@ for (const kind of DATABASE_KINDS) {
       const owner = await insertUser(database);
       const bob = await insertUser(database);
       const doc = newId();
-      await sql`INSERT INTO resources (id, owner_id, name, type, metadata, version) VALUES (${doc}::uuid, ${owner}::uuid, 'Doc', 'doc', '{}', 1)`.execute(database.db);
+      await sql`INSERT INTO resources (id, owner_id, name, type, metadata, version) VALUES (${doc}::uuid, ${owner}::uuid, 'Doc', 'doc', '{}', 1)`.execute(
+        database.db,
+      );
       const grant = async (userId: string, action: string) => {
         const id = newId();
-        await sql`INSERT INTO permissions (id, resource_type, action, conditions, resource_id) VALUES (${id}::uuid, 'doc', ${action}, ${JSON.stringify({ id: doc })}::jsonb, ${doc}::uuid)`.execute(database.db);
+        await sql`INSERT INTO permissions (id, resource_type, action, conditions, resource_id) VALUES (${id}::uuid, 'doc', ${action}, ${JSON.stringify({ id: doc })}::jsonb, ${doc}::uuid)`.execute(
+          database.db,
+        );
         await sql`INSERT INTO user_permissions (user_id, permission_id) VALUES (${userId}::uuid, ${id}::uuid)`.execute(database.db);
       };
       await grant(bob, 'update');
@@ -106,7 +118,9 @@ for (const kind of DATABASE_KINDS) {
       await migrateDown(database.db);
       while ((await migrationStatus(database.db)).some((m) => m.name === '0006_resource_shares' && m.executedAt)) await migrateDown(database.db);
       const back = await sql<{ user_id: string; action: string }>`
-        SELECT up.user_id, p.action FROM permissions p JOIN user_permissions up ON up.permission_id = p.id WHERE p.resource_id = ${doc}::uuid ORDER BY p.action`.execute(database.db);
+        SELECT up.user_id, p.action FROM permissions p JOIN user_permissions up ON up.permission_id = p.id WHERE p.resource_id = ${doc}::uuid ORDER BY p.action`.execute(
+        database.db,
+      );
       assert.deepEqual(back.rows, [
         { user_id: bob, action: 'read' },
         { user_id: bob, action: 'update' },
@@ -122,17 +136,32 @@ for (const kind of DATABASE_KINDS) {
     it('translates check, foreign-key and format violations into contract errors', async () => {
       const owner = await insertUser(database);
       const resource = { id: newId(), owner_id: owner, name: 'Doc', type: 'doc' };
-      await rejectsWith(database.db.insertInto('resources').values({ ...resource, type: 'Bad Type!' }).execute(), 'INVALID_INPUT');
-      await rejectsWith(database.db.insertInto('resources').values({ ...resource, owner_id: newId() }).execute(), 'CONFLICT');
+      await rejectsWith(
+        database.db
+          .insertInto('resources')
+          .values({ ...resource, type: 'Bad Type!' })
+          .execute(),
+        'INVALID_INPUT',
+      );
+      await rejectsWith(
+        database.db
+          .insertInto('resources')
+          .values({ ...resource, owner_id: newId() })
+          .execute(),
+        'CONFLICT',
+      );
       await rejectsWith(database.db.selectFrom('users').selectAll().where('id', '=', 'not-a-uuid').execute(), 'INVALID_INPUT');
       await database.db.insertInto('resources').values(resource).execute();
       // RESTRICT: a user who owns resources cannot be deleted out from under them.
       await rejectsWith(database.db.deleteFrom('users').where('id', '=', owner).execute(), 'CONFLICT');
       await rejectsWith(
-        database.db.insertInto('resource_versions').values([
-          { id: newId(), resource_id: resource.id, version: 1, data: '{}', created_by: owner },
-          { id: newId(), resource_id: resource.id, version: 1, data: '{}', created_by: owner },
-        ]).execute(),
+        database.db
+          .insertInto('resource_versions')
+          .values([
+            { id: newId(), resource_id: resource.id, version: 1, data: '{}', created_by: owner },
+            { id: newId(), resource_id: resource.id, version: 1, data: '{}', created_by: owner },
+          ])
+          .execute(),
         'CONFLICT',
       );
     });
@@ -140,8 +169,17 @@ for (const kind of DATABASE_KINDS) {
     it('stores only a 32-byte token hash for a session', async () => {
       const user = await insertUser(database);
       const session = { id: newId(), user_id: user, expires_at: new Date(Date.now() + 60_000) };
-      await rejectsWith(database.db.insertInto('sessions').values({ ...session, token: Buffer.from('short') }).execute(), 'INVALID_INPUT');
-      await database.db.insertInto('sessions').values({ ...session, token: Buffer.alloc(32, 7) }).execute();
+      await rejectsWith(
+        database.db
+          .insertInto('sessions')
+          .values({ ...session, token: Buffer.from('short') })
+          .execute(),
+        'INVALID_INPUT',
+      );
+      await database.db
+        .insertInto('sessions')
+        .values({ ...session, token: Buffer.alloc(32, 7) })
+        .execute();
       const row = await database.db.selectFrom('sessions').select('token').where('id', '=', session.id).executeTakeFirstOrThrow();
       assert.equal(Buffer.from(row.token).length, 32);
     });
@@ -157,7 +195,10 @@ for (const kind of DATABASE_KINDS) {
       const row = await database.db.selectFrom('notifications').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       assert.deepEqual(row.payload, payload);
       assert.ok(row.created_at instanceof Date);
-      const count = await database.db.selectFrom('notifications').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const count = await database.db
+        .selectFrom('notifications')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       assert.equal(typeof count.n, 'number');
     });
 
@@ -177,7 +218,11 @@ for (const kind of DATABASE_KINDS) {
         Array.from({ length: 20 }, (_, i) =>
           database.db.transaction().execute(async (trx) => {
             const current = await trx.selectFrom('users').select('name').where('id', '=', user).forUpdate().executeTakeFirstOrThrow();
-            await trx.updateTable('users').set({ name: `${current.name}+${i}` }).where('id', '=', user).execute();
+            await trx
+              .updateTable('users')
+              .set({ name: `${current.name}+${i}` })
+              .where('id', '=', user)
+              .execute();
           }),
         ),
       );
@@ -203,13 +248,10 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('keeps bind parameters out of unexpected database errors', async () => {
-      await assert.rejects(
-        sql`select length(${'secret-param-value'}::text) / 0`.execute(database.db),
-        (err: Error & Record<string, unknown>) => {
-          assert.ok(!JSON.stringify({ ...err, message: err.message }).includes('secret-param-value'), 'no parameter in the error');
-          return true;
-        },
-      );
+      await assert.rejects(sql`select length(${'secret-param-value'}::text) / 0`.execute(database.db), (err: Error & Record<string, unknown>) => {
+        assert.ok(!JSON.stringify({ ...err, message: err.message }).includes('secret-param-value'), 'no parameter in the error');
+        return true;
+      });
     });
 
     it('reports pool state for the metrics', async () => {

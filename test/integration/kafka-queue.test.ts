@@ -30,7 +30,18 @@ describe('Kafka queue adapter without a broker', { timeout: 30_000 }, () => {
   });
 
   it('refuses an invalid URL before connecting, without quoting it', async () => {
-    for (const url of ['', 'localhost:9092', 'nats://localhost:4222', 'kafka://', 'kafka://a:0', 'kafka://a:65536', 'kafka://a:9092,', 'kafka://user:secret@a:9092', 'kafka://a:9092/path', 'kafka://a b:9092']) {
+    for (const url of [
+      '',
+      'localhost:9092',
+      'nats://localhost:4222',
+      'kafka://',
+      'kafka://a:0',
+      'kafka://a:65536',
+      'kafka://a:9092,',
+      'kafka://user:secret@a:9092',
+      'kafka://a:9092/path',
+      'kafka://a b:9092',
+    ]) {
       await assert.rejects(openKafkaQueue(options(url), silent), (err: Error) => {
         assert.ok(err instanceof TypeError, `${url}: ${err.message}`);
         assert.match(err.message, /invalid Kafka URL/);

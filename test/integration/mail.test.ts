@@ -187,7 +187,10 @@ describe('mail over SMTP', () => {
     await m.send({ to: 'ada@pcf.test', subject: 'before close', text: 'hi' });
     await Promise.all([m.close(), m.close()]);
     await m.close();
-    await assert.rejects(m.send({ to: 'ada@pcf.test', subject: 'after close', text: 'hi' }), (error: unknown) => error instanceof MailError && error.code === 'ECLOSED');
+    await assert.rejects(
+      m.send({ to: 'ada@pcf.test', subject: 'after close', text: 'hi' }),
+      (error: unknown) => error instanceof MailError && error.code === 'ECLOSED',
+    );
   });
 });
 

@@ -35,14 +35,29 @@ for (const kind of DATABASE_KINDS) {
     let editor: { id: string; email: string };
 
     const updatedBy = (actorId: string, ownerId: string): QueueEvent => {
-      const payload: ResourceEventPayload = { id: newId(), ownerId, name: 'Doc', type: 'doc', createdAt: new Date().toISOString(), metadata: {}, version: 2, actorId };
+      const payload: ResourceEventPayload = {
+        id: newId(),
+        ownerId,
+        name: 'Doc',
+        type: 'doc',
+        createdAt: new Date().toISOString(),
+        metadata: {},
+        version: 2,
+        actorId,
+      };
       return { id: newId(), seq: 1, topic: TOPIC.resourceUpdated, payload };
     };
     const notificationsOf = (userId: string) => database.db.selectFrom('notifications').selectAll().where('user_id', '=', userId).orderBy('id').execute();
     const createdEvents = async (userId: string): Promise<QueueEvent[]> =>
-      (await database.db.selectFrom('outbox').select(['id', 'seq', 'topic', 'payload']).where('topic', '=', TOPIC.notificationCreated).where('aggregate_id', '=', userId).orderBy('seq').execute()).map(
-        (row) => ({ ...row, seq: Number(row.seq) }),
-      );
+      (
+        await database.db
+          .selectFrom('outbox')
+          .select(['id', 'seq', 'topic', 'payload'])
+          .where('topic', '=', TOPIC.notificationCreated)
+          .where('aggregate_id', '=', userId)
+          .orderBy('seq')
+          .execute()
+      ).map((row) => ({ ...row, seq: Number(row.seq) }));
 
     before(async () => {
       testDb = await createTestDatabase(kind);
@@ -102,7 +117,11 @@ for (const kind of DATABASE_KINDS) {
       const pendingId = (pending!.payload as NotificationCreatedPayload).notification.id;
       await database.db.updateTable('notifications').set({ email_claimed_at: new Date() }).where('id', '=', pendingId).execute();
       await assert.rejects(service.deliverEmail(pending!), /being sent by another consumer/);
-      await database.db.updateTable('notifications').set({ email_claimed_at: new Date(Date.now() - 120_000) }).where('id', '=', pendingId).execute();
+      await database.db
+        .updateTable('notifications')
+        .set({ email_claimed_at: new Date(Date.now() - 120_000) })
+        .where('id', '=', pendingId)
+        .execute();
       assert.equal(await service.deliverEmail(pending!), true);
       await smtp.waitFor(() => smtp.messages.length === 2);
       assert.equal(await service.deliverEmail(pending!), false, 'sent once');
@@ -127,7 +146,8 @@ for (const kind of DATABASE_KINDS) {
       await service.markRead(principal, withinRetention);
       const HOUR = 3_600_000; // the service's retention
       // By this process's clock, as prune() reckons the cutoff (created_at is never written through Kysely).
-      const age = (id: string, ms: number) => sql`UPDATE notifications SET created_at = ${new Date(Date.now() - ms).toISOString()}::timestamptz WHERE id = ${id}`.execute(database.db);
+      const age = (id: string, ms: number) =>
+        sql`UPDATE notifications SET created_at = ${new Date(Date.now() - ms).toISOString()}::timestamptz WHERE id = ${id}`.execute(database.db);
       await age(oldRead, 30 * 24 * HOUR);
       await age(oldUnread, 2 * HOUR);
       await age(pastRetention, HOUR + 60_000);

@@ -64,7 +64,8 @@ for (const kind of DATABASE_KINDS) {
       return ids;
     }
 
-    const pending = async () => Number((await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`.execute(database.db)).rows[0]!.n);
+    const pending = async () =>
+      Number((await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`.execute(database.db)).rows[0]!.n);
 
     it('publishes committed events in order, marks them, and publishes nothing twice', async () => {
       const queue = new RecordingQueue();
@@ -73,7 +74,10 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await relay.publishPending(), 10, 'one batch');
       assert.equal(await relay.publishPending(), 5);
       assert.equal(await relay.publishPending(), 0);
-      assert.deepEqual(queue.published.map((e) => (e.payload as ResourceEventPayload).version), [...Array(15).keys()]);
+      assert.deepEqual(
+        queue.published.map((e) => (e.payload as ResourceEventPayload).version),
+        [...Array(15).keys()],
+      );
       const ids = queue.published.map((e) => e.id);
       assert.deepEqual(ids, [...ids].sort(), 'in id (time) order');
       assert.equal(new Set(ids).size, 15);
@@ -111,7 +115,7 @@ for (const kind of DATABASE_KINDS) {
       await queue.close();
     });
 
-    it('runs in the background: a nudge publishes a committed event to the queue\'s consumers at once', async () => {
+    it("runs in the background: a nudge publishes a committed event to the queue's consumers at once", async () => {
       const queue: Queue = new MemoryQueue();
       const relay = new OutboxRelay(database, queue, { ...OPTIONS, pollIntervalMs: 60_000 }, silent);
       const received: QueueEvent[] = [];
@@ -167,12 +171,27 @@ for (const kind of DATABASE_KINDS) {
             }
           }),
         );
-        assert.equal(counts.reduce((a, b) => a + b, 0), 60);
+        assert.equal(
+          counts.reduce((a, b) => a + b, 0),
+          60,
+        );
         assert.equal(new Set(queue.published.map((e) => e.id)).size, 60);
         assert.equal(queue.published.length, 60, 'no row published twice');
-        const published = await database.db.selectFrom('outbox').select(['id', 'aggregate_id']).where('id', 'in', queue.published.map((e) => e.id)).execute();
+        const published = await database.db
+          .selectFrom('outbox')
+          .select(['id', 'aggregate_id'])
+          .where(
+            'id',
+            'in',
+            queue.published.map((e) => e.id),
+          )
+          .execute();
         const aggregateOf = new Map(published.map((r) => [r.id, r.aggregate_id]));
-        assert.deepEqual(queue.published.map((e) => aggregateOf.get(e.id)), aggregates, 'published in the order they were written');
+        assert.deepEqual(
+          queue.published.map((e) => aggregateOf.get(e.id)),
+          aggregates,
+          'published in the order they were written',
+        );
         await queue.close();
       });
     }

@@ -138,7 +138,12 @@ for (const adapter of [memoryAdapter(), natsAdapter(), kafkaAdapter()]) {
       const events = [event('resource.created'), event('resource.deleted'), event('role.changed')];
       for (const e of events) await b.publish(e);
       await until('both subscribers to see 3 events', () => got.a!.length >= 3 && got.b!.length >= 3);
-      for (const side of ['a', 'b']) assert.deepEqual(got[side]!.map((e) => e.id), events.map((e) => e.id), `${side} in publish order`);
+      for (const side of ['a', 'b'])
+        assert.deepEqual(
+          got[side]!.map((e) => e.id),
+          events.map((e) => e.id),
+          `${side} in publish order`,
+        );
       assert.deepEqual(got.a![0], events[0]);
       await Promise.all(subs.map((s) => s.close()));
     });
@@ -158,7 +163,11 @@ for (const adapter of [memoryAdapter(), natsAdapter(), kafkaAdapter()]) {
       const events = Array.from({ length: 5 }, () => event());
       for (const e of events) await queue.publish(e);
       await until('5 events handled', () => handled.length >= 5);
-      assert.deepEqual(handled, events.map((e) => e.id), 'in publish order');
+      assert.deepEqual(
+        handled,
+        events.map((e) => e.id),
+        'in publish order',
+      );
       assert.equal(most, 1, 'never two at once');
       await sub.close();
     });
@@ -193,20 +202,24 @@ for (const adapter of [natsAdapter(), kafkaAdapter()]) {
   describe(`queue contract: ${adapter.name} durability and deduplication`, { skip: adapter.skip, timeout: 120_000 }, () => {
     after(() => adapter.cleanup());
 
-    it('stores an event published twice with the same id once', { skip: adapter.dedupes ? false : 'this broker does not deduplicate: consumers do, by event id' }, async () => {
-      const queue = await adapter.open();
-      const seen: string[] = [];
-      const sub = await queue.consume('dedupe', async (e) => void seen.push(e.id));
-      const twice = event();
-      await queue.publish(twice);
-      await queue.publish(twice);
-      const other = event();
-      await queue.publish(other);
-      await until('two events', () => seen.length >= 2);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.deepEqual(seen, [twice.id, other.id]);
-      await sub.close();
-    });
+    it(
+      'stores an event published twice with the same id once',
+      { skip: adapter.dedupes ? false : 'this broker does not deduplicate: consumers do, by event id' },
+      async () => {
+        const queue = await adapter.open();
+        const seen: string[] = [];
+        const sub = await queue.consume('dedupe', async (e) => void seen.push(e.id));
+        const twice = event();
+        await queue.publish(twice);
+        await queue.publish(twice);
+        const other = event();
+        await queue.publish(other);
+        await until('two events', () => seen.length >= 2);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.deepEqual(seen, [twice.id, other.id]);
+        await sub.close();
+      },
+    );
 
     it('keeps the place of a group while none of its subscribers runs: events published meanwhile arrive later', async () => {
       const queue = await adapter.open();
@@ -223,7 +236,10 @@ for (const adapter of [natsAdapter(), kafkaAdapter()]) {
       const later: string[] = [];
       const resumed = await other.consume('restart', async (e) => void later.push(e.id));
       await until('the two events published while nobody consumed', () => later.length >= 2);
-      assert.deepEqual(later, missed.map((e) => e.id));
+      assert.deepEqual(
+        later,
+        missed.map((e) => e.id),
+      );
       await resumed.close();
     });
 
@@ -257,7 +273,10 @@ describe('in-process queue: redelivery backoff', () => {
     await until('both events to succeed', () => [...failures.values()].filter((n) => n === 4).length === 2);
     await new Promise((resolve) => setTimeout(resolve, 50));
     // Each event: a first, second and third failure; none asked for after it succeeded.
-    assert.deepEqual(asked.sort((a, b) => a - b), [1, 1, 2, 2, 3, 3]);
+    assert.deepEqual(
+      asked.sort((a, b) => a - b),
+      [1, 1, 2, 2, 3, 3],
+    );
     await sub.close();
     await queue.close();
   });
@@ -279,35 +298,40 @@ describe('in-process queue: redelivery backoff', () => {
   });
 });
 
-describe('queue contract: NATS JetStream with foreign messages on its subjects', { skip: NATS_URL ? false : 'needs PCF_TEST_NATS_URL', timeout: 60_000 }, () => {
-  const adapter = natsAdapter();
-  after(() => adapter.cleanup());
+describe(
+  'queue contract: NATS JetStream with foreign messages on its subjects',
+  { skip: NATS_URL ? false : 'needs PCF_TEST_NATS_URL', timeout: 60_000 },
+  () => {
+    const adapter = natsAdapter();
+    after(() => adapter.cleanup());
 
-  it('skips messages that are not events, and a handler that throws, and goes on delivering to a group and a broadcast subscriber', async () => {
-    const queue = (await adapter.open()) as NatsQueue;
-    const grouped: string[] = [];
-    const broadcast: string[] = [];
-    const boom = event();
-    // Throws at once rather than rejecting: the subscription must survive that too.
-    const throwing: EventHandler = (e) => {
-      if (e.id === boom.id) throw new Error('boom');
-      broadcast.push(e.id);
-      return Promise.resolve();
-    };
-    const subs = [await queue.consume('foreign', async (e) => void grouped.push(e.id)), await queue.broadcast(throwing)];
-    const subject = `${queue.options.subjectPrefix}.resource.updated`;
-    const js = jetstream(queue.connection);
-    for (const body of ['not json', 'null', '[]', '"text"', '{"id":"x","seq":"1","topic":"t","payload":null}', '{"id":"x","seq":1,"topic":"t"}']) await js.publish(subject, body);
-    await queue.publish(boom);
-    const later = event();
-    await queue.publish(later);
-    await until('the group and the broadcast subscriber to get the last event', () => grouped.includes(later.id) && broadcast.includes(later.id));
-    assert.deepEqual(grouped, [boom.id, later.id]);
-    assert.deepEqual(broadcast, [later.id]);
-    // The group acked the foreign messages: nothing is left waiting to come back.
-    const info = await (await jetstreamManager(queue.connection)).consumers.info(queue.options.stream, 'foreign');
-    assert.equal(info.num_ack_pending, 0);
-    assert.equal(info.num_pending, 0);
-    await Promise.all(subs.map((s) => s.close()));
-  });
-});
+    it('skips messages that are not events, and a handler that throws, and goes on delivering to a group and a broadcast subscriber', async () => {
+      const queue = (await adapter.open()) as NatsQueue;
+      const grouped: string[] = [];
+      const broadcast: string[] = [];
+      const boom = event();
+      // Throws at once rather than rejecting: the subscription must survive that too.
+      const throwing: EventHandler = (e) => {
+        if (e.id === boom.id) throw new Error('boom');
+        broadcast.push(e.id);
+        return Promise.resolve();
+      };
+      const subs = [await queue.consume('foreign', async (e) => void grouped.push(e.id)), await queue.broadcast(throwing)];
+      const subject = `${queue.options.subjectPrefix}.resource.updated`;
+      const js = jetstream(queue.connection);
+      for (const body of ['not json', 'null', '[]', '"text"', '{"id":"x","seq":"1","topic":"t","payload":null}', '{"id":"x","seq":1,"topic":"t"}'])
+        await js.publish(subject, body);
+      await queue.publish(boom);
+      const later = event();
+      await queue.publish(later);
+      await until('the group and the broadcast subscriber to get the last event', () => grouped.includes(later.id) && broadcast.includes(later.id));
+      assert.deepEqual(grouped, [boom.id, later.id]);
+      assert.deepEqual(broadcast, [later.id]);
+      // The group acked the foreign messages: nothing is left waiting to come back.
+      const info = await (await jetstreamManager(queue.connection)).consumers.info(queue.options.stream, 'foreign');
+      assert.equal(info.num_ack_pending, 0);
+      assert.equal(info.num_pending, 0);
+      await Promise.all(subs.map((s) => s.close()));
+    });
+  },
+);

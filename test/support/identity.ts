@@ -109,7 +109,13 @@ export async function login(t: TestServer, email: string, password: string): Pro
 }
 
 /** A request made with a bearer token; `payload` is sent as JSON. */
-export function as(t: TestServer, token: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown): Promise<InjectedResponse> {
+export function as(
+  t: TestServer,
+  token: string,
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  url: string,
+  payload?: unknown,
+): Promise<InjectedResponse> {
   return t.app.inject({ method, url, headers: bearer(token), ...(payload === undefined ? {} : { payload: payload as object }) });
 }
 

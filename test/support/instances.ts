@@ -93,7 +93,13 @@ export async function call(instance: Instance, method: string, path: string, opt
 }
 
 /** `call`, failing the test unless it answers `status`; resolves with the body. */
-export async function expectStatus(instance: Instance, method: string, path: string, status: number, options: { token?: string; body?: unknown } = {}): Promise<Record<string, unknown>> {
+export async function expectStatus(
+  instance: Instance,
+  method: string,
+  path: string,
+  status: number,
+  options: { token?: string; body?: unknown } = {},
+): Promise<Record<string, unknown>> {
   const reply = await call(instance, method, path, options);
   assert.equal(reply.status, status, `${method} ${path} on ${instance.name}: ${JSON.stringify(reply.body)}`);
   return reply.body;

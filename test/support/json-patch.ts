@@ -111,4 +111,3 @@ export function applyStrict(document: Json, patch: readonly Operation[]): Json {
   }
   return result;
 }
-

@@ -13,6 +13,10 @@ export function captureLogs() {
     stream,
     text: () => chunks.join(''),
     records: (): Record<string, unknown>[] =>
-      chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
   };
 }

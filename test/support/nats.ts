@@ -47,7 +47,9 @@ export class DedicatedNats {
   async start(): Promise<void> {
     if (!NATS_SERVER_BIN) throw new Error('nats-server is not installed');
     // "Server is ready" comes after JetStream has recovered its streams from the store.
-    await this.#process.start(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], (output) => output.includes('Server is ready'));
+    await this.#process.start(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], (output) =>
+      output.includes('Server is ready'),
+    );
   }
 
   /** SIGTERM, and waits for the process to be gone (SIGKILL after 5 s). */

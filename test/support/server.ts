@@ -46,7 +46,10 @@ export async function startTestServer(kind: 'pglite' | 'postgres', options: Test
   const database = options.database ?? (await createTestDatabase(kind));
   const { config } = loadConfig({ flags: { host: '127.0.0.1', port: 0, logLevel: 'info', ...GENEROUS_LIMITS, ...options.config } });
   const logs = captureLogs();
-  const server = await createServer(config, createLogger({ level: config.logLevel, destination: logs.stream }), { database: database.options, openQueue: options.openQueue });
+  const server = await createServer(config, createLogger({ level: config.logLevel, destination: logs.stream }), {
+    database: database.options,
+    openQueue: options.openQueue,
+  });
   await options.beforeStart?.(server.app);
   const url = await server.start();
   if (!options.noWait) await server.ready;

@@ -287,7 +287,10 @@ function decodeBody(body: string, transferEncoding = '7bit', charset = 'utf-8'):
 
 function decodeQuotedPrintable(body: string): Buffer {
   const unwrapped = body.replace(/=\r?\n/g, ''); // soft line breaks
-  return Buffer.from(unwrapped.replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  return Buffer.from(
+    unwrapped.replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  );
 }
 
 function decodeCharset(bytes: Buffer, charset: string): string {
@@ -308,10 +311,7 @@ function decodeHeader(value: string): string {
   for (const match of joined.matchAll(encodedWord)) {
     out += Buffer.from(joined.slice(last, match.index), 'latin1').toString('utf8');
     const [, charset = 'utf-8', encoding = 'B', text = ''] = match;
-    const bytes =
-      encoding.toUpperCase() === 'B'
-        ? Buffer.from(text, 'base64')
-        : decodeQuotedPrintable(text.replace(/_/g, ' ').replace(/=\r?\n/g, ''));
+    const bytes = encoding.toUpperCase() === 'B' ? Buffer.from(text, 'base64') : decodeQuotedPrintable(text.replace(/_/g, ' ').replace(/=\r?\n/g, ''));
     out += decodeCharset(bytes, charset.split('*')[0] ?? 'utf-8');
     last = match.index + match[0].length;
   }

@@ -1,13 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  buildAbility,
-  can,
-  canUnconditionally,
-  type Action,
-  type Conditions,
-  type PermissionRule,
-} from '../../src/services/access/index.js';
+import { buildAbility, can, canUnconditionally, type Action, type Conditions, type PermissionRule } from '../../src/services/access/index.js';
 
 const ME = '0190a8f2-3c4d-7e5f-8a9b-000000000001';
 const OTHER = '0190a8f2-3c4d-7e5f-8a9b-000000000002';
@@ -30,7 +23,13 @@ function resource(overrides: Record<string, unknown> = {}) {
   };
 }
 
-const user = (overrides: Record<string, unknown> = {}) => ({ id: OTHER, email: 'ada@example.com', name: 'Ada', createdAt: '2024-01-01T00:00:00.000Z', ...overrides });
+const user = (overrides: Record<string, unknown> = {}) => ({
+  id: OTHER,
+  email: 'ada@example.com',
+  name: 'Ada',
+  createdAt: '2024-01-01T00:00:00.000Z',
+  ...overrides,
+});
 
 /** Whether one rule for `doc` with these conditions lets the caller read the resource. */
 function readable(conditions: Conditions, overrides: Record<string, unknown>): boolean {

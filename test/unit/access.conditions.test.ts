@@ -198,7 +198,20 @@ describe('validatePermissionInput: rejects', () => {
   });
 
   it('timestamps that are not ISO 8601 instants', () => {
-    for (const value of ['yesterday', '2024-13-01', '2023-02-29', '2024-04-31', '2024-01-01T24:00:00Z', '2024-01-01T10:00:00', '2024-01-01 10:00:00Z', 1704067200000, '0000-01-01', '0001-01-01T00:00:00+01:00', '+010000-01-01T00:00:00Z', '${user.id}']) {
+    for (const value of [
+      'yesterday',
+      '2024-13-01',
+      '2023-02-29',
+      '2024-04-31',
+      '2024-01-01T24:00:00Z',
+      '2024-01-01T10:00:00',
+      '2024-01-01 10:00:00Z',
+      1704067200000,
+      '0000-01-01',
+      '0001-01-01T00:00:00+01:00',
+      '+010000-01-01T00:00:00Z',
+      '${user.id}',
+    ]) {
       assert.deepEqual(rejectsConditions({ createdAt: { $gt: value } }), ['conditions/createdAt/$gt'], String(value));
     }
   });

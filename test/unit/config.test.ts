@@ -103,7 +103,11 @@ describe('configuration: precedence', () => {
 
 describe('configuration: profiles', () => {
   it('production turns off introspection and GraphiQL by default', () => {
-    for (const sources of [{ flags: { profile: 'production' } }, { env: { PCF_PROFILE: 'production' } }, { file: configFile('.yaml', 'profile: production\n') }]) {
+    for (const sources of [
+      { flags: { profile: 'production' } },
+      { env: { PCF_PROFILE: 'production' } },
+      { file: configFile('.yaml', 'profile: production\n') },
+    ]) {
       const { config } = loadConfig(sources);
       assert.equal(config.profile, 'production');
       assert.equal(config.graphql.introspection, false, JSON.stringify(sources));
@@ -144,10 +148,7 @@ describe('configuration: profiles', () => {
 
 describe('configuration: validation', () => {
   it('reports every invalid key at once, each with what is wrong and how to fix it', () => {
-    const file = configFile(
-      '.json',
-      JSON.stringify({ port: 'eighty', logLevel: 'loud', database: { url: 'mysql://db.example/pcf' }, bogus: 1 }),
-    );
+    const file = configFile('.json', JSON.stringify({ port: 'eighty', logLevel: 'loud', database: { url: 'mysql://db.example/pcf' }, bogus: 1 }));
     const problems = problemsOf(() =>
       loadConfig({ file, env: { PCF_CACHE_MAX_ENTRIES: 'many', PCF_GRAPHQL_MAX_DEPTH: '0' }, flags: { 'http.bodyLimitBytes': 10 } }),
     );
@@ -200,7 +201,10 @@ describe('configuration: validation', () => {
 
   it('names the config file as the source of an invalid value inside a section', () => {
     const file = configFile('.yaml', 'graphql:\n  maxDepth: 0\n');
-    const problem = problemFor(problemsOf(() => loadConfig({ file })), 'graphql.maxDepth');
+    const problem = problemFor(
+      problemsOf(() => loadConfig({ file })),
+      'graphql.maxDepth',
+    );
     assert.ok(problem.source.includes(file), `source "${problem.source}" names ${file}`);
   });
 
@@ -229,9 +233,7 @@ describe('configuration: validation', () => {
   });
 
   it('reports a retry ceiling below the first retry wait together with the other problems', () => {
-    const problems = problemsOf(() =>
-      loadConfig({ flags: { port: 'x', 'database.retryInitialMs': 500, 'database.retryMaxMs': 100 } }),
-    );
+    const problems = problemsOf(() => loadConfig({ flags: { port: 'x', 'database.retryInitialMs': 500, 'database.retryMaxMs': 100 } }));
     assert.deepEqual(problems.map((p) => p.key).sort(), ['database.retryMaxMs', 'port']);
   });
 
@@ -244,19 +246,41 @@ describe('configuration: validation', () => {
 
   it('refuses GraphQL variables smaller than the largest resource data', () => {
     const flags = { 'resources.maxDataBytes': 2_000_000, 'graphql.maxVariablesBytes': 1_500_000 };
-    assert.match(problemFor(problemsOf(() => loadConfig({ flags })), 'graphql.maxVariablesBytes').message, /resources\.maxDataBytes/);
+    assert.match(
+      problemFor(
+        problemsOf(() => loadConfig({ flags })),
+        'graphql.maxVariablesBytes',
+      ).message,
+      /resources\.maxDataBytes/,
+    );
   });
 
   it('refuses a body-bytes budget below the largest body accepted', () => {
     const flags = { 'http.bodyLimitBytes': 4_194_304, 'rateLimit.bodyBytesPerWindow': 2_097_152 };
-    assert.match(problemFor(problemsOf(() => loadConfig({ flags })), 'rateLimit.bodyBytesPerWindow').message, /http\.bodyLimitBytes/);
+    assert.match(
+      problemFor(
+        problemsOf(() => loadConfig({ flags })),
+        'rateLimit.bodyBytesPerWindow',
+      ).message,
+      /http\.bodyLimitBytes/,
+    );
     assert.equal(loadConfig({ flags: { 'http.bodyLimitBytes': 4_194_304 } }).config.rateLimit.bodyBytesPerWindow, 33_554_432);
   });
 });
 
 describe('configuration: the queue URL', () => {
   it('refuses a queue URL no adapter could use, among the other problems, without quoting it', () => {
-    for (const url of ['kafka://user:secret@a:9092', 'kafka://a b:9092', 'kafka://a:9092/x', 'kafka://a:9092,', 'nats://', 'nats:// ,', 'nats://a:4222/x', 'nats://secret@a,other@b', 'nats://a:99999']) {
+    for (const url of [
+      'kafka://user:secret@a:9092',
+      'kafka://a b:9092',
+      'kafka://a:9092/x',
+      'kafka://a:9092,',
+      'nats://',
+      'nats:// ,',
+      'nats://a:4222/x',
+      'nats://secret@a,other@b',
+      'nats://a:99999',
+    ]) {
       const problems = problemsOf(() => loadConfig({ env: { PCF_QUEUE_URL: url }, flags: { port: 'x' } }));
       assert.deepEqual(problems.map((p) => p.key).sort(), ['port', 'queue.url'], url);
       const problem = problemFor(problems, 'queue.url');
@@ -267,8 +291,20 @@ describe('configuration: the queue URL', () => {
   });
 
   it('names the broker the URL is wrong for', () => {
-    assert.match(problemFor(problemsOf(() => loadConfig({ flags: { 'queue.url': 'kafka://a:9092/x' } })), 'queue.url').message, /Kafka/);
-    assert.match(problemFor(problemsOf(() => loadConfig({ flags: { 'queue.url': 'nats:// ,' } })), 'queue.url').message, /NATS/);
+    assert.match(
+      problemFor(
+        problemsOf(() => loadConfig({ flags: { 'queue.url': 'kafka://a:9092/x' } })),
+        'queue.url',
+      ).message,
+      /Kafka/,
+    );
+    assert.match(
+      problemFor(
+        problemsOf(() => loadConfig({ flags: { 'queue.url': 'nats:// ,' } })),
+        'queue.url',
+      ).message,
+      /NATS/,
+    );
   });
 
   it('accepts NATS server lists with credentials and Kafka broker lists', () => {
@@ -365,7 +401,10 @@ describe('configuration: hardening', () => {
   it('refuses keys that would reach Object.prototype', () => {
     const file = configFile('.json', '{ "__proto__": { "polluted": "yes" }, "database": { "constructor": { "x": 1 } } }');
     const problems = problemsOf(() => loadConfig({ file }));
-    assert.ok(problems.some((p) => p.key === '__proto__'), JSON.stringify(problems));
+    assert.ok(
+      problems.some((p) => p.key === '__proto__'),
+      JSON.stringify(problems),
+    );
     assert.equal(({} as Record<string, unknown>).polluted, undefined, 'nothing leaked onto every object');
   });
 
@@ -380,6 +419,11 @@ describe('configuration: hardening', () => {
     const problems = problemsOf(() =>
       loadConfig({ flags: { 'cache.defaultTtlMs': 0, 'database.retryInitialMs': 0, 'health.checkTimeoutMs': 0, 'database.connectTimeoutMs': 0 } }),
     );
-    assert.deepEqual(problems.map((p) => p.key).sort(), ['cache.defaultTtlMs', 'database.connectTimeoutMs', 'database.retryInitialMs', 'health.checkTimeoutMs']);
+    assert.deepEqual(problems.map((p) => p.key).sort(), [
+      'cache.defaultTtlMs',
+      'database.connectTimeoutMs',
+      'database.retryInitialMs',
+      'health.checkTimeoutMs',
+    ]);
   });
 });

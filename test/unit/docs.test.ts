@@ -32,9 +32,13 @@ describe('documentation stays in step with the code', () => {
     for (const section of ['## 5. Contract', '## 6. Performance targets']) assert.ok(design.includes(section), `docs/design.md has "${section}"`);
     // Every tracked text file: a link or path that climbs out of the repository would break in
     // a clone of it alone.
-    const files = execFileSync('git', ['ls-files', '-z'], { cwd: packageRoot(), encoding: 'utf8' }).split('\0').filter((f) => /\.(md|ts|js|json|ya?ml|sql)$/.test(f) && f !== 'package-lock.json');
+    const files = execFileSync('git', ['ls-files', '-z'], { cwd: packageRoot(), encoding: 'utf8' })
+      .split('\0')
+      .filter((f) => /\.(md|ts|js|json|ya?ml|sql)$/.test(f) && f !== 'package-lock.json');
     assert.ok(files.length > 50, 'git lists the repository');
-    const outside = files.filter((f) => /\.\.\/shared\/(?:DESIGN|STYLE|seed)|\]\(\.\.\/shared|shared\/DESIGN\.md/.test(read(f)) && f !== 'test/unit/docs.test.ts');
+    const outside = files.filter(
+      (f) => /\.\.\/shared\/(?:DESIGN|STYLE|seed)|\]\(\.\.\/shared|shared\/DESIGN\.md/.test(read(f)) && f !== 'test/unit/docs.test.ts',
+    );
     assert.deepEqual(outside, [], 'files that point outside the repository');
   });
 });

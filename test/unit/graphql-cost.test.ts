@@ -21,7 +21,9 @@ describe('writeCost', () => {
   });
 
   it('weighs inline literals by their size, variables nested in them included', () => {
-    const { document, operation } = operationOf(`mutation($d: JSON) { createResource(input: {name: "n", type: "doc", data: $d, metadata: {s: "${'y'.repeat(3000)}"}}) { id } }`);
+    const { document, operation } = operationOf(
+      `mutation($d: JSON) { createResource(input: {name: "n", type: "doc", data: $d, metadata: {s: "${'y'.repeat(3000)}"}}) { id } }`,
+    );
     assert.equal(writeCost(document, operation, { d: 'z'.repeat(2000) }, new Set()), WRITE_POINTS + 4);
     assert.equal(writeCost(document, operation, undefined, new Set()), WRITE_POINTS + 2);
   });

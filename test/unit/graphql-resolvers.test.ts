@@ -32,25 +32,34 @@ describe('GraphQL resolver errors', () => {
   });
 
   it('keeps a contract error’s code and detail, with the trace id', async () => {
-    await assert.rejects(Promise.resolve().then(() => call('missing')), (err: GraphQLError) => {
-      assert.equal(err.message, 'No such resource.');
-      assert.deepEqual(err.extensions, { code: 'NOT_FOUND', traceId });
-      return true;
-    });
+    await assert.rejects(
+      Promise.resolve().then(() => call('missing')),
+      (err: GraphQLError) => {
+        assert.equal(err.message, 'No such resource.');
+        assert.deepEqual(err.extensions, { code: 'NOT_FOUND', traceId });
+        return true;
+      },
+    );
   });
 
   it('hides an unexpected error behind INTERNAL_ERROR and logs it', () => {
-    assert.throws(() => call('broken'), (err: GraphQLError) => {
-      assert.equal(err.extensions.code, 'INTERNAL_ERROR');
-      assert.equal(err.extensions.traceId, traceId);
-      assert.doesNotMatch(err.message, /relation|SELECT/);
-      return true;
-    });
+    assert.throws(
+      () => call('broken'),
+      (err: GraphQLError) => {
+        assert.equal(err.extensions.code, 'INTERNAL_ERROR');
+        assert.equal(err.extensions.traceId, traceId);
+        assert.doesNotMatch(err.message, /relation|SELECT/);
+        return true;
+      },
+    );
     assert.match(logs.text(), /relation \\"users\\" does not exist/);
     assert.match(logs.text(), new RegExp(traceId));
   });
 
   it('passes GraphQL errors through', () => {
-    assert.throws(() => call('own'), (err: GraphQLError) => err.message === 'Already a GraphQL error');
+    assert.throws(
+      () => call('own'),
+      (err: GraphQLError) => err.message === 'Already a GraphQL error',
+    );
   });
 });

@@ -20,7 +20,11 @@ const wideObjects = (objects: number, keys: number, v: number): Json => range(ob
 describe('resource diff budget', () => {
   it('charges every member of an object, even when nothing differs', () => {
     for (const n of [100, 1000]) {
-      const { ok, work } = diffJson(wide(n, (k) => k), wide(n, (k) => k), NO_CLOCK);
+      const { ok, work } = diffJson(
+        wide(n, (k) => k),
+        wide(n, (k) => k),
+        NO_CLOCK,
+      );
       assert.ok(ok);
       assert.ok(work >= 2 * n, `${n} members on each side cost at least ${2 * n} units, not ${work}`);
     }
@@ -37,21 +41,31 @@ describe('resource diff budget', () => {
   it('refuses (work) a diff over the work limit instead of answering late, and says so with a 422', () => {
     const [a, b] = [wideObjects(46, 1300, 1), wideObjects(46, 1300, 2)];
     const needed = diffJson(a, b, NO_CLOCK);
-    assert.ok(needed.ok, 'the issue\'s shape fits the default budget');
+    assert.ok(needed.ok, "the issue's shape fits the default budget");
     const tight = { ...NO_CLOCK, maxWork: Math.floor(needed.work / 2) };
     const refused = diffJson(a, b, tight);
     assert.deepEqual([refused.ok, !refused.ok && refused.limit], [false, 'work']);
     assert.ok(refused.work <= tight.maxWork + 100_000, 'it stops soon after the budget is spent');
     assert.throws(
       () => boundedPatch(a, b, tight),
-      (err: unknown) => err instanceof AppError && err.code === 'UNPROCESSABLE_ENTITY' && /too large: it would take too long to compute\. Read both versions instead\./.test(err.message),
+      (err: unknown) =>
+        err instanceof AppError &&
+        err.code === 'UNPROCESSABLE_ENTITY' &&
+        /too large: it would take too long to compute\. Read both versions instead\./.test(err.message),
     );
   });
 
   it('refuses (size) a patch over the size limit', () => {
-    const refused = diffJson(wide(1000, (k) => k), wide(1000, (k) => -k - 1), { ...NO_CLOCK, maxPatchBytes: 10_000 });
+    const refused = diffJson(
+      wide(1000, (k) => k),
+      wide(1000, (k) => -k - 1),
+      { ...NO_CLOCK, maxPatchBytes: 10_000 },
+    );
     assert.deepEqual([refused.ok, !refused.ok && refused.limit], [false, 'size']);
-    assert.throws(() => boundedPatch(range(5000), range(5000).map(String), { ...NO_CLOCK, maxPatchBytes: 10_000 }), /larger than 10000 bytes\. Read both versions instead\./);
+    assert.throws(
+      () => boundedPatch(range(5000), range(5000).map(String), { ...NO_CLOCK, maxPatchBytes: 10_000 }),
+      /larger than 10000 bytes\. Read both versions instead\./,
+    );
   });
 
   it('falls back to pairing by index when edit tables would take the budget, and the patch still applies', () => {

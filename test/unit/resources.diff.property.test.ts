@@ -15,9 +15,33 @@ import { applyStrict, isObject, normalise, setMember, type Json } from '../suppo
  */
 
 /** Keys that JSON pointers must escape, that JavaScript treats specially, or that look like indices. */
-const trickyKey = fc.constantFrom('~', '/', '~0', '~1', '~01', '/~', 'a/b', 'a~b', '', ' ', '0', '01', '-', '__proto__', 'constructor', 'prototype', 'toString');
+const trickyKey = fc.constantFrom(
+  '~',
+  '/',
+  '~0',
+  '~1',
+  '~01',
+  '/~',
+  'a/b',
+  'a~b',
+  '',
+  ' ',
+  '0',
+  '01',
+  '-',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+);
 const key = fc.oneof({ arbitrary: trickyKey, weight: 1 }, { arbitrary: fc.string({ maxLength: 4 }), weight: 2 });
-const scalar = fc.oneof(fc.constant(null), fc.boolean(), fc.integer({ min: -3, max: 3 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string({ maxLength: 3 }));
+const scalar = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer({ min: -3, max: 3 }),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.string({ maxLength: 3 }),
+);
 
 /** JSON values with tricky keys, bounded depth and width; built with defineProperty so `__proto__` is a member. */
 const { value: trickyJson } = fc.letrec<{ value: unknown; array: unknown[]; object: Record<string, unknown> }>((tie) => ({
@@ -33,9 +57,7 @@ const { value: trickyJson } = fc.letrec<{ value: unknown; array: unknown[]; obje
 const anyJson = fc.oneof(fc.jsonValue({ maxDepth: 4 }), trickyJson).map(normalise);
 
 /** Pairs that share structure, so diffs are small edits rather than wholesale replacements. */
-const editedPair = anyJson.chain((a) =>
-  fc.tuple(fc.constant(a), fc.oneof(anyJson, fc.constant(a), mutate(a))).map(([x, y]) => [x, normalise(y)] as const),
-);
+const editedPair = anyJson.chain((a) => fc.tuple(fc.constant(a), fc.oneof(anyJson, fc.constant(a), mutate(a))).map(([x, y]) => [x, normalise(y)] as const));
 
 /** A value like `v` with a few random edits somewhere inside it. */
 function mutate(v: Json): fc.Arbitrary<Json> {
@@ -141,11 +163,20 @@ describe('resource diff (boundedPatch) round trip', () => {
       [[1], { 0: 1 }],
       [null, { a: null }],
       [{ a: { b: null } }, { a: { b: [null, null] } }],
-      [{ '~': 1, '/': 2, '~1': 3, '~01': 4 }, { '~': 2, '/': 1, '~1': null, '~0/': 5 }],
+      [
+        { '~': 1, '/': 2, '~1': 3, '~01': 4 },
+        { '~': 2, '/': 1, '~1': null, '~0/': 5 },
+      ],
       [{ 'a/b': { 'c~d': [1, 2, 3] } }, { 'a/b': { 'c~d': [3] } }],
-      [[1, 2, 3, 4, 5], [5, 1, 2]],
+      [
+        [1, 2, 3, 4, 5],
+        [5, 1, 2],
+      ],
       [[], [[], [[]], null]],
-      [[[1, 2], [3]], [[3], [1, 2], []]],
+      [
+        [[1, 2], [3]],
+        [[3], [1, 2], []],
+      ],
       [normalise(JSON.parse('{"__proto__": {"x": 1}, "constructor": {"y": [1]}}')), normalise(JSON.parse('{"__proto__": {"x": 2}, "constructor": {"y": []}}'))],
       [{ '': { '': 1 } }, { '': { '': 2, ' ': 3 } }],
       [-0, 0],

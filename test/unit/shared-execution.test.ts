@@ -102,7 +102,9 @@ describe('shared execution of subscriptions', () => {
     const { source } = sourceOf([first.event]);
     const shared = schemaWith(source);
     const query = 'subscription($id: ID!) { changed(id: $id) { id kind } }';
-    const results = await Promise.all(['ada', 'bob', 'cy'].map(async (user) => (await (await subscribe(shared, query, { id: '1' }, user)).next()).value as ExecutionResult));
+    const results = await Promise.all(
+      ['ada', 'bob', 'cy'].map(async (user) => (await (await subscribe(shared, query, { id: '1' }, user)).next()).value as ExecutionResult),
+    );
     for (const result of results) assert.deepEqual(plain(result), { data: { changed: { id: 'e1', kind: 'UPDATED' } } });
     assert.equal(first.reads(), 1, 'one execution for three subscribers');
     // Other variables: executed on their own.
@@ -113,7 +115,9 @@ describe('shared execution of subscriptions', () => {
     const second = countingEvent('e2');
     const perCaller = schemaWith(sourceOf([second.event]).source);
     const withOwner = 'subscription { changed(id: "1") { kind owner } }';
-    const owners = await Promise.all(['ada', 'bob'].map(async (user) => ((await (await subscribe(perCaller, withOwner, {}, user)).next()).value as ExecutionResult).data));
+    const owners = await Promise.all(
+      ['ada', 'bob'].map(async (user) => ((await (await subscribe(perCaller, withOwner, {}, user)).next()).value as ExecutionResult).data),
+    );
     assert.deepEqual(plain(owners), [{ changed: { kind: 'UPDATED', owner: 'ada' } }, { changed: { kind: 'UPDATED', owner: 'bob' } }]);
     assert.equal(second.reads(), 2);
   });

@@ -76,7 +76,8 @@ export async function registerSecurityHeaders(app: App, http: Config['http']): P
     const preflight = { ...options, preflight: true };
     const other = { ...options, preflight: false };
     await app.register(cors, {
-      delegator: (request, callback) => callback(null, request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined ? preflight : other),
+      delegator: (request, callback) =>
+        callback(null, request.headers.origin !== undefined && request.headers['access-control-request-method'] !== undefined ? preflight : other),
     });
   }
   const trust = trustFunction(http.trustProxy);

@@ -112,7 +112,9 @@ export function createRateLimits(store: RateLimitStore, config: Config['rateLimi
       // What is refused is not done, so it spends nothing: the budgets that did allow it
       // get their points back (a login refused by the anonymous budget keeps its attempt).
       await Promise.all(
-        settled.map((s, i) => (s.status === 'fulfilled' && s.value.allowed ? items[i]!.limiter.refund(items[i]!.key, items[i]!.points ?? 1, s.value.store) : undefined)),
+        settled.map((s, i) =>
+          s.status === 'fulfilled' && s.value.allowed ? items[i]!.limiter.refund(items[i]!.key, items[i]!.points ?? 1, s.value.store) : undefined,
+        ),
       );
     }
     if (failure) throw failure.reason;
@@ -206,7 +208,9 @@ export function registerRateLimits(
         if (request.headers.authorization === undefined || request.routeOptions.config?.rateLimit === 'exempt') return;
         const principal = request.principal;
         // A token on a path that takes none (health, docs) is counted as anonymous.
-        const items: ChargeItem[] = [principal ? { limiter: limits.user, key: userKey(principal) } : { limiter: limits.anonymous, key: addressKey(request.clientAddress) }];
+        const items: ChargeItem[] = [
+          principal ? { limiter: limits.user, key: userKey(principal) } : { limiter: limits.anonymous, key: addressKey(request.clientAddress) },
+        ];
         if (principal && request.routeOptions.config?.rateLimit === 'auth-user') items.push({ limiter: limits.auth, key: userKey(principal) });
         await limits.charge(request, ...items);
       });
@@ -217,7 +221,12 @@ export function registerRateLimits(
         if (request.routeOptions.config?.rateLimit === 'exempt') return;
         const bytes = declaredBodyBytes(request, limits.unknownBodyBytes);
         if (bytes === 0) return;
-        await limits.charge(request, { limiter: limits.bodyBytes, key: callerKey(request.principal, request.clientAddress), points: bytes, refundRefused: true });
+        await limits.charge(request, {
+          limiter: limits.bodyBytes,
+          key: callerKey(request.principal, request.clientAddress),
+          points: bytes,
+          refundRefused: true,
+        });
       });
     },
     // A refused token costs its sender like an anonymous request; past the budget the

@@ -1,4 +1,12 @@
-import { getOperationAST, Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import {
+  getOperationAST,
+  Kind,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import type { Config } from '../../core/config/index.js';
 import { appError, isAppError } from '../../core/errors.js';
 import type { Charge } from '../../infra/rate-limit/index.js';
@@ -98,7 +106,13 @@ function documentShape(schema: GraphQLSchema, document: DocumentNode, operationN
  * any, 503 while the auth budget's store is down).
  */
 export function operationBudget(limits: Config['graphql'], rateLimits: RateLimits | undefined) {
-  return async function chargeOperation(schema: GraphQLSchema, document: DocumentNode, context: BudgetContext, variables: Record<string, unknown> | undefined, operationName: string | undefined): Promise<void> {
+  return async function chargeOperation(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    context: BudgetContext,
+    variables: Record<string, unknown> | undefined,
+    operationName: string | undefined,
+  ): Promise<void> {
     const shape = documentShape(schema, document, operationName);
     if (!shape) return; // graphql-js reports the missing operation itself.
     const cost = shape.cost ?? Math.max(...shape.operations.map((operation) => operationCost(schema, document, operation, variables).cost));

@@ -25,9 +25,7 @@ function flatten(errors: readonly GraphQLError[]): GraphQLError[] {
   return errors.flatMap((error) => {
     const wrapper = error.originalError as (Error & { errors?: unknown }) | undefined;
     if (!wrapper || !Array.isArray(wrapper.errors)) return [error];
-    return wrapper.errors.map((inner: unknown) =>
-      inner instanceof GraphQLError ? inner : new GraphQLError(wrapper.message, { originalError: wrapper }),
-    );
+    return wrapper.errors.map((inner: unknown) => (inner instanceof GraphQLError ? inner : new GraphQLError(wrapper.message, { originalError: wrapper })));
   });
 }
 
@@ -45,9 +43,7 @@ export function formatGraphqlErrors(execution: ExecutionResult & { statusCode?: 
     const original = error.originalError;
     // A GraphQLError of its own (parse, validation, variable coercion) is the caller's doing.
     const isRequestError = !original || original instanceof GraphQLError;
-    const { error: appErr, internal } = isRequestError
-      ? { error: null, internal: false }
-      : normalizeError(original);
+    const { error: appErr, internal } = isRequestError ? { error: null, internal: false } : normalizeError(original);
     if (internal) log.error({ err: original, path: error.path }, 'GraphQL resolver failed');
     const code = appErr?.code ?? (error.extensions?.code as string | undefined) ?? 'INVALID_INPUT';
     if (index === 0) status = appErr?.status ?? 400;

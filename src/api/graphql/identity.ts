@@ -266,7 +266,8 @@ export function identityResolvers(identity: Identity) {
     },
     login: async (_p, args, ctx) => auth.login({ email: args.email, password: args.password }, ctx.client),
     logout: async (_p, _a, ctx) => done(auth.logout(await ctx.caller(), ctx.client)),
-    changePassword: async (_p, args, ctx) => done(auth.changePassword(await ctx.caller(), { currentPassword: args.currentPassword, newPassword: args.newPassword }, ctx.client)),
+    changePassword: async (_p, args, ctx) =>
+      done(auth.changePassword(await ctx.caller(), { currentPassword: args.currentPassword, newPassword: args.newPassword }, ctx.client)),
     revokeSession: async (_p, args, ctx) => done(auth.revokeSession(await ctx.caller(), args.id as string, ctx.client)),
     createInvitation: async (_p, args, ctx) => auth.invite(await ctx.caller(), { email: args.email }, ctx.client),
     createUser: async (_p, args, ctx) => users.create(await ctx.caller(), { ...(args.input as Args) }),

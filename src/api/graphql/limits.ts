@@ -137,7 +137,9 @@ export function requestLimits(limits: Config['graphql'], rateLimits: RateLimits 
         request.body.forEach((operation, i) => checkShape(operation, `Operation ${i + 1} of the batch`));
         if (rateLimits && request.body.length > 1) {
           const principal = request.principal;
-          const budget = principal ? { limiter: rateLimits.user, key: userKey(principal) } : { limiter: rateLimits.anonymous, key: addressKey(request.clientAddress) };
+          const budget = principal
+            ? { limiter: rateLimits.user, key: userKey(principal) }
+            : { limiter: rateLimits.anonymous, key: addressKey(request.clientAddress) };
           try {
             await rateLimits.charge(request, { ...budget, points: request.body.length - 1 });
           } catch (err) {

@@ -102,7 +102,8 @@ export const resourceTypeDefs = /* GraphQL */ `
       input: UpdateResourceInput!
       "The revision you last read; a resource changed since is a CONFLICT."
       expectedRevision: Int
-      expectedVersion: Int @deprecated(reason: "Compares the data's version only, so a concurrent change of name or metadata goes unnoticed; use expectedRevision.")
+      expectedVersion: Int
+        @deprecated(reason: "Compares the data's version only, so a concurrent change of name or metadata goes unnoticed; use expectedRevision.")
     ): Resource!
     deleteResource(id: ID!): Boolean!
     restoreResourceVersion(id: ID!, version: Int!, idempotencyKey: String): Resource!
@@ -189,11 +190,15 @@ export function resourceResolvers(resources: ResourcesService) {
     resourceVersion: async (_p, args, ctx) => resources.version(await ctx.caller(), args.id as string, args.version as number),
   };
   const mutation: Record<string, Resolver> = {
-    createResource: async (_p, args, ctx) => resources.create(await ctx.caller(), withoutUndefined({ ...(args.input as Args) }), write(ctx, args.idempotencyKey)),
+    createResource: async (_p, args, ctx) =>
+      resources.create(await ctx.caller(), withoutUndefined({ ...(args.input as Args) }), write(ctx, args.idempotencyKey)),
     updateResource: async (_p, args, ctx) =>
-      expectingVersion(resources.update(await ctx.caller(), args.id as string, withoutUndefined({ ...(args.input as Args) }), preconditionOf(args), write(ctx))),
+      expectingVersion(
+        resources.update(await ctx.caller(), args.id as string, withoutUndefined({ ...(args.input as Args) }), preconditionOf(args), write(ctx)),
+      ),
     deleteResource: async (_p, args, ctx) => resources.delete(await ctx.caller(), args.id as string, write(ctx)).then(() => true),
-    restoreResourceVersion: async (_p, args, ctx) => resources.restore(await ctx.caller(), args.id as string, args.version as number, write(ctx, args.idempotencyKey)),
+    restoreResourceVersion: async (_p, args, ctx) =>
+      resources.restore(await ctx.caller(), args.id as string, args.version as number, write(ctx, args.idempotencyKey)),
     shareResource: async (_p, args, ctx) => resources.share(await ctx.caller(), args.id as string, { userId: args.userId, actions: args.actions }),
     unshareResource: async (_p, args, ctx) => resources.unshare(await ctx.caller(), args.id as string, args.userId as string).then(() => true),
   };

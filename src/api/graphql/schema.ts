@@ -24,10 +24,11 @@ export const typeDefs = /* GraphQL */ `
     "The server's name, version and profile."
     server: ServerInfo!
   }
-${identityTypeDefs}
-${resourceTypeDefs}
-${notificationTypeDefs}
-${subscriptionTypeDefs}`;
+  ${identityTypeDefs}
+  ${resourceTypeDefs}
+  ${notificationTypeDefs}
+  ${subscriptionTypeDefs}
+`;
 
 export function resolvers(info: ServerInfo, identity: Identity, resources: ResourcesService, notifications: NotificationsService, realtime: Realtime) {
   const fromIdentity = identityResolvers(identity);

@@ -94,7 +94,10 @@ export const eventAsIs: GraphQLFieldResolver<unknown, unknown> = (event) => even
  * Gives the schema's Subscription fields their `subscribe` functions. mercurius wires them
  * only when it serves subscriptions itself; here graphql-ws does, over the same schema.
  */
-export function attachSubscriptions(schema: GraphQLSchema, fields: Record<string, { subscribe: GraphQLFieldResolver<unknown, never>; resolve: GraphQLFieldResolver<unknown, never> }>): void {
+export function attachSubscriptions(
+  schema: GraphQLSchema,
+  fields: Record<string, { subscribe: GraphQLFieldResolver<unknown, never>; resolve: GraphQLFieldResolver<unknown, never> }>,
+): void {
   const type = schema.getSubscriptionType();
   if (!type) throw new Error('the schema has no Subscription type');
   const defined = type.getFields();

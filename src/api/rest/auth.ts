@@ -21,7 +21,12 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
         tags: ['auth'],
         summary: 'Create an account (open, invite-only or closed by configuration); the first account is an admin',
         body: Type.Object(
-          { email: Email, name: Name, password: NewPassword, invitation: Type.Optional(Type.String({ maxLength: 128, description: 'Required when registration is invite-only' })) },
+          {
+            email: Email,
+            name: Name,
+            password: NewPassword,
+            invitation: Type.Optional(Type.String({ maxLength: 128, description: 'Required when registration is invite-only' })),
+          },
           { additionalProperties: false },
         ),
         response: { 201: Type.Object({ user: ref('User') }), ...problems(400, 403, 409, 429, 503) },
@@ -41,7 +46,11 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
         description: 'Failed logins are limited per account and per client IP; past the limit the answer is 429 with Retry-After.',
         body: Type.Object({ email: Type.String({ maxLength: 320 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
         response: {
-          200: Type.Object({ token: Type.String({ description: 'Send as Authorization: Bearer <token>' }), expiresAt: Type.String({ format: 'date-time' }), user: ref('User') }),
+          200: Type.Object({
+            token: Type.String({ description: 'Send as Authorization: Bearer <token>' }),
+            expiresAt: Type.String({ format: 'date-time' }),
+            user: ref('User'),
+          }),
           ...problems(400, 401, 429, 503),
         },
       },
@@ -68,7 +77,10 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
         tags: ['auth'],
         summary: 'The caller: its user, roles, permissions and storage usage',
         security: bearer,
-        response: { 200: Type.Object({ user: ref('User'), roles: Type.Array(ref('RoleRef')), permissions: Type.Array(ref('Permission')), usage: ref('Usage') }), ...problems(401) },
+        response: {
+          200: Type.Object({ user: ref('User'), roles: Type.Array(ref('RoleRef')), permissions: Type.Array(ref('Permission')), usage: ref('Usage') }),
+          ...problems(401),
+        },
       },
     },
     async (request) => auth.me(request.principal),
@@ -77,7 +89,12 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
   api.get(
     '/auth/sessions',
     {
-      schema: { tags: ['auth'], summary: "The caller's active sessions", security: bearer, response: { 200: Type.Object({ items: Type.Array(ref('Session')) }), ...problems(401) } },
+      schema: {
+        tags: ['auth'],
+        summary: "The caller's active sessions",
+        security: bearer,
+        response: { 200: Type.Object({ items: Type.Array(ref('Session')) }), ...problems(401) },
+      },
     },
     async (request) => ({ items: await auth.sessions(request.principal) }),
   );
@@ -85,7 +102,13 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
   api.delete(
     '/auth/sessions/:id',
     {
-      schema: { tags: ['auth'], summary: 'Revoke one of your sessions', security: bearer, params: IdParams, response: { 204: Type.Null(), ...problems(401, 404) } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke one of your sessions',
+        security: bearer,
+        params: IdParams,
+        response: { 204: Type.Null(), ...problems(401, 404) },
+      },
     },
     async (request, reply) => {
       await auth.revokeSession(request.principal, request.params.id, clientInfo(request));
@@ -123,12 +146,21 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
         security: bearer,
         body: Type.Object({ email: Email }, { additionalProperties: false }),
         response: {
-          201: Type.Object({ id: Type.String(), email: Type.String(), token: Type.String({ description: 'Shown once; pass it on as `invitation`' }), expiresAt: Type.String({ format: 'date-time' }) }),
+          201: Type.Object({
+            id: Type.String(),
+            email: Type.String(),
+            token: Type.String({ description: 'Shown once; pass it on as `invitation`' }),
+            expiresAt: Type.String({ format: 'date-time' }),
+          }),
           ...problems(400, 401, 403),
         },
       },
     },
-    async (request, reply) => reply.code(201).header('cache-control', 'no-store').send(await auth.invite(request.principal, request.body, clientInfo(request))),
+    async (request, reply) =>
+      reply
+        .code(201)
+        .header('cache-control', 'no-store')
+        .send(await auth.invite(request.principal, request.body, clientInfo(request))),
   );
 }
 

@@ -54,7 +54,10 @@ export const SessionSchema = Type.Object(
 
 export const UsageSchema = Type.Object(
   {
-    storageBytes: Type.Integer({ minimum: 0, description: "Bytes the caller's resources hold: every version's data plus metadata and name, plus 256 per resource and per version" }),
+    storageBytes: Type.Integer({
+      minimum: 0,
+      description: "Bytes the caller's resources hold: every version's data plus metadata and name, plus 256 per resource and per version",
+    }),
     storageQuotaBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'quotas.storageBytesPerUser; null when unlimited' }),
   },
   { $id: 'Usage', title: 'Usage', additionalProperties: false },
@@ -86,7 +89,12 @@ export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 // request is refused before any hashing.
 export const Email = Type.String({ minLength: 3, maxLength: 320, description: 'Trimmed, normalised and compared case-insensitively' });
 export const NewPassword = Type.String({ minLength: 8, maxLength: 256 });
-export const Name = Type.String({ minLength: 1, maxLength: 200, description: '1 to 200 characters after trimming; no control characters (C0, DEL, C1) or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)' });
+export const Name = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description:
+    '1 to 200 characters after trimming; no control characters (C0, DEL, C1) or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)',
+});
 
 export const PermissionInput = Type.Object(
   {

@@ -16,7 +16,13 @@ import { registerUserRoutes } from './users.js';
  * The REST API under /api/v1. Each feature adds a module beside this one (`users.ts`,
  * `resources.ts`, …) and registers it here.
  */
-export async function registerRestApi(app: App, server: ServerInfo, identity: Identity, resources: ResourcesService, notifications: NotificationsService): Promise<void> {
+export async function registerRestApi(
+  app: App,
+  server: ServerInfo,
+  identity: Identity,
+  resources: ResourcesService,
+  notifications: NotificationsService,
+): Promise<void> {
   for (const schema of [...IDENTITY_SCHEMAS, ...RESOURCE_SCHEMAS, ...NOTIFICATION_SCHEMAS]) app.addSchema(schema);
   await app.register(
     async (api) => {

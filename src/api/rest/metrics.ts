@@ -40,7 +40,9 @@ export function registerMetricsRoute(app: App, metrics: Metrics, options: Metric
         const given = bearerToken(request.headers.authorization);
         if (given === undefined || !timingSafeEqual(digest(given), expected)) {
           await options.onRefused?.(request);
-          throw appError('UNAUTHORIZED', 'The metrics need a token: send Authorization: Bearer <metrics.token>.', { headers: { 'www-authenticate': 'Bearer realm="metrics"' } });
+          throw appError('UNAUTHORIZED', 'The metrics need a token: send Authorization: Bearer <metrics.token>.', {
+            headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+          });
         }
       }
       reply.header('cache-control', 'no-store');

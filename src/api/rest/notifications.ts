@@ -42,7 +42,8 @@ export function registerNotificationRoutes(api: App, notifications: Notification
       schema: {
         tags: ['notifications'],
         summary: 'Your notifications, newest first, a page at a time',
-        description: 'Made from events about your resources, shares, roles, permissions and logins, within about a second of the change; kept for the configured retention.',
+        description:
+          'Made from events about your resources, shares, roles, permissions and logins, within about a second of the change; kept for the configured retention.',
         security: bearer,
         querystring: Type.Object(
           {

@@ -7,8 +7,11 @@ import { bearer, problems } from './auth.js';
 import { ref } from './identity-schemas.js';
 
 // What the service checks (services/resources/input.ts), told to OpenAPI readers.
-const ResourceName = Type.String({ description: '1 to 255 characters after trimming; no control characters or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)' });
-const JSON_RULES = 'no key __proto__ or constructor.prototype, no U+0000, at most 64 levels deep; every number must read back as written (a 64-bit float: 1e400, 9007199254740993 or 0.10000000000000001 are refused; send such values as strings)';
+const ResourceName = Type.String({
+  description: '1 to 255 characters after trimming; no control characters or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)',
+});
+const JSON_RULES =
+  'no key __proto__ or constructor.prototype, no U+0000, at most 64 levels deep; every number must read back as written (a 64-bit float: 1e400, 9007199254740993 or 0.10000000000000001 are refused; send such values as strings)';
 const METADATA_RULES = `A JSON object of at most 64 KiB; ${JSON_RULES}`;
 const DATA_RULES = `Any JSON up to resources.maxDataBytes; ${JSON_RULES}`;
 
@@ -35,7 +38,9 @@ export const RESOURCE_SCHEMAS = [ResourceSummarySchema, ResourceSchema];
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const VersionParams = Type.Object({ id: Type.String({ maxLength: 64 }), n: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Retries with the same key and body get the first answer (kept 24 h)' })),
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, description: 'Retries with the same key and body get the first answer (kept 24 h)' }),
+  ),
 });
 const VersionItem = Type.Object({ version: Type.Integer(), createdBy: Type.Union([Id, Type.Null()]), createdAt: Timestamp });
 const ShareSchema = Type.Object({ userId: Id, actions: Type.Array(Type.String()) });
@@ -80,7 +85,12 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         security: bearer,
         headers: IdempotencyHeaders,
         body: Type.Object(
-          { name: ResourceName, type: Type.String(), metadata: Type.Optional(Type.Unknown({ description: METADATA_RULES })), data: Type.Unknown({ description: DATA_RULES }) },
+          {
+            name: ResourceName,
+            type: Type.String(),
+            metadata: Type.Optional(Type.Unknown({ description: METADATA_RULES })),
+            data: Type.Unknown({ description: DATA_RULES }),
+          },
           { additionalProperties: false, required: ['name', 'type', 'data'] },
         ),
         response: { 201: ref('Resource'), ...problems(400, 401, 403, 409, 413, 422) },
@@ -110,7 +120,10 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(ref('ResourceSummary')), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401) },
+        response: {
+          200: Type.Object({ items: Type.Array(ref('ResourceSummary')), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...problems(400, 401),
+        },
       },
     },
     async (request) => resources.list(request.principal, request.query),
@@ -118,7 +131,15 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
 
   api.get(
     '/resources/:id',
-    { schema: { tags: ['resources'], summary: 'A resource with its current data; ETag is its revision', security: bearer, params: IdParams, response: { 200: ref('Resource'), ...problems(401, 404) } } },
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'A resource with its current data; ETag is its revision',
+        security: bearer,
+        params: IdParams,
+        response: { 200: ref('Resource'), ...problems(401, 404) },
+      },
+    },
     async (request, reply) => sendResource(reply, 200, await resources.get(request.principal, request.params.id)),
   );
 
@@ -134,7 +155,11 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         params: IdParams,
         headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200 })) }),
         body: Type.Object(
-          { name: Type.Optional(ResourceName), metadata: Type.Optional(Type.Unknown({ description: METADATA_RULES })), data: Type.Optional(Type.Unknown({ description: DATA_RULES })) },
+          {
+            name: Type.Optional(ResourceName),
+            metadata: Type.Optional(Type.Unknown({ description: METADATA_RULES })),
+            data: Type.Optional(Type.Unknown({ description: DATA_RULES })),
+          },
           { additionalProperties: false },
         ),
         response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 412, 413, 422) },
@@ -149,7 +174,15 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
 
   api.delete(
     '/resources/:id',
-    { schema: { tags: ['resources'], summary: 'Delete a resource with its versions and shares', security: bearer, params: IdParams, response: { 204: Type.Null(), ...problems(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Delete a resource with its versions and shares',
+        security: bearer,
+        params: IdParams,
+        response: { 204: Type.Null(), ...problems(401, 403, 404) },
+      },
+    },
     async (request, reply) => {
       await resources.delete(request.principal, request.params.id, writeOptions(request));
       return reply.code(204).send(null);
@@ -164,7 +197,10 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         summary: 'The version history, newest first',
         security: bearer,
         params: IdParams,
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })), cursor: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })), cursor: Type.Optional(Type.String({ maxLength: 64 })) },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ items: Type.Array(VersionItem), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 404) },
       },
     },
@@ -195,8 +231,14 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
           'A patch that turns version `from`’s data into version `to`’s (not always the shortest one). A diff that would take too much work or a patch over 1 MiB is refused with 422 UNPROCESSABLE_ENTITY: read both versions instead (docs/limits.md "Diffs").',
         security: bearer,
         params: IdParams,
-        querystring: Type.Object({ from: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), to: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }, { additionalProperties: false }),
-        response: { 200: Type.Array(Type.Object({ op: Type.String(), path: Type.String(), from: Type.Optional(Type.String()), value: Type.Optional(Type.Unknown()) })), ...problems(400, 401, 404, 422) },
+        querystring: Type.Object(
+          { from: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), to: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Array(Type.Object({ op: Type.String(), path: Type.String(), from: Type.Optional(Type.String()), value: Type.Optional(Type.Unknown()) })),
+          ...problems(400, 401, 404, 422),
+        },
       },
     },
     async (request) => resources.diff(request.principal, request.params.id, request.query.from, request.query.to),
@@ -230,7 +272,10 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
           'resources.maxSharesPerUser shares received by one user, or a tenth of that received from one owner, a new share is 409 CONFLICT, the detail naming the limit.',
         security: bearer,
         params: IdParams,
-        body: Type.Object({ userId: Type.String({ maxLength: 64 }), actions: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: 3 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { userId: Type.String({ maxLength: 64 }), actions: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: 3 }) },
+          { additionalProperties: false },
+        ),
         response: { 201: ShareSchema, ...problems(400, 401, 403, 404, 409) },
       },
     },
@@ -239,7 +284,15 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
 
   api.get(
     '/resources/:id/shares',
-    { schema: { tags: ['resources'], summary: 'Who the resource is shared with (owner or admin)', security: bearer, params: IdParams, response: { 200: Type.Object({ items: Type.Array(ShareSchema) }), ...problems(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Who the resource is shared with (owner or admin)',
+        security: bearer,
+        params: IdParams,
+        response: { 200: Type.Object({ items: Type.Array(ShareSchema) }), ...problems(401, 403, 404) },
+      },
+    },
     async (request) => ({ items: await resources.shares(request.principal, request.params.id) }),
   );
 
@@ -260,4 +313,3 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     },
   );
 }
-

@@ -8,7 +8,11 @@ import { IdParams, pageOf, PageQuery, PermissionInput, ref } from './identity-sc
 export function registerRoleRoutes(api: App, identity: Identity): void {
   const { roles } = identity;
   const RoleBody = (creating: boolean) => {
-    const name = Type.String({ minLength: 1, maxLength: 100, description: 'No control characters or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)' });
+    const name = Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: 'No control characters or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)',
+    });
     return Type.Object(
       { name: creating ? name : Type.Optional(name), description: Type.Optional(Type.String({ maxLength: 1000 })) },
       { additionalProperties: false },
@@ -17,13 +21,29 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
 
   api.get(
     '/roles',
-    { schema: { tags: ['roles'], summary: 'The roles you may read, a page at a time', security: bearer, querystring: PageQuery, response: { 200: pageOf('Role'), ...problems(400, 401) } } },
+    {
+      schema: {
+        tags: ['roles'],
+        summary: 'The roles you may read, a page at a time',
+        security: bearer,
+        querystring: PageQuery,
+        response: { 200: pageOf('Role'), ...problems(400, 401) },
+      },
+    },
     async (request) => roles.list(request.principal, request.query),
   );
 
   api.post(
     '/roles',
-    { schema: { tags: ['roles'], summary: 'Create a role', security: bearer, body: RoleBody(true), response: { 201: ref('RoleDetail'), ...problems(400, 401, 403, 409) } } },
+    {
+      schema: {
+        tags: ['roles'],
+        summary: 'Create a role',
+        security: bearer,
+        body: RoleBody(true),
+        response: { 201: ref('RoleDetail'), ...problems(400, 401, 403, 409) },
+      },
+    },
     async (request, reply) => {
       const role = await roles.create(request.principal, request.body);
       return reply.code(201).header('location', `/api/v1/roles/${role.id}`).send(role);
@@ -32,7 +52,15 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
 
   api.get(
     '/roles/:id',
-    { schema: { tags: ['roles'], summary: 'A role with its permissions', security: bearer, params: IdParams, response: { 200: ref('RoleDetail'), ...problems(401, 404) } } },
+    {
+      schema: {
+        tags: ['roles'],
+        summary: 'A role with its permissions',
+        security: bearer,
+        params: IdParams,
+        response: { 200: ref('RoleDetail'), ...problems(401, 404) },
+      },
+    },
     async (request) => roles.get(request.principal, request.params.id),
   );
 
@@ -53,7 +81,15 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
 
   api.delete(
     '/roles/:id',
-    { schema: { tags: ['roles'], summary: 'Delete a role (not a built-in one)', security: bearer, params: IdParams, response: { 204: Type.Null(), ...problems(401, 403, 404, 409) } } },
+    {
+      schema: {
+        tags: ['roles'],
+        summary: 'Delete a role (not a built-in one)',
+        security: bearer,
+        params: IdParams,
+        response: { 204: Type.Null(), ...problems(401, 403, 404, 409) },
+      },
+    },
     async (request, reply) => {
       await roles.delete(request.principal, request.params.id);
       return reply.code(204).send(null);

@@ -13,7 +13,13 @@ export function registerUserRoutes(api: App, identity: Identity): void {
   api.get(
     '/users',
     {
-      schema: { tags: ['users'], summary: 'The users you may read, a page at a time', security: bearer, querystring: PageQuery, response: { 200: pageOf('User'), ...problems(400, 401) } },
+      schema: {
+        tags: ['users'],
+        summary: 'The users you may read, a page at a time',
+        security: bearer,
+        querystring: PageQuery,
+        response: { 200: pageOf('User'), ...problems(400, 401) },
+      },
     },
     async (request) => users.list(request.principal, request.query),
   );
@@ -52,7 +58,11 @@ export function registerUserRoutes(api: App, identity: Identity): void {
         security: bearer,
         params: IdParams,
         body: Type.Object(
-          { name: Type.Optional(Name), email: Type.Optional(Email), currentPassword: Type.Optional(Type.String({ maxLength: 1024, description: 'Your current password, to change your own email' })) },
+          {
+            name: Type.Optional(Name),
+            email: Type.Optional(Email),
+            currentPassword: Type.Optional(Type.String({ maxLength: 1024, description: 'Your current password, to change your own email' })),
+          },
           { additionalProperties: false },
         ),
         response: { 200: ref('User'), ...problems(400, 401, 403, 404, 409, 429) },
@@ -82,7 +92,15 @@ export function registerUserRoutes(api: App, identity: Identity): void {
 
   api.put(
     '/users/:id/roles/:roleId',
-    { schema: { tags: ['users'], summary: 'Give a user a role (idempotent)', security: bearer, params: UserRoleParams, response: { 204: Type.Null(), ...problems(401, 403, 404) } } },
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Give a user a role (idempotent)',
+        security: bearer,
+        params: UserRoleParams,
+        response: { 204: Type.Null(), ...problems(401, 403, 404) },
+      },
+    },
     async (request, reply) => {
       await roles.assign(request.principal, request.params.id, request.params.roleId);
       return reply.code(204).send(null);
@@ -92,7 +110,13 @@ export function registerUserRoutes(api: App, identity: Identity): void {
   api.delete(
     '/users/:id/roles/:roleId',
     {
-      schema: { tags: ['users'], summary: 'Take a role from a user (idempotent)', security: bearer, params: UserRoleParams, response: { 204: Type.Null(), ...problems(401, 403, 404, 409) } },
+      schema: {
+        tags: ['users'],
+        summary: 'Take a role from a user (idempotent)',
+        security: bearer,
+        params: UserRoleParams,
+        response: { 204: Type.Null(), ...problems(401, 403, 404, 409) },
+      },
     },
     async (request, reply) => {
       await roles.unassign(request.principal, request.params.id, request.params.roleId);
@@ -118,7 +142,13 @@ export function registerUserRoutes(api: App, identity: Identity): void {
   api.delete(
     '/users/:id/permissions/:permissionId',
     {
-      schema: { tags: ['users'], summary: 'Revoke a permission granted directly', security: bearer, params: UserPermissionParams, response: { 204: Type.Null(), ...problems(401, 403, 404) } },
+      schema: {
+        tags: ['users'],
+        summary: 'Revoke a permission granted directly',
+        security: bearer,
+        params: UserPermissionParams,
+        response: { 204: Type.Null(), ...problems(401, 403, 404) },
+      },
     },
     async (request, reply) => {
       await roles.revokeFromUser(request.principal, request.params.id, request.params.permissionId);

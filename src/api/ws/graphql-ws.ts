@@ -85,7 +85,13 @@ export interface GraphqlWsDeps {
   /** The per-operation context the resolvers expect (loaders and all), for this caller. */
   operationContext: (request: FastifyRequest, caller: () => Promise<Principal | undefined>) => Record<string, unknown>;
   /** Charges an operation to the caller's budgets (throws RATE_LIMITED, INVALID_INPUT). */
-  budget: (schema: GraphQLSchema, document: DocumentNode, context: BudgetContext, variables: Record<string, unknown> | undefined, operationName: string | undefined) => Promise<void>;
+  budget: (
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    context: BudgetContext,
+    variables: Record<string, unknown> | undefined,
+    operationName: string | undefined,
+  ) => Promise<void>;
 }
 
 /** Valid documents by text, up to this many characters in all: a repeated operation is not re-parsed. */
@@ -296,7 +302,20 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
         socket.close(CLOSE.tooManyConnections, `at most ${slots.max} connections per user`);
         return false;
       }
-      const connection: Connection = { socket, client, log: request.log, token, feeds: new Set(), release, operations: new Map(), principal, checkedAt: Date.now(), lookups: 0, applied: 0, checking: false };
+      const connection: Connection = {
+        socket,
+        client,
+        log: request.log,
+        token,
+        feeds: new Set(),
+        release,
+        operations: new Map(),
+        principal,
+        checkedAt: Date.now(),
+        lookups: 0,
+        applied: 0,
+        checking: false,
+      };
       ctx.extra.connection = connection;
       connections.add(connection);
       socket.once('close', () => {
@@ -384,7 +403,10 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
     onNext(_ctx, _id, _payload, args, result) {
       if (!result.errors?.length) return undefined;
       const context = args.contextValue as OperationContext;
-      const { response } = (limits.introspection ? formatGraphqlErrors : suggestionFree(formatGraphqlErrors))(result, { trace: context.trace, app: { log: context.log } });
+      const { response } = (limits.introspection ? formatGraphqlErrors : suggestionFree(formatGraphqlErrors))(result, {
+        trace: context.trace,
+        app: { log: context.log },
+      });
       return { ...response, ...(result.extensions ? { extensions: result.extensions } : {}) } as unknown as ExecutionResult;
     },
 
@@ -396,7 +418,11 @@ export function graphqlWsHandler(deps: GraphqlWsDeps): GraphqlWsHandler {
         const original = error.originalError;
         if (original && !(original instanceof GraphQLError)) {
           const converted = toClientError(original, context);
-          return coded(converted.message, (converted.extensions.code as string | undefined) ?? 'INTERNAL_ERROR', converted.extensions.traceId as string | undefined);
+          return coded(
+            converted.message,
+            (converted.extensions.code as string | undefined) ?? 'INTERNAL_ERROR',
+            converted.extensions.traceId as string | undefined,
+          );
         }
         return coded(hide(error.message), (error.extensions?.code as string | undefined) ?? 'INVALID_INPUT');
       });

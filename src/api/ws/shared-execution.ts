@@ -83,10 +83,17 @@ function readsParentOnly(document: DocumentNode, type: GraphQLObjectType, select
         return isObjectType(named) && readsParentOnly(document, named, selection.selectionSet);
       }
       case Kind.INLINE_FRAGMENT:
-        return (selection.typeCondition === undefined || selection.typeCondition.name.value === type.name) && readsParentOnly(document, type, selection.selectionSet, isRoot);
+        return (
+          (selection.typeCondition === undefined || selection.typeCondition.name.value === type.name) &&
+          readsParentOnly(document, type, selection.selectionSet, isRoot)
+        );
       case Kind.FRAGMENT_SPREAD: {
         const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
-        return fragment?.kind === Kind.FRAGMENT_DEFINITION && fragment.typeCondition.name.value === type.name && readsParentOnly(document, type, fragment.selectionSet, isRoot);
+        return (
+          fragment?.kind === Kind.FRAGMENT_DEFINITION &&
+          fragment.typeCondition.name.value === type.name &&
+          readsParentOnly(document, type, fragment.selectionSet, isRoot)
+        );
       }
     }
   });

@@ -6,14 +6,14 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
  * `PCF_GRAPHQL_MAX_DEPTH` in the environment and `--graphql-max-depth` on the command line.
  * Keys marked `secret` are redacted whenever the configuration is printed or logged.
  */
-const ms = (description: string, def: number, max = 3_600_000, min = 1) =>
-  Type.Integer({ minimum: min, maximum: max, default: def, description });
+const ms = (description: string, def: number, max = 3_600_000, min = 1) => Type.Integer({ minimum: min, maximum: max, default: def, description });
 
 export const ConfigSchema = Type.Object(
   {
     profile: Type.Union([Type.Literal('development'), Type.Literal('production')], {
       default: 'development',
-      description: 'development or production; production turns off introspection, GraphiQL, GraphQL suggestions and the first-registrant admin, and tightens timeouts',
+      description:
+        'development or production; production turns off introspection, GraphiQL, GraphQL suggestions and the first-registrant admin, and tightens timeouts',
     }),
     host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Interface the HTTP server binds to' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port (0 picks a free one)' }),
@@ -53,14 +53,24 @@ export const ConfigSchema = Type.Object(
     ),
     cache: Type.Object(
       {
-        maxEntries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000, description: 'Entries the in-process cache holds before evicting the least recently used' }),
+        maxEntries: Type.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          default: 10_000,
+          description: 'Entries the in-process cache holds before evicting the least recently used',
+        }),
         defaultTtlMs: ms('Lifetime of a cache entry when its writer gives none', 60_000, 86_400_000),
       },
       { additionalProperties: false, default: {} },
     ),
     http: Type.Object(
       {
-        bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 2_097_152, description: 'Largest request body accepted; larger answers 413' }),
+        bodyLimitBytes: Type.Integer({
+          minimum: 1024,
+          maximum: 104_857_600,
+          default: 2_097_152,
+          description: 'Largest request body accepted; larger answers 413',
+        }),
         requestTimeoutMs: ms('Time allowed to receive a whole request', 60_000, 3_600_000, 1000),
         headersTimeoutMs: ms('Time allowed to receive the request line and headers (slow-header attacks)', 10_000, 600_000, 1000),
         proxyHeader: Type.Union([Type.Literal('x-forwarded-for'), Type.Literal('forwarded')], {
@@ -93,9 +103,25 @@ export const ConfigSchema = Type.Object(
         maxAliases: Type.Integer({ minimum: 0, maximum: 1000, default: 15, description: 'Most aliases in one operation' }),
         maxBatch: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Most operations in one batched request' }),
         maxDocumentBytes: Type.Integer({ minimum: 256, maximum: 10_485_760, default: 102_400, description: 'Largest GraphQL document accepted' }),
-        maxTokens: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 5000, description: 'Most lexical tokens in one GraphQL document; parsing stops beyond' }),
-        maxSelections: Type.Integer({ minimum: 10, maximum: 100_000, default: 250, description: 'Most field selections and fragment spreads in one GraphQL document, counted as written before validation' }),
-        maxVariablesBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_179_648, description: 'Largest variables of one GraphQL request (all operations of a batch together), in bytes of JSON; keep it above resources.maxDataBytes plus 64 KiB of metadata' }),
+        maxTokens: Type.Integer({
+          minimum: 100,
+          maximum: 1_000_000,
+          default: 5000,
+          description: 'Most lexical tokens in one GraphQL document; parsing stops beyond',
+        }),
+        maxSelections: Type.Integer({
+          minimum: 10,
+          maximum: 100_000,
+          default: 250,
+          description: 'Most field selections and fragment spreads in one GraphQL document, counted as written before validation',
+        }),
+        maxVariablesBytes: Type.Integer({
+          minimum: 1024,
+          maximum: 104_857_600,
+          default: 1_179_648,
+          description:
+            'Largest variables of one GraphQL request (all operations of a batch together), in bytes of JSON; keep it above resources.maxDataBytes plus 64 KiB of metadata',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -113,27 +139,64 @@ export const ConfigSchema = Type.Object(
         sessionIdleTimeoutMs: ms('A session unused for this long expires', 86_400_000, 31_536_000_000, 60_000),
         invitationTtlMs: ms('Lifetime of an invitation to register', 604_800_000, 31_536_000_000, 60_000),
         cacheTtlMs: ms('How long a session and its principal stay cached; revocation clears them at once', 60_000, 3_600_000, 1000),
-        argon2MemoryKib: Type.Integer({ minimum: 19_456, maximum: 4_194_304, default: 19_456, description: 'argon2id memory per password hash, in KiB (OWASP minimum 19456); raising it rehashes passwords at their next login' }),
+        argon2MemoryKib: Type.Integer({
+          minimum: 19_456,
+          maximum: 4_194_304,
+          default: 19_456,
+          description: 'argon2id memory per password hash, in KiB (OWASP minimum 19456); raising it rehashes passwords at their next login',
+        }),
         argon2Iterations: Type.Integer({ minimum: 2, maximum: 100, default: 2, description: 'argon2id passes per password hash (OWASP minimum 2)' }),
-        loginMaxFailures: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Sign-in attempts allowed per account from one client address (IPv6: its /64) within loginFailureWindowMs, counted before the password is checked and cleared by a success, before that address gets 429 for that account' }),
+        loginMaxFailures: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 5,
+          description:
+            'Sign-in attempts allowed per account from one client address (IPv6: its /64) within loginFailureWindowMs, counted before the password is checked and cleared by a success, before that address gets 429 for that account',
+        }),
         loginMaxFailuresPerAccount: Type.Integer({
           minimum: 1,
           maximum: 1_000_000,
           default: 100,
-          description: 'Failed logins allowed per account from all addresses within loginFailureWindowMs; past it only addresses that signed in to the account before may try',
+          description:
+            'Failed logins allowed per account from all addresses within loginFailureWindowMs; past it only addresses that signed in to the account before may try',
         }),
-        loginMaxFailuresPerIp: Type.Integer({ minimum: 1, maximum: 100_000, default: 50, description: 'Failed logins allowed per client IP within loginFailureWindowMs before 429' }),
+        loginMaxFailuresPerIp: Type.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 50,
+          description: 'Failed logins allowed per client IP within loginFailureWindowMs before 429',
+        }),
         loginFailureWindowMs: ms('Window over which failed logins are counted', 900_000, 86_400_000, 1000),
       },
       { additionalProperties: false, default: {} },
     ),
     resources: Type.Object(
       {
-        maxDataBytes: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576, description: "Largest resource data accepted, in bytes of JSON (keep http.bodyLimitBytes above it)" }),
+        maxDataBytes: Type.Integer({
+          minimum: 1024,
+          maximum: 104_857_600,
+          default: 1_048_576,
+          description: 'Largest resource data accepted, in bytes of JSON (keep http.bodyLimitBytes above it)',
+        }),
         cacheTtlMs: ms('How long a resource read stays cached; every change invalidates it at once', 60_000, 3_600_000, 1000),
-        maxVersions: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 10_000, description: 'Most versions one resource may have; a write past it is refused with 422' }),
-        maxSharesPerResource: Type.Integer({ minimum: 1, maximum: 100_000, default: 100, description: 'Users one resource may be shared with; one more is refused with 409 CONFLICT' }),
-        maxSharesPerUser: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'Shares one user may receive, a tenth of them from the resources of one owner; one more is refused with 409 CONFLICT' }),
+        maxVersions: Type.Integer({
+          minimum: 1,
+          maximum: 2_147_483_647,
+          default: 10_000,
+          description: 'Most versions one resource may have; a write past it is refused with 422',
+        }),
+        maxSharesPerResource: Type.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 100,
+          description: 'Users one resource may be shared with; one more is refused with 409 CONFLICT',
+        }),
+        maxSharesPerUser: Type.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 1000,
+          description: 'Shares one user may receive, a tenth of them from the resources of one owner; one more is refused with 409 CONFLICT',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -143,7 +206,8 @@ export const ConfigSchema = Type.Object(
           minimum: 0,
           maximum: Number.MAX_SAFE_INTEGER,
           default: 268_435_456,
-          description: "Bytes the resources a user owns may hold (every version's data plus metadata and name as JSON/UTF-8, plus 256 per resource and per version); a write past it is refused with 422; 0 = unlimited",
+          description:
+            "Bytes the resources a user owns may hold (every version's data plus metadata and name as JSON/UTF-8, plus 256 per resource and per version); a write past it is refused with 422; 0 = unlimited",
         }),
       },
       { additionalProperties: false, default: {} },
@@ -152,10 +216,31 @@ export const ConfigSchema = Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Apply the request budgets below (PCF_REDIS_URL makes them shared by every instance)' }),
         windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 60, description: 'Length of the fixed window every budget below counts over' }),
-        anonymousPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 300, description: 'Requests per window from one client IP without a token (and bad-token attempts)' }),
-        userPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 1200, description: 'Requests per window from one signed-in user, across all its sessions' }),
-        authPerWindow: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 20, description: 'Login, register and password-change attempts per window, per client IP (per user for password changes); refused while a shared store is unreachable' }),
-        redisTimeoutMs: ms('Longest a charge waits for Redis before counting in this instance (or refusing, for the auth budget); repeated failures open a 2 s circuit breaker', 500, 10_000, 10),
+        anonymousPerWindow: Type.Integer({
+          minimum: 1,
+          maximum: 100_000_000,
+          default: 300,
+          description: 'Requests per window from one client IP without a token (and bad-token attempts)',
+        }),
+        userPerWindow: Type.Integer({
+          minimum: 1,
+          maximum: 100_000_000,
+          default: 1200,
+          description: 'Requests per window from one signed-in user, across all its sessions',
+        }),
+        authPerWindow: Type.Integer({
+          minimum: 1,
+          maximum: 100_000_000,
+          default: 20,
+          description:
+            'Login, register and password-change attempts per window, per client IP (per user for password changes); refused while a shared store is unreachable',
+        }),
+        redisTimeoutMs: ms(
+          'Longest a charge waits for Redis before counting in this instance (or refusing, for the auth budget); repeated failures open a 2 s circuit breaker',
+          500,
+          10_000,
+          10,
+        ),
         bodyBytesPerWindow: Type.Integer({
           minimum: 1_048_576,
           maximum: Number.MAX_SAFE_INTEGER,
@@ -163,7 +248,12 @@ export const ConfigSchema = Type.Object(
           description:
             'Bytes of request bodies per window from one signed-in user (per client IP when anonymous): parsing, checking and storing a body costs time in proportion to its size; a body of unknown length (chunked) counts as http.bodyLimitBytes',
         }),
-        graphqlPointsPerWindow: Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 50_000, description: 'GraphQL cost points per window per user (per client IP when anonymous); each operation is charged its computed cost' }),
+        graphqlPointsPerWindow: Type.Integer({
+          minimum: 1,
+          maximum: 1_000_000_000,
+          default: 50_000,
+          description: 'GraphQL cost points per window per user (per client IP when anonymous); each operation is charged its computed cost',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -174,7 +264,8 @@ export const ConfigSchema = Type.Object(
           maxLength: 2000,
           pattern: '^(|(nats|kafka)://.+)$',
           secret: true,
-          description: 'Message queue between instances: nats://host:4222 (NATS JetStream; credentials as nats://user:password@host or nats://token@host) or kafka://host:9092 (no credentials), several brokers comma-separated; empty keeps events in this process',
+          description:
+            'Message queue between instances: nats://host:4222 (NATS JetStream; credentials as nats://user:password@host or nats://token@host) or kafka://host:9092 (no credentials), several brokers comma-separated; empty keeps events in this process',
         }),
         name: Type.String({
           default: 'pcf-events',
@@ -187,7 +278,12 @@ export const ConfigSchema = Type.Object(
     ),
     events: Type.Object(
       {
-        pollIntervalMs: ms('How often the outbox relay looks for unpublished events when no local change nudges it (changes made by other instances)', 1000, 60_000, 10),
+        pollIntervalMs: ms(
+          'How often the outbox relay looks for unpublished events when no local change nudges it (changes made by other instances)',
+          1000,
+          60_000,
+          10,
+        ),
         batchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'Outbox rows published per relay transaction' }),
         retentionMs: ms('How long published events stay in the outbox; also the replay window of resourceChanged(after:)', 86_400_000, 2_592_000_000, 60_000),
         maxBackoffMs: ms('Longest wait between relay attempts while the queue is unreachable', 30_000, 600_000, 100),
@@ -196,7 +292,12 @@ export const ConfigSchema = Type.Object(
     ),
     notifications: Type.Object(
       {
-        retentionMs: ms('Notifications older than this are deleted (read or not); also the replay window of notificationReceived(after:)', 7_776_000_000, 31_536_000_000, 3_600_000),
+        retentionMs: ms(
+          'Notifications older than this are deleted (read or not); also the replay window of notificationReceived(after:)',
+          7_776_000_000,
+          31_536_000_000,
+          3_600_000,
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -215,11 +316,27 @@ export const ConfigSchema = Type.Object(
     ),
     websocket: Type.Object(
       {
-        maxConnectionsPerUser: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Open WebSocket connections per user (per client IP when anonymous) on one instance' }),
+        maxConnectionsPerUser: Type.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 20,
+          description: 'Open WebSocket connections per user (per client IP when anonymous) on one instance',
+        }),
         initTimeoutMs: ms('Time a new WebSocket connection gets to send connection_init before it is closed (4408)', 10_000, 600_000, 100),
         keepAliveMs: ms('Interval of the ping frames that keep idle sockets open through proxies and find dead peers', 15_000, 600_000, 100),
-        maxSubscriptionsPerConnection: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'Operations one WebSocket connection may have running at once (subscriptions included); another is refused with RATE_LIMITED until one ends' }),
-        authCheckIntervalMs: ms('How often open sockets re-check their session (at most 4 s, so a revoked session closes with 4403 within 5 s); access taken away is acted on at once', 2000, 4000, 100),
+        maxSubscriptionsPerConnection: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 50,
+          description:
+            'Operations one WebSocket connection may have running at once (subscriptions included); another is refused with RATE_LIMITED until one ends',
+        }),
+        authCheckIntervalMs: ms(
+          'How often open sockets re-check their session (at most 4 s, so a revoked session closes with 4403 within 5 s); access taken away is acted on at once',
+          2000,
+          4000,
+          100,
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -282,9 +399,7 @@ const kebab = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCas
 
 function collectKeys(schema: TSchema, prefix: string[]): ConfigKey[] {
   if (schema.type === 'object' && schema.properties) {
-    return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([name, child]) =>
-      collectKeys(child, [...prefix, name]),
-    );
+    return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([name, child]) => collectKeys(child, [...prefix, name]));
   }
   return [
     {

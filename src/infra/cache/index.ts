@@ -13,10 +13,7 @@ export { RedisCache } from './redis.js';
  */
 export function createCache(options: CacheOptions, logger: Logger): Cache {
   if (options.redisUrl !== '') {
-    return new RedisCache(
-      { url: options.redisUrl, keyPrefix: options.keyPrefix, defaultTtlMs: options.defaultTtlMs },
-      moduleLogger(logger, 'cache'),
-    );
+    return new RedisCache({ url: options.redisUrl, keyPrefix: options.keyPrefix, defaultTtlMs: options.defaultTtlMs }, moduleLogger(logger, 'cache'));
   }
   return new MemoryCache({ maxEntries: options.maxEntries, defaultTtlMs: options.defaultTtlMs });
 }

@@ -38,7 +38,9 @@ export class SqlFileMigrationProvider implements MigrationProvider {
   }
   async getMigrations(): Promise<Record<string, Migration>> {
     const migrations: Record<string, Migration> = {};
-    for (const file of readdirSync(this.#dir).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const file of readdirSync(this.#dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()) {
       const name = file.slice(0, -'.sql'.length);
       const { up, down } = parseMigrationFile(file, readFileSync(join(this.#dir, file), 'utf8'));
       // sql.raw without parameters goes through the simple protocol: several statements at

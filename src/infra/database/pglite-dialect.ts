@@ -87,10 +87,7 @@ class PGliteDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    const mode = [
-      settings.isolationLevel ? `isolation level ${settings.isolationLevel}` : '',
-      settings.accessMode ?? '',
-    ].filter(Boolean).join(' ');
+    const mode = [settings.isolationLevel ? `isolation level ${settings.isolationLevel}` : '', settings.accessMode ?? ''].filter(Boolean).join(' ');
     await connection.executeQuery(CompiledQuery.raw(`begin ${mode}`.trim()));
   }
 
@@ -150,9 +147,7 @@ class PGliteConnection implements DatabaseConnection {
 }
 
 function toKyselyResult<R>(rows: unknown[], affectedRows: number | undefined): QueryResult<R> {
-  return affectedRows === undefined
-    ? { rows: rows as R[] }
-    : { rows: rows as R[], numAffectedRows: BigInt(affectedRows) };
+  return affectedRows === undefined ? { rows: rows as R[] } : { rows: rows as R[], numAffectedRows: BigInt(affectedRows) };
 }
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;

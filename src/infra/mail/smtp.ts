@@ -162,10 +162,7 @@ export class SmtpMailer implements Mailer {
       this.#logger.debug({ messageId: (info as { messageId?: string }).messageId }, 'mail sent');
     } catch (error) {
       const failure = this.#toMailError('mail delivery failed', error);
-      this.#logger.warn(
-        { code: failure.code, responseCode: failure.responseCode, permanent: failure.permanent },
-        failure.message,
-      );
+      this.#logger.warn({ code: failure.code, responseCode: failure.responseCode, permanent: failure.permanent }, failure.message);
       throw failure;
     }
   }
@@ -194,7 +191,11 @@ export class SmtpMailer implements Mailer {
     const responseCode = typeof failure.responseCode === 'number' ? failure.responseCode : undefined;
     const code = typeof failure.code === 'string' ? failure.code : undefined;
     const permanent =
-      code !== undefined && SETUP_FAILURES.has(code) ? false : responseCode !== undefined ? failure.permanent === true : code !== undefined && PERMANENT_WITHOUT_REPLY.has(code);
+      code !== undefined && SETUP_FAILURES.has(code)
+        ? false
+        : responseCode !== undefined
+          ? failure.permanent === true
+          : code !== undefined && PERMANENT_WITHOUT_REPLY.has(code);
     const reason = error instanceof Error ? error.message : String(error);
     return new MailError(`${prefix}: ${this.#scrub(reason)}`, { code, responseCode, permanent });
   }

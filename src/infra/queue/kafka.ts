@@ -295,7 +295,9 @@ class KafkaQueue implements Queue {
         await forceClose(consumer).catch((err: unknown) => this.log.warn({ err, groupId }, 'kafka consumer did not close cleanly'));
         if (start.kind === 'broadcast') {
           // It never committed, so the broker would forget it anyway; deleting it is tidier.
-          await this.admin.deleteGroups({ groups: [groupId] }).catch((err: unknown) => this.log.debug({ err, groupId }, 'could not delete a broadcast consumer group'));
+          await this.admin
+            .deleteGroups({ groups: [groupId] })
+            .catch((err: unknown) => this.log.debug({ err, groupId }, 'could not delete a broadcast consumer group'));
         }
       },
     };
@@ -363,7 +365,13 @@ async function ensureTopic(admin: Admin, options: KafkaQueueOptions, log: Logger
   } else {
     try {
       await admin.incrementalAlterConfigs({
-        resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: options.topic, configs: [{ ...retention, configOperation: IncrementalAlterConfigOperationTypes.SET }] }],
+        resources: [
+          {
+            resourceType: ConfigResourceTypes.TOPIC,
+            resourceName: options.topic,
+            configs: [{ ...retention, configOperation: IncrementalAlterConfigOperationTypes.SET }],
+          },
+        ],
       });
     } catch (err) {
       // Often not allowed to the application's principal; the topic works with the retention it has.

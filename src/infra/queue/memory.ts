@@ -61,10 +61,13 @@ export class MemoryQueue implements Queue {
     const handler = group.handlers[group.next++ % group.handlers.length]!;
     this.#track(handler(event)).catch(() => {
       if (this.#closed) return;
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        this.#deliver(name, event, failures + 1);
-      }, this.#redeliveryDelay(failures + 1));
+      const timer = setTimeout(
+        () => {
+          this.#timers.delete(timer);
+          this.#deliver(name, event, failures + 1);
+        },
+        this.#redeliveryDelay(failures + 1),
+      );
       this.#timers.add(timer);
     });
   }

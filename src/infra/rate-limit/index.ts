@@ -77,7 +77,15 @@ export function createRateLimitStore(options: RateLimitStoreOptions, logger: Log
   return new RedisStore(
     createRedisClient(
       // Reconnect quickly: while the store is down, login and register are refused.
-      { url: options.redisUrl, keyPrefix: options.keyPrefix, timeoutMs: options.timeoutMs, connectTimeoutMs: 2000, maxReconnectDelayMs: 1000, label: 'rate-limit store', autoPipelining: true },
+      {
+        url: options.redisUrl,
+        keyPrefix: options.keyPrefix,
+        timeoutMs: options.timeoutMs,
+        connectTimeoutMs: 2000,
+        maxReconnectDelayMs: 1000,
+        label: 'rate-limit store',
+        autoPipelining: true,
+      },
       log,
     ),
     log,
@@ -96,7 +104,14 @@ const outcome = (quota: Quota, res: RateLimiterRes, allowed: boolean, store: Cha
 });
 
 /** Runs one charge, telling "over the budget" (a RateLimiterRes) from a store failure. */
-async function charge(limiter: RateLimiterAbstract, quota: Quota, key: string, points: number, store: Charge['store'], options: ConsumeOptions | undefined): Promise<Charge> {
+async function charge(
+  limiter: RateLimiterAbstract,
+  quota: Quota,
+  key: string,
+  points: number,
+  store: Charge['store'],
+  options: ConsumeOptions | undefined,
+): Promise<Charge> {
   try {
     return outcome(quota, await limiter.consume(key, points), true, store);
   } catch (err) {
@@ -173,7 +188,13 @@ class RedisStore implements RateLimitStore {
   limiter(quota: Quota): Limiter {
     // rejectIfRedisNotReady: while the connection is down a charge fails at once instead of
     // waiting out a timeout, so an outage costs requests nothing.
-    const shared = new RateLimiterRedis({ storeClient: this.client, keyPrefix: `rl:${quota.name}`, points: quota.points, duration: quota.windowSeconds, rejectIfRedisNotReady: true });
+    const shared = new RateLimiterRedis({
+      storeClient: this.client,
+      keyPrefix: `rl:${quota.name}`,
+      points: quota.points,
+      duration: quota.windowSeconds,
+      rejectIfRedisNotReady: true,
+    });
     // The fallback's counters start empty at each outage: a looser limit for its duration.
     const local = memoryLimiter(quota);
     return {

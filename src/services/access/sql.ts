@@ -18,7 +18,10 @@ interface TableMap {
 }
 
 const TABLES: Readonly<Record<SubjectType, TableMap>> = {
-  resource: { table: 'resources', columns: { id: 'id', ownerId: 'owner_id', name: 'name', type: 'type', createdAt: 'created_at', [METADATA_FIELD]: 'metadata' } },
+  resource: {
+    table: 'resources',
+    columns: { id: 'id', ownerId: 'owner_id', name: 'name', type: 'type', createdAt: 'created_at', [METADATA_FIELD]: 'metadata' },
+  },
   user: { table: 'users', columns: { id: 'id', email: 'email', name: 'name', createdAt: 'created_at' } },
   role: { table: 'roles', columns: { id: 'id', name: 'name' } },
 };

@@ -101,9 +101,16 @@ export class AuthService {
       within: invitation
         ? async (tx, created) => {
             if (created.email !== invitation.email) {
-              throw appError('INVALID_INPUT', 'The invitation is for another email address.', { errors: [{ field: 'email', message: 'does not match the invitation' }] });
+              throw appError('INVALID_INPUT', 'The invitation is for another email address.', {
+                errors: [{ field: 'email', message: 'does not match the invitation' }],
+              });
             }
-            const accepted = await tx.updateTable('invitations').set({ accepted_at: new Date() }).where('id', '=', invitation.id).where('accepted_at', 'is', null).executeTakeFirst();
+            const accepted = await tx
+              .updateTable('invitations')
+              .set({ accepted_at: new Date() })
+              .where('id', '=', invitation.id)
+              .where('accepted_at', 'is', null)
+              .executeTakeFirst();
             if (accepted.numUpdatedRows === 0n) throw appError('CONFLICT', 'The invitation has already been used.');
           }
         : undefined,
@@ -127,9 +134,15 @@ export class AuthService {
       this.#d.audit('auth.login.blocked', { ...origin(client) });
       throw err;
     }
-    const row = await this.#d.database.db.selectFrom('users').select(['id', 'password_hash']).where(sql<string>`lower(email)`, '=', email).executeTakeFirst();
+    const row = await this.#d.database.db
+      .selectFrom('users')
+      .select(['id', 'password_hash'])
+      .where(sql<string>`lower(email)`, '=', email)
+      .executeTakeFirst();
     // Unknown account and wrong password take the same path and about the same time.
-    const verdict = row ? await this.#d.hasher.verify(row.password_hash, password) : (await this.#d.hasher.verifyDummy(password), { ok: false, needsRehash: false });
+    const verdict = row
+      ? await this.#d.hasher.verify(row.password_hash, password)
+      : (await this.#d.hasher.verifyDummy(password), { ok: false, needsRehash: false });
     if (!row || !verdict.ok) {
       await this.#d.limiter.recordFailure(email, client.ip);
       this.#d.audit('auth.login.failed', { actorId: row?.id, ...origin(client), reason: row ? 'wrong password' : 'unknown account' });
@@ -214,12 +227,15 @@ export class AuthService {
   async #inviterMayCreate(inviterId: string | null, created: { email: string; name: string }): Promise<void> {
     const grants = inviterId === null ? undefined : await this.#d.grants.load(inviterId);
     if (!grants || !canCreateUser(this.#d.grants.ability(grants), created)) {
-      throw appError('FORBIDDEN', 'Registration needs a valid invitation.', { errors: [{ field: 'invitation', message: 'its author may no longer create this user' }] });
+      throw appError('FORBIDDEN', 'Registration needs a valid invitation.', {
+        errors: [{ field: 'invitation', message: 'its author may no longer create this user' }],
+      });
     }
   }
 
   async #invitation(token: unknown): Promise<{ id: string; email: string; invitedBy: string | null }> {
-    const invalid = () => appError('FORBIDDEN', 'Registration needs a valid invitation.', { errors: [{ field: 'invitation', message: 'is missing, unknown, used or expired' }] });
+    const invalid = () =>
+      appError('FORBIDDEN', 'Registration needs a valid invitation.', { errors: [{ field: 'invitation', message: 'is missing, unknown, used or expired' }] });
     const hash = typeof token === 'string' ? hashToken(token) : undefined;
     if (!hash) throw invalid();
     const row = await this.#d.database.db
@@ -236,7 +252,12 @@ export class AuthService {
   /** Stores a stronger hash of a verified password, unless the password changed meanwhile; the hash now stored. */
   async #rehash(userId: string, oldHash: string, password: string): Promise<string> {
     const hash = await this.#d.hasher.hash(password);
-    const updated = await this.#d.database.db.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).where('password_hash', '=', oldHash).executeTakeFirst();
+    const updated = await this.#d.database.db
+      .updateTable('users')
+      .set({ password_hash: hash })
+      .where('id', '=', userId)
+      .where('password_hash', '=', oldHash)
+      .executeTakeFirst();
     if (updated.numUpdatedRows === 0n) return oldHash;
     this.#d.audit('auth.password.rehashed', { actorId: userId });
     return hash;

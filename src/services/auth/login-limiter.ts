@@ -90,7 +90,10 @@ export class LoginLimiter {
   async recordFailure(email: string, ip: string | undefined): Promise<void> {
     const address = addressOf(ip);
     await this.#guard(() =>
-      Promise.all([this.#cache.increment(accountKey(email), this.#limits.windowMs), ip ? this.#cache.increment(ipKey(address), this.#limits.windowMs) : undefined]),
+      Promise.all([
+        this.#cache.increment(accountKey(email), this.#limits.windowMs),
+        ip ? this.#cache.increment(ipKey(address), this.#limits.windowMs) : undefined,
+      ]),
     );
   }
 

@@ -141,7 +141,9 @@ export class GrantsStore {
       shared,
       // What the ability is built from, hashed: grants reloaded unchanged keep their ability
       // (and whoever compares abilities sees no change).
-      stamp: createHash('sha256').update(JSON.stringify([userId, views, shared])).digest('base64url'),
+      stamp: createHash('sha256')
+        .update(JSON.stringify([userId, views, shared]))
+        .digest('base64url'),
     };
   }
 }

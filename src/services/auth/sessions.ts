@@ -94,7 +94,12 @@ export class SessionStore {
           ip: client.ip?.slice(0, 64) ?? null,
         })
         .execute();
-      const event: SessionCreatedPayload = { userId, sessionId: session.id, ip: client.ip?.slice(0, 64) ?? null, userAgent: client.userAgent?.slice(0, 512) ?? null };
+      const event: SessionCreatedPayload = {
+        userId,
+        sessionId: session.id,
+        ip: client.ip?.slice(0, 64) ?? null,
+        userAgent: client.userAgent?.slice(0, 512) ?? null,
+      };
       await this.#outbox.write(tx, { topic: TOPIC.sessionCreated, payload: event });
       return true;
     });
@@ -223,7 +228,10 @@ export class SessionStore {
     const revoked: SessionsRevokedPayload = { userId, sessionIds: ids, reason };
     await db.transaction().execute(async (tx) => {
       for (let i = 0; i < ids.length; i += 1000) {
-        await tx.deleteFrom('sessions').where('id', 'in', ids.slice(i, i + 1000)).execute();
+        await tx
+          .deleteFrom('sessions')
+          .where('id', 'in', ids.slice(i, i + 1000))
+          .execute();
       }
       await this.#outbox.write(tx, this.revokedEvents(revoked));
     });

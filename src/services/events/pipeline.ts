@@ -95,7 +95,12 @@ export class EventPipeline {
       this.#relay = new OutboxRelay(
         this.deps.database,
         queue,
-        { pollIntervalMs: config.events.pollIntervalMs, batchSize: config.events.batchSize, retentionMs: config.events.retentionMs, maxBackoffMs: config.events.maxBackoffMs },
+        {
+          pollIntervalMs: config.events.pollIntervalMs,
+          batchSize: config.events.batchSize,
+          retentionMs: config.events.retentionMs,
+          maxBackoffMs: config.events.maxBackoffMs,
+        },
         log,
       );
       this.deps.outbox.listen(() => this.#relay?.nudge());
@@ -117,7 +122,9 @@ export class EventPipeline {
       // what its subscribers (and its requests) read next is what the event says. Its own
       // changes refreshed its caches when they were made.
       if (!this.deps.outbox.isOwn(event.id)) {
-        await this.#forgetCopies(event).catch((err: unknown) => this.deps.log.warn({ err, topic: event.topic }, 'cached copies of a change could not be dropped'));
+        await this.#forgetCopies(event).catch((err: unknown) =>
+          this.deps.log.warn({ err, topic: event.topic }, 'cached copies of a change could not be dropped'),
+        );
       }
       live.dispatch(event);
     });

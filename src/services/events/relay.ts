@@ -91,7 +91,12 @@ export class OutboxRelay {
         // the rest stays for the next attempt.
         failure = err;
       }
-      if (published.length > 0) await tx.updateTable('outbox').set({ published_at: sql`now()` }).where('id', 'in', published).execute();
+      if (published.length > 0)
+        await tx
+          .updateTable('outbox')
+          .set({ published_at: sql`now()` })
+          .where('id', 'in', published)
+          .execute();
       return published.length;
     });
     if (failure !== undefined) throw failure;
@@ -108,7 +113,7 @@ export class OutboxRelay {
   async #loop(): Promise<void> {
     const signal = this.#stopping.signal;
     let busy = 0;
-    for (let failures = 0; !signal.aborted; ) {
+    for (let failures = 0; !signal.aborted;) {
       try {
         const count = await this.publishPending();
         if (failures > 0) this.log.info({ failures }, 'outbox relay publishing again');

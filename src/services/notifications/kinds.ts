@@ -52,11 +52,19 @@ export function recipientsOf(event: QueueEvent): Recipient[] {
       const told: Recipient[] = [];
       const ownerKind = RESOURCE_KINDS[event.topic];
       if (ownerKind && p.actorId !== p.ownerId) {
-        told.push({ userId: p.ownerId, kind: ownerKind, payload: { ...about, ...(p.restoredFrom !== undefined ? { restoredFrom: p.restoredFrom } : {}), ...(p.userId ? { userId: p.userId } : {}) } });
+        told.push({
+          userId: p.ownerId,
+          kind: ownerKind,
+          payload: { ...about, ...(p.restoredFrom !== undefined ? { restoredFrom: p.restoredFrom } : {}), ...(p.userId ? { userId: p.userId } : {}) },
+        });
       }
       if (p.userId && p.userId !== p.actorId && p.userId !== p.ownerId) {
         const shared = event.topic === TOPIC.resourceShared;
-        told.push({ userId: p.userId, kind: shared ? 'resource.shared' : 'resource.unshared', payload: { ...about, ...(shared ? { actions: p.actions ?? [] } : {}), userId: p.userId } });
+        told.push({
+          userId: p.userId,
+          kind: shared ? 'resource.shared' : 'resource.unshared',
+          payload: { ...about, ...(shared ? { actions: p.actions ?? [] } : {}), userId: p.userId },
+        });
       }
       return told;
     }
@@ -98,7 +106,10 @@ export function describe(kind: NotificationKind, payload: Record<string, unknown
       return { subject: `${who} deleted ${resource}`, text: `${who} deleted your resource ${resource}.` };
     case 'resource.shared':
       return toSharee
-        ? { subject: `${who} shared ${resource} with you`, text: `${who} shared the resource ${resource} with you (${(payload.actions as string[]).join(', ')}).` }
+        ? {
+            subject: `${who} shared ${resource} with you`,
+            text: `${who} shared the resource ${resource} with you (${(payload.actions as string[]).join(', ')}).`,
+          }
         : { subject: `${who} shared ${resource}`, text: `${who} shared your resource ${resource} with another user.` };
     case 'resource.unshared':
       return toSharee
@@ -111,7 +122,10 @@ export function describe(kind: NotificationKind, payload: Record<string, unknown
     case 'permission.granted':
       return { subject: 'You were given a permission', text: `${who} allowed you to ${String(payload.action)} ${String(payload.resourceType)}.` };
     case 'permission.revoked':
-      return { subject: 'A permission was taken from you', text: `${who} revoked your permission to ${String(payload.action)} ${String(payload.resourceType)}.` };
+      return {
+        subject: 'A permission was taken from you',
+        text: `${who} revoked your permission to ${String(payload.action)} ${String(payload.resourceType)}.`,
+      };
     case 'login.new':
       return {
         subject: 'New sign-in to your account',

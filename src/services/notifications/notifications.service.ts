@@ -95,7 +95,12 @@ export class NotificationsService {
   async list(principal: Principal | undefined, options: PageRequest & { unread?: boolean | undefined }): Promise<Page<NotificationView>> {
     const caller = requireSignedIn(principal);
     const { limit, after } = pageBounds(options);
-    let query = this.#d.database.db.selectFrom('notifications').select(COLUMNS).where('user_id', '=', caller.user.id).orderBy('id', 'desc').limit(limit + 1);
+    let query = this.#d.database.db
+      .selectFrom('notifications')
+      .select(COLUMNS)
+      .where('user_id', '=', caller.user.id)
+      .orderBy('id', 'desc')
+      .limit(limit + 1);
     if (options.unread) query = query.where('read_at', 'is', null);
     if (after) query = query.where('id', '<', after);
     return toPage(await query.execute(), limit, view);
@@ -131,13 +136,23 @@ export class NotificationsService {
   /** Marks every unread notification of the caller read; resolves with how many. */
   async markAllRead(principal: Principal | undefined): Promise<number> {
     const caller = requireSignedIn(principal);
-    const result = await this.#d.database.db.updateTable('notifications').set({ read_at: sql<Date>`now()` }).where('user_id', '=', caller.user.id).where('read_at', 'is', null).executeTakeFirst();
+    const result = await this.#d.database.db
+      .updateTable('notifications')
+      .set({ read_at: sql<Date>`now()` })
+      .where('user_id', '=', caller.user.id)
+      .where('read_at', 'is', null)
+      .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 
   async preferences(principal: Principal | undefined): Promise<NotificationPreferences> {
     const caller = requireSignedIn(principal);
-    const rows = await this.#d.database.db.selectFrom('notification_preferences').select('kind').where('user_id', '=', caller.user.id).where('email', '=', true).execute();
+    const rows = await this.#d.database.db
+      .selectFrom('notification_preferences')
+      .select('kind')
+      .where('user_id', '=', caller.user.id)
+      .where('email', '=', true)
+      .execute();
     const chosen = new Set(rows.map((r) => r.kind));
     return { email: NOTIFICATION_KINDS.filter((k) => chosen.has(k)) };
   }
@@ -155,7 +170,11 @@ export class NotificationsService {
     const kinds = [...new Set(email as NotificationKind[])];
     await this.#d.database.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('notification_preferences').where('user_id', '=', caller.user.id).execute();
-      if (kinds.length > 0) await tx.insertInto('notification_preferences').values(kinds.map((kind) => ({ user_id: caller.user.id, kind, email: true }))).execute();
+      if (kinds.length > 0)
+        await tx
+          .insertInto('notification_preferences')
+          .values(kinds.map((kind) => ({ user_id: caller.user.id, kind, email: true })))
+          .execute();
     });
     return { email: NOTIFICATION_KINDS.filter((k) => kinds.includes(k)) };
   }
@@ -174,7 +193,9 @@ export class NotificationsService {
       // two consumers cannot deadlock): their seq then follows their commit order, which
       // notificationReceived(after:) relies on. A user deleted since the event is skipped.
       const recipientIds = [...new Set(recipients.map((r) => r.userId))].sort();
-      const locked = new Set((await tx.selectFrom('users').select('id').where('id', 'in', recipientIds).orderBy('id').forNoKeyUpdate().execute()).map((u) => u.id));
+      const locked = new Set(
+        (await tx.selectFrom('users').select('id').where('id', 'in', recipientIds).orderBy('id').forNoKeyUpdate().execute()).map((u) => u.id),
+      );
       const users = new Map((await tx.selectFrom('users').select(['id', 'name']).where('id', 'in', people).execute()).map((u) => [u.id, u.name]));
       const rows = recipients
         .filter((r) => locked.has(r.userId))
@@ -248,13 +269,23 @@ export class NotificationsService {
         this.#d.log.warn({ err, notificationId: notification.id, kind: notification.kind }, 'notification email refused by the mail server; not retried');
         return false;
       }
-      await db.updateTable('notifications').set({ email_claimed_at: null }).where('id', '=', notification.id).where('email_claimed_at', '=', claimedAt).execute();
+      await db
+        .updateTable('notifications')
+        .set({ email_claimed_at: null })
+        .where('id', '=', notification.id)
+        .where('email_claimed_at', '=', claimedAt)
+        .execute();
       this.#d.log.warn({ err, notificationId: notification.id, kind: notification.kind }, 'notification email not sent; it will be retried');
       throw err;
     }
     // Sent: a failure to record it now is retried by the queue, which finds the claim held
     // (and waits) rather than free (and sends again), until the claim expires.
-    await db.updateTable('notifications').set({ emailed_at: sql<Date>`now()` }).where('id', '=', notification.id).where('email_claimed_at', '=', claimedAt).execute();
+    await db
+      .updateTable('notifications')
+      .set({ emailed_at: sql<Date>`now()` })
+      .where('id', '=', notification.id)
+      .where('email_claimed_at', '=', claimedAt)
+      .execute();
     return true;
   }
 
@@ -272,9 +303,18 @@ export class NotificationsService {
     };
     if (rawAfter === undefined) return newest(true);
     const after = canonicalId(rawAfter);
-    const known = after ? await db.selectFrom('notifications').select('seq').where('id', '=', after).where('user_id', '=', userId).executeTakeFirst() : undefined;
+    const known = after
+      ? await db.selectFrom('notifications').select('seq').where('id', '=', after).where('user_id', '=', userId).executeTakeFirst()
+      : undefined;
     if (!known) return newest(false);
-    const rows = await db.selectFrom('notifications').select(['seq', ...COLUMNS]).where('user_id', '=', userId).where('seq', '>', known.seq).orderBy('seq').limit(max + 1).execute();
+    const rows = await db
+      .selectFrom('notifications')
+      .select(['seq', ...COLUMNS])
+      .where('user_id', '=', userId)
+      .where('seq', '>', known.seq)
+      .orderBy('seq')
+      .limit(max + 1)
+      .execute();
     if (rows.length > max) return newest(false);
     return { items: rows.map(view), complete: true, through: Number(rows.at(-1)?.seq ?? known.seq) };
   }

@@ -20,6 +20,12 @@ const REPLAY_LIMIT = 1000;
 
 export function createRealtime(deps: { database: Database; resources: ResourcesService; notifications: NotificationsService }): Realtime {
   const live = new LiveEvents();
-  const subscriptions = new LiveSubscriptions({ database: deps.database, live, resources: deps.resources, notifications: deps.notifications, replayLimit: REPLAY_LIMIT });
+  const subscriptions = new LiveSubscriptions({
+    database: deps.database,
+    live,
+    resources: deps.resources,
+    notifications: deps.notifications,
+    replayLimit: REPLAY_LIMIT,
+  });
   return { live, subscriptions };
 }

@@ -71,7 +71,15 @@ function change(event: QueueEvent): ResourceChange {
   if (!made) {
     const p = event.payload as ResourceEventPayload;
     const kind = event.topic.slice('resource.'.length).toUpperCase() as ResourceChangeKind;
-    made = Object.freeze({ eventId: event.id, kind, resourceId: p.id, version: p.version ?? null, actorId: p.actorId ?? null, restoredFrom: p.restoredFrom ?? null, at: timeOf(event.id) });
+    made = Object.freeze({
+      eventId: event.id,
+      kind,
+      resourceId: p.id,
+      version: p.version ?? null,
+      actorId: p.actorId ?? null,
+      restoredFrom: p.restoredFrom ?? null,
+      at: timeOf(event.id),
+    });
     delivered.set(event, made);
   }
   return made;
@@ -86,7 +94,15 @@ function notificationOf(event: QueueEvent): NotificationDelivery {
   return made;
 }
 
-const resync = (resourceId: string, newest: string | null): ResourceChange => ({ eventId: newest, kind: 'RESYNC', resourceId, version: null, actorId: null, restoredFrom: null, at: new Date().toISOString() });
+const resync = (resourceId: string, newest: string | null): ResourceChange => ({
+  eventId: newest,
+  kind: 'RESYNC',
+  resourceId,
+  version: null,
+  actorId: null,
+  restoredFrom: null,
+  at: new Date().toISOString(),
+});
 
 /**
  * A subscription's events, whose return() takes effect while it waits for its next live
@@ -308,7 +324,9 @@ export class LiveSubscriptions {
    */
   async #missedEvents(resourceId: string, after: string): Promise<Missed | undefined> {
     const db = this.#d.database.db;
-    const known = after ? await db.selectFrom('outbox').select('seq').where('id', '=', after).where('aggregate_id', '=', resourceId).executeTakeFirst() : undefined;
+    const known = after
+      ? await db.selectFrom('outbox').select('seq').where('id', '=', after).where('aggregate_id', '=', resourceId).executeTakeFirst()
+      : undefined;
     if (!known) return undefined;
     const rows = await this.#events(resourceId)
       .where('seq', '>', known.seq)
@@ -326,7 +344,11 @@ export class LiveSubscriptions {
   }
 
   #events(resourceId: string) {
-    return this.#d.database.db.selectFrom('outbox').select(['id', 'seq', 'topic', 'payload']).where('aggregate_id', '=', resourceId).where('topic', 'like', 'resource.%');
+    return this.#d.database.db
+      .selectFrom('outbox')
+      .select(['id', 'seq', 'topic', 'payload'])
+      .where('aggregate_id', '=', resourceId)
+      .where('topic', 'like', 'resource.%');
   }
 }
 

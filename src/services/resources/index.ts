@@ -27,6 +27,7 @@ export function createResources(deps: { database: Database; cache: Cache; identi
     maxSharesPerResource: deps.config.resources.maxSharesPerResource,
     maxSharesPerUser: deps.config.resources.maxSharesPerUser,
     // Instances sharing PostgreSQL without Redis each cache on their own: briefly (see identity.ts).
-    cacheTtlMs: deps.cache.kind === 'redis' || deps.database.kind === 'pglite' ? deps.config.resources.cacheTtlMs : Math.min(deps.config.resources.cacheTtlMs, 1000),
+    cacheTtlMs:
+      deps.cache.kind === 'redis' || deps.database.kind === 'pglite' ? deps.config.resources.cacheTtlMs : Math.min(deps.config.resources.cacheTtlMs, 1000),
   });
 }

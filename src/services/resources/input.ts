@@ -62,8 +62,8 @@ function addJsonValueProblem(value: unknown, field: string, problems: FieldProbl
 
 /** The bytes of `value`'s JSON (0 when refused: validation then throws before they count). */
 function checkMetadata(value: unknown, problems: FieldProblems): number {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return void problems.add('metadata', 'must be a JSON object'), 0;
-  if (exceedsDepth(value, JSON_MAX_DEPTH)) return void problems.add('metadata', `must not nest deeper than ${JSON_MAX_DEPTH} levels`), 0;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return (void problems.add('metadata', 'must be a JSON object'), 0);
+  if (exceedsDepth(value, JSON_MAX_DEPTH)) return (void problems.add('metadata', `must not nest deeper than ${JSON_MAX_DEPTH} levels`), 0);
   const bytes = jsonBytes(value);
   if (bytes > METADATA_MAX_BYTES) problems.add('metadata', `must be at most ${METADATA_MAX_BYTES} bytes of JSON`);
   else addJsonValueProblem(value, 'metadata', problems);
@@ -72,8 +72,8 @@ function checkMetadata(value: unknown, problems: FieldProblems): number {
 
 /** The bytes of `value`'s JSON (0 when refused: validation then throws before they count). */
 function checkData(value: unknown, maxBytes: number, problems: FieldProblems): number {
-  if (value === undefined) return void problems.add('data', 'is required'), 0;
-  if (exceedsDepth(value, JSON_MAX_DEPTH)) return void problems.add('data', `must not nest deeper than ${JSON_MAX_DEPTH} levels`), 0;
+  if (value === undefined) return (void problems.add('data', 'is required'), 0);
+  if (exceedsDepth(value, JSON_MAX_DEPTH)) return (void problems.add('data', `must not nest deeper than ${JSON_MAX_DEPTH} levels`), 0);
   const bytes = jsonBytes(value);
   if (bytes > maxBytes) problems.add('data', `must be at most ${maxBytes} bytes of JSON`);
   else addJsonValueProblem(value, 'data', problems);
@@ -85,7 +85,10 @@ function onlyKnown(input: Record<string, unknown>, allowed: readonly string[], p
 }
 
 /** A new resource's fields, every problem reported at once. */
-export function validateNewResource(input: Record<string, unknown>, maxDataBytes: number): Required<Pick<ResourceFields, 'name' | 'type' | 'metadata'>> & { data: unknown } & FieldBytes {
+export function validateNewResource(
+  input: Record<string, unknown>,
+  maxDataBytes: number,
+): Required<Pick<ResourceFields, 'name' | 'type' | 'metadata'>> & { data: unknown } & FieldBytes {
   const problems = new FieldProblems();
   onlyKnown(input, ['name', 'type', 'metadata', 'data'], problems);
   const name = checkName(input.name, problems);
@@ -135,7 +138,8 @@ export interface ListFilterFields {
 export function validateListFilters(filters: ListFilterFields): ListFilterFields {
   const problems = new FieldProblems();
   const { type, q } = filters;
-  if (type !== undefined && (typeof type !== 'string' || longerThan(type, TYPE_FILTER_MAX))) problems.add('type', `must be a string of at most ${TYPE_FILTER_MAX} characters`);
+  if (type !== undefined && (typeof type !== 'string' || longerThan(type, TYPE_FILTER_MAX)))
+    problems.add('type', `must be a string of at most ${TYPE_FILTER_MAX} characters`);
   if (q !== undefined) {
     // Characters as the database counts them (code points); a NUL would fail in PostgreSQL.
     if (typeof q !== 'string' || longerThan(q, SEARCH_MAX)) problems.add('q', `must be a string of at most ${SEARCH_MAX} characters`);

@@ -83,7 +83,10 @@ export async function quotaExceeded(db: Database['db'], ownerId: string, delta: 
  */
 export function assertVersionRoom(current: number, maxVersions: number): void {
   if (current >= maxVersions) {
-    throw appError('UNPROCESSABLE_ENTITY', `Version cap reached (resources.maxVersions): the resource has ${current} of ${maxVersions} versions; no new version can be added.`);
+    throw appError(
+      'UNPROCESSABLE_ENTITY',
+      `Version cap reached (resources.maxVersions): the resource has ${current} of ${maxVersions} versions; no new version can be added.`,
+    );
   }
 }
 

@@ -211,7 +211,10 @@ export class ResourcesService {
       return { status: 201, body: { ...summaryView(row), data: row.data } satisfies ResourceView };
     };
     // Without an Idempotency-Key the statement needs no transaction of its own.
-    const result = options.idempotencyKey === undefined ? { ...(await work(this.#d.database.db)), replayed: false } : await this.#write(caller, 'POST /resources', { input }, options, work);
+    const result =
+      options.idempotencyKey === undefined
+        ? { ...(await work(this.#d.database.db)), replayed: false }
+        : await this.#write(caller, 'POST /resources', { input }, options, work);
     this.#d.outbox.committed();
     return { ...result.body, replayed: result.replayed };
   }
@@ -246,7 +249,10 @@ export class ResourcesService {
     validateListFilters(filters);
     const filter = accessFilter(caller.ability, 'read', 'resource');
     if (filter.kind === 'none') return { items: [], nextCursor: null };
-    let query = this.#filtered(filters).select(SUMMARY_COLUMNS).orderBy('resources.id').limit(limit + 1);
+    let query = this.#filtered(filters)
+      .select(SUMMARY_COLUMNS)
+      .orderBy('resources.id')
+      .limit(limit + 1);
     if (after) query = query.where('resources.id', '>', after);
     if (filter.kind === 'where') query = query.where(filter.expression);
     return toPage(await query.execute(), limit, summaryView);
@@ -268,14 +274,24 @@ export class ResourcesService {
    * precondition (If-Match) the resource no longer meets is PRECONDITION_FAILED. New data
    * past the version cap, or bytes past the owner's quota, are UNPROCESSABLE_ENTITY.
    */
-  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>, expected: Precondition = {}, options: WriteOptions = {}): Promise<ResourceView> {
+  async update(
+    principal: Principal | undefined,
+    rawId: string,
+    input: Record<string, unknown>,
+    expected: Precondition = {},
+    options: WriteOptions = {},
+  ): Promise<ResourceView> {
     const caller = requireSignedIn(principal);
     const patch = validateResourcePatch(input, this.#d.maxDataBytes);
     const unchanged = patch.name === undefined && patch.metadata === undefined && patch.data === undefined;
     // The document is read only to answer a change that changes nothing; a change itself
     // needs the summary (a 1 MiB current version is not read to be replaced).
     const current = unchanged ? await this.#readable(caller, rawId, 'read') : await this.#visible(caller, rawId, 'read');
-    const next = { ...current, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}) };
+    const next = {
+      ...current,
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}),
+    };
     if (!can(caller.ability, 'update', 'resource', resourceRecord(current)) || !can(caller.ability, 'update', 'resource', resourceRecord(next))) {
       throw appError('FORBIDDEN', 'You may not change this resource.');
     }
@@ -288,7 +304,11 @@ export class ResourcesService {
       // Checked again on the locked row: a concurrent change to name or metadata may have
       // moved the resource out of (or the change into) what the caller may update.
       assertMay(caller, 'update', locked);
-      assertMay(caller, 'update', { ...locked, ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}) });
+      assertMay(caller, 'update', {
+        ...locked,
+        ...(patch.name !== undefined ? { name: patch.name } : {}),
+        ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}),
+      });
       if (patch.data !== undefined) assertVersionRoom(locked.version, this.#d.maxVersions);
       // New data adds a version; a new name or metadata replaces the old (not versioned).
       const bytes =
@@ -370,7 +390,11 @@ export class ResourcesService {
       const gone = await tx.deleteFrom('resources').where('id', '=', current.id).returning(['owner_id', 'storage_bytes']).executeTakeFirstOrThrow();
       // Its history goes with it: the owner gets those bytes back.
       await chargeStorage(tx, gone.owner_id, -Number(gone.storage_bytes), this.#d.storageQuotaBytes);
-      await this.#d.outbox.write(tx, { topic: TOPIC.resourceDeleted, payload: { ...eventPayload(locked, caller), sharedWith: holders }, traceId: options.traceId });
+      await this.#d.outbox.write(tx, {
+        topic: TOPIC.resourceDeleted,
+        payload: { ...eventPayload(locked, caller), sharedWith: holders },
+        traceId: options.traceId,
+      });
     });
     this.#d.outbox.committed();
     await this.#forget(current.id);
@@ -472,7 +496,12 @@ export class ResourcesService {
       // lock of its own (shares of other resources with the same user).
       const locked = await this.#lock(tx, resource.id);
       await sql`SELECT pg_advisory_xact_lock(hashtext(${`resource_shares:${user.id}`}))`.execute(tx);
-      const existing = await tx.selectFrom('resource_shares').select('actions').where('resource_id', '=', resource.id).where('user_id', '=', user.id).executeTakeFirst();
+      const existing = await tx
+        .selectFrom('resource_shares')
+        .select('actions')
+        .where('resource_id', '=', resource.id)
+        .where('user_id', '=', user.id)
+        .executeTakeFirst();
       if (!existing) await this.#assertShareCaps(tx, resource.id, locked.ownerId, user.id);
       const actions = SHARE_ACTIONS.filter((a) => wanted.includes(a) || existing?.actions.includes(a));
       // Sharing what is already shared changes nothing, and says nothing.
@@ -536,10 +565,21 @@ export class ResourcesService {
    */
   async #assertShareCaps(tx: Database['db'], resourceId: string, ownerId: string, userId: string): Promise<void> {
     const count = async (column: 'resource_id' | 'user_id', id: string) =>
-      Number((await tx.selectFrom('resource_shares').select(sql<string>`count(*)`.as('n')).where(column, '=', id).executeTakeFirstOrThrow()).n);
+      Number(
+        (
+          await tx
+            .selectFrom('resource_shares')
+            .select(sql<string>`count(*)`.as('n'))
+            .where(column, '=', id)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     const { maxSharesPerResource, maxSharesPerUser } = this.#d;
     if ((await count('resource_id', resourceId)) >= maxSharesPerResource) {
-      throw appError('CONFLICT', `This resource is already shared with ${maxSharesPerResource} users, the most allowed (resources.maxSharesPerResource); remove a share first.`);
+      throw appError(
+        'CONFLICT',
+        `This resource is already shared with ${maxSharesPerResource} users, the most allowed (resources.maxSharesPerResource); remove a share first.`,
+      );
     }
     if ((await count('user_id', userId)) >= maxSharesPerUser) {
       throw appError('CONFLICT', `This user has already received ${maxSharesPerUser} shares, the most allowed (resources.maxSharesPerUser).`);
@@ -563,7 +603,13 @@ export class ResourcesService {
   // ---------------------------------------------------------------------------------------
 
   /** Runs a write in a transaction, through the idempotency store when a key is given. */
-  async #write(caller: Principal, scope: string, request: unknown, options: WriteOptions, work: (tx: Database['db']) => Promise<{ status: number; body: ResourceView }>) {
+  async #write(
+    caller: Principal,
+    scope: string,
+    request: unknown,
+    options: WriteOptions,
+    work: (tx: Database['db']) => Promise<{ status: number; body: ResourceView }>,
+  ) {
     if (options.idempotencyKey === undefined) return { ...(await this.#d.database.db.transaction().execute(work)), replayed: false };
     const result = await this.#idempotency.run({ userId: caller.user.id, scope, key: options.idempotencyKey, request }, work);
     // An answer stored before revisions existed (migration 0005) has none; 0005 set each
@@ -636,7 +682,12 @@ export class ResourcesService {
     const resource =
       cached && !isInvalidated(cached) && typeof cached.revision === 'number'
         ? cached
-        : await this.#d.database.db.selectFrom('resources').select(SUMMARY_COLUMNS).where('resources.id', '=', id).executeTakeFirst().then((row) => row && summaryView(row));
+        : await this.#d.database.db
+            .selectFrom('resources')
+            .select(SUMMARY_COLUMNS)
+            .where('resources.id', '=', id)
+            .executeTakeFirst()
+            .then((row) => row && summaryView(row));
     if (!resource || !can(caller.ability, action, 'resource', resourceRecord(resource))) throw notFound();
     return resource;
   }
@@ -649,7 +700,9 @@ export class ResourcesService {
     if (cached && !isInvalidated(cached) && typeof cached.revision === 'number') return cached;
     const row = await this.#d.database.db
       .selectFrom('resources')
-      .innerJoin('resource_versions', (join) => join.onRef('resource_versions.resource_id', '=', 'resources.id').onRef('resource_versions.version', '=', 'resources.version'))
+      .innerJoin('resource_versions', (join) =>
+        join.onRef('resource_versions.resource_id', '=', 'resources.id').onRef('resource_versions.version', '=', 'resources.version'),
+      )
       .select([...SUMMARY_COLUMNS, 'resource_versions.data'])
       .where('resources.id', '=', id)
       .executeTakeFirst();

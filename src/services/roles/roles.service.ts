@@ -43,7 +43,8 @@ function roleFields(input: Record<string, unknown>, creating: boolean): { name?:
     fields.name = name;
   }
   if ('description' in input) {
-    if (typeof input.description !== 'string' || [...input.description].length > 1000) problems.add('description', 'must be a string of at most 1000 characters');
+    if (typeof input.description !== 'string' || [...input.description].length > 1000)
+      problems.add('description', 'must be a string of at most 1000 characters');
     else fields.description = input.description.trim();
   }
   problems.throwIfAny();
@@ -67,7 +68,11 @@ export class RolesService {
     const { limit, after } = pageBounds(page);
     const filter = accessFilter(caller.ability, 'read', 'role');
     if (filter.kind === 'none') return { items: [], nextCursor: null };
-    let query = this.#d.database.db.selectFrom('roles').select(ROLE_COLUMNS).orderBy('roles.id').limit(limit + 1);
+    let query = this.#d.database.db
+      .selectFrom('roles')
+      .select(ROLE_COLUMNS)
+      .orderBy('roles.id')
+      .limit(limit + 1);
     if (after) query = query.where('roles.id', '>', after);
     if (filter.kind === 'where') query = query.where(filter.expression);
     return toPage(await query.execute(), limit, roleView);
@@ -111,7 +116,10 @@ export class RolesService {
     const role = await this.#readable(caller, rawId);
     const id = role.id;
     // As it is and as it would be: leave to change roles named "x" is not leave to rename them to anything.
-    if (!can(caller.ability, 'update', 'role', roleRecord(role)) || !can(caller.ability, 'update', 'role', roleRecord({ id, name: fields.name ?? role.name }))) {
+    if (
+      !can(caller.ability, 'update', 'role', roleRecord(role)) ||
+      !can(caller.ability, 'update', 'role', roleRecord({ id, name: fields.name ?? role.name }))
+    ) {
       throw appError('FORBIDDEN', 'You may not change this role.');
     }
     if (role.builtin && fields.name !== undefined && fields.name !== role.name) throw appError('CONFLICT', 'A built-in role cannot be renamed.');
@@ -121,7 +129,11 @@ export class RolesService {
         this.#d.database.db
           .transaction()
           .execute(async (tx) => {
-            await tx.updateTable('roles').set({ ...fields, updated_at: new Date() }).where('id', '=', id).execute();
+            await tx
+              .updateTable('roles')
+              .set({ ...fields, updated_at: new Date() })
+              .where('id', '=', id)
+              .execute();
             await this.#roleChanged(tx, caller, id, 'updated');
           })
           .catch((err: unknown) => {
@@ -168,7 +180,13 @@ export class RolesService {
     const created = await this.#changeGrants(await this.#holders(role.id), () =>
       this.#insertPermission(permission, { role_id: role.id }, (tx) => this.#roleChanged(tx, caller, role.id, 'permission_added')),
     );
-    this.#d.audit('permission.granted', { ...actor(caller), roleId: role.id, permissionId: created.id, resourceType: created.resourceType, action: created.action });
+    this.#d.audit('permission.granted', {
+      ...actor(caller),
+      roleId: role.id,
+      permissionId: created.id,
+      resourceType: created.resourceType,
+      action: created.action,
+    });
     return created;
   }
 
@@ -178,7 +196,12 @@ export class RolesService {
     assertNotAdminRole(role);
     const permissionId = canonicalId(rawPermissionId);
     const linked = permissionId
-      ? await this.#d.database.db.selectFrom('role_permissions').select('permission_id').where('role_id', '=', role.id).where('permission_id', '=', permissionId).executeTakeFirst()
+      ? await this.#d.database.db
+          .selectFrom('role_permissions')
+          .select('permission_id')
+          .where('role_id', '=', role.id)
+          .where('permission_id', '=', permissionId)
+          .executeTakeFirst()
       : undefined;
     if (!linked) throw permissionNotFound();
     await this.#changeGrants(await this.#holders(role.id), () =>
@@ -198,7 +221,12 @@ export class RolesService {
     const role = await this.#readable(caller, rawRoleId);
     await this.#changeGrants([userId], () =>
       this.#d.database.db.transaction().execute(async (tx) => {
-        const added = await tx.insertInto('user_roles').values({ user_id: userId, role_id: role.id }).onConflict((oc) => oc.doNothing()).returning('user_id').executeTakeFirst();
+        const added = await tx
+          .insertInto('user_roles')
+          .values({ user_id: userId, role_id: role.id })
+          .onConflict((oc) => oc.doNothing())
+          .returning('user_id')
+          .executeTakeFirst();
         // Assigning a role the user already has changes nothing, and says nothing.
         if (added) await this.#roleAssignment(tx, TOPIC.roleAssigned, caller, [userId], role);
       }),
@@ -240,12 +268,21 @@ export class RolesService {
     const userId = await this.#existingUser(rawUserId);
     const permissionId = canonicalId(rawPermissionId);
     const linked = permissionId
-      ? await this.#d.database.db.selectFrom('user_permissions').select('permission_id').where('user_id', '=', userId).where('permission_id', '=', permissionId).executeTakeFirst()
+      ? await this.#d.database.db
+          .selectFrom('user_permissions')
+          .select('permission_id')
+          .where('user_id', '=', userId)
+          .where('permission_id', '=', permissionId)
+          .executeTakeFirst()
       : undefined;
     if (!linked) throw permissionNotFound();
     await this.#changeGrants([userId], () =>
       this.#d.database.db.transaction().execute(async (tx) => {
-        const removed = await tx.deleteFrom('permissions').where('id', '=', linked.permission_id).returning(['id', 'resource_type', 'action', 'conditions']).executeTakeFirst();
+        const removed = await tx
+          .deleteFrom('permissions')
+          .where('id', '=', linked.permission_id)
+          .returning(['id', 'resource_type', 'action', 'conditions'])
+          .executeTakeFirst();
         if (removed) await this.#userPermission(tx, TOPIC.permissionRevoked, caller, userId, permissionView(removed));
       }),
     );
@@ -320,12 +357,33 @@ export class RolesService {
     return this.#d.outbox.write(tx, { topic: TOPIC.roleChanged, payload: { roleId, change, actorId: caller.user.id } });
   }
 
-  #roleAssignment(tx: Database['db'], topic: typeof TOPIC.roleAssigned | typeof TOPIC.roleUnassigned, caller: Principal, userIds: readonly string[], role: RoleView): Promise<void> {
-    return this.#d.outbox.write(tx, userIds.map((userId) => ({ topic, payload: { userId, roleId: role.id, roleName: role.name, actorId: caller.user.id } })));
+  #roleAssignment(
+    tx: Database['db'],
+    topic: typeof TOPIC.roleAssigned | typeof TOPIC.roleUnassigned,
+    caller: Principal,
+    userIds: readonly string[],
+    role: RoleView,
+  ): Promise<void> {
+    return this.#d.outbox.write(
+      tx,
+      userIds.map((userId) => ({ topic, payload: { userId, roleId: role.id, roleName: role.name, actorId: caller.user.id } })),
+    );
   }
 
-  #userPermission(tx: Database['db'], topic: typeof TOPIC.permissionGranted | typeof TOPIC.permissionRevoked, caller: Principal, userId: string, permission: PermissionView): Promise<void> {
-    const payload: UserPermissionPayload = { userId, permissionId: permission.id, resourceType: permission.resourceType, action: permission.action, actorId: caller.user.id };
+  #userPermission(
+    tx: Database['db'],
+    topic: typeof TOPIC.permissionGranted | typeof TOPIC.permissionRevoked,
+    caller: Principal,
+    userId: string,
+    permission: PermissionView,
+  ): Promise<void> {
+    const payload: UserPermissionPayload = {
+      userId,
+      permissionId: permission.id,
+      resourceType: permission.resourceType,
+      action: permission.action,
+      actorId: caller.user.id,
+    };
     return this.#d.outbox.write(tx, { topic, payload });
   }
 

@@ -32,7 +32,9 @@ export class IdempotencyStore {
 
   /** The fingerprint of a request: what must match for a replay. Object key order does not count. */
   static fingerprint(request: unknown): Buffer {
-    return createHash('sha256').update(JSON.stringify(request, sortedKeys) ?? 'undefined').digest();
+    return createHash('sha256')
+      .update(JSON.stringify(request, sortedKeys) ?? 'undefined')
+      .digest();
   }
 
   static validKey(key: string): boolean {
@@ -48,7 +50,9 @@ export class IdempotencyStore {
     work: (tx: Database['db']) => Promise<StoredResponse<T>>,
   ): Promise<StoredResponse<T> & { replayed: boolean }> {
     if (!IdempotencyStore.validKey(owner.key)) {
-      throw appError('INVALID_INPUT', 'The Idempotency-Key must be 1 to 255 visible ASCII characters.', { errors: [{ field: 'Idempotency-Key', message: 'is malformed' }] });
+      throw appError('INVALID_INPUT', 'The Idempotency-Key must be 1 to 255 visible ASCII characters.', {
+        errors: [{ field: 'Idempotency-Key', message: 'is malformed' }],
+      });
     }
     const db = this.#database.db;
     const hash = IdempotencyStore.fingerprint(owner.request);

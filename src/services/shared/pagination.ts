@@ -23,7 +23,9 @@ export const MAX_PAGE_SIZE = 100;
 export function pageBounds(page: PageRequest): { limit: number; after: string | undefined } {
   const limit = page.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-    throw appError('INVALID_INPUT', `limit must be an integer from 1 to ${MAX_PAGE_SIZE}.`, { errors: [{ field: 'limit', message: `must be 1 to ${MAX_PAGE_SIZE}` }] });
+    throw appError('INVALID_INPUT', `limit must be an integer from 1 to ${MAX_PAGE_SIZE}.`, {
+      errors: [{ field: 'limit', message: `must be 1 to ${MAX_PAGE_SIZE}` }],
+    });
   }
   return { limit, after: page.cursor ? decodeCursor(page.cursor) : undefined };
 }

@@ -61,7 +61,11 @@ export class UsersService {
     const { limit, after } = pageBounds(page);
     const filter = accessFilter(caller.ability, 'read', 'user');
     if (filter.kind === 'none') return { items: [], nextCursor: null };
-    let query = this.#d.database.db.selectFrom('users').select(USER_COLUMNS).orderBy('users.id').limit(limit + 1);
+    let query = this.#d.database.db
+      .selectFrom('users')
+      .select(USER_COLUMNS)
+      .orderBy('users.id')
+      .limit(limit + 1);
     if (after) query = query.where('users.id', '>', after);
     if (filter.kind === 'where') query = query.where(filter.expression);
     return toPage(await query.execute(), limit, userView);
@@ -130,7 +134,10 @@ export class UsersService {
     const own = id === caller.user.id;
     const emailChanges = patch.email !== undefined && patch.email !== current.email;
     if (emailChanges && own) {
-      if (password === undefined) throw appError('INVALID_INPUT', 'Changing your email needs your current password.', { errors: [{ field: 'currentPassword', message: 'is required to change your email' }] });
+      if (password === undefined)
+        throw appError('INVALID_INPUT', 'Changing your email needs your current password.', {
+          errors: [{ field: 'currentPassword', message: 'is required to change your email' }],
+        });
       await this.#d.reauthentication.confirm(caller, password, 'currentPassword');
     }
     // Cached grants hold the user's name and email; invalidated first, so a failing cache
@@ -168,7 +175,8 @@ export class UsersService {
       const heir = await this.#readable(caller, rawTransferTo).catch(() => {
         throw appError('INVALID_INPUT', 'transferTo must be an existing user.', { errors: [{ field: 'transferTo', message: 'is not a user' }] });
       });
-      if (heir.id === id) throw appError('INVALID_INPUT', 'transferTo must be another user.', { errors: [{ field: 'transferTo', message: 'is the user being deleted' }] });
+      if (heir.id === id)
+        throw appError('INVALID_INPUT', 'transferTo must be another user.', { errors: [{ field: 'transferTo', message: 'is the user being deleted' }] });
       transferTo = heir.id;
     }
     // Grants (the heir's too: shares it had on the resources go), and the cached reads of
@@ -203,16 +211,32 @@ export class UsersService {
         // Their bytes now count against the heir's quota. An admin's transfer is never
         // refused for it: the heir may end up over quota, and then only frees space.
         const bytes = rows.reduce((sum, r) => sum + Number(r.storage_bytes), 0);
-        await tx.updateTable('users').set({ storage_bytes: sql<string>`storage_bytes + ${bytes}::bigint` }).where('id', '=', transferTo).execute();
+        await tx
+          .updateTable('users')
+          .set({ storage_bytes: sql<string>`storage_bytes + ${bytes}::bigint` })
+          .where('id', '=', transferTo)
+          .execute();
         // A new owner is a change of each resource: its watchers and its new owner hear of it.
         const events = rows.map((r) => ({
           topic: TOPIC.resourceUpdated,
-          payload: { id: r.id, ownerId: r.owner_id, name: r.name, type: r.type, createdAt: iso(r.created_at), metadata: r.metadata, version: r.version, actorId: caller.user.id },
+          payload: {
+            id: r.id,
+            ownerId: r.owner_id,
+            name: r.name,
+            type: r.type,
+            createdAt: iso(r.created_at),
+            metadata: r.metadata,
+            version: r.version,
+            actorId: caller.user.id,
+          },
         }));
         await this.#d.outbox.write(tx, events);
       }
       // Its direct permissions belong to it alone; shares made to it go with it (ON DELETE CASCADE).
-      await tx.deleteFrom('permissions').where('id', 'in', tx.selectFrom('user_permissions').select('permission_id').where('user_id', '=', id)).execute();
+      await tx
+        .deleteFrom('permissions')
+        .where('id', 'in', tx.selectFrom('user_permissions').select('permission_id').where('user_id', '=', id))
+        .execute();
       const sessions = await tx.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', id).execute();
       await tx.deleteFrom('users').where('id', '=', id).execute();
       const revoked = { userId: id, sessionIds: sessions.map((row) => row.id), reason: 'user_deleted' as const };
@@ -221,7 +245,12 @@ export class UsersService {
     });
     // Resources created in between went along too; their reads are invalidated as well.
     const seen = new Set(owned);
-    await this.#d.cache.invalidate(transferred.filter((key) => !seen.has(key)), INVALIDATION_HOLD_MS).catch(() => undefined);
+    await this.#d.cache
+      .invalidate(
+        transferred.filter((key) => !seen.has(key)),
+        INVALIDATION_HOLD_MS,
+      )
+      .catch(() => undefined);
     // The cascade removed the session rows; marking them revoked in the cache too only
     // spares each a lookup, so a failure here is logged, not reported.
     await this.#d.sessions.forget(tokens).catch((err: unknown) => this.#d.log.warn({ err, userId: id }, 'deleted user sessions stay cached until they expire'));
