@@ -1,0 +1,85 @@
+import type { Database } from '../../infra/database/index.js';
+import type { DomainEvent } from '../events/catalog.js';
+import type { ServiceContext } from '../context.js';
+import type { Outbox } from './outbox.js';
+import { INVALIDATION_HOLD_MS, type TolerantCache } from './tolerant-cache.js';
+
+/** What a change may do besides its own SQL: write events, and name what it makes stale. */
+export interface ChangeEffects {
+  /** Appends events to the outbox in the change's transaction; the context's trace id is stamped on each. */
+  emit(event: DomainEvent | readonly DomainEvent[]): Promise<void>;
+  /** Cache keys the change makes stale; invalidated after the commit, across instances. */
+  invalidate(keys: readonly string[]): void;
+  /** Users whose grants (roles, permissions, shares) the change alters; their cached grants go after the commit. */
+  invalidateGrants(userIds: readonly string[]): void;
+  /**
+   * A fresh outbox event id, remembered as this instance's, for a change that writes its
+   * outbox row inside a larger statement of its own (one round trip instead of several).
+   */
+  eventId(): string;
+}
+
+/** The grants side of invalidation, as the unit of work needs it. */
+export interface GrantsInvalidator {
+  invalidate(userIds: readonly string[]): Promise<void>;
+}
+
+export interface UnitOfWorkDeps {
+  database: Database;
+  outbox: Outbox;
+  cache: TolerantCache;
+  grants: GrantsInvalidator;
+}
+
+/**
+ * One change, its outbox events and its cache invalidations as one unit (DESIGN §4): the SQL
+ * and the events commit together or not at all; after the commit the relay is told and the
+ * stale entries are invalidated (a failed invalidation fails the caller with 503, so a
+ * retry cannot act on revoked data). No service writes outbox rows or hold times by hand.
+ */
+export class UnitOfWork {
+  readonly #d: UnitOfWorkDeps;
+
+  constructor(deps: UnitOfWorkDeps) {
+    this.#d = deps;
+  }
+
+  /** Runs `work` in one transaction; see the class comment for what happens after the commit. */
+  async run<T>(ctx: Pick<ServiceContext, 'traceId'>, work: (tx: Database['db'], effects: ChangeEffects) => Promise<T>): Promise<T> {
+    const keys = new Set<string>();
+    const users = new Set<string>();
+    let emitted = false;
+    const outbox = this.#d.outbox;
+    const result = await this.#d.database.db.transaction().execute((tx) =>
+      work(tx, {
+        async emit(eventOrEvents) {
+          const events: readonly DomainEvent[] = Array.isArray(eventOrEvents) ? eventOrEvents : [eventOrEvents as DomainEvent];
+          if (events.length === 0) return;
+          emitted = true;
+          await outbox.write(
+            tx,
+            events.map((event) => ({ ...event, traceId: event.traceId ?? ctx.traceId })),
+          );
+        },
+        invalidate(k) {
+          for (const key of k) keys.add(key);
+        },
+        invalidateGrants(ids) {
+          for (const id of ids) users.add(id);
+        },
+        eventId() {
+          emitted = true;
+          return outbox.newEventId();
+        },
+      }),
+    );
+    await this.#afterCommit(emitted, keys, users);
+    return result;
+  }
+
+  async #afterCommit(emitted: boolean, keys: ReadonlySet<string>, users: ReadonlySet<string>): Promise<void> {
+    if (emitted) this.#d.outbox.committed();
+    if (keys.size > 0) await this.#d.cache.invalidate([...keys], INVALIDATION_HOLD_MS);
+    if (users.size > 0) await this.#d.grants.invalidate([...users]);
+  }
+}
