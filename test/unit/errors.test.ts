@@ -7,7 +7,7 @@ import { packageRoot } from '../../src/core/package.js';
 
 describe('error registry', () => {
   const doc = readFileSync(join(packageRoot(), 'docs', 'errors.md'), 'utf8');
-  const documented = new Map([...doc.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1]!, Number(m[2])] as const));
+  const documented = new Map([...doc.matchAll(/^\| `([A-Z_]+)`\s*\| (\d{3})\s*\|/gm)].map((m) => [m[1]!, Number(m[2])] as const));
 
   it('documents every code with its HTTP status in docs/errors.md', () => {
     for (const [code, { status }] of Object.entries(ERROR_CODES)) {
