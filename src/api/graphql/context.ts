@@ -52,6 +52,9 @@ export interface ContextSource {
 export function contextFactory(identity: Identity, resources: ResourcesService) {
   return function operationContext(source: ContextSource): GraphqlContext {
     const caller = () => Promise.resolve(source.principal());
+    // Made when a resolver first needs them: most operations never do.
+    let loaders: IdentityLoaders | undefined;
+    let forResources: ResourceLoaders | undefined;
     return {
       get principal() {
         return source.principal();
@@ -61,8 +64,12 @@ export function contextFactory(identity: Identity, resources: ResourcesService) 
       log: source.log as Logger,
       client: source.client,
       caller,
-      loaders: identityLoaders(identity),
-      resourceLoaders: resourceLoaders(identity, resources, caller),
+      get loaders() {
+        return (loaders ??= identityLoaders(identity));
+      },
+      get resourceLoaders() {
+        return (forResources ??= resourceLoaders(identity, resources, caller));
+      },
       ...(source.feeds ? { feeds: source.feeds } : {}),
       ...(source.signedIn ? { signedIn: source.signedIn } : {}),
       ...(source.reply ? { reply: source.reply } : {}),
