@@ -8,7 +8,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { Config } from '../../core/config/index.js';
-import { appError, isAppError } from '../../core/errors.js';
+import { appError } from '../../core/errors.js';
 import type { Charge } from '../../infra/rate-limit/index.js';
 import type { Principal } from '../../services/auth/principals.js';
 import type { ClientInfo } from '../../services/auth/sessions.js';
@@ -16,15 +16,19 @@ import { addressKey } from '../../core/net.js';
 import { userKey, type ChargeItem, type RateLimits } from '../gateway/rate-limit.js';
 import { operationCost, writeCost } from './cost.js';
 
-/** What the budget needs from an operation's context, over HTTP (mercurius) or WebSocket (graphql-ws). */
+/** What the budget needs from an operation's context, over HTTP or WebSocket. */
 export interface BudgetContext {
-  caller(): Promise<Principal | undefined>;
-  client: ClientInfo;
-  reply?: { header(name: string, value: string): unknown };
-  [charged]?: { cost: number; charge: Charge | undefined };
+  readonly principal: Principal | undefined;
+  readonly client: ClientInfo;
+  /** The HTTP response, whose request the gateway already charged; absent over WebSocket. */
+  readonly reply?: unknown;
 }
 
-const charged = Symbol('graphqlCharge');
+/** What an operation was charged: its points, and what is left of the budget. */
+export interface Spent {
+  cost: number;
+  charge: Charge | undefined;
+}
 
 /**
  * Root fields that try a password or create an account: they spend the strict auth budget,
@@ -65,8 +69,8 @@ interface DocumentShape {
   attempts: AuthAttempts;
 }
 
-// mercurius keeps parsed documents in its cache, so the same DocumentNode comes back for the
-// same query text: the walk over it is done once, not per request.
+// The document cache (documents.ts) hands back the same DocumentNode for the same query
+// text: the walk over it is done once, not per request.
 const shapes = new WeakMap<DocumentNode, Map<string | undefined, DocumentShape | null>>();
 const MAX_NAMES_PER_DOCUMENT = 32;
 
@@ -112,22 +116,17 @@ export function operationBudget(limits: Config['graphql'], rateLimits: RateLimit
     context: BudgetContext,
     variables: Record<string, unknown> | undefined,
     operationName: string | undefined,
-  ): Promise<void> {
+  ): Promise<Spent | undefined> {
     const shape = documentShape(schema, document, operationName);
-    if (!shape) return; // graphql-js reports the missing operation itself.
+    if (!shape) return undefined; // graphql-js reports the missing operation itself.
     const cost = shape.cost ?? Math.max(...shape.operations.map((operation) => operationCost(schema, document, operation, variables).cost));
     if (cost > limits.maxComplexity) {
       throw appError('INVALID_INPUT', `Query Cost limit of ${limits.maxComplexity} exceeded, found ${cost}.`);
     }
     // Writes are weighed with the request's variables (their size is part of the price).
     const points = cost + Math.max(...shape.operations.map((operation) => writeCost(document, operation, variables, AUTH_FIELDS)));
-    if (!rateLimits) {
-      context[charged] = { cost: points, charge: undefined };
-      return;
-    }
-    // A token revoked since the socket opened is refused by the resolvers, with the usual
-    // error; the operation is charged to the client's address meanwhile.
-    const principal = await context.caller().catch(() => undefined);
+    if (!rateLimits) return { cost: points, charge: undefined };
+    const principal = context.principal;
     const address = addressKey(context.client.ip ?? '');
     const caller = principal ? userKey(principal) : address;
     const { byAddress, byUser } = shape.attempts;
@@ -135,26 +134,21 @@ export function operationBudget(limits: Config['graphql'], rateLimits: RateLimit
     if (byAddress > 0) items.push({ limiter: rateLimits.auth, key: address, points: byAddress });
     if (byUser > 0) items.push({ limiter: rateLimits.auth, key: caller, points: byUser });
     if (!context.reply) items.push(principal ? { limiter: rateLimits.user, key: caller } : { limiter: rateLimits.anonymous, key: address });
-    try {
-      const [spent] = await rateLimits.charge(undefined, ...items);
-      context[charged] = { cost: points, charge: spent };
-    } catch (err) {
-      // Retry-After and the RateLimit headers, where there is an HTTP response to carry them.
-      if (isAppError(err) && err.headers && context.reply) {
-        for (const [name, value] of Object.entries(err.headers)) context.reply.header(name, value);
-      }
-      throw err;
-    }
+    // Past a budget: RATE_LIMITED with Retry-After and RateLimit headers, which the HTTP
+    // response carries (graphql/errors.ts refusalHeaders).
+    const [spent] = await rateLimits.charge(undefined, ...items);
+    return { cost: points, charge: spent };
   };
 }
+
+export type ChargeOperation = ReturnType<typeof operationBudget>;
 
 /**
  * Reports what the operation cost and what is left, in the response's `extensions`:
  * `{ cost: { requested, remaining, limit, resetSeconds } }` (`remaining` and the rest only
  * while rate limiting is on).
  */
-export function reportCost(execution: ExecutionResult, context: BudgetContext): void {
-  const spent = context[charged];
+export function reportCost(execution: ExecutionResult, spent: Spent | undefined): void {
   if (!spent) return;
   const report: Record<string, number> = { requested: spent.cost };
   if (spent.charge) {

@@ -1,9 +1,9 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { BREAK, GraphQLError, NoSchemaIntrospectionCustomRule, visit, type DocumentNode, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Config } from '../../core/config/index.js';
-import { appError, isAppError } from '../../core/errors.js';
+import { appError } from '../../core/errors.js';
 import { addressKey } from '../../core/net.js';
 import { userKey, type RateLimits } from '../gateway/rate-limit.js';
 
@@ -71,16 +71,16 @@ function documentOf(request: FastifyRequest): unknown[] {
 }
 
 /**
- * A query that is a JSON value rather than GraphQL. mercurius treats a query it cannot
- * parse as a JSON-encoded AST and hands it to validation unchecked, where it crashes; a
- * GraphQL document never starts like JSON (`{ "` is not GraphQL), so these are refused.
+ * A query that is a JSON value rather than GraphQL: some servers take it for a JSON-encoded
+ * AST, so a client sending one is told plainly that it is not a GraphQL request rather than
+ * given a syntax error. A GraphQL document never starts like JSON (`{ "` is not GraphQL).
  */
 const JSON_VALUE = /^\s*(?:[[\]"\d-]|\{\s*"|(?:true|false|null)\s*$)/;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The GraphQL-over-HTTP request shape; mercurius would fail with a 500 on anything else. */
-function checkShape(operation: unknown, where: string): void {
+/** The GraphQL-over-HTTP request shape. */
+export function checkShape(operation: unknown, where: string): void {
   if (!isObject(operation)) throw appError('INVALID_INPUT', `${where} must be a JSON object.`);
   const { query, operationName, variables, extensions } = operation;
   const problems: { field: string; message: string }[] = [];
@@ -128,7 +128,7 @@ export function checkVariablesSize(bytes: number, limits: Config['graphql']): vo
  * operation runs).
  */
 export function requestLimits(limits: Config['graphql'], rateLimits: RateLimits | undefined) {
-  return async function checkGraphqlRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return async function checkGraphqlRequest(request: FastifyRequest): Promise<void> {
     if (request.method === 'POST' && typeof request.body !== 'string') {
       if (Array.isArray(request.body)) {
         if (request.body.length > limits.maxBatch) {
@@ -140,13 +140,8 @@ export function requestLimits(limits: Config['graphql'], rateLimits: RateLimits 
           const budget = principal
             ? { limiter: rateLimits.user, key: userKey(principal) }
             : { limiter: rateLimits.anonymous, key: addressKey(request.clientAddress) };
-          try {
-            await rateLimits.charge(request, { ...budget, points: request.body.length - 1 });
-          } catch (err) {
-            // mercurius answers errors of this hook itself: Retry-After and RateLimit go on the reply here.
-            if (isAppError(err) && err.headers) reply.headers(err.headers);
-            throw err;
-          }
+          // Past the budget: 429 with Retry-After and RateLimit (the route's error handler sends the error's headers).
+          await rateLimits.charge(request, { ...budget, points: request.body.length - 1 });
         }
       } else {
         checkShape(request.body, 'The request body');

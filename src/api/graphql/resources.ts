@@ -1,5 +1,4 @@
 import DataLoader from 'dataloader';
-import { appError, isAppError } from '../../core/errors.js';
 import type { Principal } from '../../services/auth/principals.js';
 import type { Identity } from '../../services/identity.js';
 import type { Precondition, ResourceSummary, ResourcesService } from '../../services/resources/index.js';
@@ -158,16 +157,6 @@ type Resolver = (parent: unknown, args: Args, context: ResourceContext) => unkno
 const optional = <T>(value: unknown) => (value === null || value === undefined ? undefined : (value as T));
 const withoutUndefined = (input: Args): Args => Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
 
-/** A stale expectedRevision (or expectedVersion) is a CONFLICT in GraphQL, where there is no If-Match/412. */
-async function expectingVersion<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    if (isAppError(err) && err.code === 'PRECONDITION_FAILED') throw appError('CONFLICT', err.message);
-    throw err;
-  }
-}
-
 function preconditionOf(args: Args): Precondition {
   const revision = optional<number>(args.expectedRevision);
   return { revisions: revision === undefined ? undefined : [revision], version: optional<number>(args.expectedVersion) };
@@ -192,10 +181,9 @@ export function resourceResolvers(resources: ResourcesService) {
   const mutation: Record<string, Resolver> = {
     createResource: async (_p, args, ctx) =>
       resources.create(await ctx.caller(), withoutUndefined({ ...(args.input as Args) }), write(ctx, args.idempotencyKey)),
+    // A stale expectedRevision is a CONFLICT in GraphQL (no If-Match/412): graphql/errors.ts says so.
     updateResource: async (_p, args, ctx) =>
-      expectingVersion(
-        resources.update(await ctx.caller(), args.id as string, withoutUndefined({ ...(args.input as Args) }), preconditionOf(args), write(ctx)),
-      ),
+      resources.update(await ctx.caller(), args.id as string, withoutUndefined({ ...(args.input as Args) }), preconditionOf(args), write(ctx)),
     deleteResource: async (_p, args, ctx) => resources.delete(await ctx.caller(), args.id as string, write(ctx)).then(() => true),
     restoreResourceVersion: async (_p, args, ctx) =>
       resources.restore(await ctx.caller(), args.id as string, args.version as number, write(ctx, args.idempotencyKey)),

@@ -1,3 +1,4 @@
+import { buildSchema, GraphQLScalarType, isObjectType, isScalarType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import type { ServerInfo } from '../../core/package.js';
 import type { Identity } from '../../services/identity.js';
 import { identityResolvers, identityTypeDefs } from './identity.js';
@@ -34,7 +35,7 @@ export function resolvers(info: ServerInfo, identity: Identity, resources: Resou
   const fromIdentity = identityResolvers(identity);
   const fromResources = resourceResolvers(resources);
   const fromNotifications = notificationResolvers(notifications);
-  const { Subscription: _attachedSeparately, ...fromSubscriptions } = subscriptionResolvers(realtime.subscriptions, resources);
+  const fromSubscriptions = subscriptionResolvers(realtime.subscriptions, resources);
   return {
     ...fromIdentity,
     ...fromResources,
@@ -43,4 +44,40 @@ export function resolvers(info: ServerInfo, identity: Identity, resources: Resou
     Query: { server: () => info, ...fromIdentity.Query, ...fromResources.Query, ...fromNotifications.Query },
     Mutation: { ...fromIdentity.Mutation, ...fromResources.Mutation, ...fromNotifications.Mutation },
   };
+}
+
+type FieldResolvers = Record<string, unknown>;
+
+/**
+ * The one executable schema both transports run: the type definitions with the resolvers
+ * set on their fields (a function is the field's `resolve`; `{ subscribe, resolve }` a
+ * subscription field's), and the custom scalars' parsing and serialising. A resolver for a
+ * type or field the definitions lack is a programming error, found at start-up.
+ */
+export function executableSchema(definitions: string, resolverMap: Record<string, FieldResolvers | GraphQLScalarType>): GraphQLSchema {
+  const schema = buildSchema(definitions);
+  for (const [typeName, value] of Object.entries(resolverMap)) {
+    const type = schema.getType(typeName);
+    if (value instanceof GraphQLScalarType) {
+      if (!isScalarType(type)) throw new Error(`the schema has no scalar ${typeName}`);
+      type.serialize = value.serialize;
+      type.parseValue = value.parseValue;
+      type.parseLiteral = value.parseLiteral;
+      continue;
+    }
+    if (!isObjectType(type)) throw new Error(`the schema has no object type ${typeName}`);
+    const fields = type.getFields();
+    for (const [fieldName, resolver] of Object.entries(value)) {
+      const field = fields[fieldName];
+      if (!field) throw new Error(`the schema has no field ${typeName}.${fieldName}`);
+      if (typeof resolver === 'function') {
+        field.resolve = resolver as GraphQLFieldResolver<unknown, unknown>;
+      } else {
+        const { subscribe, resolve } = resolver as { subscribe: GraphQLFieldResolver<unknown, unknown>; resolve?: GraphQLFieldResolver<unknown, unknown> };
+        field.subscribe = subscribe;
+        if (resolve) field.resolve = resolve;
+      }
+    }
+  }
+  return schema;
 }

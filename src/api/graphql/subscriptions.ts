@@ -1,4 +1,4 @@
-import type { GraphQLFieldResolver, GraphQLSchema } from 'graphql';
+import type { GraphQLFieldResolver } from 'graphql';
 import { appError, isAppError } from '../../core/errors.js';
 import type { Principal } from '../../services/auth/principals.js';
 import type { Caller, FeedGroup, LiveSubscriptions, ResourceChange } from '../../services/realtime/index.js';
@@ -89,25 +89,6 @@ const optionalId = (value: unknown): string | undefined => (typeof value === 'st
  * subscriber of that event shares (api/ws/shared-execution.ts).
  */
 export const eventAsIs: GraphQLFieldResolver<unknown, unknown> = (event) => event;
-
-/**
- * Gives the schema's Subscription fields their `subscribe` functions. mercurius wires them
- * only when it serves subscriptions itself; here graphql-ws does, over the same schema.
- */
-export function attachSubscriptions(
-  schema: GraphQLSchema,
-  fields: Record<string, { subscribe: GraphQLFieldResolver<unknown, never>; resolve: GraphQLFieldResolver<unknown, never> }>,
-): void {
-  const type = schema.getSubscriptionType();
-  if (!type) throw new Error('the schema has no Subscription type');
-  const defined = type.getFields();
-  for (const [name, { subscribe, resolve }] of Object.entries(fields)) {
-    const field = defined[name];
-    if (!field) throw new Error(`the schema has no subscription field ${name}`);
-    field.subscribe = subscribe as GraphQLFieldResolver<unknown, unknown>;
-    field.resolve = resolve as GraphQLFieldResolver<unknown, unknown>;
-  }
-}
 
 export function subscriptionResolvers(live: LiveSubscriptions, resources: ResourcesService) {
   return {

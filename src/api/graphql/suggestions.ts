@@ -3,7 +3,7 @@
  * enum values and input fields, naming parts of the schema the caller did not ask for: with
  * introspection off, a client could still map the schema by guessing. graphql-js 16 has no
  * switch for it (its `didYouMean` is internal), so whenever introspection is off the
- * sentence is cut from every message as the error leaves, over HTTP and WebSocket alike.
+ * sentence is cut from every message by the one formatter (errors.ts), over HTTP and WebSocket alike.
  * Suggestions are GraphQL names, which hold no `?`, so the sentence ends at the first one.
  */
 const SUGGESTION = / ?Did you mean [^?]*\?/g;
@@ -11,19 +11,4 @@ const SUGGESTION = / ?Did you mean [^?]*\?/g;
 /** The message without graphql-js's suggestions. */
 export function withoutSuggestions(message: string): string {
   return message.replace(SUGGESTION, '');
-}
-
-interface Formatted {
-  statusCode: number;
-  response: { errors?: readonly { message: string }[] };
-}
-
-/** Wraps an error formatter so no message it returns carries a suggestion. */
-export function suggestionFree<A extends unknown[], R extends Formatted>(formatter: (...args: A) => R): (...args: A) => R {
-  return (...args) => {
-    const formatted = formatter(...args);
-    const errors = formatted.response.errors;
-    if (!errors?.length) return formatted;
-    return { ...formatted, response: { ...formatted.response, errors: errors.map((e) => ({ ...e, message: withoutSuggestions(e.message) })) } };
-  };
 }
