@@ -12,7 +12,7 @@ import { TOPIC, type ResourceEventPayload } from '../../src/services/events/cata
 import { LiveEvents } from '../../src/services/realtime/live.js';
 import { NotificationsService, type NotificationCreatedPayload } from '../../src/services/notifications/notifications.service.js';
 import { Outbox } from '../../src/services/shared/outbox.js';
-import { createAccount } from '../../src/services/users/accounts.js';
+import { createAccount } from '../../src/services/auth/accounts.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases.js';
 import { startSmtpServer, type SmtpTestServer } from '../support/smtp.js';
 

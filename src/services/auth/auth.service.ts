@@ -3,11 +3,10 @@ import { appError } from '../../core/errors.js';
 import { canonicalId, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { can } from '../access/index.js';
-import { storageUsage, type StorageUsage } from '../resources/quota.js';
-import { createAccount, validateNewAccount } from '../users/accounts.js';
-import { checkPassword, FieldProblems, normaliseEmail } from '../users/input.js';
+import { createAccount, validateNewAccount } from './accounts.js';
+import { checkPassword, FieldProblems, normaliseEmail } from '../shared/input.js';
 import type { AppAbility } from '../access/index.js';
-import { iso, type PermissionView, type RoleRef, type SessionView, type UserView } from '../shared/views.js';
+import { iso, type PermissionView, type RoleRef, type SessionView, type StorageUsage, type UserView } from '../shared/views.js';
 import { origin, type Audit } from './audit.js';
 import type { LoginLimiter } from './login-limiter.js';
 import type { PasswordHasher } from './password.js';
@@ -30,8 +29,8 @@ export interface AuthDeps {
   /** Whether the very first account to register becomes an admin (`auth.firstUserAdmin`). */
   firstUserAdmin: boolean;
   invitationTtlMs: number;
-  /** `quotas.storageBytesPerUser` (0 = unlimited), shown in `me`. */
-  storageQuotaBytes: number;
+  /** What a user's resources hold against its quota, shown in `me` (resources measure it). */
+  storageUsage: (userId: string) => Promise<StorageUsage>;
 }
 
 export interface LoginResult {
@@ -167,7 +166,7 @@ export class AuthService {
 
   async me(principal: Principal | undefined): Promise<Me> {
     const caller = requireSignedIn(principal);
-    const usage = await storageUsage(this.#d.database.db, caller.user.id, this.#d.storageQuotaBytes);
+    const usage = await this.#d.storageUsage(caller.user.id);
     return { user: caller.user, roles: caller.roles, permissions: caller.permissions, usage };
   }
 

@@ -1,6 +1,6 @@
 import { appError } from '../../core/errors.js';
 import type { Database } from '../../infra/database/index.js';
-import type { FieldProblems } from '../users/input.js';
+import type { FieldProblems } from '../shared/input.js';
 import type { LoginLimiter } from './login-limiter.js';
 import type { PasswordHasher } from './password.js';
 import type { Principal } from './principals.js';

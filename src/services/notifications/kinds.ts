@@ -1,21 +1,15 @@
 import type { QueueEvent } from '../../infra/queue/port.js';
-import { TOPIC, type ResourceEventPayload, type RoleAssignmentPayload, type SessionCreatedPayload, type UserPermissionPayload } from '../events/catalog.js';
+import {
+  NOTIFICATION_KINDS,
+  TOPIC,
+  type NotificationKind,
+  type ResourceEventPayload,
+  type RoleAssignmentPayload,
+  type SessionCreatedPayload,
+  type UserPermissionPayload,
+} from '../events/catalog.js';
 
-/** What a user can be notified of; each can also be sent by email when the user opts in. */
-export const NOTIFICATION_KINDS = [
-  'resource.updated',
-  'resource.restored',
-  'resource.deleted',
-  'resource.shared',
-  'resource.unshared',
-  'role.assigned',
-  'role.unassigned',
-  'permission.granted',
-  'permission.revoked',
-  'login.new',
-] as const;
-
-export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+export { NOTIFICATION_KINDS, type NotificationKind };
 
 export const isNotificationKind = (value: unknown): value is NotificationKind => NOTIFICATION_KINDS.includes(value as NotificationKind);
 

@@ -6,30 +6,14 @@ import { MailError, type Mailer } from '../../infra/mail/port.js';
 import type { QueueEvent } from '../../infra/queue/port.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
 import { requireSignedIn, type Principal } from '../auth/principals.js';
-import { TOPIC } from '../events/catalog.js';
+import { TOPIC, type NotificationCreatedPayload, type NotificationView } from '../events/catalog.js';
 import type { Outbox } from '../shared/outbox.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { iso } from '../shared/views.js';
-import { FieldProblems, onlyFields } from '../users/input.js';
+import { FieldProblems, onlyFields } from '../shared/input.js';
 import { describe, isNotificationKind, NOTIFICATION_KINDS, recipientsOf, type NotificationKind } from './kinds.js';
 
-export interface NotificationView {
-  id: string;
-  kind: NotificationKind;
-  /** What it is about: ids, names, the actor's id and name; depends on the kind. */
-  payload: Record<string, unknown>;
-  read: boolean;
-  readAt: string | null;
-  createdAt: string;
-}
-
-/** notification.created: a stored notification, fanned out to its user's live subscribers. */
-export interface NotificationCreatedPayload {
-  userId: string;
-  /** Its place among its user's notifications (commit order): what live subscribers have seen. */
-  seq: number;
-  notification: NotificationView;
-}
+export type { NotificationCreatedPayload, NotificationView };
 
 /** Where a notificationReceived subscription starts (see `startingPoint`). */
 export interface NotificationsSince {

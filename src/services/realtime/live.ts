@@ -2,12 +2,12 @@ import type { QueueEvent } from '../../infra/queue/port.js';
 import {
   isResourceTopic,
   TOPIC,
+  type NotificationCreatedPayload,
   type RoleAssignmentPayload,
   type RoleChangedPayload,
   type SessionsRevokedPayload,
   type UserPermissionPayload,
 } from '../events/catalog.js';
-import type { NotificationCreatedPayload } from '../notifications/notifications.service.js';
 
 /**
  * What a feed yields besides events:

@@ -4,10 +4,10 @@ import type { Database } from '../../infra/database/index.js';
 import type { QueueEvent } from '../../infra/queue/port.js';
 import { can, type SubjectRecord } from '../access/index.js';
 import type { Principal } from '../auth/principals.js';
-import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
+import { TOPIC, type NotificationCreatedPayload, type NotificationView, type ResourceEventPayload } from '../events/catalog.js';
 import type { ResourcesService } from '../resources/index.js';
 import { isSignal, type Feed, type FeedSignal, type LiveEvents } from './live.js';
-import type { NotificationCreatedPayload, NotificationsService, NotificationView } from '../notifications/notifications.service.js';
+import type { NotificationsService } from '../notifications/notifications.service.js';
 
 export type ResourceChangeKind = 'CREATED' | 'UPDATED' | 'RESTORED' | 'DELETED' | 'SHARED' | 'UNSHARED' | 'RESYNC';
 

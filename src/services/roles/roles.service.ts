@@ -9,7 +9,7 @@ import type { Outbox } from '../shared/outbox.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { nameCharacterProblem } from '../shared/text.js';
 import { permissionView, roleView, type PermissionView, type RoleView } from '../shared/views.js';
-import { FieldProblems, onlyFields } from '../users/input.js';
+import { FieldProblems, onlyFields } from '../shared/input.js';
 import { ADMIN_ROLE_ID } from './builtin.js';
 import { assertNotLastAdmin, countWhere, userNotFound } from '../users/users.service.js';
 

@@ -16,8 +16,8 @@ import type { Outbox } from '../shared/outbox.js';
 import { TOPIC } from '../events/catalog.js';
 import { INVALIDATION_HOLD_MS, type TolerantCache } from '../shared/tolerant-cache.js';
 import { iso, userView, type UserView } from '../shared/views.js';
-import { createAccount, emailTaken, validateNewAccount } from './accounts.js';
-import { FieldProblems, normaliseEmail, normaliseName, onlyFields } from './input.js';
+import { createAccount, emailTaken, validateNewAccount } from '../auth/accounts.js';
+import { FieldProblems, normaliseEmail, normaliseName, onlyFields } from '../shared/input.js';
 
 export interface UsersDeps {
   database: Database;

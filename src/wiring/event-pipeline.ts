@@ -1,16 +1,16 @@
-import type { Config } from '../../core/config/index.js';
-import { backoffDelay, sleep } from '../../core/backoff.js';
-import type { Database } from '../../infra/database/index.js';
-import type { Mailer } from '../../infra/mail/port.js';
-import type { Queue, QueueEvent } from '../../infra/queue/index.js';
-import type { Logger } from '../../infra/telemetry/logger.js';
-import type { GrantsStore } from '../auth/principals.js';
-import type { NotificationsService } from '../notifications/index.js';
-import type { LiveEvents } from '../realtime/index.js';
-import type { ResourcesService } from '../resources/index.js';
-import { isResourceTopic, TOPIC, type ResourceEventPayload, type RoleAssignmentPayload, type UserPermissionPayload } from './catalog.js';
-import type { Outbox } from '../shared/outbox.js';
-import { OutboxRelay } from './relay.js';
+import type { Config } from '../core/config/index.js';
+import { backoffDelay, sleep } from '../core/backoff.js';
+import type { Database } from '../infra/database/index.js';
+import type { Mailer } from '../infra/mail/port.js';
+import type { Queue, QueueEvent } from '../infra/queue/index.js';
+import type { Logger } from '../infra/telemetry/logger.js';
+import type { GrantsStore } from '../services/auth/principals.js';
+import { isResourceTopic, TOPIC, type ResourceEventPayload, type RoleAssignmentPayload, type UserPermissionPayload } from '../services/events/catalog.js';
+import { OutboxRelay } from '../services/events/relay.js';
+import type { NotificationsService } from '../services/notifications/index.js';
+import type { LiveEvents } from '../services/realtime/index.js';
+import type { ResourcesService } from '../services/resources/index.js';
+import type { Outbox } from '../services/shared/outbox.js';
 
 /** How often notifications past their retention are deleted. */
 const PRUNE_EVERY_MS = 3_600_000;
