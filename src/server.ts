@@ -80,7 +80,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     log.warn('no shared cache (PCF_REDIS_URL): sessions are cached for 1 s per instance so revocations reach every instance');
   }
   const resources = createResources({ database, cache, identity, config, logger: rootLogger });
-  const notifications = createNotifications({ database, outbox, mailer, config, logger: rootLogger });
+  const notifications = createNotifications({ database, work: identity.work, mailer, config, logger: rootLogger });
   const realtime = createRealtime({ database, resources, notifications });
   const eventsLog = moduleLogger(rootLogger, 'events');
   const events = new EventPipeline({

@@ -3,8 +3,10 @@ import type { AuthService } from './auth/auth.service.js';
 import type { PasswordHasher } from './auth/password.js';
 import type { GrantsStore } from './auth/principals.js';
 import type { SessionStore } from './auth/sessions.js';
+import type { GrantsService } from './roles/grants.service.js';
 import type { RolesService } from './roles/roles.service.js';
 import type { Outbox } from './shared/outbox.js';
+import type { UnitOfWork } from './shared/unit-of-work.js';
 import type { UsersService } from './users/users.service.js';
 
 /**
@@ -14,7 +16,10 @@ import type { UsersService } from './users/users.service.js';
 export interface Identity {
   auth: AuthService;
   users: UsersService;
+  /** Roles and their permissions. */
   roles: RolesService;
+  /** Who holds which role, and permissions held directly. */
+  userGrants: GrantsService;
   hasher: PasswordHasher;
   /** For services that change who may do what (sharing). */
   grants: GrantsStore;
@@ -23,4 +28,6 @@ export interface Identity {
   audit: Audit;
   /** Woken after a change wrote domain events (for services outside identity, too). */
   outbox: Outbox;
+  /** Changes with their events and invalidations as one unit (for services outside identity, too). */
+  work: UnitOfWork;
 }

@@ -11,9 +11,11 @@ import { GrantsStore } from '../services/auth/principals.js';
 import { SessionStore } from '../services/auth/sessions.js';
 import type { Identity } from '../services/identity.js';
 import { storageUsage } from '../services/resources/quota.js';
+import { GrantsService } from '../services/roles/grants.service.js';
 import { RolesService } from '../services/roles/roles.service.js';
 import type { Outbox } from '../services/shared/outbox.js';
 import { TolerantCache } from '../services/shared/tolerant-cache.js';
+import { UnitOfWork } from '../services/shared/unit-of-work.js';
 import { UsersService } from '../services/users/users.service.js';
 
 export interface IdentityDeps {
@@ -41,14 +43,15 @@ export function createIdentity(deps: IdentityDeps): Identity {
   const shared = deps.cache.kind === 'redis' || deps.database.kind === 'pglite';
   const cacheTtlMs = shared ? deps.auth.cacheTtlMs : Math.min(deps.auth.cacheTtlMs, UNSHARED_CACHE_TTL_MS);
   const hasher = new PasswordHasher({ memoryKib: deps.auth.argon2MemoryKib, iterations: deps.auth.argon2Iterations, parallelism: 1 });
+  const grants = new GrantsStore(deps.database, cache, cacheTtlMs);
+  const work = new UnitOfWork({ database: deps.database, outbox: deps.outbox, cache, grants });
   const sessions = new SessionStore(
     deps.database,
     cache,
     { ttlMs: deps.auth.sessionTtlMs, idleTimeoutMs: deps.auth.sessionIdleTimeoutMs, cacheTtlMs },
     log,
-    deps.outbox,
+    work,
   );
-  const grants = new GrantsStore(deps.database, cache, cacheTtlMs);
   const limiter = new LoginLimiter(
     deps.cache,
     {
@@ -69,6 +72,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
     limiter,
     reauthentication,
     audit,
+    work,
     registration: deps.auth.registration,
     firstUserAdmin: deps.auth.firstUserAdmin,
     invitationTtlMs: deps.auth.invitationTtlMs,
@@ -76,12 +80,14 @@ export function createIdentity(deps: IdentityDeps): Identity {
   });
   return {
     auth,
-    users: new UsersService({ database: deps.database, hasher, sessions, grants, reauthentication, audit, log, cache, outbox: deps.outbox }),
-    roles: new RolesService({ database: deps.database, grants, audit, outbox: deps.outbox }),
+    users: new UsersService({ database: deps.database, hasher, sessions, reauthentication, audit, work }),
+    roles: new RolesService({ database: deps.database, audit, work }),
+    userGrants: new GrantsService({ database: deps.database, audit, work }),
     hasher,
     grants,
     sessions,
     audit,
     outbox: deps.outbox,
+    work,
   };
 }

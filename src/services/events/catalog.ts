@@ -169,3 +169,13 @@ export function aggregateOf(event: DomainEvent): { type: 'resource' | 'user' | '
 }
 
 export const isResourceTopic = (topic: string): boolean => topic.startsWith('resource.');
+
+/** The topics of a resource's events (what a resource's live feed carries). */
+export const RESOURCE_TOPICS = [
+  TOPIC.resourceCreated,
+  TOPIC.resourceUpdated,
+  TOPIC.resourceRestored,
+  TOPIC.resourceDeleted,
+  TOPIC.resourceShared,
+  TOPIC.resourceUnshared,
+] as const;
