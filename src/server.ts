@@ -13,12 +13,12 @@ import { createRateLimitStore } from './infra/rate-limit/index.js';
 import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
 import { createMetrics } from './infra/telemetry/metrics.js';
 import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
-import { createIdentity } from './services/identity.js';
-import { EventPipeline } from './services/events/pipeline.js';
-import { createNotifications } from './services/notifications/index.js';
-import { createRealtime } from './services/realtime/index.js';
 import { createResources } from './services/resources/index.js';
 import { Outbox } from './services/shared/outbox.js';
+import { EventPipeline } from './wiring/event-pipeline.js';
+import { createIdentity } from './wiring/identity.js';
+import { createNotifications } from './wiring/notifications.js';
+import { createRealtime } from './wiring/realtime.js';
 
 /**
  * The composition root: builds every adapter from the configuration, wires them into the
@@ -80,7 +80,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     log.warn('no shared cache (PCF_REDIS_URL): sessions are cached for 1 s per instance so revocations reach every instance');
   }
   const resources = createResources({ database, cache, identity, config, logger: rootLogger });
-  const notifications = createNotifications({ database, outbox, mailer, config, logger: rootLogger });
+  const notifications = createNotifications({ database, work: identity.work, mailer, config, logger: rootLogger });
   const realtime = createRealtime({ database, resources, notifications });
   const eventsLog = moduleLogger(rootLogger, 'events');
   const events = new EventPipeline({
@@ -102,7 +102,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   const rateLimits = rateLimitStore && createRateLimits(rateLimitStore, config.rateLimit, metrics, config.http.bodyLimitBytes);
   const app = await buildApp({
     config,
-    logger: rootLogger,
+    logger: moduleLogger(rootLogger, 'http'),
     metrics,
     health,
     phase: () => phase,

@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifySchemaCompiler } from 'fas
 import type { Config } from '../core/config/index.js';
 import { appError } from '../core/errors.js';
 import type { ServerInfo } from '../core/package.js';
-import { moduleLogger, type Logger } from '../infra/telemetry/logger.js';
+import type { Logger } from '../infra/telemetry/logger.js';
 import type { Metrics } from '../infra/telemetry/metrics.js';
 import type { HealthService, LifecyclePhase } from '../services/health/health.service.js';
 import type { Identity } from '../services/identity.js';
@@ -31,6 +31,7 @@ import { ProblemSchema } from './schemas.js';
 
 export interface AppDeps {
   config: Config;
+  /** The `http` module's logger (the composition root makes it; api takes telemetry types only). */
   logger: Logger;
   metrics: Metrics;
   health: HealthService;
@@ -55,7 +56,7 @@ const NEEDS_DATABASE = /^\/(api\/|graphql)/;
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const app = Fastify({
-    loggerInstance: moduleLogger(deps.logger, 'http') as FastifyBaseLogger,
+    loggerInstance: deps.logger as FastifyBaseLogger,
     ...requestContextOptions(),
     bodyLimit: config.http.bodyLimitBytes,
     // Behind a load balancer the socket's address is the balancer's; the client's comes

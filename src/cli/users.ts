@@ -4,7 +4,7 @@ import { isAppError } from '../core/errors.js';
 import { createDatabase, databaseOptionsFrom, isDataDirInUse, migrateUp } from '../infra/database/index.js';
 import { createLogger } from '../infra/telemetry/logger.js';
 import { PasswordHasher } from '../services/auth/password.js';
-import { createAccount, validateNewAccount } from '../services/users/accounts.js';
+import { createAccount, validateNewAccount } from '../services/auth/accounts.js';
 import { EXIT_DATA_DIR_IN_USE } from './options.js';
 import { err, out } from './output.js';
 

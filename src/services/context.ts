@@ -1,6 +1,7 @@
 import { appError } from '../core/errors.js';
 import type { Logger } from '../infra/telemetry/logger.js';
 import type { Principal } from './auth/principals.js';
+import type { ClientInfo } from './auth/client.js';
 
 /**
  * Who is calling and where their call is recorded: the one argument every service method
@@ -15,6 +16,8 @@ export interface ServiceContext {
   readonly traceId: string | undefined;
   /** The request's logger (bound to its trace id). */
   readonly log: Logger;
+  /** Where the call comes from (address, user agent), for sessions and audit lines; absent for work no request started. */
+  readonly client?: ClientInfo | undefined;
 }
 
 /** A context whose caller is signed in. */

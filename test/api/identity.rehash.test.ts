@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PasswordHasher } from '../../src/services/auth/password.js';
-import { createAccount } from '../../src/services/users/accounts.js';
+import { createAccount } from '../../src/services/auth/accounts.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 // Raising the argon2 parameters must upgrade stored hashes as their owners sign in, without

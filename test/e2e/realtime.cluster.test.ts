@@ -198,9 +198,9 @@ describe('real-time across instances (shared PostgreSQL and NATS JetStream)', { 
       const service = t.server.events.deps.notifications;
       const record = service.record.bind(service);
       const instance = i === 0 ? 'A' : 'B';
-      service.record = async (event) => {
+      service.record = async (ctx, event) => {
         handled.push({ instance, eventId: event.id });
-        return record(event);
+        return record(ctx, event);
       };
     }
     [a, b] = servers as [TestServer, TestServer];

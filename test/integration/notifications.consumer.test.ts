@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { newId } from '../../src/core/ids.js';
+import { MemoryCache } from '../../src/infra/cache/index.js';
 import { createDatabase, type Database } from '../../src/infra/database/index.js';
 import { createMailer } from '../../src/infra/mail/index.js';
 import type { Mailer } from '../../src/infra/mail/port.js';
@@ -12,7 +13,11 @@ import { TOPIC, type ResourceEventPayload } from '../../src/services/events/cata
 import { LiveEvents } from '../../src/services/realtime/live.js';
 import { NotificationsService, type NotificationCreatedPayload } from '../../src/services/notifications/notifications.service.js';
 import { Outbox } from '../../src/services/shared/outbox.js';
-import { createAccount } from '../../src/services/users/accounts.js';
+import { TolerantCache } from '../../src/services/shared/tolerant-cache.js';
+import { UnitOfWork } from '../../src/services/shared/unit-of-work.js';
+import { systemContext } from '../../src/services/context.js';
+import type { Principal } from '../../src/services/auth/principals.js';
+import { createAccount } from '../../src/services/auth/accounts.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases.js';
 import { startSmtpServer, type SmtpTestServer } from '../support/smtp.js';
 
@@ -22,6 +27,7 @@ import { startSmtpServer, type SmtpTestServer } from '../support/smtp.js';
  * notification, one notification.created event and one email.
  */
 const silent = createLogger({ level: 'silent' });
+const ctx = systemContext(silent);
 const hasher = new PasswordHasher({ memoryKib: 19_456, iterations: 2, parallelism: 1 });
 
 for (const kind of DATABASE_KINDS) {
@@ -64,7 +70,10 @@ for (const kind of DATABASE_KINDS) {
       database = createDatabase(testDb.options, silent);
       smtp = await startSmtpServer();
       mailer = createMailer({ smtpUrl: smtp.url, from: 'PCF <pcf@example.test>' }, silent);
-      service = new NotificationsService({ database, outbox: new Outbox(), mailer, retentionMs: 3_600_000, log: silent });
+      const outbox = new Outbox();
+      const grants = { invalidate: async () => undefined };
+      const work = new UnitOfWork({ database, outbox, cache: new TolerantCache(new MemoryCache({ maxEntries: 100, defaultTtlMs: 60_000 }), silent), grants });
+      service = new NotificationsService({ database, work, mailer, retentionMs: 3_600_000, log: silent });
       owner = await createAccount(database, hasher, { email: 'owner@consumers.example', name: 'Owner', password: 'owner long passphrase' });
       editor = await createAccount(database, hasher, { email: 'editor@consumers.example', name: 'Editor', password: 'editor long passphrase' });
     });
@@ -78,9 +87,9 @@ for (const kind of DATABASE_KINDS) {
     it('stores one notification per user and event, however often the event is handled', async () => {
       const event = updatedBy(editor.id, owner.id);
       const before = (await notificationsOf(owner.id)).length;
-      assert.equal(await service.record(event), 1);
-      assert.equal(await service.record(event), 0, 'the second delivery adds nothing');
-      await Promise.all([service.record(event), service.record(event)]);
+      assert.equal(await service.record(ctx, event), 1);
+      assert.equal(await service.record(ctx, event), 0, 'the second delivery adds nothing');
+      await Promise.all([service.record(ctx, event), service.record(ctx, event)]);
       const stored = (await notificationsOf(owner.id)).filter((n) => n.event_id === event.id);
       assert.equal(stored.length, 1);
       assert.equal((await notificationsOf(owner.id)).length, before + 1);
@@ -90,55 +99,55 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(created.length, 1, 'one notification.created event');
       // The editor is not told of its own change; nobody is told of an owner's own change.
       assert.equal((await notificationsOf(editor.id)).length, 0);
-      assert.equal(await service.record(updatedBy(owner.id, owner.id)), 0);
+      assert.equal(await service.record(ctx, updatedBy(owner.id, owner.id)), 0);
     });
 
     it('tells nobody about a user deleted since the event', async () => {
-      assert.equal(await service.record(updatedBy(editor.id, newId())), 0);
+      assert.equal(await service.record(ctx, updatedBy(editor.id, newId())), 0);
     });
 
     it('emails a notification once to a user who opted in, retries after a temporary failure, and not for other kinds', async () => {
-      const principal = { user: { id: owner.id } } as Parameters<NotificationsService['setPreferences']>[0];
+      const principal = { ...ctx, principal: { user: { id: owner.id } } as Principal };
       await service.setPreferences(principal, { email: ['resource.updated'] });
-      await service.record(updatedBy(editor.id, owner.id));
+      await service.record(ctx, updatedBy(editor.id, owner.id));
       const [event] = (await createdEvents(owner.id)).slice(-1);
       smtp.failNext(1);
-      await assert.rejects(service.deliverEmail(event!), 'a 451 rejects, so the queue offers it again');
+      await assert.rejects(service.deliverEmail(ctx, event!), 'a 451 rejects, so the queue offers it again');
       assert.equal(smtp.messages.length, 0);
-      assert.equal(await service.deliverEmail(event!), true);
-      assert.equal(await service.deliverEmail(event!), false, 'a redelivery sends nothing');
+      assert.equal(await service.deliverEmail(ctx, event!), true);
+      assert.equal(await service.deliverEmail(ctx, event!), false, 'a redelivery sends nothing');
       const mail = await smtp.waitFor((m) => m.to.includes('owner@consumers.example'));
       assert.match(mail.subject, /Editor changed "Doc"/);
       assert.equal(smtp.messages.length, 1);
 
       // A consumer still sending: the redelivery waits (rejects); one that crashed a while ago: taken over.
-      await service.record(updatedBy(editor.id, owner.id));
+      await service.record(ctx, updatedBy(editor.id, owner.id));
       const [pending] = (await createdEvents(owner.id)).slice(-1);
       const pendingId = (pending!.payload as NotificationCreatedPayload).notification.id;
       await database.db.updateTable('notifications').set({ email_claimed_at: new Date() }).where('id', '=', pendingId).execute();
-      await assert.rejects(service.deliverEmail(pending!), /being sent by another consumer/);
+      await assert.rejects(service.deliverEmail(ctx, pending!), /being sent by another consumer/);
       await database.db
         .updateTable('notifications')
         .set({ email_claimed_at: new Date(Date.now() - 120_000) })
         .where('id', '=', pendingId)
         .execute();
-      assert.equal(await service.deliverEmail(pending!), true);
+      assert.equal(await service.deliverEmail(ctx, pending!), true);
       await smtp.waitFor(() => smtp.messages.length === 2);
-      assert.equal(await service.deliverEmail(pending!), false, 'sent once');
+      assert.equal(await service.deliverEmail(ctx, pending!), false, 'sent once');
 
       await service.setPreferences(principal, { email: [] });
-      await service.record(updatedBy(editor.id, owner.id));
+      await service.record(ctx, updatedBy(editor.id, owner.id));
       const [later] = (await createdEvents(owner.id)).slice(-1);
-      assert.equal(await service.deliverEmail(later!), false, 'opted out');
+      assert.equal(await service.deliverEmail(ctx, later!), false, 'opted out');
       assert.equal(smtp.messages.length, 2);
     });
 
     it('prunes notifications older than the retention, read or not, and keeps the newer ones', async () => {
-      const principal = { user: { id: owner.id } } as Parameters<NotificationsService['markRead']>[0];
+      const principal = { ...ctx, principal: { user: { id: owner.id } } as Principal };
       const recorded: string[] = [];
       for (let i = 0; i < 5; i++) {
         const event = updatedBy(editor.id, owner.id);
-        assert.equal(await service.record(event), 1);
+        assert.equal(await service.record(ctx, event), 1);
         recorded.push((await notificationsOf(owner.id)).find((n) => n.event_id === event.id)!.id);
       }
       const [oldRead, oldUnread, pastRetention, withinRetention, fresh] = recorded as [string, string, string, string, string];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { PasswordHasher } from '../../src/services/auth/password.js';
 import { ADMIN_ROLE_ID, MEMBER_ROLE_ID } from '../../src/services/roles/builtin.js';
-import { createAccount } from '../../src/services/users/accounts.js';
+import { createAccount } from '../../src/services/auth/accounts.js';
 import type { TestServer } from './server.js';
 
 /**

@@ -1,6 +1,8 @@
 import DataLoader from 'dataloader';
-import { can } from '../../services/access/index.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../../infra/telemetry/logger.js';
 import type { Principal } from '../../services/auth/principals.js';
+import type { ServiceContext } from '../../services/context.js';
 import type { ClientInfo } from '../../services/auth/sessions.js';
 import type { Identity } from '../../services/identity.js';
 import { encodeCursor, type Page } from '../../services/shared/pagination.js';
@@ -197,12 +199,38 @@ export interface IdentityContext {
   /** The caller (resolved once per request or WebSocket operation); undefined when anonymous. */
   caller(): Promise<Principal | undefined>;
   client: ClientInfo;
+  /** The request's logger (pino underneath). */
+  log: FastifyBaseLogger;
   loaders: IdentityLoaders;
 }
 
 export interface IdentityLoaders {
-  rolesOfUser: DataLoader<string, RoleView[]>;
   permissionsOfRole: DataLoader<string, PermissionView[]>;
+}
+
+/** The one context a resolver hands its service call. */
+export async function serviceContextOf(ctx: Pick<IdentityContext, 'caller' | 'client' | 'log'>): Promise<ServiceContext> {
+  return { principal: await ctx.caller(), traceId: ctx.client.traceId, log: ctx.log as Logger, client: ctx.client };
+}
+
+/**
+ * The roles of users as the caller may see them, batched per operation: the loader is the
+ * operation's own, since what it returns depends on the caller.
+ */
+const roleLoaders = new WeakMap<IdentityContext, DataLoader<string, RoleView[]>>();
+function rolesOfUser(identity: Identity, ctx: IdentityContext): DataLoader<string, RoleView[]> {
+  let loader = roleLoaders.get(ctx);
+  if (!loader) {
+    loader = new DataLoader(
+      async (ids) => {
+        const byUser = await identity.userGrants.rolesOfUsers(await serviceContextOf(ctx), ids);
+        return ids.map((id) => byUser.get(id) ?? []);
+      },
+      { cache: false },
+    );
+    roleLoaders.set(ctx, loader);
+  }
+  return loader;
 }
 
 /**
@@ -212,13 +240,6 @@ export interface IdentityLoaders {
  */
 export function identityLoaders(identity: Identity): IdentityLoaders {
   return {
-    rolesOfUser: new DataLoader(
-      async (ids) => {
-        const byUser = await identity.roles.rolesOfUsers(ids);
-        return ids.map((id) => byUser.get(id) ?? []);
-      },
-      { cache: false },
-    ),
     permissionsOfRole: new DataLoader(
       async (ids) => {
         const byRole = await identity.roles.permissionsOfRoles(ids);
@@ -244,44 +265,44 @@ const done = <T>(work: Promise<T>) => work.then(() => true);
 const page = (args: Args) => ({ limit: args.first as number | undefined, cursor: (args.after as string | null | undefined) ?? undefined });
 
 export function identityResolvers(identity: Identity) {
-  const { auth, users, roles } = identity;
+  const { auth, users, roles, userGrants } = identity;
+  const sc = serviceContextOf;
   const query: Record<string, Resolver> = {
-    me: async (_p, _a, ctx) => auth.me(await ctx.caller()),
-    sessions: async (_p, _a, ctx) => auth.sessions(await ctx.caller()),
-    user: async (_p, args, ctx) => users.get(await ctx.caller(), args.id as string),
+    me: async (_p, _a, ctx) => auth.me(await sc(ctx)),
+    sessions: async (_p, _a, ctx) => auth.sessions(await sc(ctx)),
+    user: async (_p, args, ctx) => users.get(await sc(ctx), args.id as string),
     users: async (_p, args, ctx) => {
-      const caller = await ctx.caller();
-      return connection(await users.list(caller, page(args)), () => users.count(caller));
+      const context = await sc(ctx);
+      return connection(await users.list(context, page(args)), () => users.count(context));
     },
-    role: async (_p, args, ctx) => roles.get(await ctx.caller(), args.id as string),
+    role: async (_p, args, ctx) => roles.get(await sc(ctx), args.id as string),
     roles: async (_p, args, ctx) => {
-      const caller = await ctx.caller();
-      return connection(await roles.list(caller, page(args)), () => roles.count(caller));
+      const context = await sc(ctx);
+      return connection(await roles.list(context, page(args)), () => roles.count(context));
     },
   };
   const mutation: Record<string, Resolver> = {
     register: async (_p, args, ctx) => {
       const input = args.input as Args;
-      return auth.register({ email: input.email, name: input.name, password: input.password, invitation: input.invitation ?? undefined }, ctx.client);
+      return auth.register(await sc(ctx), { email: input.email, name: input.name, password: input.password, invitation: input.invitation ?? undefined });
     },
-    login: async (_p, args, ctx) => auth.login({ email: args.email, password: args.password }, ctx.client),
-    logout: async (_p, _a, ctx) => done(auth.logout(await ctx.caller(), ctx.client)),
-    changePassword: async (_p, args, ctx) =>
-      done(auth.changePassword(await ctx.caller(), { currentPassword: args.currentPassword, newPassword: args.newPassword }, ctx.client)),
-    revokeSession: async (_p, args, ctx) => done(auth.revokeSession(await ctx.caller(), args.id as string, ctx.client)),
-    createInvitation: async (_p, args, ctx) => auth.invite(await ctx.caller(), { email: args.email }, ctx.client),
-    createUser: async (_p, args, ctx) => users.create(await ctx.caller(), { ...(args.input as Args) }),
-    updateUser: async (_p, args, ctx) => users.update(await ctx.caller(), args.id as string, withoutUndefined(args.input as Args)),
-    deleteUser: async (_p, args, ctx) => done(users.delete(await ctx.caller(), args.id as string, (args.transferTo as string | null | undefined) ?? undefined)),
-    createRole: async (_p, args, ctx) => roles.create(await ctx.caller(), withoutUndefined(args.input as Args)),
-    updateRole: async (_p, args, ctx) => roles.update(await ctx.caller(), args.id as string, withoutUndefined(args.input as Args)),
-    deleteRole: async (_p, args, ctx) => done(roles.delete(await ctx.caller(), args.id as string)),
-    assignRole: async (_p, args, ctx) => done(roles.assign(await ctx.caller(), args.userId as string, args.roleId as string)),
-    unassignRole: async (_p, args, ctx) => done(roles.unassign(await ctx.caller(), args.userId as string, args.roleId as string)),
-    addRolePermission: async (_p, args, ctx) => roles.addPermission(await ctx.caller(), args.roleId as string, withoutUndefined(args.input as Args)),
-    removeRolePermission: async (_p, args, ctx) => done(roles.removePermission(await ctx.caller(), args.roleId as string, args.permissionId as string)),
-    grantUserPermission: async (_p, args, ctx) => roles.grantToUser(await ctx.caller(), args.userId as string, withoutUndefined(args.input as Args)),
-    revokeUserPermission: async (_p, args, ctx) => done(roles.revokeFromUser(await ctx.caller(), args.userId as string, args.permissionId as string)),
+    login: async (_p, args, ctx) => auth.login(await sc(ctx), { email: args.email, password: args.password }),
+    logout: async (_p, _a, ctx) => done(auth.logout(await sc(ctx))),
+    changePassword: async (_p, args, ctx) => done(auth.changePassword(await sc(ctx), { currentPassword: args.currentPassword, newPassword: args.newPassword })),
+    revokeSession: async (_p, args, ctx) => done(auth.revokeSession(await sc(ctx), args.id as string)),
+    createInvitation: async (_p, args, ctx) => auth.invite(await sc(ctx), { email: args.email }),
+    createUser: async (_p, args, ctx) => users.create(await sc(ctx), { ...(args.input as Args) }),
+    updateUser: async (_p, args, ctx) => users.update(await sc(ctx), args.id as string, withoutUndefined(args.input as Args)),
+    deleteUser: async (_p, args, ctx) => done(users.delete(await sc(ctx), args.id as string, (args.transferTo as string | null | undefined) ?? undefined)),
+    createRole: async (_p, args, ctx) => roles.create(await sc(ctx), withoutUndefined(args.input as Args)),
+    updateRole: async (_p, args, ctx) => roles.update(await sc(ctx), args.id as string, withoutUndefined(args.input as Args)),
+    deleteRole: async (_p, args, ctx) => done(roles.delete(await sc(ctx), args.id as string)),
+    assignRole: async (_p, args, ctx) => done(userGrants.assign(await sc(ctx), args.userId as string, args.roleId as string)),
+    unassignRole: async (_p, args, ctx) => done(userGrants.unassign(await sc(ctx), args.userId as string, args.roleId as string)),
+    addRolePermission: async (_p, args, ctx) => roles.addPermission(await sc(ctx), args.roleId as string, withoutUndefined(args.input as Args)),
+    removeRolePermission: async (_p, args, ctx) => done(roles.removePermission(await sc(ctx), args.roleId as string, args.permissionId as string)),
+    grantUserPermission: async (_p, args, ctx) => userGrants.grantToUser(await sc(ctx), args.userId as string, withoutUndefined(args.input as Args)),
+    revokeUserPermission: async (_p, args, ctx) => done(userGrants.revokeFromUser(await sc(ctx), args.userId as string, args.permissionId as string)),
   };
   return {
     JSONObject: JSONObjectScalar,
@@ -292,13 +313,8 @@ export function identityResolvers(identity: Identity) {
     UserConnection: { totalCount: (c: { totalCount: () => Promise<number> }) => c.totalCount() },
     RoleConnection: { totalCount: (c: { totalCount: () => Promise<number> }) => c.totalCount() },
     User: {
-      // Your own roles always (as in me); another user's only where you may read the role.
-      // An anonymous request sees a user only as the result of its own register or login.
-      roles: async (user: UserView, _a: Args, ctx: IdentityContext) => {
-        const [held, caller] = await Promise.all([ctx.loaders.rolesOfUser.load(user.id), ctx.caller()]);
-        if (!caller || caller.user.id === user.id) return held;
-        return held.filter((role) => can(caller.ability, 'read', 'role', { id: role.id, name: role.name }));
-      },
+      // Which of them the caller sees is the grants service's rule.
+      roles: (user: UserView, _a: Args, ctx: IdentityContext) => rolesOfUser(identity, ctx).load(user.id),
     },
     Role: {
       permissions: (role: RoleView & { permissions?: PermissionView[] }, _a: Args, ctx: IdentityContext) =>

@@ -1,6 +1,6 @@
-import type { Principal } from '../../services/auth/principals.js';
 import type { NotificationsService } from '../../services/notifications/index.js';
 import { encodeCursor } from '../../services/shared/pagination.js';
+import { serviceContextOf, type IdentityContext } from './identity.js';
 
 /** The caller's notifications over GraphQL (DESIGN §5 "Notifications"): the same service calls as REST. */
 export const notificationTypeDefs = /* GraphQL */ `
@@ -77,9 +77,7 @@ export const notificationTypeDefs = /* GraphQL */ `
   }
 `;
 
-export interface NotificationContext {
-  caller(): Promise<Principal | undefined>;
-}
+export type NotificationContext = Pick<IdentityContext, 'caller' | 'client' | 'log'>;
 
 type Args = Record<string, unknown>;
 type Resolver = (parent: unknown, args: Args, context: NotificationContext) => unknown;
@@ -88,20 +86,20 @@ const optional = <T>(value: unknown) => (value === null || value === undefined ?
 export function notificationResolvers(service: NotificationsService) {
   const query: Record<string, Resolver> = {
     notifications: async (_p, args, ctx) => {
-      const caller = await ctx.caller();
-      const page = await service.list(caller, { unread: args.unread === true, limit: args.first as number, cursor: optional<string>(args.after) });
+      const context = await serviceContextOf(ctx);
+      const page = await service.list(context, { unread: args.unread === true, limit: args.first as number, cursor: optional<string>(args.after) });
       return {
         edges: page.items.map((node) => ({ cursor: encodeCursor(node.id), node })),
         pageInfo: { hasNextPage: page.nextCursor !== null, endCursor: page.nextCursor },
-        unreadCount: () => service.unreadCount(caller),
+        unreadCount: () => service.unreadCount(context),
       };
     },
-    notificationPreferences: async (_p, _args, ctx) => service.preferences(await ctx.caller()),
+    notificationPreferences: async (_p, _args, ctx) => service.preferences(await serviceContextOf(ctx)),
   };
   const mutation: Record<string, Resolver> = {
-    markNotificationRead: async (_p, args, ctx) => service.markRead(await ctx.caller(), args.id as string),
-    markAllNotificationsRead: async (_p, _args, ctx) => service.markAllRead(await ctx.caller()),
-    setNotificationPreferences: async (_p, args, ctx) => service.setPreferences(await ctx.caller(), { email: args.email }),
+    markNotificationRead: async (_p, args, ctx) => service.markRead(await serviceContextOf(ctx), args.id as string),
+    markAllNotificationsRead: async (_p, _args, ctx) => service.markAllRead(await serviceContextOf(ctx)),
+    setNotificationPreferences: async (_p, args, ctx) => service.setPreferences(await serviceContextOf(ctx), { email: args.email }),
   };
   return {
     Query: query,

@@ -136,7 +136,7 @@ export function resourceLoaders(identity: Identity, resources: ResourcesService,
   return {
     owners: new DataLoader(
       async (ids) => {
-        const users = await identity.users.readableByIds(await caller(), ids);
+        const users = await identity.users.readableByIds({ principal: await caller() }, ids);
         const byId = new Map(users.map((u) => [u.id, u]));
         return ids.map((id) => byId.get(id) ?? null);
       },

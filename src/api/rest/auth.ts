@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { Identity } from '../../services/identity.js';
 import type { App } from '../app.js';
-import { clientInfo } from '../authentication.js';
+import { serviceContext } from '../service-context.js';
 import { problemRef } from '../schemas.js';
 import { Email, IdParams, Name, NewPassword, ref } from './identity-schemas.js';
 
@@ -32,7 +32,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
         response: { 201: Type.Object({ user: ref('User') }), ...problems(400, 403, 409, 429, 503) },
       },
     },
-    async (request, reply) => reply.code(201).send({ user: await auth.register(request.body, clientInfo(request)) }),
+    async (request, reply) => reply.code(201).send({ user: await auth.register(serviceContext(request), request.body) }),
   );
 
   api.post(
@@ -57,7 +57,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      return auth.login(request.body, clientInfo(request));
+      return auth.login(serviceContext(request), request.body);
     },
   );
 
@@ -65,7 +65,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     '/auth/logout',
     { schema: { tags: ['auth'], summary: 'Revoke the calling session', security: bearer, response: { 204: Type.Null(), ...problems(401) } } },
     async (request, reply) => {
-      await auth.logout(request.principal, clientInfo(request));
+      await auth.logout(serviceContext(request));
       return reply.code(204).send(null);
     },
   );
@@ -83,7 +83,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
         },
       },
     },
-    async (request) => auth.me(request.principal),
+    async (request) => auth.me(serviceContext(request)),
   );
 
   api.get(
@@ -96,7 +96,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
         response: { 200: Type.Object({ items: Type.Array(ref('Session')) }), ...problems(401) },
       },
     },
-    async (request) => ({ items: await auth.sessions(request.principal) }),
+    async (request) => ({ items: await auth.sessions(serviceContext(request)) }),
   );
 
   api.delete(
@@ -111,7 +111,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      await auth.revokeSession(request.principal, request.params.id, clientInfo(request));
+      await auth.revokeSession(serviceContext(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -130,7 +130,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      await auth.changePassword(request.principal, request.body, clientInfo(request));
+      await auth.changePassword(serviceContext(request), request.body);
       return reply.code(204).send(null);
     },
   );
@@ -160,7 +160,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
       reply
         .code(201)
         .header('cache-control', 'no-store')
-        .send(await auth.invite(request.principal, request.body, clientInfo(request))),
+        .send(await auth.invite(serviceContext(request), request.body)),
   );
 }
 

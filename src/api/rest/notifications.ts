@@ -1,6 +1,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { NOTIFICATION_KINDS, type NotificationsService } from '../../services/notifications/index.js';
 import type { App } from '../app.js';
+import { serviceContext } from '../service-context.js';
 import { bearer, problems } from './auth.js';
 import { IdParams, ref } from './identity-schemas.js';
 
@@ -62,7 +63,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
         },
       },
     },
-    async (request) => notifications.list(request.principal, request.query),
+    async (request) => notifications.list(serviceContext(request), request.query),
   );
 
   // Static paths are registered before the `/:id` routes; find-my-way prefers them anyway,
@@ -77,7 +78,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
         response: { 200: Type.Object({ count: Type.Integer({ minimum: 0 }) }), ...problems(401) },
       },
     },
-    async (request) => ({ count: await notifications.unreadCount(request.principal) }),
+    async (request) => ({ count: await notifications.unreadCount(serviceContext(request)) }),
   );
 
   api.post(
@@ -90,7 +91,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
         response: { 200: Type.Object({ marked: Type.Integer({ minimum: 0, description: 'How many were unread and are now read' }) }), ...problems(401) },
       },
     },
-    async (request) => ({ marked: await notifications.markAllRead(request.principal) }),
+    async (request) => ({ marked: await notifications.markAllRead(serviceContext(request)) }),
   );
 
   api.get(
@@ -103,7 +104,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
         response: { 200: ref('NotificationPreferences'), ...problems(401) },
       },
     },
-    async (request) => notifications.preferences(request.principal),
+    async (request) => notifications.preferences(serviceContext(request)),
   );
 
   api.put(
@@ -126,7 +127,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
         response: { 200: ref('NotificationPreferences'), ...problems(400, 401) },
       },
     },
-    async (request) => notifications.setPreferences(request.principal, request.body),
+    async (request) => notifications.setPreferences(serviceContext(request), request.body),
   );
 
   api.post(
@@ -141,6 +142,6 @@ export function registerNotificationRoutes(api: App, notifications: Notification
         response: { 200: ref('Notification'), ...problems(401, 404) },
       },
     },
-    async (request) => notifications.markRead(request.principal, request.params.id),
+    async (request) => notifications.markRead(serviceContext(request), request.params.id),
   );
 }

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { Identity } from '../../services/identity.js';
 import type { App } from '../app.js';
+import { serviceContext } from '../service-context.js';
 import { bearer, problems } from './auth.js';
 import { IdParams, pageOf, PageQuery, PermissionInput, ref } from './identity-schemas.js';
 
@@ -30,7 +31,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
         response: { 200: pageOf('Role'), ...problems(400, 401) },
       },
     },
-    async (request) => roles.list(request.principal, request.query),
+    async (request) => roles.list(serviceContext(request), request.query),
   );
 
   api.post(
@@ -45,7 +46,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      const role = await roles.create(request.principal, request.body);
+      const role = await roles.create(serviceContext(request), request.body);
       return reply.code(201).header('location', `/api/v1/roles/${role.id}`).send(role);
     },
   );
@@ -61,7 +62,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
         response: { 200: ref('RoleDetail'), ...problems(401, 404) },
       },
     },
-    async (request) => roles.get(request.principal, request.params.id),
+    async (request) => roles.get(serviceContext(request), request.params.id),
   );
 
   api.patch(
@@ -76,7 +77,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
         response: { 200: ref('RoleDetail'), ...problems(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => roles.update(request.principal, request.params.id, request.body),
+    async (request) => roles.update(serviceContext(request), request.params.id, request.body),
   );
 
   api.delete(
@@ -91,7 +92,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      await roles.delete(request.principal, request.params.id);
+      await roles.delete(serviceContext(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -109,7 +110,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
         response: { 201: ref('Permission'), ...problems(400, 401, 403, 404) },
       },
     },
-    async (request, reply) => reply.code(201).send(await roles.addPermission(request.principal, request.params.id, request.body)),
+    async (request, reply) => reply.code(201).send(await roles.addPermission(serviceContext(request), request.params.id, request.body)),
   );
 
   api.delete(
@@ -124,7 +125,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      await roles.removePermission(request.principal, request.params.id, request.params.permissionId);
+      await roles.removePermission(serviceContext(request), request.params.id, request.params.permissionId);
       return reply.code(204).send(null);
     },
   );

@@ -1,12 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { Identity } from '../../services/identity.js';
 import type { App } from '../app.js';
+import { serviceContext } from '../service-context.js';
 import { bearer, problems } from './auth.js';
 import { Email, IdParams, Name, NewPassword, pageOf, PageQuery, PermissionInput, ref } from './identity-schemas.js';
 
 /** Users and what they hold, under /api/v1/users (DESIGN §5 "Identity"). */
 export function registerUserRoutes(api: App, identity: Identity): void {
-  const { users, roles } = identity;
+  const { users, userGrants } = identity;
   const UserRoleParams = Type.Object({ id: Type.String({ maxLength: 64 }), roleId: Type.String({ maxLength: 64 }) });
   const UserPermissionParams = Type.Object({ id: Type.String({ maxLength: 64 }), permissionId: Type.String({ maxLength: 64 }) });
 
@@ -21,7 +22,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
         response: { 200: pageOf('User'), ...problems(400, 401) },
       },
     },
-    async (request) => users.list(request.principal, request.query),
+    async (request) => users.list(serviceContext(request), request.query),
   );
 
   api.post(
@@ -36,7 +37,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      const user = await users.create(request.principal, request.body);
+      const user = await users.create(serviceContext(request), request.body);
       return reply.code(201).header('location', `/api/v1/users/${user.id}`).send(user);
     },
   );
@@ -44,7 +45,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
   api.get(
     '/users/:id',
     { schema: { tags: ['users'], summary: 'A user', security: bearer, params: IdParams, response: { 200: ref('User'), ...problems(401, 404) } } },
-    async (request) => users.get(request.principal, request.params.id),
+    async (request) => users.get(serviceContext(request), request.params.id),
   );
 
   api.patch(
@@ -68,7 +69,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
         response: { 200: ref('User'), ...problems(400, 401, 403, 404, 409, 429) },
       },
     },
-    async (request) => users.update(request.principal, request.params.id, request.body),
+    async (request) => users.update(serviceContext(request), request.params.id, request.body),
   );
 
   api.delete(
@@ -85,7 +86,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      await users.delete(request.principal, request.params.id, request.query.transferTo);
+      await users.delete(serviceContext(request), request.params.id, request.query.transferTo);
       return reply.code(204).send(null);
     },
   );
@@ -102,7 +103,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      await roles.assign(request.principal, request.params.id, request.params.roleId);
+      await userGrants.assign(serviceContext(request), request.params.id, request.params.roleId);
       return reply.code(204).send(null);
     },
   );
@@ -119,7 +120,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      await roles.unassign(request.principal, request.params.id, request.params.roleId);
+      await userGrants.unassign(serviceContext(request), request.params.id, request.params.roleId);
       return reply.code(204).send(null);
     },
   );
@@ -136,7 +137,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
         response: { 201: ref('Permission'), ...problems(400, 401, 403, 404) },
       },
     },
-    async (request, reply) => reply.code(201).send(await roles.grantToUser(request.principal, request.params.id, request.body)),
+    async (request, reply) => reply.code(201).send(await userGrants.grantToUser(serviceContext(request), request.params.id, request.body)),
   );
 
   api.delete(
@@ -151,7 +152,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
       },
     },
     async (request, reply) => {
-      await roles.revokeFromUser(request.principal, request.params.id, request.params.permissionId);
+      await userGrants.revokeFromUser(serviceContext(request), request.params.id, request.params.permissionId);
       return reply.code(204).send(null);
     },
   );

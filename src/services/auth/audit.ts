@@ -1,6 +1,7 @@
 import type { Logger } from '../../infra/telemetry/logger.js';
+import type { CallerContext, ServiceContext } from '../context.js';
 import type { Principal } from './principals.js';
-import type { ClientInfo } from './sessions.js';
+import type { ClientInfo } from './client.js';
 
 /**
  * Security events (DESIGN §5, issue "Audit"): one structured line each, under the `audit`
@@ -47,6 +48,16 @@ export function actor(principal: Principal): AuditFields {
 /** Where an anonymous (or any) request came from. */
 export function origin(client: ClientInfo | undefined): AuditFields {
   return { ip: client?.ip, traceId: client?.traceId };
+}
+
+/** Who acted in a call and from where: the caller's id, the client's address and the call's trace id. */
+export function actorOf(ctx: CallerContext): AuditFields {
+  return { actorId: ctx.principal.user.id, ...originOf(ctx) };
+}
+
+/** Where a call (signed in or not) came from. */
+export function originOf(ctx: ServiceContext): AuditFields {
+  return { ip: (ctx.client ?? ctx.principal?.client)?.ip, traceId: ctx.traceId };
 }
 
 export function createAudit(log: Logger): Audit {

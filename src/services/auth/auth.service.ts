@@ -3,17 +3,18 @@ import { appError } from '../../core/errors.js';
 import { canonicalId, newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import { can } from '../access/index.js';
-import { storageUsage, type StorageUsage } from '../resources/quota.js';
-import { createAccount, validateNewAccount } from '../users/accounts.js';
-import { checkPassword, FieldProblems, normaliseEmail } from '../users/input.js';
+import { createAccount, validateNewAccount } from './accounts.js';
+import { checkPassword, FieldProblems, normaliseEmail } from '../shared/input.js';
 import type { AppAbility } from '../access/index.js';
-import { iso, type PermissionView, type RoleRef, type SessionView, type UserView } from '../shared/views.js';
-import { origin, type Audit } from './audit.js';
+import { iso, type PermissionView, type RoleRef, type SessionView, type StorageUsage, type UserView } from '../shared/views.js';
+import { actorOf, originOf, type Audit } from './audit.js';
 import type { LoginLimiter } from './login-limiter.js';
 import type { PasswordHasher } from './password.js';
 import { currentPasswordField, type Reauthentication } from './reauthentication.js';
-import { requireSignedIn, type GrantsStore, type Principal } from './principals.js';
+import { signedIn, type ServiceContext } from '../context.js';
+import type { GrantsStore, Principal } from './principals.js';
 import type { ClientInfo, SessionStore } from './sessions.js';
+import type { UnitOfWork } from '../shared/unit-of-work.js';
 import { hashToken, issueToken } from './tokens.js';
 
 export type RegistrationMode = 'open' | 'invite' | 'closed';
@@ -26,12 +27,13 @@ export interface AuthDeps {
   limiter: LoginLimiter;
   reauthentication: Reauthentication;
   audit: Audit;
+  work: UnitOfWork;
   registration: RegistrationMode;
   /** Whether the very first account to register becomes an admin (`auth.firstUserAdmin`). */
   firstUserAdmin: boolean;
   invitationTtlMs: number;
-  /** `quotas.storageBytesPerUser` (0 = unlimited), shown in `me`. */
-  storageQuotaBytes: number;
+  /** What a user's resources hold against its quota, shown in `me` (resources measure it). */
+  storageUsage: (userId: string) => Promise<StorageUsage>;
 }
 
 export interface LoginResult {
@@ -86,7 +88,7 @@ export class AuthService {
     return { user: grants.user, roles: grants.roles, permissions: grants.permissions, ability: this.#d.grants.ability(grants), sessionId: session.id, client };
   }
 
-  async register(input: { email: unknown; name: unknown; password: unknown; invitation?: unknown }, client: ClientInfo): Promise<UserView> {
+  async register(ctx: ServiceContext, input: { email: unknown; name: unknown; password: unknown; invitation?: unknown }): Promise<UserView> {
     const mode = this.#d.registration;
     if (mode === 'closed') throw appError('FORBIDDEN', 'Registration is closed; ask an administrator for an account.');
     let invitation: { id: string; email: string; invitedBy: string | null } | undefined;
@@ -115,11 +117,12 @@ export class AuthService {
           }
         : undefined,
     });
-    this.#d.audit('auth.register', { actorId: user.id, ...origin(client) });
+    this.#d.audit('auth.register', { ...originOf(ctx), actorId: user.id });
     return user;
   }
 
-  async login(input: { email: unknown; password: unknown }, client: ClientInfo): Promise<LoginResult> {
+  async login(ctx: ServiceContext, input: { email: unknown; password: unknown }): Promise<LoginResult> {
+    const client: ClientInfo = ctx.client ?? {};
     const problems = new FieldProblems();
     const email = normaliseEmail(input.email, 'email', problems);
     if (typeof input.password !== 'string') problems.add('password', 'must be a string');
@@ -131,7 +134,7 @@ export class AuthService {
     try {
       await this.#d.limiter.attempt(email, client.ip);
     } catch (err) {
-      this.#d.audit('auth.login.blocked', { ...origin(client) });
+      this.#d.audit('auth.login.blocked', { ...originOf(ctx) });
       throw err;
     }
     const row = await this.#d.database.db
@@ -145,65 +148,71 @@ export class AuthService {
       : (await this.#d.hasher.verifyDummy(password), { ok: false, needsRehash: false });
     if (!row || !verdict.ok) {
       await this.#d.limiter.recordFailure(email, client.ip);
-      this.#d.audit('auth.login.failed', { actorId: row?.id, ...origin(client), reason: row ? 'wrong password' : 'unknown account' });
+      this.#d.audit('auth.login.failed', { ...originOf(ctx), actorId: row?.id, reason: row ? 'wrong password' : 'unknown account' });
       throw badCredentials();
     }
     await this.#d.limiter.recordSuccess(email, client.ip);
     const verifiedHash = verdict.needsRehash ? await this.#rehash(row.id, row.password_hash, password) : row.password_hash;
     const grants = await this.#d.grants.grants(row.id);
     // A password change that landed while this login was checking the old password wins.
-    const opened = grants && (await this.#d.sessions.open(row.id, verifiedHash, client));
+    const opened = grants && (await this.#d.sessions.open(ctx, row.id, verifiedHash));
     if (!grants || !opened) throw badCredentials();
     const { token, session } = opened;
-    this.#d.audit('auth.login.succeeded', { actorId: row.id, sessionId: session.id, ...origin(client) });
+    this.#d.audit('auth.login.succeeded', { ...originOf(ctx), actorId: row.id, sessionId: session.id });
     return { token, expiresAt: iso(new Date(session.expiresAt)), user: grants.user };
   }
 
-  async logout(principal: Principal | undefined, client: ClientInfo): Promise<void> {
-    const caller = requireSignedIn(principal);
-    await this.#d.sessions.revoke(caller.user.id, caller.sessionId, 'logout');
-    this.#d.audit('auth.logout', { actorId: caller.user.id, sessionId: caller.sessionId, ...origin(client) });
+  async logout(ctx: ServiceContext): Promise<void> {
+    const caller = signedIn(ctx);
+    const { user, sessionId } = caller.principal;
+    await this.#d.sessions.revoke(caller, user.id, sessionId, 'logout');
+    this.#d.audit('auth.logout', { ...actorOf(caller), sessionId });
   }
 
-  async me(principal: Principal | undefined): Promise<Me> {
-    const caller = requireSignedIn(principal);
-    const usage = await storageUsage(this.#d.database.db, caller.user.id, this.#d.storageQuotaBytes);
+  async me(ctx: ServiceContext): Promise<Me> {
+    const caller = signedIn(ctx).principal;
+    const usage = await this.#d.storageUsage(caller.user.id);
     return { user: caller.user, roles: caller.roles, permissions: caller.permissions, usage };
   }
 
-  async sessions(principal: Principal | undefined): Promise<SessionView[]> {
-    const caller = requireSignedIn(principal);
+  async sessions(ctx: ServiceContext): Promise<SessionView[]> {
+    const caller = signedIn(ctx).principal;
     return this.#d.sessions.list(caller.user.id, caller.sessionId);
   }
 
   /** Revokes one of the caller's own sessions; another user's session is NOT_FOUND like a missing one. */
-  async revokeSession(principal: Principal | undefined, sessionId: string, client: ClientInfo): Promise<void> {
-    const caller = requireSignedIn(principal);
+  async revokeSession(ctx: ServiceContext, sessionId: string): Promise<void> {
+    const caller = signedIn(ctx);
     const id = canonicalId(sessionId);
-    if (!id || !(await this.#d.sessions.revoke(caller.user.id, id, 'revoked'))) throw appError('NOT_FOUND', 'No such session.');
-    this.#d.audit('auth.session.revoked', { actorId: caller.user.id, sessionId: id, ...origin(client) });
+    if (!id || !(await this.#d.sessions.revoke(caller, caller.principal.user.id, id, 'revoked'))) throw appError('NOT_FOUND', 'No such session.');
+    this.#d.audit('auth.session.revoked', { ...actorOf(caller), sessionId: id });
   }
 
   /** Changes the caller's password and signs out its other sessions. */
-  async changePassword(principal: Principal | undefined, input: { currentPassword: unknown; newPassword: unknown }, client: ClientInfo): Promise<void> {
-    const caller = requireSignedIn(principal);
+  async changePassword(ctx: ServiceContext, input: { currentPassword: unknown; newPassword: unknown }): Promise<void> {
+    const caller = signedIn(ctx);
+    const { user, sessionId } = caller.principal;
     const problems = new FieldProblems();
     const current = currentPasswordField(input.currentPassword, 'currentPassword', problems);
     const next = checkPassword(input.newPassword, 'newPassword', problems);
     problems.throwIfAny();
-    await this.#d.reauthentication.confirm({ ...caller, client }, current, 'currentPassword');
+    await this.#d.reauthentication.confirm(caller, current, 'currentPassword');
     const hash = await this.#d.hasher.hash(next);
-    await this.#d.database.db.updateTable('users').set({ password_hash: hash, updated_at: new Date() }).where('id', '=', caller.user.id).execute();
-    const revoked = await this.#d.sessions.revokeAll(caller.user.id, 'password_changed', caller.sessionId);
-    this.#d.audit('auth.password.changed', { actorId: caller.user.id, revokedSessions: revoked, ...origin(client) });
+    // The new password and the end of the other sessions commit together: no session outlives the old password.
+    const revoked = await this.#d.work.run(caller, async (tx, effects) => {
+      await tx.updateTable('users').set({ password_hash: hash, updated_at: new Date() }).where('id', '=', user.id).execute();
+      return this.#d.sessions.revokeWithin(tx, effects, user.id, { except: sessionId }, 'password_changed');
+    });
+    this.#d.sessions.announce(revoked);
+    this.#d.audit('auth.password.changed', { ...actorOf(caller), revokedSessions: revoked.sessionIds.length });
   }
 
   /**
    * An invitation to register (invite-only mode); needs permission to create the user it
    * invites, conditions included (checked again, with the name, when it is accepted).
    */
-  async invite(principal: Principal | undefined, input: { email: unknown }, client: ClientInfo): Promise<Invitation> {
-    const caller = requireSignedIn(principal);
+  async invite(ctx: ServiceContext, input: { email: unknown }): Promise<Invitation> {
+    const caller = signedIn(ctx).principal;
     if (!can(caller.ability, 'create', 'user')) throw appError('FORBIDDEN', 'You may not invite users.');
     const problems = new FieldProblems();
     const email = normaliseEmail(input.email, 'email', problems);
@@ -216,7 +225,7 @@ export class AuthService {
     const id = newId();
     const expiresAt = new Date(Date.now() + this.#d.invitationTtlMs);
     await this.#d.database.db.insertInto('invitations').values({ id, email, token: hash, invited_by: caller.user.id, expires_at: expiresAt }).execute();
-    this.#d.audit('auth.invitation.created', { actorId: caller.user.id, invitationId: id, ...origin(client) });
+    this.#d.audit('auth.invitation.created', { ...actorOf(signedIn(ctx)), invitationId: id });
     return { id, email, token, expiresAt: expiresAt.toISOString() };
   }
 

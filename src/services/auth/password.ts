@@ -9,10 +9,6 @@ export interface PasswordPolicy {
   parallelism: 1;
 }
 
-/** Bounds counted in Unicode code points, as users count characters (checked by the input layer). */
-export const PASSWORD_MIN_LENGTH = 8;
-export const PASSWORD_MAX_LENGTH = 256;
-
 /** The argon2 release the library writes (0x13); older hashes are rehashed to it. */
 const ARGON2_VERSION = 19;
 

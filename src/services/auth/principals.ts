@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { appError } from '../../core/errors.js';
 import type { Database } from '../../infra/database/index.js';
 import { buildAbility, sharedResources, type AppAbility, type SharedResources } from '../access/index.js';
-import type { ClientInfo } from './sessions.js';
+import type { ClientInfo } from './client.js';
 import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
 import { permissionView, userView, type PermissionView, type RoleRef, type UserView } from '../shared/views.js';
 

@@ -1,9 +1,9 @@
 import { appError } from '../../core/errors.js';
 import type { Database } from '../../infra/database/index.js';
-import type { FieldProblems } from '../users/input.js';
+import type { FieldProblems } from '../shared/input.js';
 import type { LoginLimiter } from './login-limiter.js';
 import type { PasswordHasher } from './password.js';
-import type { Principal } from './principals.js';
+import type { CallerContext } from '../context.js';
 
 /** Longest password checked: an over-long one is refused before argon2 sees it (as at login). */
 const MAX_PASSWORD_CHARS = 1024;
@@ -33,8 +33,9 @@ export class Reauthentication {
    * Resolves when `password` is the caller's current password; INVALID_INPUT on `field`
    * when it is not, RATE_LIMITED past the login limits. Returns the verified hash.
    */
-  async confirm(caller: Principal, password: string, field: string): Promise<string> {
-    const ip = caller.client?.ip;
+  async confirm(ctx: CallerContext, password: string, field: string): Promise<string> {
+    const caller = ctx.principal;
+    const ip = (ctx.client ?? caller.client)?.ip;
     await this.limiter.attempt(caller.user.email, ip);
     const row = await this.database.db.selectFrom('users').select('password_hash').where('id', '=', caller.user.id).executeTakeFirst();
     if (!row) throw appError('UNAUTHORIZED', 'The token is invalid or expired.');

@@ -3,10 +3,12 @@ import { appError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
+import type { ServiceContext } from '../context.js';
 import { TOPIC, type DomainEvent, type SessionCreatedPayload, type SessionsRevokedPayload } from '../events/catalog.js';
-import type { Outbox } from '../shared/outbox.js';
 import { iso, type SessionView } from '../shared/views.js';
-import { INVALIDATION_HOLD_MS, isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
+import { isInvalidated, type Invalidated, type TolerantCache } from '../shared/tolerant-cache.js';
+import type { ChangeEffects, UnitOfWork } from '../shared/unit-of-work.js';
+import type { ClientInfo } from './client.js';
 import { hashToken, issueToken } from './tokens.js';
 
 export interface SessionPolicy {
@@ -27,13 +29,7 @@ export interface ActiveSession {
 /** Why sessions ended early; carried by the `session.revoked` event. */
 export type RevocationReason = SessionsRevokedPayload['reason'];
 
-/** Where a request comes from: for session records and audit lines. */
-export interface ClientInfo {
-  ip?: string | undefined;
-  userAgent?: string | undefined;
-  /** The request's trace id, so audit lines join the rest of the request's log. */
-  traceId?: string | undefined;
-}
+export type { ClientInfo };
 
 /**
  * Idleness is tracked in `last_seen_at`, written at most once a minute per session; a
@@ -51,7 +47,7 @@ const invalidToken = () => appError('UNAUTHORIZED', 'The token is invalid or exp
 /** Sessions: opaque bearer tokens whose SHA-256 is the lookup key (DESIGN §4). */
 export class SessionStore {
   readonly #database: Database;
-  readonly #outbox: Outbox;
+  readonly #work: UnitOfWork;
   readonly #cache: TolerantCache;
   readonly #policy: SessionPolicy;
   readonly #log: Logger;
@@ -59,8 +55,8 @@ export class SessionStore {
   /** When this instance last recorded activity per session: at most one write a minute. */
   readonly #touched = new LRUCache<string, number>({ max: 100_000 });
 
-  constructor(database: Database, cache: TolerantCache, policy: SessionPolicy, log: Logger, outbox: Outbox) {
-    this.#outbox = outbox;
+  constructor(database: Database, cache: TolerantCache, policy: SessionPolicy, log: Logger, work: UnitOfWork) {
+    this.#work = work;
     this.#database = database;
     this.#cache = cache;
     this.#policy = policy;
@@ -74,11 +70,12 @@ export class SessionStore {
    * revokes the new session with the others) or has already happened (and the login fails).
    * Undefined when the password changed meanwhile.
    */
-  async open(userId: string, verifiedHash: string, client: ClientInfo): Promise<{ token: string; session: ActiveSession } | undefined> {
+  async open(ctx: ServiceContext, userId: string, verifiedHash: string): Promise<{ token: string; session: ActiveSession } | undefined> {
+    const client: ClientInfo = ctx.client ?? {};
     const { token, hash } = issueToken();
     const now = Date.now();
     const session: ActiveSession = { id: newId(), userId, expiresAt: now + this.#policy.ttlMs, lastSeenAt: now };
-    const opened = await this.#database.db.transaction().execute(async (tx) => {
+    const opened = await this.#work.run(ctx, async (tx, { emit }) => {
       const user = await tx.selectFrom('users').select('password_hash').where('id', '=', userId).forShare().executeTakeFirst();
       if (user?.password_hash !== verifiedHash) return false;
       await tx
@@ -100,11 +97,10 @@ export class SessionStore {
         ip: client.ip?.slice(0, 64) ?? null,
         userAgent: client.userAgent?.slice(0, 512) ?? null,
       };
-      await this.#outbox.write(tx, { topic: TOPIC.sessionCreated, payload: event });
+      await emit({ topic: TOPIC.sessionCreated, payload: event });
       return true;
     });
     if (!opened) return undefined;
-    this.#outbox.committed();
     // Expired sessions of this user are swept here, where they are cheap to find.
     await this.#database.db
       .deleteFrom('sessions')
@@ -160,13 +156,52 @@ export class SessionStore {
   }
 
   /** Revokes one session of a user; false when the user has no such session. */
-  async revoke(userId: string, sessionId: string, reason: RevocationReason): Promise<boolean> {
-    return (await this.#revokeWhere(userId, { only: sessionId }, reason)) > 0;
+  async revoke(ctx: ServiceContext, userId: string, sessionId: string, reason: RevocationReason): Promise<boolean> {
+    const revoked = await this.#work.run(ctx, (tx, effects) => this.revokeWithin(tx, effects, userId, { only: sessionId }, reason));
+    this.announce(revoked);
+    return revoked.sessionIds.length > 0;
   }
 
   /** Revokes every session of a user, except one when given; returns how many. */
-  async revokeAll(userId: string, reason: RevocationReason, except?: string): Promise<number> {
-    return this.#revokeWhere(userId, { except }, reason);
+  async revokeAll(ctx: ServiceContext, userId: string, reason: RevocationReason, except?: string): Promise<number> {
+    const revoked = await this.#work.run(ctx, (tx, effects) => this.revokeWithin(tx, effects, userId, { except }, reason));
+    this.announce(revoked);
+    return revoked.sessionIds.length;
+  }
+
+  /**
+   * Revokes sessions of a user as part of a larger change: their rows go in its transaction,
+   * with their `session.revoked` events, and their cached entries after its commit. The
+   * caller announces the result (`announce`) once the change committed.
+   */
+  async revokeWithin(
+    tx: Database['db'],
+    effects: ChangeEffects,
+    userId: string,
+    filter: { only?: string; except?: string | undefined },
+    reason: RevocationReason,
+  ): Promise<SessionsRevokedPayload> {
+    let query = tx.deleteFrom('sessions').where('user_id', '=', userId);
+    if (filter.only) query = query.where('id', '=', filter.only);
+    if (filter.except) query = query.where('id', '<>', filter.except);
+    const rows = await query.returning(['id', 'token']).execute();
+    const revoked: SessionsRevokedPayload = { userId, sessionIds: rows.map((r) => r.id), reason };
+    await this.ended(
+      effects,
+      revoked,
+      rows.map((r) => Buffer.from(r.token)),
+    );
+    return revoked;
+  }
+
+  /**
+   * What sessions ending in a change owes the rest of the system: their `session.revoked`
+   * events (sockets on every instance close when the change commits) and their cache
+   * entries, marked revoked for at least as long as an entry could live.
+   */
+  async ended(effects: ChangeEffects, revoked: SessionsRevokedPayload, tokenHashes: readonly Buffer[]): Promise<void> {
+    await effects.emit(this.revokedEvents(revoked));
+    effects.invalidate(tokenHashes.map(sessionKey), this.#policy.cacheTtlMs);
   }
 
   /**
@@ -203,41 +238,6 @@ export class SessionStore {
         this.#log.warn({ err, userId: revoked.userId }, 'a listener of revoked sessions failed');
       }
     }
-  }
-
-  /** Marks sessions as revoked in the cache (before or after their rows go). */
-  async forget(tokenHashes: readonly Buffer[]): Promise<void> {
-    await this.#cache.invalidate(tokenHashes.map(sessionKey), Math.max(this.#policy.cacheTtlMs, INVALIDATION_HOLD_MS));
-  }
-
-  /**
-   * The cached entries are replaced by invalidation markers before the rows go, so a
-   * failing cache changes nothing (503, retry) and no request racing the revocation can
-   * cache the session again.
-   */
-  async #revokeWhere(userId: string, filter: { only?: string; except?: string | undefined }, reason: RevocationReason): Promise<number> {
-    const db = this.#database.db;
-    let query = db.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', userId);
-    if (filter.only) query = query.where('id', '=', filter.only);
-    if (filter.except) query = query.where('id', '<>', filter.except);
-    const rows = await query.execute();
-    if (rows.length === 0) return 0;
-    await this.forget(rows.map((r) => Buffer.from(r.token)));
-    const ids = rows.map((r) => r.id);
-    // The event goes with the deletion: sockets on every instance close when it commits.
-    const revoked: SessionsRevokedPayload = { userId, sessionIds: ids, reason };
-    await db.transaction().execute(async (tx) => {
-      for (let i = 0; i < ids.length; i += 1000) {
-        await tx
-          .deleteFrom('sessions')
-          .where('id', 'in', ids.slice(i, i + 1000))
-          .execute();
-      }
-      await this.#outbox.write(tx, this.revokedEvents(revoked));
-    });
-    this.#outbox.committed();
-    this.announce(revoked);
-    return rows.length;
   }
 
   async #load(hash: Buffer): Promise<ActiveSession | undefined> {

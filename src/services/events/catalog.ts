@@ -1,11 +1,12 @@
-import type { NotificationCreatedPayload } from '../notifications/notifications.service.js';
-
 /**
  * The domain events services write to the outbox, with the change that caused them
  * (DESIGN §4), and that consumers read back from the queue. The topic says what happened;
  * the payload carries what a consumer needs without reading the database again: for a
  * resource, every field a permission condition may test, so each subscriber's access is
  * checked against the event itself.
+ *
+ * The catalog owns every payload type and imports nothing of the services: producers and
+ * consumers both depend on it, never on each other.
  */
 export const TOPIC = {
   resourceCreated: 'resource.created',
@@ -89,6 +90,41 @@ export interface SessionsRevokedPayload {
   reason: 'logout' | 'revoked' | 'password_changed' | 'email_changed' | 'user_deleted';
 }
 
+/** What a user can be notified of; each can also be sent by email when the user opts in. */
+export const NOTIFICATION_KINDS = [
+  'resource.updated',
+  'resource.restored',
+  'resource.deleted',
+  'resource.shared',
+  'resource.unshared',
+  'role.assigned',
+  'role.unassigned',
+  'permission.granted',
+  'permission.revoked',
+  'login.new',
+] as const;
+
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+/** A stored notification, as its user reads it and as `notification.created` carries it. */
+export interface NotificationView {
+  id: string;
+  kind: NotificationKind;
+  /** What it is about: ids, names, the actor's id and name; depends on the kind. */
+  payload: Record<string, unknown>;
+  read: boolean;
+  readAt: string | null;
+  createdAt: string;
+}
+
+/** notification.created: a stored notification, fanned out to its user's live subscribers. */
+export interface NotificationCreatedPayload {
+  userId: string;
+  /** Its place among its user's notifications (commit order): what live subscribers have seen. */
+  seq: number;
+  notification: NotificationView;
+}
+
 /** Each topic's payload: an event with a misspelt topic or the wrong payload does not compile. */
 export interface EventPayloads {
   [TOPIC.resourceCreated]: ResourceEventPayload;
@@ -133,3 +169,13 @@ export function aggregateOf(event: DomainEvent): { type: 'resource' | 'user' | '
 }
 
 export const isResourceTopic = (topic: string): boolean => topic.startsWith('resource.');
+
+/** The topics of a resource's events (what a resource's live feed carries). */
+export const RESOURCE_TOPICS = [
+  TOPIC.resourceCreated,
+  TOPIC.resourceUpdated,
+  TOPIC.resourceRestored,
+  TOPIC.resourceDeleted,
+  TOPIC.resourceShared,
+  TOPIC.resourceUnshared,
+] as const;

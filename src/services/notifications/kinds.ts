@@ -1,21 +1,8 @@
 import type { QueueEvent } from '../../infra/queue/port.js';
-import { TOPIC, type ResourceEventPayload, type RoleAssignmentPayload, type SessionCreatedPayload, type UserPermissionPayload } from '../events/catalog.js';
+import { NOTIFICATION_KINDS, TOPIC, type NotificationKind } from '../events/catalog.js';
+import { catalogEvent } from '../events/subscribe.js';
 
-/** What a user can be notified of; each can also be sent by email when the user opts in. */
-export const NOTIFICATION_KINDS = [
-  'resource.updated',
-  'resource.restored',
-  'resource.deleted',
-  'resource.shared',
-  'resource.unshared',
-  'role.assigned',
-  'role.unassigned',
-  'permission.granted',
-  'permission.revoked',
-  'login.new',
-] as const;
-
-export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+export { NOTIFICATION_KINDS, type NotificationKind };
 
 export const isNotificationKind = (value: unknown): value is NotificationKind => NOTIFICATION_KINDS.includes(value as NotificationKind);
 
@@ -40,14 +27,15 @@ const RESOURCE_KINDS: Partial<Record<string, NotificationKind>> = {
  * of its roles and direct permissions changing (by someone else), and of every new login
  * to its account, its own included (a login it did not make is the one that matters).
  */
-export function recipientsOf(event: QueueEvent): Recipient[] {
+export function recipientsOf(queued: QueueEvent): Recipient[] {
+  const event = catalogEvent(queued);
   switch (event.topic) {
     case TOPIC.resourceUpdated:
     case TOPIC.resourceRestored:
     case TOPIC.resourceDeleted:
     case TOPIC.resourceShared:
     case TOPIC.resourceUnshared: {
-      const p = event.payload as ResourceEventPayload;
+      const p = event.payload;
       const about = { resourceId: p.id, resourceName: p.name, resourceType: p.type, version: p.version, actorId: p.actorId };
       const told: Recipient[] = [];
       const ownerKind = RESOURCE_KINDS[event.topic];
@@ -70,20 +58,20 @@ export function recipientsOf(event: QueueEvent): Recipient[] {
     }
     case TOPIC.roleAssigned:
     case TOPIC.roleUnassigned: {
-      const p = event.payload as RoleAssignmentPayload;
+      const p = event.payload;
       if (p.userId === p.actorId) return [];
       const kind = event.topic === TOPIC.roleAssigned ? 'role.assigned' : 'role.unassigned';
       return [{ userId: p.userId, kind, payload: { roleId: p.roleId, roleName: p.roleName, actorId: p.actorId } }];
     }
     case TOPIC.permissionGranted:
     case TOPIC.permissionRevoked: {
-      const p = event.payload as UserPermissionPayload;
+      const p = event.payload;
       if (p.userId === p.actorId) return [];
       const kind = event.topic === TOPIC.permissionGranted ? 'permission.granted' : 'permission.revoked';
       return [{ userId: p.userId, kind, payload: { permissionId: p.permissionId, resourceType: p.resourceType, action: p.action, actorId: p.actorId } }];
     }
     case TOPIC.sessionCreated: {
-      const p = event.payload as SessionCreatedPayload;
+      const p = event.payload;
       return [{ userId: p.userId, kind: 'login.new', payload: { sessionId: p.sessionId, ip: p.ip, userAgent: p.userAgent } }];
     }
     default:

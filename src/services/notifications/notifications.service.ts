@@ -5,31 +5,16 @@ import type { Database } from '../../infra/database/index.js';
 import { MailError, type Mailer } from '../../infra/mail/port.js';
 import type { QueueEvent } from '../../infra/queue/port.js';
 import type { Logger } from '../../infra/telemetry/logger.js';
-import { requireSignedIn, type Principal } from '../auth/principals.js';
-import { TOPIC } from '../events/catalog.js';
-import type { Outbox } from '../shared/outbox.js';
+import { signedIn, type ServiceContext } from '../context.js';
+import { TOPIC, type NotificationCreatedPayload, type NotificationView } from '../events/catalog.js';
+import { catalogEvent } from '../events/subscribe.js';
+import type { UnitOfWork } from '../shared/unit-of-work.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { iso } from '../shared/views.js';
-import { FieldProblems, onlyFields } from '../users/input.js';
+import { FieldProblems, onlyFields } from '../shared/input.js';
 import { describe, isNotificationKind, NOTIFICATION_KINDS, recipientsOf, type NotificationKind } from './kinds.js';
 
-export interface NotificationView {
-  id: string;
-  kind: NotificationKind;
-  /** What it is about: ids, names, the actor's id and name; depends on the kind. */
-  payload: Record<string, unknown>;
-  read: boolean;
-  readAt: string | null;
-  createdAt: string;
-}
-
-/** notification.created: a stored notification, fanned out to its user's live subscribers. */
-export interface NotificationCreatedPayload {
-  userId: string;
-  /** Its place among its user's notifications (commit order): what live subscribers have seen. */
-  seq: number;
-  notification: NotificationView;
-}
+export type { NotificationCreatedPayload, NotificationView };
 
 /** Where a notificationReceived subscription starts (see `startingPoint`). */
 export interface NotificationsSince {
@@ -48,7 +33,7 @@ export interface NotificationPreferences {
 
 export interface NotificationsDeps {
   database: Database;
-  outbox: Outbox;
+  work: UnitOfWork;
   mailer: Mailer;
   retentionMs: number;
   log: Logger;
@@ -92,8 +77,8 @@ export class NotificationsService {
   }
 
   /** The caller's notifications, newest first. */
-  async list(principal: Principal | undefined, options: PageRequest & { unread?: boolean | undefined }): Promise<Page<NotificationView>> {
-    const caller = requireSignedIn(principal);
+  async list(ctx: ServiceContext, options: PageRequest & { unread?: boolean | undefined }): Promise<Page<NotificationView>> {
+    const caller = signedIn(ctx).principal;
     const { limit, after } = pageBounds(options);
     let query = this.#d.database.db
       .selectFrom('notifications')
@@ -106,8 +91,8 @@ export class NotificationsService {
     return toPage(await query.execute(), limit, view);
   }
 
-  async unreadCount(principal: Principal | undefined): Promise<number> {
-    const caller = requireSignedIn(principal);
+  async unreadCount(ctx: ServiceContext): Promise<number> {
+    const caller = signedIn(ctx).principal;
     const row = await this.#d.database.db
       .selectFrom('notifications')
       .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -118,8 +103,8 @@ export class NotificationsService {
   }
 
   /** Marks one of the caller's notifications read (idempotent); NOT_FOUND for anyone else's. */
-  async markRead(principal: Principal | undefined, rawId: string): Promise<NotificationView> {
-    const caller = requireSignedIn(principal);
+  async markRead(ctx: ServiceContext, rawId: string): Promise<NotificationView> {
+    const caller = signedIn(ctx).principal;
     const id = canonicalId(rawId);
     if (!id) throw notFound();
     const row = await this.#d.database.db
@@ -134,8 +119,8 @@ export class NotificationsService {
   }
 
   /** Marks every unread notification of the caller read; resolves with how many. */
-  async markAllRead(principal: Principal | undefined): Promise<number> {
-    const caller = requireSignedIn(principal);
+  async markAllRead(ctx: ServiceContext): Promise<number> {
+    const caller = signedIn(ctx).principal;
     const result = await this.#d.database.db
       .updateTable('notifications')
       .set({ read_at: sql<Date>`now()` })
@@ -145,8 +130,8 @@ export class NotificationsService {
     return Number(result.numUpdatedRows);
   }
 
-  async preferences(principal: Principal | undefined): Promise<NotificationPreferences> {
-    const caller = requireSignedIn(principal);
+  async preferences(ctx: ServiceContext): Promise<NotificationPreferences> {
+    const caller = signedIn(ctx).principal;
     const rows = await this.#d.database.db
       .selectFrom('notification_preferences')
       .select('kind')
@@ -158,8 +143,8 @@ export class NotificationsService {
   }
 
   /** Replaces the caller's email opt-ins: `{ email: [kind, …] }` (an empty list opts out of all). */
-  async setPreferences(principal: Principal | undefined, input: Record<string, unknown>): Promise<NotificationPreferences> {
-    const caller = requireSignedIn(principal);
+  async setPreferences(ctx: ServiceContext, input: Record<string, unknown>): Promise<NotificationPreferences> {
+    const caller = signedIn(ctx).principal;
     const problems = new FieldProblems();
     onlyFields(input, ['email'], problems);
     const email = input.email;
@@ -168,7 +153,7 @@ export class NotificationsService {
     }
     problems.throwIfAny();
     const kinds = [...new Set(email as NotificationKind[])];
-    await this.#d.database.db.transaction().execute(async (tx) => {
+    await this.#d.work.run(ctx, async (tx) => {
       await tx.deleteFrom('notification_preferences').where('user_id', '=', caller.user.id).execute();
       if (kinds.length > 0)
         await tx
@@ -184,11 +169,11 @@ export class NotificationsService {
    * `notification.created` event each (same transaction) that carries it to its user's live
    * subscribers on every instance. Redelivery is harmless: (user, event) is unique.
    */
-  async record(event: QueueEvent): Promise<number> {
+  async record(ctx: ServiceContext, event: QueueEvent): Promise<number> {
     const recipients = recipientsOf(event);
     if (recipients.length === 0) return 0;
     const people = [...new Set(recipients.flatMap((r) => [r.userId, ...(r.payload.actorId ? [r.payload.actorId] : [])]))];
-    const created = await this.#d.database.db.transaction().execute(async (tx) => {
+    const created = await this.#d.work.run(ctx, async (tx, { emit }) => {
       // Each recipient's notifications are written under its row lock (taken in id order, so
       // two consumers cannot deadlock): their seq then follows their commit order, which
       // notificationReceived(after:) relies on. A user deleted since the event is skipped.
@@ -213,13 +198,11 @@ export class NotificationsService {
         .onConflict((oc) => oc.columns(['user_id', 'event_id']).doNothing())
         .returning(['user_id', 'seq', ...COLUMNS])
         .execute();
-      await this.#d.outbox.write(
-        tx,
+      await emit(
         inserted.map((row) => ({ topic: TOPIC.notificationCreated, payload: { userId: row.user_id, seq: Number(row.seq), notification: view(row) } })),
       );
       return inserted;
     });
-    if (created.length > 0) this.#d.outbox.committed();
     return created.length;
   }
 
@@ -230,9 +213,10 @@ export class NotificationsService {
    * so the queue offers it again later). A failed send releases the claim and rejects; a
    * consumer that crashed mid-send leaves a claim that is taken over after a minute.
    */
-  async deliverEmail(event: QueueEvent): Promise<boolean> {
+  async deliverEmail(ctx: ServiceContext, queued: QueueEvent): Promise<boolean> {
+    const event = catalogEvent(queued);
     if (event.topic !== TOPIC.notificationCreated || this.#d.mailer.kind === 'disabled') return false;
-    const { userId, notification } = event.payload as NotificationCreatedPayload;
+    const { userId, notification } = event.payload;
     const db = this.#d.database.db;
     const wanted = await db
       .selectFrom('notification_preferences')
@@ -266,7 +250,7 @@ export class NotificationsService {
     } catch (err) {
       // A refusal that would only repeat (an invalid address, mail rejected) is not retried.
       if (err instanceof MailError && err.permanent) {
-        this.#d.log.warn({ err, notificationId: notification.id, kind: notification.kind }, 'notification email refused by the mail server; not retried');
+        ctx.log.warn({ err, notificationId: notification.id, kind: notification.kind }, 'notification email refused by the mail server; not retried');
         return false;
       }
       await db
@@ -275,7 +259,7 @@ export class NotificationsService {
         .where('id', '=', notification.id)
         .where('email_claimed_at', '=', claimedAt)
         .execute();
-      this.#d.log.warn({ err, notificationId: notification.id, kind: notification.kind }, 'notification email not sent; it will be retried');
+      ctx.log.warn({ err, notificationId: notification.id, kind: notification.kind }, 'notification email not sent; it will be retried');
       throw err;
     }
     // Sent: a failure to record it now is retried by the queue, which finds the claim held

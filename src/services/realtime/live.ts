@@ -1,13 +1,6 @@
 import type { QueueEvent } from '../../infra/queue/port.js';
-import {
-  isResourceTopic,
-  TOPIC,
-  type RoleAssignmentPayload,
-  type RoleChangedPayload,
-  type SessionsRevokedPayload,
-  type UserPermissionPayload,
-} from '../events/catalog.js';
-import type { NotificationCreatedPayload } from '../notifications/notifications.service.js';
+import { TOPIC, type RoleChangedPayload, type SessionsRevokedPayload } from '../events/catalog.js';
+import { catalogEvent } from '../events/subscribe.js';
 
 /**
  * What a feed yields besides events:
@@ -118,25 +111,26 @@ export class LiveEvents {
   }
 
   /** Hands an event from the queue to the feeds watching it. */
-  dispatch(event: QueueEvent): void {
+  dispatch(queued: QueueEvent): void {
+    const event = catalogEvent(queued);
     if (this.#recent.has(event.id)) return;
     this.#recent.add(event.id);
     if (this.#recent.size > RECENT_EVENTS) this.#recent.delete(this.#recent.values().next().value!);
     switch (event.topic) {
       case TOPIC.sessionsRevoked:
-        for (const listener of this.#sessionListeners) listener(event.payload as SessionsRevokedPayload);
+        for (const listener of this.#sessionListeners) listener(event.payload);
         return;
       case TOPIC.notificationCreated:
-        this.#push(this.#byUser.get((event.payload as NotificationCreatedPayload).userId), event);
+        this.#push(this.#byUser.get(event.payload.userId), event);
         return;
       case TOPIC.roleUnassigned:
       case TOPIC.permissionRevoked: {
-        const userId = (event.payload as RoleAssignmentPayload | UserPermissionPayload).userId;
+        const userId = event.payload.userId;
         this.#push(this.#bySubscriber.get(userId), { signal: 'revoked', at: performance.now() });
         return;
       }
       case TOPIC.roleChanged: {
-        const { roleId, change } = event.payload as RoleChangedPayload;
+        const { roleId, change } = event.payload;
         if (!NARROWING_ROLE_CHANGES.has(change)) return;
         // Who holds the role is not in the event (it may be everyone): each feed's subscriber
         // knows its own roles, and only holders refresh.
@@ -144,8 +138,13 @@ export class LiveEvents {
         for (const feeds of this.#bySubscriber.values()) this.#push(feeds, signal);
         return;
       }
-      default:
-        if (isResourceTopic(event.topic)) this.#push(this.#byResource.get((event.payload as { id?: string }).id ?? ''), event);
+      case TOPIC.resourceCreated:
+      case TOPIC.resourceUpdated:
+      case TOPIC.resourceRestored:
+      case TOPIC.resourceDeleted:
+      case TOPIC.resourceShared:
+      case TOPIC.resourceUnshared:
+        this.#push(this.#byResource.get(event.payload.id), event);
     }
   }
 

@@ -4,10 +4,11 @@ import type { Database } from '../../infra/database/index.js';
 import type { QueueEvent } from '../../infra/queue/port.js';
 import { can, type SubjectRecord } from '../access/index.js';
 import type { Principal } from '../auth/principals.js';
-import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
+import { RESOURCE_TOPICS, TOPIC, type NotificationView } from '../events/catalog.js';
+import { isOneOf } from '../events/subscribe.js';
 import type { ResourcesService } from '../resources/index.js';
 import { isSignal, type Feed, type FeedSignal, type LiveEvents } from './live.js';
-import type { NotificationCreatedPayload, NotificationsService, NotificationView } from '../notifications/notifications.service.js';
+import type { NotificationsService } from '../notifications/notifications.service.js';
 
 export type ResourceChangeKind = 'CREATED' | 'UPDATED' | 'RESTORED' | 'DELETED' | 'SHARED' | 'UNSHARED' | 'RESYNC';
 
@@ -69,7 +70,8 @@ const delivered = new WeakMap<QueueEvent, ResourceChange | NotificationDelivery>
 function change(event: QueueEvent): ResourceChange {
   let made = delivered.get(event) as ResourceChange | undefined;
   if (!made) {
-    const p = event.payload as ResourceEventPayload;
+    if (!isOneOf(event, RESOURCE_TOPICS)) throw new Error(`not a resource event: ${event.topic}`);
+    const p = event.payload;
     const kind = event.topic.slice('resource.'.length).toUpperCase() as ResourceChangeKind;
     made = Object.freeze({
       eventId: event.id,
@@ -88,7 +90,8 @@ function change(event: QueueEvent): ResourceChange {
 function notificationOf(event: QueueEvent): NotificationDelivery {
   let made = delivered.get(event) as NotificationDelivery | undefined;
   if (!made) {
-    made = Object.freeze({ resync: false, notification: (event.payload as NotificationCreatedPayload).notification });
+    if (!isOneOf(event, [TOPIC.notificationCreated])) throw new Error(`not a notification event: ${event.topic}`);
+    made = Object.freeze({ resync: false, notification: event.payload.notification });
     delivered.set(event, made);
   }
   return made;
@@ -182,7 +185,8 @@ export class LiveSubscriptions {
     const after = rawAfter === undefined ? undefined : (canonicalId(rawAfter) ?? '');
     const id = canonicalId(rawId) ?? '';
     const readable = async (event: QueueEvent) => {
-      const p = event.payload as ResourceEventPayload;
+      if (!isOneOf(event, RESOURCE_TOPICS)) return false;
+      const p = event.payload;
       // Its shares are deleted with it: a holder may still hear how it ended.
       if (event.topic === TOPIC.resourceDeleted && p.sharedWith?.includes(subscriberId)) return true;
       // A share taken from the subscriber: its grants changed this very moment.
@@ -298,7 +302,8 @@ export class LiveSubscriptions {
             yield { resync: true, notification: null };
             return;
           }
-          const { seq } = item.payload as NotificationCreatedPayload;
+          if (!isOneOf(item, [TOPIC.notificationCreated])) continue;
+          const { seq } = item.payload;
           if (seq <= through) continue;
           through = seq;
           yield notificationOf(item);

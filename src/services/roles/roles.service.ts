@@ -1,35 +1,39 @@
 import { appError } from '../../core/errors.js';
 import { canonicalId, newId } from '../../core/ids.js';
 import { violatedConstraint, type Database } from '../../infra/database/index.js';
-import { accessFilter, can, canUnconditionally, validatePermissionInput, type ValidPermission } from '../access/index.js';
-import { actor, type Audit } from '../auth/audit.js';
-import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
-import { TOPIC, type RoleChangedPayload, type UserPermissionPayload } from '../events/catalog.js';
-import type { Outbox } from '../shared/outbox.js';
+import { accessFilter, can } from '../access/index.js';
+import { actorOf, type Audit } from '../auth/audit.js';
+import { signedIn, type ServiceContext } from '../context.js';
+import { TOPIC } from '../events/catalog.js';
+import { countWhere } from '../shared/count.js';
+import { FieldProblems, onlyFields } from '../shared/input.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { nameCharacterProblem } from '../shared/text.js';
+import type { UnitOfWork } from '../shared/unit-of-work.js';
 import { permissionView, roleView, type PermissionView, type RoleView } from '../shared/views.js';
-import { FieldProblems, onlyFields } from '../users/input.js';
-import { ADMIN_ROLE_ID } from './builtin.js';
-import { assertNotLastAdmin, countWhere, userNotFound } from '../users/users.service.js';
+import {
+  assertNotAdminRole,
+  grantor,
+  groupBy,
+  insertPermission,
+  permissionFromInput,
+  permissionNotFound,
+  readableRole,
+  ROLE_COLUMNS,
+  roleRecord,
+} from './common.js';
 
 export interface RolesDeps {
   database: Database;
-  grants: GrantsStore;
   audit: Audit;
-  outbox: Outbox;
+  work: UnitOfWork;
 }
 
 export interface RoleDetail extends RoleView {
   permissions: PermissionView[];
 }
 
-const ROLE_COLUMNS = ['roles.id', 'roles.name', 'roles.description', 'roles.builtin', 'roles.created_at', 'roles.updated_at'] as const;
 const PERMISSION_COLUMNS = ['permissions.id', 'permissions.resource_type', 'permissions.action', 'permissions.conditions'] as const;
-
-const roleNotFound = () => appError('NOT_FOUND', 'No such role.');
-const permissionNotFound = () => appError('NOT_FOUND', 'No such permission.');
-const roleRecord = (role: { id: string; name: string }) => ({ id: role.id, name: role.name });
 
 function roleFields(input: Record<string, unknown>, creating: boolean): { name?: string; description?: string } {
   const problems = new FieldProblems();
@@ -52,9 +56,10 @@ function roleFields(input: Record<string, unknown>, creating: boolean): { name?:
 }
 
 /**
- * Roles, their permissions, and who holds what (DESIGN §5 "Permissions"). Granting (a role
- * to a user, a permission to a role or user) needs the unconditional right to manage roles,
- * so nobody can widen their own access without it.
+ * Roles and their permissions (DESIGN §5 "Permissions"): what a role is and what it allows.
+ * Who holds which role, and permissions held directly, are grants.service.ts. Changing a
+ * role's permissions changes its holders' access: their cached grants go with the change,
+ * and `role.changed` tells every instance.
  */
 export class RolesService {
   readonly #d: RolesDeps;
@@ -63,8 +68,8 @@ export class RolesService {
     this.#d = deps;
   }
 
-  async list(principal: Principal | undefined, page: PageRequest): Promise<Page<RoleView>> {
-    const caller = requireSignedIn(principal);
+  async list(ctx: ServiceContext, page: PageRequest): Promise<Page<RoleView>> {
+    const caller = signedIn(ctx).principal;
     const { limit, after } = pageBounds(page);
     const filter = accessFilter(caller.ability, 'read', 'role');
     if (filter.kind === 'none') return { items: [], nextCursor: null };
@@ -78,20 +83,21 @@ export class RolesService {
     return toPage(await query.execute(), limit, roleView);
   }
 
-  async count(principal: Principal | undefined): Promise<number> {
-    const caller = requireSignedIn(principal);
+  async count(ctx: ServiceContext): Promise<number> {
+    const caller = signedIn(ctx).principal;
     return countWhere(this.#d.database, accessFilter(caller.ability, 'read', 'role'), 'roles');
   }
 
-  async get(principal: Principal | undefined, rawId: string): Promise<RoleDetail> {
-    const caller = requireSignedIn(principal);
-    const role = await this.#readable(caller, rawId);
+  async get(ctx: ServiceContext, rawId: string): Promise<RoleDetail> {
+    const caller = signedIn(ctx).principal;
+    const role = await readableRole(this.#d.database.db, caller, rawId);
     const permissions = (await this.permissionsOfRoles([role.id])).get(role.id) ?? [];
     return { ...role, permissions };
   }
 
-  async create(principal: Principal | undefined, input: Record<string, unknown>): Promise<RoleDetail> {
-    const caller = requireSignedIn(principal);
+  async create(ctx: ServiceContext, input: Record<string, unknown>): Promise<RoleDetail> {
+    const callerCtx = signedIn(ctx);
+    const caller = callerCtx.principal;
     if (!can(caller.ability, 'create', 'role')) throw appError('FORBIDDEN', 'You may not create roles.');
     const fields = roleFields(input, true);
     const id = newId();
@@ -106,14 +112,15 @@ export class RolesService {
       .catch((err: unknown) => {
         throw nameTaken(err) ?? err;
       });
-    this.#d.audit('role.created', { ...actor(caller), roleId: row.id, name: row.name });
+    this.#d.audit('role.created', { ...actorOf(callerCtx), roleId: row.id, name: row.name });
     return { ...roleView(row), permissions: [] };
   }
 
-  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<RoleDetail> {
-    const caller = requireSignedIn(principal);
+  async update(ctx: ServiceContext, rawId: string, input: Record<string, unknown>): Promise<RoleDetail> {
+    const callerCtx = signedIn(ctx);
+    const caller = callerCtx.principal;
     const fields = roleFields(input, false);
-    const role = await this.#readable(caller, rawId);
+    const role = await readableRole(this.#d.database.db, caller, rawId);
     const id = role.id;
     // As it is and as it would be: leave to change roles named "x" is not leave to rename them to anything.
     if (
@@ -124,64 +131,63 @@ export class RolesService {
     }
     if (role.builtin && fields.name !== undefined && fields.name !== role.name) throw appError('CONFLICT', 'A built-in role cannot be renamed.');
     if (Object.keys(fields).length > 0) {
-      // Holders' cached grants name the role; invalidated first (see #changeGrants).
-      await this.#changeGrants(await this.#holders(id), () =>
-        this.#d.database.db
-          .transaction()
-          .execute(async (tx) => {
-            await tx
-              .updateTable('roles')
-              .set({ ...fields, updated_at: new Date() })
-              .where('id', '=', id)
-              .execute();
-            await this.#roleChanged(tx, caller, id, 'updated');
-          })
-          .catch((err: unknown) => {
-            throw nameTaken(err) ?? err;
-          }),
-      );
-      this.#d.outbox.committed();
-      this.#d.audit('role.updated', { ...actor(caller), roleId: id, fields: Object.keys(fields) });
+      await this.#d.work
+        .run(callerCtx, async (tx, effects) => {
+          await tx
+            .updateTable('roles')
+            .set({ ...fields, updated_at: new Date() })
+            .where('id', '=', id)
+            .execute();
+          // Holders' cached grants name the role.
+          effects.invalidateGrants(await holders(tx, id));
+          await effects.emit({ topic: TOPIC.roleChanged, payload: { roleId: id, change: 'updated', actorId: caller.user.id } });
+        })
+        .catch((err: unknown) => {
+          throw nameTaken(err) ?? err;
+        });
+      this.#d.audit('role.updated', { ...actorOf(callerCtx), roleId: id, fields: Object.keys(fields) });
     }
-    return this.get(caller, id);
+    return this.get(callerCtx, id);
   }
 
-  async delete(principal: Principal | undefined, rawId: string): Promise<void> {
-    const caller = requireSignedIn(principal);
-    const role = await this.#readable(caller, rawId);
+  async delete(ctx: ServiceContext, rawId: string): Promise<void> {
+    const callerCtx = signedIn(ctx);
+    const caller = callerCtx.principal;
+    const role = await readableRole(this.#d.database.db, caller, rawId);
     const id = role.id;
     if (!can(caller.ability, 'delete', 'role', roleRecord(role))) throw appError('FORBIDDEN', 'You may not delete this role.');
     if (role.builtin) throw appError('CONFLICT', 'A built-in role cannot be deleted.');
-    const lateHolders = await this.#changeGrants(await this.#holders(id), () =>
-      this.#d.database.db.transaction().execute(async (tx) => {
-        // Whoever holds it at the moment it goes, including anyone assigned meanwhile.
-        const holders = await tx.deleteFrom('user_roles').where('role_id', '=', id).returning('user_id').execute();
-        // The role's permissions belong to it alone; they go with it.
-        const owned = tx.selectFrom('role_permissions').select('permission_id').where('role_id', '=', id);
-        await tx.deleteFrom('permissions').where('id', 'in', owned).execute();
-        await tx.deleteFrom('roles').where('id', '=', id).execute();
-        await this.#roleChanged(tx, caller, id, 'deleted');
-        // Each holder lost the role: it is told, as when the role is taken from it alone.
-        const holderIds = holders.map((h) => h.user_id);
-        await this.#roleAssignment(tx, TOPIC.roleUnassigned, caller, holderIds, role);
-        return holderIds;
-      }),
-    );
-    this.#d.outbox.committed();
-    await this.#d.grants.invalidate(lateHolders).catch(() => undefined);
-    this.#d.audit('role.deleted', { ...actor(caller), roleId: id, name: role.name });
+    await this.#d.work.run(callerCtx, async (tx, effects) => {
+      // Whoever holds it at the moment it goes, including anyone assigned meanwhile.
+      const holderIds = (await tx.deleteFrom('user_roles').where('role_id', '=', id).returning('user_id').execute()).map((h) => h.user_id);
+      // The role's permissions belong to it alone; they go with it.
+      const owned = tx.selectFrom('role_permissions').select('permission_id').where('role_id', '=', id);
+      await tx.deleteFrom('permissions').where('id', 'in', owned).execute();
+      await tx.deleteFrom('roles').where('id', '=', id).execute();
+      effects.invalidateGrants(holderIds);
+      await effects.emit({ topic: TOPIC.roleChanged, payload: { roleId: id, change: 'deleted', actorId: caller.user.id } });
+      // Each holder lost the role: it is told, as when the role is taken from it alone.
+      await effects.emit(
+        holderIds.map((userId) => ({ topic: TOPIC.roleUnassigned, payload: { userId, roleId: id, roleName: role.name, actorId: caller.user.id } })),
+      );
+    });
+    this.#d.audit('role.deleted', { ...actorOf(callerCtx), roleId: id, name: role.name });
   }
 
-  async addPermission(principal: Principal | undefined, rawRoleId: string, input: Record<string, unknown>): Promise<PermissionView> {
-    const caller = this.#grantor(principal);
+  async addPermission(ctx: ServiceContext, rawRoleId: string, input: Record<string, unknown>): Promise<PermissionView> {
+    const callerCtx = grantor(ctx);
+    const caller = callerCtx.principal;
     const permission = permissionFromInput(input);
-    const role = await this.#readable(caller, rawRoleId);
+    const role = await readableRole(this.#d.database.db, caller, rawRoleId);
     assertNotAdminRole(role);
-    const created = await this.#changeGrants(await this.#holders(role.id), () =>
-      this.#insertPermission(permission, { role_id: role.id }, (tx) => this.#roleChanged(tx, caller, role.id, 'permission_added')),
-    );
+    const created = await this.#d.work.run(callerCtx, async (tx, effects) => {
+      const view = await insertPermission(tx, permission, { role_id: role.id });
+      effects.invalidateGrants(await holders(tx, role.id));
+      await effects.emit({ topic: TOPIC.roleChanged, payload: { roleId: role.id, change: 'permission_added', actorId: caller.user.id } });
+      return view;
+    });
     this.#d.audit('permission.granted', {
-      ...actor(caller),
+      ...actorOf(callerCtx),
       roleId: role.id,
       permissionId: created.id,
       resourceType: created.resourceType,
@@ -190,9 +196,10 @@ export class RolesService {
     return created;
   }
 
-  async removePermission(principal: Principal | undefined, rawRoleId: string, rawPermissionId: string): Promise<void> {
-    const caller = this.#grantor(principal);
-    const role = await this.#readable(caller, rawRoleId);
+  async removePermission(ctx: ServiceContext, rawRoleId: string, rawPermissionId: string): Promise<void> {
+    const callerCtx = grantor(ctx);
+    const caller = callerCtx.principal;
+    const role = await readableRole(this.#d.database.db, caller, rawRoleId);
     assertNotAdminRole(role);
     const permissionId = canonicalId(rawPermissionId);
     const linked = permissionId
@@ -204,113 +211,12 @@ export class RolesService {
           .executeTakeFirst()
       : undefined;
     if (!linked) throw permissionNotFound();
-    await this.#changeGrants(await this.#holders(role.id), () =>
-      this.#d.database.db.transaction().execute(async (tx) => {
-        await tx.deleteFrom('permissions').where('id', '=', linked.permission_id).execute();
-        await this.#roleChanged(tx, caller, role.id, 'permission_removed');
-      }),
-    );
-    this.#d.outbox.committed();
-    this.#d.audit('permission.revoked', { ...actor(caller), roleId: role.id, permissionId: linked.permission_id });
-  }
-
-  /** Gives a user a role; idempotent. */
-  async assign(principal: Principal | undefined, rawUserId: string, rawRoleId: string): Promise<void> {
-    const caller = this.#grantor(principal);
-    const userId = await this.#existingUser(rawUserId);
-    const role = await this.#readable(caller, rawRoleId);
-    await this.#changeGrants([userId], () =>
-      this.#d.database.db.transaction().execute(async (tx) => {
-        const added = await tx
-          .insertInto('user_roles')
-          .values({ user_id: userId, role_id: role.id })
-          .onConflict((oc) => oc.doNothing())
-          .returning('user_id')
-          .executeTakeFirst();
-        // Assigning a role the user already has changes nothing, and says nothing.
-        if (added) await this.#roleAssignment(tx, TOPIC.roleAssigned, caller, [userId], role);
-      }),
-    );
-    this.#d.outbox.committed();
-    this.#d.audit('role.assigned', { ...actor(caller), userId, roleId: role.id });
-  }
-
-  /** Takes a role from a user; idempotent, except that the last admin keeps the admin role. */
-  async unassign(principal: Principal | undefined, rawUserId: string, rawRoleId: string): Promise<void> {
-    const caller = this.#grantor(principal);
-    const userId = await this.#existingUser(rawUserId);
-    const role = await this.#readable(caller, rawRoleId);
-    await this.#changeGrants([userId], () =>
-      this.#d.database.db.transaction().execute(async (tx) => {
-        await assertNotLastAdmin(tx, userId, role.id);
-        const removed = await tx.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', role.id).returning('user_id').executeTakeFirst();
-        if (removed) await this.#roleAssignment(tx, TOPIC.roleUnassigned, caller, [userId], role);
-      }),
-    );
-    this.#d.outbox.committed();
-    this.#d.audit('role.unassigned', { ...actor(caller), userId, roleId: role.id });
-  }
-
-  /** A permission held by one user directly, not through a role. */
-  async grantToUser(principal: Principal | undefined, rawUserId: string, input: Record<string, unknown>): Promise<PermissionView> {
-    const caller = this.#grantor(principal);
-    const permission = permissionFromInput(input);
-    const userId = await this.#existingUser(rawUserId);
-    const created = await this.#changeGrants([userId], () =>
-      this.#insertPermission(permission, { user_id: userId }, (tx, view) => this.#userPermission(tx, TOPIC.permissionGranted, caller, userId, view)),
-    );
-    this.#d.audit('permission.granted', { ...actor(caller), userId, permissionId: created.id, resourceType: created.resourceType, action: created.action });
-    return created;
-  }
-
-  async revokeFromUser(principal: Principal | undefined, rawUserId: string, rawPermissionId: string): Promise<void> {
-    const caller = this.#grantor(principal);
-    const userId = await this.#existingUser(rawUserId);
-    const permissionId = canonicalId(rawPermissionId);
-    const linked = permissionId
-      ? await this.#d.database.db
-          .selectFrom('user_permissions')
-          .select('permission_id')
-          .where('user_id', '=', userId)
-          .where('permission_id', '=', permissionId)
-          .executeTakeFirst()
-      : undefined;
-    if (!linked) throw permissionNotFound();
-    await this.#changeGrants([userId], () =>
-      this.#d.database.db.transaction().execute(async (tx) => {
-        const removed = await tx
-          .deleteFrom('permissions')
-          .where('id', '=', linked.permission_id)
-          .returning(['id', 'resource_type', 'action', 'conditions'])
-          .executeTakeFirst();
-        if (removed) await this.#userPermission(tx, TOPIC.permissionRevoked, caller, userId, permissionView(removed));
-      }),
-    );
-    this.#d.outbox.committed();
-    this.#d.audit('permission.revoked', { ...actor(caller), userId, permissionId: linked.permission_id });
-  }
-
-  /**
-   * Runs a change to who may do what. The affected users' cached grants are invalidated
-   * first: if the cache fails, the request fails (503) with nothing changed and can simply
-   * be retried; the markers then keep any read racing the change from caching old grants.
-   */
-  async #changeGrants<T>(userIds: readonly string[], change: () => Promise<T>): Promise<T> {
-    await this.#d.grants.invalidate(userIds);
-    return change();
-  }
-
-  /** Roles of each user, for lists of users (one query per batch). */
-  async rolesOfUsers(userIds: readonly string[]): Promise<Map<string, RoleView[]>> {
-    if (userIds.length === 0) return new Map();
-    const rows = await this.#d.database.db
-      .selectFrom('user_roles')
-      .innerJoin('roles', 'roles.id', 'user_roles.role_id')
-      .select(['user_roles.user_id', ...ROLE_COLUMNS])
-      .where('user_roles.user_id', 'in', userIds)
-      .orderBy('roles.name')
-      .execute();
-    return groupBy(rows, (r) => r.user_id, roleView);
+    await this.#d.work.run(callerCtx, async (tx, effects) => {
+      await tx.deleteFrom('permissions').where('id', '=', linked.permission_id).execute();
+      effects.invalidateGrants(await holders(tx, role.id));
+      await effects.emit({ topic: TOPIC.roleChanged, payload: { roleId: role.id, change: 'permission_removed', actorId: caller.user.id } });
+    });
+    this.#d.audit('permission.revoked', { ...actorOf(callerCtx), roleId: role.id, permissionId: linked.permission_id });
   }
 
   /** Permissions of each role (one query per batch). */
@@ -325,122 +231,11 @@ export class RolesService {
       .execute();
     return groupBy(rows, (r) => r.role_id, permissionView);
   }
-
-  /** A new permission row and its link to one role or one user, in one transaction. */
-  async #insertPermission(
-    permission: ValidPermission,
-    link: { role_id: string } | { user_id: string },
-    recordEvent: (tx: Database['db'], created: PermissionView) => Promise<void>,
-  ): Promise<PermissionView> {
-    const created = await this.#d.database.db.transaction().execute(async (tx) => {
-      const row = await tx
-        .insertInto('permissions')
-        .values({
-          id: newId(),
-          resource_type: permission.resourceType,
-          action: permission.action,
-          conditions: permission.conditions === null ? null : JSON.stringify(permission.conditions),
-        })
-        .returning(['id', 'resource_type', 'action', 'conditions'])
-        .executeTakeFirstOrThrow();
-      if ('role_id' in link) await tx.insertInto('role_permissions').values({ role_id: link.role_id, permission_id: row.id }).execute();
-      else await tx.insertInto('user_permissions').values({ user_id: link.user_id, permission_id: row.id }).execute();
-      const view = permissionView(row);
-      await recordEvent(tx, view);
-      return view;
-    });
-    this.#d.outbox.committed();
-    return created;
-  }
-
-  #roleChanged(tx: Database['db'], caller: Principal, roleId: string, change: RoleChangedPayload['change']): Promise<void> {
-    return this.#d.outbox.write(tx, { topic: TOPIC.roleChanged, payload: { roleId, change, actorId: caller.user.id } });
-  }
-
-  #roleAssignment(
-    tx: Database['db'],
-    topic: typeof TOPIC.roleAssigned | typeof TOPIC.roleUnassigned,
-    caller: Principal,
-    userIds: readonly string[],
-    role: RoleView,
-  ): Promise<void> {
-    return this.#d.outbox.write(
-      tx,
-      userIds.map((userId) => ({ topic, payload: { userId, roleId: role.id, roleName: role.name, actorId: caller.user.id } })),
-    );
-  }
-
-  #userPermission(
-    tx: Database['db'],
-    topic: typeof TOPIC.permissionGranted | typeof TOPIC.permissionRevoked,
-    caller: Principal,
-    userId: string,
-    permission: PermissionView,
-  ): Promise<void> {
-    const payload: UserPermissionPayload = {
-      userId,
-      permissionId: permission.id,
-      resourceType: permission.resourceType,
-      action: permission.action,
-      actorId: caller.user.id,
-    };
-    return this.#d.outbox.write(tx, { topic, payload });
-  }
-
-  #grantor(principal: Principal | undefined): Principal {
-    const caller = requireSignedIn(principal);
-    if (!canUnconditionally(caller.ability, 'manage', 'role')) throw appError('FORBIDDEN', 'Only administrators may grant roles and permissions.');
-    return caller;
-  }
-
-  async #readable(caller: Principal, rawId: string): Promise<RoleView> {
-    const id = canonicalId(rawId);
-    if (!id) throw roleNotFound();
-    const row = await this.#d.database.db.selectFrom('roles').select(ROLE_COLUMNS).where('roles.id', '=', id).executeTakeFirst();
-    if (!row || !can(caller.ability, 'read', 'role', roleRecord(row))) throw roleNotFound();
-    return roleView(row);
-  }
-
-  /** The canonical id of an existing user; NOT_FOUND otherwise. */
-  async #existingUser(rawId: string): Promise<string> {
-    const id = canonicalId(rawId);
-    const row = id ? await this.#d.database.db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst() : undefined;
-    if (!row) throw userNotFound();
-    return row.id;
-  }
-
-  async #holders(roleId: string): Promise<string[]> {
-    const rows = await this.#d.database.db.selectFrom('user_roles').select('user_id').where('role_id', '=', roleId).execute();
-    return rows.map((r) => r.user_id);
-  }
 }
 
-/**
- * The admin role's permissions are fixed: removing one would leave nobody able to grant
- * anything again (not even the admins, to put it back).
- */
-function assertNotAdminRole(role: RoleView): void {
-  if (role.id === ADMIN_ROLE_ID) throw appError('CONFLICT', "The admin role's permissions cannot be changed.");
-}
-
-/** A permission from request input: its three fields validated, any other field refused. */
-function permissionFromInput(input: Record<string, unknown>): ValidPermission {
-  const problems = new FieldProblems();
-  onlyFields(input, ['resourceType', 'action', 'conditions'], problems);
-  problems.throwIfAny();
-  return validatePermissionInput({ resourceType: input.resourceType, action: input.action, conditions: input.conditions });
-}
-
-/** Rows grouped by key, each turned into its view; keys without rows are absent. */
-function groupBy<R, T>(rows: readonly R[], keyOf: (row: R) => string, view: (row: R) => T): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const row of rows) {
-    const key = keyOf(row);
-    const group = groups.get(key);
-    if (group) group.push(view(row));
-    else groups.set(key, [view(row)]);
-  }
-  return groups;
+/** Who holds a role, read in the change's transaction. */
+async function holders(tx: Database['db'], roleId: string): Promise<string[]> {
+  return (await tx.selectFrom('user_roles').select('user_id').where('role_id', '=', roleId).execute()).map((r) => r.user_id);
 }
 
 function nameTaken(err: unknown) {

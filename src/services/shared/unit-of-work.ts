@@ -8,8 +8,11 @@ import { INVALIDATION_HOLD_MS, type TolerantCache } from './tolerant-cache.js';
 export interface ChangeEffects {
   /** Appends events to the outbox in the change's transaction; the context's trace id is stamped on each. */
   emit(event: DomainEvent | readonly DomainEvent[]): Promise<void>;
-  /** Cache keys the change makes stale; invalidated after the commit, across instances. */
-  invalidate(keys: readonly string[]): void;
+  /**
+   * Cache keys the change makes stale; invalidated after the commit, across instances, for
+   * the standard hold, or `minHoldMs` when an entry may live longer than that.
+   */
+  invalidate(keys: readonly string[], minHoldMs?: number): void;
   /** Users whose grants (roles, permissions, shares) the change alters; their cached grants go after the commit. */
   invalidateGrants(userIds: readonly string[]): void;
   /**
@@ -46,7 +49,7 @@ export class UnitOfWork {
 
   /** Runs `work` in one transaction; see the class comment for what happens after the commit. */
   async run<T>(ctx: Pick<ServiceContext, 'traceId'>, work: (tx: Database['db'], effects: ChangeEffects) => Promise<T>): Promise<T> {
-    const keys = new Set<string>();
+    const keys = new Map<string, number>();
     const users = new Set<string>();
     let emitted = false;
     const outbox = this.#d.outbox;
@@ -61,8 +64,9 @@ export class UnitOfWork {
             events.map((event) => ({ ...event, traceId: event.traceId ?? ctx.traceId })),
           );
         },
-        invalidate(k) {
-          for (const key of k) keys.add(key);
+        invalidate(k, minHoldMs = 0) {
+          const holdMs = Math.max(INVALIDATION_HOLD_MS, minHoldMs);
+          for (const key of k) keys.set(key, Math.max(holdMs, keys.get(key) ?? 0));
         },
         invalidateGrants(ids) {
           for (const id of ids) users.add(id);
@@ -77,9 +81,11 @@ export class UnitOfWork {
     return result;
   }
 
-  async #afterCommit(emitted: boolean, keys: ReadonlySet<string>, users: ReadonlySet<string>): Promise<void> {
+  async #afterCommit(emitted: boolean, keys: ReadonlyMap<string, number>, users: ReadonlySet<string>): Promise<void> {
     if (emitted) this.#d.outbox.committed();
-    if (keys.size > 0) await this.#d.cache.invalidate([...keys], INVALIDATION_HOLD_MS);
+    const byHold = new Map<number, string[]>();
+    for (const [key, holdMs] of keys) byHold.set(holdMs, [...(byHold.get(holdMs) ?? []), key]);
+    for (const [holdMs, stale] of byHold) await this.#d.cache.invalidate(stale, holdMs);
     if (users.size > 0) await this.#d.grants.invalidate([...users]);
   }
 }

@@ -64,3 +64,11 @@ export function permissionView(row: { id: string; resource_type: string; action:
 }
 
 export { iso };
+
+/** What a user's resources hold, against its storage quota. */
+export interface StorageUsage {
+  /** Bytes the user's resources hold. */
+  storageBytes: number;
+  /** `quotas.storageBytesPerUser`; null when unlimited (0). */
+  storageQuotaBytes: number | null;
+}

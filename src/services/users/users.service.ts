@@ -2,36 +2,31 @@ import { sql } from 'kysely';
 import { appError } from '../../core/errors.js';
 import { canonicalId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
-import type { Logger } from '../../infra/telemetry/logger.js';
-import { accessFilter, can, type AccessFilter } from '../access/index.js';
-import { actor, type Audit } from '../auth/audit.js';
+import { accessFilter, can } from '../access/index.js';
+import { actorOf, type Audit } from '../auth/audit.js';
 import type { PasswordHasher } from '../auth/password.js';
-import { requireSignedIn, type GrantsStore, type Principal } from '../auth/principals.js';
+import { requireSignedIn, type Principal } from '../auth/principals.js';
+import { signedIn, type ServiceContext } from '../context.js';
 import { currentPasswordField, type Reauthentication } from '../auth/reauthentication.js';
 import type { SessionStore } from '../auth/sessions.js';
-import { ADMIN_ROLE_ID } from '../roles/builtin.js';
+import { assertNotLastAdmin } from '../roles/builtin.js';
+import { countWhere } from '../shared/count.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { resourceCacheKey } from '../shared/cache-keys.js';
-import type { Outbox } from '../shared/outbox.js';
 import { TOPIC } from '../events/catalog.js';
-import { INVALIDATION_HOLD_MS, type TolerantCache } from '../shared/tolerant-cache.js';
+import type { UnitOfWork } from '../shared/unit-of-work.js';
 import { iso, userView, type UserView } from '../shared/views.js';
-import { createAccount, emailTaken, validateNewAccount } from './accounts.js';
-import { FieldProblems, normaliseEmail, normaliseName, onlyFields } from './input.js';
+import { createAccount, emailTaken, validateNewAccount } from '../auth/accounts.js';
+import { FieldProblems, normaliseEmail, normaliseName, onlyFields } from '../shared/input.js';
 
 export interface UsersDeps {
   database: Database;
   hasher: PasswordHasher;
   sessions: SessionStore;
-  grants: GrantsStore;
   /** Confirms the caller's password before it changes its own email. */
   reauthentication: Reauthentication;
   audit: Audit;
-  log: Logger;
-  /** For the cached reads of resources a deleted user hands over. */
-  cache: TolerantCache;
-  /** Woken when a deletion handed resources over (their events are in the outbox). */
-  outbox: Outbox;
+  work: UnitOfWork;
 }
 
 const USER_COLUMNS = ['users.id', 'users.email', 'users.name', 'users.created_at', 'users.updated_at'] as const;
@@ -56,8 +51,8 @@ export class UsersService {
   }
 
   /** A page of the users the caller may read; the permission conditions run in SQL. */
-  async list(principal: Principal | undefined, page: PageRequest): Promise<Page<UserView>> {
-    const caller = requireSignedIn(principal);
+  async list(ctx: ServiceContext, page: PageRequest): Promise<Page<UserView>> {
+    const caller = signedIn(ctx).principal;
     const { limit, after } = pageBounds(page);
     const filter = accessFilter(caller.ability, 'read', 'user');
     if (filter.kind === 'none') return { items: [], nextCursor: null };
@@ -72,19 +67,18 @@ export class UsersService {
   }
 
   /** How many users the caller may read. */
-  async count(principal: Principal | undefined): Promise<number> {
-    const caller = requireSignedIn(principal);
+  async count(ctx: ServiceContext): Promise<number> {
+    const caller = signedIn(ctx).principal;
     return countWhere(this.#d.database, accessFilter(caller.ability, 'read', 'user'));
   }
 
-  async get(principal: Principal | undefined, id: string): Promise<UserView> {
-    const caller = requireSignedIn(principal);
-    return this.#readable(caller, id);
+  async get(ctx: ServiceContext, id: string): Promise<UserView> {
+    return this.#readable(signedIn(ctx).principal, id);
   }
 
-  /** Readable users among ids, in no particular order (DataLoader batches). */
-  async readableByIds(principal: Principal | undefined, ids: readonly string[]): Promise<UserView[]> {
-    const caller = requireSignedIn(principal);
+  /** Readable users among ids, in no particular order (DataLoader batches, which know only the caller). */
+  async readableByIds(ctx: Pick<ServiceContext, 'principal'>, ids: readonly string[]): Promise<UserView[]> {
+    const caller = requireSignedIn(ctx.principal);
     const valid = ids.map(canonicalId).filter((id): id is string => id !== undefined);
     if (valid.length === 0) return [];
     const rows = await this.#d.database.db.selectFrom('users').select(USER_COLUMNS).where('users.id', 'in', valid).execute();
@@ -92,8 +86,8 @@ export class UsersService {
   }
 
   /** An admin creates an account (a member; roles are assigned separately). */
-  async create(principal: Principal | undefined, input: Record<string, unknown>): Promise<UserView> {
-    const caller = requireSignedIn(principal);
+  async create(ctx: ServiceContext, input: Record<string, unknown>): Promise<UserView> {
+    const caller = signedIn(ctx).principal;
     if (!can(caller.ability, 'create', 'user')) throw appError('FORBIDDEN', 'You may not create users.');
     const problems = new FieldProblems();
     onlyFields(input, ['email', 'name', 'password'], problems);
@@ -104,7 +98,7 @@ export class UsersService {
       throw appError('FORBIDDEN', 'You may not create this user.');
     }
     const user = await createAccount(this.#d.database, this.#d.hasher, fields);
-    this.#d.audit('user.created', { ...actor(caller), userId: user.id });
+    this.#d.audit('user.created', { ...actorOf(signedIn(ctx)), userId: user.id });
     return user;
   }
 
@@ -114,8 +108,9 @@ export class UsersService {
    * changing their own confirm it with `currentPassword`, and every other session of the
    * user ends with it (all of them when an administrator changes another user's email).
    */
-  async update(principal: Principal | undefined, rawId: string, input: Record<string, unknown>): Promise<UserView> {
-    const caller = requireSignedIn(principal);
+  async update(ctx: ServiceContext, rawId: string, input: Record<string, unknown>): Promise<UserView> {
+    const callerCtx = signedIn(ctx);
+    const caller = callerCtx.principal;
     const problems = new FieldProblems();
     onlyFields(input, [...UPDATABLE, 'currentPassword'], problems);
     const patch: { name?: string; email?: string } = {};
@@ -138,26 +133,35 @@ export class UsersService {
         throw appError('INVALID_INPUT', 'Changing your email needs your current password.', {
           errors: [{ field: 'currentPassword', message: 'is required to change your email' }],
         });
-      await this.#d.reauthentication.confirm(caller, password, 'currentPassword');
+      await this.#d.reauthentication.confirm(callerCtx, password, 'currentPassword');
     }
-    // Cached grants hold the user's name and email; invalidated first, so a failing cache
-    // fails the request before anything changed.
-    await this.#d.grants.invalidate([id]);
-    let row;
-    try {
-      row = await this.#d.database.db
-        .updateTable('users')
-        .set({ ...patch, updated_at: new Date() })
-        .where('id', '=', id)
-        .returning(['id', 'email', 'name', 'created_at', 'updated_at'])
-        .executeTakeFirst();
-    } catch (err) {
-      throw emailTaken(err) ?? err;
-    }
-    if (!row) throw userNotFound();
-    // After the change: a session opened meanwhile with the old email ends too.
-    const revokedSessions = emailChanges ? await this.#d.sessions.revokeAll(id, 'email_changed', own ? caller.sessionId : undefined) : 0;
-    this.#d.audit('user.updated', { ...actor(caller), userId: id, fields: Object.keys(patch), ...(emailChanges ? { revokedSessions } : {}) });
+    const { row, revoked } = await this.#d.work
+      .run(callerCtx, async (tx, effects) => {
+        const row = await tx
+          .updateTable('users')
+          .set({ ...patch, updated_at: new Date() })
+          .where('id', '=', id)
+          .returning(['id', 'email', 'name', 'created_at', 'updated_at'])
+          .executeTakeFirst();
+        if (!row) throw userNotFound();
+        // Cached grants hold the user's name and email.
+        effects.invalidateGrants([id]);
+        // With the change: a session opened meanwhile with the old email ends too.
+        const revoked = emailChanges
+          ? await this.#d.sessions.revokeWithin(tx, effects, id, { except: own ? caller.sessionId : undefined }, 'email_changed')
+          : undefined;
+        return { row, revoked };
+      })
+      .catch((err: unknown) => {
+        throw emailTaken(err) ?? err;
+      });
+    if (revoked) this.#d.sessions.announce(revoked);
+    this.#d.audit('user.updated', {
+      ...actorOf(callerCtx),
+      userId: id,
+      fields: Object.keys(patch),
+      ...(revoked ? { revokedSessions: revoked.sessionIds.length } : {}),
+    });
     return userView(row);
   }
 
@@ -165,8 +169,9 @@ export class UsersService {
    * Deletes a user and revokes its sessions. Its resources go to `transferTo`; without one,
    * a user who owns resources is a CONFLICT. The last admin cannot be deleted.
    */
-  async delete(principal: Principal | undefined, rawId: string, rawTransferTo?: string): Promise<void> {
-    const caller = requireSignedIn(principal);
+  async delete(ctx: ServiceContext, rawId: string, rawTransferTo?: string): Promise<void> {
+    const callerCtx = signedIn(ctx);
+    const caller = callerCtx.principal;
     const target = await this.#readable(caller, rawId);
     const id = target.id;
     if (!can(caller.ability, 'delete', 'user', userRecord(target))) throw appError('FORBIDDEN', 'You may not delete this user.');
@@ -179,17 +184,11 @@ export class UsersService {
         throw appError('INVALID_INPUT', 'transferTo must be another user.', { errors: [{ field: 'transferTo', message: 'is the user being deleted' }] });
       transferTo = heir.id;
     }
-    // Grants (the heir's too: shares it had on the resources go), and the cached reads of
-    // resources changing owner, are invalidated before the rows change (a failing cache
-    // fails the request with nothing deleted); without grants, a cached session of a
-    // deleted user fails anyway.
-    await this.#d.grants.invalidate(transferTo === undefined ? [id] : [id, transferTo]);
-    const owned = (await this.#d.database.db.selectFrom('resources').select('id').where('owner_id', '=', id).execute()).map((r) => resourceCacheKey(r.id));
-    if (owned.length > 0 && transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
-    await this.#d.cache.invalidate(owned, INVALIDATION_HOLD_MS);
-    const { tokens, transferred, revoked } = await this.#d.database.db.transaction().execute(async (tx) => {
+    const revoked = await this.#d.work.run(callerCtx, async (tx, effects) => {
       await assertNotLastAdmin(tx, id);
-      let moved: string[] = [];
+      // Grants go (the heir's too: shares it had on the resources go), and with a session of
+      // the deleted user cached, its grants lookup fails anyway.
+      effects.invalidateGrants(transferTo === undefined ? [id] : [id, transferTo]);
       const stillOwned = await tx.selectFrom('resources').select('id').where('owner_id', '=', id).limit(1).executeTakeFirst();
       if (stillOwned) {
         if (transferTo === undefined) throw appError('CONFLICT', 'The user owns resources; pass transferTo to hand them to another user.');
@@ -200,7 +199,8 @@ export class UsersService {
           .where('owner_id', '=', id)
           .returning(['id', 'owner_id', 'name', 'type', 'metadata', 'version', 'created_at', 'storage_bytes'])
           .execute();
-        moved = rows.map((r) => resourceCacheKey(r.id));
+        // Their cached reads name the old owner.
+        effects.invalidate(rows.map((r) => resourceCacheKey(r.id)));
         // Shares the heir had received on them now grant nothing (it owns them) and would
         // only count against its caps and list it as a recipient of its own resources.
         await tx
@@ -217,46 +217,33 @@ export class UsersService {
           .where('id', '=', transferTo)
           .execute();
         // A new owner is a change of each resource: its watchers and its new owner hear of it.
-        const events = rows.map((r) => ({
-          topic: TOPIC.resourceUpdated,
-          payload: {
-            id: r.id,
-            ownerId: r.owner_id,
-            name: r.name,
-            type: r.type,
-            createdAt: iso(r.created_at),
-            metadata: r.metadata,
-            version: r.version,
-            actorId: caller.user.id,
-          },
-        }));
-        await this.#d.outbox.write(tx, events);
+        await effects.emit(
+          rows.map((r) => ({
+            topic: TOPIC.resourceUpdated,
+            payload: {
+              id: r.id,
+              ownerId: r.owner_id,
+              name: r.name,
+              type: r.type,
+              createdAt: iso(r.created_at),
+              metadata: r.metadata,
+              version: r.version,
+              actorId: caller.user.id,
+            },
+          })),
+        );
       }
       // Its direct permissions belong to it alone; shares made to it go with it (ON DELETE CASCADE).
       await tx
         .deleteFrom('permissions')
         .where('id', 'in', tx.selectFrom('user_permissions').select('permission_id').where('user_id', '=', id))
         .execute();
-      const sessions = await tx.selectFrom('sessions').select(['id', 'token']).where('user_id', '=', id).execute();
+      const revoked = await this.#d.sessions.revokeWithin(tx, effects, id, {}, 'user_deleted');
       await tx.deleteFrom('users').where('id', '=', id).execute();
-      const revoked = { userId: id, sessionIds: sessions.map((row) => row.id), reason: 'user_deleted' as const };
-      await this.#d.outbox.write(tx, this.#d.sessions.revokedEvents(revoked));
-      return { tokens: sessions.map((row) => Buffer.from(row.token)), transferred: moved, revoked };
+      return revoked;
     });
-    // Resources created in between went along too; their reads are invalidated as well.
-    const seen = new Set(owned);
-    await this.#d.cache
-      .invalidate(
-        transferred.filter((key) => !seen.has(key)),
-        INVALIDATION_HOLD_MS,
-      )
-      .catch(() => undefined);
-    // The cascade removed the session rows; marking them revoked in the cache too only
-    // spares each a lookup, so a failure here is logged, not reported.
-    await this.#d.sessions.forget(tokens).catch((err: unknown) => this.#d.log.warn({ err, userId: id }, 'deleted user sessions stay cached until they expire'));
-    if (transferred.length > 0 || revoked.sessionIds.length > 0) this.#d.outbox.committed();
     this.#d.sessions.announce(revoked);
-    this.#d.audit('user.deleted', { ...actor(caller), userId: id, transferTo });
+    this.#d.audit('user.deleted', { ...actorOf(callerCtx), userId: id, transferTo });
   }
 
   async #readable(caller: Principal, rawId: string): Promise<UserView> {
@@ -268,24 +255,4 @@ export class UsersService {
     if (!can(caller.ability, 'read', 'user', userRecord(user))) throw userNotFound();
     return user;
   }
-}
-
-/** Refuses to remove the admin role from its last holder (by deletion or unassignment). */
-export async function assertNotLastAdmin(db: Database['db'], userId: string, roleId: string = ADMIN_ROLE_ID): Promise<void> {
-  if (roleId !== ADMIN_ROLE_ID) return;
-  // Locking the admin role's row serialises concurrent removals of admins.
-  await db.selectFrom('roles').select('id').where('id', '=', ADMIN_ROLE_ID).forUpdate().execute();
-  const admins = await db.selectFrom('user_roles').select('user_id').where('role_id', '=', ADMIN_ROLE_ID).limit(2).execute();
-  if (admins.length === 1 && admins[0]!.user_id === userId) {
-    throw appError('CONFLICT', 'This is the last admin; make another user an admin first.');
-  }
-}
-
-/** Rows of a table the caller may read, counted in SQL with the same filter as its pages. */
-export async function countWhere(database: Database, filter: AccessFilter, table: 'users' | 'roles' = 'users'): Promise<number> {
-  if (filter.kind === 'none') return 0;
-  let query = database.db.selectFrom(table).select(sql<string>`count(*)`.as('n'));
-  if (filter.kind === 'where') query = query.where(filter.expression);
-  const row = await query.executeTakeFirstOrThrow();
-  return Number(row.n);
 }

@@ -1,10 +1,10 @@
 import { appError, type AppError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { violatedConstraint, type Database } from '../../infra/database/index.js';
-import type { PasswordHasher } from '../auth/password.js';
+import type { PasswordHasher } from './password.js';
 import { ADMIN_ROLE_ID, MEMBER_ROLE_ID } from '../roles/builtin.js';
 import { userView, type UserView } from '../shared/views.js';
-import { checkPassword, FieldProblems, normaliseEmail, normaliseName } from './input.js';
+import { checkPassword, FieldProblems, normaliseEmail, normaliseName } from '../shared/input.js';
 
 export interface NewAccount {
   email: unknown;

@@ -1,16 +1,18 @@
-import type { Config } from '../../core/config/index.js';
-import { backoffDelay, sleep } from '../../core/backoff.js';
-import type { Database } from '../../infra/database/index.js';
-import type { Mailer } from '../../infra/mail/port.js';
-import type { Queue, QueueEvent } from '../../infra/queue/index.js';
-import type { Logger } from '../../infra/telemetry/logger.js';
-import type { GrantsStore } from '../auth/principals.js';
-import type { NotificationsService } from '../notifications/index.js';
-import type { LiveEvents } from '../realtime/index.js';
-import type { ResourcesService } from '../resources/index.js';
-import { isResourceTopic, TOPIC, type ResourceEventPayload, type RoleAssignmentPayload, type UserPermissionPayload } from './catalog.js';
-import type { Outbox } from '../shared/outbox.js';
-import { OutboxRelay } from './relay.js';
+import type { Config } from '../core/config/index.js';
+import { backoffDelay, sleep } from '../core/backoff.js';
+import type { Database } from '../infra/database/index.js';
+import type { Mailer } from '../infra/mail/port.js';
+import type { Queue } from '../infra/queue/index.js';
+import type { Logger } from '../infra/telemetry/logger.js';
+import type { GrantsStore } from '../services/auth/principals.js';
+import { systemContext } from '../services/context.js';
+import { TOPIC } from '../services/events/catalog.js';
+import { TopicHandlers } from '../services/events/subscribe.js';
+import { OutboxRelay } from '../services/events/relay.js';
+import type { NotificationsService } from '../services/notifications/index.js';
+import type { LiveEvents } from '../services/realtime/index.js';
+import type { ResourcesService } from '../services/resources/index.js';
+import type { Outbox } from '../services/shared/outbox.js';
 
 /** How often notifications past their retention are deleted. */
 const PRUNE_EVERY_MS = 3_600_000;
@@ -113,54 +115,49 @@ export class EventPipeline {
 
   /** The consumers, subscribed before the relay publishes anything, so no event passes them by. The queue's close() ends them. */
   async #subscribe(queue: Queue): Promise<void> {
-    const { notifications: service, live } = this.deps;
+    const { notifications: service, live, log } = this.deps;
+    // Consumers act for no request: their changes carry no caller.
+    const ctx = systemContext(log);
     await queue.consume('notifications', async (event) => {
-      await service.record(event);
+      await service.record(ctx, event);
     });
+    const forgetCopies = this.#forgetCopies();
     await queue.broadcast(async (event) => {
       // Another instance's change: this one's cached copies of what changed go first, so that
       // what its subscribers (and its requests) read next is what the event says. Its own
       // changes refreshed its caches when they were made.
       if (!this.deps.outbox.isOwn(event.id)) {
-        await this.#forgetCopies(event).catch((err: unknown) =>
-          this.deps.log.warn({ err, topic: event.topic }, 'cached copies of a change could not be dropped'),
-        );
+        await forgetCopies.handle(event).catch((err: unknown) => log.warn({ err, topic: event.topic }, 'cached copies of a change could not be dropped'));
       }
       live.dispatch(event);
     });
     if (this.deps.mailer.kind !== 'disabled') {
       await queue.consume('email', async (event) => {
-        await service.deliverEmail(event);
+        await service.deliverEmail(ctx, event);
       });
     }
   }
 
-  /** Drops this instance's cached copies of what `event` changed. */
-  async #forgetCopies(event: QueueEvent): Promise<void> {
-    switch (event.topic) {
-      case TOPIC.roleAssigned:
-      case TOPIC.roleUnassigned:
-      case TOPIC.permissionGranted:
-      case TOPIC.permissionRevoked:
-        return this.deps.grants.changedElsewhere([(event.payload as RoleAssignmentPayload | UserPermissionPayload).userId]);
-      case TOPIC.resourceCreated:
-        return; // nothing of it is cached yet
-      case TOPIC.resourceShared:
-      case TOPIC.resourceUnshared: {
+  /** What drops this instance's cached copies of what another instance's event changed (resource.created: nothing of it is cached yet). */
+  #forgetCopies(): TopicHandlers {
+    const { grants, resources } = this.deps;
+    return (
+      new TopicHandlers()
+        .subscribe([TOPIC.roleAssigned, TOPIC.roleUnassigned, TOPIC.permissionGranted, TOPIC.permissionRevoked], ({ userId }) =>
+          grants.changedElsewhere([userId]),
+        )
         // A share is a permission of the user it names.
-        const { id, userId } = event.payload as ResourceEventPayload;
-        await this.deps.grants.changedElsewhere([userId!]);
-        return this.deps.resources.changedElsewhere(id);
-      }
-      case TOPIC.resourceDeleted: {
+        .subscribe([TOPIC.resourceShared, TOPIC.resourceUnshared], async ({ id, userId }) => {
+          if (userId) await grants.changedElsewhere([userId]);
+          await resources.changedElsewhere(id);
+        })
         // Its shares went with it.
-        const { id, sharedWith } = event.payload as ResourceEventPayload;
-        if (sharedWith?.length) await this.deps.grants.changedElsewhere(sharedWith);
-        return this.deps.resources.changedElsewhere(id);
-      }
-      default:
-        if (isResourceTopic(event.topic)) return this.deps.resources.changedElsewhere((event.payload as ResourceEventPayload).id);
-    }
+        .subscribe(TOPIC.resourceDeleted, async ({ id, sharedWith }) => {
+          if (sharedWith?.length) await grants.changedElsewhere(sharedWith);
+          await resources.changedElsewhere(id);
+        })
+        .subscribe([TOPIC.resourceUpdated, TOPIC.resourceRestored], ({ id }) => resources.changedElsewhere(id))
+    );
   }
 
   #startPruning(): void {
