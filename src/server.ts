@@ -17,7 +17,7 @@ import { createIdentity } from './services/identity.js';
 import { EventPipeline } from './services/events/pipeline.js';
 import { createNotifications } from './services/notifications/index.js';
 import { createRealtime } from './services/realtime/index.js';
-import { createResources } from './services/resources/index.js';
+import { createResources } from './wiring/resources.js';
 import { Outbox } from './services/shared/outbox.js';
 
 /**

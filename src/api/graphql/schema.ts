@@ -2,6 +2,7 @@ import type { ServerInfo } from '../../core/package.js';
 import type { Identity } from '../../services/identity.js';
 import { identityResolvers, identityTypeDefs } from './identity.js';
 import { resourceResolvers, resourceTypeDefs } from './resources.js';
+import { shareResolvers, shareTypeDefs } from './shares.js';
 import type { NotificationsService } from '../../services/notifications/index.js';
 import type { Realtime } from '../../services/realtime/index.js';
 import type { ResourcesService } from '../../services/resources/index.js';
@@ -26,6 +27,7 @@ export const typeDefs = /* GraphQL */ `
   }
   ${identityTypeDefs}
   ${resourceTypeDefs}
+  ${shareTypeDefs}
   ${notificationTypeDefs}
   ${subscriptionTypeDefs}
 `;
@@ -33,6 +35,7 @@ export const typeDefs = /* GraphQL */ `
 export function resolvers(info: ServerInfo, identity: Identity, resources: ResourcesService, notifications: NotificationsService, realtime: Realtime) {
   const fromIdentity = identityResolvers(identity);
   const fromResources = resourceResolvers(resources);
+  const fromShares = shareResolvers(resources.shares);
   const fromNotifications = notificationResolvers(notifications);
   const { Subscription: _attachedSeparately, ...fromSubscriptions } = subscriptionResolvers(realtime.subscriptions, resources);
   return {
@@ -40,7 +43,8 @@ export function resolvers(info: ServerInfo, identity: Identity, resources: Resou
     ...fromResources,
     ...fromNotifications,
     ...fromSubscriptions,
+    Resource: { ...fromResources.Resource, ...fromShares.Resource },
     Query: { server: () => info, ...fromIdentity.Query, ...fromResources.Query, ...fromNotifications.Query },
-    Mutation: { ...fromIdentity.Mutation, ...fromResources.Mutation, ...fromNotifications.Mutation },
+    Mutation: { ...fromIdentity.Mutation, ...fromResources.Mutation, ...fromShares.Mutation, ...fromNotifications.Mutation },
   };
 }

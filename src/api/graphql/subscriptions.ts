@@ -3,6 +3,7 @@ import { appError, isAppError } from '../../core/errors.js';
 import type { Principal } from '../../services/auth/principals.js';
 import type { Caller, FeedGroup, LiveSubscriptions, ResourceChange } from '../../services/realtime/index.js';
 import type { ResourcesService } from '../../services/resources/index.js';
+import { callerOnlyContext } from './resources.js';
 
 /**
  * Subscriptions over WebSocket (graphql-transport-ws, DESIGN §5). Each delivers live events
@@ -131,7 +132,7 @@ export function subscriptionResolvers(live: LiveSubscriptions, resources: Resour
       resource: async (change: ResourceChange, _args: unknown, context: SubscriptionContext) => {
         if (change.kind === 'DELETED') return null;
         try {
-          return await resources.get(await context.caller(), change.resourceId);
+          return await resources.get(callerOnlyContext(await context.caller()), change.resourceId);
         } catch (err) {
           if (isAppError(err) && err.code === 'NOT_FOUND') return null;
           throw err;

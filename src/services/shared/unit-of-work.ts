@@ -17,7 +17,19 @@ export interface ChangeEffects {
    * outbox row inside a larger statement of its own (one round trip instead of several).
    */
   eventId(): string;
+  /**
+   * Invalidates these keys at once, before the commit, and again after it (best effort: the
+   * first marker already holds). For entries other instances must not serve once the change
+   * is visible: a shared cache read between the commit and an after-commit invalidation
+   * would still give the old value.
+   */
+  invalidateNow(keys: readonly string[]): Promise<void>;
+  /** `invalidateNow` for users' grants: for changes that take access away (or must show at once). */
+  invalidateGrantsNow(userIds: readonly string[]): Promise<void>;
 }
+
+/** What a change made of one statement may do: that statement writes its own outbox row (`eventId`). */
+export type StatementEffects = Pick<ChangeEffects, 'eventId' | 'invalidate' | 'invalidateGrants'>;
 
 /** The grants side of invalidation, as the unit of work needs it. */
 export interface GrantsInvalidator {
@@ -48,8 +60,10 @@ export class UnitOfWork {
   async run<T>(ctx: Pick<ServiceContext, 'traceId'>, work: (tx: Database['db'], effects: ChangeEffects) => Promise<T>): Promise<T> {
     const keys = new Set<string>();
     const users = new Set<string>();
+    const keysAgain = new Set<string>();
+    const usersAgain = new Set<string>();
     let emitted = false;
-    const outbox = this.#d.outbox;
+    const { outbox, cache, grants } = this.#d;
     const result = await this.#d.database.db.transaction().execute((tx) =>
       work(tx, {
         async emit(eventOrEvents) {
@@ -71,8 +85,45 @@ export class UnitOfWork {
           emitted = true;
           return outbox.newEventId();
         },
+        async invalidateNow(k) {
+          await cache.invalidate(k, INVALIDATION_HOLD_MS);
+          for (const key of k) keysAgain.add(key);
+        },
+        async invalidateGrantsNow(ids) {
+          await grants.invalidate(ids);
+          for (const id of ids) usersAgain.add(id);
+        },
       }),
     );
+    // Best effort: each of these was invalidated before the commit already.
+    if (keysAgain.size > 0) await cache.invalidate([...keysAgain], INVALIDATION_HOLD_MS).catch(() => undefined);
+    if (usersAgain.size > 0) await grants.invalidate([...usersAgain]).catch(() => undefined);
+    await this.#afterCommit(emitted, keys, users);
+    return result;
+  }
+
+  /**
+   * A change made by one statement, which is atomic on its own: no BEGIN and COMMIT around
+   * it (two round trips fewer). Its events are written by that statement (`eventId`), since
+   * a second statement would not commit with it; after it, the same as `run`.
+   */
+  async statement<T>(work: (db: Database['db'], effects: StatementEffects) => Promise<T>): Promise<T> {
+    const keys = new Set<string>();
+    const users = new Set<string>();
+    let emitted = false;
+    const outbox = this.#d.outbox;
+    const result = await work(this.#d.database.db, {
+      invalidate(k) {
+        for (const key of k) keys.add(key);
+      },
+      invalidateGrants(ids) {
+        for (const id of ids) users.add(id);
+      },
+      eventId() {
+        emitted = true;
+        return outbox.newEventId();
+      },
+    });
     await this.#afterCommit(emitted, keys, users);
     return result;
   }
