@@ -13,7 +13,7 @@ import { createRateLimitStore } from './infra/rate-limit/index.js';
 import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
 import { createMetrics } from './infra/telemetry/metrics.js';
 import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
-import { createResources } from './services/resources/index.js';
+import { createResources } from './wiring/resources.js';
 import { Outbox } from './services/shared/outbox.js';
 import { EventPipeline } from './wiring/event-pipeline.js';
 import { createIdentity } from './wiring/identity.js';

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Operation } from 'rfc6902';
-import { boundedPatch as createPatch, DIFF_LIMITS } from '../../src/services/resources/diff.js';
+import { DIFF_LIMITS, diffJson, type DiffLimits } from '../../src/services/resources/diff.js';
 import { applyStrict, isObject, normalise, setMember, type Json } from '../support/json-patch.js';
 
 /**
- * The diff of DESIGN §5 "Resources" (`GET /resources/{id}/diff`) is `boundedPatch`
- * (src/services/resources/diff.ts) of two versions' data. These properties say that patch,
- * sent as JSON, turns `a` into `b` for any JSON values, applied by a strict RFC 6902 / RFC 6901 applier written here (so the
+ * The diff of DESIGN §5 "Resources" (`GET /resources/{id}/diff`) is `diffJson`
+ * (src/services/resources/diff.ts, our bounded diff, not a library's) of two versions' data.
+ * These properties say that its patch, sent as JSON, turns `a` into `b` for any JSON values, applied by a strict RFC 6902 / RFC 6901 applier written here (so the
  * test does not trust the library to check itself): keys that need escaping (`~`, `/`),
  * keys that are special in JavaScript (`__proto__`, `constructor`), arrays of different
  * lengths, nested nulls, and a change of type at the root (path "").
@@ -97,6 +97,16 @@ function mutate(v: Json): fc.Arbitrary<Json> {
   return anyJson;
 }
 
+/** Our diff's patch from a to b, which these small values never exceed the budget of. */
+function createPatch(a: unknown, b: unknown, limits: DiffLimits = DIFF_LIMITS): Operation[] {
+  const outcome = diffJson(a, b, limits);
+  assert.ok(outcome.ok, `refused (${outcome.ok ? '' : outcome.limit}) within the default budget: ${JSON.stringify([a, b]).slice(0, 300)}`);
+  return outcome.patch;
+}
+
+/** A budget without a clock (so no run depends on the machine's load). */
+const NO_CLOCK = { ...DIFF_LIMITS, maxMs: Number.MAX_SAFE_INTEGER };
+
 /** The patch as a client receives it: JSON text. */
 const overTheWire = (patch: Operation[]): Operation[] => JSON.parse(JSON.stringify(patch)) as Operation[];
 
@@ -154,6 +164,34 @@ describe('resource diff (boundedPatch) round trip', () => {
       }),
       { numRuns: RUNS / 2 },
     );
+  });
+
+  it('is refused exactly when its work or its patch passes the budget, and otherwise still turns a into b', () => {
+    fc.assert(
+      fc.property(editedPair, fc.nat(400), fc.nat(600), ([a, b], maxWork, maxPatchBytes) => {
+        const full = diffJson(a, b, NO_CLOCK);
+        assert.ok(full.ok);
+        const outcome = diffJson(a, b, { ...NO_CLOCK, maxWork, maxPatchBytes });
+        if (outcome.ok) {
+          assert.ok(full.work <= maxWork && full.bytes <= maxPatchBytes, `within budget: work ${full.work}/${maxWork}, bytes ${full.bytes}/${maxPatchBytes}`);
+          assert.deepStrictEqual(applyStrict(normalise(a), overTheWire(outcome.patch)), b);
+        } else {
+          // Work is charged before the bytes it builds, so whichever passes first is named.
+          assert.ok(outcome.limit === 'work' || outcome.limit === 'size', outcome.limit);
+          assert.ok(
+            outcome.limit === 'work' ? full.work > maxWork : full.bytes > maxPatchBytes,
+            `refused for ${outcome.limit}: work ${full.work}/${maxWork}, bytes ${full.bytes}/${maxPatchBytes}`,
+          );
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('is refused by the clock, never by a wrong patch, when its time is up', () => {
+    const many = Array.from({ length: 50_000 }, (_, i) => ({ i, s: `item ${i}` }));
+    const outcome = diffJson(many, [...many].reverse(), { ...DIFF_LIMITS, maxWork: Number.MAX_SAFE_INTEGER, maxMs: 0 });
+    assert.deepEqual(outcome.ok ? 'ok' : outcome.limit, 'time');
   });
 
   it('handles the named edge cases', () => {

@@ -55,7 +55,7 @@ export function contextFactory(identity: Identity, resources: ResourcesService) 
     // Made when a resolver first needs them: most operations never do.
     let loaders: IdentityLoaders | undefined;
     let forResources: ResourceLoaders | undefined;
-    return {
+    const context: GraphqlContext = {
       get principal() {
         return source.principal();
       },
@@ -68,12 +68,13 @@ export function contextFactory(identity: Identity, resources: ResourcesService) 
         return (loaders ??= identityLoaders(identity));
       },
       get resourceLoaders() {
-        return (forResources ??= resourceLoaders(identity, resources, caller));
+        return (forResources ??= resourceLoaders(identity, resources, context));
       },
       ...(source.feeds ? { feeds: source.feeds } : {}),
       ...(source.signedIn ? { signedIn: source.signedIn } : {}),
       ...(source.reply ? { reply: source.reply } : {}),
     };
+    return context;
   };
 }
 

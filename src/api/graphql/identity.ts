@@ -1,9 +1,5 @@
 import DataLoader from 'dataloader';
-import type { FastifyBaseLogger } from 'fastify';
-import type { Logger } from '../../infra/telemetry/logger.js';
-import type { Principal } from '../../services/auth/principals.js';
 import type { ServiceContext } from '../../services/context.js';
-import type { ClientInfo } from '../../services/auth/sessions.js';
 import type { Identity } from '../../services/identity.js';
 import { encodeCursor, type Page } from '../../services/shared/pagination.js';
 import type { PermissionView, RoleView, UserView } from '../../services/shared/views.js';
@@ -195,13 +191,9 @@ export const identityTypeDefs = /* GraphQL */ `
 `;
 
 /** What identity resolvers need from the GraphQL context. */
-export interface IdentityContext {
-  /** The caller (resolved once per request or WebSocket operation); undefined when anonymous. */
-  caller(): Promise<Principal | undefined>;
-  client: ClientInfo;
-  /** The request's logger (pino underneath). */
-  log: FastifyBaseLogger;
-  loaders: IdentityLoaders;
+/** What identity resolvers get: the operation's ServiceContext (handed straight to the services) and its loaders. */
+export interface IdentityContext extends ServiceContext {
+  readonly loaders: IdentityLoaders;
 }
 
 export interface IdentityLoaders {
@@ -209,9 +201,6 @@ export interface IdentityLoaders {
 }
 
 /** The one context a resolver hands its service call. */
-export async function serviceContextOf(ctx: Pick<IdentityContext, 'caller' | 'client' | 'log'>): Promise<ServiceContext> {
-  return { principal: await ctx.caller(), traceId: ctx.client.traceId, log: ctx.log as Logger, client: ctx.client };
-}
 
 /**
  * The roles of users as the caller may see them, batched per operation: the loader is the
@@ -223,7 +212,7 @@ function rolesOfUser(identity: Identity, ctx: IdentityContext): DataLoader<strin
   if (!loader) {
     loader = new DataLoader(
       async (ids) => {
-        const byUser = await identity.userGrants.rolesOfUsers(await serviceContextOf(ctx), ids);
+        const byUser = await identity.userGrants.rolesOfUsers(ctx, ids);
         return ids.map((id) => byUser.get(id) ?? []);
       },
       { cache: false },
@@ -266,43 +255,42 @@ const page = (args: Args) => ({ limit: args.first as number | undefined, cursor:
 
 export function identityResolvers(identity: Identity) {
   const { auth, users, roles, userGrants } = identity;
-  const sc = serviceContextOf;
   const query: Record<string, Resolver> = {
-    me: async (_p, _a, ctx) => auth.me(await sc(ctx)),
-    sessions: async (_p, _a, ctx) => auth.sessions(await sc(ctx)),
-    user: async (_p, args, ctx) => users.get(await sc(ctx), args.id as string),
+    me: async (_p, _a, ctx) => auth.me(ctx),
+    sessions: async (_p, _a, ctx) => auth.sessions(ctx),
+    user: async (_p, args, ctx) => users.get(ctx, args.id as string),
     users: async (_p, args, ctx) => {
-      const context = await sc(ctx);
+      const context = ctx;
       return connection(await users.list(context, page(args)), () => users.count(context));
     },
-    role: async (_p, args, ctx) => roles.get(await sc(ctx), args.id as string),
+    role: async (_p, args, ctx) => roles.get(ctx, args.id as string),
     roles: async (_p, args, ctx) => {
-      const context = await sc(ctx);
+      const context = ctx;
       return connection(await roles.list(context, page(args)), () => roles.count(context));
     },
   };
   const mutation: Record<string, Resolver> = {
     register: async (_p, args, ctx) => {
       const input = args.input as Args;
-      return auth.register(await sc(ctx), { email: input.email, name: input.name, password: input.password, invitation: input.invitation ?? undefined });
+      return auth.register(ctx, { email: input.email, name: input.name, password: input.password, invitation: input.invitation ?? undefined });
     },
-    login: async (_p, args, ctx) => auth.login(await sc(ctx), { email: args.email, password: args.password }),
-    logout: async (_p, _a, ctx) => done(auth.logout(await sc(ctx))),
-    changePassword: async (_p, args, ctx) => done(auth.changePassword(await sc(ctx), { currentPassword: args.currentPassword, newPassword: args.newPassword })),
-    revokeSession: async (_p, args, ctx) => done(auth.revokeSession(await sc(ctx), args.id as string)),
-    createInvitation: async (_p, args, ctx) => auth.invite(await sc(ctx), { email: args.email }),
-    createUser: async (_p, args, ctx) => users.create(await sc(ctx), { ...(args.input as Args) }),
-    updateUser: async (_p, args, ctx) => users.update(await sc(ctx), args.id as string, withoutUndefined(args.input as Args)),
-    deleteUser: async (_p, args, ctx) => done(users.delete(await sc(ctx), args.id as string, (args.transferTo as string | null | undefined) ?? undefined)),
-    createRole: async (_p, args, ctx) => roles.create(await sc(ctx), withoutUndefined(args.input as Args)),
-    updateRole: async (_p, args, ctx) => roles.update(await sc(ctx), args.id as string, withoutUndefined(args.input as Args)),
-    deleteRole: async (_p, args, ctx) => done(roles.delete(await sc(ctx), args.id as string)),
-    assignRole: async (_p, args, ctx) => done(userGrants.assign(await sc(ctx), args.userId as string, args.roleId as string)),
-    unassignRole: async (_p, args, ctx) => done(userGrants.unassign(await sc(ctx), args.userId as string, args.roleId as string)),
-    addRolePermission: async (_p, args, ctx) => roles.addPermission(await sc(ctx), args.roleId as string, withoutUndefined(args.input as Args)),
-    removeRolePermission: async (_p, args, ctx) => done(roles.removePermission(await sc(ctx), args.roleId as string, args.permissionId as string)),
-    grantUserPermission: async (_p, args, ctx) => userGrants.grantToUser(await sc(ctx), args.userId as string, withoutUndefined(args.input as Args)),
-    revokeUserPermission: async (_p, args, ctx) => done(userGrants.revokeFromUser(await sc(ctx), args.userId as string, args.permissionId as string)),
+    login: async (_p, args, ctx) => auth.login(ctx, { email: args.email, password: args.password }),
+    logout: async (_p, _a, ctx) => done(auth.logout(ctx)),
+    changePassword: async (_p, args, ctx) => done(auth.changePassword(ctx, { currentPassword: args.currentPassword, newPassword: args.newPassword })),
+    revokeSession: async (_p, args, ctx) => done(auth.revokeSession(ctx, args.id as string)),
+    createInvitation: async (_p, args, ctx) => auth.invite(ctx, { email: args.email }),
+    createUser: async (_p, args, ctx) => users.create(ctx, { ...(args.input as Args) }),
+    updateUser: async (_p, args, ctx) => users.update(ctx, args.id as string, withoutUndefined(args.input as Args)),
+    deleteUser: async (_p, args, ctx) => done(users.delete(ctx, args.id as string, (args.transferTo as string | null | undefined) ?? undefined)),
+    createRole: async (_p, args, ctx) => roles.create(ctx, withoutUndefined(args.input as Args)),
+    updateRole: async (_p, args, ctx) => roles.update(ctx, args.id as string, withoutUndefined(args.input as Args)),
+    deleteRole: async (_p, args, ctx) => done(roles.delete(ctx, args.id as string)),
+    assignRole: async (_p, args, ctx) => done(userGrants.assign(ctx, args.userId as string, args.roleId as string)),
+    unassignRole: async (_p, args, ctx) => done(userGrants.unassign(ctx, args.userId as string, args.roleId as string)),
+    addRolePermission: async (_p, args, ctx) => roles.addPermission(ctx, args.roleId as string, withoutUndefined(args.input as Args)),
+    removeRolePermission: async (_p, args, ctx) => done(roles.removePermission(ctx, args.roleId as string, args.permissionId as string)),
+    grantUserPermission: async (_p, args, ctx) => userGrants.grantToUser(ctx, args.userId as string, withoutUndefined(args.input as Args)),
+    revokeUserPermission: async (_p, args, ctx) => done(userGrants.revokeFromUser(ctx, args.userId as string, args.permissionId as string)),
   };
   return {
     JSONObject: JSONObjectScalar,

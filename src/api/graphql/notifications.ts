@@ -1,6 +1,6 @@
 import type { NotificationsService } from '../../services/notifications/index.js';
 import { encodeCursor } from '../../services/shared/pagination.js';
-import { serviceContextOf, type IdentityContext } from './identity.js';
+import type { ServiceContext } from '../../services/context.js';
 
 /** The caller's notifications over GraphQL (DESIGN §5 "Notifications"): the same service calls as REST. */
 export const notificationTypeDefs = /* GraphQL */ `
@@ -77,7 +77,8 @@ export const notificationTypeDefs = /* GraphQL */ `
   }
 `;
 
-export type NotificationContext = Pick<IdentityContext, 'caller' | 'client' | 'log'>;
+/** Notification resolvers need the operation's ServiceContext alone. */
+export type NotificationContext = ServiceContext;
 
 type Args = Record<string, unknown>;
 type Resolver = (parent: unknown, args: Args, context: NotificationContext) => unknown;
@@ -86,7 +87,7 @@ const optional = <T>(value: unknown) => (value === null || value === undefined ?
 export function notificationResolvers(service: NotificationsService) {
   const query: Record<string, Resolver> = {
     notifications: async (_p, args, ctx) => {
-      const context = await serviceContextOf(ctx);
+      const context = ctx;
       const page = await service.list(context, { unread: args.unread === true, limit: args.first as number, cursor: optional<string>(args.after) });
       return {
         edges: page.items.map((node) => ({ cursor: encodeCursor(node.id), node })),
@@ -94,12 +95,12 @@ export function notificationResolvers(service: NotificationsService) {
         unreadCount: () => service.unreadCount(context),
       };
     },
-    notificationPreferences: async (_p, _args, ctx) => service.preferences(await serviceContextOf(ctx)),
+    notificationPreferences: async (_p, _args, ctx) => service.preferences(ctx),
   };
   const mutation: Record<string, Resolver> = {
-    markNotificationRead: async (_p, args, ctx) => service.markRead(await serviceContextOf(ctx), args.id as string),
-    markAllNotificationsRead: async (_p, _args, ctx) => service.markAllRead(await serviceContextOf(ctx)),
-    setNotificationPreferences: async (_p, args, ctx) => service.setPreferences(await serviceContextOf(ctx), { email: args.email }),
+    markNotificationRead: async (_p, args, ctx) => service.markRead(ctx, args.id as string),
+    markAllNotificationsRead: async (_p, _args, ctx) => service.markAllRead(ctx),
+    setNotificationPreferences: async (_p, args, ctx) => service.setPreferences(ctx, { email: args.email }),
   };
   return {
     Query: query,

@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
-import type { Principal } from '../../services/auth/principals.js';
+import type { ServiceContext } from '../../services/context.js';
 import type { Identity } from '../../services/identity.js';
 import type { Precondition, ResourceSummary, ResourcesService } from '../../services/resources/index.js';
-import { encodeCursor } from '../../services/shared/pagination.js';
+import { encodeCursor, encodeVersionCursor } from '../../services/shared/pagination.js';
 import type { UserView } from '../../services/shared/views.js';
 import { JSONScalar } from './json-scalars.js';
 
@@ -28,8 +28,6 @@ export const resourceTypeDefs = /* GraphQL */ `
     updatedAt: String!
     "The history, newest first."
     versions(first: Int = 20, after: String): ResourceVersionConnection!
-    "Who it is shared with, oldest share first: for its owner and admins, as GET /resources/{id}/shares; null with a FORBIDDEN error for anyone else, so a list holding resources shared with the caller still answers."
-    shares: [Share!]
   }
 
   type ResourceVersion {
@@ -60,11 +58,6 @@ export const resourceTypeDefs = /* GraphQL */ `
     pageInfo: PageInfo!
     "How many resources you may read that match the filters."
     totalCount: Int!
-  }
-
-  type Share {
-    userId: ID!
-    actions: [String!]!
   }
 
   input CreateResourceInput {
@@ -106,24 +99,12 @@ export const resourceTypeDefs = /* GraphQL */ `
     ): Resource!
     deleteResource(id: ID!): Boolean!
     restoreResourceVersion(id: ID!, version: Int!, idempotencyKey: String): Resource!
-    """
-    Shares with another user (owner or admin): actions among read, update, delete (read always
-    comes with them); sharing again adds actions, never takes any away. With yourself or the
-    owner: INVALID_INPUT.
-    Past resources.maxSharesPerResource users of one resource, resources.maxSharesPerUser
-    shares received by one user, or a tenth of that received from one owner: CONFLICT, the
-    message naming the limit.
-    """
-    shareResource(id: ID!, userId: ID!, actions: [String!]!): Share!
-    "Stops sharing with a user (owner or admin), or gives back a share made to you (userId: your id)."
-    unshareResource(id: ID!, userId: ID!): Boolean!
   }
 `;
 
-export interface ResourceContext {
-  caller(): Promise<Principal | undefined>;
-  trace?: { traceId: string };
-  resourceLoaders: ResourceLoaders;
+/** What resource resolvers get: the operation's ServiceContext (handed straight to the services) and its loaders. */
+export interface ResourceContext extends ServiceContext {
+  readonly resourceLoaders: ResourceLoaders;
 }
 
 export interface ResourceLoaders {
@@ -132,11 +113,11 @@ export interface ResourceLoaders {
 }
 
 /** Batch loaders: a page of resources with owners and data costs one query for each. */
-export function resourceLoaders(identity: Identity, resources: ResourcesService, caller: () => Promise<Principal | undefined>): ResourceLoaders {
+export function resourceLoaders(identity: Identity, resources: ResourcesService, ctx: ServiceContext): ResourceLoaders {
   return {
     owners: new DataLoader(
       async (ids) => {
-        const users = await identity.users.readableByIds({ principal: await caller() }, ids);
+        const users = await identity.users.readableByIds(ctx, ids);
         const byId = new Map(users.map((u) => [u.id, u]));
         return ids.map((id) => byId.get(id) ?? null);
       },
@@ -144,7 +125,7 @@ export function resourceLoaders(identity: Identity, resources: ResourcesService,
     ),
     data: new DataLoader(
       async (items) => {
-        const byId = await resources.currentData(await caller(), items);
+        const byId = await resources.currentData(ctx, items);
         return items.map((r) => byId.get(r.id) ?? null);
       },
       { cache: false },
@@ -163,32 +144,27 @@ function preconditionOf(args: Args): Precondition {
 }
 
 export function resourceResolvers(resources: ResourcesService) {
-  const write = (ctx: ResourceContext, idempotencyKey?: unknown) => ({ idempotencyKey: optional<string>(idempotencyKey), traceId: ctx.trace?.traceId });
+  const write = (idempotencyKey?: unknown) => ({ idempotencyKey: optional<string>(idempotencyKey) });
   const query: Record<string, Resolver> = {
-    resource: async (_p, args, ctx) => resources.get(await ctx.caller(), args.id as string),
+    resource: async (_p, args, ctx) => resources.get(ctx, args.id as string),
     resources: async (_p, args, ctx) => {
-      const caller = await ctx.caller();
+      const context = ctx;
       const filters = { type: optional<string>(args.type), ownerId: optional<string>(args.ownerId), q: optional<string>(args.q) };
-      const page = await resources.list(caller, { ...filters, limit: args.first as number, cursor: optional<string>(args.after) });
+      const page = await resources.list(context, { ...filters, limit: args.first as number, cursor: optional<string>(args.after) });
       return {
         edges: page.items.map((node) => ({ cursor: encodeCursor(node.id), node })),
         pageInfo: { hasNextPage: page.nextCursor !== null, endCursor: page.nextCursor },
-        totalCount: () => resources.count(caller, filters),
+        totalCount: () => resources.count(context, filters),
       };
     },
-    resourceVersion: async (_p, args, ctx) => resources.version(await ctx.caller(), args.id as string, args.version as number),
+    resourceVersion: async (_p, args, ctx) => resources.version(ctx, args.id as string, args.version as number),
   };
   const mutation: Record<string, Resolver> = {
-    createResource: async (_p, args, ctx) =>
-      resources.create(await ctx.caller(), withoutUndefined({ ...(args.input as Args) }), write(ctx, args.idempotencyKey)),
+    createResource: async (_p, args, ctx) => resources.create(ctx, withoutUndefined({ ...(args.input as Args) }), write(args.idempotencyKey)),
     // A stale expectedRevision is a CONFLICT in GraphQL (no If-Match/412): graphql/errors.ts says so.
-    updateResource: async (_p, args, ctx) =>
-      resources.update(await ctx.caller(), args.id as string, withoutUndefined({ ...(args.input as Args) }), preconditionOf(args), write(ctx)),
-    deleteResource: async (_p, args, ctx) => resources.delete(await ctx.caller(), args.id as string, write(ctx)).then(() => true),
-    restoreResourceVersion: async (_p, args, ctx) =>
-      resources.restore(await ctx.caller(), args.id as string, args.version as number, write(ctx, args.idempotencyKey)),
-    shareResource: async (_p, args, ctx) => resources.share(await ctx.caller(), args.id as string, { userId: args.userId, actions: args.actions }),
-    unshareResource: async (_p, args, ctx) => resources.unshare(await ctx.caller(), args.id as string, args.userId as string).then(() => true),
+    updateResource: async (_p, args, ctx) => resources.update(ctx, args.id as string, withoutUndefined({ ...(args.input as Args) }), preconditionOf(args)),
+    deleteResource: async (_p, args, ctx) => resources.delete(ctx, args.id as string).then(() => true),
+    restoreResourceVersion: async (_p, args, ctx) => resources.restore(ctx, args.id as string, args.version as number, write(args.idempotencyKey)),
   };
   return {
     JSON: JSONScalar,
@@ -200,11 +176,10 @@ export function resourceResolvers(resources: ResourcesService) {
     Resource: {
       owner: (r: ResourceSummary, _a: Args, ctx: ResourceContext) => ctx.resourceLoaders.owners.load(r.ownerId),
       data: (r: ResourceSummary & { data?: unknown }, _a: Args, ctx: ResourceContext) => ('data' in r ? r.data : ctx.resourceLoaders.data.load(r)),
-      shares: async (r: ResourceSummary, _a: Args, ctx: ResourceContext) => resources.shares(await ctx.caller(), r.id),
       versions: async (r: ResourceSummary, args: Args, ctx: ResourceContext) => {
-        const page = await resources.versions(await ctx.caller(), r.id, { limit: args.first as number, cursor: optional<string>(args.after) });
+        const page = await resources.versions(ctx, r.id, { limit: args.first as number, cursor: optional<string>(args.after) });
         return {
-          edges: page.items.map((node) => ({ cursor: Buffer.from(`v${node.version}`).toString('base64url'), node })),
+          edges: page.items.map((node) => ({ cursor: encodeVersionCursor(node.version), node })),
           pageInfo: { hasNextPage: page.nextCursor !== null, endCursor: page.nextCursor },
         };
       },

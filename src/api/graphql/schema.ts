@@ -3,6 +3,7 @@ import type { ServerInfo } from '../../core/package.js';
 import type { Identity } from '../../services/identity.js';
 import { identityResolvers, identityTypeDefs } from './identity.js';
 import { resourceResolvers, resourceTypeDefs } from './resources.js';
+import { shareResolvers, shareTypeDefs } from './shares.js';
 import type { NotificationsService } from '../../services/notifications/index.js';
 import type { Realtime } from '../../services/realtime/index.js';
 import type { ResourcesService } from '../../services/resources/index.js';
@@ -27,6 +28,7 @@ export const typeDefs = /* GraphQL */ `
   }
   ${identityTypeDefs}
   ${resourceTypeDefs}
+  ${shareTypeDefs}
   ${notificationTypeDefs}
   ${subscriptionTypeDefs}
 `;
@@ -34,6 +36,7 @@ export const typeDefs = /* GraphQL */ `
 export function resolvers(info: ServerInfo, identity: Identity, resources: ResourcesService, notifications: NotificationsService, realtime: Realtime) {
   const fromIdentity = identityResolvers(identity);
   const fromResources = resourceResolvers(resources);
+  const fromShares = shareResolvers(resources.shares);
   const fromNotifications = notificationResolvers(notifications);
   const fromSubscriptions = subscriptionResolvers(realtime.subscriptions, resources);
   return {
@@ -41,8 +44,9 @@ export function resolvers(info: ServerInfo, identity: Identity, resources: Resou
     ...fromResources,
     ...fromNotifications,
     ...fromSubscriptions,
+    Resource: { ...fromResources.Resource, ...fromShares.Resource },
     Query: { server: () => info, ...fromIdentity.Query, ...fromResources.Query, ...fromNotifications.Query },
-    Mutation: { ...fromIdentity.Mutation, ...fromResources.Mutation, ...fromNotifications.Mutation },
+    Mutation: { ...fromIdentity.Mutation, ...fromResources.Mutation, ...fromShares.Mutation, ...fromNotifications.Mutation },
   };
 }
 

@@ -1,6 +1,6 @@
 import type { GraphQLFieldResolver } from 'graphql';
 import { appError, isAppError } from '../../core/errors.js';
-import type { Principal } from '../../services/auth/principals.js';
+import type { ServiceContext } from '../../services/context.js';
 import type { Caller, FeedGroup, LiveSubscriptions, ResourceChange } from '../../services/realtime/index.js';
 import type { ResourcesService } from '../../services/resources/index.js';
 
@@ -68,8 +68,7 @@ export const subscriptionTypeDefs = /* GraphQL */ `
 `;
 
 /** What a subscription needs from the WebSocket connection it runs on. */
-export interface SubscriptionContext {
-  caller(): Promise<Principal | undefined>;
+export interface SubscriptionContext extends ServiceContext {
   /** The connection's live feeds, which it asks to re-check access when grants change. */
   feeds?: FeedGroup;
   /** A caller that is signed in, or UNAUTHORIZED (which closes the socket with 4403). */
@@ -112,7 +111,7 @@ export function subscriptionResolvers(live: LiveSubscriptions, resources: Resour
       resource: async (change: ResourceChange, _args: unknown, context: SubscriptionContext) => {
         if (change.kind === 'DELETED') return null;
         try {
-          return await resources.get(await context.caller(), change.resourceId);
+          return await resources.get(context, change.resourceId);
         } catch (err) {
           if (isAppError(err) && err.code === 'NOT_FOUND') return null;
           throw err;

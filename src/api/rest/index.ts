@@ -10,6 +10,7 @@ import { IDENTITY_SCHEMAS } from './identity-schemas.js';
 import { NOTIFICATION_SCHEMAS, registerNotificationRoutes } from './notifications.js';
 import { registerResourceRoutes, RESOURCE_SCHEMAS } from './resources.js';
 import { registerRoleRoutes } from './roles.js';
+import { registerShareRoutes } from './shares.js';
 import { registerUserRoutes } from './users.js';
 
 /**
@@ -50,6 +51,7 @@ export async function registerRestApi(
       registerUserRoutes(api, identity);
       registerRoleRoutes(api, identity);
       registerResourceRoutes(api, resources);
+      registerShareRoutes(api, resources.shares);
       registerNotificationRoutes(api, notifications);
     },
     { prefix: '/api/v1' },

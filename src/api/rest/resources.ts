@@ -1,5 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../../infra/telemetry/logger.js';
+import type { ServiceContext } from '../../services/context.js';
 import type { ResourcesService, ResourceView } from '../../services/resources/index.js';
 import type { App } from '../app.js';
 import { traceOf } from '../request-context.js';
@@ -15,7 +17,7 @@ const JSON_RULES =
 const METADATA_RULES = `A JSON object of at most 64 KiB; ${JSON_RULES}`;
 const DATA_RULES = `Any JSON up to resources.maxDataBytes; ${JSON_RULES}`;
 
-const Id = Type.String({ format: 'uuid' });
+export const Id = Type.String({ format: 'uuid' });
 const Timestamp = Type.String({ format: 'date-time' });
 const summaryProperties = {
   id: Id,
@@ -35,7 +37,7 @@ export const ResourceSchema = Type.Object(
 );
 export const RESOURCE_SCHEMAS = [ResourceSummarySchema, ResourceSchema];
 
-const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const VersionParams = Type.Object({ id: Type.String({ maxLength: 64 }), n: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
@@ -43,7 +45,6 @@ const IdempotencyHeaders = Type.Object({
   ),
 });
 const VersionItem = Type.Object({ version: Type.Integer(), createdBy: Type.Union([Id, Type.Null()]), createdAt: Timestamp });
-const ShareSchema = Type.Object({ userId: Id, actions: Type.Array(Type.String()) });
 
 /**
  * The revisions an If-Match header accepts: its strong tags `"3"` (RFC 9110: If-Match
@@ -67,10 +68,14 @@ function sendResource(reply: FastifyReply, status: number, resource: ResourceVie
   return reply.code(status).send(body);
 }
 
-const writeOptions = (request: FastifyRequest) => ({
-  idempotencyKey: (request.headers['idempotency-key'] as string | undefined) ?? undefined,
+/** The caller and the trace of a request, as the services take them (the request's logger is pino's, see http.ts). */
+export const contextOf = (request: FastifyRequest): ServiceContext => ({
+  principal: request.principal,
   traceId: traceOf(request).traceId,
+  log: request.log as Logger,
 });
+
+const writeOptions = (request: FastifyRequest) => ({ idempotencyKey: (request.headers['idempotency-key'] as string | undefined) ?? undefined });
 
 /** Versioned resources under /api/v1/resources (DESIGN §5 "Resources"). */
 export function registerResourceRoutes(api: App, resources: ResourcesService): void {
@@ -97,7 +102,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
       },
     },
     async (request, reply) => {
-      const created = await resources.create(request.principal, request.body as Record<string, unknown>, writeOptions(request));
+      const created = await resources.create(contextOf(request), request.body as Record<string, unknown>, writeOptions(request));
       reply.header('location', `/api/v1/resources/${created.id}`);
       return sendResource(reply, 201, created);
     },
@@ -126,7 +131,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         },
       },
     },
-    async (request) => resources.list(request.principal, request.query),
+    async (request) => resources.list(contextOf(request), request.query),
   );
 
   api.get(
@@ -140,7 +145,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         response: { 200: ref('Resource'), ...problems(401, 404) },
       },
     },
-    async (request, reply) => sendResource(reply, 200, await resources.get(request.principal, request.params.id)),
+    async (request, reply) => sendResource(reply, 200, await resources.get(contextOf(request), request.params.id)),
   );
 
   api.patch(
@@ -167,7 +172,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     },
     async (request, reply) => {
       const expected = { revisions: expectedRevisionsOf(request.headers['if-match']) };
-      const updated = await resources.update(request.principal, request.params.id, request.body as Record<string, unknown>, expected, writeOptions(request));
+      const updated = await resources.update(contextOf(request), request.params.id, request.body as Record<string, unknown>, expected);
       return sendResource(reply, 200, updated);
     },
   );
@@ -184,7 +189,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
       },
     },
     async (request, reply) => {
-      await resources.delete(request.principal, request.params.id, writeOptions(request));
+      await resources.delete(contextOf(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -204,7 +209,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         response: { 200: Type.Object({ items: Type.Array(VersionItem), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 404) },
       },
     },
-    async (request) => resources.versions(request.principal, request.params.id, request.query),
+    async (request) => resources.versions(contextOf(request), request.params.id, request.query),
   );
 
   api.get(
@@ -218,7 +223,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         response: { 200: Type.Object({ ...VersionItem.properties, data: Type.Unknown() }), ...problems(400, 401, 404) },
       },
     },
-    async (request) => resources.version(request.principal, request.params.id, request.params.n),
+    async (request) => resources.version(contextOf(request), request.params.id, request.params.n),
   );
 
   api.get(
@@ -241,7 +246,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         },
       },
     },
-    async (request) => resources.diff(request.principal, request.params.id, request.query.from, request.query.to),
+    async (request) => resources.diff(contextOf(request), request.params.id, request.query.from, request.query.to),
   );
 
   api.post(
@@ -257,59 +262,6 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 409, 422) },
       },
     },
-    async (request, reply) => sendResource(reply, 200, await resources.restore(request.principal, request.params.id, request.params.n, writeOptions(request))),
-  );
-
-  api.post(
-    '/resources/:id/shares',
-    {
-      schema: {
-        tags: ['resources'],
-        summary: 'Share with a user (owner or admin); sharing again adds actions',
-        description:
-          'Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. ' +
-          'Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or ' +
-          'resources.maxSharesPerUser shares received by one user, or a tenth of that received from one owner, a new share is 409 CONFLICT, the detail naming the limit.',
-        security: bearer,
-        params: IdParams,
-        body: Type.Object(
-          { userId: Type.String({ maxLength: 64 }), actions: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: 3 }) },
-          { additionalProperties: false },
-        ),
-        response: { 201: ShareSchema, ...problems(400, 401, 403, 404, 409) },
-      },
-    },
-    async (request, reply) => reply.code(201).send(await resources.share(request.principal, request.params.id, request.body)),
-  );
-
-  api.get(
-    '/resources/:id/shares',
-    {
-      schema: {
-        tags: ['resources'],
-        summary: 'Who the resource is shared with (owner or admin)',
-        security: bearer,
-        params: IdParams,
-        response: { 200: Type.Object({ items: Type.Array(ShareSchema) }), ...problems(401, 403, 404) },
-      },
-    },
-    async (request) => ({ items: await resources.shares(request.principal, request.params.id) }),
-  );
-
-  api.delete(
-    '/resources/:id/shares/:userId',
-    {
-      schema: {
-        tags: ['resources'],
-        summary: 'Stop sharing with a user (owner or admin), or give back a share made to you (userId = your id)',
-        security: bearer,
-        params: Type.Object({ id: Type.String({ maxLength: 64 }), userId: Type.String({ maxLength: 64 }) }),
-        response: { 204: Type.Null(), ...problems(401, 403, 404) },
-      },
-    },
-    async (request, reply) => {
-      await resources.unshare(request.principal, request.params.id, request.params.userId);
-      return reply.code(204).send(null);
-    },
+    async (request, reply) => sendResource(reply, 200, await resources.restore(contextOf(request), request.params.id, request.params.n, writeOptions(request))),
   );
 }

@@ -1,9 +1,11 @@
 import { appError, isAppError } from '../../core/errors.js';
 import { canonicalId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
+import { createLogger } from '../../infra/telemetry/logger.js';
 import type { QueueEvent } from '../../infra/queue/port.js';
 import { can, type SubjectRecord } from '../access/index.js';
 import type { Principal } from '../auth/principals.js';
+import type { ServiceContext } from '../context.js';
 import { RESOURCE_TOPICS, TOPIC, type NotificationView } from '../events/catalog.js';
 import { isOneOf } from '../events/subscribe.js';
 import type { ResourcesService } from '../resources/index.js';
@@ -57,6 +59,10 @@ export interface SubscriptionsDeps {
   /** Most events replayed to a reconnecting subscriber; beyond, it is told to resync. */
   replayLimit: number;
 }
+
+/** The access checks of a subscription read the resource as its subscriber; they log nothing and belong to no request. */
+const UNLOGGED = createLogger({ level: 'silent' });
+const readerContext = (principal: Principal): ServiceContext => ({ principal, traceId: undefined, log: UNLOGGED });
 
 /** The time a UUIDv7 was made (its first 48 bits: milliseconds since the epoch). */
 const timeOf = (id: string): string => new Date(parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toISOString();
@@ -195,7 +201,7 @@ export class LiveSubscriptions {
     };
     let deletedSince: Missed | undefined;
     try {
-      await this.#d.resources.get(principal, rawId);
+      await this.#d.resources.get(readerContext(principal), rawId);
     } catch (err) {
       // Gone since the subscriber last heard of it: it may still learn how it ended.
       if (!isDenial(err) || after === undefined || !id) throw err;
@@ -249,7 +255,7 @@ export class LiveSubscriptions {
             // 'recheck': the connection has just refreshed its caller; 'revoked': refresh it now.
             if (item.signal === 'revoked') await caller({ after: item.at });
             try {
-              await resources.get(await caller(), id);
+              await resources.get(readerContext(await caller()), id);
             } catch (err) {
               // Only a refusal means the access went; a database hiccup does not. A resource
               // deleted a moment ago (its deletion still on its way here) ends with DELETED.

@@ -10,6 +10,9 @@ const ABANDONED_AFTER_MS = 5 * 60 * 1000;
 const PURGE_EVERY_MS = 60 * 1000;
 const KEY_SHAPE = /^[\x21-\x7e]{1,255}$/;
 
+/** Runs `body` in a transaction and returns what it returns. */
+export type Transact = <R>(body: (tx: Database['db']) => Promise<R>) => Promise<R>;
+
 export interface StoredResponse<T> {
   status: number;
   body: T;
@@ -43,11 +46,14 @@ export class IdempotencyStore {
 
   /**
    * Runs `work` once per (user, scope, key). `work` gets the transaction to do its change in;
-   * what it returns is stored with that change and given back to replays.
+   * what it returns is stored with that change and given back to replays. `transact` opens
+   * that transaction (a UnitOfWork's, for a change with events and invalidations); a plain
+   * one by default.
    */
   async run<T>(
     owner: { userId: string; scope: string; key: string; request: unknown },
     work: (tx: Database['db']) => Promise<StoredResponse<T>>,
+    transact: Transact = (body) => this.#database.db.transaction().execute(body),
   ): Promise<StoredResponse<T> & { replayed: boolean }> {
     if (!IdempotencyStore.validKey(owner.key)) {
       throw appError('INVALID_INPUT', 'The Idempotency-Key must be 1 to 255 visible ASCII characters.', {
@@ -79,7 +85,7 @@ export class IdempotencyStore {
       .executeTakeFirst();
     if (!claimed) return this.#replay<T>(where, hash);
     try {
-      return await db.transaction().execute(async (tx) => {
+      return await transact(async (tx) => {
         const answer = await work(tx);
         await tx
           .updateTable('idempotency_keys')

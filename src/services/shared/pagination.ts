@@ -46,3 +46,25 @@ export function toPage<R extends { id: string }, T>(rows: R[], limit: number, vi
   const kept = more ? rows.slice(0, limit) : rows;
   return { items: kept.map(view), nextCursor: more ? encodeCursor(kept[kept.length - 1]!.id) : null };
 }
+
+/**
+ * Keyset pagination on a version number, newest first (a resource's history): the cursor is
+ * the last version seen, opaque to clients like the id cursor.
+ */
+export function encodeVersionCursor(version: number): string {
+  return Buffer.from(`v${version}`).toString('base64url');
+}
+
+export function decodeVersionCursor(cursor: string): number {
+  const text = cursor.length <= 32 ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const version = /^v([1-9][0-9]{0,9})$/.exec(text)?.[1];
+  if (!version) throw appError('INVALID_INPUT', 'The cursor is invalid.', { errors: [{ field: 'cursor', message: 'is not a cursor this API issued' }] });
+  return Number(version);
+}
+
+/** A page of versions, newest first, from rows fetched with limit + 1. */
+export function toVersionPage<R extends { version: number }>(rows: R[], limit: number): Page<R> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  return { items: kept, nextCursor: more ? encodeVersionCursor(kept[kept.length - 1]!.version) : null };
+}

@@ -20,6 +20,26 @@ export interface ChangeEffects {
    * outbox row inside a larger statement of its own (one round trip instead of several).
    */
   eventId(): string;
+  /**
+   * Invalidates these keys at once, before the commit, and again after it (best effort: the
+   * first marker already holds). For entries other instances must not serve once the change
+   * is visible: a shared cache read between the commit and an after-commit invalidation
+   * would still give the old value.
+   */
+  invalidateNow(keys: readonly string[]): Promise<void>;
+  /** `invalidateNow` for users' grants: for changes that take access away (or must show at once). */
+  invalidateGrantsNow(userIds: readonly string[]): Promise<void>;
+}
+
+/** What a change made of one statement may do: that statement writes its own outbox row (`eventId`). */
+export type StatementEffects = Pick<ChangeEffects, 'eventId' | 'invalidate' | 'invalidateGrants'>;
+
+/** Records keys to invalidate after the commit, each with the longest hold asked for it. */
+function collectKeys(keys: Map<string, number>): ChangeEffects['invalidate'] {
+  return (stale, minHoldMs = 0) => {
+    const holdMs = Math.max(INVALIDATION_HOLD_MS, minHoldMs);
+    for (const key of stale) keys.set(key, Math.max(holdMs, keys.get(key) ?? 0));
+  };
 }
 
 /** The grants side of invalidation, as the unit of work needs it. */
@@ -51,8 +71,10 @@ export class UnitOfWork {
   async run<T>(ctx: Pick<ServiceContext, 'traceId'>, work: (tx: Database['db'], effects: ChangeEffects) => Promise<T>): Promise<T> {
     const keys = new Map<string, number>();
     const users = new Set<string>();
+    const keysAgain = new Set<string>();
+    const usersAgain = new Set<string>();
     let emitted = false;
-    const outbox = this.#d.outbox;
+    const { outbox, cache, grants } = this.#d;
     const result = await this.#d.database.db.transaction().execute((tx) =>
       work(tx, {
         async emit(eventOrEvents) {
@@ -64,10 +86,7 @@ export class UnitOfWork {
             events.map((event) => ({ ...event, traceId: event.traceId ?? ctx.traceId })),
           );
         },
-        invalidate(k, minHoldMs = 0) {
-          const holdMs = Math.max(INVALIDATION_HOLD_MS, minHoldMs);
-          for (const key of k) keys.set(key, Math.max(holdMs, keys.get(key) ?? 0));
-        },
+        invalidate: collectKeys(keys),
         invalidateGrants(ids) {
           for (const id of ids) users.add(id);
         },
@@ -75,8 +94,43 @@ export class UnitOfWork {
           emitted = true;
           return outbox.newEventId();
         },
+        async invalidateNow(k) {
+          await cache.invalidate(k, INVALIDATION_HOLD_MS);
+          for (const key of k) keysAgain.add(key);
+        },
+        async invalidateGrantsNow(ids) {
+          await grants.invalidate(ids);
+          for (const id of ids) usersAgain.add(id);
+        },
       }),
     );
+    // Best effort: each of these was invalidated before the commit already.
+    if (keysAgain.size > 0) await cache.invalidate([...keysAgain], INVALIDATION_HOLD_MS).catch(() => undefined);
+    if (usersAgain.size > 0) await grants.invalidate([...usersAgain]).catch(() => undefined);
+    await this.#afterCommit(emitted, keys, users);
+    return result;
+  }
+
+  /**
+   * A change made by one statement, which is atomic on its own: no BEGIN and COMMIT around
+   * it (two round trips fewer). Its events are written by that statement (`eventId`), since
+   * a second statement would not commit with it; after it, the same as `run`.
+   */
+  async statement<T>(work: (db: Database['db'], effects: StatementEffects) => Promise<T>): Promise<T> {
+    const keys = new Map<string, number>();
+    const users = new Set<string>();
+    let emitted = false;
+    const outbox = this.#d.outbox;
+    const result = await work(this.#d.database.db, {
+      invalidate: collectKeys(keys),
+      invalidateGrants(ids) {
+        for (const id of ids) users.add(id);
+      },
+      eventId() {
+        emitted = true;
+        return outbox.newEventId();
+      },
+    });
     await this.#afterCommit(emitted, keys, users);
     return result;
   }

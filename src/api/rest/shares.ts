@@ -1,0 +1,63 @@
+import { Type } from '@sinclair/typebox';
+import type { SharesService } from '../../services/shares/shares.service.js';
+import type { App } from '../app.js';
+import { bearer, problems } from './auth.js';
+import { contextOf, Id, IdParams } from './resources.js';
+
+const ShareSchema = Type.Object({ userId: Id, actions: Type.Array(Type.String()) });
+
+/** Sharing a resource with other users, under /api/v1/resources/{id}/shares (DESIGN §5 "Resources"). */
+export function registerShareRoutes(api: App, shares: SharesService): void {
+  api.post(
+    '/resources/:id/shares',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Share with a user (owner or admin); sharing again adds actions',
+        description:
+          'Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. ' +
+          'Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or ' +
+          'resources.maxSharesPerUser shares received by one user, or a tenth of that received from one owner, a new share is 409 CONFLICT, the detail naming the limit.',
+        security: bearer,
+        params: IdParams,
+        body: Type.Object(
+          { userId: Type.String({ maxLength: 64 }), actions: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: 3 }) },
+          { additionalProperties: false },
+        ),
+        response: { 201: ShareSchema, ...problems(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await shares.share(contextOf(request), request.params.id, request.body)),
+  );
+
+  api.get(
+    '/resources/:id/shares',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Who the resource is shared with (owner or admin)',
+        security: bearer,
+        params: IdParams,
+        response: { 200: Type.Object({ items: Type.Array(ShareSchema) }), ...problems(401, 403, 404) },
+      },
+    },
+    async (request) => ({ items: await shares.list(contextOf(request), request.params.id) }),
+  );
+
+  api.delete(
+    '/resources/:id/shares/:userId',
+    {
+      schema: {
+        tags: ['resources'],
+        summary: 'Stop sharing with a user (owner or admin), or give back a share made to you (userId = your id)',
+        security: bearer,
+        params: Type.Object({ id: Type.String({ maxLength: 64 }), userId: Type.String({ maxLength: 64 }) }),
+        response: { 204: Type.Null(), ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await shares.unshare(contextOf(request), request.params.id, request.params.userId);
+      return reply.code(204).send(null);
+    },
+  );
+}

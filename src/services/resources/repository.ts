@@ -1,0 +1,314 @@
+import { sql, type Expression, type SqlBool } from 'kysely';
+import { newId } from '../../core/ids.js';
+import type { Database } from '../../infra/database/index.js';
+import type { ShareAction } from '../access/index.js';
+import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
+import { iso } from '../shared/views.js';
+import type { ResourceSummary, ResourceView, VersionSummary, VersionView } from './model.js';
+import { withinQuota } from './quota.js';
+
+/**
+ * Every SQL statement on `resources`, `resource_versions` and `resource_shares`, so what a
+ * request costs the database is read in one place. Each function is one statement; the
+ * services around it hold the rules (access, quotas, preconditions) and choose whether it
+ * runs alone or in a transaction (`db` is then the transaction).
+ */
+type Db = Database['db'];
+
+const SUMMARY_COLUMNS = [
+  'resources.id',
+  'resources.owner_id',
+  'resources.name',
+  'resources.type',
+  'resources.metadata',
+  'resources.version',
+  'resources.revision',
+  'resources.created_at',
+  'resources.updated_at',
+] as const;
+
+interface SummaryRow {
+  id: string;
+  owner_id: string;
+  name: string;
+  type: string;
+  metadata: Record<string, unknown>;
+  version: number;
+  revision: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function summaryOf(row: SummaryRow): ResourceSummary {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    name: row.name,
+    type: row.type,
+    metadata: row.metadata,
+    version: row.version,
+    revision: row.revision,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+// --- resources --------------------------------------------------------------------------
+
+/** The resource without its data. */
+export async function findSummary(db: Db, id: string): Promise<ResourceSummary | undefined> {
+  const row = await db.selectFrom('resources').select(SUMMARY_COLUMNS).where('resources.id', '=', id).executeTakeFirst();
+  return row && summaryOf(row);
+}
+
+/** The resource with its current version's data, in one statement. */
+export async function findWithData(db: Db, id: string): Promise<ResourceView | undefined> {
+  const row = await db
+    .selectFrom('resources')
+    .innerJoin('resource_versions', (join) =>
+      join.onRef('resource_versions.resource_id', '=', 'resources.id').onRef('resource_versions.version', '=', 'resources.version'),
+    )
+    .select([...SUMMARY_COLUMNS, 'resource_versions.data'])
+    .where('resources.id', '=', id)
+    .executeTakeFirst();
+  return row && { ...summaryOf(row), data: row.data };
+}
+
+/** The resource under its row lock until the transaction ends: what a write's checks must see. */
+export async function lockSummary(tx: Db, id: string): Promise<ResourceSummary | undefined> {
+  const row = await tx.selectFrom('resources').select(SUMMARY_COLUMNS).where('resources.id', '=', id).forUpdate().executeTakeFirst();
+  return row && summaryOf(row);
+}
+
+export interface NewResource {
+  id: string;
+  ownerId: string;
+  name: string;
+  type: string;
+  metadata: Record<string, unknown>;
+  data: unknown;
+  /** Bytes charged to the owner: the resource's row and its version 1. */
+  bytes: number;
+  /** The owner's quota (0 = unlimited). */
+  quota: number;
+  at: Date;
+  /** The outbox row of `resource.created`. */
+  eventId: string;
+  event: ResourceEventPayload;
+  traceId: string | undefined;
+}
+
+/**
+ * The owner's storage charge, the resource, its version 1 and its outbox event in ONE
+ * statement (data-modifying CTEs): atomic without BEGIN/COMMIT, one round trip instead of
+ * six. Past the quota the charge updates no row, so nothing else is written either:
+ * undefined then.
+ */
+export async function insertWithFirstVersion(db: Db, r: NewResource): Promise<ResourceView | undefined> {
+  const { rows } = await sql<SummaryRow & { data: unknown }>`
+    WITH u AS (
+      UPDATE users SET storage_bytes = users.storage_bytes + ${r.bytes}::bigint
+      WHERE users.id = ${r.ownerId} AND ${withinQuota(r.bytes, r.quota)}
+      RETURNING users.id
+    ), r AS (
+      INSERT INTO resources (id, owner_id, name, type, metadata, version, revision, storage_bytes, created_at, updated_at)
+      SELECT ${r.id}, u.id, ${r.name}, ${r.type}, ${JSON.stringify(r.metadata)}::jsonb, 1, 1, ${r.bytes}::bigint, ${r.at}, ${r.at} FROM u
+      RETURNING id, owner_id, name, type, metadata, version, revision, created_at, updated_at
+    ), v AS (
+      INSERT INTO resource_versions (id, resource_id, version, data, created_by, created_at)
+      SELECT ${newId()}, r.id, 1, ${JSON.stringify(r.data)}::jsonb, ${r.ownerId}, ${r.at} FROM r
+      RETURNING data
+    ), o AS (
+      INSERT INTO outbox (id, topic, aggregate_type, aggregate_id, payload, trace_id)
+      SELECT ${r.eventId}, ${TOPIC.resourceCreated}, 'resource', r.id, ${JSON.stringify(r.event)}::jsonb, ${r.traceId ?? null} FROM r
+    )
+    SELECT r.*, v.data FROM r, v`.execute(db);
+  const row = rows[0];
+  return row && { ...summaryOf(row), data: row.data };
+}
+
+export interface ResourceChange {
+  name?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  version: number;
+  revision: number;
+  /** Bytes the change adds to the resource's count (negative: frees). */
+  bytes: number;
+  at: Date;
+}
+
+/** Writes a change of the resource's own row. */
+export async function updateResource(tx: Db, id: string, change: ResourceChange): Promise<ResourceSummary> {
+  const row = await tx
+    .updateTable('resources')
+    .set({
+      ...(change.name !== undefined ? { name: change.name } : {}),
+      ...(change.metadata !== undefined ? { metadata: JSON.stringify(change.metadata) } : {}),
+      version: change.version,
+      revision: change.revision,
+      // greatest(): history written before migration 0005 was counted a little larger.
+      storage_bytes: sql<string>`greatest(storage_bytes + ${change.bytes}::bigint, 0)`,
+      updated_at: change.at,
+    })
+    .where('id', '=', id)
+    .returning(SUMMARY_COLUMNS)
+    .executeTakeFirstOrThrow();
+  return summaryOf(row);
+}
+
+/** Deletes the resource (its versions and shares go with it); what its owner gets back. */
+export async function deleteResource(tx: Db, id: string): Promise<{ ownerId: string; storageBytes: number }> {
+  const gone = await tx.deleteFrom('resources').where('id', '=', id).returning(['owner_id', 'storage_bytes']).executeTakeFirstOrThrow();
+  return { ownerId: gone.owner_id, storageBytes: Number(gone.storage_bytes) };
+}
+
+/** The rows of a list: the caller's filters and its access filter, `limit` rows after `after` in id order. */
+export async function listSummaries(db: Db, where: readonly Expression<SqlBool>[], limit: number, after: string | undefined): Promise<ResourceSummary[]> {
+  let query = db.selectFrom('resources').select(SUMMARY_COLUMNS).orderBy('resources.id').limit(limit);
+  if (after) query = query.where('resources.id', '>', after);
+  for (const condition of where) query = query.where(condition);
+  return (await query.execute()).map(summaryOf);
+}
+
+export async function countMatching(db: Db, where: readonly Expression<SqlBool>[]): Promise<number> {
+  let query = db.selectFrom('resources').select(sql<string>`count(*)`.as('n'));
+  for (const condition of where) query = query.where(condition);
+  return Number((await query.executeTakeFirstOrThrow()).n);
+}
+
+/** The list filters as conditions on `resources` (values already validated). */
+export function filterConditions(filters: { type?: string | undefined; ownerId?: string | undefined; q?: string | undefined }): Expression<SqlBool>[] {
+  const where: Expression<SqlBool>[] = [];
+  if (filters.type !== undefined) where.push(sql<SqlBool>`resources.type = ${filters.type}`);
+  if (filters.ownerId !== undefined) where.push(sql<SqlBool>`resources.owner_id = ${filters.ownerId}`);
+  if (filters.q !== undefined && filters.q !== '') {
+    // Contains, case-insensitively; the user's text is a literal, not a pattern.
+    const literal = filters.q.replace(/[\\%_]/g, (c) => `\\${c}`);
+    where.push(sql<SqlBool>`resources.name ILIKE ${`%${literal}%`}`);
+  }
+  return where;
+}
+
+// --- versions ---------------------------------------------------------------------------
+
+/** Version n (its data null unless `withData`). */
+export async function findVersion(db: Db, resourceId: string, n: number, withData = true): Promise<VersionView | undefined> {
+  const row = await db
+    .selectFrom('resource_versions')
+    .select(['version', withData ? 'data' : sql<unknown>`null`.as('data'), 'created_by', 'created_at'])
+    .where('resource_id', '=', resourceId)
+    .where('version', '=', n)
+    .executeTakeFirst();
+  return row && { version: row.version, data: row.data, createdBy: row.created_by, createdAt: iso(row.created_at) };
+}
+
+/** `limit` versions before `before` (all when undefined), newest first, without data. */
+export async function versionsBefore(db: Db, resourceId: string, limit: number, before: number | undefined): Promise<VersionSummary[]> {
+  let query = db
+    .selectFrom('resource_versions')
+    .select(['version', 'created_by', 'created_at'])
+    .where('resource_id', '=', resourceId)
+    .orderBy('version', 'desc')
+    .limit(limit);
+  if (before !== undefined) query = query.where('version', '<', before);
+  return (await query.execute()).map((r) => ({ version: r.version, createdBy: r.created_by, createdAt: iso(r.created_at) }));
+}
+
+/** The data of one version of each resource, in one statement. */
+export async function dataOfVersions(db: Db, wanted: readonly { id: string; version: number }[]): Promise<Map<string, unknown>> {
+  if (wanted.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('resource_versions')
+    .select(['resource_id', 'data'])
+    .where((eb) => eb.or(wanted.map((r) => eb.and([eb('resource_id', '=', r.id), eb('version', '=', r.version)]))))
+    .execute();
+  return new Map(rows.map((r) => [r.resource_id, r.data]));
+}
+
+/**
+ * Appends a version row and returns its data as the database stores it (jsonb orders object
+ * keys its own way), so the answer to a write, its idempotent replays and later reads agree.
+ */
+export async function appendVersion(tx: Db, v: { resourceId: string; version: number; data: unknown; authorId: string; at: Date }): Promise<unknown> {
+  const row = await tx
+    .insertInto('resource_versions')
+    .values({ id: newId(), resource_id: v.resourceId, version: v.version, data: JSON.stringify(v.data), created_by: v.authorId, created_at: v.at })
+    .returning('data')
+    .executeTakeFirstOrThrow();
+  return row.data;
+}
+
+// --- shares -----------------------------------------------------------------------------
+
+export interface ShareRow {
+  user_id: string;
+  actions: string[];
+}
+
+/** A resource's shares (or its share with one user), oldest first. */
+export function sharesOf(db: Db, resourceId: string, userId?: string): Promise<ShareRow[]> {
+  let query = db.selectFrom('resource_shares').select(['user_id', 'actions']).where('resource_id', '=', resourceId);
+  if (userId) query = query.where('user_id', '=', userId);
+  return query.orderBy('created_at').orderBy('user_id').execute();
+}
+
+/** The users a resource is shared with. */
+export async function shareHolders(db: Db, resourceId: string): Promise<string[]> {
+  const rows = await db.selectFrom('resource_shares').select('user_id').where('resource_id', '=', resourceId).execute();
+  return [...new Set(rows.map((r) => r.user_id))];
+}
+
+/** Shares a user has received by the end of the transaction are counted under this lock alone. */
+export async function lockRecipient(tx: Db, userId: string): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(hashtext(${`resource_shares:${userId}`}))`.execute(tx);
+}
+
+export async function userExists(db: Db, userId: string): Promise<boolean> {
+  return (await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
+}
+
+/** How many users a resource is shared with, how many shares a user has received, and how many of those from one owner. */
+export async function shareCounts(
+  tx: Db,
+  resourceId: string,
+  userId: string,
+  ownerId: string,
+): Promise<{ ofResource: number; toUser: number; fromOwner: number }> {
+  const row = await tx
+    .selectNoFrom((eb) => [
+      eb
+        .selectFrom('resource_shares')
+        .select(sql<string>`count(*)`.as('n'))
+        .where('resource_id', '=', resourceId)
+        .as('of_resource'),
+      eb
+        .selectFrom('resource_shares')
+        .select(sql<string>`count(*)`.as('n'))
+        .where('user_id', '=', userId)
+        .as('to_user'),
+      eb
+        .selectFrom('resource_shares')
+        .innerJoin('resources', 'resources.id', 'resource_shares.resource_id')
+        .select(sql<string>`count(*)`.as('n'))
+        .where('resource_shares.user_id', '=', userId)
+        .where('resources.owner_id', '=', ownerId)
+        .as('from_owner'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { ofResource: Number(row.of_resource), toUser: Number(row.to_user), fromOwner: Number(row.from_owner) };
+}
+
+/** Creates the share, or sets its actions. */
+export async function upsertShare(tx: Db, resourceId: string, userId: string, actions: ShareAction[]): Promise<void> {
+  await tx
+    .insertInto('resource_shares')
+    .values({ resource_id: resourceId, user_id: userId, actions })
+    .onConflict((oc) => oc.columns(['resource_id', 'user_id']).doUpdateSet({ actions }))
+    .execute();
+}
+
+/** Deletes one share; false when there was none (a concurrent unshare took it). */
+export async function deleteShare(tx: Db, resourceId: string, userId: string): Promise<boolean> {
+  const deleted = await tx.deleteFrom('resource_shares').where('resource_id', '=', resourceId).where('user_id', '=', userId).executeTakeFirst();
+  return Number(deleted.numDeletedRows) > 0;
+}
