@@ -18,8 +18,6 @@ import { resourceLoaders, type ResourceLoaders } from './resources.js';
 export interface GraphqlContext extends ServiceContext {
   readonly trace: TraceContext;
   readonly client: ClientInfo;
-  /** The caller, as a promise (for resolvers written before `principal` was on the context). */
-  caller(): Promise<Principal | undefined>;
   readonly loaders: IdentityLoaders;
   readonly resourceLoaders: ResourceLoaders;
   /** Over WebSocket: the connection's live feeds, which re-check access when grants change. */
@@ -51,7 +49,6 @@ export interface ContextSource {
  */
 export function contextFactory(identity: Identity, resources: ResourcesService) {
   return function operationContext(source: ContextSource): GraphqlContext {
-    const caller = () => Promise.resolve(source.principal());
     // Made when a resolver first needs them: most operations never do.
     let loaders: IdentityLoaders | undefined;
     let forResources: ResourceLoaders | undefined;
@@ -63,7 +60,6 @@ export function contextFactory(identity: Identity, resources: ResourcesService) 
       trace: source.trace,
       log: source.log as Logger,
       client: source.client,
-      caller,
       get loaders() {
         return (loaders ??= identityLoaders(identity));
       },

@@ -1,10 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '../../infra/telemetry/logger.js';
-import type { ServiceContext } from '../../services/context.js';
 import type { ResourcesService, ResourceView } from '../../services/resources/index.js';
 import type { App } from '../app.js';
-import { traceOf } from '../request-context.js';
+import { serviceContext } from '../service-context.js';
 import { bearer, problems } from './auth.js';
 import { ref } from './identity-schemas.js';
 
@@ -69,11 +67,6 @@ function sendResource(reply: FastifyReply, status: number, resource: ResourceVie
 }
 
 /** The caller and the trace of a request, as the services take them (the request's logger is pino's, see http.ts). */
-export const contextOf = (request: FastifyRequest): ServiceContext => ({
-  principal: request.principal,
-  traceId: traceOf(request).traceId,
-  log: request.log as Logger,
-});
 
 const writeOptions = (request: FastifyRequest) => ({ idempotencyKey: (request.headers['idempotency-key'] as string | undefined) ?? undefined });
 
@@ -102,7 +95,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
       },
     },
     async (request, reply) => {
-      const created = await resources.create(contextOf(request), request.body as Record<string, unknown>, writeOptions(request));
+      const created = await resources.create(serviceContext(request), request.body as Record<string, unknown>, writeOptions(request));
       reply.header('location', `/api/v1/resources/${created.id}`);
       return sendResource(reply, 201, created);
     },
@@ -131,7 +124,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         },
       },
     },
-    async (request) => resources.list(contextOf(request), request.query),
+    async (request) => resources.list(serviceContext(request), request.query),
   );
 
   api.get(
@@ -145,7 +138,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         response: { 200: ref('Resource'), ...problems(401, 404) },
       },
     },
-    async (request, reply) => sendResource(reply, 200, await resources.get(contextOf(request), request.params.id)),
+    async (request, reply) => sendResource(reply, 200, await resources.get(serviceContext(request), request.params.id)),
   );
 
   api.patch(
@@ -172,7 +165,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     },
     async (request, reply) => {
       const expected = { revisions: expectedRevisionsOf(request.headers['if-match']) };
-      const updated = await resources.update(contextOf(request), request.params.id, request.body as Record<string, unknown>, expected);
+      const updated = await resources.update(serviceContext(request), request.params.id, request.body as Record<string, unknown>, expected);
       return sendResource(reply, 200, updated);
     },
   );
@@ -189,7 +182,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
       },
     },
     async (request, reply) => {
-      await resources.delete(contextOf(request), request.params.id);
+      await resources.delete(serviceContext(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -209,7 +202,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         response: { 200: Type.Object({ items: Type.Array(VersionItem), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 404) },
       },
     },
-    async (request) => resources.versions(contextOf(request), request.params.id, request.query),
+    async (request) => resources.versions(serviceContext(request), request.params.id, request.query),
   );
 
   api.get(
@@ -223,7 +216,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         response: { 200: Type.Object({ ...VersionItem.properties, data: Type.Unknown() }), ...problems(400, 401, 404) },
       },
     },
-    async (request) => resources.version(contextOf(request), request.params.id, request.params.n),
+    async (request) => resources.version(serviceContext(request), request.params.id, request.params.n),
   );
 
   api.get(
@@ -246,7 +239,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         },
       },
     },
-    async (request) => resources.diff(contextOf(request), request.params.id, request.query.from, request.query.to),
+    async (request) => resources.diff(serviceContext(request), request.params.id, request.query.from, request.query.to),
   );
 
   api.post(
@@ -262,6 +255,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         response: { 200: ref('Resource'), ...problems(400, 401, 403, 404, 409, 422) },
       },
     },
-    async (request, reply) => sendResource(reply, 200, await resources.restore(contextOf(request), request.params.id, request.params.n, writeOptions(request))),
+    async (request, reply) =>
+      sendResource(reply, 200, await resources.restore(serviceContext(request), request.params.id, request.params.n, writeOptions(request))),
   );
 }

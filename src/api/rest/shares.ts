@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { SharesService } from '../../services/shares/shares.service.js';
 import type { App } from '../app.js';
 import { bearer, problems } from './auth.js';
-import { contextOf, Id, IdParams } from './resources.js';
+import { serviceContext } from '../service-context.js';
+import { Id, IdParams } from './resources.js';
 
 const ShareSchema = Type.Object({ userId: Id, actions: Type.Array(Type.String()) });
 
@@ -27,7 +28,7 @@ export function registerShareRoutes(api: App, shares: SharesService): void {
         response: { 201: ShareSchema, ...problems(400, 401, 403, 404, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send(await shares.share(contextOf(request), request.params.id, request.body)),
+    async (request, reply) => reply.code(201).send(await shares.share(serviceContext(request), request.params.id, request.body)),
   );
 
   api.get(
@@ -41,7 +42,7 @@ export function registerShareRoutes(api: App, shares: SharesService): void {
         response: { 200: Type.Object({ items: Type.Array(ShareSchema) }), ...problems(401, 403, 404) },
       },
     },
-    async (request) => ({ items: await shares.list(contextOf(request), request.params.id) }),
+    async (request) => ({ items: await shares.list(serviceContext(request), request.params.id) }),
   );
 
   api.delete(
@@ -56,7 +57,7 @@ export function registerShareRoutes(api: App, shares: SharesService): void {
       },
     },
     async (request, reply) => {
-      await shares.unshare(contextOf(request), request.params.id, request.params.userId);
+      await shares.unshare(serviceContext(request), request.params.id, request.params.userId);
       return reply.code(204).send(null);
     },
   );
