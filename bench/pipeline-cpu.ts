@@ -155,6 +155,6 @@ export function formatPipelineCpu(costs: PathCost[]): string {
   return lines.join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(formatPipelineCpu(await runPipelineCpu()));
 }

@@ -352,6 +352,11 @@ const STANDALONE: Readonly<Record<string, () => Promise<void>>> = {
   'diff-worst': async () => {
     await import('./diff-worst.js');
   },
+  // CPU per request of the HTTP pipeline, in process (issue 13); bench/pipeline-cpu.ts.
+  'pipeline-cpu': async () => {
+    const { formatPipelineCpu, runPipelineCpu } = await import('./pipeline-cpu.js');
+    console.log(formatPipelineCpu(await runPipelineCpu()));
+  },
   // Heap after N shares and list time with N shares (issue 12 point 4); bench/shares-heap.ts.
   'shares-heap': async () => console.log(`shares-heap: ${JSON.stringify(await runSharesHeap(), null, 2)}`),
 };
