@@ -6,6 +6,7 @@
  *   GET  /bare/pg/:id                 one `SELECT … WHERE id = $1` by primary key
  *   GET  /bare/list?type=&ownerId=    one `SELECT … WHERE type = $1 AND owner_id = $2
  *                                     ORDER BY id LIMIT 20` on bench_resources
+ *   GET  /bare/list-type?type=        the same page filtered by type alone (no owner)
  *   POST /bare/insert {name,type,metadata?,data}   one single-row `INSERT … RETURNING` into
  *                                     bench_writes (autocommit), answered 201
  *
@@ -44,6 +45,13 @@ app.get<{ Querystring: { type?: string; ownerId?: string } }>('/bare/list', asyn
   const { type, ownerId } = request.query;
   if (!type || !ownerId) return reply.code(400).send({ error: 'type and ownerId are required' });
   const { rows } = await pool.query(`SELECT ${RESOURCE_COLUMNS} FROM bench_resources WHERE type = $1 AND owner_id = $2 ORDER BY id LIMIT 20`, [type, ownerId]);
+  return { items: rows };
+});
+
+app.get<{ Querystring: { type?: string } }>('/bare/list-type', async (request, reply) => {
+  const { type } = request.query;
+  if (!type) return reply.code(400).send({ error: 'type is required' });
+  const { rows } = await pool.query(`SELECT ${RESOURCE_COLUMNS} FROM bench_resources WHERE type = $1 ORDER BY id LIMIT 20`, [type]);
   return { items: rows };
 });
 

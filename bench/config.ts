@@ -10,6 +10,8 @@ export interface BenchConfig {
   durationS: number;
   /** Seconds of unmeasured warm-up load per scenario. */
   warmupS: number;
+  /** Measured rounds per scenario, each PCF one alternating with its baselines (BENCH_ROUNDS). */
+  rounds: number;
   connections: number;
   pipelining: number;
   /** Scenario names requested with BENCH_ONLY or as arguments; undefined means all. */
@@ -76,6 +78,7 @@ export function readBenchConfig(args: readonly string[] = []): BenchConfig {
     databaseUrl: process.env.PCF_BENCH_DATABASE_URL?.trim() || DEFAULT_DATABASE_URL,
     durationS: positiveNumber('BENCH_DURATION', 10),
     warmupS: positiveNumber('BENCH_WARMUP', 2),
+    rounds: positiveNumber('BENCH_ROUNDS', 3, { integer: true }),
     connections: positiveNumber('BENCH_CONNECTIONS', 10, { integer: true }),
     pipelining: 1,
     only: only.length > 0 ? only : undefined,

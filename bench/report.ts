@@ -6,13 +6,44 @@ import { dirname } from 'node:path';
 import type { Measurement } from './load.js';
 import type { BENCH_RATE_LIMIT, RateLimitDecisions } from './rate-limit.js';
 import { releaseWarning, type RealtimeResult } from './realtime.js';
-import { BASELINES, type Baseline, type DesignTarget, type Scenario } from './scenarios.js';
+import type { Baseline, DesignTarget, Scenario } from './scenarios.js';
 
 /** Connections and durations a scenario ran with (some scenarios set their own). */
 export interface LoadPlan {
   connections: number;
   warmupS: number;
   durationS: number;
+}
+
+/** The median of a set of figures and their range. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** One round of a PCF scenario next to one of its baselines: the two measurements taken back to back. */
+export interface PairedRound {
+  baselineReqPerSec: number;
+  reqPerSec: number;
+  /** reqPerSec / baselineReqPerSec. */
+  ratio: number;
+  baselineP99Ms: number;
+  p99Ms: number;
+  /** p99Ms / baselineP99Ms. */
+  p99Ratio: number;
+}
+
+/** A scenario against one baseline over the rounds: the per-round ratios, their median and range. */
+export interface BaselinePair {
+  baseline: Baseline;
+  /** The least ratio §6 asks for against this baseline, if any. */
+  minRatio?: number;
+  rounds: PairedRound[];
+  ratio?: Spread;
+  p99Ratio?: Spread;
+  baselineReqPerSec?: Spread;
+  baselineP99Ms?: Spread;
 }
 
 export interface ScenarioResult {
@@ -30,14 +61,21 @@ export interface ScenarioResult {
   /** Why the scenario failed or was skipped. */
   reason?: string;
   warmup?: Measurement;
+  /** Every measured run, in order (a baseline's: each one next to a PCF scenario, and its own rounds). */
+  rounds?: Measurement[];
+  /** The round with the median req/s (the one shown in the table's req/s and p50 columns). */
   measurement?: Measurement;
-  /** req/s of this scenario divided by each baseline's req/s (null when either is missing). */
-  ratios?: Record<Baseline, number | null>;
-  /** This scenario's p99 divided by the p99 of `designTarget.maxP99Relative.to` (null when that is missing). */
+  /** req/s, p50 and p99 over the rounds. */
+  reqPerSec?: Spread;
+  p50Ms?: Spread;
+  p99Ms?: Spread;
+  /** PCF scenarios: each baseline measured next to it, `compareTo` first. */
+  pairs?: BaselinePair[];
+  /** This scenario's median p99 divided by the median p99 of `designTarget.maxP99Relative.to` (null when that is missing). */
   p99Relative?: { to: string; ratio: number | null };
-  /** This scenario's req/s divided by the req/s of its `throughputRelativeTo` scenario (null when that is missing). */
+  /** This scenario's median req/s divided by the median req/s of its `throughputRelativeTo` scenario (null when that is missing). */
   throughputRelative?: { to: string; ratio: number | null };
-  /** PCF's rate-limit decisions during the warm-up and the measured run, by outcome (PCF servers only). */
+  /** PCF's rate-limit decisions during the warm-up and the measured runs, by outcome (PCF servers only). */
   rateLimitDecisions?: RateLimitDecisions;
   /** Whether `designTarget` was met; undefined when there is none or no measurement. */
   targetMet?: boolean;
@@ -57,6 +95,8 @@ export interface RunMeta {
   databaseUrl: string;
   warmupS: number;
   durationS: number;
+  /** Measured rounds per scenario (BENCH_ROUNDS). */
+  rounds: number;
   connections: number;
   pipelining: number;
   only?: string[];
@@ -83,40 +123,61 @@ export interface RunMeta {
   };
 }
 
+export function spreadOf(values: readonly number[]): Spread | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+}
+
+/** The round whose req/s is the median (the lower middle one of an even count). */
+function medianRound(rounds: readonly Measurement[]): Measurement | undefined {
+  const sorted = [...rounds].sort((a, b) => a.reqPerSec - b.reqPerSec);
+  return sorted[(sorted.length - 1) >> 1];
+}
+
 /**
- * Fills in `ratios`, `throughputRelative`, `p99Relative` and `targetMet` from the baselines'
- * and other scenarios' measurements.
+ * Fills in the spreads over the rounds, each pair's per-round ratios, `throughputRelative`,
+ * `p99Relative` and `targetMet`. A PCF scenario's ratio to a baseline is the median of the
+ * ratios of the rounds, each taken against the baseline measured right before it, so a
+ * machine that gets busier or quieter during the run moves both sides of each ratio.
  */
 export function computeRatios(results: ScenarioResult[]): void {
-  const rpsOf = new Map<string, number>();
-  const p99 = new Map<string, number>();
   for (const r of results) {
-    if (r.status !== 'ok' || !r.measurement) continue;
-    p99.set(r.name, r.measurement.p99Ms);
-    rpsOf.set(r.name, r.measurement.reqPerSec);
+    const rounds = r.rounds ?? [];
+    if (rounds.length === 0) continue;
+    r.measurement = medianRound(rounds);
+    r.reqPerSec = spreadOf(rounds.map((m) => m.reqPerSec));
+    r.p50Ms = spreadOf(rounds.map((m) => m.p50Ms));
+    r.p99Ms = spreadOf(rounds.map((m) => m.p99Ms));
+    for (const p of r.pairs ?? []) {
+      p.ratio = spreadOf(p.rounds.map((x) => x.ratio));
+      p.p99Ratio = spreadOf(p.rounds.map((x) => x.p99Ratio));
+      p.baselineReqPerSec = spreadOf(p.rounds.map((x) => x.baselineReqPerSec));
+      p.baselineP99Ms = spreadOf(p.rounds.map((x) => x.baselineP99Ms));
+    }
   }
-  const ratioTo = (rps: number, other: string) => {
-    const base = rpsOf.get(other);
-    return base && base > 0 ? rps / base : null;
-  };
+  const ok = (name: string) => results.find((x) => x.name === name && x.status === 'ok');
   for (const r of results) {
-    if (r.status !== 'ok' || !r.measurement) continue;
-    const rps = r.measurement.reqPerSec;
-    const ratios = {} as Record<Baseline, number | null>;
-    for (const b of BASELINES) ratios[b] = ratioTo(rps, b);
-    r.ratios = ratios;
-    if (r.throughputRelative) r.throughputRelative.ratio = ratioTo(rps, r.throughputRelative.to);
+    if (r.status !== 'ok' || !r.reqPerSec || !r.p99Ms) continue;
+    if (r.throughputRelative) {
+      const other = ok(r.throughputRelative.to)?.reqPerSec?.median;
+      r.throughputRelative.ratio = other ? r.reqPerSec.median / other : null;
+    }
     const t = r.designTarget;
     if (!t) continue;
+    const main = r.pairs?.find((p) => p.baseline === r.compareTo);
     const checks: (boolean | undefined)[] = [];
-    if (t.minRatio !== undefined) {
-      const ratio = ratios[r.compareTo];
-      checks.push(ratio === null ? undefined : ratio >= t.minRatio);
+    if (t.minRatio !== undefined) checks.push(main?.ratio ? main.ratio.median >= t.minRatio : undefined);
+    for (const p of r.pairs ?? []) {
+      if (p.baseline !== r.compareTo && p.minRatio !== undefined) checks.push(p.ratio ? p.ratio.median >= p.minRatio : undefined);
     }
-    if (t.maxP99Ms !== undefined) checks.push(r.measurement.p99Ms <= t.maxP99Ms);
+    if (t.maxP99Ms !== undefined) checks.push(r.p99Ms.median <= t.maxP99Ms);
+    if (t.maxP99ToBaseline !== undefined) checks.push(main?.p99Ratio ? main.p99Ratio.median <= t.maxP99ToBaseline : undefined);
     if (t.maxP99Relative) {
-      const reference = p99.get(t.maxP99Relative.to);
-      const ratio = reference && reference > 0 ? r.measurement.p99Ms / reference : null;
+      const reference = ok(t.maxP99Relative.to)?.p99Ms?.median;
+      const ratio = reference && reference > 0 ? r.p99Ms.median / reference : null;
       r.p99Relative = { to: t.maxP99Relative.to, ratio };
       checks.push(ratio === null ? undefined : ratio <= t.maxP99Relative.ratio);
     }
@@ -125,10 +186,12 @@ export function computeRatios(results: ScenarioResult[]): void {
   }
 }
 
-export function describeTarget(t: DesignTarget, compareTo: Baseline): string {
+export function describeTarget(t: DesignTarget, compareTo: Baseline, also: readonly { baseline: Baseline; minRatio?: number }[] = []): string {
   const parts: string[] = [];
   if (t.minRatio !== undefined) parts.push(`≥ ${t.minRatio}× ${compareTo}`);
+  for (const a of also) if (a.minRatio !== undefined) parts.push(`≥ ${a.minRatio}× ${a.baseline}`);
   if (t.maxP99Ms !== undefined) parts.push(`p99 ≤ ${t.maxP99Ms} ms`);
+  if (t.maxP99ToBaseline !== undefined) parts.push(`p99 ≤ ${t.maxP99ToBaseline}× ${compareTo}'s`);
   if (t.maxP99Relative) parts.push(`p99 ≤ ${t.maxP99Relative.ratio}× ${t.maxP99Relative.to}'s`);
   return parts.join(', ');
 }
@@ -137,10 +200,15 @@ const fmtRps = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits:
 const fmtMs = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 const fmtRatio = (n: number | null | undefined) => (n === null || n === undefined ? '—' : `${n >= 0.1 || n === 0 ? n.toFixed(2) : n.toPrecision(2)}×`);
 
+const fmtSpread = (x: Spread | undefined, fmt: (n: number) => string) => (x ? `${fmt(x.median)} (${fmt(x.min)}–${fmt(x.max)})` : '—');
+const fmtRatioSpread = (x: Spread | undefined) => (x ? `${fmtRatio(x.median)} (${x.min.toFixed(2)}–${x.max.toFixed(2)})` : '—');
+
 /**
- * The results table. `defaults` are the run's settings: scenarios that ran with other
- * connections or durations get a note under the table. The `× scenario` column (throughput
- * relative to another scenario) appears when some scenario has one.
+ * The results table: per scenario its median req/s, p50 and p99 over the rounds, then one
+ * line per baseline measured next to it: the median of the rounds' ratios with their range,
+ * the baseline's median p99 and the median p99 ratio. `defaults` are the run's settings:
+ * scenarios that ran with other connections or durations get a note under the table. The
+ * `× scenario` column (throughput relative to another scenario) appears when some scenario has one.
  */
 export function formatTable(results: ScenarioResult[], defaults?: LoadPlan): string {
   const relativeColumn = results.some((r) => r.throughputRelative);
@@ -151,40 +219,48 @@ export function formatTable(results: ScenarioResult[], defaults?: LoadPlan): str
   };
   const header = [
     'scenario',
-    'req/s mean',
+    'req/s (min–max)',
     'p50 ms',
     'p99 ms',
-    ...BASELINES.map((b) => `× ${b}`),
+    'vs baseline',
+    '× req/s: median (min–max)',
+    'base p99',
+    '× p99: median (min–max)',
     ...(relativeColumn ? ['× scenario'] : []),
     'DESIGN §6 target',
   ];
-  const rightAligned = new Set([1, 2, 3, ...BASELINES.map((_, i) => 4 + i)]);
+  const rightAligned = new Set([1, 2, 3, 5, 6, 7]);
   const rows: string[][] = [];
   const notes: string[] = [];
+  const blank = (n: number) => Array.from({ length: n }, () => '');
   for (const r of results) {
-    const target = r.designTarget ? describeTarget(r.designTarget, r.compareTo) : r.note ? `— ${r.note}` : '—';
+    const also = (r.pairs ?? []).filter((p) => p.baseline !== r.compareTo);
+    const target = r.designTarget ? describeTarget(r.designTarget, r.compareTo, also) : r.note ? `— ${r.note}` : '—';
     if (r.status !== 'ok' || !r.measurement) {
       const word = r.status === 'skipped' ? 'skipped' : 'FAILED';
-      rows.push([r.name, word, '', '', ...BASELINES.map(() => ''), ...relative(r), target]);
+      rows.push([r.name, word, ...blank(6), ...relative(r), target]);
       notes.push(`  ${r.name}: ${word}${r.reason ? ` — ${r.reason.split('\n')[0]}` : ''}`);
       continue;
     }
-    const m = r.measurement;
     const d = defaults;
     if (d && (r.load.connections !== d.connections || r.load.warmupS !== d.warmupS || r.load.durationS !== d.durationS)) {
       notes.push(`  ${r.name}: ${r.load.connections} connections, ${r.load.warmupS} s warm-up + ${r.load.durationS} s measured (its own settings)`);
     }
     const mark = r.targetMet === undefined ? '' : r.targetMet ? ' ✓' : ' ✗';
     const p99Relative = r.p99Relative ? ` (${fmtRatio(r.p99Relative.ratio)})` : '';
+    const pairs = r.pairs ?? [];
+    const pairCells = (p: BaselinePair | undefined) =>
+      p ? [p.baseline, fmtRatioSpread(p.ratio), p.baselineP99Ms ? fmtMs(p.baselineP99Ms.median) : '—', fmtRatioSpread(p.p99Ratio)] : ['—', '', '', ''];
     rows.push([
       r.name,
-      fmtRps(m.reqPerSec),
-      fmtMs(m.p50Ms),
-      fmtMs(m.p99Ms),
-      ...BASELINES.map((b) => fmtRatio(r.ratios?.[b])),
+      fmtSpread(r.reqPerSec, fmtRps),
+      r.p50Ms ? fmtMs(r.p50Ms.median) : '—',
+      r.p99Ms ? fmtMs(r.p99Ms.median) : '—',
+      ...pairCells(pairs[0]),
       ...relative(r),
       target + p99Relative + mark,
     ]);
+    for (const p of pairs.slice(1)) rows.push(['', '', '', '', ...pairCells(p), ...(relativeColumn ? [''] : []), '']);
   }
   const out = tableLines(header, rows, rightAligned);
   if (notes.length > 0) out.push('', ...notes);

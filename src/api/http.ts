@@ -88,18 +88,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerRequestContext(app, deps.metrics);
   registerErrorHandling(app);
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook: it runs on every request and, once the instance is running, does nothing.
+  app.addHook('onRequest', (request, reply, done) => {
     const phase = deps.phase();
     if (phase === 'starting' && NEEDS_DATABASE.test(request.url)) {
-      return sendProblem(reply, appError('SERVICE_UNAVAILABLE', 'The server is starting; retry shortly.', { headers: { 'retry-after': '5' } }));
+      return void sendProblem(reply, appError('SERVICE_UNAVAILABLE', 'The server is starting; retry shortly.', { headers: { 'retry-after': '5' } }));
     }
     // A new request on a kept-alive connection while draining: another instance should take it.
     if (phase === 'stopping' && !request.url.startsWith('/health')) {
-      return sendProblem(
+      return void sendProblem(
         reply,
         appError('SERVICE_UNAVAILABLE', 'The server is shutting down; retry on another instance.', { headers: { 'retry-after': '1' } }),
       );
     }
+    done();
   });
 
   // After the gates: a starting or draining instance does not look up sessions. Anonymous
@@ -111,8 +113,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   // While draining, a response that finishes also closes its keep-alive connection;
   // otherwise the connection lingers idle and holds the shutdown until the deadline.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (deps.phase() === 'stopping') reply.header('connection', 'close');
+    done(null, payload);
   });
 
   await registerOpenApi(app, deps.server);

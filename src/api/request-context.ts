@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { LogController, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { toTraceparent, traceFromHeader, type TraceContext } from '../core/trace.js';
+import { requestLogger, type Logger } from '../infra/telemetry/logger.js';
 import type { Metrics } from '../infra/telemetry/metrics.js';
 import type { App } from './app.js';
 
@@ -32,7 +33,12 @@ export function requestContextOptions(): Pick<FastifyServerOptions, 'genReqId' |
     childLoggerFactory(logger, bindings, options, raw) {
       const trace = traceFromHeader(raw.headers.traceparent);
       traces.set(raw, trace);
-      return logger.child({ ...bindings, traceId: trace.traceId }, options);
+      // The server's logger is pino's (http.ts).
+      return requestLogger(
+        logger as unknown as Logger,
+        { ...(bindings as Record<string, string>), traceId: trace.traceId },
+        options,
+      ) as unknown as FastifyBaseLogger;
     },
   };
 }
@@ -45,28 +51,38 @@ export function traceOf(request: FastifyRequest): TraceContext {
   return (request.trace ??= traces.get(request.raw) ?? traceFromHeader(request.headers.traceparent));
 }
 
-/** Hooks that stamp every response with its request id, log it once and measure it. */
+/**
+ * Hooks that stamp every response with its request id, log it once and measure it. Both run
+ * on every request, so they are callback hooks (no promise each) and the access line is
+ * built only when it is written.
+ */
 export function registerRequestContext(app: App, metrics: Metrics): void {
   app.decorateRequest('trace', null as unknown as TraceContext);
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     reply.header('traceresponse', toTraceparent(traceOf(request)));
+    done();
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.observeHttp(request.method, route, reply.statusCode, seconds);
-    request.log.info(
-      {
-        method: request.method,
-        route,
-        path: request.url.split('?', 1)[0],
-        statusCode: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      },
-      'request completed',
-    );
+    const elapsedMs = reply.elapsedTime;
+    metrics.observeHttp(request.method, route, reply.statusCode, elapsedMs / 1000);
+    if ((request.log as unknown as Logger).isLevelEnabled('info')) logCompleted(request, route, reply.statusCode, elapsedMs);
+    done();
   });
+}
+
+function logCompleted(request: FastifyRequest, route: string, statusCode: number, elapsedMs: number): void {
+  request.log.info(
+    {
+      method: request.method,
+      route,
+      path: request.url.split('?', 1)[0],
+      statusCode,
+      durationMs: Math.round(elapsedMs * 100) / 100,
+    },
+    'request completed',
+  );
 }

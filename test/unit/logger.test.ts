@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogger, moduleLogger } from '../../src/infra/telemetry/logger.js';
+import { createLogger, moduleLogger, requestLogger } from '../../src/infra/telemetry/logger.js';
 import { captureLogs } from '../support/logs.js';
 
 describe('logger', () => {
@@ -27,5 +27,22 @@ describe('logger', () => {
     assert.equal(line!.msg, 'Redis unreachable');
     assert.ok(!Number.isNaN(Date.parse(String(line!.timestamp))));
     assert.equal(logs.text().match(/"module"/g)!.length, 1, 'module appears once');
+  });
+
+  it("puts a request's ids on its lines and its children's, and censors them like any line", () => {
+    const logs = captureLogs();
+    const http = moduleLogger(createLogger({ level: 'info', destination: logs.stream }), 'http');
+    const request = requestLogger(http, { requestId: 'req-1', traceId: 'a'.repeat(32) });
+    request.info({ password: 'hunter2-password' }, 'signed in');
+    request.child({ module: 'resources' }).warn('slow');
+    http.info('no request');
+    const [own, child, other] = logs.records();
+    assert.equal(own!.requestId, 'req-1');
+    assert.equal(own!.traceId, 'a'.repeat(32));
+    assert.equal(own!.module, 'http');
+    assert.equal(child!.requestId, 'req-1', "a child of the request's logger keeps its ids");
+    assert.equal(child!.traceId, 'a'.repeat(32));
+    assert.equal(other!.requestId, undefined, 'other loggers are not touched');
+    assert.ok(!logs.text().includes('hunter2-password'));
   });
 });

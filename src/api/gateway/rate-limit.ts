@@ -154,7 +154,7 @@ const resetSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 function rateLimitHeaders(all: readonly Charge[]): Record<string, string> {
   // A budget charged twice for one request (a GraphQL batch: the request, then its other
   // operations) is named once, with what is left after the last charge.
-  const charges = [...new Map(all.map((c) => [c.quota.name, c])).values()];
+  const charges = all.length === 1 ? all : [...new Map(all.map((c) => [c.quota.name, c])).values()];
   return charges.length === 0 ? {} : { 'ratelimit-policy': policyHeader(charges), ratelimit: stateHeader(charges) };
 }
 
@@ -173,6 +173,51 @@ export function callerKey(principal: Principal | undefined, address: string): st
 }
 
 /**
+ * Before authentication: anonymous requests in the anonymous budget (and login and register
+ * in the auth budget too). Undefined when nothing is charged here.
+ */
+function chargeBeforeAuthentication(limits: RateLimits, request: FastifyRequest): Promise<unknown> | undefined {
+  const strict = request.routeOptions.config?.rateLimit;
+  if (strict === 'exempt') return undefined;
+  if (request.headers.authorization !== undefined) {
+    // Login and register are counted per address whoever sends them: a token does not
+    // buy more attempts. Everything else waits for the token to name its user.
+    return strict === 'auth-address' ? limits.charge(request, { limiter: limits.auth, key: addressKey(request.clientAddress) }) : undefined;
+  }
+  const address = addressKey(request.clientAddress);
+  return strict
+    ? limits.charge(request, { limiter: limits.anonymous, key: address }, { limiter: limits.auth, key: address })
+    : limits.charge(request, { limiter: limits.anonymous, key: address });
+}
+
+/**
+ * After authentication: a request with a token in its user's budget (anonymous when the
+ * path takes no token), then its body's bytes. Bodies cost in proportion to their size
+ * (parsing, checks, storage, and on the embedded database the server's own thread): charged
+ * after authentication, so a user's bytes are its own whatever address it writes from.
+ * Refused bodies spend nothing.
+ */
+async function chargeAfterAuthentication(limits: RateLimits, request: FastifyRequest, signedIn: boolean, bytes: number): Promise<void> {
+  if (signedIn) {
+    const principal = request.principal;
+    // A token on a path that takes none (health, docs) is counted as anonymous.
+    const items: ChargeItem[] = [
+      principal ? { limiter: limits.user, key: userKey(principal) } : { limiter: limits.anonymous, key: addressKey(request.clientAddress) },
+    ];
+    if (principal && request.routeOptions.config?.rateLimit === 'auth-user') items.push({ limiter: limits.auth, key: userKey(principal) });
+    await limits.charge(request, ...items);
+  }
+  if (bytes > 0) {
+    await limits.charge(request, {
+      limiter: limits.bodyBytes,
+      key: callerKey(request.principal, request.clientAddress),
+      points: bytes,
+      refundRefused: true,
+    });
+  }
+}
+
+/**
  * Registers the gateway hooks around authentication: anonymous requests are charged before
  * it (and login and register in the auth budget), signed-in ones right after it. Every
  * charged response carries RateLimit-Policy and RateLimit.
@@ -187,46 +232,24 @@ export function registerRateLimits(
     if (request.rateLimitCharges && !reply.hasHeader('ratelimit')) reply.headers(rateLimitHeaders(request.rateLimitCharges));
     done(null, payload);
   });
+  // Both hooks run on every request: callback hooks, so a request that charges nothing at
+  // that point (a signed-in one before authentication, a body-less anonymous one after it)
+  // costs no promise.
   return {
     beforeAuthentication() {
-      app.addHook('onRequest', async (request) => {
-        const strict = request.routeOptions.config?.rateLimit;
-        if (strict === 'exempt') return;
-        if (request.headers.authorization !== undefined) {
-          // Login and register are counted per address whoever sends them: a token does not
-          // buy more attempts. Everything else waits for the token to name its user.
-          if (strict === 'auth-address') await limits.charge(request, { limiter: limits.auth, key: addressKey(request.clientAddress) });
-          return;
-        }
-        const address = addressKey(request.clientAddress);
-        if (strict) await limits.charge(request, { limiter: limits.anonymous, key: address }, { limiter: limits.auth, key: address });
-        else await limits.charge(request, { limiter: limits.anonymous, key: address });
+      app.addHook('onRequest', (request, _reply, done) => {
+        const charged = chargeBeforeAuthentication(limits, request);
+        if (charged) charged.then(() => done(), done);
+        else done();
       });
     },
     afterAuthentication() {
-      app.addHook('onRequest', async (request) => {
-        if (request.headers.authorization === undefined || request.routeOptions.config?.rateLimit === 'exempt') return;
-        const principal = request.principal;
-        // A token on a path that takes none (health, docs) is counted as anonymous.
-        const items: ChargeItem[] = [
-          principal ? { limiter: limits.user, key: userKey(principal) } : { limiter: limits.anonymous, key: addressKey(request.clientAddress) },
-        ];
-        if (principal && request.routeOptions.config?.rateLimit === 'auth-user') items.push({ limiter: limits.auth, key: userKey(principal) });
-        await limits.charge(request, ...items);
-      });
-      // Bodies cost in proportion to their size (parsing, checks, storage, and on the
-      // embedded database the server's own thread): charged after authentication, so a
-      // user's bytes are its own whatever address it writes from. Refused bodies spend nothing.
-      app.addHook('onRequest', async (request) => {
-        if (request.routeOptions.config?.rateLimit === 'exempt') return;
+      app.addHook('onRequest', (request, _reply, done) => {
+        if (request.routeOptions.config?.rateLimit === 'exempt') return done();
+        const signedIn = request.headers.authorization !== undefined;
         const bytes = declaredBodyBytes(request, limits.unknownBodyBytes);
-        if (bytes === 0) return;
-        await limits.charge(request, {
-          limiter: limits.bodyBytes,
-          key: callerKey(request.principal, request.clientAddress),
-          points: bytes,
-          refundRefused: true,
-        });
+        if (!signedIn && bytes === 0) return done();
+        chargeAfterAuthentication(limits, request, signedIn, bytes).then(() => done(), done);
       });
     },
     // A refused token costs its sender like an anonymous request; past the budget the

@@ -73,6 +73,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['budget', 'outcome'] as const,
     registers: [registry],
   });
+  // Every request is observed: its label set's children are bound once, not hashed twice per request.
+  const httpChildren = new Map<string, { requests: ReturnType<typeof httpRequests.labels>; duration: ReturnType<typeof httpDuration.labels> }>();
   // Budgets and outcomes are closed sets: the children are bound once, off the hot path.
   const rateLimitChildren = new Map<string, ReturnType<typeof rateLimitDecisions.labels>>();
   new Gauge({
@@ -127,13 +129,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registry,
     contentType: registry.contentType,
     observeHttp(method, route, statusCode, seconds) {
-      const labels = {
-        method: METHODS.has(method) ? method : 'OTHER',
-        route,
-        status_class: `${Math.min(5, Math.max(1, Math.floor(statusCode / 100)))}xx`,
-      };
-      httpRequests.inc(labels);
-      httpDuration.observe(labels, seconds);
+      const m = METHODS.has(method) ? method : 'OTHER';
+      const statusClass = `${Math.min(5, Math.max(1, Math.floor(statusCode / 100)))}xx`;
+      // Routes are templates (and 'unmatched'), so the label sets, and this map, stay bounded.
+      const key = `${m} ${statusClass} ${route}`;
+      let children = httpChildren.get(key);
+      if (!children) {
+        const labels = { method: m, route, status_class: statusClass };
+        httpChildren.set(key, (children = { requests: httpRequests.labels(labels), duration: httpDuration.labels(labels) }));
+      }
+      children.requests.inc();
+      children.duration.observe(seconds);
     },
     observeGraphql(type, name, seconds) {
       const labels = { type: OPERATION_TYPES.has(type) ? type : 'unknown', name: operationName(name) };
