@@ -10,7 +10,7 @@ import { createDatabase, databaseOptionsFrom, migrateUp, type Database, type Dat
 import { createMailer } from './infra/mail/index.js';
 import { openQueue, type Queue } from './infra/queue/index.js';
 import { createRateLimitStore } from './infra/rate-limit/index.js';
-import { moduleLogger, type Logger } from './infra/telemetry/logger.js';
+import { moduleLogger, requestLogger, type Logger } from './infra/telemetry/logger.js';
 import { createMetrics } from './infra/telemetry/metrics.js';
 import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
 import { createResources } from './wiring/resources.js';
@@ -103,6 +103,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   const app = await buildApp({
     config,
     logger: moduleLogger(rootLogger, 'http'),
+    requestLogger,
     metrics,
     health,
     phase: () => phase,

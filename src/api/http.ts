@@ -23,7 +23,7 @@ import { registerGraphql } from './graphql/index.js';
 import { registerJsonBody } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
 import { sendProblem } from './problem.js';
-import { registerRequestContext, requestContextOptions } from './request-context.js';
+import { registerRequestContext, requestContextOptions, type RequestLoggerFactory } from './request-context.js';
 import { registerHealthRoutes } from './rest/health.js';
 import { registerRestApi } from './rest/index.js';
 import { registerMetricsRoute } from './rest/metrics.js';
@@ -33,6 +33,8 @@ export interface AppDeps {
   config: Config;
   /** The `http` module's logger (the composition root makes it; api takes telemetry types only). */
   logger: Logger;
+  /** Makes a request's logger from the server's (infra/telemetry's requestLogger, handed in by the composition root). */
+  requestLogger: RequestLoggerFactory;
   metrics: Metrics;
   health: HealthService;
   /** Where the instance is in its life; API routes answer 503 until it is running. */
@@ -57,7 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    ...requestContextOptions(),
+    ...requestContextOptions(deps.requestLogger),
     bodyLimit: config.http.bodyLimitBytes,
     // Behind a load balancer the socket's address is the balancer's; the client's comes
     // from X-Forwarded-For, believed only from the proxies configured here.

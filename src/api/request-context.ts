@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { LogController, type FastifyBaseLogger, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { toTraceparent, traceFromHeader, type TraceContext } from '../core/trace.js';
-import { requestLogger, type Logger } from '../infra/telemetry/logger.js';
+import type { Logger } from '../infra/telemetry/logger.js';
 import type { Metrics } from '../infra/telemetry/metrics.js';
 import type { App } from './app.js';
 
@@ -22,7 +22,10 @@ const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const traces = new WeakMap<IncomingMessage, TraceContext>();
 
 /** Fastify options that give every request an id and a logger bound to its trace id. */
-export function requestContextOptions(): Pick<FastifyServerOptions, 'genReqId' | 'childLoggerFactory' | 'logController'> {
+/** Makes a request's logger: the server's, with the request's fields on every line. */
+export type RequestLoggerFactory = (parent: Logger, fields: Readonly<Record<string, string>>, options?: Parameters<Logger['child']>[1]) => Logger;
+
+export function requestContextOptions(requestLogger: RequestLoggerFactory): Pick<FastifyServerOptions, 'genReqId' | 'childLoggerFactory' | 'logController'> {
   return {
     // Fastify's two lines per request are replaced by one access line on response (below).
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
