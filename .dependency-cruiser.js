@@ -54,9 +54,8 @@ export default {
     {
       name: 'api-gateway-budgets-rate-limit-port-only',
       severity: 'error',
-      // TEMPORARY exception: the gateway's budgets use the rate-limit store's port (Charge,
-      // Limiter, RateLimitStoreUnavailable). Their owners move that port where api may import
-      // it, or docs/architecture.md documents the crossing; then this rule folds into the one above.
+      // The gateway stage charges request budgets through the rate-limit port (Charge, Limiter,
+      // RateLimitStoreUnavailable): a deliberate crossing, documented in docs/architecture.md.
       comment: 'The gateway budgets may use the rate-limit port, and no other adapter.',
       from: { path: GATEWAY_BUDGETS },
       to: { path: '^src/infra/', pathNot: '^src/infra/(telemetry/|rate-limit/index\\.ts$)' },
