@@ -48,7 +48,7 @@ export interface ServerOverrides {
 
 export async function createServer(config: Config, rootLogger: Logger, overrides: ServerOverrides = {}): Promise<Server> {
   const log = moduleLogger(rootLogger, 'server');
-  const dbOptions = overrides.database ?? databaseOptionsFrom(config);
+  const dbOptions = overrides.database ?? databaseOptionsFrom(config, { seed: true });
   const database = createDatabase(dbOptions, moduleLogger(rootLogger, 'database'));
   const cache = createCache(
     { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, maxEntries: config.cache.maxEntries, defaultTtlMs: config.cache.defaultTtlMs },
