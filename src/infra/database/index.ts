@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import type PgModule from 'pg';
 import type { Config } from '../../core/config/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -96,7 +97,11 @@ export function createDatabase(options: DatabaseOptions, logger: Logger): Databa
   return options.kind === 'postgres' ? createPostgres(options, logger) : createPGlite(options, logger);
 }
 
+// The PostgreSQL driver loads only when PostgreSQL is configured: the embedded start skips it.
+const loadPg = () => createRequire(import.meta.url)('pg') as typeof PgModule;
+
 function createPostgres(options: Extract<DatabaseOptions, { kind: 'postgres' }>, logger: Logger): Database {
+  const pg = loadPg();
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
