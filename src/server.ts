@@ -48,7 +48,7 @@ export interface ServerOverrides {
 
 export async function createServer(config: Config, rootLogger: Logger, overrides: ServerOverrides = {}): Promise<Server> {
   const log = moduleLogger(rootLogger, 'server');
-  const dbOptions = overrides.database ?? databaseOptionsFrom(config);
+  const dbOptions = overrides.database ?? databaseOptionsFrom(config, { seed: true });
   const database = createDatabase(dbOptions, moduleLogger(rootLogger, 'database'));
   const cache = createCache(
     { redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, maxEntries: config.cache.maxEntries, defaultTtlMs: config.cache.defaultTtlMs },
@@ -184,8 +184,8 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     ready,
     phase: () => phase,
     async start() {
-      // PGlite initialises inside this thread (~6 s of blocking WASM for a new data
-      // directory), so it opens before the port does: a probe meanwhile is refused at once
+      // PGlite opens inside this thread (blocking WASM: half a second, several seconds for a
+      // new data directory without the build's template), so it opens before the port does: a probe meanwhile is refused at once
       // instead of hanging unanswered.
       if (database.kind === 'pglite') {
         log.info({ dataDir: dbOptions.kind === 'pglite' ? (dbOptions.dataDir ?? 'in memory') : undefined }, 'opening the embedded database');

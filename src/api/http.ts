@@ -21,6 +21,7 @@ import { registerRateLimits, type RateLimits } from './gateway/rate-limit.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './errors.js';
 import { registerGraphql } from './graphql/index.js';
 import { registerJsonBody } from './json-body.js';
+import { lazySerializers, lazyValidatorCompiler } from './lazy-compile.js';
 import { registerOpenApi } from './openapi.js';
 import { sendProblem } from './problem.js';
 import { registerRequestContext, requestContextOptions, type RequestLoggerFactory } from './request-context.js';
@@ -75,9 +76,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: false,
     frameworkErrors,
     clientErrorHandler,
+    schemaController: lazySerializers(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.setValidatorCompiler(requestValidators());
+  app.setValidatorCompiler(lazyValidatorCompiler(requestValidators()));
   // CORS first: a browser's preflight is answered before anything else runs.
   await registerSecurityHeaders(app, config.http);
   registerClientAddress(app, config.http.trustProxy, config.http.proxyHeader);

@@ -1,11 +1,23 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import type PgModule from 'pg';
 import type { Config } from '../../core/config/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { migrateUp } from './migrations.js';
 import { PGliteDialect } from './pglite-dialect.js';
+import {
+  buildTemplate,
+  defaultTemplateDir,
+  isUninitialised,
+  migrationFiles,
+  pgliteVersion,
+  readManifest,
+  seedFromTemplate,
+  templateMismatch,
+} from './pglite-template.js';
 import type { Tables } from './tables.js';
 import { TranslatingDialect } from './translating-dialect.js';
 
@@ -13,6 +25,7 @@ export type { Tables } from './tables.js';
 export { translateDbError, violatedConstraint } from './errors.js';
 export { DataDirInUseError, isDataDirInUse } from './data-dir-lock.js';
 export { migrateUp, migrateDown, migrationStatus, type MigrationStatus } from './migrations.js';
+export { defaultTemplateDir, readManifest, type TemplateManifest } from './pglite-template.js';
 
 export type DatabaseOptions =
   | {
@@ -28,10 +41,19 @@ export type DatabaseOptions =
       dataDir: string | undefined;
       /** A dumped data directory to start from (tests clone a migrated template this way). */
       loadDataDir?: Blob;
+      /**
+       * A migrated template (see pglite-template.ts) to copy into an empty dataDir instead of
+       * initialising it: the server's first start. Used only when it matches the migrations.
+       */
+      template?: string;
     };
 
-/** PostgreSQL when a URL is configured, else the embedded PGlite under dataDir. */
-export function databaseOptionsFrom(config: Config): DatabaseOptions {
+/**
+ * PostgreSQL when a URL is configured, else the embedded PGlite under dataDir. `seed` lets an
+ * empty data directory start from the build's migrated template; only when migrations run
+ * at start-up anyway (an operator who migrates by hand sees every migration applied).
+ */
+export function databaseOptionsFrom(config: Config, { seed = false }: { seed?: boolean } = {}): DatabaseOptions {
   return config.database.url
     ? {
         kind: 'postgres',
@@ -40,7 +62,7 @@ export function databaseOptionsFrom(config: Config): DatabaseOptions {
         connectTimeoutMs: config.database.connectTimeoutMs,
         statementTimeoutMs: config.database.statementTimeoutMs,
       }
-    : { kind: 'pglite', dataDir: config.dataDir };
+    : { kind: 'pglite', dataDir: config.dataDir, ...(seed && config.database.autoMigrate ? { template: defaultTemplateDir() } : {}) };
 }
 
 export interface PoolStats {
@@ -72,10 +94,14 @@ const parseInt8 = (value: string) => Number(value);
  * Every driver error surfaces as a contract error (see `errors.ts`).
  */
 export function createDatabase(options: DatabaseOptions, logger: Logger): Database {
-  return options.kind === 'postgres' ? createPostgres(options, logger) : createPGlite(options);
+  return options.kind === 'postgres' ? createPostgres(options, logger) : createPGlite(options, logger);
 }
 
+// The PostgreSQL driver loads only when PostgreSQL is configured: the embedded start skips it.
+const loadPg = () => createRequire(import.meta.url)('pg') as typeof PgModule;
+
 function createPostgres(options: Extract<DatabaseOptions, { kind: 'postgres' }>, logger: Logger): Database {
+  const pg = loadPg();
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax,
@@ -101,7 +127,14 @@ function createPostgres(options: Extract<DatabaseOptions, { kind: 'postgres' }>,
   };
 }
 
-function createPGlite(options: Extract<DatabaseOptions, { kind: 'pglite' }>): Database {
+/**
+ * PostgreSQL's default of 128 MB of shared buffers is memory PGlite really touches at start
+ * (a third of its footprint) and spends time initialising; the embedded database is small and
+ * its files stay in the OS page cache, so 16 MB serves it as well.
+ */
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
+function createPGlite(options: Extract<DatabaseOptions, { kind: 'pglite' }>, logger: Logger): Database {
   // Taken before PGlite reads a file of the directory, released once it is closed.
   let unlock: (() => void) | undefined;
   const dialect = new PGliteDialect(async () => {
@@ -110,9 +143,11 @@ function createPGlite(options: Extract<DatabaseOptions, { kind: 'pglite' }>): Da
       unlock = lockDataDir(options.dataDir);
     }
     try {
+      if (options.dataDir && options.template && isUninitialised(options.dataDir)) seedIfMatching(options.dataDir, options.template, logger);
       return await PGlite.create({
         ...(options.dataDir ? { dataDir: options.dataDir } : {}),
         ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+        startParams: PGLITE_START_PARAMS,
         parsers: { [INT8_OID]: parseInt8 },
       });
     } catch (err) {
@@ -142,6 +177,36 @@ function createPGlite(options: Extract<DatabaseOptions, { kind: 'pglite' }>): Da
       }
     }),
   };
+}
+
+/**
+ * Builds the migrated template the server's first start copies (`npm run build` does this),
+ * unless the one in `templateDir` is current. Returns whether it built one.
+ */
+export async function buildPgliteTemplate(logger: Logger, templateDir: string = defaultTemplateDir(), migrationsDir?: string): Promise<boolean> {
+  return buildTemplate(
+    templateDir,
+    async (dataDir) => {
+      const database = createDatabase({ kind: 'pglite', dataDir }, logger);
+      try {
+        await migrateUp(database.db, migrationsDir);
+      } finally {
+        await database.close();
+      }
+    },
+    migrationsDir,
+  );
+}
+
+function seedIfMatching(dataDir: string, templateDir: string, logger: Logger): void {
+  const manifest = readManifest(templateDir);
+  const mismatch = templateMismatch(manifest, migrationFiles(), pgliteVersion());
+  if (mismatch) {
+    logger.info({ dataDir, reason: mismatch }, 'initialising a new embedded database from scratch');
+    return;
+  }
+  seedFromTemplate(dataDir, templateDir);
+  logger.info({ dataDir, migrations: manifest!.migrations.length }, 'new embedded database copied from the migrated template');
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

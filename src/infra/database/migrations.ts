@@ -76,7 +76,23 @@ function unwrapResult(set: MigrationResultSet): string[] {
 
 /** Applies every pending migration; returns the names applied. */
 export async function migrateUp(db: AnyDb, dir?: string): Promise<string[]> {
+  if (await isUpToDate(db, dir)) return [];
   return unwrapResult(await migrator(db, dir).migrateToLatest());
+}
+
+/**
+ * Every start migrates, and nearly always finds nothing to do: two small reads say so, where
+ * the Migrator would introspect the catalog and take its lock row (a tenth of PGlite's restart).
+ * Anything but an exact match of the applied and the known migrations goes to the Migrator,
+ * which applies what is pending or reports what does not add up.
+ */
+async function isUpToDate(db: AnyDb, dir = defaultMigrationsDir()): Promise<boolean> {
+  const table = await sql<{ present: boolean }>`select to_regclass('pcf_migrations') is not null as present`.execute(db);
+  if (!table.rows[0]?.present) return false;
+  const applied = await sql<{ name: string }>`select name from pcf_migrations`.execute(db);
+  const known = readdirSync(dir).filter((f) => f.endsWith('.sql'));
+  const names = new Set(applied.rows.map((r) => r.name));
+  return names.size === known.length && known.every((f) => names.has(f.slice(0, -'.sql'.length)));
 }
 
 /** Reverts the latest applied migration; returns its name (empty when none was applied). */

@@ -1,4 +1,6 @@
-import nodemailer, { type NodemailerError, type SMTPPoolOptions, type Transporter } from 'nodemailer';
+import { createRequire } from 'node:module';
+import type Nodemailer from 'nodemailer';
+import type { NodemailerError, SMTPPoolOptions, Transporter } from 'nodemailer';
 import type { Logger } from '../telemetry/logger.js';
 import { MailError, type Mailer, type MailMessage } from './port.js';
 
@@ -130,6 +132,8 @@ export class SmtpMailer implements Mailer {
       disableFileAccess: true,
       disableUrlAccess: true,
     };
+    // Loaded on first use: a server without SMTP (the embedded start) never pays for it.
+    const nodemailer = createRequire(import.meta.url)('nodemailer') as typeof Nodemailer;
     this.#transport = nodemailer.createTransport(transportOptions);
     this.#from = options.from;
     this.#logger = logger;

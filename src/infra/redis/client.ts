@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../telemetry/logger.js';
 
 export interface RedisClientOptions {
@@ -34,6 +35,8 @@ const DISCONNECT_TIMEOUT_MS = 200;
  * without flooding: one warning when one starts, one line when it ends.
  */
 export function createRedisClient(options: RedisClientOptions, logger: Logger): Redis {
+  // Loaded on first use: a server without Redis (the embedded start) never pays for it.
+  const { Redis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   const client = new Redis(options.url, {
     keyPrefix: options.keyPrefix,
     lazyConnect: false,
