@@ -4,8 +4,7 @@ import { assertProblem, bearer, login, registerRaw, type Session } from '../supp
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /*
- * Bodies cost what they weigh (issue 12, "writes cost what they are"; docs/limits.md "Body
- * bytes"): parsing, checking and storing a 1 MiB document holds the event loop far longer
+ * Bodies cost what they weigh (docs/limits.md "Body bytes", docs/gateway.md "Budgets"): parsing, checking and storing a 1 MiB document holds the event loop far longer
  * than a small request, so a member within its request budget could otherwise keep the
  * server busy with large writes. Bytes of bodies have a budget of their own, per user (per
  * address when anonymous), charged from the declared length before the body is read.

@@ -8,10 +8,13 @@ import { WsProbe } from '../support/ws.js';
 
 const LIST = 'query ($q: String, $type: String) { resources(q: $q, type: $type) { totalCount edges { node { id } } } }';
 
-// Issue 12, points 2, 3 and 6: one input rule for every transport, refused documents refused
-// cheaply, and writes charged for what they cost.
+// GraphQL's input limits, refusals and write costs: a list filter is refused with the same
+// answer over GraphQL, REST and WebSocket (docs/limits.md "Input: one rule for every
+// transport"); oversized variables and documents are refused before the work they would cost
+// (docs/limits.md "GraphQL documents"); a batch and each write are charged what they cost
+// (docs/gateway.md "What a GraphQL operation costs").
 for (const kind of DATABASE_KINDS) {
-  describe(`GraphQL hardening (${kind})`, () => {
+  describe(`GraphQL input limits, refusals and write costs (${kind})`, () => {
     let t: TestServer;
     let member: Session;
     before(async () => {

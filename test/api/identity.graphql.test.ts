@@ -606,7 +606,7 @@ for (const kind of DATABASE_KINDS) {
 
         assert.equal((await as(t, session.token, 'POST', '/api/v1/auth/logout')).statusCode, 204);
 
-        // Closed by the revocation itself (issue 12 point 11), not by a later check or operation.
+        // Closed by the revocation itself (docs/limits.md "Sessions ending"), not by a later check or operation.
         await closed;
         assert.equal(closes[0]?.code, 4403, JSON.stringify(closes));
         assert.equal(connections(), 1, 'never reconnected');

@@ -7,8 +7,9 @@ import { as, assertInvalidField, assertProblem, bearer, login, registerRaw, type
 import { startTestServer, type TestServer } from '../support/server.js';
 import { WsProbe } from '../support/ws.js';
 
-// Issue 12 point 13: names that cannot hide or reorder text, one answer for `__proto__` keys
-// and for numbers JSON cannot carry exactly on every transport, and a 413 clients can read.
+// Names that cannot hide or reorder text, one answer for `__proto__` keys and for numbers JSON
+// cannot carry exactly on every transport (docs/limits.md "Names, keys and numbers"), and a
+// 413 clients can read (docs/limits.md "Request size").
 
 const FORBIDDEN_KEY = 'keys __proto__ and constructor.prototype are not allowed';
 const RESOURCE = 'id name data';

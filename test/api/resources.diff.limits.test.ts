@@ -7,9 +7,9 @@ import { applyStrict, normalise, type Json } from '../support/json-patch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
- * The diff's limits (issue 12 point 1, docs/limits.md "Diffs") through
- * `GET /api/v1/resources/{id}/diff?from=&to=`: two versions of about 1 MiB shaped to defeat
- * the old budget answer a patch that turns `from` into `to`, or a 422 that says the diff is
+ * The diff's limits (docs/limits.md "Diffs") through
+ * `GET /api/v1/resources/{id}/diff?from=&to=`: two versions of about 1 MiB shaped to be
+ * costly to compare answer a patch that turns `from` into `to`, or a 422 that says the diff is
  * too large and to read both versions; a patch over the size limit is that 422. (There is no
  * GraphQL field for diffs.)
  */

@@ -19,7 +19,7 @@ interface Resource {
 const R = '/api/v1/resources';
 
 /**
- * If-Match protects the whole record (issue 12 point 8, docs/limits.md "Concurrent changes"):
+ * If-Match protects the whole record (docs/limits.md "Concurrent changes (ETag and If-Match)"):
  * the ETag is the revision, which every change bumps (name, metadata, data, owner), so a
  * write made with a tag read before any other change is refused (412 over REST, CONFLICT
  * over GraphQL) instead of silently overwriting it.

@@ -38,7 +38,7 @@ async function usageOf(t: TestServer, s: Session): Promise<Usage> {
 }
 
 /**
- * Quotas (issue 12 point 5, docs/limits.md "Storage quota and version cap"): the bytes of
+ * Quotas (docs/limits.md "Storage quota and version cap"): the bytes of
  * every version's data and metadata count against the owner's quotas.storageBytesPerUser, a
  * resource has at most resources.maxVersions versions, each refusal is a 422 naming the limit
  * and its figures, and /auth/me (REST and GraphQL) shows the figures.

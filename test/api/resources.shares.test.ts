@@ -7,7 +7,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 import { statementCounter } from '../support/statements.js';
 
 /**
- * Shares (issue 12 point 4): memory is bounded per user, not per grant change; no share with
+ * Shares (docs/limits.md "Shares and permissions"): memory is bounded per user, not per grant change; no share with
  * oneself; caps per resource and per recipient; a recipient may give a share back; a user's
  * list with many shares stays correct and is one query with one share predicate.
  */

@@ -10,9 +10,10 @@ import { startTestServer, type TestServer } from '../support/server.js';
 import { changeOf, RESOURCE_CHANGED, WsProbe, type Closed, type WsMessage } from '../support/ws.js';
 
 /*
- * Issue 12 point 11: a session that ends (logout, revocation, a password or email change, the
- * user deleted) closes its sockets at once, on every instance, rather than at the next
- * periodic session check (`websocket.authCheckIntervalMs`, set to its 4 s maximum here).
+ * A session that ends (logout, revocation, a password or email change, the user deleted)
+ * closes its sockets at once, on every instance, rather than at the next periodic session
+ * check (`websocket.authCheckIntervalMs`, set to its 4 s maximum here); docs/limits.md
+ * "Sessions ending".
  * No timing is asserted: after the revocation a change is made, and the first thing the
  * socket gets next must be the close (4403), never that change.
  */
