@@ -3,15 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { IdempotencyStore } from '../../src/services/shared/idempotency.js';
 import { DATABASE_KINDS } from '../support/databases.js';
-import { as, assertInvalidField, assertProblem, login, registerRaw, type Session } from '../support/identity.js';
+import { createResource, createResourceRaw, signedInUser, type Resource, type Session } from '../support/factories.js';
+import { as, assertInvalidField, assertProblem } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-interface Resource {
-  id: string;
-  version: number;
-  ownerId: string;
-  data: unknown;
-}
 
 // Resource writes at their edges: deleting a user hands its resources to `transferTo` while
 // the version history stays immutable (docs/resources.md "Versions"); If-Match takes an
@@ -29,32 +23,15 @@ for (const kind of DATABASE_KINDS) {
     let heir: Session;
     before(async () => {
       t = await startTestServer(kind);
-      for (const [email, name] of [
-        ['admin@res-hard.example', 'Admin'],
-        ['author@res-hard.example', 'Author'],
-        ['heir@res-hard.example', 'Heir'],
-      ] as const) {
-        assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
-      }
-      admin = await login(t, 'admin@res-hard.example', 'Admin passphrase');
-      author = await login(t, 'author@res-hard.example', 'Author passphrase');
-      heir = await login(t, 'heir@res-hard.example', 'Heir passphrase');
+      admin = await signedInUser(t, { name: 'Admin' });
+      author = await signedInUser(t, { name: 'Author' });
+      heir = await signedInUser(t, { name: 'Heir' });
     });
     after(() => t.close());
 
-    const create = async (s: Session, data: unknown = { n: 1 }, headers: Record<string, string> = {}) => {
-      const r = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/resources',
-        headers: { authorization: `Bearer ${s.token}`, ...headers },
-        payload: { name: 'Doc', type: 'doc', data },
-      });
-      return r;
-    };
-
     describe('deleting an author', () => {
       it('deletes a user who wrote versions: its resources move to transferTo, history keeps the versions with no author', async () => {
-        const doc = (await create(author)).json() as Resource;
+        const doc = await createResource(t, author, { data: { n: 1 } });
         assert.equal((await as(t, author.token, 'PATCH', `/api/v1/resources/${doc.id}`, { data: { n: 2 } })).statusCode, 200);
         assert.equal((await as(t, admin.token, 'GET', `/api/v1/resources/${doc.id}`)).statusCode, 200, 'cached for the admin');
 
@@ -81,7 +58,7 @@ for (const kind of DATABASE_KINDS) {
 
     describe('If-Match lists', () => {
       it('matches If-Match against every strong tag in the list, never a weak one', async () => {
-        const doc = (await create(heir)).json() as Resource;
+        const doc = await createResource(t, heir, { data: { n: 1 } });
         const patch = (ifMatch: string, n: number) =>
           t.app.inject({
             method: 'PATCH',
@@ -133,15 +110,15 @@ for (const kind of DATABASE_KINDS) {
             response: null,
           })
           .execute();
-        assertProblem(await create(heir, { n: 1 }, headers), 409, 'CONFLICT');
+        assertProblem(await createResourceRaw(t, heir, { data: { n: 1 } }, headers), 409, 'CONFLICT');
         await sql`UPDATE idempotency_keys SET created_at = now() - interval '6 minutes' WHERE key = 'abandoned-1'`.execute(t.server.database.db);
-        assert.equal((await create(heir, { n: 1 }, headers)).statusCode, 201);
+        assert.equal((await createResourceRaw(t, heir, { data: { n: 1 } }, headers)).statusCode, 201);
       });
     });
 
     describe('shares', () => {
       it('shares read with every share, so update alone is usable', async () => {
-        const doc = (await create(heir)).json() as Resource;
+        const doc = await createResource(t, heir, { data: { n: 1 } });
         const shared = await as(t, heir.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: admin.user.id, actions: ['update'] });
         assert.equal(shared.statusCode, 201, shared.body);
         assert.deepEqual((shared.json() as { actions: string[] }).actions, ['read', 'update']);
@@ -150,7 +127,7 @@ for (const kind of DATABASE_KINDS) {
 
     describe('U+0000 in text', () => {
       it('refuses U+0000 in data, metadata keys and filters with 400, not a database error', async () => {
-        assertInvalidField(await create(heir, 'a\u0000b'), /^data$/);
+        assertInvalidField(await createResourceRaw(t, heir, { data: 'a\u0000b' }), /^data$/);
         const withKey = await as(t, heir.token, 'POST', '/api/v1/resources', { name: 'N', type: 'doc', metadata: { 'k\u0000': 1 }, data: 1 });
         assertInvalidField(withKey, /^metadata$/);
         const filtered = await as(t, heir.token, 'GET', '/api/v1/resources?q=%00');
