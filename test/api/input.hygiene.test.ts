@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, data, gql, type GraphqlResponse } from '../support/graphql.js';
-import { as, assertInvalidField, assertProblem, bearer, login, registerRaw, type InjectedResponse, type Session } from '../support/identity.js';
+import { signedInUser, type Session } from '../support/factories.js';
+import { as, assertInvalidField, assertProblem, bearer, registerRaw, type InjectedResponse } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { WsProbe } from '../support/ws.js';
 
@@ -22,14 +23,9 @@ for (const kind of DATABASE_KINDS) {
     let member: Session;
     before(async () => {
       t = await startTestServer(kind);
-      for (const [email, name] of [
-        ['admin@hygiene.example', 'Admin'],
-        ['member@hygiene.example', 'Member'],
-      ] as const) {
-        assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
-      }
-      admin = await login(t, 'admin@hygiene.example', 'Admin passphrase');
-      member = await login(t, 'member@hygiene.example', 'Member passphrase');
+      admin = await signedInUser(t, { name: 'Admin' });
+      // Signed in again below with a hand-written login body.
+      member = await signedInUser(t, { email: 'member@hygiene.example', name: 'Member', password: 'Member passphrase' });
     });
     after(() => t.close());
 
