@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS } from '../support/databases.js';
-import { ADMIN_ROLE_ID, as, assertInvalidField, assertProblem, login, loginRaw, registerRaw, type Session, type User } from '../support/identity.js';
+import { buildUser, signedInUser, type Session, type User } from '../support/factories.js';
+import { ADMIN_ROLE_ID, as, assertInvalidField, assertProblem, login, loginRaw, registerRaw } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 // What identity writes guarantee beyond their happy path: an id in any case names the same
@@ -15,17 +16,10 @@ for (const kind of DATABASE_KINDS) {
     let t: TestServer;
     let admin: Session;
     let member: Session;
-    const passwords = { admin: 'hardening admin pass', member: 'hardening member pass' };
     before(async () => {
       t = await startTestServer(kind);
-      for (const [email, name, password] of [
-        ['admin@hardening.example', 'Admin', passwords.admin],
-        ['member@hardening.example', 'Member', passwords.member],
-      ] as const) {
-        assert.equal((await registerRaw(t, { email, name, password })).statusCode, 201);
-      }
-      admin = await login(t, 'admin@hardening.example', passwords.admin);
-      member = await login(t, 'member@hardening.example', passwords.member);
+      admin = await signedInUser(t, { name: 'Admin' });
+      member = await signedInUser(t, { name: 'Member' });
     });
     after(() => t.close());
 
@@ -114,8 +108,7 @@ for (const kind of DATABASE_KINDS) {
     describe('password and email changes ending sessions', () => {
       it('lets no session opened with the old password survive a concurrent password change', async () => {
         const email = 'racer@hardening.example';
-        assert.equal((await registerRaw(t, { email, name: 'Racer', password: 'old racer passphrase' })).statusCode, 201);
-        const racer = await login(t, email, 'old racer passphrase');
+        const racer = await signedInUser(t, { email, name: 'Racer', password: 'old racer passphrase' });
         const change = as(t, racer.token, 'POST', '/api/v1/auth/password', { currentPassword: 'old racer passphrase', newPassword: 'new racer passphrase' });
         const logins = await Promise.all([change, ...Array.from({ length: 4 }, () => loginRaw(t, email, 'old racer passphrase'))]);
         assert.equal(logins[0]!.statusCode, 204, logins[0]!.body);
@@ -129,7 +122,7 @@ for (const kind of DATABASE_KINDS) {
 
       it('changes your own email only with your current password, and ends your other sessions', async () => {
         const password = 'mover passphrase';
-        assert.equal((await registerRaw(t, { email: 'mover@hardening.example', name: 'Mover', password })).statusCode, 201);
+        await buildUser(t, { email: 'mover@hardening.example', name: 'Mover', password });
         const current = await login(t, 'mover@hardening.example', password);
         const other = await login(t, 'mover@hardening.example', password);
         const url = `/api/v1/users/${current.user.id}`;
@@ -161,8 +154,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('ends every session of a user whose email an administrator changes', async () => {
-        assert.equal((await registerRaw(t, { email: 'managed@hardening.example', name: 'Managed', password: 'managed passphrase' })).statusCode, 201);
-        const managed = await login(t, 'managed@hardening.example', 'managed passphrase');
+        const managed = await signedInUser(t, { email: 'managed@hardening.example', name: 'Managed' });
         const changed = await as(t, admin.token, 'PATCH', `/api/v1/users/${managed.user.id}`, { email: 'managed.new@hardening.example' });
         assert.equal(changed.statusCode, 200, changed.body);
         assertProblem(await as(t, managed.token, 'GET', '/api/v1/auth/me'), 401, 'UNAUTHORIZED');

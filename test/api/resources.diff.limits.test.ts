@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Operation } from 'rfc6902';
 import { DATABASE_KINDS } from '../support/databases.js';
-import { as, assertProblem, login, registerRaw, type InjectedResponse, type Session } from '../support/identity.js';
+import { signedInUser, type Session } from '../support/factories.js';
+import { as, assertProblem, type InjectedResponse } from '../support/identity.js';
 import { applyStrict, normalise, type Json } from '../support/json-patch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -35,8 +36,7 @@ for (const kind of DATABASE_KINDS) {
 
     before(async () => {
       t = await startTestServer(kind);
-      assert.equal((await registerRaw(t, { email: 'owner@diff-limits.example', name: 'Owner', password: 'diff limits passphrase' })).statusCode, 201);
-      owner = await login(t, 'owner@diff-limits.example', 'diff limits passphrase');
+      owner = await signedInUser(t, { name: 'Owner' });
     });
     after(() => t.close());
 

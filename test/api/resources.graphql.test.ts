@@ -6,7 +6,7 @@ import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { signedInUser, type Resource, type Session } from '../support/factories.js';
 import { as } from '../support/identity.js';
-import { assertGraphqlError, data, gql, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
+import { assertGraphqlError, data, gql, type Connection, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { statementCounter } from '../support/statements.js';
 
@@ -22,12 +22,6 @@ interface Version {
   data: unknown;
   createdBy: string | null;
   createdAt: string;
-}
-
-interface Connection<T> {
-  edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
 }
 
 const RESOURCE_FIELDS = 'id ownerId name type metadata version revision data createdAt updatedAt';
