@@ -3,7 +3,8 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryQueue } from '../../src/infra/queue/memory.js';
 import type { EventHandler, Subscription } from '../../src/infra/queue/port.js';
-import { as, login } from '../support/identity.js';
+import { createResource, signedInUser } from '../support/factories.js';
+import { as } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -61,15 +62,10 @@ describe('event pipeline set-up', () => {
     assert.ok(t.logs.records().some((r) => r.msg === 'message queue unreachable; events wait in the outbox'));
 
     // Events flow: a change by one member tells the owner it shared with.
-    const register = async (email: string, name: string) => {
-      const created = await t!.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, name, password: `${name} long passphrase` } });
-      assert.equal(created.statusCode, 201, created.body);
-      return login(t!, email, `${name} long passphrase`);
-    };
-    await register('admin@pipeline.example', 'Admin');
-    const owner = await register('owner@pipeline.example', 'Owner');
-    const editor = await register('editor@pipeline.example', 'Editor');
-    const doc = (await as(t, owner.token, 'POST', '/api/v1/resources', { name: 'Doc', type: 'doc', data: {} })).json() as { id: string };
+    await signedInUser(t, { name: 'Admin' });
+    const owner = await signedInUser(t, { name: 'Owner' });
+    const editor = await signedInUser(t, { name: 'Editor' });
+    const doc = await createResource(t, owner);
     assert.equal(
       (await as(t, owner.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: editor.user.id, actions: ['read', 'update'] })).statusCode,
       201,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assertProblem, bearer, login, registerRaw, type Session } from '../support/identity.js';
+import { signedInUser, type Session } from '../support/factories.js';
+import { assertProblem, bearer, login } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /*
- * Bodies cost what they weigh (issue 12, "writes cost what they are"; docs/limits.md "Body
- * bytes"): parsing, checking and storing a 1 MiB document holds the event loop far longer
+ * Bodies cost what they weigh (docs/limits.md "Body bytes", docs/gateway.md "Budgets"): parsing, checking and storing a 1 MiB document holds the event loop far longer
  * than a small request, so a member within its request budget could otherwise keep the
  * server busy with large writes. Bytes of bodies have a budget of their own, per user (per
  * address when anonymous), charged from the declared length before the body is read.
@@ -20,11 +20,9 @@ describe('the body-bytes budget', () => {
   let other: Session;
   before(async () => {
     t = await startTestServer('pglite', { config: { 'rateLimit.bodyBytesPerWindow': BUDGET, 'rateLimit.windowSeconds': 3600 } });
-    for (const name of ['Writer', 'Other']) {
-      assert.equal((await registerRaw(t, { email: `${name.toLowerCase()}@bytes.example`, name, password: `${name} bytes passphrase` })).statusCode, 201);
-    }
-    writer = await login(t, 'writer@bytes.example', 'Writer bytes passphrase');
-    other = await login(t, 'other@bytes.example', 'Other bytes passphrase');
+    writer = await signedInUser(t, { email: 'writer@bytes.example', name: 'Writer', password: 'Writer bytes passphrase' });
+    // Signed in again below, from a new session.
+    other = await signedInUser(t, { email: 'other@bytes.example', name: 'Other', password: 'Other bytes passphrase' });
   });
   after(() => t.close());
 

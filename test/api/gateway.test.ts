@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { PROBLEM_CONTENT_TYPE, bearer, type InjectedResponse } from '../support/identity.js';
+import { PROBLEM_CONTENT_TYPE, as, bearer, registerRaw, type InjectedResponse } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -636,5 +636,38 @@ describe('API gateway (in-process store)', () => {
       assert.equal(get.headers['access-control-allow-origin'], 'https://console.example.com');
       assert.match(String(get.headers['access-control-expose-headers']), /ratelimit, ratelimit-policy/);
     });
+  });
+});
+
+// The forwarded header is believed only from a configured proxy (docs/gateway.md "Who the
+// client is"): otherwise any client could name its own address, and the address on its
+// session records and charged by the rate limits and login limiter would be its choice.
+describe('client address behind a proxy (pglite)', () => {
+  const sessionsIp = async (t: TestServer) => {
+    assert.equal((await registerRaw(t, { email: 'proxied@example.com', name: 'P', password: 'proxied passphrase' })).statusCode, 201);
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: { 'x-forwarded-for': '203.0.113.7' },
+      payload: { email: 'proxied@example.com', password: 'proxied passphrase' },
+    });
+    const { token } = response.json() as { token: string };
+    const sessions = (await as(t, token, 'GET', '/api/v1/auth/sessions')).json() as { items: { ip: string }[] };
+    return sessions.items[0]!.ip;
+  };
+
+  it('believes X-Forwarded-For only from a configured proxy', async () => {
+    const trusting = await startTestServer('pglite', { config: { 'http.trustProxy': '127.0.0.1' } });
+    try {
+      assert.equal(await sessionsIp(trusting), '203.0.113.7');
+    } finally {
+      await trusting.close();
+    }
+    const plain = await startTestServer('pglite');
+    try {
+      assert.equal(await sessionsIp(plain), '127.0.0.1', 'without trustProxy the header is ignored');
+    } finally {
+      await plain.close();
+    }
   });
 });

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { ADMIN_ROLE_ID, MEMBER_ROLE_ID, TOKEN_SHAPE, USER_KEYS, as, keysDeep } from '../support/identity.js';
-import { assertGraphqlError, data, gql, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
+import { assertGraphqlError, data, gql, type Connection, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { statementCounter } from '../support/statements.js';
 
@@ -28,12 +28,6 @@ interface Auth {
   token: string;
   expiresAt: string;
   user: User;
-}
-
-interface Connection<T> {
-  edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
 }
 
 const USER_FIELDS = 'id email name createdAt updatedAt';
@@ -606,7 +600,7 @@ for (const kind of DATABASE_KINDS) {
 
         assert.equal((await as(t, session.token, 'POST', '/api/v1/auth/logout')).statusCode, 204);
 
-        // Closed by the revocation itself (issue 12 point 11), not by a later check or operation.
+        // Closed by the revocation itself (docs/limits.md "Sessions ending"), not by a later check or operation.
         await closed;
         assert.equal(closes[0]?.code, 4403, JSON.stringify(closes));
         assert.equal(connections(), 1, 'never reconnected');

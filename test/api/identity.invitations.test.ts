@@ -5,7 +5,7 @@ import { as, assertProblem, createAdminAccount, login, registerRaw, type Session
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /*
- * Issue 12 point 13: an invitation is a deferred `create user`, so a conditional grant bounds
+ * An invitation is a deferred `create user` (docs/identity.md "Accounts"), so a conditional grant bounds
  * whom it invites (the email when inviting, the name when the invitation is accepted), and an
  * invitation goes with its author's permission.
  */

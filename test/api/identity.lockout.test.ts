@@ -6,7 +6,7 @@ import { assertProblem, registerRaw, type InjectedResponse } from '../support/id
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /*
- * Issue 12 point 7: failed logins must not be a kill switch. Failures count per (account,
+ * Failed logins must not be a kill switch (docs/limits.md "Sign-in attempts and lockout"). Failures count per (account,
  * client address), with a per-account ceiling far above it that an address which signed in
  * to the account before may pass. Client addresses come from X-Forwarded-For through a
  * trusted proxy, as behind a load balancer.

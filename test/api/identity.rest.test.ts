@@ -24,6 +24,7 @@ import {
   type Session,
   type User,
 } from '../support/identity.js';
+import type { Page } from '../support/factories.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -36,11 +37,6 @@ interface Me {
   user: User;
   roles: { id: string; name: string }[];
   permissions: { id: string; resourceType: string; action: string; conditions: Record<string, unknown> | null }[];
-}
-
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
 }
 
 interface Role {

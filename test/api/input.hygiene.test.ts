@@ -3,12 +3,14 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, data, gql, type GraphqlResponse } from '../support/graphql.js';
-import { as, assertInvalidField, assertProblem, bearer, login, registerRaw, type InjectedResponse, type Session } from '../support/identity.js';
+import { signedInUser, type Session } from '../support/factories.js';
+import { as, assertInvalidField, assertProblem, bearer, registerRaw, type InjectedResponse } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { WsProbe } from '../support/ws.js';
 
-// Issue 12 point 13: names that cannot hide or reorder text, one answer for `__proto__` keys
-// and for numbers JSON cannot carry exactly on every transport, and a 413 clients can read.
+// Names that cannot hide or reorder text, one answer for `__proto__` keys and for numbers JSON
+// cannot carry exactly on every transport (docs/limits.md "Names, keys and numbers"), and a
+// 413 clients can read (docs/limits.md "Request size").
 
 const FORBIDDEN_KEY = 'keys __proto__ and constructor.prototype are not allowed';
 const RESOURCE = 'id name data';
@@ -21,14 +23,9 @@ for (const kind of DATABASE_KINDS) {
     let member: Session;
     before(async () => {
       t = await startTestServer(kind);
-      for (const [email, name] of [
-        ['admin@hygiene.example', 'Admin'],
-        ['member@hygiene.example', 'Member'],
-      ] as const) {
-        assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
-      }
-      admin = await login(t, 'admin@hygiene.example', 'Admin passphrase');
-      member = await login(t, 'member@hygiene.example', 'Member passphrase');
+      admin = await signedInUser(t, { name: 'Admin' });
+      // Signed in again below with a hand-written login body.
+      member = await signedInUser(t, { email: 'member@hygiene.example', name: 'Member', password: 'Member passphrase' });
     });
     after(() => t.close());
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { as, login, type Session } from '../support/identity.js';
+import { signedInUser, type Session } from '../support/factories.js';
+import { as, login } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startSmtpServer, type SmtpTestServer } from '../support/smtp.js';
 
@@ -30,19 +31,14 @@ describe('email notifications', () => {
   let alice: Session;
   let bob: Session;
 
-  const register = async (email: string, name: string): Promise<Session> => {
-    const created = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, name, password: `${name} long passphrase` } });
-    assert.equal(created.statusCode, 201, created.body);
-    return login(t, email, `${name} long passphrase`);
-  };
-
   before(async () => {
     smtp = await startSmtpServer({ users: { [SMTP_USER]: SMTP_PASS } });
     const url = smtp.url.replace('smtp://', `smtp://${SMTP_USER}:${SMTP_PASS}@`);
     t = await startTestServer('pglite', { config: { 'mail.smtpUrl': url, 'mail.from': 'PCF <no-reply@pcf.example>' } });
-    await register('admin@mail.example', 'Admin');
-    alice = await register('alice@mail.example', 'Alice');
-    bob = await register('bob@mail.example', 'Bob');
+    await signedInUser(t, { name: 'Admin' });
+    // The mail assertions look for these addresses; Alice signs in again below.
+    alice = await signedInUser(t, { email: 'alice@mail.example', name: 'Alice', password: 'Alice long passphrase' });
+    bob = await signedInUser(t, { email: 'bob@mail.example', name: 'Bob' });
   });
   after(async () => {
     await t.close();

@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, data, gql } from '../support/graphql.js';
-import { as, assertInvalidField, assertProblem, login, problemIdentity, registerRaw, type InjectedResponse, type Session } from '../support/identity.js';
+import { createResource, signedInUser, type Page, type Session } from '../support/factories.js';
+import { as, assertInvalidField, assertProblem, login, problemIdentity, type InjectedResponse } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -22,11 +23,6 @@ interface Notification {
   read: boolean;
   readAt: string | null;
   createdAt: string;
-}
-
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
 }
 
 interface Connection<T> {
@@ -96,21 +92,16 @@ for (const kind of DATABASE_KINDS) {
 
     const ofKind = (items: Notification[], kind: string) => items.filter((n) => n.kind === kind);
 
-    const createResource = (token: string, name: string) =>
-      json<{ id: string; version: number }>(call(token, 'POST', '/api/v1/resources', { name, type: 'memo', data: { v: 1 } }), 201);
-
     before(async () => {
       t = await startTestServer(kind);
-      const registered = await registerRaw(t, { email: 'admin@notifications.example', name: 'Admin', password: PASSWORD });
-      assert.equal(registered.statusCode, 201, registered.body);
-      admin = await login(t, 'admin@notifications.example', PASSWORD);
+      admin = await signedInUser(t, { name: 'Admin' });
     });
     after(() => t.close());
 
     describe('who is told of what', () => {
       it('sharing tells the recipient (with the actions), not the owner who shared; an update by the recipient tells the owner with its name, not the actor', async () => {
         const [alice, bob] = await Promise.all([newMember('Alice'), newMember('Bob')]);
-        const doc = await createResource(alice.token, 'Plan');
+        const doc = await createResource(t, alice, { name: 'Plan', type: 'memo', data: { v: 1 } });
         await json(call(alice.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: bob.user.id, actions: ['read', 'update'] }), 201);
 
         const shared = await waitForOne(bob.token, 'resource.shared', (n) => n.payload.resourceId === doc.id);
@@ -139,7 +130,7 @@ for (const kind of DATABASE_KINDS) {
 
       it('an admin deleting a member’s resource tells its owner', async () => {
         const alice = await newMember('Alice');
-        const doc = await createResource(alice.token, 'Doomed');
+        const doc = await createResource(t, alice, { name: 'Doomed', type: 'memo', data: { v: 1 } });
         assert.equal((await call(admin.token, 'DELETE', `/api/v1/resources/${doc.id}`)).statusCode, 204);
         const deleted = await waitForOne(alice.token, 'resource.deleted', (n) => n.payload.resourceId === doc.id);
         assert.equal(deleted.payload.resourceName, 'Doomed');
@@ -161,7 +152,7 @@ for (const kind of DATABASE_KINDS) {
 
       it('an admin taking a share away tells the owner and the user it was taken from', async () => {
         const [alice, bob] = await Promise.all([newMember('Alice'), newMember('Bob')]);
-        const doc = await createResource(alice.token, 'Lent');
+        const doc = await createResource(t, alice, { name: 'Lent', type: 'memo', data: { v: 1 } });
         await json(call(alice.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { userId: bob.user.id, actions: ['read'] }), 201);
         assert.equal((await call(admin.token, 'DELETE', `/api/v1/resources/${doc.id}/shares/${bob.user.id}`)).statusCode, 204);
         const toOwner = await waitForOne(alice.token, 'resource.unshared', (n) => n.payload.resourceId === doc.id);
@@ -186,7 +177,10 @@ for (const kind of DATABASE_KINDS) {
 
       it('deleting a user hands its resources to another, who is told of each', async () => {
         const [leaving, heir] = await Promise.all([newMember('Leaving'), newMember('Heir')]);
-        const docs = [await createResource(leaving.token, 'Handed over 1'), await createResource(leaving.token, 'Handed over 2')];
+        const docs = [
+          await createResource(t, leaving, { name: 'Handed over 1', type: 'memo', data: { v: 1 } }),
+          await createResource(t, leaving, { name: 'Handed over 2', type: 'memo', data: { v: 1 } }),
+        ];
         assert.equal((await call(admin.token, 'DELETE', `/api/v1/users/${leaving.user.id}?transferTo=${heir.user.id}`)).statusCode, 204);
         const items = await waitFor(heir.token, 'both hand-overs', (list) =>
           docs.every((d) => list.some((n) => n.kind === 'resource.updated' && n.payload.resourceId === d.id)),
@@ -386,7 +380,7 @@ for (const kind of DATABASE_KINDS) {
         const [alice, bob] = await Promise.all([newMember('Alice'), newMember('Bob')]);
         // Bob's login is told first, so the order below is known.
         await waitForOne(bob.token, 'login.new');
-        const doc = await createResource(alice.token, 'Shared over GraphQL');
+        const doc = await createResource(t, alice, { name: 'Shared over GraphQL', type: 'memo', data: { v: 1 } });
         await data(
           t,
           'mutation Share($id: ID!, $userId: ID!) { shareResource(id: $id, userId: $userId, actions: ["read"]) { userId } }',

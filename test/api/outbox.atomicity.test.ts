@@ -4,12 +4,14 @@ import { sql } from 'kysely';
 import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, gql } from '../support/graphql.js';
-import { ADMIN_ROLE_ID, assertProblem, bearer, login, registerRaw, type InjectedResponse, type Session } from '../support/identity.js';
+import { createResource as create, signedInUser, type Resource, type Session } from '../support/factories.js';
+import { ADMIN_ROLE_ID, assertProblem, bearer, type InjectedResponse } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { changeOf, RESOURCE_CHANGED, WsProbe } from '../support/ws.js';
 
 /**
- * Outbox atomicity through the API (issue 6, item 1: "a rolled-back change emits nothing"):
+ * Outbox atomicity through the API: a rolled-back change emits nothing (docs/notifications.md
+ * "Domain events"):
  * a change the service refuses part-way (a stale If-Match found under the row lock, a share
  * with a user who does not exist, the last admin's admin role, invalid input, a commit that
  * fails after the event was written) leaves no outbox row behind, for its aggregate or any
@@ -18,14 +20,6 @@ import { changeOf, RESOURCE_CHANGED, WsProbe } from '../support/ws.js';
  * the writes that do not happen.
  */
 
-interface Resource {
-  id: string;
-  version: number;
-  name: string;
-  metadata: Record<string, unknown>;
-  data: unknown;
-}
-
 interface OutboxRow {
   id: string;
   topic: string;
@@ -33,7 +27,6 @@ interface OutboxRow {
 }
 
 const R = '/api/v1/resources';
-const PASSWORD = 'outbox atomicity passphrase';
 /**
  * Written by the notifications consumer in transactions of its own, some time after the
  * event it reacts to: it may land while a refused request runs, so the counts leave it out.
@@ -90,11 +83,6 @@ for (const kind of DATABASE_KINDS) {
       return now.slice(before.length);
     };
 
-    const register = async (email: string, name: string): Promise<Session> => {
-      const created = await registerRaw(t, { email, name, password: PASSWORD });
-      assert.equal(created.statusCode, 201, created.body);
-      return login(t, email, PASSWORD);
-    };
     const call = (
       token: string,
       method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
@@ -108,8 +96,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(r.statusCode, status, r.body);
       return (r.body ? r.json() : undefined) as T;
     };
-    const createResource = (name: string): Promise<Resource> =>
-      expect(call(alice.token, 'POST', R, { name, type: 'memo', metadata: { stage: 'draft' }, data: { n: 1 } }), 201);
+    const createResource = (name: string): Promise<Resource> => create(t, alice, { name, type: 'memo', metadata: { stage: 'draft' }, data: { n: 1 } });
     const read = (id: string): Promise<Resource> => expect(call(alice.token, 'GET', `${R}/${id}`), 200);
     const versionCount = async (id: string): Promise<number> =>
       (await expect<{ items: unknown[] }>(call(alice.token, 'GET', `${R}/${id}/versions?limit=100`), 200)).items.length;
@@ -122,9 +109,9 @@ for (const kind of DATABASE_KINDS) {
     before(async () => {
       t = await startTestServer(kind);
       // The first account is the only admin.
-      admin = await register('admin@atomicity.example', 'Admin');
-      alice = await register('alice@atomicity.example', 'Alice');
-      bob = await register('bob@atomicity.example', 'Bob');
+      admin = await signedInUser(t, { name: 'Admin' });
+      alice = await signedInUser(t, { name: 'Alice' });
+      bob = await signedInUser(t, { name: 'Bob' });
     });
     after(async () => {
       for (const probe of probes) probe.close();

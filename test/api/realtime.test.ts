@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS } from '../support/databases.js';
-import { as, login, type Session } from '../support/identity.js';
+import { createResource, signedInUser, type Session } from '../support/factories.js';
+import { as, login } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { changeOf, nextData, NOTIFICATION_RECEIVED, RESOURCE_CHANGED, WsProbe, type WsMessage } from '../support/ws.js';
 
@@ -26,11 +27,6 @@ for (const kind of DATABASE_KINDS) {
     let bob: Session;
     const probes: WsProbe[] = [];
 
-    const register = async (email: string, name: string): Promise<Session> => {
-      const created = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, name, password: `${name} long passphrase` } });
-      assert.equal(created.statusCode, 201, created.body);
-      return login(t, email, `${name} long passphrase`);
-    };
     const connect = async (token?: string) => {
       const probe = await WsProbe.connect(t.url, token);
       probes.push(probe);
@@ -40,11 +36,6 @@ for (const kind of DATABASE_KINDS) {
       const probe = await WsProbe.open(t.url, protocol);
       probes.push(probe);
       return probe;
-    };
-    const createResource = async (token: string, name: string) => {
-      const response = await as(t, token, 'POST', '/api/v1/resources', { name, type: 'doc', data: { n: 0 } });
-      assert.equal(response.statusCode, 201, response.body);
-      return response.json() as { id: string; version: number };
     };
     const patch = async (token: string, id: string, body: Record<string, unknown>) => {
       const response = await as(t, token, 'PATCH', `/api/v1/resources/${id}`, body);
@@ -79,9 +70,9 @@ for (const kind of DATABASE_KINDS) {
       t = await startTestServer(kind, {
         config: { 'websocket.authCheckIntervalMs': 500, 'websocket.keepAliveMs': 1000, 'websocket.maxSubscriptionsPerConnection': 3 },
       });
-      admin = await register('admin@realtime.example', 'Admin');
-      alice = await register('alice@realtime.example', 'Alice');
-      bob = await register('bob@realtime.example', 'Bob');
+      admin = await signedInUser(t, { name: 'Admin' });
+      alice = await signedInUser(t, { name: 'Alice' });
+      bob = await signedInUser(t, { email: 'bob@realtime.example', name: 'Bob', password: 'Bob long passphrase' });
     });
     after(async () => {
       for (const probe of probes) probe.close();
@@ -90,7 +81,7 @@ for (const kind of DATABASE_KINDS) {
 
     describe('resourceChanged', () => {
       it('delivers each change of a readable resource in order, with its current state, and completes after its deletion', async () => {
-        const doc = await createResource(alice.token, 'Watched');
+        const doc = await createResource(t, alice, { name: 'Watched', data: { n: 0 } });
         await share(alice.token, doc.id, bob.user.id, ['read', 'update']);
         const ws = await connect(alice.token);
         await subscribed(ws, 'w', RESOURCE_CHANGED, { id: doc.id });
@@ -120,7 +111,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('refuses to watch a resource the caller may not read, with the answer a read gets (NOT_FOUND)', async () => {
-        const secret = await createResource(alice.token, 'Secret');
+        const secret = await createResource(t, alice, { name: 'Secret', data: { n: 0 } });
         const ws = await connect(bob.token);
         ws.subscribe('s', RESOURCE_CHANGED, { id: secret.id });
         const refused = await ws.next('s');
@@ -134,7 +125,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('ends a subscription with NOT_FOUND when access goes, while another subscriber of the same resource goes on', async () => {
-        const doc = await createResource(alice.token, 'Shared then not');
+        const doc = await createResource(t, alice, { name: 'Shared then not', data: { n: 0 } });
         await share(alice.token, doc.id, bob.user.id, ['read']);
         const bobWs = await connect(bob.token);
         const aliceWs = await connect(alice.token);
@@ -160,7 +151,7 @@ for (const kind of DATABASE_KINDS) {
         const ok = (response: { statusCode: number; body: string }, status: number) => assert.equal(response.statusCode, status, response.body);
         /** Bob watches a doc of alice's through `grant`; `revoke` takes it away; alice's next change must not reach him. */
         const revoked = async (grant: () => Promise<void>, revoke: () => Promise<void>) => {
-          const doc = await createResource(alice.token, 'Readable through a grant');
+          const doc = await createResource(t, alice, { name: 'Readable through a grant', data: { n: 0 } });
           await grant();
           ok(await as(t, bob.token, 'GET', `/api/v1/resources/${doc.id}`), 200);
           const ws = await connect(bob.token);
@@ -205,7 +196,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('refuses a subscription started on an open socket after the access it needs was taken away, with or without after', async () => {
-        const doc = await createResource(alice.token, 'Readable, then not');
+        const doc = await createResource(t, alice, { name: 'Readable, then not', data: { n: 0 } });
         const granted = await as(t, admin.token, 'POST', `/api/v1/users/${bob.user.id}/permissions`, { resourceType: 'doc', action: 'read' });
         assert.equal(granted.statusCode, 201, granted.body);
         // The socket is open, its caller checked, while bob may still read the doc.
@@ -242,7 +233,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('replays what a reconnecting subscriber missed after its last event id, in order; an unknown id gets RESYNC', async () => {
-        const doc = await createResource(alice.token, 'Resumable');
+        const doc = await createResource(t, alice, { name: 'Resumable', data: { n: 0 } });
         const first = await connect(alice.token);
         await subscribed(first, 'r', RESOURCE_CHANGED, { id: doc.id });
         await patch(alice.token, doc.id, { data: { n: 1 } });
@@ -281,7 +272,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(errorCode(await late.next('fresh')), 'NOT_FOUND', 'without after, a deleted resource is not found');
       });
       it('tells the holder of a share how the resource ended, live and on resuming, although the share went with it', async () => {
-        const live = await createResource(alice.token, 'Shared, then deleted');
+        const live = await createResource(t, alice, { name: 'Shared, then deleted', data: { n: 0 } });
         await share(alice.token, live.id, bob.user.id, ['read']);
         const watching = await connect(bob.token);
         await subscribed(watching, 'live', RESOURCE_CHANGED, { id: live.id });
@@ -289,7 +280,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(changeOf(await watching.next('live')).kind, 'DELETED');
         assert.equal((await watching.next('live')).type, 'complete');
 
-        const later = await createResource(alice.token, 'Shared, then deleted while away');
+        const later = await createResource(t, alice, { name: 'Shared, then deleted while away', data: { n: 0 } });
         await share(alice.token, later.id, bob.user.id, ['read']);
         const away = await connect(bob.token);
         await subscribed(away, 'r', RESOURCE_CHANGED, { id: later.id });
@@ -309,7 +300,7 @@ for (const kind of DATABASE_KINDS) {
 
     describe('notificationReceived', () => {
       it('delivers a new notification to its user only, and replays those missed after the last one received', async () => {
-        const doc = await createResource(alice.token, 'Noticed');
+        const doc = await createResource(t, alice, { name: 'Noticed', data: { n: 0 } });
         await share(alice.token, doc.id, bob.user.id, ['read', 'update']);
         const aliceWs = await connect(alice.token);
         const adminWs = await connect(admin.token);
@@ -355,7 +346,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('gives a connection slot back however early the client goes, and leaves no live feed behind', async () => {
-        const carol = await register('carol@realtime.example', 'Carol');
+        const carol = await signedInUser(t, { name: 'Carol' });
         // More inits abandoned mid-authentication than the 20 slots a user has.
         for (let i = 0; i < 25; i++) {
           const ws = await open();
@@ -364,7 +355,7 @@ for (const kind of DATABASE_KINDS) {
         }
         const baseline = await liveCount();
         const ws = await connect(carol.token);
-        const doc = await createResource(carol.token, 'Short-lived watches');
+        const doc = await createResource(t, carol, { name: 'Short-lived watches', data: { n: 0 } });
         // Subscriptions given up as soon as they are asked for, then a socket closed mid-way.
         for (let i = 0; i < 20; i++) {
           ws.subscribe(`gone${i}`, RESOURCE_CHANGED, { id: doc.id });

@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Operation } from 'rfc6902';
 import { DATABASE_KINDS } from '../support/databases.js';
-import { as, assertProblem, login, registerRaw, type InjectedResponse, type Session } from '../support/identity.js';
+import { signedInUser, type Session } from '../support/factories.js';
+import { as, assertProblem, type InjectedResponse } from '../support/identity.js';
 import { applyStrict, normalise, type Json } from '../support/json-patch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
- * The diff's limits (issue 12 point 1, docs/limits.md "Diffs") through
- * `GET /api/v1/resources/{id}/diff?from=&to=`: two versions of about 1 MiB shaped to defeat
- * the old budget answer a patch that turns `from` into `to`, or a 422 that says the diff is
+ * The diff's limits (docs/limits.md "Diffs") through
+ * `GET /api/v1/resources/{id}/diff?from=&to=`: two versions of about 1 MiB shaped to be
+ * costly to compare answer a patch that turns `from` into `to`, or a 422 that says the diff is
  * too large and to read both versions; a patch over the size limit is that 422. (There is no
  * GraphQL field for diffs.)
  */
@@ -35,8 +36,7 @@ for (const kind of DATABASE_KINDS) {
 
     before(async () => {
       t = await startTestServer(kind);
-      assert.equal((await registerRaw(t, { email: 'owner@diff-limits.example', name: 'Owner', password: 'diff limits passphrase' })).statusCode, 201);
-      owner = await login(t, 'owner@diff-limits.example', 'diff limits passphrase');
+      owner = await signedInUser(t, { name: 'Owner' });
     });
     after(() => t.close());
 

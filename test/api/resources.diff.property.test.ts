@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Operation } from 'rfc6902';
-import { as, login, type Session } from '../support/identity.js';
+import { signedInUser, type Session } from '../support/factories.js';
+import { as } from '../support/identity.js';
 import { applyStrict, normalise, type Json } from '../support/json-patch.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -54,13 +55,7 @@ describe('resource diff over the API (pglite)', () => {
 
   before(async () => {
     t = await startTestServer('pglite');
-    const registered = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/register',
-      payload: { email: 'diff@resources.example', name: 'Diff', password: 'diff property passphrase' },
-    });
-    assert.equal(registered.statusCode, 201, registered.body);
-    owner = await login(t, 'diff@resources.example', 'diff property passphrase');
+    owner = await signedInUser(t, { name: 'Diff' });
   });
   after(() => t.close());
 

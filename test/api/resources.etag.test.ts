@@ -3,23 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, data, gql } from '../support/graphql.js';
-import { as, assertProblem, bearer, login, registerRaw, type InjectedResponse, type Session } from '../support/identity.js';
+import { createResourceRaw, signedInUser, type Resource } from '../support/factories.js';
+import { as, assertProblem, bearer, type InjectedResponse, type Session } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-interface Resource {
-  id: string;
-  ownerId: string;
-  name: string;
-  metadata: Record<string, unknown>;
-  version: number;
-  revision: number;
-  data: unknown;
-}
 
 const R = '/api/v1/resources';
 
 /**
- * If-Match protects the whole record (issue 12 point 8, docs/limits.md "Concurrent changes"):
+ * If-Match protects the whole record (docs/limits.md "Concurrent changes (ETag and If-Match)"):
  * the ETag is the revision, which every change bumps (name, metadata, data, owner), so a
  * write made with a tag read before any other change is refused (412 over REST, CONFLICT
  * over GraphQL) instead of silently overwriting it.
@@ -32,18 +23,14 @@ for (const kind of DATABASE_KINDS) {
     let bob: Session;
     before(async () => {
       t = await startTestServer(kind);
-      for (const name of ['Admin', 'Alice', 'Bob']) {
-        const email = `${name.toLowerCase()}@etag.example`;
-        assert.equal((await registerRaw(t, { email, name, password: `${name} etag passphrase` })).statusCode, 201);
-      }
-      admin = await login(t, 'admin@etag.example', 'Admin etag passphrase');
-      alice = await login(t, 'alice@etag.example', 'Alice etag passphrase');
-      bob = await login(t, 'bob@etag.example', 'Bob etag passphrase');
+      admin = await signedInUser(t, { name: 'Admin' });
+      alice = await signedInUser(t, { name: 'Alice' });
+      bob = await signedInUser(t, { name: 'Bob' });
     });
     after(() => t.close());
 
     const create = async (s: Session, body: Record<string, unknown> = {}) => {
-      const r = await as(t, s.token, 'POST', R, { name: 'Doc', type: 'doc', data: { n: 1 }, ...body });
+      const r = await createResourceRaw(t, s, { data: { n: 1 }, ...body });
       assert.equal(r.statusCode, 201, r.body);
       assert.equal(r.headers.etag, '"1"');
       return r.json() as Resource;

@@ -4,8 +4,9 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS } from '../support/databases.js';
-import { as, login, type Session } from '../support/identity.js';
-import { assertGraphqlError, data, gql, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
+import { signedInUser, type Resource, type Session } from '../support/factories.js';
+import { as } from '../support/identity.js';
+import { assertGraphqlError, data, gql, type Connection, type GraphqlError, type GraphqlResponse } from '../support/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { statementCounter } from '../support/statements.js';
 
@@ -16,30 +17,11 @@ import { statementCounter } from '../support/statements.js';
  * loaders with a bounded number of statements, and operations over WebSocket.
  */
 
-interface Resource {
-  id: string;
-  ownerId: string;
-  name: string;
-  type: string;
-  metadata: Record<string, unknown>;
-  version: number;
-  revision: number;
-  data: unknown;
-  createdAt: string;
-  updatedAt: string;
-}
-
 interface Version {
   version: number;
   data: unknown;
   createdBy: string | null;
   createdAt: string;
-}
-
-interface Connection<T> {
-  edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
 }
 
 const RESOURCE_FIELDS = 'id ownerId name type metadata version revision data createdAt updatedAt';
@@ -99,11 +81,6 @@ for (const kind of DATABASE_KINDS) {
     let a: Session;
     let b: Session;
 
-    const register = async (email: string, name: string, password: string): Promise<Session> => {
-      const created = await t.app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email, name, password } });
-      assert.equal(created.statusCode, 201, created.body);
-      return login(t, email, password);
-    };
     const create = async (token: string, input: Record<string, unknown>, key?: string): Promise<Resource> =>
       (await data<{ createResource: Resource }>(t, CREATE, { input, ...(key === undefined ? {} : { key }) }, token)).createResource;
     const read = async (token: string, id: string): Promise<Resource> => (await data<{ resource: Resource }>(t, RESOURCE, { id }, token)).resource;
@@ -120,9 +97,9 @@ for (const kind of DATABASE_KINDS) {
     before(async () => {
       t = await startTestServer(kind);
       // The first account is the admin; the others are members.
-      admin = await register('admin@resources-gql.example', 'Admin', 'admin passphrase resources');
-      a = await register('a@resources-gql.example', 'Member A', 'member a passphrase');
-      b = await register('b@resources-gql.example', 'Member B', 'member b passphrase');
+      admin = await signedInUser(t, { name: 'Admin' });
+      a = await signedInUser(t, { email: 'a@resources-gql.example', name: 'Member A' });
+      b = await signedInUser(t, { name: 'Member B' });
     });
     after(() => t.close());
 

@@ -4,14 +4,9 @@ import { sql } from 'kysely';
 import { migrateDown, migrateUp } from '../../src/infra/database/index.js';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, data, gql } from '../support/graphql.js';
-import { as, assertProblem, bearer, login, registerRaw, type Session } from '../support/identity.js';
+import { createResourceRaw, signedInUser, type Resource, type Session } from '../support/factories.js';
+import { as, assertProblem, bearer } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-interface Resource {
-  id: string;
-  version: number;
-  revision: number;
-}
 
 interface Usage {
   storageBytes: number;
@@ -38,7 +33,7 @@ async function usageOf(t: TestServer, s: Session): Promise<Usage> {
 }
 
 /**
- * Quotas (issue 12 point 5, docs/limits.md "Storage quota and version cap"): the bytes of
+ * Quotas (docs/limits.md "Storage quota and version cap"): the bytes of
  * every version's data and metadata count against the owner's quotas.storageBytesPerUser, a
  * resource has at most resources.maxVersions versions, each refusal is a 422 naming the limit
  * and its figures, and /auth/me (REST and GraphQL) shows the figures.
@@ -50,22 +45,17 @@ for (const kind of DATABASE_KINDS) {
     const sessions: Record<string, Session> = {};
     before(async () => {
       t = await startTestServer(kind, { config: { 'quotas.storageBytesPerUser': QUOTA, 'resources.maxVersions': MAX_VERSIONS } });
-      for (const name of ['Admin', 'Quinn', 'Vera', 'Gus', 'Heir', 'Gone', 'Empty']) {
-        const email = `${name.toLowerCase()}@quota.example`;
-        assert.equal((await registerRaw(t, { email, name, password: `${name} quota passphrase` })).statusCode, 201);
-        sessions[name] = await login(t, email, `${name} quota passphrase`);
-      }
+      for (const name of ['Admin', 'Quinn', 'Vera', 'Gus', 'Heir', 'Gone', 'Empty']) sessions[name] = await signedInUser(t, { name });
       admin = sessions.Admin!;
     });
     after(() => t.close());
 
     const usage = (s: Session) => usageOf(t, s);
-    const create = (s: Session, body: Record<string, unknown>) => as(t, s.token, 'POST', R, { name: 'Doc', type: 'doc', ...body });
 
     it('shows usage in /auth/me, changing with every write and freed by a delete', async () => {
       const quinn = sessions.Quinn!;
       assert.deepEqual(await usage(quinn), { storageBytes: 0, storageQuotaBytes: QUOTA });
-      const doc = (await create(quinn, { data: { n: 1 }, metadata: { tag: 'a' } })).json() as Resource;
+      const doc = (await createResourceRaw(t, quinn, { data: { n: 1 }, metadata: { tag: 'a' } })).json() as Resource;
       let expected = resourceCost('Doc', { n: 1 }, { tag: 'a' });
       assert.deepEqual(await usage(quinn), { storageBytes: expected, storageQuotaBytes: QUOTA });
       // New data adds a version (its row and bytes); new metadata replaces the old.
@@ -92,12 +82,12 @@ for (const kind of DATABASE_KINDS) {
 
     it('refuses a create, a new version, a metadata change and a restore past the quota with 422 naming the limit and the figures', async () => {
       const vera = sessions.Vera!;
-      const big = (await create(vera, { data: sized(6000) })).json() as Resource;
+      const big = (await createResourceRaw(t, vera, { data: sized(6000) })).json() as Resource;
       const held = resourceCost('Doc', sized(6000));
       assert.equal(held, 6517, 'the figures of docs/limits.md');
       assert.equal((await usage(vera)).storageBytes, held);
 
-      const refused = await create(vera, { data: sized(5000) });
+      const refused = await createResourceRaw(t, vera, { data: sized(5000) });
       const problem = assertProblem(refused, 422, 'UNPROCESSABLE_ENTITY');
       assert.match(problem.detail, /quotas\.storageBytesPerUser/);
       assert.match(problem.detail, new RegExp(`hold ${held} of ${QUOTA} bytes`));
@@ -116,7 +106,7 @@ for (const kind of DATABASE_KINDS) {
       // GraphQL refuses with the same code; within the quota, writes go through again.
       const over = await gql(t, 'mutation($d: JSON) { createResource(input: { name: "G", type: "doc", data: $d }) { id } }', { d: sized(5000) }, vera.token);
       assert.match(assertGraphqlError(over.body, 'UNPROCESSABLE_ENTITY').message, /quotas\.storageBytesPerUser/);
-      assert.equal((await create(vera, { data: sized(2900) })).statusCode, 201);
+      assert.equal((await createResourceRaw(t, vera, { data: sized(2900) })).statusCode, 201);
       // A refused create under an Idempotency-Key releases the key (its answer is not kept).
       const keyed = () =>
         t.app.inject({
@@ -137,7 +127,7 @@ for (const kind of DATABASE_KINDS) {
       const gus = sessions.Gus!;
       const heir = sessions.Heir!;
       const gone = sessions.Gone!;
-      const doc = (await create(gone, { data: sized(4000) })).json() as Resource;
+      const doc = (await createResourceRaw(t, gone, { data: sized(4000) })).json() as Resource;
       assert.equal((await as(t, gone.token, 'POST', `${R}/${doc.id}/shares`, { userId: gus.user.id, actions: ['update'] })).statusCode, 201);
       assert.equal((await as(t, gus.token, 'PATCH', `${R}/${doc.id}`, { data: sized(4000) })).statusCode, 200);
       assert.equal((await usage(gus)).storageBytes, 0, 'the editor spends nothing of its own');
@@ -148,7 +138,7 @@ for (const kind of DATABASE_KINDS) {
 
       assert.equal((await as(t, admin.token, 'DELETE', `/api/v1/users/${gone.user.id}?transferTo=${heir.user.id}`)).statusCode, 204);
       assert.equal((await usage(heir)).storageBytes, held, 'the heir holds the bytes now');
-      assertProblem(await create(heir, { data: sized(4000) }), 422, 'UNPROCESSABLE_ENTITY');
+      assertProblem(await createResourceRaw(t, heir, { data: sized(4000) }), 422, 'UNPROCESSABLE_ENTITY');
     });
 
     it('charges every resource and version its row, so empty resources cannot fill the disk under the quota', async () => {
@@ -169,7 +159,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('refuses a version past resources.maxVersions with 422 naming the cap, while name and metadata still change', async () => {
       const quinn = sessions.Quinn!;
-      const doc = (await create(quinn, { data: { v: 1 } })).json() as Resource;
+      const doc = (await createResourceRaw(t, quinn, { data: { v: 1 } })).json() as Resource;
       for (const v of [2, 3]) assert.equal((await as(t, quinn.token, 'PATCH', `${R}/${doc.id}`, { data: { v } })).statusCode, 200);
       const capped = assertProblem(await as(t, quinn.token, 'PATCH', `${R}/${doc.id}`, { data: { v: 4 } }), 422, 'UNPROCESSABLE_ENTITY');
       assert.match(capped.detail, /resources\.maxVersions/);
@@ -191,8 +181,7 @@ for (const kind of DATABASE_KINDS) {
     after(() => t.close());
 
     it('shows a null quota and still counts the bytes', async () => {
-      assert.equal((await registerRaw(t, { email: 'free@quota.example', name: 'Free', password: 'Free quota passphrase' })).statusCode, 201);
-      const free = await login(t, 'free@quota.example', 'Free quota passphrase');
+      const free = await signedInUser(t, { name: 'Free' });
       assert.equal((await as(t, free.token, 'POST', R, { name: 'Big', type: 'doc', data: sized(20_000) })).statusCode, 201);
       const me = (await as(t, free.token, 'GET', '/api/v1/auth/me')).json() as { usage: Usage };
       assert.deepEqual(me.usage, { storageBytes: resourceCost('Big', sized(20_000)), storageQuotaBytes: null });
@@ -207,8 +196,7 @@ for (const kind of DATABASE_KINDS) {
     after(() => t.close());
 
     it('starts each revision at its version (tags clients hold stay valid) and counts the bytes already written', async () => {
-      assert.equal((await registerRaw(t, { email: 'old@quota.example', name: 'Old', password: 'Old quota passphrase' })).statusCode, 201);
-      const old = await login(t, 'old@quota.example', 'Old quota passphrase');
+      const old = await signedInUser(t, { name: 'Old' });
       const doc = (await as(t, old.token, 'POST', R, { name: 'Old', type: 'doc', metadata: { a: 1 }, data: { v: 1 } })).json() as Resource;
       assert.equal((await as(t, old.token, 'PATCH', `${R}/${doc.id}`, { data: { v: 2 } })).statusCode, 200);
       // 0007 adds the charge of each row to the counts, and takes it back down, leaving the

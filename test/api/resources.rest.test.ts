@@ -5,17 +5,8 @@ import { sql } from 'kysely';
 import { applyPatch, type Operation } from 'rfc6902';
 import { newId } from '../../src/core/ids.js';
 import { DATABASE_KINDS, TEST_REDIS_URL } from '../support/databases.js';
-import {
-  assertInvalidField,
-  assertProblem,
-  bearer,
-  login,
-  problemIdentity,
-  registerRaw,
-  type InjectedResponse,
-  type Problem,
-  type Session,
-} from '../support/identity.js';
+import { assertInvalidField, assertProblem, bearer, login, problemIdentity, type InjectedResponse, type Problem, type Session } from '../support/identity.js';
+import { createResource, signedInUser, type Page, type Resource, type Summary } from '../support/factories.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -25,25 +16,6 @@ import { startTestServer, type TestServer } from '../support/server.js';
  * access that never tells "forbidden" from "missing", and cache invalidation. One server
  * per database kind; every describe makes the rows it needs.
  */
-
-interface Resource {
-  id: string;
-  ownerId: string;
-  name: string;
-  type: string;
-  metadata: Record<string, unknown>;
-  version: number;
-  revision: number;
-  data: unknown;
-  createdAt: string;
-  updatedAt: string;
-}
-type Summary = Omit<Resource, 'data'>;
-
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 
 interface VersionItem {
   version: number;
@@ -70,12 +42,6 @@ const PASSWORD = 'resources passphrase 01';
 /** A request with a bearer token, a JSON payload and extra headers (If-Match, Idempotency-Key). */
 function call(t: TestServer, token: string, method: Method, url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<InjectedResponse> {
   return t.app.inject({ method, url, headers: { ...bearer(token), ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
-}
-
-async function createResource(t: TestServer, token: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Resource> {
-  const response = await call(t, token, 'POST', R, body, headers);
-  assert.equal(response.statusCode, 201, response.body);
-  return response.json() as Resource;
 }
 
 async function patchResource(t: TestServer, token: string, id: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Resource> {
@@ -164,16 +130,11 @@ for (const kind of DATABASE_KINDS) {
 
     before(async () => {
       t = await startTestServer(kind);
-      for (const name of ['admin', 'alice', 'bob', 'carol']) {
-        const response = await registerRaw(t, { email: `${name}@example.com`, name, password: PASSWORD });
-        assert.equal(response.statusCode, 201, response.body);
-      }
-      [admin, alice, bob, carol] = await Promise.all([
-        login(t, 'admin@example.com', PASSWORD),
-        login(t, 'alice@example.com', PASSWORD),
-        login(t, 'bob@example.com', PASSWORD),
-        login(t, 'carol@example.com', PASSWORD),
-      ]);
+      // The first user registered is the admin.
+      admin = await signedInUser(t, { name: 'admin' });
+      alice = await signedInUser(t, { name: 'alice' });
+      bob = await signedInUser(t, { name: 'bob' });
+      carol = await signedInUser(t, { name: 'carol' });
     });
     after(() => t.close());
 
@@ -202,7 +163,7 @@ for (const kind of DATABASE_KINDS) {
 
         // metadata is optional and defaults to {}; falsy data is data.
         for (const data of [null, 0, false, '', []]) {
-          const plain = await createResource(t, alice.token, { name: 'plain', type: 'report', data });
+          const plain = await createResource(t, alice, { name: 'plain', type: 'report', data });
           assert.deepEqual(plain.metadata, {});
           assert.deepEqual(plain.data, data);
           assert.deepEqual((await getJson<Resource>(t, alice.token, `${R}/${plain.id}`)).data, data);
@@ -215,7 +176,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('PATCH of name or metadata keeps the version and adds no version row; PATCH of data appends n+1 created by the caller', async () => {
-        const created = await createResource(t, alice.token, { name: 'Doc', type: 'report', metadata: { a: 1 }, data: { v: 1 } });
+        const created = await createResource(t, alice, { name: 'Doc', type: 'report', metadata: { a: 1 }, data: { v: 1 } });
         await new Promise((resolve) => setTimeout(resolve, 5));
 
         const renamed = await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { name: 'Doc renamed' });
@@ -264,7 +225,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('an empty PATCH changes nothing and writes no event, but its If-Match is still checked', async () => {
-        const created = await createResource(t, alice.token, { name: 'Untouched', type: 'report', data: { v: 1 } });
+        const created = await createResource(t, alice, { name: 'Untouched', type: 'report', data: { v: 1 } });
         const response = await call(t, alice.token, 'PATCH', `${R}/${created.id}`, {});
         assert.equal(response.statusCode, 200, response.body);
         assert.equal(response.headers.etag, '"1"');
@@ -284,7 +245,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('lists versions newest first, a page at a time; reads one version; refuses bad cursors and limits', async () => {
-        const created = await createResource(t, alice.token, { name: 'History', type: 'report', data: { n: 1 } });
+        const created = await createResource(t, alice, { name: 'History', type: 'report', data: { n: 1 } });
         for (let n = 2; n <= 5; n++) await patchResource(t, n % 2 === 0 ? admin.token : alice.token, created.id, { data: { n } });
 
         const all = await getJson<Page<VersionItem>>(t, alice.token, `${R}/${created.id}/versions`);
@@ -325,7 +286,7 @@ for (const kind of DATABASE_KINDS) {
           'a scalar',
           { title: 'final', tags: [], nested: {}, unicode: 'é✓😀' },
         ];
-        const created = await createResource(t, alice.token, { name: 'Diffs', type: 'report', data: history[0] });
+        const created = await createResource(t, alice, { name: 'Diffs', type: 'report', data: history[0] });
         for (const data of history.slice(1)) await patchResource(t, alice.token, created.id, { data });
 
         for (let from = 1; from <= history.length; from++) {
@@ -354,7 +315,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('restore appends a version equal to version n, created by the caller, and the history keeps every version', async () => {
-        const created = await createResource(t, alice.token, { name: 'Restorable', type: 'report', data: { step: 1, list: [1] } });
+        const created = await createResource(t, alice, { name: 'Restorable', type: 'report', data: { step: 1, list: [1] } });
         await patchResource(t, alice.token, created.id, { data: { step: 2 } });
         await patchResource(t, alice.token, created.id, { data: { step: 3, extra: true } });
 
@@ -386,7 +347,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('DELETE answers 204, then 404; its versions and shares are gone from the database', async () => {
-        const created = await createResource(t, alice.token, { name: 'Doomed', type: 'report', data: { v: 1 } });
+        const created = await createResource(t, alice, { name: 'Doomed', type: 'report', data: { v: 1 } });
         await patchResource(t, alice.token, created.id, { data: { v: 2 } });
         const share = await call(t, alice.token, 'POST', `${R}/${created.id}/shares`, { userId: bob.user.id, actions: ['read', 'update'] });
         assert.equal(share.statusCode, 201, share.body);
@@ -409,7 +370,7 @@ for (const kind of DATABASE_KINDS) {
 
     describe('immutability and the outbox', () => {
       it('refuses UPDATE and DELETE of resource_versions in the database; deleting the resource cascades', async () => {
-        const created = await createResource(t, alice.token, { name: 'Immutable', type: 'report', data: { v: 1 } });
+        const created = await createResource(t, alice, { name: 'Immutable', type: 'report', data: { v: 1 } });
         await patchResource(t, alice.token, created.id, { data: { v: 2 } });
         const before = await versionRows(created.id);
         const total = async () =>
@@ -467,7 +428,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await resourceRow(created.id))?.version, 2);
 
         // The resource's own deletion takes its versions with it, through the API and directly.
-        const direct = await createResource(t, alice.token, { name: 'Immutable 2', type: 'report', data: { v: 1 } });
+        const direct = await createResource(t, alice, { name: 'Immutable 2', type: 'report', data: { v: 1 } });
         await patchResource(t, alice.token, direct.id, { data: { v: 2 } });
         await db().deleteFrom('resources').where('id', '=', direct.id).execute();
         assert.equal((await versionRows(direct.id)).length, 0);
@@ -522,7 +483,7 @@ for (const kind of DATABASE_KINDS) {
 
       it('writes the change and its event in one transaction: when the outbox refuses, nothing changes', async () => {
         const poisoned = 'outbox refuses this';
-        const created = await createResource(t, alice.token, { name: poisoned, type: 'report', metadata: { m: 1 }, data: { v: 1 } });
+        const created = await createResource(t, alice, { name: poisoned, type: 'report', metadata: { m: 1 }, data: { v: 1 } });
         await patchResource(t, alice.token, created.id, { data: { v: 2 } });
         const eventsBefore = await outboxRows(created.id);
         await sql`CREATE FUNCTION test_refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -572,7 +533,7 @@ for (const kind of DATABASE_KINDS) {
 
     describe('concurrency', () => {
       it('a stale If-Match answers 412 with the current ETag; a current, weak or * If-Match passes', async () => {
-        const created = await createResource(t, alice.token, { name: 'Guarded', type: 'report', data: { v: 1 } });
+        const created = await createResource(t, alice, { name: 'Guarded', type: 'report', data: { v: 1 } });
         await patchResource(t, alice.token, created.id, { data: { v: 2 } }, { 'if-match': '"1"' });
         for (const ifMatch of ['"1"', '"3"', '"abc"', 'garbage', '"0"', 'W/"2"', 'W/"2", "1"', '"1", "3"']) {
           const stale = await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { data: { v: 'stale' } }, { 'if-match': ifMatch });
@@ -600,7 +561,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('an If-Match list matches when any of its strong tags is current (RFC 9110 §13.1.1)', async () => {
-        const created = await createResource(t, alice.token, { name: 'Listed tags', type: 'report', data: { v: 1 } });
+        const created = await createResource(t, alice, { name: 'Listed tags', type: 'report', data: { v: 1 } });
         await patchResource(t, alice.token, created.id, { data: { v: 2 } });
         assert.equal((await patchResource(t, alice.token, created.id, { data: { v: 3 } }, { 'if-match': '"1", "2"' })).version, 3);
         assert.equal((await patchResource(t, alice.token, created.id, { data: { v: 4 } }, { 'if-match': 'W/"1", "3" , "9"' })).version, 4);
@@ -610,7 +571,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('8 concurrent data PATCHes with If-Match "1": exactly one 200, seven 412', async () => {
-        const created = await createResource(t, alice.token, { name: 'Race', type: 'report', data: { writer: 'initial' } });
+        const created = await createResource(t, alice, { name: 'Race', type: 'report', data: { writer: 'initial' } });
         const responses = await Promise.all(
           Array.from({ length: 8 }, (_, i) => call(t, alice.token, 'PATCH', `${R}/${created.id}`, { data: { writer: i } }, { 'if-match': '"1"' })),
         );
@@ -633,7 +594,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('8 concurrent data PATCHes without If-Match: all 200, versions 2..9 contiguous, each holding one request', async () => {
-        const created = await createResource(t, alice.token, { name: 'Pile-up', type: 'report', data: { writer: 'initial' } });
+        const created = await createResource(t, alice, { name: 'Pile-up', type: 'report', data: { writer: 'initial' } });
         const responses = await Promise.all(
           Array.from({ length: 8 }, (_, i) => call(t, i % 2 ? admin.token : alice.token, 'PATCH', `${R}/${created.id}`, { data: { writer: i } })),
         );
@@ -724,8 +685,8 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await resourcesNamed('Idempotent')).length, 2);
 
         // Without a key, every POST creates.
-        await createResource(t, alice.token, body);
-        await createResource(t, alice.token, body);
+        await createResource(t, alice, body);
+        await createResource(t, alice, body);
         assert.equal((await resourcesNamed('Idempotent')).length, 4);
       });
 
@@ -760,7 +721,7 @@ for (const kind of DATABASE_KINDS) {
       it('answers 409 while a claim is unanswered, and takes over a claim abandoned for minutes', async () => {
         const key = `claim-${newId()}`;
         const request = { ...body, name: 'Claimed key' };
-        const first = (await createResource(t, alice.token, request, { 'idempotency-key': key })).id;
+        const first = (await createResource(t, alice, request, { 'idempotency-key': key })).id;
         // Make the key look claimed by a request still running (what a concurrent duplicate sees).
         await sql`UPDATE idempotency_keys SET status = NULL, response = NULL WHERE user_id = ${alice.user.id} AND key = ${key}`.execute(db());
         const inFlight = await call(t, alice.token, 'POST', R, request, { 'idempotency-key': key });
@@ -794,7 +755,7 @@ for (const kind of DATABASE_KINDS) {
       it('forgets keys after 24 h', async () => {
         const key = `old-${newId()}`;
         const request = { ...body, name: 'Aged key' };
-        const first = (await createResource(t, alice.token, request, { 'idempotency-key': key })).id;
+        const first = (await createResource(t, alice, request, { 'idempotency-key': key })).id;
         const age = (hours: number) =>
           sql`UPDATE idempotency_keys SET created_at = now() - make_interval(hours => ${hours}) WHERE user_id = ${alice.user.id} AND key = ${key}`.execute(
             db(),
@@ -818,7 +779,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('makes restore idempotent per key, separately from creates and from other users', async () => {
-        const created = await createResource(t, alice.token, { name: 'Restore once', type: 'report', data: { v: 1 } });
+        const created = await createResource(t, alice, { name: 'Restore once', type: 'report', data: { v: 1 } });
         await patchResource(t, alice.token, created.id, { data: { v: 2 } });
         const key = `restore-${newId()}`;
         const url = `${R}/${created.id}/versions/1/restore`;
@@ -874,7 +835,7 @@ for (const kind of DATABASE_KINDS) {
         // 45 resources, owners interleaved so every page mixes them.
         for (let i = 0; i < 45; i++) {
           const owner = owners[i % 3]!;
-          const created = await createResource(t, owner.token, {
+          const created = await createResource(t, owner, {
             name: `Listed ${String(i).padStart(2, '0')}`,
             type: i % 5 === 0 ? 'list.other' : 'list.item',
             data: { i },
@@ -887,7 +848,7 @@ for (const kind of DATABASE_KINDS) {
           sharedWithDave.push(id);
         }
         for (const name of ['100% Done', '100 Done', '1000 Done', 'snake_case', 'snakeXcase', 'MiXeD Case Name', 'back\\slash', 'backslash']) {
-          named.set(name, (await createResource(t, dave.token, { name, type: 'list.q', data: {} })).id);
+          named.set(name, (await createResource(t, dave, { name, type: 'list.q', data: {} })).id);
         }
       });
 
@@ -1000,7 +961,7 @@ for (const kind of DATABASE_KINDS) {
         for (const name of ['', '   ', 'n'.repeat(256), 'bell\u0007name', 'del\u007fname', 'nul\u0000name', 'c1\u0085name', 5, null]) {
           assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, name }), /^name$/);
         }
-        const created = await createResource(t, alice.token, { ...valid, name: 'n'.repeat(255) });
+        const created = await createResource(t, alice, { ...valid, name: 'n'.repeat(255) });
         assert.equal(created.name.length, 255);
         for (const name of ['', 'n'.repeat(256), 'bell\u0007name'])
           assertInvalidField(await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { name }), /^name$/);
@@ -1011,7 +972,7 @@ for (const kind of DATABASE_KINDS) {
       it('counts name length in characters (code points), as the database does', async () => {
         const emoji = '\u{1F600}'.repeat(255);
         assert.equal(emoji.length, 510, 'UTF-16 units');
-        assert.equal((await createResource(t, alice.token, { ...valid, name: emoji })).name, emoji);
+        assert.equal((await createResource(t, alice, { ...valid, name: emoji })).name, emoji);
         assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, name: '\u{1F600}'.repeat(256) }), /^name$/);
         assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, name: `${'n'.repeat(255)}\u{1F600}` }), /^name$/);
       });
@@ -1022,7 +983,7 @@ for (const kind of DATABASE_KINDS) {
           assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, type }), /^type$/);
         }
         assert.equal(await countLimits(), before);
-        for (const type of ['a'.repeat(64), 'my-type.v1_2']) assert.equal((await createResource(t, alice.token, { ...valid, type })).type, type);
+        for (const type of ['a'.repeat(64), 'my-type.v1_2']) assert.equal((await createResource(t, alice, { ...valid, type })).type, type);
       });
 
       it('refuses metadata that is not an object or is over 64 KiB; accepts exactly 64 KiB', async () => {
@@ -1035,7 +996,7 @@ for (const kind of DATABASE_KINDS) {
         assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, metadata: { k: 'x'.repeat(64 * 1024 - 7) } }), /^metadata$/);
         assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, metadata: { k: 'x'.repeat(100_000) } }), /^metadata$/);
         assert.equal(await countLimits(), before);
-        const created = await createResource(t, alice.token, { ...valid, metadata: exactly });
+        const created = await createResource(t, alice, { ...valid, metadata: exactly });
         assertInvalidField(await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { metadata: ['a'] }), /^metadata$/);
         assertInvalidField(await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { metadata: { k: 'x'.repeat(64 * 1024) } }), /^metadata$/);
         assertInvalidField(await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { metadata: null }), /^metadata$/);
@@ -1054,7 +1015,7 @@ for (const kind of DATABASE_KINDS) {
         assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, data: 'x'.repeat(1024 * 1024) }), /^data$/);
         assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, data: { big: ['y'.repeat(600_000), 'z'.repeat(600_000)] } }), /^data$/);
         assert.equal(await countLimits(), before);
-        const created = await createResource(t, alice.token, valid);
+        const created = await createResource(t, alice, valid);
         assertInvalidField(await call(t, alice.token, 'PATCH', `${R}/${created.id}`, { data: 'x'.repeat(1024 * 1024) }), /^data$/);
         assert.equal((await versionRows(created.id)).length, 1);
       });
@@ -1066,11 +1027,11 @@ for (const kind of DATABASE_KINDS) {
         assertInvalidField(await call(t, alice.token, 'POST', R, { ...valid, metadata: nestedObjects(65) }), /^metadata$/);
         assert.equal(await countLimits(), before);
         for (const data of [nestedObjects(64), nestedArrays(64), { wrap: nestedArrays(63) }]) {
-          const created = await createResource(t, alice.token, { ...valid, data });
+          const created = await createResource(t, alice, { ...valid, data });
           assert.deepEqual(created.data, data);
           assert.deepEqual((await getJson<Resource>(t, alice.token, `${R}/${created.id}`)).data, data);
         }
-        const withMetadata = await createResource(t, alice.token, { ...valid, metadata: nestedObjects(64) });
+        const withMetadata = await createResource(t, alice, { ...valid, metadata: nestedObjects(64) });
         assertInvalidField(await call(t, alice.token, 'PATCH', `${R}/${withMetadata.id}`, { data: nestedObjects(65) }), /^data$/);
         assertInvalidField(await call(t, alice.token, 'PATCH', `${R}/${withMetadata.id}`, { metadata: nestedObjects(65) }), /^metadata$/);
         assert.equal((await patchResource(t, alice.token, withMetadata.id, { data: nestedArrays(64) })).version, 2);
@@ -1086,7 +1047,7 @@ for (const kind of DATABASE_KINDS) {
         assertInvalidField(await call(t, alice.token, 'POST', R, { name: 'x', data: 1 }), /^type$/);
         assert.equal(await countLimits(), before);
 
-        const created = await createResource(t, alice.token, valid);
+        const created = await createResource(t, alice, valid);
         for (const [field, value] of [
           ['type', 'other'],
           ['type', 'limits'],
@@ -1106,7 +1067,7 @@ for (const kind of DATABASE_KINDS) {
 
     describe('sharing', () => {
       it('shares read, then read and update; lists shares; unsharing removes access at once', async () => {
-        const created = await createResource(t, alice.token, { name: 'Shared doc', type: 'memo', data: { v: 1 } });
+        const created = await createResource(t, alice, { name: 'Shared doc', type: 'memo', data: { v: 1 } });
         assertProblem(await call(t, bob.token, 'GET', `${R}/${created.id}`), 404, 'NOT_FOUND');
         // Bob's cached grants are warm before the share.
         assert.ok(
@@ -1145,7 +1106,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await getJson<Version>(t, alice.token, `${R}/${created.id}/versions/2`)).createdBy, bob.user.id);
 
         // delete, shared with read, lets bob delete; shares never make bob the owner.
-        const deletable = await createResource(t, alice.token, { name: 'Deletable by bob', type: 'memo', data: {} });
+        const deletable = await createResource(t, alice, { name: 'Deletable by bob', type: 'memo', data: {} });
         assert.equal((await call(t, alice.token, 'POST', `${R}/${deletable.id}/shares`, { userId: bob.user.id, actions: ['read', 'delete'] })).statusCode, 201);
         assertProblem(await call(t, bob.token, 'PATCH', `${R}/${deletable.id}`, { data: 1 }), 403, 'FORBIDDEN');
         assertProblem(await call(t, bob.token, 'GET', `${R}/${deletable.id}/shares`), 403, 'FORBIDDEN');
@@ -1179,7 +1140,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('update or delete shared alone come with read', async () => {
-        const created = await createResource(t, alice.token, { name: 'Update only', type: 'memo', data: { v: 1 } });
+        const created = await createResource(t, alice, { name: 'Update only', type: 'memo', data: { v: 1 } });
         const share = await call(t, alice.token, 'POST', `${R}/${created.id}/shares`, { userId: carol.user.id, actions: ['update'] });
         assert.equal(share.statusCode, 201, share.body);
         assert.deepEqual(share.json(), { userId: carol.user.id, actions: ['read', 'update'] });
@@ -1193,7 +1154,7 @@ for (const kind of DATABASE_KINDS) {
       });
 
       it('refuses invalid actions, unknown users and unknown fields with 400', async () => {
-        const created = await createResource(t, alice.token, { name: 'Share limits', type: 'memo', data: {} });
+        const created = await createResource(t, alice, { name: 'Share limits', type: 'memo', data: {} });
         const url = `${R}/${created.id}/shares`;
         for (const actions of [['manage'], [], ['fly'], ['read', 'fly'], ['create'], 'read', [1]]) {
           assertInvalidField(await call(t, alice.token, 'POST', url, { userId: bob.user.id, actions }), /^actions/);
@@ -1209,7 +1170,7 @@ for (const kind of DATABASE_KINDS) {
 
     describe('access', () => {
       it('answers every probe of another member’s resource exactly like a missing one (404)', async () => {
-        const created = await createResource(t, alice.token, { name: 'Private', type: 'secret', data: { s: 1 } });
+        const created = await createResource(t, alice, { name: 'Private', type: 'secret', data: { s: 1 } });
         await patchResource(t, alice.token, created.id, { data: { s: 2 } });
         const probes: [string, Method, (id: string) => string, unknown?][] = [
           ['GET', 'GET', (id) => `${R}/${id}`],
@@ -1251,14 +1212,14 @@ for (const kind of DATABASE_KINDS) {
       it('a read permission with a metadata condition shows exactly the public docs of others, in lists and by id', async () => {
         const frank = await newMember('frank');
         const docs = {
-          alicePublic: await createResource(t, alice.token, { name: 'A public', type: 'doc', metadata: { public: true }, data: 1 }),
-          alicePrivate: await createResource(t, alice.token, { name: 'A private', type: 'doc', metadata: { public: false }, data: 2 }),
-          aliceBare: await createResource(t, alice.token, { name: 'A bare', type: 'doc', data: 3 }),
-          aliceString: await createResource(t, alice.token, { name: 'A string', type: 'doc', metadata: { public: 'true' }, data: 4 }),
-          aliceNested: await createResource(t, alice.token, { name: 'A nested', type: 'doc', metadata: { public: { value: true } }, data: 5 }),
-          aliceNote: await createResource(t, alice.token, { name: 'A note', type: 'note', metadata: { public: true }, data: 6 }),
-          bobPublic: await createResource(t, bob.token, { name: 'B public', type: 'doc', metadata: { public: true, other: 1 }, data: 7 }),
-          adminPublic: await createResource(t, admin.token, { name: 'Admin public', type: 'doc', metadata: { public: true }, data: 8 }),
+          alicePublic: await createResource(t, alice, { name: 'A public', type: 'doc', metadata: { public: true }, data: 1 }),
+          alicePrivate: await createResource(t, alice, { name: 'A private', type: 'doc', metadata: { public: false }, data: 2 }),
+          aliceBare: await createResource(t, alice, { name: 'A bare', type: 'doc', data: 3 }),
+          aliceString: await createResource(t, alice, { name: 'A string', type: 'doc', metadata: { public: 'true' }, data: 4 }),
+          aliceNested: await createResource(t, alice, { name: 'A nested', type: 'doc', metadata: { public: { value: true } }, data: 5 }),
+          aliceNote: await createResource(t, alice, { name: 'A note', type: 'note', metadata: { public: true }, data: 6 }),
+          bobPublic: await createResource(t, bob, { name: 'B public', type: 'doc', metadata: { public: true, other: 1 }, data: 7 }),
+          adminPublic: await createResource(t, admin, { name: 'Admin public', type: 'doc', metadata: { public: true }, data: 8 }),
         };
         const publicDocs = sortedIds([docs.alicePublic.id, docs.bobPublic.id, docs.adminPublic.id]);
         assert.deepEqual((await readAll<Summary>(t, frank.token, R, 7)).items, [], 'nothing before the grant');
@@ -1311,7 +1272,7 @@ for (const kind of DATABASE_KINDS) {
           sortedIds([docs.alicePrivate.id, docs.bobPublic.id, docs.adminPublic.id]),
         );
         // Its own docs, public or not, it reads as a member.
-        const own = await createResource(t, frank.token, { name: 'F private', type: 'doc', metadata: { public: false }, data: 9 });
+        const own = await createResource(t, frank, { name: 'F private', type: 'doc', metadata: { public: false }, data: 9 });
         assert.ok(
           (await readAll<Summary>(t, frank.token, `${R}?type=doc`, 7)).items.some((r) => r.id === own.id),
           'its own doc is listed',
@@ -1323,9 +1284,9 @@ for (const kind of DATABASE_KINDS) {
       // A change leaves an invalidation marker for a while (no re-caching meanwhile), so each
       // case starts from a fresh resource whose read is known to be cached.
       const cached = (id: string) => t.server.cache.get<Partial<Resource>>(`res:${id}`);
-      const warm = async (token: string, body: Record<string, unknown>): Promise<Resource> => {
-        const created = await createResource(t, token, body);
-        for (let i = 0; i < 2; i++) assert.equal((await call(t, token, 'GET', `${R}/${created.id}`)).statusCode, 200);
+      const warm = async (session: Session, body: Record<string, unknown>): Promise<Resource> => {
+        const created = await createResource(t, session, body);
+        for (let i = 0; i < 2; i++) assert.equal((await call(t, session.token, 'GET', `${R}/${created.id}`)).statusCode, 200);
         assert.equal((await cached(created.id))?.version, created.version, 'the read was cached');
         return created;
       };
@@ -1333,13 +1294,13 @@ for (const kind of DATABASE_KINDS) {
       it('serves a data change, a name or metadata change, a restore and a deletion at once after a warm read', async () => {
         const read = (token: string, id: string) => call(t, token, 'GET', `${R}/${id}`);
 
-        const data = await warm(alice.token, { name: 'Cached data', type: 'report', data: { v: 1 } });
+        const data = await warm(alice, { name: 'Cached data', type: 'report', data: { v: 1 } });
         await patchResource(t, alice.token, data.id, { data: { v: 2 } });
         let now = await read(alice.token, data.id);
         assert.equal(now.headers.etag, '"2"');
         assert.deepEqual((now.json() as Resource).data, { v: 2 });
 
-        const meta = await warm(alice.token, { name: 'Cached meta', type: 'report', metadata: { m: 1 }, data: { v: 1 } });
+        const meta = await warm(alice, { name: 'Cached meta', type: 'report', metadata: { m: 1 }, data: { v: 1 } });
         await patchResource(t, admin.token, meta.id, { name: 'Cached renamed', metadata: { m: 2 } });
         now = await read(alice.token, meta.id);
         assert.equal((now.json() as Resource).name, 'Cached renamed');
@@ -1347,16 +1308,16 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(now.headers.etag, '"2"', 'the new revision, not a cached tag');
 
         // Restoring version 1 of a one-version resource appends version 2: a stale read says "1".
-        const restored = await warm(alice.token, { name: 'Cached restore', type: 'report', data: { v: 'one' } });
+        const restored = await warm(alice, { name: 'Cached restore', type: 'report', data: { v: 'one' } });
         assert.equal((await call(t, alice.token, 'POST', `${R}/${restored.id}/versions/1/restore`)).statusCode, 200);
         now = await read(alice.token, restored.id);
         assert.equal(now.headers.etag, '"2"');
         assert.equal((now.json() as Resource).version, 2);
-        const keyed = await warm(alice.token, { name: 'Cached keyed restore', type: 'report', data: { v: 'one' } });
+        const keyed = await warm(alice, { name: 'Cached keyed restore', type: 'report', data: { v: 'one' } });
         assert.equal((await call(t, alice.token, 'POST', `${R}/${keyed.id}/versions/1/restore`, undefined, { 'idempotency-key': newId() })).statusCode, 200);
         assert.equal((await read(alice.token, keyed.id)).headers.etag, '"2"');
 
-        const doomed = await warm(alice.token, { name: 'Cached delete', type: 'report', data: { v: 1 } });
+        const doomed = await warm(alice, { name: 'Cached delete', type: 'report', data: { v: 1 } });
         assert.equal((await call(t, admin.token, 'GET', `${R}/${doomed.id}`)).statusCode, 200);
         assert.equal((await call(t, alice.token, 'DELETE', `${R}/${doomed.id}`)).statusCode, 204);
         for (const session of [alice, admin]) assertProblem(await read(session.token, doomed.id), 404, 'NOT_FOUND');
@@ -1367,7 +1328,7 @@ for (const kind of DATABASE_KINDS) {
       it('takes a share back at once from a user whose grants are cached', async () => {
         // A share written straight to the database before the user's first sign-in: signing
         // in loads (and caches) grants that include it, with no invalidation marker around.
-        const created = await createResource(t, alice.token, { name: 'Cached share', type: 'memo', data: {} });
+        const created = await createResource(t, alice, { name: 'Cached share', type: 'memo', data: {} });
         const hank = await newMember('hank', async (userId) => {
           await db()
             .insertInto('resource_shares')
@@ -1390,8 +1351,7 @@ for (const kind of DATABASE_KINDS) {
 
     before(async () => {
       t = await startTestServer(kind, { config: { 'resources.maxDataBytes': 2048 } });
-      assert.equal((await registerRaw(t, { email: 'owner@example.com', name: 'Owner', password: PASSWORD })).statusCode, 201);
-      owner = await login(t, 'owner@example.com', PASSWORD);
+      owner = await signedInUser(t, { name: 'Owner' });
     });
     after(() => t.close());
 
@@ -1404,7 +1364,7 @@ for (const kind of DATABASE_KINDS) {
         /^data$/,
       );
       assert.equal((await t.server.database.db.selectFrom('resources').select('id').execute()).length, 0);
-      const created = await createResource(t, owner.token, { name: 'fits', type: 'blob', data: 'x'.repeat(2046) });
+      const created = await createResource(t, owner, { name: 'fits', type: 'blob', data: 'x'.repeat(2046) });
       assertInvalidField(await call(t, owner.token, 'PATCH', `${R}/${created.id}`, { data: 'y'.repeat(3000) }), /^data$/);
       // Metadata has its own limit (64 KiB), not this one.
       assert.equal((await patchResource(t, owner.token, created.id, { metadata: { note: 'm'.repeat(3000) } })).version, 1);
@@ -1426,8 +1386,7 @@ if (TEST_REDIS_URL && DATABASE_KINDS.includes('postgres')) {
       first = await startTestServer('postgres', { config });
       second = await startTestServer('postgres', { config, database: first.database });
       assert.equal(first.server.cache.kind, 'redis');
-      assert.equal((await registerRaw(first, { email: 'cache@example.com', name: 'Cache', password: PASSWORD })).statusCode, 201);
-      session = await login(first, 'cache@example.com', PASSWORD);
+      session = await signedInUser(first, { name: 'Cache' });
     });
     after(async () => {
       await second?.server.stop();
@@ -1435,7 +1394,7 @@ if (TEST_REDIS_URL && DATABASE_KINDS.includes('postgres')) {
     });
 
     it('reads a change or a deletion made on the other instance at once', async () => {
-      const created = await createResource(first, session.token, { name: 'Shared cache', type: 'report', data: { v: 1 } });
+      const created = await createResource(first, session, { name: 'Shared cache', type: 'report', data: { v: 1 } });
       for (const t of [first, second, first]) assert.deepEqual((await getJson<Resource>(t, session.token, `${R}/${created.id}`)).data, { v: 1 });
 
       await patchResource(second, session.token, created.id, { data: { v: 2 } });

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { gql } from '../support/graphql.js';
-import { as, assertInvalidField, assertProblem, login, registerRaw, type Session } from '../support/identity.js';
+import { createResource, signedInUser, type Resource, type Session } from '../support/factories.js';
+import { as, assertInvalidField, assertProblem } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { statementCounter } from '../support/statements.js';
 
 /**
- * Shares (issue 12 point 4): memory is bounded per user, not per grant change; no share with
+ * Shares (docs/limits.md "Shares and permissions"): memory is bounded per user, not per grant change; no share with
  * oneself; caps per resource and per recipient; a recipient may give a share back; a user's
  * list with many shares stays correct and is one query with one share predicate.
  */
@@ -17,9 +18,6 @@ const PER_USER = 40;
 /** Shares one user may receive from one owner: a tenth of PER_USER (docs/limits.md). */
 const PER_OWNER = 4;
 
-interface Resource {
-  id: string;
-}
 interface Share {
   userId: string;
   actions: string[];
@@ -37,10 +35,9 @@ for (const kind of DATABASE_KINDS) {
     let signedIn = 0;
     /** A new user, signed in. */
     const member = async (name: string): Promise<Session> => {
-      const email = `${name.toLowerCase().replace(/\W/g, '.')}@shares.example`;
-      assert.equal((await registerRaw(t, { email, name, password: `${name} passphrase` })).statusCode, 201);
+      const session = await signedInUser(t, { name });
       signedIn++;
-      return login(t, email, `${name} passphrase`);
+      return session;
     };
 
     before(async () => {
@@ -51,11 +48,7 @@ for (const kind of DATABASE_KINDS) {
     });
     after(() => t.close());
 
-    const create = async (owner: Session, name = 'Doc'): Promise<Resource> => {
-      const r = await as(t, owner.token, 'POST', R, { name, type: 'doc', data: {} });
-      assert.equal(r.statusCode, 201, r.body);
-      return r.json() as Resource;
-    };
+    const create = (owner: Session, name = 'Doc'): Promise<Resource> => createResource(t, owner, { name });
     const share = (by: Session, id: string, userId: string, actions: string[] = ['read']) => as(t, by.token, 'POST', `${R}/${id}/shares`, { userId, actions });
     const shared = async (by: Session, id: string, userId: string, actions: string[] = ['read']) => {
       const r = await share(by, id, userId, actions);

@@ -8,7 +8,8 @@ import { deleteStreams } from '../support/nats.js';
 import { changeOf, nextData, NOTIFICATION_RECEIVED, RESOURCE_CHANGED, WsProbe, type WsMessage } from '../support/ws.js';
 
 /*
- * Issue 6, item 5, as it is deployed: two server processes (`node src/main.ts`, configured
+ * Changes reach subscribers on every instance (docs/notifications.md "Subscriptions over
+ * WebSocket"), as it is deployed: two server processes (`node src/main.ts`, configured
  * by PCF_* only) sharing one PostgreSQL database and one NATS JetStream stream. A change
  * made through one reaches a subscriber connected to the other exactly once, both as
  * resourceChanged and as the owner's notificationReceived, in either direction.

@@ -13,6 +13,13 @@ export interface GraphqlResponse<T = Record<string, unknown>> {
   errors?: GraphqlError[];
 }
 
+/** A Relay connection with its total count, as the users and resources lists answer. */
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
 /** POST /graphql, as the caller of `token` (anonymous without one). */
 export async function gql<T = Record<string, unknown>>(
   t: TestServer,

@@ -397,7 +397,7 @@ describe('configuration: redaction', () => {
   });
 });
 
-describe('configuration: hardening', () => {
+describe('configuration: prototype keys, secrets in syntax errors and unworkable timeouts refused', () => {
   it('refuses keys that would reach Object.prototype', () => {
     const file = configFile('.json', '{ "__proto__": { "polluted": "yes" }, "database": { "constructor": { "x": 1 } } }');
     const problems = problemsOf(() => loadConfig({ file }));

@@ -5,7 +5,7 @@ import { boundedPatch, DIFF_LIMITS, diffJson, type DiffLimits } from '../../src/
 import { applyStrict, normalise, type Json } from '../support/json-patch.js';
 
 /**
- * The diff's budget (issue 12 point 1): every member, element and table cell is charged, so
+ * The diff's budget (docs/limits.md "Diffs"): every member, element and table cell is charged, so
  * work grows with the data, and a diff over its work or size limit is refused, never cut
  * short into a wrong patch. The clock is switched off here (maxMs), so outcomes depend on
  * the data alone.

@@ -2,22 +2,25 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DATABASE_KINDS } from '../support/databases.js';
 import { assertGraphqlError, gql, type GraphqlResponse } from '../support/graphql.js';
-import { as, assertInvalidField, login, registerRaw, type Session } from '../support/identity.js';
+import { signedInUser, type Session } from '../support/factories.js';
+import { as, assertInvalidField } from '../support/identity.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { WsProbe } from '../support/ws.js';
 
 const LIST = 'query ($q: String, $type: String) { resources(q: $q, type: $type) { totalCount edges { node { id } } } }';
 
-// Issue 12, points 2, 3 and 6: one input rule for every transport, refused documents refused
-// cheaply, and writes charged for what they cost.
+// GraphQL's input limits, refusals and write costs: a list filter is refused with the same
+// answer over GraphQL, REST and WebSocket (docs/limits.md "Input: one rule for every
+// transport"); oversized variables and documents are refused before the work they would cost
+// (docs/limits.md "GraphQL documents"); a batch and each write are charged what they cost
+// (docs/gateway.md "What a GraphQL operation costs").
 for (const kind of DATABASE_KINDS) {
-  describe(`GraphQL hardening (${kind})`, () => {
+  describe(`GraphQL input limits, refusals and write costs (${kind})`, () => {
     let t: TestServer;
     let member: Session;
     before(async () => {
       t = await startTestServer(kind);
-      assert.equal((await registerRaw(t, { email: 'member@gql-hard.example', name: 'Member', password: 'Member passphrase' })).statusCode, 201);
-      member = await login(t, 'member@gql-hard.example', 'Member passphrase');
+      member = await signedInUser(t, { name: 'Member' });
     });
     after(() => t.close());
 
@@ -122,11 +125,8 @@ for (const kind of DATABASE_KINDS) {
       // Budgets small enough to reach: 12 requests a minute, 1,000 points, per user.
       const tight = await startTestServer(kind, { config: { 'rateLimit.userPerWindow': 12, 'rateLimit.graphqlPointsPerWindow': 1000 } });
       try {
-        for (const name of ['Batch', 'Writer']) {
-          assert.equal((await registerRaw(tight, { email: `${name.toLowerCase()}@gql-hard.example`, name, password: `${name} passphrase` })).statusCode, 201);
-        }
-        const batcher = await login(tight, 'batch@gql-hard.example', 'Batch passphrase');
-        const writer = await login(tight, 'writer@gql-hard.example', 'Writer passphrase');
+        const batcher = await signedInUser(tight, { name: 'Batch' });
+        const writer = await signedInUser(tight, { name: 'Writer' });
         const post = (session: Session, payload: unknown) =>
           tight.app.inject({ method: 'POST', url: '/graphql', headers: { authorization: `Bearer ${session.token}` }, payload: payload as object });
 
