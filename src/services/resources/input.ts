@@ -1,7 +1,7 @@
 import { isValidResourceType } from '../access/index.js';
 import { jsonValueProblem } from '../shared/json-values.js';
 import { nameCharacterProblem } from '../shared/text.js';
-import { FieldProblems } from '../users/input.js';
+import { FieldProblems } from '../shared/input.js';
 
 /** Limits of DESIGN §5 "Resources" and the resources issue. */
 export const NAME_MAX = 255;

@@ -1,3 +1,4 @@
+import type { StorageUsage } from '../shared/views.js';
 import { sql, type RawBuilder } from 'kysely';
 import { appError } from '../../core/errors.js';
 import type { Database } from '../../infra/database/index.js';
@@ -16,13 +17,6 @@ import { jsonBytes } from './input.js';
  * to the resource's owner, whoever writes (a user a resource is shared with spends its
  * owner's quota).
  */
-
-export interface StorageUsage {
-  /** Bytes the caller's resources hold. */
-  storageBytes: number;
-  /** `quotas.storageBytesPerUser`; null when unlimited (0). */
-  storageQuotaBytes: number | null;
-}
 
 /**
  * Bytes charged for each row a resource keeps besides its JSON: the resource's own row, and

@@ -10,7 +10,7 @@ import type { ResourceReads } from '../resources/reads.js';
 import * as repo from '../resources/repository.js';
 import type { Database } from '../../infra/database/index.js';
 import type { UnitOfWork } from '../shared/unit-of-work.js';
-import { FieldProblems } from '../users/input.js';
+import { FieldProblems } from '../shared/input.js';
 
 export { SHARE_ACTIONS, type ShareAction };
 
