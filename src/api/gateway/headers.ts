@@ -13,7 +13,7 @@ const ALWAYS = {
 
 /**
  * The pages PCF serves (the API reference at /docs, GraphiQL) load only their own scripts;
- * GraphiQL's come from unpkg, as mercurius ships it: only the three packages, at the
+ * GraphiQL's come from unpkg (api/graphql/graphiql.ts): only the three packages, at the
  * versions it loads. JSON responses need no policy.
  */
 const GRAPHIQL_SOURCES = ['https://unpkg.com/graphiql@3.8.3/', 'https://unpkg.com/react@18.3.1/', 'https://unpkg.com/react-dom@18.3.1/'].join(' ');

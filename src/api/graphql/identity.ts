@@ -296,7 +296,7 @@ export function identityResolvers(identity: Identity) {
     JSONObject: JSONObjectScalar,
     Query: query,
     Mutation: mutation,
-    // graphql-jit (mercurius compiles a document after 10 runs) does not call a function-valued
+    // graphql-jit (the pipeline compiles an operation run often) does not call a function-valued
     // property the way graphql-js's default resolver does: count through a resolver.
     UserConnection: { totalCount: (c: { totalCount: () => Promise<number> }) => c.totalCount() },
     RoleConnection: { totalCount: (c: { totalCount: () => Promise<number> }) => c.totalCount() },

@@ -170,7 +170,7 @@ export function resourceResolvers(resources: ResourcesService) {
     JSON: JSONScalar,
     Query: query,
     Mutation: mutation,
-    // graphql-jit (mercurius compiles a document after 10 runs) does not call a function-valued
+    // graphql-jit (the pipeline compiles an operation run often) does not call a function-valued
     // property the way graphql-js's default resolver does: count through a resolver.
     ResourceConnection: { totalCount: (c: { totalCount: () => Promise<number> }) => c.totalCount() },
     Resource: {

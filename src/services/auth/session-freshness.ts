@@ -46,7 +46,7 @@ export interface FreshnessEvents {
 /**
  * How long after a lookup with grants from the database a lookup served by the cache is not
  * believed over it: without a shared cache, an instance may hold grants up to a second old
- * (services/identity.ts), and the periodic check must not put back what the database denied.
+ * (wiring/identity.ts), and the periodic check must not put back what the database denied.
  */
 export const DATABASE_PRECEDENCE_MS = 2000;
 
