@@ -136,15 +136,14 @@ export class GraphqlPipeline {
 
   /** An HTTP operation, from request to response. */
   async run(request: OperationRequest, transport: Transport, context: GraphqlContext): Promise<HttpAnswer> {
-    const scope = this.scope(context);
     const prepared = this.prepare(request, transport);
-    if ('errors' in prepared) return refused(prepared.errors, scope);
+    if ('errors' in prepared) return refused(prepared.errors, this.scope(context));
     const admission = await this.admit(request, prepared, context);
-    if ('errors' in admission) return refused(admission.errors, scope);
+    if ('errors' in admission) return refused(admission.errors, this.scope(context));
     const { admitted } = admission;
     const result = admitted.finish(await this.execute(admitted.args));
     const body: HttpAnswer['body'] = { data: result.data ?? null };
-    if (result.errors?.length) body.errors = formatErrors(result.errors, scope);
+    if (result.errors?.length) body.errors = formatErrors(result.errors, this.scope(context));
     if (result.extensions) body.extensions = result.extensions;
     return { status: 200, body };
   }
