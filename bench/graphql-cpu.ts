@@ -8,8 +8,11 @@
  * times `BENCH_CPU_REQUESTS` requests of each kind with `process.cpuUsage()` (user + system,
  * divided by the count), alternating REST and GraphQL so that drift on a shared machine
  * falls on both; the median and the spread of the rounds are reported. inject's own share is
- * in both figures alike, so the difference is GraphQL's overhead. Profile the same loop with
- * `node --cpu-prof --import tsx bench/run.ts graphql-cpu`.
+ * in both figures alike, so the difference is GraphQL's overhead; the same query over GET
+ * tells the POST body's share (reading and parsing it) from GraphQL's own. Run it with
+ * `NODE_ENV=production`, as the load scenarios' servers run (graphql-js checks its types
+ * more slowly otherwise). Profile the same loop with
+ * `BENCH_CPU_ONLY=graphql node --cpu-prof --import tsx bench/run.ts graphql-cpu`.
  */
 import { Writable } from 'node:stream';
 import { loadConfig } from '../src/core/config/index.js';
@@ -20,7 +23,7 @@ import { sampleData } from './resources.js';
 
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 5);
-/** `graphql` or `rest` times only that kind, for a profile of one (`--cpu-prof`). */
+/** `graphql`, `graphql-get` or `rest` times only that kind, for a profile of one (`--cpu-prof`). */
 const ONLY = process.env.BENCH_CPU_ONLY;
 const PASSWORD = 'bench-cpu-password-1';
 /** The document of the load scenario graphql-resource (bench/scenarios.ts). */
@@ -101,22 +104,33 @@ export async function runGraphqlCpu(): Promise<number> {
     const payload = { query: QUERY, variables: { id } };
     const rest = () => server.app.inject({ method: 'GET', url: `/api/v1/resources/${id}`, headers });
     const graphql = () => server.app.inject({ method: 'POST', url: '/graphql', headers, payload });
+    // The same operation without a body: what is left is GraphQL's own share, not the POST's.
+    const getUrl = `/graphql?query=${encodeURIComponent(QUERY)}&variables=${encodeURIComponent(JSON.stringify({ id }))}`;
+    const graphqlGet = () => server.app.inject({ method: 'GET', url: getUrl, headers });
     // Both answer what the load scenarios check, or the figures mean nothing.
     const restBody = JSON.parse(await expectOk(rest(), 'REST get')) as { id?: string };
-    const graphqlBody = JSON.parse(await expectOk(graphql(), 'GraphQL resource')) as { data?: { resource?: { id?: string } }; errors?: unknown };
-    if (restBody.id !== id || graphqlBody.errors || graphqlBody.data?.resource?.id !== id) {
-      throw new Error(`unexpected answers: ${JSON.stringify(restBody).slice(0, 200)} / ${JSON.stringify(graphqlBody).slice(0, 200)}`);
+    for (const [what, send] of [
+      ['GraphQL resource', graphql],
+      ['GraphQL resource over GET', graphqlGet],
+    ] as const) {
+      const graphqlBody = JSON.parse(await expectOk(send(), what)) as { data?: { resource?: { id?: string } }; errors?: unknown };
+      if (restBody.id !== id || graphqlBody.errors || graphqlBody.data?.resource?.id !== id) {
+        throw new Error(`unexpected answers: ${JSON.stringify(restBody).slice(0, 200)} / ${JSON.stringify(graphqlBody).slice(0, 200)}`);
+      }
     }
     // Warm-up: the JIT, the document cache, the resource cache.
     for (let i = 0; i < 500; i++) {
       await rest();
       await graphql();
+      await graphqlGet();
     }
     const restRounds: number[] = [];
     const graphqlRounds: number[] = [];
+    const graphqlGetRounds: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       if (ONLY !== 'graphql') restRounds.push(await cpuPerRequest(rest));
-      if (ONLY !== 'rest') graphqlRounds.push(await cpuPerRequest(graphql));
+      if (ONLY !== 'rest' && ONLY !== 'graphql-get') graphqlRounds.push(await cpuPerRequest(graphql));
+      if (ONLY === undefined || ONLY === 'graphql-get') graphqlGetRounds.push(await cpuPerRequest(graphqlGet));
     }
     const row = (name: string, rounds: number[]) =>
       `${name.padEnd(36)} ${median(rounds).toFixed(0).padStart(6)} µs   (${Math.min(...rounds).toFixed(0)}–${Math.max(...rounds).toFixed(0)})`;
@@ -125,6 +139,7 @@ export async function runGraphqlCpu(): Promise<number> {
         `CPU µs per request: median of ${ROUNDS} rounds of ${REQUESTS} (min–max), in-process via app.inject, PGlite, rate limiter on`,
         ...(restRounds.length ? [row('REST GET /api/v1/resources/{id}', restRounds)] : []),
         ...(graphqlRounds.length ? [row('GraphQL resource(id)', graphqlRounds)] : []),
+        ...(graphqlGetRounds.length ? [row('GraphQL resource(id) over GET', graphqlGetRounds)] : []),
         ...(ONLY
           ? []
           : [
