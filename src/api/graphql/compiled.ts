@@ -1,5 +1,6 @@
 import { BREAK, execute, GraphQLError, visit, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { LRUCache } from 'lru-cache';
 
 /**
  * Runs of one operation of a document after which it is compiled with graphql-jit. A
@@ -8,6 +9,12 @@ import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
  * document sent a handful of times is not worth it and one sent thousands of times is.
  */
 export const COMPILE_AFTER_RUNS = 20;
+/**
+ * Documents whose runs are counted and whose compiled operations are kept, the most recently
+ * run first: generated code is larger than the document, and a client sending many distinct
+ * documents often enough must not make the server keep a function for each.
+ */
+const TRACKED_DOCUMENTS = 200;
 
 interface Operation {
   runs: number;
@@ -20,12 +27,11 @@ interface Operation {
  * otherwise graphql-js's execute. Both take the same arguments and give the same result:
  * data, and errors that carry the resolver's thrown error as `originalError` for the one
  * formatter (errors.ts); the custom scalars are the schema's own (schema.ts sets their
- * functions before anything compiles). Kept by document in a WeakMap: the document cache
- * (documents.ts) hands back the same DocumentNode for the same text and bounds how many
- * there are, and a document it evicts takes its compiled operations with it.
+ * functions before anything compiles). Kept by document: the document cache (documents.ts)
+ * hands back the same DocumentNode for the same text.
  */
 export class CompiledOperations {
-  readonly #byDocument = new WeakMap<DocumentNode, Map<string | undefined, Operation>>();
+  readonly #byDocument = new LRUCache<DocumentNode, Map<string | undefined, Operation>>({ max: TRACKED_DOCUMENTS });
 
   constructor(private readonly schema: GraphQLSchema) {}
 
