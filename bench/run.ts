@@ -23,6 +23,7 @@ import { installCleanupHandlers, rssMb, sleep, stopAllChildren } from './process
 import { BENCH_RATE_LIMIT, decisionsBetween, decisionsProblem, readRateLimitDecisions } from './rate-limit.js';
 import { deleteBenchStreams, probeNats, uniqueStreamName } from './nats.js';
 import { baseRealtimeResult, runRealtimeScenario, WS_WARMUP_MUTATIONS } from './realtime.js';
+import { runGraphqlCpu } from './graphql-cpu.js';
 import { runGraphqlRefusal } from './graphql-refusal.js';
 import { deleteKeysWithPrefix, probeRedis, uniqueKeyPrefix } from './redis.js';
 import { purgeStaleBenchAccounts } from './resources.js';
@@ -347,6 +348,10 @@ const STANDALONE: Readonly<Record<string, () => Promise<void>>> = {
   // CPU per refused GraphQL document (issue 12 point 3); bench/graphql-refusal.ts.
   'graphql-refusal': async () => {
     if ((await runGraphqlRefusal()) !== 0) throw new Error('graphql-refusal failed');
+  },
+  // CPU per request of GraphQL resource(id) against REST get (issue 13); bench/graphql-cpu.ts.
+  'graphql-cpu': async () => {
+    if ((await runGraphqlCpu()) !== 0) throw new Error('graphql-cpu failed');
   },
   // The worst diffs of two 1 MiB versions (issue 12 point 1); bench/diff-worst.ts.
   'diff-worst': async () => {

@@ -67,6 +67,8 @@ interface DocumentShape {
   /** The cost, when no page size comes from a variable; else computed per request. */
   cost: number | undefined;
   attempts: AuthAttempts;
+  /** Whether it may write: only mutations are weighed by writeCost, per request. */
+  writes: boolean;
 }
 
 // The document cache (documents.ts) hands back the same DocumentNode for the same query
@@ -92,6 +94,7 @@ function documentShape(schema: GraphQLSchema, document: DocumentNode, operationN
         operations,
         cost: costs.some((c) => c.dependsOnVariables) ? undefined : Math.max(...costs.map((c) => c.cost)),
         attempts: { byAddress: Math.max(...attempts.map((a) => a.byAddress)), byUser: Math.max(...attempts.map((a) => a.byUser)) },
+        writes: operations.some((operation) => operation.operation === 'mutation'),
       };
     }
     // Names that match no operation are refused by graphql-js, and are not worth keeping;
@@ -124,12 +127,13 @@ export function operationBudget(limits: Config['graphql'], rateLimits: RateLimit
       throw appError('INVALID_INPUT', `Query Cost limit of ${limits.maxComplexity} exceeded, found ${cost}.`);
     }
     // Writes are weighed with the request's variables (their size is part of the price).
-    const points = cost + Math.max(...shape.operations.map((operation) => writeCost(document, operation, variables, AUTH_FIELDS)));
+    const points = shape.writes ? cost + Math.max(...shape.operations.map((operation) => writeCost(document, operation, variables, AUTH_FIELDS))) : cost;
     if (!rateLimits) return { cost: points, charge: undefined };
     const principal = context.principal;
-    const address = addressKey(context.client.ip ?? '');
-    const caller = principal ? userKey(principal) : address;
     const { byAddress, byUser } = shape.attempts;
+    // The address is the key only of anonymous callers and of login and register.
+    const address = !principal || byAddress > 0 ? addressKey(context.client.ip ?? '') : '';
+    const caller = principal ? userKey(principal) : address;
     const items: ChargeItem[] = [{ limiter: rateLimits.graphql, key: caller, points: Math.max(1, points), refundRefused: true }];
     if (byAddress > 0) items.push({ limiter: rateLimits.auth, key: address, points: byAddress });
     if (byUser > 0) items.push({ limiter: rateLimits.auth, key: caller, points: byUser });

@@ -49,29 +49,53 @@ export interface ContextSource {
  */
 export function contextFactory(identity: Identity, resources: ResourcesService) {
   return function operationContext(source: ContextSource): GraphqlContext {
-    // Made when a resolver first needs them: most operations never do.
-    let loaders: IdentityLoaders | undefined;
-    let forResources: ResourceLoaders | undefined;
-    const context: GraphqlContext = {
-      get principal() {
-        return source.principal();
-      },
-      traceId: source.trace.traceId,
-      trace: source.trace,
-      log: source.log as Logger,
-      client: source.client,
-      get loaders() {
-        return (loaders ??= identityLoaders(identity));
-      },
-      get resourceLoaders() {
-        return (forResources ??= resourceLoaders(identity, resources, context));
-      },
-      ...(source.feeds ? { feeds: source.feeds } : {}),
-      ...(source.signedIn ? { signedIn: source.signedIn } : {}),
-      ...(source.reply ? { reply: source.reply } : {}),
-    };
-    return context;
+    return new OperationContext(source, identity, resources);
   };
+}
+
+/**
+ * One operation's context. A class, so the getters live once on its prototype rather than
+ * on every context: one is made per operation, on the hot path of every request.
+ */
+class OperationContext implements GraphqlContext {
+  readonly traceId: string;
+  readonly trace: TraceContext;
+  readonly log: Logger;
+  readonly client: ClientInfo;
+  readonly feeds?: FeedGroup;
+  readonly signedIn?: Caller;
+  readonly reply?: unknown;
+  readonly #source: ContextSource;
+  readonly #identity: Identity;
+  readonly #resources: ResourcesService;
+  // Made when a resolver first needs them: most operations never do.
+  #loaders: IdentityLoaders | undefined;
+  #resourceLoaders: ResourceLoaders | undefined;
+
+  constructor(source: ContextSource, identity: Identity, resources: ResourcesService) {
+    this.#source = source;
+    this.#identity = identity;
+    this.#resources = resources;
+    this.traceId = source.trace.traceId;
+    this.trace = source.trace;
+    this.log = source.log as Logger;
+    this.client = source.client;
+    if (source.feeds) this.feeds = source.feeds;
+    if (source.signedIn) this.signedIn = source.signedIn;
+    if (source.reply) this.reply = source.reply;
+  }
+
+  get principal(): Principal | undefined {
+    return this.#source.principal();
+  }
+
+  get loaders(): IdentityLoaders {
+    return (this.#loaders ??= identityLoaders(this.#identity));
+  }
+
+  get resourceLoaders(): ResourceLoaders {
+    return (this.#resourceLoaders ??= resourceLoaders(this.#identity, this.#resources, this));
+  }
 }
 
 export type OperationContextFactory = ReturnType<typeof contextFactory>;

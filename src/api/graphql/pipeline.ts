@@ -1,5 +1,4 @@
 import {
-  execute,
   getOperationAST,
   getVariableValues,
   GraphQLError,
@@ -14,6 +13,7 @@ import type { Config } from '../../core/config/index.js';
 import { appError } from '../../core/errors.js';
 import type { Metrics } from '../../infra/telemetry/metrics.js';
 import { reportCost, type ChargeOperation, type Spent } from './budget.js';
+import { CompiledOperations } from './compiled.js';
 import type { GraphqlContext } from './context.js';
 import { DocumentCache } from './documents.js';
 import { formatErrors, invalidOperation, refusal, refusalHeaders, refusalStatus, type ErrorScope, type FormattedError } from './errors.js';
@@ -61,19 +61,21 @@ export interface PipelineDeps {
  * The one path of a GraphQL operation, whichever transport brought it (DESIGN §5):
  * parse with the token and size limits → refuse past `maxSelections` → validate with the
  * depth and alias limits (cached by query text) → pick the operation the transport serves →
- * coerce the variables → check the cost and charge the budgets → execute → format errors
+ * coerce the variables → check the cost and charge the budgets → execute (compiled.ts) → format errors
  * (errors.ts). HTTP runs it whole (`run`); WebSocket admits through it and lets graphql-ws
  * execute the arguments it returns, by `execute` for queries and mutations.
  */
 export class GraphqlPipeline {
   readonly schema: GraphQLSchema;
   readonly #documents: DocumentCache;
+  readonly #compiled: CompiledOperations;
   readonly #deps: PipelineDeps;
 
   constructor(deps: PipelineDeps) {
     this.schema = deps.schema;
     this.#deps = deps;
     this.#documents = new DocumentCache(deps.schema, deps.limits);
+    this.#compiled = new CompiledOperations(deps.schema);
   }
 
   /** Where errors of an operation with this context are formatted. */
@@ -127,22 +129,21 @@ export class GraphqlPipeline {
     };
   }
 
-  /** Runs admitted queries and mutations (graphql-js; resolvers' errors are formatted by the transport). */
+  /** Runs admitted queries and mutations (compiled.ts; resolvers' errors are formatted by the transport). */
   execute(args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> {
-    return execute(args);
+    return this.#compiled.execute(args);
   }
 
   /** An HTTP operation, from request to response. */
   async run(request: OperationRequest, transport: Transport, context: GraphqlContext): Promise<HttpAnswer> {
-    const scope = this.scope(context);
     const prepared = this.prepare(request, transport);
-    if ('errors' in prepared) return refused(prepared.errors, scope);
+    if ('errors' in prepared) return refused(prepared.errors, this.scope(context));
     const admission = await this.admit(request, prepared, context);
-    if ('errors' in admission) return refused(admission.errors, scope);
+    if ('errors' in admission) return refused(admission.errors, this.scope(context));
     const { admitted } = admission;
     const result = admitted.finish(await this.execute(admitted.args));
     const body: HttpAnswer['body'] = { data: result.data ?? null };
-    if (result.errors?.length) body.errors = formatErrors(result.errors, scope);
+    if (result.errors?.length) body.errors = formatErrors(result.errors, this.scope(context));
     if (result.extensions) body.extensions = result.extensions;
     return { status: 200, body };
   }
