@@ -34,12 +34,31 @@ export interface ChangeEffects {
 /** What a change made of one statement may do: that statement writes its own outbox row (`eventId`). */
 export type StatementEffects = Pick<ChangeEffects, 'eventId' | 'invalidate' | 'invalidateGrants'>;
 
-/** Records keys to invalidate after the commit, each with the longest hold asked for it. */
-function collectKeys(keys: Map<string, number>): ChangeEffects['invalidate'] {
-  return (stale, minHoldMs = 0) => {
-    const holdMs = Math.max(INVALIDATION_HOLD_MS, minHoldMs);
-    for (const key of stale) keys.set(key, Math.max(holdMs, keys.get(key) ?? 0));
-  };
+/** What a change leaves for after its commit: the relay to nudge, keys and grants to invalidate. */
+class Pending {
+  /** Each key with the longest hold asked for it. */
+  readonly keys = new Map<string, number>();
+  readonly users = new Set<string>();
+  emitted = false;
+
+  constructor(readonly outbox: Outbox) {}
+
+  /** The effects every change has, a one-statement change included. */
+  effects(): StatementEffects {
+    return {
+      invalidate: (stale, minHoldMs = 0) => {
+        const holdMs = Math.max(INVALIDATION_HOLD_MS, minHoldMs);
+        for (const key of stale) this.keys.set(key, Math.max(holdMs, this.keys.get(key) ?? 0));
+      },
+      invalidateGrants: (ids) => {
+        for (const id of ids) this.users.add(id);
+      },
+      eventId: () => {
+        this.emitted = true;
+        return this.outbox.newEventId();
+      },
+    };
+  }
 }
 
 /** The grants side of invalidation, as the unit of work needs it. */
@@ -69,30 +88,21 @@ export class UnitOfWork {
 
   /** Runs `work` in one transaction; see the class comment for what happens after the commit. */
   async run<T>(ctx: Pick<ServiceContext, 'traceId'>, work: (tx: Database['db'], effects: ChangeEffects) => Promise<T>): Promise<T> {
-    const keys = new Map<string, number>();
-    const users = new Set<string>();
+    const pending = new Pending(this.#d.outbox);
     const keysAgain = new Set<string>();
     const usersAgain = new Set<string>();
-    let emitted = false;
     const { outbox, cache, grants } = this.#d;
     const result = await this.#d.database.db.transaction().execute((tx) =>
       work(tx, {
+        ...pending.effects(),
         async emit(eventOrEvents) {
           const events: readonly DomainEvent[] = Array.isArray(eventOrEvents) ? eventOrEvents : [eventOrEvents as DomainEvent];
           if (events.length === 0) return;
-          emitted = true;
+          pending.emitted = true;
           await outbox.write(
             tx,
             events.map((event) => ({ ...event, traceId: event.traceId ?? ctx.traceId })),
           );
-        },
-        invalidate: collectKeys(keys),
-        invalidateGrants(ids) {
-          for (const id of ids) users.add(id);
-        },
-        eventId() {
-          emitted = true;
-          return outbox.newEventId();
         },
         async invalidateNow(k) {
           await cache.invalidate(k, INVALIDATION_HOLD_MS);
@@ -107,7 +117,7 @@ export class UnitOfWork {
     // Best effort: each of these was invalidated before the commit already.
     if (keysAgain.size > 0) await cache.invalidate([...keysAgain], INVALIDATION_HOLD_MS).catch(() => undefined);
     if (usersAgain.size > 0) await grants.invalidate([...usersAgain]).catch(() => undefined);
-    await this.#afterCommit(emitted, keys, users);
+    await this.#afterCommit(pending);
     return result;
   }
 
@@ -117,25 +127,13 @@ export class UnitOfWork {
    * a second statement would not commit with it; after it, the same as `run`.
    */
   async statement<T>(work: (db: Database['db'], effects: StatementEffects) => Promise<T>): Promise<T> {
-    const keys = new Map<string, number>();
-    const users = new Set<string>();
-    let emitted = false;
-    const outbox = this.#d.outbox;
-    const result = await work(this.#d.database.db, {
-      invalidate: collectKeys(keys),
-      invalidateGrants(ids) {
-        for (const id of ids) users.add(id);
-      },
-      eventId() {
-        emitted = true;
-        return outbox.newEventId();
-      },
-    });
-    await this.#afterCommit(emitted, keys, users);
+    const pending = new Pending(this.#d.outbox);
+    const result = await work(this.#d.database.db, pending.effects());
+    await this.#afterCommit(pending);
     return result;
   }
 
-  async #afterCommit(emitted: boolean, keys: ReadonlyMap<string, number>, users: ReadonlySet<string>): Promise<void> {
+  async #afterCommit({ emitted, keys, users }: Pending): Promise<void> {
     if (emitted) this.#d.outbox.committed();
     const byHold = new Map<number, string[]>();
     for (const [key, holdMs] of keys) byHold.set(holdMs, [...(byHold.get(holdMs) ?? []), key]);
