@@ -203,9 +203,14 @@ for (const kind of DATABASE_KINDS) {
       // bytes counted before exact.
       const counted = resourceCost('Old', { v: 1 }, { a: 1 }) + ROW + bytes({ v: 2 });
       assert.equal((await usageOf(t, old)).storageBytes, counted);
+      // 0008 spread the count over slots; its down puts the sum back in users.storage_bytes.
+      const column = async () =>
+        Number((await sql<{ n: string }>`SELECT storage_bytes AS n FROM users WHERE id = ${old.user.id}`.execute(t.server.database.db)).rows[0]!.n);
+      assert.deepEqual(await migrateDown(t.server.database.db), ['0008_storage_slots']);
+      assert.equal(await column(), counted);
       assert.deepEqual(await migrateDown(t.server.database.db), ['0007_storage_overhead']);
-      assert.equal((await usageOf(t, old)).storageBytes, counted - 3 * ROW - Buffer.byteLength('Old'));
-      assert.deepEqual(await migrateUp(t.server.database.db), ['0007_storage_overhead']);
+      assert.equal(await column(), counted - 3 * ROW - Buffer.byteLength('Old'));
+      assert.deepEqual(await migrateUp(t.server.database.db), ['0007_storage_overhead', '0008_storage_slots']);
       assert.equal((await usageOf(t, old)).storageBytes, counted);
       // Back to the schema before 0005 (and whatever came after it), with this history in it, then forward again.
       const reverted: string[] = [];
