@@ -48,8 +48,16 @@ export const resourceRowBytes = (name: string, metadataBytes: number): number =>
  */
 export const STORAGE_SLOTS = 16;
 
-/** The slot a write charges. */
-export const pickSlot = (): number => randomInt(STORAGE_SLOTS);
+/**
+ * The slot a write charges: this process's writes take the slots in turn, from a random
+ * start, so its concurrent writes of one owner meet on one slot only past STORAGE_SLOTS of
+ * them in flight; other processes' writes land anywhere.
+ */
+export function pickSlot(): number {
+  nextSlot = (nextSlot + 1) % STORAGE_SLOTS;
+  return nextSlot;
+}
+let nextSlot = randomInt(STORAGE_SLOTS);
 
 /**
  * The UPDATE that charges `delta` bytes (negative: frees them) to one slot of an owner,
