@@ -84,8 +84,8 @@ export class ResourcesService {
       repo.insertWithFirstVersion(db, { ...fields, id, ownerId: caller.user.id, bytes, quota, slot, at, eventId, event, traceId: ctx.traceId });
     // In a transaction, a slot without room is given some (or the quota refuses), and the
     // same statement runs again under the slots' locks.
-    const work = async (tx: Tx, eventId: string) => {
-      let view = await insert(tx, eventId);
+    const work = async (tx: Tx, eventId: string, slotFull = false) => {
+      let view = slotFull ? undefined : await insert(tx, eventId);
       if (!view) {
         await makeRoom(tx, caller.user.id, slot, bytes, quota);
         view = await insert(tx, eventId);
@@ -98,7 +98,7 @@ export class ResourcesService {
     if (options.idempotencyKey === undefined) {
       const view =
         (await this.#d.unitOfWork.statement((db, effects) => insert(db, effects.eventId()))) ??
-        (await this.#d.unitOfWork.run(ctx, (tx, effects) => work(tx, effects.eventId()))).body;
+        (await this.#d.unitOfWork.run(ctx, (tx, effects) => work(tx, effects.eventId(), true))).body;
       return { ...view, replayed: false };
     }
     const result = await this.#idempotent(ctx, caller, 'POST /resources', { input }, options.idempotencyKey, (tx, effects) => work(tx, effects.eventId()));
