@@ -45,7 +45,7 @@ for (const kind of DATABASE_KINDS) {
     const sessions: Record<string, Session> = {};
     before(async () => {
       t = await startTestServer(kind, { config: { 'quotas.storageBytesPerUser': QUOTA, 'resources.maxVersions': MAX_VERSIONS } });
-      for (const name of ['Admin', 'Quinn', 'Vera', 'Gus', 'Heir', 'Gone', 'Empty', 'Crowd', 'Mixed', 'Large'])
+      for (const name of ['Admin', 'Quinn', 'Vera', 'Gus', 'Heir', 'Gone', 'Empty', 'Crowd', 'Mixed', 'Large', 'Heir2', 'Gone2'])
         sessions[name] = await signedInUser(t, { name });
       admin = sessions.Admin!;
     });
@@ -140,6 +140,23 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await as(t, admin.token, 'DELETE', `/api/v1/users/${gone.user.id}?transferTo=${heir.user.id}`)).statusCode, 204);
       assert.equal((await usage(heir)).storageBytes, held, 'the heir holds the bytes now');
       assertProblem(await createResourceRaw(t, heir, { data: sized(4000) }), 422, 'UNPROCESSABLE_ENTITY');
+    });
+
+    it('leaves an heir taken past the quota by a transfer only freeing bytes, until back under it', async () => {
+      const heir = sessions.Heir2!;
+      const gone = sessions.Gone2!;
+      const own = (await createResourceRaw(t, heir, { data: sized(6000) })).json() as Resource;
+      assert.equal((await createResourceRaw(t, gone, { data: sized(6000) })).statusCode, 201);
+      assert.equal((await as(t, admin.token, 'DELETE', `/api/v1/users/${gone.user.id}?transferTo=${heir.user.id}`)).statusCode, 204);
+      const held = 2 * resourceCost('Doc', sized(6000));
+      assert.ok(held > QUOTA);
+      assert.equal((await usage(heir)).storageBytes, held);
+      const refused = assertProblem(await createResourceRaw(t, heir, { data: 0 }), 422, 'UNPROCESSABLE_ENTITY');
+      assert.match(refused.detail, new RegExp(`hold ${held} of ${QUOTA} bytes`));
+      assert.equal((await as(t, heir.token, 'DELETE', `${R}/${own.id}`)).statusCode, 204);
+      assert.equal((await createResourceRaw(t, heir, { data: 0 })).statusCode, 201);
+      assert.equal((await usage(heir)).storageBytes, held / 2 + resourceCost('Doc', 0));
+      await assertEscrow(heir);
     });
 
     it('charges every resource and version its row, so empty resources cannot fill the disk under the quota', async () => {

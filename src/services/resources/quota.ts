@@ -41,9 +41,9 @@ export const versionBytes = (dataBytes: number): number => ROW_OVERHEAD_BYTES + 
 export const resourceRowBytes = (name: string, metadataBytes: number): number => ROW_OVERHEAD_BYTES + nameBytes(name) + metadataBytes;
 
 /**
- * Slots each owner's count is spread over (migration 0008): writes of one owner charge a slot
- * at random, so up to this many of them hold a counter's row lock through their commits at
- * once instead of one. More slots divide the room left under the quota finer, so near the
+ * Slots each owner's count is spread over (migration 0008): writes of one owner charge
+ * different slots (`pickSlot`), so up to this many of them hold a counter's row lock through
+ * their commits at once instead of one. More slots divide the room left under the quota finer, so near the
  * quota more writes take the slow path of `makeRoom`.
  */
 export const STORAGE_SLOTS = 16;
@@ -84,7 +84,7 @@ function roomFor(delta: number, quota: number): RawBuilder<boolean> {
 
 /**
  * Adds `delta` bytes (negative: frees them) to an owner's count in the caller's transaction,
- * on a slot chosen at random; through `makeRoom` when that slot lacks room. Past the quota,
+ * on the slot `pickSlot` gives; through `makeRoom` when that slot lacks room. Past the quota,
  * UNPROCESSABLE_ENTITY naming the limit and the figures.
  */
 export async function chargeStorage(tx: Database['db'], ownerId: string, delta: number, quota: number): Promise<void> {
@@ -104,16 +104,16 @@ export async function chargeStorage(tx: Database['db'], ownerId: string, delta: 
  * `delta`. The charge itself is then made again, by the caller's statement, under the locks.
  */
 export async function makeRoom(tx: Database['db'], ownerId: string, slot: number, delta: number, quota: number): Promise<void> {
-  // Inserted in slot order, so concurrent first writes of one owner wait on each other in
-  // that order too. An owner gone has no slots and none are made.
-  await sql`INSERT INTO storage_slots (user_id, slot)
-    SELECT users.id, s FROM users, generate_series(0, ${STORAGE_SLOTS - 1}::int) AS s WHERE users.id = ${ownerId} ORDER BY s
-    ON CONFLICT DO NOTHING`.execute(tx);
+  await ensureSlots(tx, ownerId);
   if (delta <= 0) return;
-  const { rows } = await sql<{ slot: number; used_bytes: string }>`
-    SELECT slot, used_bytes FROM storage_slots WHERE user_id = ${ownerId} ORDER BY slot FOR UPDATE`.execute(tx);
+  const rows = await lockSlots(tx, ownerId);
   if (rows.length === 0) throw quotaRefusal(0, delta, quota);
-  const held = rows.reduce((sum, r) => sum + Number(r.used_bytes), 0);
+  // Below zero only with history counted before migration 0005 (see storageBytesOf); the
+  // slots are rewritten below, which sets the count to zero then.
+  const held = Math.max(
+    rows.reduce((sum, r) => sum + Number(r.used_bytes), 0),
+    0,
+  );
   if (quota === 0) {
     await sql`UPDATE storage_slots SET quota_bytes = NULL WHERE user_id = ${ownerId}`.execute(tx);
     return;
@@ -140,10 +140,27 @@ export async function makeRoom(tx: Database['db'], ownerId: string, slot: number
  */
 export async function takeOverStorage(tx: Database['db'], ownerId: string, delta: number): Promise<void> {
   if (delta === 0) return;
-  await makeRoom(tx, ownerId, 0, 0, 0);
-  await sql`SELECT slot FROM storage_slots WHERE user_id = ${ownerId} ORDER BY slot FOR UPDATE`.execute(tx);
+  await ensureSlots(tx, ownerId);
+  await lockSlots(tx, ownerId);
   await sql`UPDATE storage_slots SET used_bytes = used_bytes + CASE WHEN slot = 0 THEN ${delta}::bigint ELSE 0 END, quota_bytes = NULL
     WHERE user_id = ${ownerId}`.execute(tx);
+}
+
+/**
+ * Creates the owner's missing slots. Inserted in slot order, so concurrent first writes of
+ * one owner wait on each other in that order too. An owner gone has no slots and gets none.
+ */
+async function ensureSlots(tx: Database['db'], ownerId: string): Promise<void> {
+  await sql`INSERT INTO storage_slots (user_id, slot)
+    SELECT users.id, s FROM users, generate_series(0, ${STORAGE_SLOTS - 1}::int) AS s WHERE users.id = ${ownerId} ORDER BY s
+    ON CONFLICT DO NOTHING`.execute(tx);
+}
+
+/** Locks all the owner's slots until the transaction ends, in slot order: two lockers never wait on each other in a cycle. */
+async function lockSlots(tx: Database['db'], ownerId: string): Promise<{ slot: number; used_bytes: string }[]> {
+  const { rows } = await sql<{ slot: number; used_bytes: string }>`
+    SELECT slot, used_bytes FROM storage_slots WHERE user_id = ${ownerId} ORDER BY slot FOR UPDATE`.execute(tx);
+  return rows;
 }
 
 /** The refusal of a write that would take an owner past its storage quota, with the figures. */
