@@ -45,7 +45,8 @@ for (const kind of DATABASE_KINDS) {
     const sessions: Record<string, Session> = {};
     before(async () => {
       t = await startTestServer(kind, { config: { 'quotas.storageBytesPerUser': QUOTA, 'resources.maxVersions': MAX_VERSIONS } });
-      for (const name of ['Admin', 'Quinn', 'Vera', 'Gus', 'Heir', 'Gone', 'Empty']) sessions[name] = await signedInUser(t, { name });
+      for (const name of ['Admin', 'Quinn', 'Vera', 'Gus', 'Heir', 'Gone', 'Empty', 'Crowd', 'Mixed', 'Large', 'Heir2', 'Gone2'])
+        sessions[name] = await signedInUser(t, { name });
       admin = sessions.Admin!;
     });
     after(() => t.close());
@@ -141,6 +142,23 @@ for (const kind of DATABASE_KINDS) {
       assertProblem(await createResourceRaw(t, heir, { data: sized(4000) }), 422, 'UNPROCESSABLE_ENTITY');
     });
 
+    it('leaves an heir taken past the quota by a transfer only freeing bytes, until back under it', async () => {
+      const heir = sessions.Heir2!;
+      const gone = sessions.Gone2!;
+      const own = (await createResourceRaw(t, heir, { data: sized(6000) })).json() as Resource;
+      assert.equal((await createResourceRaw(t, gone, { data: sized(6000) })).statusCode, 201);
+      assert.equal((await as(t, admin.token, 'DELETE', `/api/v1/users/${gone.user.id}?transferTo=${heir.user.id}`)).statusCode, 204);
+      const held = 2 * resourceCost('Doc', sized(6000));
+      assert.ok(held > QUOTA);
+      assert.equal((await usage(heir)).storageBytes, held);
+      const refused = assertProblem(await createResourceRaw(t, heir, { data: 0 }), 422, 'UNPROCESSABLE_ENTITY');
+      assert.match(refused.detail, new RegExp(`hold ${held} of ${QUOTA} bytes`));
+      assert.equal((await as(t, heir.token, 'DELETE', `${R}/${own.id}`)).statusCode, 204);
+      assert.equal((await createResourceRaw(t, heir, { data: 0 })).statusCode, 201);
+      assert.equal((await usage(heir)).storageBytes, held / 2 + resourceCost('Doc', 0));
+      await assertEscrow(heir);
+    });
+
     it('charges every resource and version its row, so empty resources cannot fill the disk under the quota', async () => {
       const empty = sessions.Empty!;
       const each = resourceCost('E', 0);
@@ -155,6 +173,87 @@ for (const kind of DATABASE_KINDS) {
       }
       assert.equal(made, Math.floor(QUOTA / each), 'as many empty resources as the quota pays for, no more');
       assert.equal((await usage(empty)).storageBytes, made * each);
+    });
+
+    /** The owner's slots (migration 0008): what the escrow keeps. */
+    async function slotsOf(s: Session) {
+      const { rows } = await sql<{ used: string; allowance: string; quota: string | null }>`
+        SELECT used_bytes AS used, allowance_bytes AS allowance, quota_bytes AS quota FROM storage_slots WHERE user_id = ${s.user.id}`.execute(
+        t.server.database.db,
+      );
+      return rows.map((r) => ({ used: Number(r.used), allowance: Number(r.allowance), quota: r.quota === null ? null : Number(r.quota) }));
+    }
+
+    /** While divided under the quota, the allowances sum to it and no slot is past its own. */
+    async function assertEscrow(s: Session) {
+      const slots = await slotsOf(s);
+      assert.ok(slots.length > 1, 'the count is spread over slots');
+      if (slots.every((slot) => slot.quota === QUOTA)) {
+        assert.equal(
+          slots.reduce((sum, slot) => sum + slot.allowance, 0),
+          QUOTA,
+        );
+        for (const slot of slots) assert.ok(slot.used <= slot.allowance, `a slot holds ${slot.used} of its ${slot.allowance}`);
+      }
+      return slots;
+    }
+
+    it('lets 20 concurrent creates of one owner near the quota store exactly what it pays for, no more', async () => {
+      const crowd = sessions.Crowd!;
+      const data = sized(700);
+      const each = resourceCost('C', data);
+      const answers = await Promise.all(Array.from({ length: 20 }, () => as(t, crowd.token, 'POST', R, { name: 'C', type: 'doc', data })));
+      const created = answers.filter((a) => a.statusCode === 201).length;
+      for (const refused of answers.filter((a) => a.statusCode !== 201)) {
+        assert.match(assertProblem(refused, 422, 'UNPROCESSABLE_ENTITY').detail, /quotas\.storageBytesPerUser/);
+      }
+      assert.equal(created, Math.floor(QUOTA / each), 'every create that fits went through, and none past the quota');
+      assert.equal((await usage(crowd)).storageBytes, created * each);
+      const slots = await assertEscrow(crowd);
+      assert.equal(
+        slots.reduce((sum, slot) => sum + slot.used, 0),
+        created * each,
+        'the usage is the sum of the slots',
+      );
+    });
+
+    it('refuses, among concurrent creates of different sizes, only those that no longer fit, and charges exactly the others', async () => {
+      const mixed = sessions.Mixed!;
+      const sizes = Array.from({ length: 20 }, (_, i) => 100 + ((i * 373) % 1400));
+      const answers = await Promise.all(sizes.map((n) => as(t, mixed.token, 'POST', R, { name: 'M', type: 'doc', data: sized(n) })));
+      const costs = sizes.map((n) => resourceCost('M', sized(n)));
+      const stored = costs.filter((_, i) => answers[i]!.statusCode === 201).reduce((sum, c) => sum + c, 0);
+      assert.ok(stored <= QUOTA);
+      assert.equal((await usage(mixed)).storageBytes, stored, 'the usage is the sum of what was stored');
+      // Usage only grew, so a create refused on the way would still not fit.
+      costs.forEach((cost, i) => {
+        if (answers[i]!.statusCode !== 201) {
+          assertProblem(answers[i]!, 422, 'UNPROCESSABLE_ENTITY');
+          assert.ok(stored + cost > QUOTA, `a create of ${cost} bytes was refused with ${stored} held`);
+        }
+      });
+      await assertEscrow(mixed);
+    });
+
+    it('gives a write larger than its slot share of the room left the room of the other slots (rebalance)', async () => {
+      const large = sessions.Large!;
+      const first = (await createResourceRaw(t, large, { data: sized(100) })).json() as Resource;
+      const held = resourceCost('Doc', sized(100));
+      // The room left is divided between the slots: no slot alone has room for 8,000 bytes.
+      const divided = await assertEscrow(large);
+      assert.ok(
+        divided.every((slot) => slot.allowance - slot.used < 8000),
+        'no slot has the room alone',
+      );
+      const big = await as(t, large.token, 'PATCH', `${R}/${first.id}`, { data: sized(8000) });
+      assert.equal(big.statusCode, 200, big.body);
+      assert.equal((await usage(large)).storageBytes, held + ROW + 8000);
+      await assertEscrow(large);
+      // Freed bytes come back to any slot and count for the next write.
+      assert.equal((await as(t, large.token, 'DELETE', `${R}/${first.id}`)).statusCode, 204);
+      assert.equal((await usage(large)).storageBytes, 0);
+      assert.equal((await createResourceRaw(t, large, { data: sized(9000) })).statusCode, 201);
+      await assertEscrow(large);
     });
 
     it('refuses a version past resources.maxVersions with 422 naming the cap, while name and metadata still change', async () => {
@@ -203,9 +302,14 @@ for (const kind of DATABASE_KINDS) {
       // bytes counted before exact.
       const counted = resourceCost('Old', { v: 1 }, { a: 1 }) + ROW + bytes({ v: 2 });
       assert.equal((await usageOf(t, old)).storageBytes, counted);
+      // 0008 spread the count over slots; its down puts the sum back in users.storage_bytes.
+      const column = async () =>
+        Number((await sql<{ n: string }>`SELECT storage_bytes AS n FROM users WHERE id = ${old.user.id}`.execute(t.server.database.db)).rows[0]!.n);
+      assert.deepEqual(await migrateDown(t.server.database.db), ['0008_storage_slots']);
+      assert.equal(await column(), counted);
       assert.deepEqual(await migrateDown(t.server.database.db), ['0007_storage_overhead']);
-      assert.equal((await usageOf(t, old)).storageBytes, counted - 3 * ROW - Buffer.byteLength('Old'));
-      assert.deepEqual(await migrateUp(t.server.database.db), ['0007_storage_overhead']);
+      assert.equal(await column(), counted - 3 * ROW - Buffer.byteLength('Old'));
+      assert.deepEqual(await migrateUp(t.server.database.db), ['0007_storage_overhead', '0008_storage_slots']);
       assert.equal((await usageOf(t, old)).storageBytes, counted);
       // Back to the schema before 0005 (and whatever came after it), with this history in it, then forward again.
       const reverted: string[] = [];

@@ -20,6 +20,7 @@ const TABLES = [
   'role_permissions',
   'roles',
   'sessions',
+  'storage_slots',
   'user_permissions',
   'user_roles',
   'users',

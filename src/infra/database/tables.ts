@@ -13,10 +13,21 @@ export interface UsersTable {
   email: string;
   name: string;
   password_hash: string;
-  /** Bytes held by the resources the user owns (migration 0005); the storage quota's counter. */
-  storage_bytes: ColumnType<string | number | bigint, never, string | number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+}
+
+/**
+ * One slot of a user's storage count (migration 0008): the user's usage is the sum of its
+ * slots' `used_bytes`; `allowance_bytes` is the slot's share of the quota `quota_bytes`
+ * (NULL: not divided). See src/services/resources/quota.ts.
+ */
+export interface StorageSlotsTable {
+  user_id: string;
+  slot: number;
+  used_bytes: ColumnType<string, string | number | undefined, string | number>;
+  allowance_bytes: ColumnType<string, string | number | undefined, string | number>;
+  quota_bytes: ColumnType<string | null, string | number | null | undefined, string | number | null>;
 }
 
 export interface SessionsTable {
@@ -157,6 +168,7 @@ export interface Tables {
   role_permissions: RolePermissionsTable;
   user_permissions: UserPermissionsTable;
   resources: ResourcesTable;
+  storage_slots: StorageSlotsTable;
   resource_shares: ResourceSharesTable;
   resource_versions: ResourceVersionsTable;
   outbox: OutboxTable;

@@ -5,7 +5,7 @@ import type { ShareAction } from '../access/index.js';
 import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
 import { iso } from '../shared/views.js';
 import type { ResourceSummary, ResourceView, VersionSummary, VersionView } from './model.js';
-import { withinQuota } from './quota.js';
+import { slotCharge } from './quota.js';
 
 /**
  * Every SQL statement on `resources`, `resource_versions` and `resource_shares`, so what a
@@ -91,6 +91,8 @@ export interface NewResource {
   bytes: number;
   /** The owner's quota (0 = unlimited). */
   quota: number;
+  /** The slot of the owner's count charged (quota.ts). */
+  slot: number;
   at: Date;
   /** The outbox row of `resource.created`. */
   eventId: string;
@@ -101,18 +103,14 @@ export interface NewResource {
 /**
  * The owner's storage charge, the resource, its version 1 and its outbox event in ONE
  * statement (data-modifying CTEs): atomic without BEGIN/COMMIT, one round trip instead of
- * six. Past the quota the charge updates no row, so nothing else is written either:
- * undefined then.
+ * six. When the charged slot has no room (the owner may still be under its quota: see
+ * `makeRoom`), the charge updates no row, so nothing else is written either: undefined then.
  */
 export async function insertWithFirstVersion(db: Db, r: NewResource): Promise<ResourceView | undefined> {
   const { rows } = await sql<SummaryRow & { data: unknown }>`
-    WITH u AS (
-      UPDATE users SET storage_bytes = users.storage_bytes + ${r.bytes}::bigint
-      WHERE users.id = ${r.ownerId} AND ${withinQuota(r.bytes, r.quota)}
-      RETURNING users.id
-    ), r AS (
+    WITH u AS (${slotCharge(r.ownerId, r.slot, r.bytes, r.quota)}), r AS (
       INSERT INTO resources (id, owner_id, name, type, metadata, version, revision, storage_bytes, created_at, updated_at)
-      SELECT ${r.id}, u.id, ${r.name}, ${r.type}, ${JSON.stringify(r.metadata)}::jsonb, 1, 1, ${r.bytes}::bigint, ${r.at}, ${r.at} FROM u
+      SELECT ${r.id}, u.user_id, ${r.name}, ${r.type}, ${JSON.stringify(r.metadata)}::jsonb, 1, 1, ${r.bytes}::bigint, ${r.at}, ${r.at} FROM u
       RETURNING id, owner_id, name, type, metadata, version, revision, created_at, updated_at
     ), v AS (
       INSERT INTO resource_versions (id, resource_id, version, data, created_by, created_at)

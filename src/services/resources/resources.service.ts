@@ -26,7 +26,7 @@ import {
   type VersionView,
   type WriteOptions,
 } from './model.js';
-import { assertVersionRoom, chargeStorage, nameBytes, quotaExceeded, resourceRowBytes, storedBytes, versionBytes } from './quota.js';
+import { assertVersionRoom, chargeStorage, makeRoom, nameBytes, pickSlot, quotaExceeded, resourceRowBytes, storedBytes, versionBytes } from './quota.js';
 import { noSuchResource, type ResourceReads } from './reads.js';
 import * as repo from './repository.js';
 
@@ -79,15 +79,27 @@ export class ResourcesService {
     const event: ResourceEventPayload = { ...record, version: 1, actorId: caller.user.id };
     const bytes = resourceRowBytes(fields.name, fields.metadataBytes) + versionBytes(fields.dataBytes);
     const quota = this.#d.storageQuotaBytes;
-    const work = async (db: Tx, eventId: string) => {
-      const view = await repo.insertWithFirstVersion(db, { ...fields, id, ownerId: caller.user.id, bytes, quota, at, eventId, event, traceId: ctx.traceId });
-      if (!view) throw await quotaExceeded(db, caller.user.id, bytes, quota);
+    const slot = pickSlot();
+    const insert = (db: Tx, eventId: string) =>
+      repo.insertWithFirstVersion(db, { ...fields, id, ownerId: caller.user.id, bytes, quota, slot, at, eventId, event, traceId: ctx.traceId });
+    // In a transaction, a slot without room is given some (or the quota refuses), and the
+    // same statement runs again under the slots' locks.
+    const work = async (tx: Tx, eventId: string, slotFull = false) => {
+      let view = slotFull ? undefined : await insert(tx, eventId);
+      if (!view) {
+        await makeRoom(tx, caller.user.id, slot, bytes, quota);
+        view = await insert(tx, eventId);
+      }
+      if (!view) throw await quotaExceeded(tx, caller.user.id, bytes, quota);
       return { status: 201, body: view };
     };
-    // Without an Idempotency-Key the one statement needs no transaction of its own.
+    // Without an Idempotency-Key the one statement needs no transaction of its own, unless
+    // its slot has no room.
     if (options.idempotencyKey === undefined) {
-      const { body } = await this.#d.unitOfWork.statement((db, effects) => work(db, effects.eventId()));
-      return { ...body, replayed: false };
+      const view =
+        (await this.#d.unitOfWork.statement((db, effects) => insert(db, effects.eventId()))) ??
+        (await this.#d.unitOfWork.run(ctx, (tx, effects) => work(tx, effects.eventId(), true))).body;
+      return { ...view, replayed: false };
     }
     const result = await this.#idempotent(ctx, caller, 'POST /resources', { input }, options.idempotencyKey, (tx, effects) => work(tx, effects.eventId()));
     return { ...result.body, replayed: result.replayed };

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { appError } from '../../core/errors.js';
 import { canonicalId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
@@ -14,6 +13,7 @@ import { countWhere } from '../shared/count.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { resourceCacheKey } from '../shared/cache-keys.js';
 import { TOPIC } from '../events/catalog.js';
+import { takeOverStorage } from '../resources/quota.js';
 import type { UnitOfWork } from '../shared/unit-of-work.js';
 import { iso, userView, type UserView } from '../shared/views.js';
 import { createAccount, emailTaken, validateNewAccount } from '../auth/accounts.js';
@@ -210,12 +210,11 @@ export class UsersService {
           .execute();
         // Their bytes now count against the heir's quota. An admin's transfer is never
         // refused for it: the heir may end up over quota, and then only frees space.
-        const bytes = rows.reduce((sum, r) => sum + Number(r.storage_bytes), 0);
-        await tx
-          .updateTable('users')
-          .set({ storage_bytes: sql<string>`storage_bytes + ${bytes}::bigint` })
-          .where('id', '=', transferTo)
-          .execute();
+        await takeOverStorage(
+          tx,
+          transferTo,
+          rows.reduce((sum, r) => sum + Number(r.storage_bytes), 0),
+        );
         // A new owner is a change of each resource: its watchers and its new owner hear of it.
         await effects.emit(
           rows.map((r) => ({
