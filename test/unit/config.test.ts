@@ -148,7 +148,7 @@ describe('configuration: profiles', () => {
 });
 
 describe('configuration: validation', () => {
-  // Start-up compiles the schema without this check (it costs time at every start).
+  // The start-up check ignores keywords it does not know; this one refuses a misspelt or misplaced one.
   it('has a schema that is valid JSON Schema', () => {
     const ajv = new Ajv({ strict: true });
     ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
