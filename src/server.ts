@@ -40,7 +40,7 @@ export interface Server {
 }
 
 export interface ServerOverrides {
-  /** Use these database options instead of the ones derived from config (tests). */
+  /** Use these database options instead of the ones derived from config (tests; `pcf serve` passes an open under way). */
   database?: DatabaseOptions;
   /** Open the message queue this way instead of from `queue.url` (tests). */
   openQueue?: () => Promise<Queue>;

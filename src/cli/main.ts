@@ -3,11 +3,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, redactConfig } from '../core/config/index.js';
 import { packageInfo } from '../core/package.js';
 import { healthcheck, HEALTH_EXIT } from './healthcheck.js';
-import { migrate, type MigrateAction } from './migrate.js';
+import type { MigrateAction } from './migrate.js';
 import { addConfigOptions, configFromOptions, EXIT_CONFIG } from './options.js';
 import { err, out } from './output.js';
-import { serve } from './serve.js';
-import { createUser } from './users.js';
 
 /** `pcf`: run and operate a PCF API server. */
 export function buildCli(): Command {
@@ -23,6 +21,8 @@ export function buildCli(): Command {
   addConfigOptions(program.command('serve').description('Start the API server (embedded PGlite unless --database-url is set)')).action(
     async (options: Record<string, unknown>) => {
       const { config, warnings } = loadOrExit(options);
+      // Each command loads its own modules: serve starts the database before the server's load.
+      const { serve } = await import('./serve.js');
       await serve(config, warnings);
     },
   );
@@ -38,6 +38,7 @@ export function buildCli(): Command {
       .option('--yes', 'confirm `down` in the production profile (it drops tables and their data)'),
   ).action(async (action: MigrateAction, options: Record<string, unknown>) => {
     const { config } = loadOrExit(options);
+    const { migrate } = await import('./migrate.js');
     await migrate(config, action, { yes: options.yes === true });
   });
 
@@ -69,6 +70,7 @@ export function buildCli(): Command {
       .option('--password-stdin', 'Read the password from standard input; otherwise one is generated and printed once'),
   ).action(async (options: Record<string, unknown>) => {
     const { config } = loadOrExit(options);
+    const { createUser } = await import('./users.js');
     await createUser(config, {
       email: options.email as string,
       name: options.name as string,

@@ -1,7 +1,8 @@
 import type { Config } from '../core/config/index.js';
-import { isDataDirInUse } from '../infra/database/index.js';
+import { isDataDirInUse } from '../infra/database/data-dir-lock.js';
+import { databaseOptionsFrom, type DatabaseOptions } from '../infra/database/options.js';
+import { openPGlite } from '../infra/database/pglite-open.js';
 import { createLogger, moduleLogger } from '../infra/telemetry/logger.js';
-import { createServer } from '../server.js';
 import { EXIT_DATA_DIR_IN_USE } from './options.js';
 import { err } from './output.js';
 
@@ -27,7 +28,18 @@ export async function serve(config: Config, warnings: string[]): Promise<void> {
   process.on('uncaughtException', (err) => fatal(err, 'uncaught exception'));
   process.on('unhandledRejection', (err) => fatal(err, 'unhandled promise rejection'));
 
-  const server = await createServer(config, root);
+  let database: DatabaseOptions = databaseOptionsFrom(config, { seed: true });
+  if (database.kind === 'pglite') {
+    // PGlite's WASM compiles on V8's background threads while the server's modules load
+    // below: the embedded start overlaps the two instead of paying for both in turn.
+    try {
+      database = { ...database, opening: openPGlite(database, moduleLogger(root, 'database')) };
+    } catch (err) {
+      fatal(err, 'start-up failed');
+    }
+  }
+  const { createServer } = await import('../server.js');
+  const server = await createServer(config, root, { database });
   let signalled = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

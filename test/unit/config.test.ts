@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ConfigError, loadConfig, redactConfig, type ConfigProblem } from '../../src/core/config/index.js';
+import { Ajv } from 'ajv';
+import { ConfigError, ConfigSchema, loadConfig, redactConfig, type ConfigProblem } from '../../src/core/config/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcf-config-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -147,6 +148,15 @@ describe('configuration: profiles', () => {
 });
 
 describe('configuration: validation', () => {
+  // The start-up check ignores keywords it does not know; this one refuses a misspelt or misplaced one.
+  it('has a schema that is valid JSON Schema', () => {
+    const ajv = new Ajv({ strict: true });
+    ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
+    assert.equal(ajv.validateSchema(ConfigSchema), true, ajv.errorsText());
+    // Strict mode refuses unknown keywords and misplaced ones while compiling.
+    assert.doesNotThrow(() => ajv.compile(ConfigSchema));
+  });
+
   it('reports every invalid key at once, each with what is wrong and how to fix it', () => {
     const file = configFile('.json', JSON.stringify({ port: 'eighty', logLevel: 'loud', database: { url: 'mysql://db.example/pcf' }, bogus: 1 }));
     const problems = problemsOf(() =>

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { TSchema } from '@sinclair/typebox';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { deepFreeze } from '../freeze.js';
 import { queueUrlProblem } from '../queue-url.js';
@@ -43,10 +44,6 @@ export interface LoadedConfig {
 
 // Variables read by tools around the server rather than the server itself.
 const FOREIGN_ENV = /^PCF_(TEST_|URL$|TOKEN$|CONFIG$)/;
-
-const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: true });
-ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
-const validate = ajv.compile<Config>(ConfigSchema);
 
 const KEY_BY_PATH = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
 
@@ -151,27 +148,85 @@ function describeExpected(key: ConfigKey | undefined): string {
   return '';
 }
 
-function toProblem(error: ErrorObject, origins: Map<string, string>): ConfigProblem {
-  const base = error.instancePath.slice(1).replaceAll('/', '.');
-  if (error.keyword === 'additionalProperties') {
-    const extra = String(error.params.additionalProperty);
-    const key = base ? `${base}.${extra}` : extra;
+/**
+ * Fills in defaults and turns text from the environment and the command line into the
+ * schema's types, by the rules of ajv's `useDefaults` and `coerceTypes` (which this module
+ * used before): a default only where a section is an object and the key is missing; a number
+ * only from a whole numeric string, true and false only from their names, 1 and 0. Anything
+ * else stays as it was, for the check to report.
+ */
+function prepare(schema: TSchema, value: unknown): unknown {
+  if (schema.type === 'object') {
+    if (isPlainObject(value)) {
+      for (const [name, property] of Object.entries(schema.properties as Record<string, TSchema>)) {
+        if (value[name] === undefined && property.default !== undefined) value[name] = structuredClone(property.default);
+        if (value[name] !== undefined) value[name] = prepare(property, value[name]);
+      }
+    }
+    return value;
+  }
+  // A union of string literals takes text like a string.
+  const type = schema.type ?? (Array.isArray(schema.anyOf) ? 'string' : undefined);
+  if (type === 'integer') {
+    if (typeof value === 'boolean' || value === null) return Number(value);
+    if (typeof value === 'string' && value !== '' && !Number.isNaN(Number(value)) && Number(value) % 1 === 0) return Number(value);
+  } else if (type === 'boolean') {
+    if (value === 'true' || value === 1) return true;
+    if (value === 'false' || value === 0 || value === null) return false;
+  } else if (type === 'string') {
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    if (value === null) return '';
+  }
+  return value;
+}
+
+/** What is wrong with one value, phrased as JSON Schema validators do. */
+function describeError(error: ValueError): string {
+  const s = error.schema;
+  switch (error.type) {
+    case ValueErrorType.Integer:
+      return 'must be integer';
+    case ValueErrorType.IntegerMinimum:
+      return `must be >= ${s.minimum}`;
+    case ValueErrorType.IntegerMaximum:
+      return `must be <= ${s.maximum}`;
+    case ValueErrorType.String:
+      return 'must be string';
+    case ValueErrorType.StringMinLength:
+      return `must NOT have fewer than ${s.minLength} characters`;
+    case ValueErrorType.StringMaxLength:
+      return `must NOT have more than ${s.maxLength} characters`;
+    case ValueErrorType.StringPattern:
+      return `must match pattern "${s.pattern}"`;
+    case ValueErrorType.Boolean:
+      return 'must be boolean';
+    case ValueErrorType.Object:
+      return 'must be object';
+    default:
+      return error.message;
+  }
+}
+
+function toProblem(error: ValueError, origins: Map<string, string>): ConfigProblem {
+  const path = error.path.slice(1).replaceAll('/', '.');
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) {
+    const base = path.slice(0, Math.max(0, path.lastIndexOf('.')));
     const siblings = CONFIG_KEYS.filter((k) => k.path.startsWith(base ? `${base}.` : ''))
       .map((k) => (base ? k.path.slice(base.length + 1) : k.path))
       .map((p) => p.split('.')[0])
       .filter((v, i, a) => a.indexOf(v) === i);
-    return { key, source: origins.get(key) ?? 'config file', message: `unknown key. Known keys here: ${siblings.join(', ')}.` };
+    return { key: path, source: origins.get(path) ?? 'config file', message: `unknown key. Known keys here: ${siblings.join(', ')}.` };
   }
-  const key = KEY_BY_PATH.get(base);
+  const key = KEY_BY_PATH.get(path);
   let message: string;
-  if (error.keyword === 'pattern' && base.endsWith('url')) {
+  if (error.type === ValueErrorType.StringPattern && path.endsWith('url')) {
     message = `not a valid URL for this setting (${key?.schema.description ?? ''}).`;
-  } else if (error.keyword === 'anyOf') {
+  } else if (error.type === ValueErrorType.Union) {
     message = 'not an allowed value.';
   } else {
-    message = `${error.message ?? 'invalid'}.`;
+    message = `${describeError(error)}.`;
   }
-  return { key: base || '(root)', source: origins.get(base) ?? 'default', message: message + describeExpected(key) };
+  return { key: path || '(root)', source: origins.get(path) ?? 'default', message: message + describeExpected(key) };
 }
 
 /**
@@ -201,16 +256,15 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   mergeLayer(merged, envLayer, (path) => `env ${KEY_BY_PATH.get(path)?.env ?? 'PCF_*'}`, origins, problems);
   mergeLayer(merged, flagLayer, (path) => `flag ${KEY_BY_PATH.get(path)?.flag ?? path}`, origins, problems);
 
-  if (!validate(merged)) {
-    // A union of literals reports one `const` error per branch and then an `anyOf`; the
-    // `anyOf` alone says it best.
-    problems.push(...(validate.errors ?? []).filter((e) => e.keyword !== 'const').map((e) => toProblem(e, origins)));
-  }
-  problems.push(...crossFieldProblems(merged, origins));
+  // Interpreted rather than compiled: the configuration is checked once, at start-up, where
+  // compiling a validator for the whole schema cost more than the check itself.
+  const config = prepare(ConfigSchema, merged) as Record<string, unknown>;
+  problems.push(...[...Value.Errors(ConfigSchema, config)].map((e) => toProblem(e, origins)));
+  problems.push(...crossFieldProblems(config, origins));
   // One problem a key: a URL the schema already refused is not parsed as well.
-  if (!problems.some((p) => p.key === 'queue.url')) problems.push(...queueUrlProblems(merged, origins));
+  if (!problems.some((p) => p.key === 'queue.url')) problems.push(...queueUrlProblems(config, origins));
   if (problems.length > 0) throw new ConfigError(dedupe(problems));
-  return { config: deepFreeze(merged as Config), warnings };
+  return { config: deepFreeze(config as Config), warnings };
 }
 
 function readPath(merged: Record<string, unknown>, path: string): unknown {

@@ -1,23 +1,13 @@
-import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type PgModule from 'pg';
-import type { Config } from '../../core/config/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { INT8_OID, parseInt8 } from './int8.js';
 import { migrateUp } from './migrations.js';
+import type { DatabaseOptions, PGliteOptions } from './options.js';
 import { PGliteDialect } from './pglite-dialect.js';
-import {
-  buildTemplate,
-  defaultTemplateDir,
-  isUninitialised,
-  migrationFiles,
-  pgliteVersion,
-  readManifest,
-  seedFromTemplate,
-  templateMismatch,
-} from './pglite-template.js';
+import { openPGlite } from './pglite-open.js';
+import { buildTemplate, defaultTemplateDir } from './pglite-template.js';
 import type { Tables } from './tables.js';
 import { TranslatingDialect } from './translating-dialect.js';
 
@@ -26,44 +16,8 @@ export { translateDbError, violatedConstraint } from './errors.js';
 export { DataDirInUseError, isDataDirInUse } from './data-dir-lock.js';
 export { migrateUp, migrateDown, migrationStatus, type MigrationStatus } from './migrations.js';
 export { defaultTemplateDir, readManifest, type TemplateManifest } from './pglite-template.js';
-
-export type DatabaseOptions =
-  | {
-      kind: 'postgres';
-      url: string;
-      poolMax: number;
-      connectTimeoutMs: number;
-      statementTimeoutMs: number;
-    }
-  | {
-      kind: 'pglite';
-      /** Directory of the data; undefined keeps everything in memory. */
-      dataDir: string | undefined;
-      /** A dumped data directory to start from (tests clone a migrated template this way). */
-      loadDataDir?: Blob;
-      /**
-       * A migrated template (see pglite-template.ts) to copy into an empty dataDir instead of
-       * initialising it: the server's first start. Used only when it matches the migrations.
-       */
-      template?: string;
-    };
-
-/**
- * PostgreSQL when a URL is configured, else the embedded PGlite under dataDir. `seed` lets an
- * empty data directory start from the build's migrated template; only when migrations run
- * at start-up anyway (an operator who migrates by hand sees every migration applied).
- */
-export function databaseOptionsFrom(config: Config, { seed = false }: { seed?: boolean } = {}): DatabaseOptions {
-  return config.database.url
-    ? {
-        kind: 'postgres',
-        url: config.database.url,
-        poolMax: config.database.poolMax,
-        connectTimeoutMs: config.database.connectTimeoutMs,
-        statementTimeoutMs: config.database.statementTimeoutMs,
-      }
-    : { kind: 'pglite', dataDir: config.dataDir, ...(seed && config.database.autoMigrate ? { template: defaultTemplateDir() } : {}) };
-}
+export { databaseOptionsFrom, type DatabaseOptions, type PGliteOpening, type PGliteOptions } from './options.js';
+export { openPGlite } from './pglite-open.js';
 
 export interface PoolStats {
   total: number;
@@ -82,11 +36,6 @@ export interface Database {
   snapshot?(): Promise<Blob>;
   close(): Promise<void>;
 }
-
-// int8 (count(*), sums) arrives as a string from node-postgres and a bigint from PGlite.
-// Every int8 this schema produces is a count far below 2^53, so both become a number.
-const INT8_OID = 20;
-const parseInt8 = (value: string) => Number(value);
 
 /**
  * Creates the database handle without connecting: the first query (or `ping`) connects, so
@@ -127,31 +76,16 @@ function createPostgres(options: Extract<DatabaseOptions, { kind: 'postgres' }>,
   };
 }
 
-/**
- * PostgreSQL's default of 128 MB of shared buffers is memory PGlite really touches at start
- * (a third of its footprint) and spends time initialising; the embedded database is small and
- * its files stay in the OS page cache, so 16 MB serves it as well.
- */
-const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
-
-function createPGlite(options: Extract<DatabaseOptions, { kind: 'pglite' }>, logger: Logger): Database {
-  // Taken before PGlite reads a file of the directory, released once it is closed.
-  let unlock: (() => void) | undefined;
+function createPGlite(options: PGliteOptions, logger: Logger): Database {
+  // Opened on first use unless `pcf serve` began the open already.
+  let opening = options.opening;
   const dialect = new PGliteDialect(async () => {
-    if (options.dataDir) {
-      mkdirSync(options.dataDir, { recursive: true });
-      unlock = lockDataDir(options.dataDir);
-    }
+    opening ??= openPGlite(options, logger);
     try {
-      if (options.dataDir && options.template && isUninitialised(options.dataDir)) seedIfMatching(options.dataDir, options.template, logger);
-      return await PGlite.create({
-        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-        ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-        startParams: PGLITE_START_PARAMS,
-        parsers: { [INT8_OID]: parseInt8 },
-      });
+      return await opening.pglite;
     } catch (err) {
-      unlock?.();
+      // Its lock is released; the next attempt opens afresh.
+      opening = undefined;
       throw err;
     }
   });
@@ -172,8 +106,14 @@ function createPGlite(options: Extract<DatabaseOptions, { kind: 'pglite' }>, log
     close: once(async () => {
       try {
         await db.destroy();
+        // An open begun beforehand that no query ever used: Kysely never saw that PGlite.
+        if (opening && !dialect.pglite)
+          await opening.pglite.then(
+            (pglite) => pglite.close(),
+            () => undefined,
+          );
       } finally {
-        unlock?.();
+        opening?.unlock();
       }
     }),
   };
@@ -196,17 +136,6 @@ export async function buildPgliteTemplate(logger: Logger, templateDir: string = 
     },
     migrationsDir,
   );
-}
-
-function seedIfMatching(dataDir: string, templateDir: string, logger: Logger): void {
-  const manifest = readManifest(templateDir);
-  const mismatch = templateMismatch(manifest, migrationFiles(), pgliteVersion());
-  if (mismatch) {
-    logger.info({ dataDir, reason: mismatch }, 'initialising a new embedded database from scratch');
-    return;
-  }
-  seedFromTemplate(dataDir, templateDir);
-  logger.info({ dataDir, migrations: manifest!.migrations.length }, 'new embedded database copied from the migrated template');
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
-import { packageRoot } from '../../core/package.js';
+import { defaultMigrationsDir } from './migrations-dir.js';
+
+export { defaultMigrationsDir } from './migrations-dir.js';
 
 // Migrations run before the schema they create exists, so they take a database of any shape.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -15,11 +17,6 @@ type AnyDb = Kysely<any>;
  */
 const UP = /^--\s*migrate:up\s*$/m;
 const DOWN = /^--\s*migrate:down\s*$/m;
-
-/** The folder of SQL migrations: `migrations/` at the package root. */
-export function defaultMigrationsDir(): string {
-  return join(packageRoot(), 'migrations');
-}
 
 /** Splits one migration file into its up and down SQL. */
 export function parseMigrationFile(name: string, text: string): { up: string; down: string } {

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../../core/package.js';
 import { LOCK_FILE } from './data-dir-lock.js';
-import { defaultMigrationsDir } from './migrations.js';
+import { defaultMigrationsDir } from './migrations-dir.js';
 
 /**
  * A new embedded database costs PGlite's initdb plus every migration: seconds of blocking
