@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type Expression, type SqlBool } from 'kysely';
+import { CompiledQuery, sql, type Expression, type SqlBool } from 'kysely';
 import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import type { ShareAction } from '../access/index.js';
@@ -194,11 +194,12 @@ const LIST_COLUMNS = [
  * requested often with the same filters present, so the statement is built and compiled
  * once per filter shape and then run with the request's values: no query builder, no SQL
  * compilation, no row mapping per request. The request's values are the statement's first
- * parameters and the limit its last; the access filter's, constant, lie in between.
+ * parameters and the limit its last; the access filter's, constant, lie in between. Only the
+ * SQL text and those constants are kept (at most 16 shapes, about 1 KB each, per ability).
  */
 export class SummaryList {
   readonly #access: Expression<SqlBool> | undefined;
-  readonly #statements = new Map<number, CompiledQuery<ResourceSummary>>();
+  readonly #statements = new Map<number, ListStatement>();
 
   constructor(access: Expression<SqlBool> | undefined) {
     this.#access = access;
@@ -217,23 +218,28 @@ export class SummaryList {
       statement = this.#compile(db, filters, limit, after, values.parameters);
       this.#statements.set(shape, statement);
     }
-    const parameters = [...values.parameters, ...statement.parameters.slice(values.parameters.length, -1), limit];
-    return (await db.executeQuery<ResourceSummary>({ ...statement, parameters })).rows;
+    const parameters = [...values.parameters, ...statement.access, limit];
+    return (await db.executeQuery(CompiledQuery.raw(statement.sql, parameters) as CompiledQuery<ResourceSummary>)).rows;
   }
 
-  #compile(db: Db, filters: ListFilterValues, limit: number, after: string | undefined, leading: readonly unknown[]): CompiledQuery<ResourceSummary> {
+  #compile(db: Db, filters: ListFilterValues, limit: number, after: string | undefined, leading: readonly unknown[]): ListStatement {
     let query = db.selectFrom('resources').select(LIST_COLUMNS).orderBy('resources.id').limit(limit);
     for (const condition of filterConditions(filters)) query = query.where(condition);
     if (after !== undefined) query = query.where('resources.id', '>', after);
     if (this.#access) query = query.where(this.#access);
-    const compiled = query.compile();
-    const p = compiled.parameters;
+    const { sql: text, parameters: p } = query.compile();
     // The layout page() relies on; a change of the builder above that breaks it fails here, at once.
     if (p.length < leading.length + 1 || leading.some((v, i) => p[i] !== v) || p[p.length - 1] !== limit) {
       throw new Error('resources: the list statement does not lead with its filter values and end with its limit');
     }
-    return compiled;
+    return { sql: text, access: p.slice(leading.length, -1) };
   }
+}
+
+interface ListStatement {
+  sql: string;
+  /** The access filter's parameters, between the request's values and the limit. */
+  access: readonly unknown[];
 }
 
 const TYPE = 1;
