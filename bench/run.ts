@@ -353,6 +353,11 @@ const STANDALONE: Readonly<Record<string, () => Promise<void>>> = {
   'graphql-cpu': async () => {
     if ((await runGraphqlCpu()) !== 0) throw new Error('graphql-cpu failed');
   },
+  // CPU per request of the permission-filtered list against REST get; bench/list-cpu.ts.
+  'list-cpu': async () => {
+    const { runListCpu } = await import('./list-cpu.js');
+    if ((await runListCpu()) !== 0) throw new Error('list-cpu failed');
+  },
   // The worst diffs of two 1 MiB versions (issue 12 point 1); bench/diff-worst.ts.
   'diff-worst': async () => {
     await import('./diff-worst.js');

@@ -1,4 +1,4 @@
-import { sql, type Expression, type SqlBool } from 'kysely';
+import { CompiledQuery, sql, type Expression, type SqlBool } from 'kysely';
 import { newId } from '../../core/ids.js';
 import type { Database } from '../../infra/database/index.js';
 import type { ShareAction } from '../access/index.js';
@@ -160,12 +160,113 @@ export async function deleteResource(tx: Db, id: string): Promise<{ ownerId: str
   return { ownerId: gone.owner_id, storageBytes: Number(gone.storage_bytes) };
 }
 
-/** The rows of a list: the caller's filters and its access filter, `limit` rows after `after` in id order. */
-export async function listSummaries(db: Db, where: readonly Expression<SqlBool>[], limit: number, after: string | undefined): Promise<ResourceSummary[]> {
-  let query = db.selectFrom('resources').select(SUMMARY_COLUMNS).orderBy('resources.id').limit(limit);
-  if (after) query = query.where('resources.id', '>', after);
-  for (const condition of where) query = query.where(condition);
-  return (await query.execute()).map(summaryOf);
+/** What a list filters on, besides access (values already validated). */
+export interface ListFilterValues {
+  type?: string | undefined;
+  ownerId?: string | undefined;
+  q?: string | undefined;
+}
+
+/**
+ * timestamptz as text in `toISOString()`'s form: the drivers hand JavaScript a Date
+ * truncated to milliseconds, and `MS` truncates the same way, so a list reads what a get does.
+ */
+const isoText = (column: 'created_at' | 'updated_at') =>
+  sql<string>`to_char(${sql.ref(`resources.${column}`)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** The summary's columns under the view's names: each row is a `ResourceSummary` as read. */
+const LIST_COLUMNS = [
+  'resources.id',
+  'resources.owner_id as ownerId',
+  'resources.name',
+  'resources.type',
+  'resources.metadata',
+  'resources.version',
+  'resources.revision',
+  isoText('created_at').as('createdAt'),
+  isoText('updated_at').as('updatedAt'),
+] as const;
+
+/**
+ * The list statement of one access filter (undefined: it reads every row). A page is
+ * requested often with the same filters present, so the statement is built and compiled
+ * once per filter shape and then run with the request's values: no query builder, no SQL
+ * compilation, no row mapping per request. The request's values are the statement's first
+ * parameters and the limit its last; the access filter's, constant, lie in between. Only the
+ * SQL text and those constants are kept (at most 16 shapes, about 1 KB each, per ability).
+ */
+export class SummaryList {
+  readonly #access: Expression<SqlBool> | undefined;
+  readonly #statements = new Map<number, ListStatement>();
+
+  constructor(access: Expression<SqlBool> | undefined) {
+    this.#access = access;
+  }
+
+  /** `limit` rows after `after` in id order. */
+  async page(db: Db, filters: ListFilterValues, limit: number, after: string | undefined): Promise<ResourceSummary[]> {
+    const values = filterValues(filters);
+    let shape = values.shape;
+    if (after !== undefined) {
+      values.parameters.push(after);
+      shape |= AFTER;
+    }
+    let statement = this.#statements.get(shape);
+    if (!statement) {
+      statement = this.#compile(db, filters, limit, after, values.parameters);
+      this.#statements.set(shape, statement);
+    }
+    const parameters = [...values.parameters, ...statement.access, limit];
+    return (await db.executeQuery(CompiledQuery.raw(statement.sql, parameters) as CompiledQuery<ResourceSummary>)).rows;
+  }
+
+  #compile(db: Db, filters: ListFilterValues, limit: number, after: string | undefined, leading: readonly unknown[]): ListStatement {
+    let query = db.selectFrom('resources').select(LIST_COLUMNS).orderBy('resources.id').limit(limit);
+    for (const condition of filterConditions(filters)) query = query.where(condition);
+    if (after !== undefined) query = query.where('resources.id', '>', after);
+    if (this.#access) query = query.where(this.#access);
+    const { sql: text, parameters: p } = query.compile();
+    // The layout page() relies on; a change of the builder above that breaks it fails here, at once.
+    if (p.length < leading.length + 1 || leading.some((v, i) => p[i] !== v) || p[p.length - 1] !== limit) {
+      throw new Error('resources: the list statement does not lead with its filter values and end with its limit');
+    }
+    return { sql: text, access: p.slice(leading.length, -1) };
+  }
+}
+
+interface ListStatement {
+  sql: string;
+  /** The access filter's parameters, between the request's values and the limit. */
+  access: readonly unknown[];
+}
+
+const TYPE = 1;
+const OWNER = 2;
+const NAME = 4;
+const AFTER = 8;
+
+/** The filters' parameters, in the order filterConditions writes them, and which are present. */
+function filterValues(filters: ListFilterValues): { shape: number; parameters: unknown[] } {
+  const parameters: unknown[] = [];
+  let shape = 0;
+  if (filters.type !== undefined) {
+    parameters.push(filters.type);
+    shape |= TYPE;
+  }
+  if (filters.ownerId !== undefined) {
+    parameters.push(filters.ownerId);
+    shape |= OWNER;
+  }
+  if (filters.q !== undefined && filters.q !== '') {
+    parameters.push(namePattern(filters.q));
+    shape |= NAME;
+  }
+  return { shape, parameters };
+}
+
+/** Contains, case-insensitively: the user's text is a literal, not a pattern. */
+function namePattern(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 export async function countMatching(db: Db, where: readonly Expression<SqlBool>[]): Promise<number> {
@@ -174,16 +275,12 @@ export async function countMatching(db: Db, where: readonly Expression<SqlBool>[
   return Number((await query.executeTakeFirstOrThrow()).n);
 }
 
-/** The list filters as conditions on `resources` (values already validated). */
-export function filterConditions(filters: { type?: string | undefined; ownerId?: string | undefined; q?: string | undefined }): Expression<SqlBool>[] {
+/** The list filters as conditions on `resources` (values already validated), their parameters in filterValues' order. */
+export function filterConditions(filters: ListFilterValues): Expression<SqlBool>[] {
   const where: Expression<SqlBool>[] = [];
   if (filters.type !== undefined) where.push(sql<SqlBool>`resources.type = ${filters.type}`);
   if (filters.ownerId !== undefined) where.push(sql<SqlBool>`resources.owner_id = ${filters.ownerId}`);
-  if (filters.q !== undefined && filters.q !== '') {
-    // Contains, case-insensitively; the user's text is a literal, not a pattern.
-    const literal = filters.q.replace(/[\\%_]/g, (c) => `\\${c}`);
-    where.push(sql<SqlBool>`resources.name ILIKE ${`%${literal}%`}`);
-  }
+  if (filters.q !== undefined && filters.q !== '') where.push(sql<SqlBool>`resources.name ILIKE ${namePattern(filters.q)}`);
   return where;
 }
 

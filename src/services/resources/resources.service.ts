@@ -48,6 +48,23 @@ export interface ResourcesDeps {
 
 type Tx = Database['db'];
 
+/** An ability's read filter and, unless it reads nothing, its list statements. */
+interface Readable {
+  filter: AccessFilter;
+  list: repo.SummaryList | undefined;
+}
+
+/** The list's filters, validated, with the owner's id in canonical form. */
+function listFilterValues(filters: ListFilters): repo.ListFilterValues {
+  validateListFilters(filters);
+  let ownerId: string | undefined;
+  if (filters.ownerId !== undefined) {
+    ownerId = canonicalId(filters.ownerId);
+    if (!ownerId) throw appError('INVALID_INPUT', 'ownerId must be a user id.', { errors: [{ field: 'ownerId', message: 'is not a uuid' }] });
+  }
+  return { type: filters.type, ownerId, q: filters.q };
+}
+
 /**
  * Versioned resources (DESIGN §5 "Resources"): typed JSON documents whose data has an
  * immutable, gapless version history. The rules live here (access, quotas, preconditions,
@@ -57,8 +74,8 @@ type Tx = Database['db'];
 export class ResourcesService {
   readonly #d: ResourcesDeps;
   readonly #idempotency: IdempotencyStore;
-  /** Each ability's list filter, compiled once: abilities are cached and never change. */
-  readonly #readFilters = new WeakMap<AppAbility, AccessFilter>();
+  /** Each ability's read filter and list statements, compiled once: abilities are cached and never change. */
+  readonly #readable = new WeakMap<AppAbility, Readable>();
 
   /** Sharing resources with other users: a service of its own, reached here by the transports. */
   readonly shares: SharesService;
@@ -125,15 +142,20 @@ export class ResourcesService {
   async list(ctx: ServiceContext, filters: ListFilters): Promise<Page<ResourceSummary>> {
     const { principal: caller } = signedIn(ctx);
     const { limit, after } = pageBounds(filters);
-    const where = this.#conditions(caller, filters);
-    if (!where) return { items: [], nextCursor: null };
-    return toPage(await repo.listSummaries(this.#d.database.db, where, limit + 1, after), limit, (r) => r);
+    const values = listFilterValues(filters);
+    const { list } = this.#readableBy(caller);
+    if (!list) return { items: [], nextCursor: null };
+    return toPage(await list.page(this.#d.database.db, values, limit + 1, after), limit, (r) => r);
   }
 
   async count(ctx: ServiceContext, filters: ListFilters): Promise<number> {
     const { principal: caller } = signedIn(ctx);
-    const where = this.#conditions(caller, filters);
-    return where ? repo.countMatching(this.#d.database.db, where) : 0;
+    const values = listFilterValues(filters);
+    const { filter } = this.#readableBy(caller);
+    if (filter.kind === 'none') return 0;
+    const where = repo.filterConditions(values);
+    if (filter.kind === 'where') where.push(filter.expression);
+    return repo.countMatching(this.#d.database.db, where);
   }
 
   /**
@@ -276,23 +298,16 @@ export class ResourcesService {
 
   // ---------------------------------------------------------------------------------------
 
-  /** The list's filters and the caller's access as SQL conditions; undefined when it may read none. */
-  #conditions(caller: Principal, filters: ListFilters) {
-    validateListFilters(filters);
-    let ownerId: string | undefined;
-    if (filters.ownerId !== undefined) {
-      ownerId = canonicalId(filters.ownerId);
-      if (!ownerId) throw appError('INVALID_INPUT', 'ownerId must be a user id.', { errors: [{ field: 'ownerId', message: 'is not a uuid' }] });
+  /** What the caller may read, as SQL: its access filter and the list statements built on it. */
+  #readableBy(caller: Principal): Readable {
+    let readable = this.#readable.get(caller.ability);
+    if (!readable) {
+      const filter = accessFilter(caller.ability, 'read', 'resource');
+      const list = filter.kind === 'none' ? undefined : new repo.SummaryList(filter.kind === 'where' ? filter.expression : undefined);
+      readable = { filter, list };
+      this.#readable.set(caller.ability, readable);
     }
-    let filter = this.#readFilters.get(caller.ability);
-    if (!filter) {
-      filter = accessFilter(caller.ability, 'read', 'resource');
-      this.#readFilters.set(caller.ability, filter);
-    }
-    if (filter.kind === 'none') return undefined;
-    const where = repo.filterConditions({ type: filters.type, ownerId, q: filters.q });
-    if (filter.kind === 'where') where.push(filter.expression);
-    return where;
+    return readable;
   }
 
   /**
