@@ -14,6 +14,7 @@
  * more slowly otherwise). Profile the same loop with
  * `BENCH_CPU_ONLY=graphql node --cpu-prof --import tsx bench/run.ts graphql-cpu`.
  */
+import { cpuPerRequest, median } from './cpu-per-request.js';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../src/core/config/index.js';
 import { createLogger } from '../src/infra/telemetry/logger.js';
@@ -82,20 +83,6 @@ async function member(server: Server): Promise<{ authorization: string; id: stri
   return { authorization, id: created.id };
 }
 
-/** Microseconds of CPU per request over `REQUESTS` sequential requests. */
-async function cpuPerRequest(send: () => Promise<unknown>): Promise<number> {
-  const before = process.cpuUsage();
-  for (let i = 0; i < REQUESTS; i++) await send();
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / REQUESTS;
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
 export async function runGraphqlCpu(): Promise<number> {
   const server = await start();
   try {
@@ -128,9 +115,9 @@ export async function runGraphqlCpu(): Promise<number> {
     const graphqlRounds: number[] = [];
     const graphqlGetRounds: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      if (ONLY !== 'graphql') restRounds.push(await cpuPerRequest(rest));
-      if (ONLY !== 'rest' && ONLY !== 'graphql-get') graphqlRounds.push(await cpuPerRequest(graphql));
-      if (ONLY === undefined || ONLY === 'graphql-get') graphqlGetRounds.push(await cpuPerRequest(graphqlGet));
+      if (ONLY !== 'graphql') restRounds.push(await cpuPerRequest(rest, REQUESTS));
+      if (ONLY !== 'rest' && ONLY !== 'graphql-get') graphqlRounds.push(await cpuPerRequest(graphql, REQUESTS));
+      if (ONLY === undefined || ONLY === 'graphql-get') graphqlGetRounds.push(await cpuPerRequest(graphqlGet, REQUESTS));
     }
     const row = (name: string, rounds: number[]) =>
       `${name.padEnd(36)} ${median(rounds).toFixed(0).padStart(6)} µs   (${Math.min(...rounds).toFixed(0)}–${Math.max(...rounds).toFixed(0)})`;

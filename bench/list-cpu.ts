@@ -15,6 +15,7 @@
  * same table (bench/bare-server.ts) is timed too, as the floor. Profile one kind with
  * `BENCH_CPU_ONLY=list node --cpu-prof --import tsx bench/run.ts list-cpu`.
  */
+import { cpuPerRequest, median } from './cpu-per-request.js';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
@@ -99,20 +100,6 @@ async function account(server: Server, email: string): Promise<Member> {
   return { authorization, userId: session.user.id, owned };
 }
 
-/** Microseconds of CPU per request over `REQUESTS` sequential requests. */
-async function cpuPerRequest(send: () => Promise<unknown>): Promise<number> {
-  const before = process.cpuUsage();
-  for (let i = 0; i < REQUESTS; i++) await send();
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / REQUESTS;
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
 /** A list page of 20 docs owned by `ownerId` with a cursor, or the figures mean nothing. */
 function checkPage(body: string, ownerId: string): void {
   const page = JSON.parse(body) as { items?: { ownerId?: string; type?: string }[]; nextCursor?: unknown };
@@ -185,7 +172,7 @@ export async function runListCpu(): Promise<number> {
     for (let i = 0; i < 500; i++) for (const k of timed) await k.send();
     const rounds = new Map<string, number[]>(timed.map((k) => [k.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const k of timed) rounds.get(k.name)!.push(await cpuPerRequest(k.send));
+      for (const k of timed) rounds.get(k.name)!.push(await cpuPerRequest(k.send, REQUESTS));
     }
     const row = (label: string, values: number[]) =>
       `${label.padEnd(48)} ${median(values).toFixed(0).padStart(6)} µs   (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})`;
