@@ -14,12 +14,8 @@
  * more slowly otherwise). Profile the same loop with
  * `BENCH_CPU_ONLY=graphql node --cpu-prof --import tsx bench/run.ts graphql-cpu`.
  */
-import { cpuPerRequest, median } from './cpu-per-request.js';
-import { Writable } from 'node:stream';
-import { loadConfig } from '../src/core/config/index.js';
-import { createLogger } from '../src/infra/telemetry/logger.js';
-import { createServer, type Server } from '../src/server.js';
-import { BENCH_RATE_LIMIT } from './rate-limit.js';
+import { cpuPerRequest, expectOk, median, startInProcess } from './cpu-per-request.js';
+import type { Server } from '../src/server.js';
 import { sampleData } from './resources.js';
 
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 3000);
@@ -29,35 +25,6 @@ const ONLY = process.env.BENCH_CPU_ONLY;
 const PASSWORD = 'bench-cpu-password-1';
 /** The document of the load scenario graphql-resource (bench/scenarios.ts). */
 const QUERY = 'query Resource($id: ID!) { resource(id: $id) { id name version data } }';
-
-const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
-
-async function start(): Promise<Server> {
-  const b = BENCH_RATE_LIMIT;
-  const flags = {
-    host: '127.0.0.1',
-    port: 0,
-    logLevel: 'warn',
-    'rateLimit.enabled': true,
-    'rateLimit.windowSeconds': b.windowSeconds,
-    'rateLimit.anonymousPerWindow': b.anonymousPerWindow,
-    'rateLimit.userPerWindow': b.userPerWindow,
-    'rateLimit.authPerWindow': b.authPerWindow,
-    'rateLimit.graphqlPointsPerWindow': b.graphqlPointsPerWindow,
-    'rateLimit.bodyBytesPerWindow': b.bodyBytesPerWindow,
-  };
-  const { config } = loadConfig({ flags });
-  const server = await createServer(config, createLogger({ level: 'warn', destination: silent }), { database: { kind: 'pglite', dataDir: undefined } });
-  await server.start();
-  await server.ready;
-  return server;
-}
-
-async function expectOk(response: Promise<{ statusCode: number; body: string }>, what: string): Promise<string> {
-  const r = await response;
-  if (r.statusCode < 200 || r.statusCode > 299) throw new Error(`${what}: ${r.statusCode} ${r.body.slice(0, 300)}`);
-  return r.body;
-}
 
 /** A member (the first account registered becomes the admin, so a second one reads), signed in, with one resource. */
 async function member(server: Server): Promise<{ authorization: string; id: string }> {
@@ -84,7 +51,7 @@ async function member(server: Server): Promise<{ authorization: string; id: stri
 }
 
 export async function runGraphqlCpu(): Promise<number> {
-  const server = await start();
+  const server = await startInProcess();
   try {
     const { authorization, id } = await member(server);
     const headers = { authorization };

@@ -15,17 +15,13 @@
  * same table (bench/bare-server.ts) is timed too, as the floor. Profile one kind with
  * `BENCH_CPU_ONLY=list node --cpu-prof --import tsx bench/run.ts list-cpu`.
  */
-import { cpuPerRequest, median } from './cpu-per-request.js';
-import { Writable } from 'node:stream';
+import { cpuPerRequest, expectOk, median, startInProcess } from './cpu-per-request.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import pg from 'pg';
-import { loadConfig } from '../src/core/config/index.js';
-import { createLogger } from '../src/infra/telemetry/logger.js';
-import { createServer, type Server } from '../src/server.js';
+import type { Server } from '../src/server.js';
 import { INVALIDATION_HOLD_MS } from '../src/services/shared/tolerant-cache.js';
 import { SEED_TYPES } from './database.js';
-import { BENCH_RATE_LIMIT } from './rate-limit.js';
 import { LIST_PATH, sampleData } from './resources.js';
 
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
@@ -34,38 +30,6 @@ const OWNED = Number(process.env.BENCH_LIST_OWNED ?? 100);
 /** `get`, `list`, `list-shared` or `bare` times only that kind, for a profile of one (`--cpu-prof`). */
 const ONLY = process.env.BENCH_CPU_ONLY;
 const PASSWORD = 'bench-cpu-password-1';
-
-const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
-
-async function start(): Promise<Server> {
-  const b = BENCH_RATE_LIMIT;
-  const url = process.env.BENCH_CPU_DATABASE_URL;
-  const flags = {
-    host: '127.0.0.1',
-    port: 0,
-    logLevel: 'warn',
-    ...(url ? { 'database.url': url } : {}),
-    'rateLimit.enabled': true,
-    'rateLimit.windowSeconds': b.windowSeconds,
-    'rateLimit.anonymousPerWindow': b.anonymousPerWindow,
-    'rateLimit.userPerWindow': b.userPerWindow,
-    'rateLimit.authPerWindow': b.authPerWindow,
-    'rateLimit.graphqlPointsPerWindow': b.graphqlPointsPerWindow,
-    'rateLimit.bodyBytesPerWindow': b.bodyBytesPerWindow,
-  };
-  const { config } = loadConfig({ flags });
-  const logger = createLogger({ level: 'warn', destination: silent });
-  const server = await createServer(config, logger, url ? {} : { database: { kind: 'pglite', dataDir: undefined } });
-  await server.start();
-  await server.ready;
-  return server;
-}
-
-async function expectOk(response: Promise<{ statusCode: number; body: string }>, what: string): Promise<string> {
-  const r = await response;
-  if (r.statusCode < 200 || r.statusCode > 299) throw new Error(`${what}: ${r.statusCode} ${r.body.slice(0, 300)}`);
-  return r.body;
-}
 
 interface Member {
   authorization: string;
@@ -110,7 +74,7 @@ function checkPage(body: string, ownerId: string): void {
 }
 
 export async function runListCpu(): Promise<number> {
-  const server = await start();
+  const server = await startInProcess(process.env.BENCH_CPU_DATABASE_URL);
   try {
     const suffix = `${process.pid}-${Date.now()}`;
     await account(server, `list-cpu-admin-${suffix}@bench.test`);
