@@ -3,9 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { isAppError } from '../../src/core/errors.js';
 import { newId } from '../../src/core/ids.js';
-import { createDatabase, migrateDown, migrateUp, migrationStatus, type Database } from '../../src/infra/database/index.js';
+import { createDatabase, migrateDown, migrateUp, migrationStatus, prepared, type Database, type DatabaseOptions } from '../../src/infra/database/index.js';
 import { createLogger } from '../../src/infra/telemetry/logger.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, DATABASE_KINDS, TEST_DATABASE_URL, type TestDatabase } from '../support/databases.js';
 
 const TABLES = [
   'idempotency_keys',
@@ -255,6 +255,38 @@ for (const kind of DATABASE_KINDS) {
       });
     });
 
+    it('runs a marked statement with the same answers as an unmarked one, a prepared statement on PostgreSQL', async () => {
+      const owner = await insertUser(database);
+      const byId = (id: string) => database.db.selectFrom('users').select(['id', 'name']).where('id', '=', id);
+      // Several runs on a small pool: each connection parses it once and reuses it after.
+      for (let i = 0; i < 12; i++) {
+        const [marked, plain] = await Promise.all([database.db.executeQuery(prepared('user-by-id', byId(owner))), byId(owner).execute()]);
+        assert.deepEqual(marked.rows, plain);
+      }
+      const text = prepared('user-by-id', byId(owner)).sql;
+      assert.match(text, /^\/\* pcf:user-by-id \*\/ select/, 'named in pg_stat_activity and the logs');
+      if (kind === 'postgres') {
+        // One connection of the pool, held, runs it and then lists what it has prepared.
+        await database.db.connection().execute(async (connection) => {
+          await connection.executeQuery(prepared('user-by-id', byId(owner)));
+          const { rows } = await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(connection);
+          const mine = rows.filter((r) => r.statement.startsWith('/* pcf:user-by-id */'));
+          assert.equal(mine.length, 1, JSON.stringify(rows));
+          assert.match(mine[0]!.name, /^pcf_user-by-id_/);
+          assert.ok(!rows.some((r) => r.statement.includes('from pg_prepared_statements')), 'unmarked statements stay unnamed');
+        });
+      }
+    });
+
+    it('gives a marked query whose text varies a statement per text', async () => {
+      const [a, b] = [await insertUser(database), await insertUser(database)];
+      const some = (ids: string[]) => database.db.selectFrom('users').select('id').where('id', 'in', ids).orderBy('id');
+      for (const ids of [[a], [a, b], [a], [b, a]]) {
+        const { rows } = await database.db.executeQuery(prepared('users-in', some(ids)));
+        assert.deepEqual(rows.map((r) => r.id).sort(), [...ids].sort());
+      }
+    });
+
     it('reports pool state for the metrics', async () => {
       const stats = database.poolStats();
       assert.ok(stats.total >= 1);
@@ -262,6 +294,28 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 }
+
+describe('database.preparedStatements off (a pooler that cannot carry named statements)', { skip: !TEST_DATABASE_URL && 'PostgreSQL only' }, () => {
+  it('sends marked statements unnamed', async () => {
+    const testDb = await createTestDatabase('postgres');
+    const database = createDatabase(
+      { ...(testDb.options as Extract<DatabaseOptions, { kind: 'postgres' }>), preparedStatements: false },
+      createLogger({ level: 'silent' }),
+    );
+    try {
+      const id = await insertUser(database);
+      await database.db.connection().execute(async (connection) => {
+        const { rows } = await connection.executeQuery(prepared('user-by-id', database.db.selectFrom('users').select('id').where('id', '=', id)));
+        assert.deepEqual(rows, [{ id }]);
+        const held = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(connection);
+        assert.deepEqual(held.rows, []);
+      });
+    } finally {
+      await database.close();
+      await testDb.drop();
+    }
+  });
+});
 
 describe('database unreachable', () => {
   it('fails with SERVICE_UNAVAILABLE, not a driver error', async () => {

@@ -33,6 +33,11 @@ export const ConfigSchema = Type.Object(
         poolMax: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Maximum PostgreSQL connections per instance' }),
         connectTimeoutMs: ms('Time allowed to open one database connection', 5000, 120_000, 100),
         statementTimeoutMs: ms('Longest a single SQL statement may run (0 = no limit)', 30_000, 3_600_000, 0),
+        preparedStatements: Type.Boolean({
+          default: true,
+          description:
+            'Run the hot statements (the get and the create of a resource) as named prepared statements, planned once per connection; turn off behind a pooler that cannot carry them (PgBouncer in transaction mode before 1.21)',
+        }),
         autoMigrate: Type.Boolean({ default: true, description: 'Apply pending migrations at start-up' }),
         retryInitialMs: ms('First wait before retrying an unreachable database at start-up; doubles each attempt', 1000, 600_000, 10),
         retryMaxMs: ms('Longest wait between start-up connection attempts', 60_000, 600_000, 10),

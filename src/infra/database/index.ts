@@ -9,6 +9,7 @@ import { PGliteDialect } from './pglite-dialect.js';
 import { openPGlite } from './pglite-open.js';
 import { buildTemplate, defaultTemplateDir } from './pglite-template.js';
 import type { Tables } from './tables.js';
+import { preparingPool } from './prepared.js';
 import { TranslatingDialect } from './translating-dialect.js';
 
 export type { Tables } from './tables.js';
@@ -18,6 +19,7 @@ export { migrateUp, migrateDown, migrationStatus, type MigrationStatus } from '.
 export { defaultTemplateDir, readManifest, type TemplateManifest } from './pglite-template.js';
 export { databaseOptionsFrom, type DatabaseOptions, type PGliteOpening, type PGliteOptions } from './options.js';
 export { openPGlite } from './pglite-open.js';
+export { prepared } from './prepared.js';
 
 export interface PoolStats {
   total: number;
@@ -66,7 +68,9 @@ function createPostgres(options: Extract<DatabaseOptions, { kind: 'postgres' }>,
   // An idle client losing its connection emits 'error' on the pool; unhandled, it would
   // crash the process. The pool replaces the client on the next checkout.
   pool.on('error', (err) => logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle database connection failed'));
-  const db = new Kysely<Tables>({ dialect: new TranslatingDialect(new PostgresDialect({ pool })) });
+  const db = new Kysely<Tables>({
+    dialect: new TranslatingDialect(new PostgresDialect({ pool: options.preparedStatements === false ? pool : preparingPool(pool) })),
+  });
   return {
     kind: 'postgres',
     db,

@@ -9,6 +9,8 @@ export type DatabaseOptions =
       poolMax: number;
       connectTimeoutMs: number;
       statementTimeoutMs: number;
+      /** Marked statements run as named prepared statements (see prepared.ts); on unless false. */
+      preparedStatements?: boolean;
     }
   | PGliteOptions;
 
@@ -43,6 +45,7 @@ export function databaseOptionsFrom(config: Config, { seed = false }: { seed?: b
         poolMax: config.database.poolMax,
         connectTimeoutMs: config.database.connectTimeoutMs,
         statementTimeoutMs: config.database.statementTimeoutMs,
+        preparedStatements: config.database.preparedStatements,
       }
     : { kind: 'pglite', dataDir: config.dataDir, ...(seed && config.database.autoMigrate ? { template: defaultTemplateDir() } : {}) };
 }

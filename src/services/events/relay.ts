@@ -70,6 +70,10 @@ export class OutboxRelay {
       // after the later one would never get the earlier. Released at commit.
       const { rows: lock } = await sql<{ taken: boolean }>`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS taken`.execute(tx);
       if (!lock[0]?.taken) return BUSY;
+      // Marking rows published need not wait for the disk: if a crash loses the mark, the
+      // rows are published again, which consumers absorb (see above). The flush it skips
+      // would hold this connection, and the pool, for a disk write per batch.
+      await sql`SET LOCAL synchronous_commit = off`.execute(tx);
       const rows = await tx
         .selectFrom('outbox')
         .select(['id', 'seq', 'topic', 'payload'])

@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Expression, type SqlBool } from 'kysely';
 import { newId } from '../../core/ids.js';
-import type { Database } from '../../infra/database/index.js';
+import { prepared, type Database } from '../../infra/database/index.js';
 import type { ShareAction } from '../access/index.js';
 import { TOPIC, type ResourceEventPayload } from '../events/catalog.js';
 import { iso } from '../shared/views.js';
@@ -63,14 +63,14 @@ export async function findSummary(db: Db, id: string): Promise<ResourceSummary |
 
 /** The resource with its current version's data, in one statement. */
 export async function findWithData(db: Db, id: string): Promise<ResourceView | undefined> {
-  const row = await db
+  const query = db
     .selectFrom('resources')
     .innerJoin('resource_versions', (join) =>
       join.onRef('resource_versions.resource_id', '=', 'resources.id').onRef('resource_versions.version', '=', 'resources.version'),
     )
     .select([...SUMMARY_COLUMNS, 'resource_versions.data'])
-    .where('resources.id', '=', id)
-    .executeTakeFirst();
+    .where('resources.id', '=', id);
+  const row = (await db.executeQuery(prepared('resource-get', query))).rows[0];
   return row && { ...summaryOf(row), data: row.data };
 }
 
@@ -107,7 +107,7 @@ export interface NewResource {
  * `makeRoom`), the charge updates no row, so nothing else is written either: undefined then.
  */
 export async function insertWithFirstVersion(db: Db, r: NewResource): Promise<ResourceView | undefined> {
-  const { rows } = await sql<SummaryRow & { data: unknown }>`
+  const statement = sql<SummaryRow & { data: unknown }>`
     WITH u AS (${slotCharge(r.ownerId, r.slot, r.bytes, r.quota)}), r AS (
       INSERT INTO resources (id, owner_id, name, type, metadata, version, revision, storage_bytes, created_at, updated_at)
       SELECT ${r.id}, u.user_id, ${r.name}, ${r.type}, ${JSON.stringify(r.metadata)}::jsonb, 1, 1, ${r.bytes}::bigint, ${r.at}, ${r.at} FROM u
@@ -120,7 +120,8 @@ export async function insertWithFirstVersion(db: Db, r: NewResource): Promise<Re
       INSERT INTO outbox (id, topic, aggregate_type, aggregate_id, payload, trace_id)
       SELECT ${r.eventId}, ${TOPIC.resourceCreated}, 'resource', r.id, ${JSON.stringify(r.event)}::jsonb, ${r.traceId ?? null} FROM r
     )
-    SELECT r.*, v.data FROM r, v`.execute(db);
+    SELECT r.*, v.data FROM r, v`;
+  const { rows } = await db.executeQuery(prepared('resource-create', statement.compile(db)));
   const row = rows[0];
   return row && { ...summaryOf(row), data: row.data };
 }
