@@ -20,7 +20,7 @@ export interface BenchConfig {
   scale: '1m' | undefined;
   /** How long to wait for the PCF server's /health/ready, in ms. */
   readyTimeoutMs: number;
-  /** The PCF server's entry point (default: the build output, dist/src/main.js). */
+  /** The PCF server's entry point (default: the bundle npm start runs, dist/bundle/main.js). */
   pcfEntry: string | undefined;
   /** Redis for the `pcf-redis` server: BENCH_REDIS_URL, else PCF_REDIS_URL, else the local default. */
   redisUrl: string;

@@ -1,6 +1,6 @@
 /**
  * Starting the two kinds of server under test, each in a child process:
- * the bare Fastify baselines (bare-server.ts) and the real PCF server (dist/src/main.js),
+ * the bare Fastify baselines (bare-server.ts) and the real PCF server (dist/bundle/main.js),
  * the latter in one of the PCF_SERVERS settings of scenarios.ts: in-process cache and
  * rate-limit store, or Redis for both; the rate limiter on or off.
  */
@@ -12,9 +12,9 @@ import { rateLimitEnv } from './rate-limit.js';
 import { PCF_SERVERS, type PcfTarget } from './scenarios.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const DEFAULT_PCF_ENTRY = join(REPO_ROOT, 'dist', 'src', 'main.js');
+export const DEFAULT_PCF_ENTRY = join(REPO_ROOT, 'dist', 'bundle', 'main.js');
 
-/** The PCF entry point: BENCH_PCF_ENTRY (relative to the repository) or dist/src/main.js. */
+/** The PCF entry point: BENCH_PCF_ENTRY (relative to the repository) or dist/bundle/main.js (what npm start runs). */
 export function pcfEntry(override: string | undefined): string {
   return override ? resolve(REPO_ROOT, override) : DEFAULT_PCF_ENTRY;
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run bench:start`: how long the zero-set-up path takes. Each round removes a temporary
- * data directory, starts `node dist/src/main.js` on it (the first start), polls
+ * data directory, starts `node dist/bundle/main.js` on it (what `npm start` runs; BENCH_START_ENTRY
+ * names another entry, relative to the repository) (the first start), polls
  * `/health/ready` until it answers 200, reads the process's CPU time (all threads, and the main
  * thread alone) and peak RSS (VmHWM) and stops it with SIGTERM; then starts it again on the
  * same directory (a restart) and measures the same.
@@ -18,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './processes.js';
 
 const root = join(import.meta.dirname, '..');
-const entry = join(root, 'dist', 'src', 'main.js');
+const entry = process.env.BENCH_START_ENTRY ? join(root, process.env.BENCH_START_ENTRY) : join(root, 'dist', 'bundle', 'main.js');
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const POLL_MS = 10;
 const READY_TIMEOUT_MS = 120_000;

@@ -14,7 +14,12 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Written to the child's stdin, then closed; without it stdin is ignored. */
   input?: string;
+  /** Run the built bundle (`dist/bundle/pcf.js`, what the `pcf` bin runs) instead of the sources. */
+  built?: boolean;
 }
+
+/** The bundle `npm run build` writes: what `npm start` and the `pcf` bin run. */
+export const BUILT_CLI = 'dist/bundle/pcf.js';
 
 const running = new Set<ChildProcess>();
 
@@ -26,7 +31,7 @@ export function killCliChildren(): void {
 /** Starts `pcf <args>` from the sources, as a user would run it, without waiting for its end. */
 export function startPcf(args: string[], options: CliOptions = {}): { child: ChildProcess; result: Promise<CliResult> } {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PCF_') && !name.startsWith('NODE_TEST')));
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(process.execPath, options.built ? [BUILT_CLI, ...args] : ['--import', 'tsx', CLI, ...args], {
     cwd: ROOT,
     env: { ...clean, ...options.env },
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
