@@ -359,7 +359,7 @@ function describeGraphql(method: string, operation: Json): void {
       content: { 'application/json': { schema: get ? graphqlResponse : { oneOf: [graphqlResponse, { type: 'array', items: graphqlResponse }] } } },
     },
     400: refusal('A malformed request or an invalid document (`INVALID_INPUT`).'),
-    401: refusal('A refused token (`UNAUTHORIZED`).'),
+    401: refusal('A refused token (`UNAUTHORIZED`).', ['WWW-Authenticate']),
     429: refusal('A spent budget, requests or GraphQL cost points (`RATE_LIMITED`).', ['Retry-After']),
     500: refusal('A bug (`INTERNAL_ERROR`).'),
     503: {

@@ -4,6 +4,7 @@ import type { App } from '../app.js';
 import { serviceContext } from '../service-context.js';
 import { bearer, problems } from './auth.js';
 import { IdParams, ref } from './identity-schemas.js';
+import { serviceChecks } from '../openapi-contract.js';
 
 const Id = Type.String({ format: 'uuid' });
 const Timestamp = Type.String({ format: 'date-time' });
@@ -122,7 +123,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
         security: bearer,
         body: Type.Object(
           {
-            email: Type.Array(Type.String({ maxLength: 64 }), {
+            email: Type.Array(Type.String({ maxLength: 64, ...serviceChecks({ enum: [...NOTIFICATION_KINDS] }) }), {
               maxItems: NOTIFICATION_KINDS.length * 2,
               description: `Notification kinds, among: ${KIND_LIST}`,
             }),
