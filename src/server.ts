@@ -2,17 +2,17 @@ import type { App } from './api/app.js';
 import { createRateLimits } from './api/gateway/rate-limit.js';
 import { buildApp } from './api/http.js';
 import { backoffDelay, sleep } from './core/backoff.js';
-import type { Config } from './core/config/index.js';
+import { formatRoles, instanceRolesOf, runsAllRoles, type Config } from './core/config/index.js';
 import { isAppError } from './core/errors.js';
 import { packageInfo, type ServerInfo } from './core/package.js';
 import { createCache, type Cache } from './infra/cache/index.js';
-import { createDatabase, databaseOptionsFrom, migrateUp, type Database, type DatabaseOptions } from './infra/database/index.js';
+import { createDatabase, databaseOptionsFrom, migrateUp, postgresWakeups, type Database, type DatabaseOptions } from './infra/database/index.js';
 import { createMailer } from './infra/mail/index.js';
 import { openQueue, type Queue } from './infra/queue/index.js';
 import { createRateLimitStore } from './infra/rate-limit/index.js';
 import { moduleLogger, requestLogger, type Logger } from './infra/telemetry/logger.js';
 import { createMetrics } from './infra/telemetry/metrics.js';
-import { HealthService, type LifecyclePhase } from './services/health/health.service.js';
+import { HealthService, type HealthCheck, type LifecyclePhase } from './services/health/health.service.js';
 import { createResources } from './wiring/resources.js';
 import { Outbox } from './services/shared/outbox.js';
 import { EventPipeline } from './wiring/event-pipeline.js';
@@ -48,6 +48,7 @@ export interface ServerOverrides {
 
 export async function createServer(config: Config, rootLogger: Logger, overrides: ServerOverrides = {}): Promise<Server> {
   const log = moduleLogger(rootLogger, 'server');
+  const roles = instanceRolesOf(config);
   const dbOptions = overrides.database ?? databaseOptionsFrom(config, { seed: true });
   const database = createDatabase(dbOptions, moduleLogger(rootLogger, 'database'));
   const cache = createCache(
@@ -63,20 +64,19 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   const outbox = new Outbox();
 
   let phase: LifecyclePhase = 'starting';
-  const health = new HealthService({
-    timeoutMs: config.health.checkTimeoutMs,
-    phase: () => phase,
-    checks: [
-      { name: 'database', critical: true, check: () => database.ping() },
-      // Without its cache the instance still answers, only slower: degraded, not down.
-      { name: 'cache', critical: false, check: () => cache.ping() },
-      // Without its queue it still serves; events wait in the outbox until it is back.
-      { name: 'queue', critical: false, check: () => events.ping() },
-    ],
-  });
+  const serves = roles.has('api') || roles.has('auth');
+  const checks: HealthCheck[] = [{ name: 'database', critical: true, check: () => database.ping() }];
+  // Without its cache an instance that serves requests still answers, only slower: degraded,
+  // not down. A worker alone reads through no cache worth checking.
+  if (serves) checks.push({ name: 'cache', critical: false, check: () => cache.ping() });
+  // An instance that serves still does without its queue (events wait in the outbox, live
+  // feeds pause); a worker alone without it has nothing to do, so it is not ready.
+  checks.push({ name: 'queue', critical: !serves, check: () => events.ping() });
+  const health = new HealthService({ timeoutMs: config.health.checkTimeoutMs, phase: () => phase, checks, roles: [...roles] });
   const server: ServerInfo = { name: 'PCF API', version: packageInfo().version, profile: config.profile };
   const identity = createIdentity({ database, cache, auth: config.auth, quotas: config.quotas, logger: rootLogger, outbox });
-  if (database.kind === 'postgres' && cache.kind === 'memory') {
+  // A split deployment is warned about by the configuration's own rules (core/config/instance-roles.ts).
+  if (database.kind === 'postgres' && cache.kind === 'memory' && runsAllRoles(roles)) {
     log.warn('no shared cache (PCF_REDIS_URL): sessions are cached for 1 s per instance so revocations reach every instance');
   }
   const resources = createResources({ database, cache, identity, config, logger: rootLogger });
@@ -85,7 +85,10 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   const eventsLog = moduleLogger(rootLogger, 'events');
   const events = new EventPipeline({
     config,
+    roles,
     database,
+    // Commits reach a relay in another process: only PostgreSQL is shared by several.
+    wakeups: dbOptions.kind === 'postgres' ? postgresWakeups(database.db, dbOptions.url, eventsLog) : undefined,
     openQueue: overrides.openQueue ?? (() => openQueue({ url: config.queue.url, name: config.queue.name, retentionMs: config.queue.retentionMs }, eventsLog)),
     outbox,
     notifications,
@@ -102,6 +105,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   const rateLimits = rateLimitStore && createRateLimits(rateLimitStore, config.rateLimit, metrics, config.http.bodyLimitBytes);
   const app = await buildApp({
     config,
+    roles,
     logger: moduleLogger(rootLogger, 'http'),
     requestLogger,
     metrics,
@@ -136,7 +140,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
         if (stopping.signal.aborted) return;
         phase = 'running';
         events.start();
-        log.info({ database: database.kind, attempt }, 'database connected; serving');
+        log.info({ database: database.kind, attempt, roles: formatRoles(roles) }, 'database connected; serving');
         markReady();
         return;
       } catch (err) {
@@ -194,7 +198,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
       // A signal that arrived while the database opened: do not start listening at all.
       if (stopping.signal.aborted) return '';
       const address = await app.listen({ host: config.host, port: config.port });
-      log.info({ address, profile: config.profile, database: database.kind, cache: cache.kind }, 'listening');
+      log.info({ address, roles: formatRoles(roles), profile: config.profile, database: database.kind, cache: cache.kind }, 'listening');
       connect().catch((err) => markFailed(err));
       return address;
     },

@@ -68,7 +68,7 @@ function describeCause(cause: unknown): string | undefined {
  * method answers 405 with `Allow`; a second router, fed from onRoute, tells which methods
  * a path has (Fastify's own router answers only for the method asked).
  */
-export function registerErrorHandling(app: App): void {
+export function registerErrorHandling(app: App, servedElsewhere: (path: string) => string | undefined = () => undefined): void {
   const routes = FindMyWay<HTTPVersion.V1>({ ignoreTrailingSlash: true });
   const methods = new Set<string>();
   app.addHook('onRoute', (route) => {
@@ -99,6 +99,7 @@ export function registerErrorHandling(app: App): void {
         appError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on this path.`, { headers: { allow: allowed.sort().join(', ') } }),
       );
     }
-    return sendProblem(reply, appError('NOT_FOUND', 'No such route.'));
+    // A route of a role this instance does not run: the detail says where it lives.
+    return sendProblem(reply, appError('NOT_FOUND', servedElsewhere(path) ?? 'No such route.'));
   });
 }

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifySchemaCompiler } from 'fastify';
-import type { Config } from '../core/config/index.js';
+import type { Config, InstanceRole } from '../core/config/index.js';
 import { appError } from '../core/errors.js';
 import type { ServerInfo } from '../core/package.js';
 import type { Logger } from '../infra/telemetry/logger.js';
@@ -20,6 +20,7 @@ import { registerOversizedBodyDrain } from './gateway/oversized-body.js';
 import { registerRateLimits, type RateLimits } from './gateway/rate-limit.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './errors.js';
 import { registerGraphql } from './graphql/index.js';
+import { servedElsewhere } from './instance-roles.js';
 import { registerJsonBody } from './json-body.js';
 import { lazySerializers, lazyValidatorCompiler } from './lazy-compile.js';
 import { registerOpenApi } from './openapi.js';
@@ -32,6 +33,8 @@ import { ProblemSchema } from './schemas.js';
 
 export interface AppDeps {
   config: Config;
+  /** The instance's roles: `auth` registers /api/v1/auth/*, `api` the rest of REST and GraphQL (api/instance-roles.ts). */
+  roles: ReadonlySet<InstanceRole>;
   /** The `http` module's logger (the composition root makes it; api takes telemetry types only). */
   logger: Logger;
   /** Makes a request's logger from the server's (infra/telemetry's requestLogger, handed in by the composition root). */
@@ -90,7 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerOversizedBodyDrain(app, config.http.bodyLimitBytes);
   app.addSchema(ProblemSchema);
   registerRequestContext(app, deps.metrics);
-  registerErrorHandling(app);
+  registerErrorHandling(app, (path) => servedElsewhere(path, deps.roles));
 
   // A callback hook: it runs on every request and, once the instance is running, does nothing.
   app.addHook('onRequest', (request, reply, done) => {
@@ -125,17 +128,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerOpenApi(app, deps.server);
   registerHealthRoutes(app, deps.health);
   registerMetricsRoute(app, deps.metrics, { token: config.metrics.token, onRefused: gateway?.onRejectedToken });
-  await registerRestApi(app, deps.server, deps.identity, deps.resources, deps.notifications);
-  await registerGraphql(app, {
-    config,
-    metrics: deps.metrics,
-    server: deps.server,
-    identity: deps.identity,
-    resources: deps.resources,
-    notifications: deps.notifications,
-    realtime: deps.realtime,
-    rateLimits: deps.rateLimits,
-  });
+  await registerRestApi(app, deps.roles, deps.server, deps.identity, deps.resources, deps.notifications);
+  if (deps.roles.has('api')) {
+    await registerGraphql(app, {
+      config,
+      metrics: deps.metrics,
+      server: deps.server,
+      identity: deps.identity,
+      resources: deps.resources,
+      notifications: deps.notifications,
+      realtime: deps.realtime,
+      rateLimits: deps.rateLimits,
+    });
+  }
   return app;
 }
 

@@ -1,6 +1,6 @@
-import type { Config } from '../core/config/index.js';
+import type { Config, InstanceRole } from '../core/config/index.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
-import type { Database } from '../infra/database/index.js';
+import type { Database, Wakeups } from '../infra/database/index.js';
 import type { Mailer } from '../infra/mail/port.js';
 import type { Queue } from '../infra/queue/index.js';
 import type { Logger } from '../infra/telemetry/logger.js';
@@ -19,7 +19,11 @@ const PRUNE_EVERY_MS = 3_600_000;
 
 export interface EventPipelineDeps {
   config: Config;
+  /** The instance's roles: only a `worker` relays, consumes the work-queue groups and prunes. */
+  roles: ReadonlySet<InstanceRole>;
   database: Database;
+  /** With PostgreSQL: how commits here reach the relay of another process (and how a worker hears of them). */
+  wakeups?: Wakeups | undefined;
   /** Connects to the queue the configuration names; rejects while it cannot be reached. */
   openQueue: () => Promise<Queue>;
   outbox: Outbox;
@@ -39,6 +43,11 @@ export interface EventPipelineDeps {
  * the `email` group sends the ones users opted into, and every instance's broadcast
  * subscriber feeds its own live subscribers. The queue and its consumers are set up in the
  * background, with retries: until they are, events simply wait in the outbox.
+ *
+ * The relay, the two groups and the retention job run only on an instance with the `worker`
+ * role. Every instance subscribes to the broadcast: its live feeds and its cached copies
+ * follow the changes made anywhere. An instance without the worker signals its commits over
+ * `wakeups` instead of nudging a relay of its own; a worker listens for those signals.
  */
 export class EventPipeline {
   #queue: Queue | undefined;
@@ -46,6 +55,7 @@ export class EventPipeline {
   readonly #stopping = new AbortController();
   #pruneTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  #listening: { close(): Promise<void> } | undefined;
 
   constructor(readonly deps: EventPipelineDeps) {}
 
@@ -53,8 +63,15 @@ export class EventPipeline {
     return this.#queue;
   }
 
+  get #worker(): boolean {
+    return this.deps.roles.has('worker');
+  }
+
   /** Starts in the background; `started` resolves once events flow. */
   start(): void {
+    // Signalled at once, queue or not: the worker relays what is committed here.
+    const wakeups = this.deps.wakeups;
+    if (!this.#worker && wakeups && !this.#stopping.signal.aborted) this.deps.outbox.listen(() => wakeups.signal());
     this.#running ??= this.#start().catch((err: unknown) => {
       if (!this.#stopping.signal.aborted) this.deps.log.error({ err }, 'event pipeline failed to start');
     });
@@ -94,23 +111,31 @@ export class EventPipeline {
         return;
       }
       this.#queue = queue;
-      this.#relay = new OutboxRelay(
-        this.deps.database,
-        queue,
-        {
-          pollIntervalMs: config.events.pollIntervalMs,
-          batchSize: config.events.batchSize,
-          retentionMs: config.events.retentionMs,
-          maxBackoffMs: config.events.maxBackoffMs,
-        },
-        log,
-      );
-      this.deps.outbox.listen(() => this.#relay?.nudge());
-      this.#relay.start();
-      this.#startPruning();
-      log.info({ queue: queue.kind, attempt }, 'event pipeline running');
+      if (this.#worker) this.#startWork(queue);
+      log.info({ queue: queue.kind, attempt, relay: this.#worker }, 'event pipeline running');
       return;
     }
+  }
+
+  /** The worker's part: the relay (nudged by commits here and, with PostgreSQL, signalled by those elsewhere) and the retention job. */
+  #startWork(queue: Queue): void {
+    const { config, log, wakeups } = this.deps;
+    const relay = new OutboxRelay(
+      this.deps.database,
+      queue,
+      {
+        pollIntervalMs: config.events.pollIntervalMs,
+        batchSize: config.events.batchSize,
+        retentionMs: config.events.retentionMs,
+        maxBackoffMs: config.events.maxBackoffMs,
+      },
+      log,
+    );
+    this.#relay = relay;
+    this.deps.outbox.listen(() => relay.nudge());
+    this.#listening = wakeups?.listen(() => relay.nudge());
+    relay.start();
+    this.#startPruning();
   }
 
   /** The consumers, subscribed before the relay publishes anything, so no event passes them by. The queue's close() ends them. */
@@ -118,9 +143,11 @@ export class EventPipeline {
     const { notifications: service, live, log } = this.deps;
     // Consumers act for no request: their changes carry no caller.
     const ctx = systemContext(log);
-    await queue.consume('notifications', async (event) => {
-      await service.record(ctx, event);
-    });
+    if (this.#worker) {
+      await queue.consume('notifications', async (event) => {
+        await service.record(ctx, event);
+      });
+    }
     const forgetCopies = this.#forgetCopies();
     await queue.broadcast(async (event) => {
       // Another instance's change: this one's cached copies of what changed go first, so that
@@ -131,7 +158,7 @@ export class EventPipeline {
       }
       live.dispatch(event);
     });
-    if (this.deps.mailer.kind !== 'disabled') {
+    if (this.#worker && this.deps.mailer.kind !== 'disabled') {
       await queue.consume('email', async (event) => {
         await service.deliverEmail(ctx, event);
       });
@@ -182,6 +209,7 @@ export class EventPipeline {
     await this.#running;
     clearInterval(this.#pruneTimer);
     this.deps.outbox.listen(undefined);
+    await this.#listening?.close();
     await this.#relay?.stop();
     await this.#queue?.close();
   }

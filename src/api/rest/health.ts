@@ -10,6 +10,7 @@ const CheckSchema = Type.Object({
 });
 const ReadinessSchema = Type.Object({
   status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy'), Type.Literal('starting')]),
+  roles: Type.Array(Type.String(), { description: 'What this instance runs (api, auth, worker); its checks are the ones those roles need' }),
   checks: Type.Record(Type.String(), CheckSchema),
 });
 

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import type { InstanceRole } from '../../core/config/index.js';
 import type { ServerInfo } from '../../core/package.js';
 import type { Identity } from '../../services/identity.js';
 import type { NotificationsService } from '../../services/notifications/index.js';
@@ -15,10 +16,12 @@ import { registerUserRoutes } from './users.js';
 
 /**
  * The REST API under /api/v1. Each feature adds a module beside this one (`users.ts`,
- * `resources.ts`, …) and registers it here.
+ * `resources.ts`, …) and registers it here: /api/v1/auth/* on instances with the `auth`
+ * role, the rest on those with `api` (api/instance-roles.ts draws the same line by path).
  */
 export async function registerRestApi(
   app: App,
+  roles: ReadonlySet<InstanceRole>,
   server: ServerInfo,
   identity: Identity,
   resources: ResourcesService,
@@ -49,12 +52,14 @@ export async function registerRestApi(
         },
         async () => ({ name: server.name, version: server.version, openapi: '/openapi.json', docs: '/docs', graphql: '/graphql' }),
       );
-      registerAuthRoutes(api, identity);
-      registerUserRoutes(api, identity);
-      registerRoleRoutes(api, identity);
-      registerResourceRoutes(api, resources);
-      registerShareRoutes(api, resources.shares);
-      registerNotificationRoutes(api, notifications);
+      if (roles.has('auth')) registerAuthRoutes(api, identity);
+      if (roles.has('api')) {
+        registerUserRoutes(api, identity);
+        registerRoleRoutes(api, identity);
+        registerResourceRoutes(api, resources);
+        registerShareRoutes(api, resources.shares);
+        registerNotificationRoutes(api, notifications);
+      }
     },
     { prefix: '/api/v1' },
   );

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { deepFreeze } from '../freeze.js';
 import { queueUrlProblem } from '../queue-url.js';
 import { CONFIG_KEYS, ConfigSchema, PROFILE_DEFAULTS, type Config, type ConfigKey, type Profile } from './schema.js';
+import { formatRoles, parseRoles, roleFindings } from './instance-roles.js';
 
 /** One thing wrong with the configuration, phrased so an operator can fix it. */
 export interface ConfigProblem {
@@ -263,6 +264,7 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   problems.push(...crossFieldProblems(config, origins));
   // One problem a key: a URL the schema already refused is not parsed as well.
   if (!problems.some((p) => p.key === 'queue.url')) problems.push(...queueUrlProblems(config, origins));
+  if (!problems.some((p) => p.key === 'roles')) problems.push(...roleProblems(config, origins, warnings));
   if (problems.length > 0) throw new ConfigError(dedupe(problems));
   return { config: deepFreeze(config as Config), warnings };
 }
@@ -281,6 +283,23 @@ function queueUrlProblems(merged: Record<string, unknown>, origins: Map<string, 
   const url = readPath(merged, 'queue.url');
   const problem = typeof url === 'string' ? queueUrlProblem(url) : undefined;
   return problem ? [{ key: 'queue.url', source: origins.get('queue.url') ?? 'default', message: `${problem}.` }] : [];
+}
+
+/**
+ * The roles as a set (an unknown name or none at all is a problem), then the rules a split
+ * deployment must follow (core/config/roles.ts). A valid set is written back in its canonical
+ * form, so `pcf config` and the logs show `api,worker` however it was spelled.
+ */
+function roleProblems(merged: Record<string, unknown>, origins: Map<string, string>, warnings: string[]): ConfigProblem[] {
+  if (typeof merged.roles !== 'string') return [];
+  const source = origins.get('roles') ?? 'default';
+  const { roles, problems } = parseRoles(merged.roles);
+  if (problems.length > 0) return problems.map((message) => ({ key: 'roles', source, message }));
+  merged.roles = formatRoles(roles);
+  const text = (path: string) => (typeof readPath(merged, path) === 'string' ? (readPath(merged, path) as string) : '');
+  const findings = roleFindings({ roles, databaseUrl: text('database.url'), redisUrl: text('redis.url'), queueUrl: text('queue.url') });
+  warnings.push(...findings.warnings);
+  return findings.refusals.map((message) => ({ key: 'roles', source, message }));
 }
 
 /** Rules that tie two settings together; checked alongside the schema, reported with it. */

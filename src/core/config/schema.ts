@@ -15,6 +15,12 @@ export const ConfigSchema = Type.Object(
       description:
         'development or production; production turns off introspection, GraphiQL, GraphQL suggestions and the first-registrant admin, and tightens timeouts',
     }),
+    roles: Type.String({
+      default: 'api,auth,worker',
+      maxLength: 100,
+      description:
+        'What this instance runs, comma-separated: api (REST, GraphQL, WebSocket), auth (/api/v1/auth/*: sign-up, sign-in, sessions, passwords, invitations), worker (outbox relay, notification and email consumers, retention); all three is one process doing everything. Fewer needs database.url and queue.url (shared with the instances running the rest)',
+    }),
     host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Interface the HTTP server binds to' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port (0 picks a free one)' }),
     dataDir: Type.String({ minLength: 1, default: './data', description: 'Directory of the embedded PGlite database' }),

@@ -20,6 +20,7 @@ export { defaultTemplateDir, readManifest, type TemplateManifest } from './pglit
 export { databaseOptionsFrom, type DatabaseOptions, type PGliteOpening, type PGliteOptions } from './options.js';
 export { openPGlite } from './pglite-open.js';
 export { prepared } from './prepared.js';
+export { postgresWakeups, type Wakeups } from './wakeups.js';
 
 export interface PoolStats {
   total: number;

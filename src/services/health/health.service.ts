@@ -20,6 +20,8 @@ export interface CheckResult {
 
 export interface Readiness {
   status: HealthStatus;
+  /** What this instance runs (api, auth, worker): its checks are those its roles need. */
+  roles: string[];
   checks: Record<string, CheckResult>;
 }
 
@@ -28,6 +30,8 @@ export type LifecyclePhase = 'starting' | 'running' | 'stopping';
 
 export interface HealthServiceOptions {
   checks: HealthCheck[];
+  /** The instance's roles, named in every answer (a probe can tell a worker from an API instance). */
+  roles?: readonly string[];
   timeoutMs: number;
   phase: () => LifecyclePhase;
   /**
@@ -63,7 +67,7 @@ export class HealthService {
     else if (entries.some(([c, r]) => c.critical && r.status === 'down')) status = 'unhealthy';
     else if (entries.some(([, r]) => r.status === 'down')) status = 'degraded';
     else status = 'healthy';
-    return { status, checks };
+    return { status, roles: [...(this.#options.roles ?? [])], checks };
   }
 
   /** The latest round of checks while it is fresh (or still running), else a new round. */
