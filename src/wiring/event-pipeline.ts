@@ -45,8 +45,8 @@ export interface EventPipelineDeps {
  * background, with retries: until they are, events simply wait in the outbox.
  *
  * The relay, the two groups and the retention job run only on an instance with the `worker`
- * role. Every instance subscribes to the broadcast: its live feeds and its cached copies
- * follow the changes made anywhere. An instance without the worker signals its commits over
+ * role. Every instance that serves requests (`api`, `auth`) subscribes to the broadcast: its
+ * live feeds and its cached copies follow the changes made anywhere. An instance without the worker signals its commits over
  * `wakeups` instead of nudging a relay of its own; a worker listens for those signals.
  */
 export class EventPipeline {
@@ -148,16 +148,19 @@ export class EventPipeline {
         await service.record(ctx, event);
       });
     }
-    const forgetCopies = this.#forgetCopies();
-    await queue.broadcast(async (event) => {
-      // Another instance's change: this one's cached copies of what changed go first, so that
-      // what its subscribers (and its requests) read next is what the event says. Its own
-      // changes refreshed its caches when they were made.
-      if (!this.deps.outbox.isOwn(event.id)) {
-        await forgetCopies.handle(event).catch((err: unknown) => log.warn({ err, topic: event.topic }, 'cached copies of a change could not be dropped'));
-      }
-      live.dispatch(event);
-    });
+    // A worker alone serves no requests: it has no live feeds and reads through no cached copies.
+    if (this.deps.roles.has('api') || this.deps.roles.has('auth')) {
+      const forgetCopies = this.#forgetCopies();
+      await queue.broadcast(async (event) => {
+        // Another instance's change: this one's cached copies of what changed go first, so that
+        // what its subscribers (and its requests) read next is what the event says. Its own
+        // changes refreshed its caches when they were made.
+        if (!this.deps.outbox.isOwn(event.id)) {
+          await forgetCopies.handle(event).catch((err: unknown) => log.warn({ err, topic: event.topic }, 'cached copies of a change could not be dropped'));
+        }
+        live.dispatch(event);
+      });
+    }
     if (this.#worker && this.deps.mailer.kind !== 'disabled') {
       await queue.consume('email', async (event) => {
         await service.deliverEmail(ctx, event);

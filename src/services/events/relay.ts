@@ -26,7 +26,7 @@ export interface RelayOptions {
 
 /**
  * The transactional outbox's relay: it publishes the rows services wrote with their changes,
- * in the order they were written, and marks them published. Every instance runs one; one
+ * in the order they were written, and marks them published. Every worker runs one; one
  * publishes at a time (an advisory lock), so batches never interleave. A crash between
  * publishing and marking publishes a row again, which consumers absorb by deduplicating on
  * the event id. While the queue is unreachable the rows wait in the outbox and the relay
