@@ -14,7 +14,7 @@ import type { LiveEvents } from '../services/realtime/index.js';
 import type { ResourcesService } from '../services/resources/index.js';
 import type { Outbox } from '../services/shared/outbox.js';
 
-/** How often notifications past their retention are deleted. */
+/** How often notifications and Idempotency-Keys past their retention are deleted. */
 const PRUNE_EVERY_MS = 3_600_000;
 
 export interface EventPipelineDeps {
@@ -190,14 +190,20 @@ export class EventPipeline {
     );
   }
 
+  /** The retention job: notifications past `notifications.retentionMs`, Idempotency-Keys past 24 h (the relay prunes the outbox). */
   #startPruning(): void {
-    const service = this.deps.notifications;
-    const log = this.deps.log;
+    const { notifications, resources, log } = this.deps;
     const prune = () =>
-      service
-        .prune()
-        .then((n) => n > 0 && log.info({ pruned: n }, 'notifications past their retention deleted'))
-        .catch((err: unknown) => log.warn({ err }, 'notifications could not be pruned'));
+      Promise.all([
+        notifications
+          .prune()
+          .then((n) => n > 0 && log.info({ pruned: n }, 'notifications past their retention deleted'))
+          .catch((err: unknown) => log.warn({ err }, 'notifications could not be pruned')),
+        resources
+          .purgeExpiredIdempotencyKeys()
+          .then((n) => n > 0 && log.info({ purged: n }, 'expired idempotency keys deleted'))
+          .catch((err: unknown) => log.warn({ err }, 'expired idempotency keys could not be deleted')),
+      ]);
     void prune();
     this.#pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
     this.#pruneTimer.unref();

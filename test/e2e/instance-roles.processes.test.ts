@@ -79,6 +79,7 @@ describe('instance roles as separate processes (shared PostgreSQL, Redis and NAT
   let auth: Instance;
   let worker: Instance | undefined;
   let token: string;
+  let aliceId: string;
 
   /** Outbox rows about one resource that no relay has published yet. */
   const unpublished = async (resourceId: string): Promise<number> =>
@@ -111,7 +112,8 @@ describe('instance roles as separate processes (shared PostgreSQL, Redis and NAT
 
   it('signs up and in on the auth instance, and its token works on the api instance', async () => {
     const email = `alice-${tag}@roles.example`;
-    await expectStatus(auth, 'POST', '/auth/register', 201, { body: { email, name: 'alice', password } });
+    const registered = await expectStatus(auth, 'POST', '/auth/register', 201, { body: { email, name: 'alice', password } });
+    aliceId = (registered.user as { id: string }).id;
     const session = await expectStatus(auth, 'POST', '/auth/login', 200, { body: { email, password } });
     token = session.token as string;
     const me = await expectStatus(auth, 'GET', '/auth/me', 200, { token });
@@ -143,9 +145,23 @@ describe('instance roles as separate processes (shared PostgreSQL, Redis and NAT
     for (const instance of [api, auth]) await expectStatus(instance, 'GET', '/', 200);
   });
 
-  it('an api instance relays nothing: its changes wait in the outbox, then reach its subscriber once a worker runs', async () => {
-    const created = await expectStatus(api, 'POST', '/resources', 201, { token, body: { name: `Watched ${tag}`, type: 'doc', data: { n: 0 } } });
-    const id = created.id as string;
+  it('an api instance relays nothing and prunes nothing: its changes wait in the outbox, then reach its subscriber once a worker runs', async () => {
+    // An Idempotency-Key past its 24 h: the retention job's to delete, which only a worker runs.
+    await sql.query(
+      "INSERT INTO idempotency_keys (user_id, scope, key, request_hash, status, response, created_at) VALUES ($1, 'POST /resources', 'expired-1', sha256('x'), 201, '{}', now() - interval '25 hours')",
+      [aliceId],
+    );
+    const expiredKeys = async () => (await sql.query<{ n: number }>("SELECT count(*)::int AS n FROM idempotency_keys WHERE key = 'expired-1'")).rows[0]!.n;
+    // A write with a key of its own: before the roles, such a write also purged expired keys.
+    const response = await fetch(`${api.base}/api/v1/resources`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': 'fresh-1' },
+      body: JSON.stringify({ name: `Watched ${tag}`, type: 'doc', data: { n: 0 } }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const created = { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id as string;
     const ws = await WsProbe.connect(api.base, token);
     probes.push(ws);
     const before = await liveSubscriptions(api);
@@ -158,6 +174,7 @@ describe('instance roles as separate processes (shared PostgreSQL, Redis and NAT
     assert.equal(await unpublished(id), 2, 'the created and updated events wait in the outbox');
     const updates = () => ws.messages.filter((m: WsMessage) => m.id === 'r' && m.type === 'next').map(changeOf);
     assert.deepEqual(updates(), [], 'nothing reaches the subscriber without a worker');
+    assert.equal(await expiredKeys(), 1, 'the expired key outlives writes on the api instance');
 
     worker = await spawnInstance('worker', { ...env, PCF_ROLES: 'worker', PCF_LOG_LEVEL: 'info' });
     await queueUp(worker);
@@ -168,6 +185,7 @@ describe('instance roles as separate processes (shared PostgreSQL, Redis and NAT
       () => `; got ${JSON.stringify(ws.messages)}\n${worker!.output()}`,
     );
     assert.equal(await unpublished(id), 0);
+    await until('the worker deletes the expired key', DELIVERY_MS, async () => (await expiredKeys()) === 0);
 
     const ready = await readiness(worker);
     assert.deepEqual(ready.roles, ['worker']);

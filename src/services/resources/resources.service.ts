@@ -291,6 +291,11 @@ export class ResourcesService {
     return this.#d.diffs.between(resource.id, from, to);
   }
 
+  /** Retention: forgets the Idempotency-Keys past their lifetime (the worker's job); resolves with how many. */
+  purgeExpiredIdempotencyKeys(): Promise<number> {
+    return this.#idempotency.purgeExpired();
+  }
+
   /** A change of the resource made elsewhere (its event arrived): this instance's cached copy goes. */
   async changedElsewhere(id: string): Promise<void> {
     await this.#d.cache.forgetCopies([resourceCacheKey(id)], INVALIDATION_HOLD_MS, true);

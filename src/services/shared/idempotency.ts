@@ -6,8 +6,6 @@ import type { Database } from '../../infra/database/index.js';
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /** A claim still unanswered after this long belongs to a request that died (crash, lost connection). */
 const ABANDONED_AFTER_MS = 5 * 60 * 1000;
-/** Expired keys are purged at most this often per instance. */
-const PURGE_EVERY_MS = 60 * 1000;
 const KEY_SHAPE = /^[\x21-\x7e]{1,255}$/;
 
 /** Runs `body` in a transaction and returns what it returns. */
@@ -27,7 +25,6 @@ export interface StoredResponse<T> {
  */
 export class IdempotencyStore {
   readonly #database: Database;
-  #lastPurge = 0;
 
   constructor(database: Database) {
     this.#database = database;
@@ -63,7 +60,6 @@ export class IdempotencyStore {
     const db = this.#database.db;
     const hash = IdempotencyStore.fingerprint(owner.request);
     const where = { user_id: owner.userId, scope: owner.scope, key: owner.key };
-    this.#purge();
     // A key older than its lifetime is free again, and so is a claim its request abandoned.
     await db
       .deleteFrom('idempotency_keys')
@@ -103,18 +99,17 @@ export class IdempotencyStore {
     }
   }
 
-  /** Drops expired keys now and then, so the table holds about a day of keys. Not awaited. */
-  #purge(): void {
-    const now = Date.now();
-    if (now - this.#lastPurge < PURGE_EVERY_MS) return;
-    this.#lastPurge = now;
-    this.#database.db
+  /**
+   * Deletes the keys past their lifetime; resolves with how many. The worker's retention job
+   * calls it (a request frees only its own expired key), so the table holds about a day of
+   * keys and API instances run no table-wide delete.
+   */
+  async purgeExpired(): Promise<number> {
+    const result = await this.#database.db
       .deleteFrom('idempotency_keys')
-      .where('created_at', '<', new Date(now - IDEMPOTENCY_TTL_MS))
-      .execute()
-      .catch(() => {
-        this.#lastPurge = 0;
-      });
+      .where('created_at', '<', new Date(Date.now() - IDEMPOTENCY_TTL_MS))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   async #replay<T>(where: { user_id: string; scope: string; key: string }, hash: Buffer): Promise<StoredResponse<T> & { replayed: boolean }> {
