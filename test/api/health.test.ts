@@ -6,6 +6,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 
 interface Readiness {
   status: string;
+  roles: string[];
   checks: Record<string, { status: string; latencyMs: number; error?: string }>;
 }
 
@@ -32,6 +33,7 @@ for (const kind of DATABASE_KINDS) {
       const { status, body } = await readiness(t);
       assert.equal(status, 200);
       assert.equal(body.status, 'healthy');
+      assert.deepEqual(body.roles, ['api', 'auth', 'worker'], 'one instance runs every role by default');
       assert.equal(body.checks.database?.status, 'up');
       assert.equal(body.checks.cache?.status, 'up');
       assert.equal(typeof body.checks.database?.latencyMs, 'number');
