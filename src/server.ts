@@ -6,7 +6,15 @@ import { formatRoles, instanceRolesOf, runsAllRoles, type Config } from './core/
 import { isAppError } from './core/errors.js';
 import { packageInfo, type ServerInfo } from './core/package.js';
 import { createCache, type Cache } from './infra/cache/index.js';
-import { createDatabase, databaseOptionsFrom, migrateUp, postgresWakeups, type Database, type DatabaseOptions } from './infra/database/index.js';
+import {
+  createDatabase,
+  databaseOptionsFrom,
+  migrateUp,
+  migrationStatus,
+  postgresWakeups,
+  type Database,
+  type DatabaseOptions,
+} from './infra/database/index.js';
 import { createMailer } from './infra/mail/index.js';
 import { openQueue, type Queue } from './infra/queue/index.js';
 import { createRateLimitStore } from './infra/rate-limit/index.js';
@@ -136,6 +144,18 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
         if (config.database.autoMigrate) {
           const applied = await migrateUp(database.db);
           if (applied.length > 0) log.info({ applied }, 'migrations applied');
+        } else {
+          // Migrations are someone else's job (a Job before the rollout): until they have run,
+          // this code would meet a schema older than it expects, so it stays unready and waits.
+          const pending = (await migrationStatus(database.db)).filter((m) => !m.executedAt).map((m) => m.name);
+          if (pending.length > 0) {
+            const delayMs = backoffDelay(attempt, { initialMs: config.database.retryInitialMs, maxMs: config.database.retryMaxMs });
+            const line = { pending, delayMs };
+            if (attempt === 1) log.warn(line, 'migrations pending (database.autoMigrate is off): not ready until they are applied');
+            else log.debug(line, 'migrations still pending');
+            await sleep(delayMs, stopping.signal);
+            continue;
+          }
         }
         if (stopping.signal.aborted) return;
         phase = 'running';

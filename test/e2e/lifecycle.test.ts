@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { migrateDown, migrateUp } from '../../src/infra/database/index.js';
 import { createTestDatabase, DATABASE_KINDS, TEST_DATABASE_URL, type TestDatabase } from '../support/databases.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { freePort, listening } from '../support/net.js';
@@ -272,6 +273,35 @@ describe('a database that is not there at start', () => {
       const api = await status(`${server.url}/api/v1/`);
       assert.equal(api.status, 200);
       assert.ok(server.logs.records().some((r) => r.msg === 'database connected; serving'));
+    });
+  }
+});
+
+describe('migrations left to a Job (database.autoMigrate off)', () => {
+  for (const kind of DATABASE_KINDS) {
+    it(`stays starting (503) while a migration is pending, then serves once it is applied (${kind})`, { timeout: 60_000 }, async (t) => {
+      const database = await createTestDatabase(kind);
+      let undone: string[] = [];
+      const server = await startTestServer(kind, {
+        noWait: true,
+        database,
+        config: { 'database.autoMigrate': false, 'database.retryInitialMs': 100, 'database.retryMaxMs': 300 },
+        // The newest migration undone before the server connects, through its own handle (an
+        // in-memory PGlite has no other): what a rollout meets before its migrations Job ran.
+        beforeStart: async (_app, created) => {
+          undone = await migrateDown(created.database.db);
+        },
+      });
+      t.after(() => server.close());
+      assert.equal(undone.length, 1);
+      await waitFor('the pending migration logged', () => server.logs.records().some((r) => r.msg?.toString().startsWith('migrations pending')), 20_000);
+      await assertStarting(server);
+      const pending = server.logs.records().find((r) => r.msg?.toString().startsWith('migrations pending'));
+      assert.deepEqual(pending?.pending, undone);
+
+      await migrateUp(server.server.database.db);
+      await waitFor('GET /health/ready to answer 200', async () => (await status(`${server.url}/health/ready`)).status === 200, 10_000);
+      assert.equal((await status(`${server.url}/api/v1/`)).status, 200);
     });
   }
 });

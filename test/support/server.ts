@@ -18,7 +18,7 @@ export interface TestServerOptions {
   /** Config values by path, as flags would give them (e.g. `{ 'graphql.maxDepth': 5 }`). */
   config?: Record<string, unknown>;
   /** Add routes or hooks before the server starts (the app is not ready yet). */
-  beforeStart?: (app: Server['app']) => void | Promise<void>;
+  beforeStart?: (app: Server['app'], server: Server) => void | Promise<void>;
   /** Resolve as soon as the server listens, without waiting for the database. */
   noWait?: boolean;
   database?: TestDatabase;
@@ -50,7 +50,7 @@ export async function startTestServer(kind: 'pglite' | 'postgres', options: Test
     database: database.options,
     openQueue: options.openQueue,
   });
-  await options.beforeStart?.(server.app);
+  await options.beforeStart?.(server.app, server);
   const url = await server.start();
   if (!options.noWait) await server.ready;
   return {

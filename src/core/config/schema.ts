@@ -44,7 +44,11 @@ export const ConfigSchema = Type.Object(
           description:
             'Run the hot statements (the get and the create of a resource) as named prepared statements, planned once per connection; turn off behind a pooler that cannot carry them (PgBouncer in transaction mode before 1.21)',
         }),
-        autoMigrate: Type.Boolean({ default: true, description: 'Apply pending migrations at start-up' }),
+        autoMigrate: Type.Boolean({
+          default: true,
+          description:
+            'Apply pending migrations at start-up; when off, the server stays unready (503) until someone else (pcf migrate up, a Job) has applied them',
+        }),
         retryInitialMs: ms('First wait before retrying an unreachable database at start-up; doubles each attempt', 1000, 600_000, 10),
         retryMaxMs: ms('Longest wait between start-up connection attempts', 60_000, 600_000, 10),
       },
