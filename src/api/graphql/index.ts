@@ -16,6 +16,7 @@ import { contextFactory } from './context.js';
 import { registerGraphiql } from './graphiql.js';
 import { graphqlRoutes } from './http-route.js';
 import { GraphqlPipeline } from './pipeline.js';
+import { registerSdlRoute } from './sdl-route.js';
 import { executableSchema, resolvers, typeDefs } from './schema.js';
 
 export interface GraphqlDeps {
@@ -54,6 +55,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
     preClose: closeSocketsForRestart,
   });
   await app.register(graphqlRoutes, { limits, rateLimits: deps.rateLimits, pipeline, operationContext, wsHandler: ws });
+  if (limits.introspection) registerSdlRoute(app, schema);
   if (limits.graphiql) registerGraphiql(app);
 }
 
