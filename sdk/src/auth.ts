@@ -12,13 +12,25 @@ export class Auth {
 
   /** Creates an account (it does not sign in: call login next). */
   async register(input: RegisterInput, options: CallOptions = {}): Promise<User> {
-    const { body } = await this.transport.request<{ user: User }>({ method: 'POST', path: '/api/v1/auth/register', body: input, signal: options.signal, retry: 'once' });
+    const { body } = await this.transport.request<{ user: User }>({
+      method: 'POST',
+      path: '/api/v1/auth/register',
+      body: input,
+      signal: options.signal,
+      retry: 'once',
+    });
     return body.user;
   }
 
   /** Signs in: the session token is kept in the client's storage and sent with every call. */
   async login(input: LoginInput, options: CallOptions = {}): Promise<SignedIn> {
-    const { body } = await this.transport.request<LoginAnswer>({ method: 'POST', path: '/api/v1/auth/login', body: input, signal: options.signal, retry: 'once' });
+    const { body } = await this.transport.request<LoginAnswer>({
+      method: 'POST',
+      path: '/api/v1/auth/login',
+      body: input,
+      signal: options.signal,
+      retry: 'once',
+    });
     const { token, ...rest } = body;
     await this.transport.storage.set(token);
     return rest;
@@ -47,7 +59,8 @@ export class Auth {
 
   /** Your active sessions (`current` marks this one). */
   async sessions(options: CallOptions = {}): Promise<Session[]> {
-    return (await this.transport.request<{ items: Session[] }>({ method: 'GET', path: '/api/v1/auth/sessions', signal: options.signal, retry: 'read' })).body.items;
+    return (await this.transport.request<{ items: Session[] }>({ method: 'GET', path: '/api/v1/auth/sessions', signal: options.signal, retry: 'read' })).body
+      .items;
   }
 
   async revokeSession(id: string, options: CallOptions = {}): Promise<void> {
@@ -61,6 +74,7 @@ export class Auth {
 
   /** Invites someone to register (invite-only registration); the token is shown once. */
   async invite(input: InvitationInput, options: CallOptions = {}): Promise<Invitation> {
-    return (await this.transport.request<Invitation>({ method: 'POST', path: '/api/v1/auth/invitations', body: input, signal: options.signal, retry: 'once' })).body;
+    return (await this.transport.request<Invitation>({ method: 'POST', path: '/api/v1/auth/invitations', body: input, signal: options.signal, retry: 'once' }))
+      .body;
   }
 }

@@ -15,7 +15,8 @@ export class Notifications {
   constructor(private readonly transport: Transport) {
     this.preferences = {
       get: async (options = {}) =>
-        (await transport.request<NotificationPreferences>({ method: 'GET', path: '/api/v1/notifications/preferences', signal: options.signal, retry: 'read' })).body,
+        (await transport.request<NotificationPreferences>({ method: 'GET', path: '/api/v1/notifications/preferences', signal: options.signal, retry: 'read' }))
+          .body,
       set: async (preferences, options = {}) =>
         (
           await transport.request<NotificationPreferences>({
@@ -46,18 +47,20 @@ export class Notifications {
   }
 
   async unreadCount(options: CallOptions = {}): Promise<number> {
-    return (await this.transport.request<{ count: number }>({ method: 'GET', path: '/api/v1/notifications/unread-count', signal: options.signal, retry: 'read' })).body
-      .count;
+    return (
+      await this.transport.request<{ count: number }>({ method: 'GET', path: '/api/v1/notifications/unread-count', signal: options.signal, retry: 'read' })
+    ).body.count;
   }
 
   /** Marks one read (idempotent). */
   async markRead(id: string, options: CallOptions = {}): Promise<Notification> {
-    return (await this.transport.request<Notification>({ method: 'POST', path: path`/api/v1/notifications/${id}/read`, signal: options.signal, retry: 'read' })).body;
+    return (await this.transport.request<Notification>({ method: 'POST', path: path`/api/v1/notifications/${id}/read`, signal: options.signal, retry: 'read' }))
+      .body;
   }
 
   /** Marks all read; answers how many were unread. */
   async markAllRead(options: CallOptions = {}): Promise<number> {
-    return (await this.transport.request<{ marked: number }>({ method: 'POST', path: '/api/v1/notifications/read-all', signal: options.signal, retry: 'read' })).body
-      .marked;
+    return (await this.transport.request<{ marked: number }>({ method: 'POST', path: '/api/v1/notifications/read-all', signal: options.signal, retry: 'read' }))
+      .body.marked;
   }
 }

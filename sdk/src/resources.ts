@@ -136,7 +136,13 @@ export class Resources {
   /** An RFC 6902 JSON Patch from version `from`'s data to version `to`'s. */
   async diff(id: string, from: number, to: number, options: CallOptions = {}): Promise<JsonPatch> {
     return (
-      await this.transport.request<JsonPatch>({ method: 'GET', path: path`/api/v1/resources/${id}/diff`, query: { from, to }, signal: options.signal, retry: 'read' })
+      await this.transport.request<JsonPatch>({
+        method: 'GET',
+        path: path`/api/v1/resources/${id}/diff`,
+        query: { from, to },
+        signal: options.signal,
+        retry: 'read',
+      })
     ).body;
   }
 
@@ -155,14 +161,16 @@ export class Resources {
 
   /** Shares with a user (owner or admin); sharing again adds actions. */
   async share(id: string, input: ShareInput, options: CallOptions = {}): Promise<Share> {
-    return (await this.transport.request<Share>({ method: 'POST', path: path`/api/v1/resources/${id}/shares`, body: input, signal: options.signal, retry: 'once' }))
-      .body;
+    return (
+      await this.transport.request<Share>({ method: 'POST', path: path`/api/v1/resources/${id}/shares`, body: input, signal: options.signal, retry: 'once' })
+    ).body;
   }
 
   /** Who the resource is shared with. */
   async shares(id: string, options: CallOptions = {}): Promise<Share[]> {
-    return (await this.transport.request<{ items: Share[] }>({ method: 'GET', path: path`/api/v1/resources/${id}/shares`, signal: options.signal, retry: 'read' }))
-      .body.items;
+    return (
+      await this.transport.request<{ items: Share[] }>({ method: 'GET', path: path`/api/v1/resources/${id}/shares`, signal: options.signal, retry: 'read' })
+    ).body.items;
   }
 
   /** Stops sharing with a user, or gives back a share made to you (userId = your id). */

@@ -11,7 +11,15 @@ export class Roles {
   list(options: CallOptions = {}): Paginated<Role> {
     return paginated(
       async (cursor) =>
-        (await this.transport.request<Page<Role>>({ method: 'GET', path: '/api/v1/roles', query: { limit: 100, cursor }, signal: options.signal, retry: 'read' })).body,
+        (
+          await this.transport.request<Page<Role>>({
+            method: 'GET',
+            path: '/api/v1/roles',
+            query: { limit: 100, cursor },
+            signal: options.signal,
+            retry: 'read',
+          })
+        ).body,
     );
   }
 
@@ -26,7 +34,9 @@ export class Roles {
 
   /** Renames or describes a role (built-in roles keep their names). */
   async update(id: string, changes: RoleChanges, options: CallOptions = {}): Promise<RoleDetail> {
-    return (await this.transport.request<RoleDetail>({ method: 'PATCH', path: path`/api/v1/roles/${id}`, body: changes, signal: options.signal, retry: 'once' })).body;
+    return (
+      await this.transport.request<RoleDetail>({ method: 'PATCH', path: path`/api/v1/roles/${id}`, body: changes, signal: options.signal, retry: 'once' })
+    ).body;
   }
 
   /** Deletes a role (not a built-in one). */
@@ -35,8 +45,15 @@ export class Roles {
   }
 
   async addPermission(id: string, input: PermissionInput, options: CallOptions = {}): Promise<Permission> {
-    return (await this.transport.request<Permission>({ method: 'POST', path: path`/api/v1/roles/${id}/permissions`, body: input, signal: options.signal, retry: 'once' }))
-      .body;
+    return (
+      await this.transport.request<Permission>({
+        method: 'POST',
+        path: path`/api/v1/roles/${id}/permissions`,
+        body: input,
+        signal: options.signal,
+        retry: 'once',
+      })
+    ).body;
   }
 
   async removePermission(id: string, permissionId: string, options: CallOptions = {}): Promise<void> {

@@ -44,7 +44,8 @@ interface WebStorage {
  */
 export function localStorageAdapter(key = 'pcf.token'): TokenStorage {
   const storage = (globalThis as { localStorage?: WebStorage }).localStorage;
-  if (!storage || typeof storage.getItem !== 'function') throw new TypeError('localStorageAdapter needs a browser with localStorage; pass another TokenStorage here');
+  if (!storage || typeof storage.getItem !== 'function')
+    throw new TypeError('localStorageAdapter needs a browser with localStorage; pass another TokenStorage here');
   return {
     get: () => storage.getItem(key),
     set: (token) => (token === null ? storage.removeItem(key) : storage.setItem(key, token)),

@@ -11,7 +11,15 @@ export class Users {
   list(options: CallOptions = {}): Paginated<User> {
     return paginated(
       async (cursor) =>
-        (await this.transport.request<Page<User>>({ method: 'GET', path: '/api/v1/users', query: { limit: 100, cursor }, signal: options.signal, retry: 'read' })).body,
+        (
+          await this.transport.request<Page<User>>({
+            method: 'GET',
+            path: '/api/v1/users',
+            query: { limit: 100, cursor },
+            signal: options.signal,
+            retry: 'read',
+          })
+        ).body,
     );
   }
 
@@ -26,12 +34,19 @@ export class Users {
 
   /** Changes name or email (your own email needs `currentPassword`). */
   async update(id: string, changes: UserChanges, options: CallOptions = {}): Promise<User> {
-    return (await this.transport.request<User>({ method: 'PATCH', path: path`/api/v1/users/${id}`, body: changes, signal: options.signal, retry: 'once' })).body;
+    return (await this.transport.request<User>({ method: 'PATCH', path: path`/api/v1/users/${id}`, body: changes, signal: options.signal, retry: 'once' }))
+      .body;
   }
 
   /** Deletes a user; one who owns resources needs `transferTo`, who receives them. */
   async delete(id: string, options: CallOptions & { transferTo?: string } = {}): Promise<void> {
-    await this.transport.request({ method: 'DELETE', path: path`/api/v1/users/${id}`, query: { transferTo: options.transferTo }, signal: options.signal, retry: 'once' });
+    await this.transport.request({
+      method: 'DELETE',
+      path: path`/api/v1/users/${id}`,
+      query: { transferTo: options.transferTo },
+      signal: options.signal,
+      retry: 'once',
+    });
   }
 
   /** Gives a user a role (idempotent). */
@@ -46,8 +61,15 @@ export class Users {
 
   /** Grants a user a permission directly. */
   async grant(id: string, input: PermissionInput, options: CallOptions = {}): Promise<Permission> {
-    return (await this.transport.request<Permission>({ method: 'POST', path: path`/api/v1/users/${id}/permissions`, body: input, signal: options.signal, retry: 'once' }))
-      .body;
+    return (
+      await this.transport.request<Permission>({
+        method: 'POST',
+        path: path`/api/v1/users/${id}/permissions`,
+        body: input,
+        signal: options.signal,
+        retry: 'once',
+      })
+    ).body;
   }
 
   /** Revokes a permission granted directly. */

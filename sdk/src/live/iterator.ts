@@ -42,7 +42,8 @@ function errorOf(errors: readonly GraphQLErrorLike[]): PcfError {
   });
 }
 
-const closeCodeOf = (err: unknown) => (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : undefined);
+const closeCodeOf = (err: unknown) =>
+  typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : undefined;
 
 /**
  * One live subscription as an async iterator that survives its connection: when the socket
@@ -103,7 +104,9 @@ export class LiveIterator<T> implements AsyncIterableIterator<T> {
           if (Array.isArray(err)) return this.#fail(errorOf(err as GraphQLErrorLike[]));
           const code = closeCodeOf(err);
           if (code !== undefined && FATAL_CLOSE_CODES.has(code)) {
-            return this.#fail(new PcfError({ code: code === 4403 ? 'UNAUTHORIZED' : 'INVALID_INPUT', status: 0, message: `The server closed the subscription (${code}).` }));
+            return this.#fail(
+              new PcfError({ code: code === 4403 ? 'UNAUTHORIZED' : 'INVALID_INPUT', status: 0, message: `The server closed the subscription (${code}).` }),
+            );
           }
           void this.#resubscribe();
         },
@@ -118,7 +121,9 @@ export class LiveIterator<T> implements AsyncIterableIterator<T> {
     if (this.#done) return;
     this.#attempt += 1;
     if (this.#attempt > this.reconnect.maxAttempts) {
-      return this.#fail(new PcfError({ code: 'NETWORK_ERROR', status: 0, message: `The live connection failed ${this.reconnect.maxAttempts} times in a row.` }));
+      return this.#fail(
+        new PcfError({ code: 'NETWORK_ERROR', status: 0, message: `The live connection failed ${this.reconnect.maxAttempts} times in a row.` }),
+      );
     }
     try {
       await sleep(backoff(this.#attempt - 1, this.reconnect.minDelayMs, this.reconnect.maxDelayMs), this.#retry.signal);
