@@ -30,18 +30,23 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+/** An open subscription: iterate it; `return()` (or `break`) closes it. */
+export interface Subscription<T> extends AsyncIterableIterator<T> {
+  return(): Promise<IteratorResult<T, undefined>>;
+}
+
 export interface Live {
   /**
    * Every change of a resource you may read, in order, from now (or after `after`). A RESYNC
    * event says what happened meanwhile cannot be replayed: read the resource again; the
    * iteration goes on. Ends after DELETED; throws PcfError NOT_FOUND when your access goes.
    */
-  resource(id: string, options?: WatchOptions): AsyncIterableIterator<ResourceChangedPayload>;
+  resource(id: string, options?: WatchOptions): Subscription<ResourceChangedPayload>;
   /**
    * Your new notifications as they are made. `{ resync: true }` says some could not be
    * replayed after a reconnect: refetch `pcf.notifications.list()`; the iteration goes on.
    */
-  notifications(options?: WatchOptions): AsyncIterableIterator<NotificationReceivedPayload>;
+  notifications(options?: WatchOptions): Subscription<NotificationReceivedPayload>;
   /** Closes the WebSocket; iterators still open end. */
   close(): Promise<void>;
 }

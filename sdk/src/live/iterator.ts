@@ -178,7 +178,7 @@ export class LiveIterator<T> implements AsyncIterableIterator<T> {
     return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
   }
 
-  async return(): Promise<IteratorResult<T>> {
+  async return(): Promise<IteratorResult<T, undefined>> {
     this.#queue.length = 0;
     this.#finish();
     return { value: undefined, done: true };
