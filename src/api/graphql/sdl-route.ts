@@ -21,6 +21,8 @@ export function registerSdlRoute(app: App, schema: GraphQLSchema): void {
         description:
           'The schema GraphQL serves, in the GraphQL schema definition language (printSchema). Served only while ' +
           'introspection is on (`graphql.introspection`; off in the production profile, where this path answers 404).',
+        security: [],
+        response: { 200: { description: 'The SDL', content: { 'application/graphql': { schema: { type: 'string' } } } } },
       },
     },
     async (_request, reply) => reply.type(SDL_CONTENT_TYPE).send(sdl),

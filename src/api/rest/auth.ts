@@ -19,6 +19,8 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
       config: { rateLimit: 'auth-address' },
       schema: {
         tags: ['auth'],
+        operationId: 'register',
+        security: [],
         summary: 'Create an account (open, invite-only or closed by configuration); the first account is an admin',
         body: Type.Object(
           {
@@ -42,6 +44,8 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
       config: { rateLimit: 'auth-address' },
       schema: {
         tags: ['auth'],
+        operationId: 'login',
+        security: [],
         summary: 'Exchange email and password for a session token',
         description: 'Failed logins are limited per account and per client IP; past the limit the answer is 429 with Retry-After.',
         body: Type.Object({ email: Type.String({ maxLength: 320 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
@@ -63,7 +67,15 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
 
   api.post(
     '/auth/logout',
-    { schema: { tags: ['auth'], summary: 'Revoke the calling session', security: bearer, response: { 204: Type.Null(), ...problems(401) } } },
+    {
+      schema: {
+        tags: ['auth'],
+        operationId: 'logout',
+        summary: 'Revoke the calling session',
+        security: bearer,
+        response: { 204: Type.Null(), ...problems(401) },
+      },
+    },
     async (request, reply) => {
       await auth.logout(serviceContext(request));
       return reply.code(204).send(null);
@@ -75,6 +87,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['auth'],
+        operationId: 'getMe',
         summary: 'The caller: its user, roles, permissions and storage usage',
         security: bearer,
         response: {
@@ -91,6 +104,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['auth'],
+        operationId: 'listSessions',
         summary: "The caller's active sessions",
         security: bearer,
         response: { 200: Type.Object({ items: Type.Array(ref('Session')) }), ...problems(401) },
@@ -104,6 +118,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['auth'],
+        operationId: 'revokeSession',
         summary: 'Revoke one of your sessions',
         security: bearer,
         params: IdParams,
@@ -123,6 +138,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
       config: { rateLimit: 'auth-user' },
       schema: {
         tags: ['auth'],
+        operationId: 'changePassword',
         summary: 'Change your password; your other sessions are signed out',
         security: bearer,
         body: Type.Object({ currentPassword: Type.String({ maxLength: 1024 }), newPassword: NewPassword }, { additionalProperties: false }),
@@ -140,6 +156,7 @@ export function registerAuthRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['auth'],
+        operationId: 'createInvitation',
         summary: 'Invite someone to register (for invite-only registration)',
         description:
           'Needs permission to create that user: a conditional `create user` grant is checked against the invited email (403 otherwise), and again, with the name, when the invitation is accepted.',

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { HealthService } from '../../services/health/health.service.js';
 import type { App } from '../app.js';
+import { responseHeaders } from '../openapi-contract.js';
 
 const CheckSchema = Type.Object({
   status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
@@ -23,6 +24,8 @@ export function registerHealthRoutes(app: App, health: HealthService): void {
       config: { rateLimit: 'exempt' },
       schema: {
         tags: ['operations'],
+        operationId: 'getLiveness',
+        security: [],
         summary: 'Liveness: 200 while the process serves',
         description: 'No authentication; never rate limited.',
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
@@ -37,6 +40,9 @@ export function registerHealthRoutes(app: App, health: HealthService): void {
       config: { rateLimit: 'exempt' },
       schema: {
         tags: ['operations'],
+        operationId: 'getReadiness',
+        security: [],
+        ...responseHeaders({ 200: ['Cache-Control'], 503: ['Cache-Control'] }),
         summary: 'Readiness: 200 when healthy or degraded, 503 otherwise, within 5 s',
         description: 'No authentication; never rate limited.',
         response: { 200: ReadinessSchema, 503: ReadinessSchema },

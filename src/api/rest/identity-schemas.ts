@@ -1,4 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox';
+import { namePattern, serviceChecks } from '../openapi-contract.js';
 
 /**
  * Schemas of the identity routes. Request schemas refuse unknown fields (mass assignment);
@@ -94,6 +95,7 @@ export const Name = Type.String({
   maxLength: 200,
   description:
     '1 to 200 characters after trimming; no control characters (C0, DEL, C1) or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)',
+  ...serviceChecks({ pattern: namePattern(200) }),
 });
 
 export const PermissionInput = Type.Object(

@@ -32,6 +32,8 @@ export async function registerRestApi(
         {
           schema: {
             tags: ['meta'],
+            operationId: 'getApiIndex',
+            security: [],
             summary: 'What this API is and where its descriptions live',
             response: {
               200: Type.Object({

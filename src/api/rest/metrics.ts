@@ -4,6 +4,8 @@ import { appError } from '../../core/errors.js';
 import type { Metrics } from '../../infra/telemetry/metrics.js';
 import { bearerToken } from '../../services/auth/tokens.js';
 import type { App } from '../app.js';
+import { responseHeaders } from '../openapi-contract.js';
+import { problemRef } from '../schemas.js';
 
 export interface MetricsRouteOptions {
   /** `metrics.token`: the bearer token a scrape must send; empty leaves /metrics open. */
@@ -30,9 +32,16 @@ export function registerMetricsRoute(app: App, metrics: Metrics, options: Metric
       config: expected ? { rateLimit: 'exempt' } : {},
       schema: {
         tags: ['operations'],
+        operationId: 'getMetrics',
+        security: [{}, { metricsToken: [] }],
+        ...responseHeaders({ 200: ['Cache-Control'] }),
         summary: 'Prometheus metrics in the text exposition format',
         description:
           'When `metrics.token` is set, send `Authorization: Bearer <metrics.token>` (without it, or with another, 401) and the route is never rate limited. Without `metrics.token` it is open and in the anonymous budget, like any request without a token.',
+        response: {
+          200: { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+          401: problemRef,
+        },
       },
     },
     async (request, reply) => {

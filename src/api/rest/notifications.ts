@@ -4,6 +4,7 @@ import type { App } from '../app.js';
 import { serviceContext } from '../service-context.js';
 import { bearer, problems } from './auth.js';
 import { IdParams, ref } from './identity-schemas.js';
+import { serviceChecks } from '../openapi-contract.js';
 
 const Id = Type.String({ format: 'uuid' });
 const Timestamp = Type.String({ format: 'date-time' });
@@ -42,6 +43,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
     {
       schema: {
         tags: ['notifications'],
+        operationId: 'listNotifications',
         summary: 'Your notifications, newest first, a page at a time',
         description:
           'Made from events about your resources, shares, roles, permissions and logins, within about a second of the change; kept for the configured retention.',
@@ -73,6 +75,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
     {
       schema: {
         tags: ['notifications'],
+        operationId: 'countUnreadNotifications',
         summary: 'How many of your notifications are unread',
         security: bearer,
         response: { 200: Type.Object({ count: Type.Integer({ minimum: 0 }) }), ...problems(401) },
@@ -86,6 +89,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
     {
       schema: {
         tags: ['notifications'],
+        operationId: 'markAllNotificationsRead',
         summary: 'Mark all your unread notifications read',
         security: bearer,
         response: { 200: Type.Object({ marked: Type.Integer({ minimum: 0, description: 'How many were unread and are now read' }) }), ...problems(401) },
@@ -99,6 +103,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
     {
       schema: {
         tags: ['notifications'],
+        operationId: 'getNotificationPreferences',
         summary: 'Which kinds of notification are also sent to you by email',
         security: bearer,
         response: { 200: ref('NotificationPreferences'), ...problems(401) },
@@ -112,12 +117,13 @@ export function registerNotificationRoutes(api: App, notifications: Notification
     {
       schema: {
         tags: ['notifications'],
+        operationId: 'setNotificationPreferences',
         summary: 'Choose which kinds of notification are also sent to you by email',
         description: `Replaces the list; an empty list sends none. Kinds: ${KIND_LIST}. An unknown kind is 400 with an error on \`email\`.`,
         security: bearer,
         body: Type.Object(
           {
-            email: Type.Array(Type.String({ maxLength: 64 }), {
+            email: Type.Array(Type.String({ maxLength: 64, ...serviceChecks({ enum: [...NOTIFICATION_KINDS] }) }), {
               maxItems: NOTIFICATION_KINDS.length * 2,
               description: `Notification kinds, among: ${KIND_LIST}`,
             }),
@@ -135,6 +141,7 @@ export function registerNotificationRoutes(api: App, notifications: Notification
     {
       schema: {
         tags: ['notifications'],
+        operationId: 'markNotificationRead',
         summary: 'Mark one of your notifications read (idempotent)',
         description: 'Someone else’s notification, or an unknown id, is 404.',
         security: bearer,

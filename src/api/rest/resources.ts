@@ -5,14 +5,22 @@ import type { App } from '../app.js';
 import { serviceContext } from '../service-context.js';
 import { bearer, problems } from './auth.js';
 import { ref } from './identity-schemas.js';
+import { namePattern, responseHeaders, serviceChecks } from '../openapi-contract.js';
+import { NAME_MAX } from '../../services/resources/input.js';
 
 // What the service checks (services/resources/input.ts), told to OpenAPI readers.
 const ResourceName = Type.String({
   description: '1 to 255 characters after trimming; no control characters or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069)',
+  ...serviceChecks({ pattern: namePattern(NAME_MAX) }),
+});
+const ResourceType = Type.String({
+  description: 'A lowercase name: a letter, then up to 63 letters, digits, `_`, `.` or `-`; not `user` or `role`',
+  ...serviceChecks({ pattern: '^[a-z][a-z0-9_.-]{0,63}$', not: { enum: ['user', 'role'] } }),
 });
 const JSON_RULES =
   'no key __proto__ or constructor.prototype, no U+0000, at most 64 levels deep; every number must read back as written (a 64-bit float: 1e400, 9007199254740993 or 0.10000000000000001 are refused; send such values as strings)';
 const METADATA_RULES = `A JSON object of at most 64 KiB; ${JSON_RULES}`;
+const Metadata = Type.Unknown({ description: METADATA_RULES, ...serviceChecks({ type: 'object' }) });
 const DATA_RULES = `Any JSON up to resources.maxDataBytes; ${JSON_RULES}`;
 
 export const Id = Type.String({ format: 'uuid' });
@@ -77,6 +85,8 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
+        operationId: 'createResource',
+        ...responseHeaders({ 201: ['Location', 'ETag', 'Idempotent-Replayed'] }),
         summary: 'Create a resource (version 1)',
         description:
           "Idempotent with an Idempotency-Key: the same key and body give the same answer and create one resource; another body under the key is 422; a retry while the first runs is 409. Bytes past the caller's quotas.storageBytesPerUser answer 422.",
@@ -85,8 +95,8 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         body: Type.Object(
           {
             name: ResourceName,
-            type: Type.String(),
-            metadata: Type.Optional(Type.Unknown({ description: METADATA_RULES })),
+            type: ResourceType,
+            metadata: Type.Optional(Metadata),
             data: Type.Unknown({ description: DATA_RULES }),
           },
           { additionalProperties: false, required: ['name', 'type', 'data'] },
@@ -106,6 +116,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
+        operationId: 'listResources',
         summary: 'The resources you may read, filtered, a page at a time (without data)',
         security: bearer,
         querystring: Type.Object(
@@ -132,6 +143,8 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
+        operationId: 'getResource',
+        ...responseHeaders({ 200: ['ETag'] }),
         summary: 'A resource with its current data; ETag is its revision',
         security: bearer,
         params: IdParams,
@@ -146,6 +159,8 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
+        operationId: 'updateResource',
+        ...responseHeaders({ 200: ['ETag'] }),
         summary: 'Change name, metadata or data; new data appends a version',
         description:
           'With If-Match: "<revision>" (the ETag), a resource changed in any way since (name, metadata, data or owner) answers 412 with its current ETag. New data past resources.maxVersions, or bytes past the owner\'s quotas.storageBytesPerUser, answer 422.',
@@ -155,7 +170,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
         body: Type.Object(
           {
             name: Type.Optional(ResourceName),
-            metadata: Type.Optional(Type.Unknown({ description: METADATA_RULES })),
+            metadata: Type.Optional(Metadata),
             data: Type.Optional(Type.Unknown({ description: DATA_RULES })),
           },
           { additionalProperties: false },
@@ -175,6 +190,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
+        operationId: 'deleteResource',
         summary: 'Delete a resource with its versions and shares',
         security: bearer,
         params: IdParams,
@@ -192,6 +208,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
+        operationId: 'listResourceVersions',
         summary: 'The version history, newest first',
         security: bearer,
         params: IdParams,
@@ -210,6 +227,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
+        operationId: 'getResourceVersion',
         summary: 'One version with its data',
         security: bearer,
         params: VersionParams,
@@ -224,6 +242,7 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
+        operationId: 'diffResourceVersions',
         summary: 'RFC 6902 JSON Patch from version `from` to version `to`',
         description:
           'A patch that turns version `from`’s data into version `to`’s (not always the shortest one). A diff that would take too much work or a patch over 1 MiB is refused with 422 UNPROCESSABLE_ENTITY: read both versions instead (docs/limits.md "Diffs").',
@@ -247,6 +266,8 @@ export function registerResourceRoutes(api: App, resources: ResourcesService): v
     {
       schema: {
         tags: ['resources'],
+        operationId: 'restoreResourceVersion',
+        ...responseHeaders({ 200: ['ETag', 'Idempotent-Replayed'] }),
         summary: 'Append a version whose data equals version n',
         description: "Past resources.maxVersions, or the owner's quotas.storageBytesPerUser, answers 422.",
         security: bearer,

@@ -4,6 +4,7 @@ import type { App } from '../app.js';
 import { serviceContext } from '../service-context.js';
 import { bearer, problems } from './auth.js';
 import { IdParams, pageOf, PageQuery, PermissionInput, ref } from './identity-schemas.js';
+import { responseHeaders } from '../openapi-contract.js';
 
 /** Roles and their permissions, under /api/v1/roles (DESIGN §5 "Identity"). */
 export function registerRoleRoutes(api: App, identity: Identity): void {
@@ -25,6 +26,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['roles'],
+        operationId: 'listRoles',
         summary: 'The roles you may read, a page at a time',
         security: bearer,
         querystring: PageQuery,
@@ -39,6 +41,8 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['roles'],
+        operationId: 'createRole',
+        ...responseHeaders({ 201: ['Location'] }),
         summary: 'Create a role',
         security: bearer,
         body: RoleBody(true),
@@ -56,6 +60,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['roles'],
+        operationId: 'getRole',
         summary: 'A role with its permissions',
         security: bearer,
         params: IdParams,
@@ -70,6 +75,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['roles'],
+        operationId: 'updateRole',
         summary: 'Rename or describe a role (built-in roles keep their names)',
         security: bearer,
         params: IdParams,
@@ -85,6 +91,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['roles'],
+        operationId: 'deleteRole',
         summary: 'Delete a role (not a built-in one)',
         security: bearer,
         params: IdParams,
@@ -102,6 +109,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['roles'],
+        operationId: 'addRolePermission',
         summary: 'Add a permission to a role',
         description: 'Conditions are validated when saved: only the fields and operators of the contract are accepted.',
         security: bearer,
@@ -118,6 +126,7 @@ export function registerRoleRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['roles'],
+        operationId: 'removeRolePermission',
         summary: 'Remove a permission from a role',
         security: bearer,
         params: Type.Object({ id: Type.String({ maxLength: 64 }), permissionId: Type.String({ maxLength: 64 }) }),

@@ -14,6 +14,7 @@ export function registerShareRoutes(api: App, shares: SharesService): void {
     {
       schema: {
         tags: ['resources'],
+        operationId: 'shareResource',
         summary: 'Share with a user (owner or admin); sharing again adds actions',
         description:
           'Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. ' +
@@ -36,6 +37,7 @@ export function registerShareRoutes(api: App, shares: SharesService): void {
     {
       schema: {
         tags: ['resources'],
+        operationId: 'listResourceShares',
         summary: 'Who the resource is shared with (owner or admin)',
         security: bearer,
         params: IdParams,
@@ -50,6 +52,7 @@ export function registerShareRoutes(api: App, shares: SharesService): void {
     {
       schema: {
         tags: ['resources'],
+        operationId: 'unshareResource',
         summary: 'Stop sharing with a user (owner or admin), or give back a share made to you (userId = your id)',
         security: bearer,
         params: Type.Object({ id: Type.String({ maxLength: 64 }), userId: Type.String({ maxLength: 64 }) }),

@@ -4,6 +4,7 @@ import type { App } from '../app.js';
 import { serviceContext } from '../service-context.js';
 import { bearer, problems } from './auth.js';
 import { Email, IdParams, Name, NewPassword, pageOf, PageQuery, PermissionInput, ref } from './identity-schemas.js';
+import { responseHeaders } from '../openapi-contract.js';
 
 /** Users and what they hold, under /api/v1/users (DESIGN §5 "Identity"). */
 export function registerUserRoutes(api: App, identity: Identity): void {
@@ -16,6 +17,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['users'],
+        operationId: 'listUsers',
         summary: 'The users you may read, a page at a time',
         security: bearer,
         querystring: PageQuery,
@@ -30,6 +32,8 @@ export function registerUserRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['users'],
+        operationId: 'createUser',
+        ...responseHeaders({ 201: ['Location'] }),
         summary: 'Create a user (a member)',
         security: bearer,
         body: Type.Object({ email: Email, name: Name, password: NewPassword }, { additionalProperties: false }),
@@ -44,7 +48,16 @@ export function registerUserRoutes(api: App, identity: Identity): void {
 
   api.get(
     '/users/:id',
-    { schema: { tags: ['users'], summary: 'A user', security: bearer, params: IdParams, response: { 200: ref('User'), ...problems(401, 404) } } },
+    {
+      schema: {
+        tags: ['users'],
+        operationId: 'getUser',
+        summary: 'A user',
+        security: bearer,
+        params: IdParams,
+        response: { 200: ref('User'), ...problems(401, 404) },
+      },
+    },
     async (request) => users.get(serviceContext(request), request.params.id),
   );
 
@@ -53,6 +66,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['users'],
+        operationId: 'updateUser',
         summary: 'Change a user’s name or email; other fields are refused',
         description:
           'Changing your own email needs `currentPassword` (400 `INVALID_INPUT` on `currentPassword` when missing or wrong; wrong guesses count like failed logins, 429 past the limit). A new email ends every other session of the user (all of them when an administrator changes another user’s email).',
@@ -77,6 +91,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['users'],
+        operationId: 'deleteUser',
         summary: 'Delete a user and revoke its sessions',
         description: 'A user who owns resources needs `transferTo`, the user who receives them (shares it had received on them are removed); otherwise 409.',
         security: bearer,
@@ -96,6 +111,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['users'],
+        operationId: 'assignUserRole',
         summary: 'Give a user a role (idempotent)',
         security: bearer,
         params: UserRoleParams,
@@ -113,6 +129,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['users'],
+        operationId: 'removeUserRole',
         summary: 'Take a role from a user (idempotent)',
         security: bearer,
         params: UserRoleParams,
@@ -130,6 +147,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['users'],
+        operationId: 'grantUserPermission',
         summary: 'Grant a user a permission directly',
         security: bearer,
         params: IdParams,
@@ -145,6 +163,7 @@ export function registerUserRoutes(api: App, identity: Identity): void {
     {
       schema: {
         tags: ['users'],
+        operationId: 'revokeUserPermission',
         summary: 'Revoke a permission granted directly',
         security: bearer,
         params: UserPermissionParams,
