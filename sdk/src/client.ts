@@ -43,7 +43,7 @@ export interface PcfClient {
   readonly roles: Roles;
   readonly permissions: Permissions;
   readonly notifications: Notifications;
-  /** What the API is and where its descriptions live (GET /api/v1/). */
+  /** What the API is and where its descriptions live (GET /api/v1). */
   info(options?: CallOptions): Promise<ApiInfo>;
   /**
    * Adds an extension's members: `createClient({ url }).with(live())` gives `pcf.live`. Kept out
@@ -74,7 +74,7 @@ export function createClient(options: ClientOptions): PcfClient {
     roles,
     permissions: new Permissions(auth, users, roles),
     notifications: new Notifications(transport),
-    info: async ({ signal } = {}) => (await transport.request<ApiInfo>({ method: 'GET', path: '/api/v1/', signal, retry: 'read' })).body,
+    info: async ({ signal } = {}) => (await transport.request<ApiInfo>({ method: 'GET', path: '/api/v1', signal, retry: 'read' })).body,
     with(extension) {
       return Object.assign(this, extension(context));
     },

@@ -57,7 +57,7 @@ export type JsonPatch = AnswerOf<'/api/v1/resources/{id}/diff', 'get', 200>;
 export type ShareInput = BodyOf<'/api/v1/resources/{id}/shares', 'post'>;
 export type Share = AnswerOf<'/api/v1/resources/{id}/shares', 'post', 201>;
 export type NotificationFilters = Omit<QueryOf<'/api/v1/notifications', 'get'>, 'cursor'>;
-export type ApiInfo = AnswerOf<'/api/v1/', 'get', 200>;
+export type ApiInfo = AnswerOf<'/api/v1', 'get', 200>;
 
 /** One page of a list (keyset pagination: pass `nextCursor` back for the next one; null on the last page). */
 export interface Page<T> {

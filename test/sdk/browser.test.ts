@@ -54,6 +54,7 @@ async function inPage({ url }: { url: string }) {
   const { createClient, live, localStorageAdapter, PcfConflictError } = (
     globalThis as unknown as { PcfSdk: typeof import('../../sdk/src/index.js') & typeof import('../../sdk/src/live/index.js') }
   ).PcfSdk;
+  const { localStorage, isSecureContext } = globalThis as unknown as { localStorage: { getItem(key: string): string | null }; isSecureContext: boolean };
   const pcf = createClient({ url, storage: localStorageAdapter() }).with(live({ minDelayMs: 50 }));
   const email = `browser.${Date.now()}@sdk.example`;
   await pcf.auth.register({ email, name: 'Browser', password: 'a long passphrase' });
@@ -76,7 +77,7 @@ async function inPage({ url }: { url: string }) {
   let event: Awaited<typeof first> | undefined;
   for (let n = 3; !event && n < 50; n += 1) {
     await pcf.resources.update(doc.id, { data: { n } });
-    event = await Promise.race([first, new Promise<undefined>((resolve) => setTimeout(resolve, 200))]);
+    event = await Promise.race([first, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200))]);
   }
   await changes.return();
   await pcf.live.close();

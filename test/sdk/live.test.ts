@@ -48,6 +48,17 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10
   }
 }
 
+/** The promise's value, or a failure naming what did not come within `timeoutMs` (never a hang). */
+async function within<T>(promise: Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs)));
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The next `n` events of an iterator, failing if they do not come within the deadline. */
 async function take<T>(iterator: AsyncIterator<T>, n: number, timeoutMs = 15_000): Promise<T[]> {
   const events: T[] = [];
@@ -83,7 +94,7 @@ for (const kind of DATABASE_KINDS) {
       await until('the subscription is live', async () => (await liveCount(t)) > before);
       await alice.resources.update(doc, { data: { n: 1 } });
       await alice.resources.update(doc.id, { name: 'Renamed' });
-      const [one, two] = [(await first).value as ResourceChangedPayload, ...(await take(changes, 1))];
+      const [one, two] = [(await within(first, 'first change')).value as ResourceChangedPayload, ...(await take(changes, 1))];
       assert.deepEqual([one.kind, one.version, one.resource?.data], ['UPDATED', 2, { n: 1 }]);
       assert.deepEqual([two!.kind, two!.resource?.name], ['UPDATED', 'Renamed']);
       await alice.resources.update(doc.id, { name: 'Third' });
@@ -130,7 +141,7 @@ for (const kind of DATABASE_KINDS) {
       const doc = await owner.resources.create({ name: 'For you', type: 'doc', data: {} });
       await owner.resources.share(doc.id, { userId: friend.me, actions: ['read'] });
       // The friend's own login.new may come first.
-      let delivery = (await first).value!;
+      let delivery = (await within(first, 'first notification')).value!;
       while (delivery.notification?.kind === 'login.new') [delivery] = await take(inbox, 1);
       assert.equal(delivery.resync, false);
       assert.equal(delivery.notification?.kind, 'resource.shared');
@@ -150,7 +161,7 @@ for (const kind of DATABASE_KINDS) {
       const changes = carol.live.resource(doc.id, { signal: controller.signal });
       const pending = changes.next();
       controller.abort();
-      assert.equal((await pending).done, true);
+      assert.equal((await within(pending, 'the end')).done, true);
       await carol.live.close();
     });
   });
@@ -162,7 +173,10 @@ for (const kind of DATABASE_KINDS) {
     let dataDir: string | undefined;
     const servers: TestServer[] = [];
 
-    /** Servers that share one database: on disk for PGlite, the same PostgreSQL database otherwise. */
+    /**
+     * Servers that share one database: on disk for PGlite, the same PostgreSQL database otherwise.
+     * Their drain is short: a socket the client has already left must not hold a stop for 30 s.
+     */
     const serve = async (port = 0, first = false): Promise<TestServer> => {
       const shared: TestDatabase =
         kind === 'pglite'
@@ -172,7 +186,7 @@ for (const kind of DATABASE_KINDS) {
               drop: async () => undefined,
             }
           : database;
-      const server = await startTestServer(kind, { database: shared, config: { port, 'websocket.keepAliveMs': 1000 } });
+      const server = await startTestServer(kind, { database: shared, config: { port, 'websocket.keepAliveMs': 1000, 'shutdown.drainTimeoutMs': 2000 } });
       servers.push(server);
       return server;
     };
@@ -200,7 +214,7 @@ for (const kind of DATABASE_KINDS) {
       const pending = changes.next();
       await until('the subscription is live', async () => (await liveCount(first)) > 0);
       await pcf.resources.update(doc, { data: { n: 1 } });
-      const one = (await pending).value!;
+      const one = (await within(pending, 'first change')).value!;
       assert.equal(one.version, 2);
 
       await stop(first);
