@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { App } from './api/app.js';
 import { createRateLimits } from './api/gateway/rate-limit.js';
 import { buildApp } from './api/http.js';
@@ -127,6 +128,15 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     rateLimits,
   });
 
+  // Sockets handed over by an upgrade request leave the HTTP server's bookkeeping, so
+  // closeAllConnections() cannot end them; one still open (a WebSocket handshake answered with
+  // an error while stopping, which the client never closed) would hold the stop forever.
+  const upgradedSockets = new Set<Duplex>();
+  app.server.on('upgrade', (_request: unknown, socket: Duplex) => {
+    upgradedSockets.add(socket);
+    socket.once('close', () => upgradedSockets.delete(socket));
+  });
+
   const stopping = new AbortController();
   let markReady!: () => void;
   let markFailed!: (err: unknown) => void;
@@ -191,6 +201,7 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
     if ((await Promise.race([closed, deadline])) === 'timeout') {
       log.warn('drain timed out; closing remaining connections');
       app.server.closeAllConnections();
+      for (const socket of upgradedSockets) socket.destroy();
       await closed;
     }
     clearTimeout(timer);

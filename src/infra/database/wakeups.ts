@@ -9,6 +9,8 @@ import type { Tables } from './tables.js';
 const CHANNEL = 'pcf_outbox';
 /** Longest wait between attempts to get the listening connection back. */
 const RECONNECT_MAX_MS = 10_000;
+/** How long opening the listening connection may take before it is tried again. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Wakes the outbox relay of another process when this one commits events (PostgreSQL
@@ -60,7 +62,12 @@ function listenFor(url: string, wake: () => void, log: Logger): { close(): Promi
   const running = (async () => {
     const pg = loadPg();
     for (let attempt = 1; !stopping.signal.aborted;) {
-      const current = new pg.Client({ connectionString: url, application_name: 'pcf-api relay wakeups', keepAlive: true });
+      const current = new pg.Client({
+        connectionString: url,
+        application_name: 'pcf-api relay wakeups',
+        keepAlive: true,
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      });
       client = current;
       // A persistent handler: an 'error' nobody listens to would end the process.
       const lost = new Promise<unknown>((resolve) => {
@@ -68,7 +75,9 @@ function listenFor(url: string, wake: () => void, log: Logger): { close(): Promi
         current.once('end', () => resolve(new Error('connection ended')));
       });
       try {
-        await current.connect();
+        // pg never settles connect() on a client ended while it connects (close(), below):
+        // the wait ends with the stop instead.
+        await Promise.race([current.connect(), stopped(stopping.signal)]);
         current.on('notification', () => wake());
         await current.query(`LISTEN ${CHANNEL}`);
         if (attempt > 1) log.info({ attempt }, 'listening for outbox signals again');
@@ -97,4 +106,13 @@ function listenFor(url: string, wake: () => void, log: Logger): { close(): Promi
       await running;
     },
   };
+}
+
+/** Rejects when `signal` aborts. */
+function stopped(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const abort = () => reject(new Error('stopping'));
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+  });
 }
