@@ -1200,6 +1200,8 @@ export interface operations {
         content: {
           'application/json': {
             status: 'healthy' | 'degraded' | 'unhealthy' | 'starting';
+            /** @description What this instance runs (api, auth, worker); its checks are the ones those roles need */
+            roles: string[];
             checks: {
               [key: string]: {
                 status: 'up' | 'down';
