@@ -159,7 +159,14 @@ async function main(): Promise<void> {
       exitCodes.push(`${instance.name}=${code}`);
       instance.start();
       await instance.waitReady();
-      await sleep(500);
+      // Ready is not enough: nginx keeps a server it saw fail out for fail_timeout (5 s), and
+      // stopping the next one before it takes this one back leaves an upstream with no live
+      // server (nginx answers 502 at once). Wait until nginx has served a request from it.
+      if (instance.roles !== 'worker') {
+        const from = nginx.accessLog().length;
+        const served = new RegExp(`upstreams="[^"]*${instance.address.replace(/\./g, '\\.')}" statuses="[^"]*2\\d\\d"`);
+        if (!(await until(15_000, () => served.test(nginx!.accessLog().slice(from))))) throw new Error(`nginx did not take ${instance.name} back within 15 s`);
+      }
     }
     require('rolling restart: every instance exits 0 on SIGTERM', exitCodes.every((c) => c.endsWith('=0')), exitCodes.join(' '));
     require('rolling restart: 0 failed requests', rolling.failures === 0, `${rolling.failures} of ${rolling.requests} ${rolling.samples.join('; ')}`);

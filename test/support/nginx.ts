@@ -43,8 +43,8 @@ export function nginxBinary(): string | undefined {
 }
 
 /** `server` lines of an upstream block: passive health checks on each (docs/deployment-proof.md). */
-export function serverLines(addresses: string[], down: ReadonlySet<string> = new Set(), parameters = PASSIVE_HEALTH): string {
-  return addresses.map((address) => `        server ${address} ${parameters}${down.has(address) ? ' down' : ''};`).join('\n');
+export function serverLines(addresses: string[], parameters = PASSIVE_HEALTH): string {
+  return addresses.map((address) => `        server ${address} ${parameters};`).join('\n');
 }
 
 /** Fills in the template's ${PCF_NGINX_*} placeholders, and only those. */
@@ -69,7 +69,6 @@ export class Nginx {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #output = '';
-  #down = new Set<string>();
   readonly #ids = unprivilegedIds();
 
   constructor(
@@ -111,8 +110,8 @@ export class Nginx {
       renderConfig({
         PCF_NGINX_PREFIX: this.prefix,
         PCF_NGINX_LISTEN: `127.0.0.1:${this.options.port}`,
-        PCF_NGINX_API_SERVERS: serverLines(this.options.upstreams.api, this.#down, this.options.serverParameters),
-        PCF_NGINX_AUTH_SERVERS: serverLines(this.options.upstreams.auth, this.#down, this.options.serverParameters),
+        PCF_NGINX_API_SERVERS: serverLines(this.options.upstreams.api, this.options.serverParameters),
+        PCF_NGINX_AUTH_SERVERS: serverLines(this.options.upstreams.auth, this.options.serverParameters),
         PCF_NGINX_BODY_LIMIT: String(this.options.bodyLimitBytes),
       }),
     );
@@ -150,21 +149,6 @@ export class Nginx {
       if (Date.now() > deadline) throw new Error(`nginx not listening within 10 s:\n${this.output()}`);
       await sleep(25);
     }
-  }
-
-  /**
-   * Takes an upstream server out of rotation (`down`), or puts it back, and reloads: what an
-   * orchestrator does around a restart, since open-source nginx only learns of a stopping
-   * instance from failed requests. Resolves after the new workers run and old ones were told to stop.
-   */
-  async setDown(address: string, down: boolean): Promise<void> {
-    if (down) this.#down.add(address);
-    else this.#down.delete(address);
-    this.#writeConfig();
-    this.check();
-    this.#child!.kill('SIGHUP');
-    // A reload starts new workers at once; the old ones finish their requests first.
-    await sleep(300);
   }
 
   /** SIGTERM (nginx's fast shutdown: open WebSockets need not end first), SIGKILL after 5 s; removes the prefix. */
