@@ -121,8 +121,24 @@ describe('nginx retry policy (deploy/nginx)', { timeout: 60_000 }, () => {
     { name: 'a GraphQL POST (a mutation, maybe)', method: 'POST', path: '/graphql', attempts: 1 },
     { name: 'a login (POST to the auth upstream)', method: 'POST', path: '/api/v1/auth/login', attempts: 1 },
     { name: 'a POST with an Idempotency-Key', method: 'POST', path: '/api/v1/resources', headers: { 'idempotency-key': 'k-post' }, attempts: 2 },
-    { name: 'a PATCH with an Idempotency-Key', method: 'PATCH', path: '/api/v1/resources/r1', headers: { 'idempotency-key': 'k-patch' }, attempts: 2 },
-    { name: 'a DELETE with an Idempotency-Key', method: 'DELETE', path: '/api/v1/resources/r1', headers: { 'idempotency-key': 'k-delete' }, attempts: 2 },
+    {
+      name: 'a restore with an Idempotency-Key',
+      method: 'POST',
+      path: '/api/v1/resources/r1/versions/2/restore',
+      headers: { 'idempotency-key': 'k-restore' },
+      attempts: 2,
+    },
+    // Routes that ignore the key: a second attempt would be applied twice.
+    { name: 'a PATCH with an Idempotency-Key', method: 'PATCH', path: '/api/v1/resources/r1', headers: { 'idempotency-key': 'k-patch' }, attempts: 1 },
+    { name: 'a DELETE with an Idempotency-Key', method: 'DELETE', path: '/api/v1/resources/r1', headers: { 'idempotency-key': 'k-delete' }, attempts: 1 },
+    { name: 'a share with an Idempotency-Key', method: 'POST', path: '/api/v1/resources/r1/shares', headers: { 'idempotency-key': 'k-share' }, attempts: 1 },
+    {
+      name: 'a password change with an Idempotency-Key',
+      method: 'POST',
+      path: '/api/v1/auth/password',
+      headers: { 'idempotency-key': 'k-password' },
+      attempts: 1,
+    },
     { name: 'a GET', method: 'GET', path: '/api/v1/resources?limit=5', attempts: 2 },
     { name: 'a GET on the auth upstream', method: 'GET', path: '/api/v1/auth/me', attempts: 2 },
   ];
