@@ -131,11 +131,15 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
   // Sockets handed over by an upgrade request leave the HTTP server's bookkeeping, so
   // closeAllConnections() cannot end them; one still open (a WebSocket handshake answered with
   // an error while stopping, which the client never closed) would hold the stop forever.
+  // Only the api role serves WebSockets: elsewhere an 'upgrade' listener would take upgrade
+  // requests away from the HTTP server and leave them unanswered.
   const upgradedSockets = new Set<Duplex>();
-  app.server.on('upgrade', (_request: unknown, socket: Duplex) => {
-    upgradedSockets.add(socket);
-    socket.once('close', () => upgradedSockets.delete(socket));
-  });
+  if (roles.has('api')) {
+    app.server.on('upgrade', (_request: unknown, socket: Duplex) => {
+      upgradedSockets.add(socket);
+      socket.once('close', () => upgradedSockets.delete(socket));
+    });
+  }
 
   const stopping = new AbortController();
   let markReady!: () => void;

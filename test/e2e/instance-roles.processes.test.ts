@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -145,6 +146,12 @@ describe('instance roles as separate processes (shared PostgreSQL, Redis and NAT
     for (const instance of [api, auth]) await expectStatus(instance, 'GET', '/', 200);
   });
 
+  it('answers an upgrade request on the auth instance as an ordinary request, instead of holding its socket', async () => {
+    // Only the api role serves WebSockets; anywhere else an upgrade request is answered like any other.
+    const statusLine = await rawUpgrade(auth.base, '/graphql');
+    assert.match(statusLine, /^HTTP\/1\.1 404 /);
+  });
+
   it('an api instance relays nothing and prunes nothing: its changes wait in the outbox, then reach its subscriber once a worker runs', async () => {
     // An Idempotency-Key past its 24 h: the retention job's to delete, which only a worker runs.
     await sql.query(
@@ -221,3 +228,28 @@ describe('instance roles as separate processes (shared PostgreSQL, Redis and NAT
     assert.equal(onAuth.status, 'healthy');
   });
 });
+
+/** Sends a WebSocket upgrade request over a raw socket; resolves with the status line of the answer. */
+function rawUpgrade(base: string, path: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer to an upgrade request for ${path} within 5 s`));
+    }, 5000);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      const end = received.indexOf('\r\n');
+      if (end < 0) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(received.slice(0, end));
+    });
+    socket.on('error', reject);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n`,
+    );
+  });
+}
