@@ -127,6 +127,9 @@ const traceIdOf = (header: string | null) => (header ? /^[0-9a-f]{2}-([0-9a-f]{3
 
 const abortReasonOf = (signal: AbortSignal | undefined) => (signal?.aborted ? new PcfAbortError(signal.reason) : undefined);
 
+/** The shortest wait after a 429, whatever its Retry-After says. */
+const MIN_RATE_LIMIT_WAIT_MS = 1000;
+
 export class Transport {
   readonly #options: TransportOptions;
   readonly #base: string;
@@ -149,6 +152,7 @@ export class Transport {
     const { maxRetries, maxRetryWaitMs, retryBaseMs } = this.#options;
     let waited = 0;
     let failures = 0;
+    let refusals = 0;
     for (;;) {
       const outcome = await this.#once<T>(call);
       if (!(outcome instanceof PcfError)) return outcome;
@@ -160,8 +164,14 @@ export class Transport {
         // The first attempt of a keyed write may still be running: the repeat waits for it.
         (call.retry === 'keyed' && failures > 0 && error.status === 409);
       if (!repeatable) throw error;
-      if (error.code !== 'RATE_LIMITED' && ++failures > maxRetries) throw error;
-      const wait = error.retryAfterMs ?? backoff(failures, retryBaseMs, 10_000);
+      const limited = error.code === 'RATE_LIMITED';
+      if (!limited && ++failures > maxRetries) throw error;
+      // A 429 is waited out within maxRetryWaitMs, however many it takes, but never in a hot
+      // loop: at least a second each (ours always say so; a proxy's may say 0 or nothing), and
+      // growing when it says nothing.
+      const wait = limited
+        ? Math.max(error.retryAfterMs ?? backoff(++refusals, MIN_RATE_LIMIT_WAIT_MS, 30_000), MIN_RATE_LIMIT_WAIT_MS)
+        : (error.retryAfterMs ?? backoff(failures, retryBaseMs, 10_000));
       if (waited + wait > maxRetryWaitMs) throw error;
       try {
         await sleep(wait, call.signal);

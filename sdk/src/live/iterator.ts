@@ -57,7 +57,6 @@ export class LiveIterator<T> implements AsyncIterableIterator<T> {
   #failure: unknown;
   #done = false;
   #dispose: (() => void) | undefined;
-  #offConnected: (() => void) | undefined;
   #cursor: string | null | undefined;
   #attempt = 0;
   readonly #retry = new AbortController();
@@ -88,8 +87,6 @@ export class LiveIterator<T> implements AsyncIterableIterator<T> {
   #subscribe(): void {
     if (this.#done) return;
     const { query, field, variables } = this.subscription;
-    this.#offConnected?.();
-    this.#offConnected = this.client.on('connected', () => (this.#attempt = 0));
     this.#dispose = this.client.subscribe<Record<string, T>>(
       { query, variables: variables(this.#cursor) },
       {
@@ -97,6 +94,10 @@ export class LiveIterator<T> implements AsyncIterableIterator<T> {
           if (result.errors?.length) return this.#fail(errorOf(result.errors as unknown as GraphQLErrorLike[]));
           const event = result.data?.[field];
           if (event === undefined) return;
+          // The backoff starts over once the subscription delivers, not when a socket is merely
+          // acknowledged: a server that acknowledges and then closes (restarting, overloaded)
+          // would otherwise be reconnected to at the shortest delay forever.
+          this.#attempt = 0;
           this.#cursor = this.subscription.next(event);
           this.#push(event);
         },
@@ -153,7 +154,6 @@ export class LiveIterator<T> implements AsyncIterableIterator<T> {
     this.#done = true;
     this.#retry.abort();
     this.#dispose?.();
-    this.#offConnected?.();
     this.#end();
     if (this.#waiter && this.#queue.length === 0) {
       const waiter = this.#waiter;
