@@ -59,6 +59,9 @@ export function postgresWakeups(db: Kysely<Tables>, url: string, log: Logger): W
 function listenFor(url: string, wake: () => void, log: Logger): { close(): Promise<void> } {
   const stopping = new AbortController();
   let client: PgModule.Client | undefined;
+  // One for all attempts: a listener added per attempt would pile up across reconnections.
+  const whenStopped = stopped(stopping.signal);
+  whenStopped.catch(() => undefined);
   const running = (async () => {
     const pg = loadPg();
     for (let attempt = 1; !stopping.signal.aborted;) {
@@ -77,7 +80,7 @@ function listenFor(url: string, wake: () => void, log: Logger): { close(): Promi
       try {
         // pg never settles connect() on a client ended while it connects (close(), below):
         // the wait ends with the stop instead.
-        await Promise.race([current.connect(), stopped(stopping.signal)]);
+        await Promise.race([current.connect(), whenStopped]);
         current.on('notification', () => wake());
         await current.query(`LISTEN ${CHANNEL}`);
         if (attempt > 1) log.info({ attempt }, 'listening for outbox signals again');

@@ -68,12 +68,13 @@ export class OutboxRelay {
       // One relay publishes at a time, across instances: two publishing side by side could
       // send a resource's later event before its earlier one, and a subscriber resuming
       // after the later one would never get the earlier. Released at commit.
-      const { rows: lock } = await sql<{ taken: boolean }>`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS taken`.execute(tx);
+      // Marking rows published need not wait for the disk either (set in the same round trip,
+      // for this transaction): if a crash loses the mark, the rows are published again, which
+      // consumers absorb (see above). The flush it skips would hold this connection, and the
+      // pool, for a disk write per batch.
+      const { rows: lock } = await sql<{ taken: boolean }>`
+        SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS taken, set_config('synchronous_commit', 'off', true)`.execute(tx);
       if (!lock[0]?.taken) return BUSY;
-      // Marking rows published need not wait for the disk: if a crash loses the mark, the
-      // rows are published again, which consumers absorb (see above). The flush it skips
-      // would hold this connection, and the pool, for a disk write per batch.
-      await sql`SET LOCAL synchronous_commit = off`.execute(tx);
       const rows = await tx
         .selectFrom('outbox')
         .select(['id', 'seq', 'topic', 'payload'])
