@@ -114,6 +114,26 @@ for (const kind of DATABASE_KINDS) {
         await sql`UPDATE idempotency_keys SET created_at = now() - interval '6 minutes' WHERE key = 'abandoned-1'`.execute(t.server.database.db);
         assert.equal((await createResourceRaw(t, heir, { data: { n: 1 } }, headers)).statusCode, 201);
       });
+
+      it('deletes every expired key and none of the live ones, however many (the retention job)', async () => {
+        const db = t.server.database.db;
+        // More than one batch of keys past their 24 h, beside three fresh ones.
+        await sql`
+          INSERT INTO idempotency_keys (user_id, scope, key, request_hash, status, response, created_at)
+          SELECT ${heir.user.id}, 'POST /resources', 'old-' || g, decode(repeat('00', 32), 'hex'), 201, '{}', now() - interval '25 hours' - g * interval '1 second'
+          FROM generate_series(1, 12000) g`.execute(db);
+        for (const key of ['fresh-1', 'fresh-2', 'fresh-3'])
+          assert.equal((await createResourceRaw(t, heir, { data: { key } }, { 'idempotency-key': key })).statusCode, 201);
+        assert.equal(await t.server.events.deps.resources.purgeExpiredIdempotencyKeys(), 12000);
+        const left = await db.selectFrom('idempotency_keys').select('key').where('user_id', '=', heir.user.id).where('key', 'like', '%-%').execute();
+        assert.deepEqual(
+          left
+            .map((r) => r.key)
+            .filter((k) => k.startsWith('old-') || k.startsWith('fresh-'))
+            .sort(),
+          ['fresh-1', 'fresh-2', 'fresh-3'],
+        );
+      });
     });
 
     describe('shares', () => {

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import { appError } from '../../core/errors.js';
 import type { Database } from '../../infra/database/index.js';
 
 /** How long a key is remembered (issue: 24 h). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Expired keys deleted per statement by `purgeExpired`. */
+const PURGE_BATCH = 5000;
 /** A claim still unanswered after this long belongs to a request that died (crash, lost connection). */
 const ABANDONED_AFTER_MS = 5 * 60 * 1000;
 const KEY_SHAPE = /^[\x21-\x7e]{1,255}$/;
@@ -105,11 +108,20 @@ export class IdempotencyStore {
    * keys and API instances run no table-wide delete.
    */
   async purgeExpired(): Promise<number> {
-    const result = await this.#database.db
-      .deleteFrom('idempotency_keys')
-      .where('created_at', '<', new Date(Date.now() - IDEMPOTENCY_TTL_MS))
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    const before = new Date(Date.now() - IDEMPOTENCY_TTL_MS);
+    let purged = 0;
+    // In batches, oldest first along the created_at index: an hour of keys from busy clients
+    // is many rows, and one statement for all of them could pass the statement timeout and
+    // then fail every hour with more.
+    for (;;) {
+      const result = await sql`
+        DELETE FROM idempotency_keys WHERE (user_id, scope, key) IN (
+          SELECT user_id, scope, key FROM idempotency_keys WHERE created_at < ${before} ORDER BY created_at LIMIT ${PURGE_BATCH}
+        )`.execute(this.#database.db);
+      const deleted = Number(result.numAffectedRows ?? 0);
+      purged += deleted;
+      if (deleted < PURGE_BATCH) return purged;
+    }
   }
 
   async #replay<T>(where: { user_id: string; scope: string; key: string }, hash: Buffer): Promise<StoredResponse<T> & { replayed: boolean }> {
