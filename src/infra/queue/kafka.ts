@@ -14,6 +14,7 @@ import {
   Producer,
   stringDeserializers,
   stringSerializers,
+  UnsupportedApiError,
   type ConsumeOptions,
   type ListConsumerGroupOffsetsGroup,
   type Message,
@@ -348,7 +349,8 @@ export async function openKafkaQueue(options: KafkaQueueOptions, log: Logger): P
   } catch (err) {
     await Promise.allSettled([producer.close(), admin.close()]);
     const where = bootstrapBrokers.map((b) => `${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}`).join(',');
-    throw new Error(`Kafka at ${where}: cannot set up topic "${options.topic}": ${explain(err)}`, { cause: err });
+    const hint = speaksTooOldProtocol(err) ? `: ${TOO_OLD_BROKER}` : '';
+    throw new Error(`Kafka at ${where}: cannot set up topic "${options.topic}": ${explain(err)}${hint}`, { cause: err });
   }
 }
 
@@ -412,6 +414,22 @@ function decode(message: KafkaMessage): QueueEvent | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What an operator needs to hear when the broker answers in an older protocol: the library's
+ * own message ("The version of API is not supported") reads like a bug in the client.
+ */
+const TOO_OLD_BROKER = 'the broker does not serve the protocol versions this client needs (those of Apache Kafka 3.5 to 4.1)';
+
+/**
+ * Whether the broker refused the protocol versions the client speaks: it answered ApiVersions
+ * v3 with UNSUPPORTED_VERSION (brokers older than Kafka 2.4, librdkafka's mock cluster), or it
+ * announced no version of some call that the client implements.
+ */
+function speaksTooOldProtocol(err: unknown): boolean {
+  if (isKafkaError(err, 'UNSUPPORTED_VERSION')) return true;
+  return err instanceof Error && GenericError.isGenericError(err) && (err as GenericError).findBy('code', UnsupportedApiError.code) !== null;
 }
 
 /** Whether a library error is, or wraps, the Kafka protocol error `id` (e.g. `TOPIC_ALREADY_EXISTS`). */
