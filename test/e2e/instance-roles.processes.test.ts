@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase } from '../support/databases.js';
-import { call, expectStatus, spawnInstance, stop, stopAll, waitReady, type Instance } from '../support/instances.js';
+import { call, expectStatus, type Instance, liveSubscriptions, queueUp, spawnInstance, stop, stopAll, until } from '../support/instances.js';
 import { deleteStreams } from '../support/nats.js';
 import { changeOf, RESOURCE_CHANGED, WsProbe, type WsMessage } from '../support/ws.js';
 
@@ -44,30 +44,6 @@ async function readiness(instance: Instance): Promise<Readiness> {
   return (await response.json()) as Readiness;
 }
 
-async function liveSubscriptions(instance: Instance): Promise<number> {
-  const text = await (await fetch(`${instance.base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  return Number(/^live_subscriptions (\d+)$/m.exec(text)?.[1] ?? NaN);
-}
-
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean, detail: () => string = () => ''): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms ${detail()}`);
-    await sleep(25);
-  }
-}
-
-/** Ready, and connected to NATS (the queue is reported down until the broker is reached). */
-async function queueUp(instance: Instance): Promise<void> {
-  await waitReady(instance);
-  await until(
-    `${instance.name} connected to NATS`,
-    DELIVERY_MS,
-    async () => (await readiness(instance)).checks.queue?.status === 'up',
-    () => instance.output(),
-  );
-}
-
 describe('instance roles as separate processes (shared PostgreSQL, Redis and NATS)', { skip: SKIP, timeout: 120_000 }, () => {
   const tag = randomBytes(4).toString('hex');
   const queueName = `pcf-test-${randomBytes(6).toString('hex')}`;
@@ -101,7 +77,7 @@ describe('instance roles as separate processes (shared PostgreSQL, Redis and NAT
       PCF_SHUTDOWN_DRAIN_TIMEOUT_MS: '2000',
     };
     [api, auth] = await Promise.all([spawnInstance('api', { ...env, PCF_ROLES: 'api' }), spawnInstance('auth', { ...env, PCF_ROLES: 'auth' })]);
-    await Promise.all([queueUp(api), queueUp(auth)]);
+    await Promise.all([queueUp(api, DELIVERY_MS), queueUp(auth, DELIVERY_MS)]);
   });
   after(async () => {
     for (const probe of probes) probe.close();
@@ -184,7 +160,7 @@ describe('instance roles as separate processes (shared PostgreSQL, Redis and NAT
     assert.equal(await expiredKeys(), 1, 'the expired key outlives writes on the api instance');
 
     worker = await spawnInstance('worker', { ...env, PCF_ROLES: 'worker', PCF_LOG_LEVEL: 'info' });
-    await queueUp(worker);
+    await queueUp(worker, DELIVERY_MS);
     await until(
       'the update relayed by the worker reaches the subscriber on api',
       DELIVERY_MS,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/databases.js';
-import { expectStatus, spawnInstance, stop, stopAll, waitReady, type Instance } from '../support/instances.js';
+import { expectStatus, type Instance, liveSubscriptions, queueUp, spawnInstance, stop, stopAll, until } from '../support/instances.js';
 import { deleteStreams } from '../support/nats.js';
 import { changeOf, nextData, NOTIFICATION_RECEIVED, RESOURCE_CHANGED, WsProbe, type WsMessage } from '../support/ws.js';
 
@@ -43,37 +43,6 @@ const deliveredNotification = (message: WsMessage): Notification | null =>
 /** Every `next` of one operation, so a test sees duplicates and strays as well as what it waits for. */
 const nextsOf = (ws: WsProbe, id: string): WsMessage[] => ws.messages.filter((m) => m.id === id && m.type === 'next');
 
-/** An instance's live subscriptions, as its /metrics gauge counts them. */
-async function liveSubscriptions(instance: Instance): Promise<number> {
-  const text = await (await fetch(`${instance.base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  return Number(/^live_subscriptions (\d+)$/m.exec(text)?.[1] ?? NaN);
-}
-
-/** Polls `check` every 25 ms until it holds; fails after `timeoutMs` with what `detail` says of the state then. */
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean, detail: () => string = () => ''): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms ${detail()}`);
-    await sleep(25);
-  }
-}
-
-/** Readiness answers and reports the queue connected (it is reported down until the broker is reached). */
-async function queueUp(instance: Instance): Promise<void> {
-  await waitReady(instance);
-  let last = '';
-  await until(
-    `${instance.name} connected to NATS`,
-    DELIVERY_MS,
-    async () => {
-      const response = await fetch(`${instance.base}/health/ready`, { signal: AbortSignal.timeout(5000) });
-      last = await response.text();
-      return (JSON.parse(last) as { checks?: { queue?: { status?: string } } }).checks?.queue?.status === 'up';
-    },
-    () => `readiness: ${last}\n${instance.output()}`,
-  );
-}
-
 describe('real-time across two server processes (shared PostgreSQL and NATS JetStream)', { skip: SKIP, timeout: 120_000 }, () => {
   const tag = randomBytes(4).toString('hex');
   const queueName = `pcf-test-${randomBytes(6).toString('hex')}`;
@@ -104,7 +73,7 @@ describe('real-time across two server processes (shared PostgreSQL and NATS JetS
     };
     [a, b] = await Promise.all([spawnInstance('A', env), spawnInstance('B', env)]);
     // Both must be consuming before the first change: the broadcast starts at new events.
-    await Promise.all([queueUp(a), queueUp(b)]);
+    await Promise.all([queueUp(a, DELIVERY_MS), queueUp(b, DELIVERY_MS)]);
     // The first account is the admin; alice and bob are members, all made through A.
     await register(a, 'admin');
     alice = await register(a, 'alice');

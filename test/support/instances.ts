@@ -104,3 +104,34 @@ export async function expectStatus(
   assert.equal(reply.status, status, `${method} ${path} on ${instance.name}: ${JSON.stringify(reply.body)}`);
   return reply.body;
 }
+
+/** Polls `check` every 25 ms until it holds; fails after `timeoutMs` with what `detail` says of the state then. */
+export async function until(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean, detail: () => string = () => ''): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms ${detail()}`);
+    await sleep(25);
+  }
+}
+
+/** An instance's live subscriptions, as its /metrics gauge counts them. */
+export async function liveSubscriptions(instance: Instance): Promise<number> {
+  const text = await (await fetch(`${instance.base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  return Number(/^live_subscriptions (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+/** Ready, and its readiness reports the queue connected (it is reported down until the broker is reached). */
+export async function queueUp(instance: Instance, timeoutMs: number): Promise<void> {
+  await waitReady(instance);
+  let last = '';
+  await until(
+    `${instance.name} connected to its queue`,
+    timeoutMs,
+    async () => {
+      const response = await fetch(`${instance.base}/health/ready`, { signal: AbortSignal.timeout(5000) });
+      last = await response.text();
+      return (JSON.parse(last) as { checks?: { queue?: { status?: string } } }).checks?.queue?.status === 'up';
+    },
+    () => `readiness: ${last}\n${instance.output()}`,
+  );
+}
