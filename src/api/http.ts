@@ -95,14 +95,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerRequestContext(app, deps.metrics);
   registerErrorHandling(app, (path) => servedElsewhere(path, deps.roles));
 
-  // A callback hook: it runs on every request and, once the instance is running, does nothing.
+  // Connections that have carried a request: while draining, another request on one of them is
+  // a client reusing a kept-alive connection, which another instance should take; the first
+  // request of a connection accepted before the listener closed is in flight, and is served.
+  const usedConnections = new WeakSet<object>();
+  // A callback hook: it runs on every request and, once the instance is running, does nothing
+  // but note the connection.
   app.addHook('onRequest', (request, reply, done) => {
     const phase = deps.phase();
+    const connection = request.raw.socket;
+    const reused = usedConnections.has(connection);
+    usedConnections.add(connection);
     if (phase === 'starting' && NEEDS_DATABASE.test(request.url)) {
       return void sendProblem(reply, appError('SERVICE_UNAVAILABLE', 'The server is starting; retry shortly.', { headers: { 'retry-after': '5' } }));
     }
-    // A new request on a kept-alive connection while draining: another instance should take it.
-    if (phase === 'stopping' && !request.url.startsWith('/health')) {
+    if (phase === 'stopping' && reused && !request.url.startsWith('/health')) {
       return void sendProblem(
         reply,
         appError('SERVICE_UNAVAILABLE', 'The server is shutting down; retry on another instance.', { headers: { 'retry-after': '1' } }),
