@@ -1,3 +1,4 @@
+import { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { App } from './api/app.js';
 import { createRateLimits } from './api/gateway/rate-limit.js';
@@ -33,6 +34,9 @@ import { createRealtime } from './wiring/realtime.js';
  * The composition root: builds every adapter from the configuration, wires them into the
  * services and the HTTP app, and runs the instance's life (start, connect, drain, stop).
  */
+/** How long connections accepted just before a stop get for their request to be read. */
+const ACCEPTED_SETTLE_MS = 100;
+
 export interface Server {
   readonly app: App;
   readonly database: Database;
@@ -201,6 +205,12 @@ export async function createServer(config: Config, rootLogger: Logger, overrides
       timer = setTimeout(() => resolve('timeout'), config.shutdown.drainTimeoutMs);
       timer.unref();
     });
+    // Stop accepting first, without what http.Server.close() also does: close the connections
+    // with no request under way. One accepted a moment ago counts as such until its request is
+    // read, and closing it would reset a request a proxy has already sent, and may not resend
+    // (a POST). Those get a moment to be read; then the usual close ends the idle ones.
+    NetServer.prototype.close.call(app.server);
+    await sleep(ACCEPTED_SETTLE_MS);
     const closed = app.close().then(() => 'closed' as const);
     if ((await Promise.race([closed, deadline])) === 'timeout') {
       log.warn('drain timed out; closing remaining connections');
