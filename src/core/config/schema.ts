@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ALL_ROLES } from './instance-roles.js';
 
 /**
  * The one schema of PCF API's configuration. Every key has one name per source, derived
@@ -16,7 +17,7 @@ export const ConfigSchema = Type.Object(
         'development or production; production turns off introspection, GraphiQL, GraphQL suggestions and the first-registrant admin, and tightens timeouts',
     }),
     roles: Type.String({
-      default: 'api,auth,worker',
+      default: ALL_ROLES,
       maxLength: 100,
       description:
         'What this instance runs, comma-separated: api (REST, GraphQL, WebSocket), auth (/api/v1/auth/*: sign-up, sign-in, sessions, passwords, invitations), worker (outbox relay, notification and email consumers, retention); all three is one process doing everything. Fewer needs database.url and queue.url (shared with the instances running the rest)',

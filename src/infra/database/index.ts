@@ -1,6 +1,4 @@
-import { createRequire } from 'node:module';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import type PgModule from 'pg';
 import type { Logger } from '../telemetry/logger.js';
 import { INT8_OID, parseInt8 } from './int8.js';
 import { migrateUp } from './migrations.js';
@@ -11,6 +9,7 @@ import { buildTemplate, defaultTemplateDir } from './pglite-template.js';
 import type { Tables } from './tables.js';
 import { preparingPool } from './prepared.js';
 import { TranslatingDialect } from './translating-dialect.js';
+import { loadPg } from './pg-driver.js';
 
 export type { Tables } from './tables.js';
 export { translateDbError, violatedConstraint } from './errors.js';
@@ -48,9 +47,6 @@ export interface Database {
 export function createDatabase(options: DatabaseOptions, logger: Logger): Database {
   return options.kind === 'postgres' ? createPostgres(options, logger) : createPGlite(options, logger);
 }
-
-// The PostgreSQL driver loads only when PostgreSQL is configured: the embedded start skips it.
-const loadPg = () => createRequire(import.meta.url)('pg') as typeof PgModule;
 
 function createPostgres(options: Extract<DatabaseOptions, { kind: 'postgres' }>, logger: Logger): Database {
   const pg = loadPg();

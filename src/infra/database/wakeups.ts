@@ -1,9 +1,9 @@
-import { createRequire } from 'node:module';
 import { sql, type Kysely } from 'kysely';
 import type PgModule from 'pg';
 import { backoffDelay, sleep } from '../../core/backoff.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Tables } from './tables.js';
+import { loadPg } from './pg-driver.js';
 
 /** The channel every instance of one database signals on (one database, one deployment). */
 const CHANNEL = 'pcf_outbox';
@@ -24,8 +24,6 @@ export interface Wakeups {
   /** Calls `wake` on every signal, and once after each (re)connection for the ones missed meanwhile. */
   listen(wake: () => void): { close(): Promise<void> };
 }
-
-const loadPg = () => createRequire(import.meta.url)('pg') as typeof PgModule;
 
 /**
  * `db` sends the signals (through the pool); `url` opens the one connection a listener holds
