@@ -14,6 +14,7 @@ import type { Realtime } from '../services/realtime/index.js';
 import type { ResourcesService } from '../services/resources/index.js';
 import type { App } from './app.js';
 import { registerAuthentication } from './authentication.js';
+import { registerConsole } from './console.js';
 import { registerClientAddress } from './gateway/client-address.js';
 import { registerSecurityHeaders } from './gateway/headers.js';
 import { registerOversizedBodyDrain } from './gateway/oversized-body.js';
@@ -137,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerMetricsRoute(app, deps.metrics, { token: config.metrics.token, onRefused: gateway?.onRejectedToken });
   await registerRestApi(app, deps.roles, deps.server, deps.identity, deps.resources, deps.notifications);
   if (deps.roles.has('api')) {
+    if (config.console.enabled) await registerConsole(app);
     await registerGraphql(app, {
       config,
       metrics: deps.metrics,

@@ -7,7 +7,7 @@ import type { InstanceRole } from '../core/config/index.js';
  */
 export function roleServing(path: string): InstanceRole | undefined {
   if (/^\/api\/v1\/auth(\/|$)/.test(path)) return 'auth';
-  if (/^\/api\/v1\/[^/?]/.test(path) || /^\/(graphql|graphiql)(\/|$)/.test(path)) return 'api';
+  if (/^\/api\/v1\/[^/?]/.test(path) || /^\/(graphql|graphiql|console)(\/|$)/.test(path) || path === '/') return 'api';
   return undefined;
 }
 

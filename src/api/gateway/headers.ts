@@ -12,26 +12,32 @@ const ALWAYS = {
 } as const;
 
 /**
- * The pages PCF serves (the API reference at /docs, GraphiQL) load only their own scripts;
- * GraphiQL's come from unpkg (api/graphql/graphiql.ts): only the three packages, at the
- * versions it loads. JSON responses need no policy.
+ * The pages PCF serves (the web console, the API reference at /docs, GraphiQL) load only this
+ * server's scripts. The console's policy is the strict one: no inline script or style at all
+ * (its styles are files, and what its scripts style goes through the CSSOM, which a policy
+ * does not govern). swagger-ui and GraphiQL set inline styles from their scripts, and
+ * GraphiQL's stylesheet embeds its fonts as data: URLs. JSON responses need no policy.
  */
-const GRAPHIQL_SOURCES = ['https://unpkg.com/graphiql@3.8.3/', 'https://unpkg.com/react@18.3.1/', 'https://unpkg.com/react-dom@18.3.1/'].join(' ');
-const PAGE_POLICY = [
+const STRICT_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
-  // swagger-ui and GraphiQL set inline styles from their scripts.
-  "style-src 'self' 'unsafe-inline'",
+  "style-src 'self'",
   "img-src 'self' data:",
+  "font-src 'self'",
+  // 'self' covers the same origin's ws:// and wss:// (CSP level 3), where live updates come from.
   "connect-src 'self'",
   "object-src 'none'",
   "base-uri 'none'",
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ');
-const GRAPHIQL_POLICY = PAGE_POLICY.replace("script-src 'self'", `script-src 'self' ${GRAPHIQL_SOURCES}`)
-  .replace("style-src 'self' 'unsafe-inline'", "style-src 'self' 'unsafe-inline' https://unpkg.com/graphiql@3.8.3/")
-  .replace("default-src 'self'", "default-src 'self'; worker-src 'self'");
+const PAGE_POLICY = STRICT_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
+const GRAPHIQL_POLICY = PAGE_POLICY.replace("font-src 'self'", "font-src 'self' data:").replace("default-src 'self'", "default-src 'self'; worker-src 'self'");
+
+function policyOf(url: string): string {
+  if (url.startsWith('/console')) return STRICT_POLICY;
+  return url.startsWith('/graphiql') ? GRAPHIQL_POLICY : PAGE_POLICY;
+}
 
 /**
  * The API's responses carry tokens, sessions, accounts and documents: a browser or a proxy
@@ -40,8 +46,8 @@ const GRAPHIQL_POLICY = PAGE_POLICY.replace("script-src 'self'", `script-src 'se
  */
 const PRIVATE_ROUTES = /^\/(api\/|graphql)/;
 
-/** The routes that serve pages: the API reference and GraphiQL. */
-const HTML_ROUTES = /^\/(docs|graphiql)(\/|$)/;
+/** The routes that serve pages: the console, the API reference and GraphiQL. */
+const HTML_ROUTES = /^\/(console|docs|graphiql)(\/|$)/;
 
 /** One year, the value HSTS preload lists ask for. */
 const HSTS = 'max-age=31536000; includeSubDomains';
@@ -93,7 +99,7 @@ export async function registerSecurityHeaders(app: App, http: Config['http']): P
   // The CSP goes on the HTML pages only, added to their routes as they are registered.
   app.addHook('onRoute', (route) => {
     if (!HTML_ROUTES.test(route.url)) return;
-    const policy = route.url.startsWith('/graphiql') ? GRAPHIQL_POLICY : PAGE_POLICY;
+    const policy = policyOf(route.url);
     const addPolicy: onSendHookHandler = (_request, reply, payload, done) => {
       const type = reply.getHeader('content-type');
       if (typeof type === 'string' && type.startsWith('text/html')) reply.header('content-security-policy', policy);

@@ -1,10 +1,16 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { packageRoot } from '../../core/package.js';
 
 /**
  * GraphiQL at /graphiql (development profile, `graphql.graphiql`): a page that loads React
- * and GraphiQL from unpkg, at the versions the page's Content-Security-Policy names
- * (gateway/headers.ts), and starts it from a script of ours, as the policy allows no inline
- * script. Queries and mutations go to /graphql over HTTP.
+ * and GraphiQL from this server (the build copies their browser files into web/dist/graphiql/,
+ * web/scripts/build.mjs), so it works offline and under a policy that allows our own scripts
+ * only, and starts it from a script of ours, as the policy allows no inline script. Every URL
+ * is relative, so the page works behind a path prefix. Queries and mutations go to the
+ * /graphql beside it over HTTP.
  */
 const PAGE = `<!DOCTYPE html>
 <html lang="en">
@@ -13,27 +19,24 @@ const PAGE = `<!DOCTYPE html>
   <meta name="robots" content="noindex">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>PCF API – GraphiQL</title>
-  <link rel="stylesheet" href="https://unpkg.com/graphiql@3.8.3/graphiql.min.css" crossorigin="anonymous">
-  <style>body { margin: 0; } #graphiql { height: 100vh; }</style>
+  <link rel="stylesheet" href="graphiql/assets/graphiql.min.css">
+  <link rel="stylesheet" href="graphiql/assets/page.css">
 </head>
 <body>
   <div id="graphiql">Loading GraphiQL…</div>
-  <script src="https://unpkg.com/react@18.3.1/umd/react.production.min.js" crossorigin="anonymous"></script>
-  <script src="https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js" crossorigin="anonymous"></script>
-  <script src="https://unpkg.com/graphiql@3.8.3/graphiql.min.js" crossorigin="anonymous"></script>
-  <script src="/graphiql/start.js"></script>
+  <script src="graphiql/assets/react.production.min.js"></script>
+  <script src="graphiql/assets/react-dom.production.min.js"></script>
+  <script src="graphiql/assets/graphiql.min.js"></script>
+  <script src="graphiql/assets/start.js"></script>
 </body>
 </html>
 `;
 
-const START = `'use strict';
-(function () {
-  var fetcher = GraphiQL.createFetcher({ url: window.location.origin + '/graphql' });
-  ReactDOM.createRoot(document.getElementById('graphiql')).render(React.createElement(GraphiQL, { fetcher: fetcher }));
-})();
-`;
-
-export function registerGraphiql(app: FastifyInstance): void {
+export async function registerGraphiql(app: FastifyInstance): Promise<void> {
+  const root = join(packageRoot(), 'web', 'dist', 'graphiql');
   app.get('/graphiql', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
-  app.get('/graphiql/start.js', { schema: { hide: true } }, async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(START));
+  // Without a build (`tsx src/main.ts` on a fresh checkout) the page says it is loading and
+  // its asset requests get the router's 404; `npm run build` fills the folder.
+  if (!existsSync(root)) return;
+  await app.register(fastifyStatic, { root, prefix: '/graphiql/assets/', decorateReply: false, cacheControl: true, maxAge: '1h', index: false });
 }

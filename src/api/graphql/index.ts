@@ -56,7 +56,7 @@ export async function registerGraphql(app: App, deps: GraphqlDeps): Promise<void
   });
   await app.register(graphqlRoutes, { limits, rateLimits: deps.rateLimits, pipeline, operationContext, wsHandler: ws });
   if (limits.introspection) registerSdlRoute(app, schema);
-  if (limits.graphiql) registerGraphiql(app);
+  if (limits.graphiql) await registerGraphiql(app);
 }
 
 /** Close code 1012 "Service Restart": the server is going away; reconnect (to another instance). */

@@ -356,6 +356,15 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    console: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Serve the web console at /console/ (and redirect / to it) on instances with the api role',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     metrics: Type.Object(
       {
         token: Type.String({

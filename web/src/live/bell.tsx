@@ -1,0 +1,4 @@
+/** The notification bell (placeholder). */
+export function NotificationBell() {
+  return null;
+}
