@@ -247,6 +247,11 @@ describe('the contract, checked by Prism in front of the server', () => {
 
     await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { userId: adminId, actions: ['read'] }, status: 201 });
     await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { userId: memberId, actions: ['read'] }, status: 400 });
+    await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { email: 'ADMIN@contract.example', actions: ['update'] }, status: 201 });
+    await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { email: 'nobody@contract.example', actions: ['read'] }, status: 404 });
+    const both = { userId: adminId, email: 'admin@contract.example', actions: ['read'] };
+    await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: both, status: 400, invalidRequest: true });
+    await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { actions: ['read'] }, status: 400, invalidRequest: true });
     await call('GET', `/api/v1/resources/${id}/shares`, { token: member, status: 200 });
     await call('DELETE', `/api/v1/resources/${id}/shares/${adminId}`, { token: member, status: 204 });
     const others = (await call('POST', '/api/v1/resources', { token: admin, json: { name: 'Admin doc', type: 'doc', data: 1 }, status: 201 })).body as { id: string };

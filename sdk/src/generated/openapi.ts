@@ -513,12 +513,12 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Who the resource is shared with (owner or admin) */
+    /** Who the resource is shared with (owner or admin), with each user’s email and name */
     get: operations['listResourceShares'];
     put?: never;
     /**
-     * Share with a user (owner or admin); sharing again adds actions
-     * @description Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or resources.maxSharesPerUser shares received by one user, or a tenth of that received from one owner, a new share is 409 CONFLICT, the detail naming the limit.
+     * Share with a user (owner or admin), named by id or by email; sharing again adds actions
+     * @description Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. The user is named by exactly one of `userId` and `email` (trimmed and compared case-insensitively, as at sign-in): both or neither is 400. An unknown userId is 400, an unknown email 404. Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or resources.maxSharesPerUser shares received by one user, or a tenth of that received from one owner, a new share is 409 CONFLICT, the detail naming the limit.
      */
     post: operations['shareResource'];
     delete?: never;
@@ -2656,6 +2656,10 @@ export interface operations {
             items: {
               /** Format: uuid */
               userId: string;
+              /** @description The user's email as it is now */
+              email: string;
+              /** @description The user's name as it is now */
+              name: string;
               actions: string[];
             }[];
           };
@@ -2683,9 +2687,12 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          userId: string;
+          /** @description The id of the user to share with; or give `email` */
+          userId?: string;
+          /** @description The email of the user to share with; or give `userId` */
+          email?: string;
           actions: string[];
-        };
+        } & (unknown | unknown);
       };
     };
     responses: {
@@ -2703,6 +2710,10 @@ export interface operations {
           'application/json': {
             /** Format: uuid */
             userId: string;
+            /** @description The user's email as it is now */
+            email: string;
+            /** @description The user's name as it is now */
+            name: string;
             actions: string[];
           };
         };
