@@ -45,6 +45,8 @@ export type Invitation = AnswerOf<'/api/v1/auth/invitations', 'post', 201>;
 export type UserInput = BodyOf<'/api/v1/users', 'post'>;
 export type UserChanges = BodyOf<'/api/v1/users/{id}', 'patch'>;
 export type PermissionInput = BodyOf<'/api/v1/roles/{id}/permissions', 'post'>;
+export type PermissionPreviewInput = BodyOf<'/api/v1/permissions/preview', 'post'>;
+export type PermissionPreview = AnswerOf<'/api/v1/permissions/preview', 'post', 200>;
 export type RoleInput = BodyOf<'/api/v1/roles', 'post'>;
 export type RoleChanges = BodyOf<'/api/v1/roles/{id}', 'patch'>;
 

@@ -204,6 +204,27 @@ for (const kind of DATABASE_KINDS) {
       await assert.rejects(admin.users.get(created.id), (err: unknown) => err instanceof PcfError && err.code === 'NOT_FOUND');
       assert.ok((await admin.permissions.mine()).some((p) => p.action === 'manage'));
 
+      // What a permission would match, before granting it: `${user.id}` stands for userId.
+      const owner = await signedIn(t.url, 'Previewed');
+      const note = await owner.resources.create({ name: 'Previewed note', type: `note-${kind}`, data: {} });
+      await owner.resources.create({ name: 'Other type', type: 'doc', data: {} });
+      const preview = await admin.permissions.preview({
+        resourceType: `note-${kind}`,
+        action: 'read',
+        conditions: { ownerId: '${user.id}' },
+        userId: owner.me,
+        limit: 5,
+      });
+      assert.deepEqual([preview.conditions, preview.matches.map((m) => m.id), preview.more], [{ ownerId: '${user.id}' }, [note.id], false]);
+      await assert.rejects(
+        admin.permissions.preview({ resourceType: 'doc', action: 'read', conditions: { name: { $regex: 'a' } } }),
+        (err: unknown) => err instanceof PcfError && err.code === 'INVALID_INPUT' && err.errors.some((e) => e.field === 'conditions/name/$regex'),
+      );
+      await assert.rejects(
+        owner.permissions.preview({ resourceType: 'doc', action: 'read' }),
+        (err: unknown) => err instanceof PcfError && err.code === 'FORBIDDEN',
+      );
+
       const sessions = await admin.auth.sessions();
       assert.ok(sessions.some((s) => s.current));
       const second = createClient({ url: t.url });

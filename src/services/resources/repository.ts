@@ -270,6 +270,16 @@ function namePattern(q: string): string {
   return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * The first `limit` resources (in id order) this filter matches, `undefined` meaning every
+ * one: walking the primary key and stopping at `limit`, whatever the table holds.
+ */
+export function summariesMatching(db: Db, where: Expression<SqlBool> | undefined, limit: number): Promise<ResourceSummary[]> {
+  let query = db.selectFrom('resources').select(LIST_COLUMNS).orderBy('resources.id').limit(limit);
+  if (where) query = query.where(where);
+  return query.execute();
+}
+
 export async function countMatching(db: Db, where: readonly Expression<SqlBool>[]): Promise<number> {
   let query = db.selectFrom('resources').select(sql<string>`count(*)`.as('n'));
   for (const condition of where) query = query.where(condition);
