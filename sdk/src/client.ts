@@ -72,7 +72,7 @@ export function createClient(options: ClientOptions): PcfClient {
     resources: new Resources(transport, options.randomUUID ?? randomUUID),
     users,
     roles,
-    permissions: new Permissions(auth, users, roles),
+    permissions: new Permissions(transport, auth, users, roles),
     notifications: new Notifications(transport),
     info: async ({ signal } = {}) => (await transport.request<ApiInfo>({ method: 'GET', path: '/api/v1', signal, retry: 'read' })).body,
     with(extension) {

@@ -159,14 +159,17 @@ export class Resources {
     return body;
   }
 
-  /** Shares with a user (owner or admin); sharing again adds actions. */
+  /**
+   * Shares with a user named by `userId` or by `email` (owner or admin); sharing again adds
+   * actions. An unknown email throws PcfError NOT_FOUND.
+   */
   async share(id: string, input: ShareInput, options: CallOptions = {}): Promise<Share> {
     return (
       await this.transport.request<Share>({ method: 'POST', path: path`/api/v1/resources/${id}/shares`, body: input, signal: options.signal, retry: 'once' })
     ).body;
   }
 
-  /** Who the resource is shared with. */
+  /** Who the resource is shared with: each user's id, email and name, and the actions. */
   async shares(id: string, options: CallOptions = {}): Promise<Share[]> {
     return (
       await this.transport.request<{ items: Share[] }>({ method: 'GET', path: path`/api/v1/resources/${id}/shares`, signal: options.signal, retry: 'read' })

@@ -45,6 +45,8 @@ export type Invitation = AnswerOf<'/api/v1/auth/invitations', 'post', 201>;
 export type UserInput = BodyOf<'/api/v1/users', 'post'>;
 export type UserChanges = BodyOf<'/api/v1/users/{id}', 'patch'>;
 export type PermissionInput = BodyOf<'/api/v1/roles/{id}/permissions', 'post'>;
+export type PermissionPreviewInput = BodyOf<'/api/v1/permissions/preview', 'post'>;
+export type PermissionPreview = AnswerOf<'/api/v1/permissions/preview', 'post', 200>;
 export type RoleInput = BodyOf<'/api/v1/roles', 'post'>;
 export type RoleChanges = BodyOf<'/api/v1/roles/{id}', 'patch'>;
 
@@ -54,7 +56,10 @@ export type ResourceFilters = Omit<QueryOf<'/api/v1/resources', 'get'>, 'cursor'
 export type VersionSummary = AnswerOf<'/api/v1/resources/{id}/versions', 'get', 200>['items'][number];
 export type Version = AnswerOf<'/api/v1/resources/{id}/versions/{n}', 'get', 200>;
 export type JsonPatch = AnswerOf<'/api/v1/resources/{id}/diff', 'get', 200>;
-export type ShareInput = BodyOf<'/api/v1/resources/{id}/shares', 'post'>;
+type ShareBody = BodyOf<'/api/v1/resources/{id}/shares', 'post'>;
+/** Whom to share with, by exactly one of `userId` and `email`, and the actions. */
+export type ShareInput = Pick<ShareBody, 'actions'> &
+  ({ userId: NonNullable<ShareBody['userId']>; email?: never } | { email: NonNullable<ShareBody['email']>; userId?: never });
 export type Share = AnswerOf<'/api/v1/resources/{id}/shares', 'post', 201>;
 export type NotificationFilters = Omit<QueryOf<'/api/v1/notifications', 'get'>, 'cursor'>;
 export type ApiInfo = AnswerOf<'/api/v1', 'get', 200>;

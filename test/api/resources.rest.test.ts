@@ -29,8 +29,13 @@ interface Version extends VersionItem {
 
 interface Share {
   userId: string;
+  email: string;
+  name: string;
   actions: string[];
 }
+
+/** The share with this user as the API answers it: who it is, and the actions. */
+const shareOf = (s: Session, actions: string[]): Share => ({ userId: s.user.id, email: s.user.email, name: s.user.name, actions });
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -1077,7 +1082,7 @@ for (const kind of DATABASE_KINDS) {
 
         const share = await call(t, alice.token, 'POST', `${R}/${created.id}/shares`, { userId: bob.user.id, actions: ['read'] });
         assert.equal(share.statusCode, 201, share.body);
-        assert.deepEqual(share.json(), { userId: bob.user.id, actions: ['read'] });
+        assert.deepEqual(share.json(), shareOf(bob, ['read']));
         const read = await getJson<Resource>(t, bob.token, `${R}/${created.id}`);
         assert.deepEqual(read.data, { v: 1 });
         assert.ok(
@@ -1098,7 +1103,7 @@ for (const kind of DATABASE_KINDS) {
 
         const more = await call(t, alice.token, 'POST', `${R}/${created.id}/shares`, { userId: bob.user.id, actions: ['read', 'update', 'update'] });
         assert.equal(more.statusCode, 201, more.body);
-        assert.deepEqual(more.json(), { userId: bob.user.id, actions: ['read', 'update'] });
+        assert.deepEqual(more.json(), shareOf(bob, ['read', 'update']));
         const patched = await patchResource(t, bob.token, created.id, { data: { v: 2, by: 'bob' } });
         assert.equal(patched.version, 2);
         assert.equal(patched.ownerId, alice.user.id);
@@ -1116,10 +1121,7 @@ for (const kind of DATABASE_KINDS) {
         // The admin may share anyone's resource too.
         assert.equal((await call(t, admin.token, 'POST', `${R}/${created.id}/shares`, { userId: carol.user.id, actions: ['read'] })).statusCode, 201);
         const shares = await getJson<{ items: Share[] }>(t, alice.token, `${R}/${created.id}/shares`);
-        const expected = [
-          { userId: bob.user.id, actions: ['read', 'update'] },
-          { userId: carol.user.id, actions: ['read'] },
-        ];
+        const expected = [shareOf(bob, ['read', 'update']), shareOf(carol, ['read'])];
         const byUser = (a: Share, b: Share) => a.userId.localeCompare(b.userId);
         assert.deepEqual([...shares.items].sort(byUser), expected.sort(byUser));
         assert.deepEqual([...(await getJson<{ items: Share[] }>(t, admin.token, `${R}/${created.id}/shares`)).items].sort(byUser), expected);
@@ -1130,9 +1132,7 @@ for (const kind of DATABASE_KINDS) {
         assertProblem(await call(t, bob.token, 'GET', `${R}/${created.id}`), 404, 'NOT_FOUND');
         assertProblem(await call(t, bob.token, 'PATCH', `${R}/${created.id}`, { data: { v: 3 } }), 404, 'NOT_FOUND');
         assert.ok(!(await getJson<Page<Summary>>(t, bob.token, `${R}?type=memo&limit=100`)).items.some((r) => r.id === created.id), 'gone from bob’s list');
-        assert.deepEqual((await getJson<{ items: Share[] }>(t, alice.token, `${R}/${created.id}/shares`)).items, [
-          { userId: carol.user.id, actions: ['read'] },
-        ]);
+        assert.deepEqual((await getJson<{ items: Share[] }>(t, alice.token, `${R}/${created.id}/shares`)).items, [shareOf(carol, ['read'])]);
         assert.equal((await call(t, carol.token, 'GET', `${R}/${created.id}`)).statusCode, 200, 'other shares stay');
         assertProblem(await call(t, alice.token, 'DELETE', `${R}/${created.id}/shares/${bob.user.id}`), 404, 'NOT_FOUND');
         assertProblem(await call(t, alice.token, 'DELETE', `${R}/${created.id}/shares/not-a-uuid`), 404, 'NOT_FOUND');
@@ -1143,13 +1143,13 @@ for (const kind of DATABASE_KINDS) {
         const created = await createResource(t, alice, { name: 'Update only', type: 'memo', data: { v: 1 } });
         const share = await call(t, alice.token, 'POST', `${R}/${created.id}/shares`, { userId: carol.user.id, actions: ['update'] });
         assert.equal(share.statusCode, 201, share.body);
-        assert.deepEqual(share.json(), { userId: carol.user.id, actions: ['read', 'update'] });
+        assert.deepEqual(share.json(), shareOf(carol, ['read', 'update']));
         assert.equal((await call(t, carol.token, 'GET', `${R}/${created.id}`)).statusCode, 200);
         assert.equal((await patchResource(t, carol.token, created.id, { data: { v: 2 } })).version, 2);
         assertProblem(await call(t, carol.token, 'DELETE', `${R}/${created.id}`), 403, 'FORBIDDEN');
         // Sharing again adds; it never takes away.
         const more = await call(t, alice.token, 'POST', `${R}/${created.id}/shares`, { userId: carol.user.id, actions: ['delete'] });
-        assert.deepEqual(more.json(), { userId: carol.user.id, actions: ['read', 'update', 'delete'] });
+        assert.deepEqual(more.json(), shareOf(carol, ['read', 'update', 'delete']));
         assert.equal((await call(t, carol.token, 'DELETE', `${R}/${created.id}`)).statusCode, 204);
       });
 
@@ -1336,7 +1336,7 @@ for (const kind of DATABASE_KINDS) {
             .execute();
         });
         for (let i = 0; i < 2; i++) assert.equal((await call(t, hank.token, 'GET', `${R}/${created.id}`)).statusCode, 200);
-        assert.deepEqual((await getJson<{ items: Share[] }>(t, alice.token, `${R}/${created.id}/shares`)).items, [{ userId: hank.user.id, actions: ['read'] }]);
+        assert.deepEqual((await getJson<{ items: Share[] }>(t, alice.token, `${R}/${created.id}/shares`)).items, [shareOf(hank, ['read'])]);
 
         assert.equal((await call(t, alice.token, 'DELETE', `${R}/${created.id}/shares/${hank.user.id}`)).statusCode, 204);
         assertProblem(await call(t, hank.token, 'GET', `${R}/${created.id}`), 404, 'NOT_FOUND');

@@ -20,6 +20,8 @@ const PER_OWNER = 4;
 
 interface Share {
   userId: string;
+  email: string;
+  name: string;
   actions: string[];
 }
 
@@ -55,6 +57,8 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(r.statusCode, 201, r.body);
       return r.json() as Share;
     };
+    /** The share with this user as the API answers it: who it is, and the actions. */
+    const shareOf = (s: Session, actions: string[]): Share => ({ userId: s.user.id, email: s.user.email, name: s.user.name, actions });
     const sharesOf = async (id: string) => ((await as(t, alice.token, 'GET', `${R}/${id}/shares`)).json() as { items: Share[] }).items;
     const listIds = async (s: Session) => {
       const r = await as(t, s.token, 'GET', `${R}?limit=100`);
@@ -84,6 +88,71 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await sharesOf(doc.id), []);
     });
 
+    it('shares by email as by id, and lists each user with its email and name as they are now; unknown email 404, both or neither field 400', async () => {
+      const doc = await create(alice);
+      const byEmail = (by: Session, body: Record<string, unknown>) => as(t, by.token, 'POST', `${R}/${doc.id}/shares`, { actions: ['read'], ...body });
+      // Normalised as accounts are: trimmed and case-insensitive.
+      const made = await byEmail(alice, { email: `  ${bob.user.email.toUpperCase()} `, actions: ['update'] });
+      assert.equal(made.statusCode, 201, made.body);
+      assert.deepEqual(made.json(), shareOf(bob, ['read', 'update']));
+      assert.equal((await as(t, bob.token, 'PATCH', `${R}/${doc.id}`, { name: 'Edited by bob' })).statusCode, 200, 'the share grants what it says');
+      // The userId path is unchanged, and answers the same shape.
+      assert.deepEqual(await shared(alice, doc.id, carol.user.id), shareOf(carol, ['read']));
+      // The list reads each user's email and name with the shares, not as they were when shared.
+      const erin = await member('Erin');
+      assert.equal((await byEmail(alice, { email: erin.user.email })).statusCode, 201);
+      const renamed = await as(t, erin.token, 'PATCH', `/api/v1/users/${erin.user.id}`, { name: 'Erin Renamed' });
+      assert.equal(renamed.statusCode, 200, renamed.body);
+      const expected = [shareOf(bob, ['read', 'update']), shareOf(carol, ['read']), { ...shareOf(erin, ['read']), name: 'Erin Renamed' }];
+      assert.deepEqual(await sharesOf(doc.id), expected);
+
+      // An unknown address is 404, and the problem does not repeat it.
+      const unknown = await byEmail(alice, { email: 'Nobody.Here@example.com' });
+      assertProblem(unknown, 404, 'NOT_FOUND');
+      assert.doesNotMatch(unknown.body, /nobody\.here/i);
+      // Exactly one of userId and email.
+      const both = assertInvalidField(await byEmail(alice, { userId: dave.user.id, email: dave.user.email }), /^email$/);
+      assert.ok(
+        both.errors!.some((e) => e.field === 'userId'),
+        JSON.stringify(both.errors),
+      );
+      assertInvalidField(await byEmail(alice, {}), /^userId$/);
+      assertInvalidField(await byEmail(alice, { email: 'not an address' }), /^email$/);
+      // Oneself and the owner, named by email, are refused as by id, on the email field.
+      const self = assertInvalidField(await byEmail(alice, { email: alice.user.email }), /^email$/);
+      assert.equal(self.detail, 'A resource cannot be shared with yourself or with its owner.');
+      assertInvalidField(await byEmail(admin, { email: alice.user.email }), /^email$/);
+      // Who may not share the resource learns nothing of an address: refused before any lookup.
+      for (const email of [dave.user.email, 'nobody.here@example.com']) assertProblem(await byEmail(bob, { email }), 403, 'FORBIDDEN');
+      // Nor may a recipient list who else holds the resource, with their emails.
+      assertProblem(await as(t, bob.token, 'GET', `${R}/${doc.id}/shares`), 403, 'FORBIDDEN');
+      assert.deepEqual(await sharesOf(doc.id), expected, 'nothing refused was stored');
+
+      // GraphQL's shareResource takes the same email argument, and the same rules.
+      const other = await create(alice);
+      const viaGraphql = await gql<{ shareResource: Share }>(
+        t,
+        'mutation($id: ID!, $e: String) { shareResource(id: $id, email: $e, actions: ["read"]) { userId email name actions } }',
+        { id: other.id, e: dave.user.email.toUpperCase() },
+        alice.token,
+      );
+      assert.deepEqual(viaGraphql.body.data?.shareResource, shareOf(dave, ['read']), JSON.stringify(viaGraphql.body.errors));
+      const ambiguous = await gql(
+        t,
+        'mutation($id: ID!, $u: ID, $e: String) { shareResource(id: $id, userId: $u, email: $e, actions: ["read"]) { userId } }',
+        { id: other.id, u: carol.user.id, e: carol.user.email },
+        alice.token,
+      );
+      assert.equal(ambiguous.body.errors?.[0]?.extensions.code, 'INVALID_INPUT', JSON.stringify(ambiguous.body));
+      const nobody = await gql(
+        t,
+        'mutation($id: ID!) { shareResource(id: $id, email: "nobody.here@example.com", actions: ["read"]) { userId } }',
+        { id: other.id },
+        alice.token,
+      );
+      assert.equal(nobody.body.errors?.[0]?.extensions.code, 'NOT_FOUND', JSON.stringify(nobody.body));
+    });
+
     it('caps the users one resource is shared with (409 naming resources.maxSharesPerResource); sharing again adds to the one share', async () => {
       const doc = await create(alice);
       for (const user of [bob, carol, admin]) await shared(alice, doc.id, user.user.id);
@@ -100,9 +169,9 @@ for (const kind of DATABASE_KINDS) {
       assert.match(viaGraphql.body.errors?.[0]?.message ?? '', /maxSharesPerResource/);
 
       // An existing share is updated in place, whatever the cap: one row, actions added.
-      assert.deepEqual(await shared(alice, doc.id, bob.user.id, ['update']), { userId: bob.user.id, actions: ['read', 'update'] });
+      assert.deepEqual(await shared(alice, doc.id, bob.user.id, ['update']), shareOf(bob, ['read', 'update']));
       assert.equal((await as(t, bob.token, 'PATCH', `${R}/${doc.id}`, { name: 'Edited by bob' })).statusCode, 200);
-      assert.deepEqual(await shared(alice, doc.id, bob.user.id, ['read']), { userId: bob.user.id, actions: ['read', 'update'] });
+      assert.deepEqual(await shared(alice, doc.id, bob.user.id, ['read']), shareOf(bob, ['read', 'update']));
       assert.deepEqual(
         (await sharesOf(doc.id)).map((s) => [s.userId, s.actions]),
         [
@@ -114,7 +183,7 @@ for (const kind of DATABASE_KINDS) {
       // The owner's list of shares over GraphQL is the REST one; the recipient may not see it.
       const listed = await gql<{ resource: { shares: Share[] } }>(
         t,
-        'query($id: ID!) { resource(id: $id) { shares { userId actions } } }',
+        'query($id: ID!) { resource(id: $id) { shares { userId email name actions } } }',
         { id: doc.id },
         alice.token,
       );
@@ -233,7 +302,7 @@ for (const kind of DATABASE_KINDS) {
       // takes more actions; and once the victim gives one back, mallory may share again.
       const other = await create(alice, 'Still shareable');
       await shared(alice, other.id, victim.user.id);
-      assert.deepEqual(await shared(mallory, docs[0]!.id, victim.user.id, ['update']), { userId: victim.user.id, actions: ['read', 'update'] });
+      assert.deepEqual(await shared(mallory, docs[0]!.id, victim.user.id, ['update']), shareOf(victim, ['read', 'update']));
       assert.equal((await as(t, victim.token, 'DELETE', `${R}/${docs[1]!.id}/shares/${victim.user.id}`)).statusCode, 204);
       await shared(mallory, docs[PER_OWNER]!.id, victim.user.id);
       assertProblem(await share(mallory, docs[1]!.id, victim.user.id), 409, 'CONFLICT');

@@ -197,6 +197,11 @@ describe('the contract, checked by Prism in front of the server', () => {
       status: 201,
     })).body as { id: string };
     await call('DELETE', `/api/v1/roles/${role.id}/permissions/${rolePermission.id}`, { token: admin, status: 204 });
+    const preview = { resourceType: '*', action: 'read', conditions: { ownerId: '${user.id}' }, userId: created.id, limit: 5 };
+    await call('POST', '/api/v1/permissions/preview', { token: admin, json: preview, status: 200 });
+    await call('POST', '/api/v1/permissions/preview', { token: admin, json: { ...preview, conditions: { $where: 'x' } }, status: 400 });
+    await call('POST', '/api/v1/permissions/preview', { token: admin, json: { ...preview, limit: 500 }, status: 400, invalidRequest: true });
+    await call('POST', '/api/v1/permissions/preview', { token: member, json: preview, status: 403 });
     await call('PUT', `/api/v1/users/${created.id}/roles/${role.id}`, { token: admin, status: 204 });
     await call('DELETE', `/api/v1/users/${created.id}/roles/${role.id}`, { token: admin, status: 204 });
     await call('PUT', `/api/v1/users/${created.id}/roles/${roles.items[0]!.id}`, { token: member, status: 403 });
@@ -247,6 +252,11 @@ describe('the contract, checked by Prism in front of the server', () => {
 
     await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { userId: adminId, actions: ['read'] }, status: 201 });
     await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { userId: memberId, actions: ['read'] }, status: 400 });
+    await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { email: 'ADMIN@contract.example', actions: ['update'] }, status: 201 });
+    await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { email: 'nobody@contract.example', actions: ['read'] }, status: 404 });
+    const both = { userId: adminId, email: 'admin@contract.example', actions: ['read'] };
+    await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: both, status: 400, invalidRequest: true });
+    await call('POST', `/api/v1/resources/${id}/shares`, { token: member, json: { actions: ['read'] }, status: 400, invalidRequest: true });
     await call('GET', `/api/v1/resources/${id}/shares`, { token: member, status: 200 });
     await call('DELETE', `/api/v1/resources/${id}/shares/${adminId}`, { token: member, status: 204 });
     const others = (await call('POST', '/api/v1/resources', { token: admin, json: { name: 'Admin doc', type: 'doc', data: 1 }, status: 201 })).body as { id: string };

@@ -22,12 +22,12 @@ async function signedIn(
   url: string,
   name: string,
   options: Partial<Parameters<typeof createClient>[0]> = {},
-): Promise<PcfClient & { me: string; password: string }> {
+): Promise<PcfClient & { me: string; password: string; email: string }> {
   const pcf = createClient({ url, ...options });
   const input = account(name);
   const user = await pcf.auth.register(input);
   await pcf.auth.login({ email: input.email, password: input.password });
-  return Object.assign(pcf, { me: user.id, password: input.password });
+  return Object.assign(pcf, { me: user.id, password: input.password, email: user.email });
 }
 
 for (const kind of DATABASE_KINDS) {
@@ -166,6 +166,15 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await reader.resources.get(doc.id)).id, doc.id);
       await owner.resources.unshare(doc.id, reader.me);
       assert.deepEqual(await owner.resources.shares(doc.id), []);
+      // By email instead of id; the list names each user.
+      const byEmail = await owner.resources.share(doc.id, { email: reader.email.toUpperCase(), actions: ['update'] });
+      assert.deepEqual(byEmail, { userId: reader.me, email: reader.email, name: 'Reader', actions: ['read', 'update'] });
+      assert.deepEqual(await owner.resources.shares(doc.id), [byEmail]);
+      await assert.rejects(
+        owner.resources.share(doc.id, { email: 'nobody@sdk.example', actions: ['read'] }),
+        (err: unknown) => err instanceof PcfError && err.code === 'NOT_FOUND' && err.status === 404,
+      );
+      await owner.resources.unshare(doc.id, reader.me);
       await owner.resources.delete(doc.id);
       await assert.rejects(owner.resources.get(doc.id), (err: unknown) => err instanceof PcfError && err.status === 404);
     });
@@ -194,6 +203,27 @@ for (const kind of DATABASE_KINDS) {
       await admin.users.delete(created.id);
       await assert.rejects(admin.users.get(created.id), (err: unknown) => err instanceof PcfError && err.code === 'NOT_FOUND');
       assert.ok((await admin.permissions.mine()).some((p) => p.action === 'manage'));
+
+      // What a permission would match, before granting it: `${user.id}` stands for userId.
+      const owner = await signedIn(t.url, 'Previewed');
+      const note = await owner.resources.create({ name: 'Previewed note', type: `note-${kind}`, data: {} });
+      await owner.resources.create({ name: 'Other type', type: 'doc', data: {} });
+      const preview = await admin.permissions.preview({
+        resourceType: `note-${kind}`,
+        action: 'read',
+        conditions: { ownerId: '${user.id}' },
+        userId: owner.me,
+        limit: 5,
+      });
+      assert.deepEqual([preview.conditions, preview.matches.map((m) => m.id), preview.more], [{ ownerId: '${user.id}' }, [note.id], false]);
+      await assert.rejects(
+        admin.permissions.preview({ resourceType: 'doc', action: 'read', conditions: { name: { $regex: 'a' } } }),
+        (err: unknown) => err instanceof PcfError && err.code === 'INVALID_INPUT' && err.errors.some((e) => e.field === 'conditions/name/$regex'),
+      );
+      await assert.rejects(
+        owner.permissions.preview({ resourceType: 'doc', action: 'read' }),
+        (err: unknown) => err instanceof PcfError && err.code === 'FORBIDDEN',
+      );
 
       const sessions = await admin.auth.sessions();
       assert.ok(sessions.some((s) => s.current));

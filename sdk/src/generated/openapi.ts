@@ -389,6 +389,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/permissions/preview': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * The resources a permission would match, before it is granted (administrators)
+     * @description Validates the permission exactly as granting it does (a problem in the conditions is 400 INVALID_INPUT, its `errors` naming paths under `conditions`, e.g. `conditions/metadata.team/$in`) and answers the first `limit` resources its conditions match for `resourceType` (a type, or `*` for every type), through the same SQL filter a holder’s lists use, with `"${user.id}"` standing for `userId`. Permissions on `user` and `role` match no resources: `matches` is empty. Nothing is stored. Needs the same right as granting (the unconditional right to manage roles): anyone else gets 403.
+     */
+    post: operations['previewPermission'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/resources': {
     parameters: {
       query?: never;
@@ -513,12 +533,12 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Who the resource is shared with (owner or admin) */
+    /** Who the resource is shared with (owner or admin), with each user’s email and name */
     get: operations['listResourceShares'];
     put?: never;
     /**
-     * Share with a user (owner or admin); sharing again adds actions
-     * @description Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or resources.maxSharesPerUser shares received by one user, or a tenth of that received from one owner, a new share is 409 CONFLICT, the detail naming the limit.
+     * Share with a user (owner or admin), named by id or by email; sharing again adds actions
+     * @description Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. The user is named by exactly one of `userId` and `email` (trimmed and compared case-insensitively, as at sign-in): both or neither is 400. An unknown userId is 400, an unknown email 404. Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or resources.maxSharesPerUser shares received by one user, or a tenth of that received from one owner, a new share is 409 CONFLICT, the detail naming the limit.
      */
     post: operations['shareResource'];
     delete?: never;
@@ -2236,6 +2256,66 @@ export interface operations {
       504: components['responses']['GatewayTimeout'];
     };
   };
+  previewPermission: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          resourceType: string;
+          action: 'create' | 'read' | 'update' | 'delete' | 'manage';
+          conditions?: {
+            [key: string]: unknown;
+          } | null;
+          /** @description The user `"${user.id}"` stands for (an existing user); default: you */
+          userId?: string;
+          /**
+           * @description The most matches to answer
+           * @default 20
+           */
+          limit?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          Traceresponse: components['headers']['Traceresponse'];
+          'Cache-Control': components['headers']['Cache-Control'];
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @description The conditions as a grant would store them: normalised (UUIDs lowercase, timestamps in ISO form), null when unconditional */
+            conditions: {
+              [key: string]: unknown;
+            } | null;
+            /** @description The first resources the permission matches, in id order; always empty for `user` and `role` */
+            matches: components['schemas']['ResourceSummary'][];
+            /** @description True when it matches more resources than `matches` holds */
+            more: boolean;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['GatewayTimeout'];
+    };
+  };
   listResources: {
     parameters: {
       query?: {
@@ -2656,6 +2736,10 @@ export interface operations {
             items: {
               /** Format: uuid */
               userId: string;
+              /** @description The user's email as it is now */
+              email: string;
+              /** @description The user's name as it is now */
+              name: string;
               actions: string[];
             }[];
           };
@@ -2683,9 +2767,12 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          userId: string;
+          /** @description The id of the user to share with; or give `email` */
+          userId?: string;
+          /** @description The email of the user to share with; or give `userId` */
+          email?: string;
           actions: string[];
-        };
+        } & (unknown | unknown);
       };
     };
     responses: {
@@ -2703,6 +2790,10 @@ export interface operations {
           'application/json': {
             /** Format: uuid */
             userId: string;
+            /** @description The user's email as it is now */
+            email: string;
+            /** @description The user's name as it is now */
+            name: string;
             actions: string[];
           };
         };

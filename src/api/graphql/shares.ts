@@ -6,6 +6,10 @@ import type { ResourceContext } from './resources.js';
 export const shareTypeDefs = /* GraphQL */ `
   type Share {
     userId: ID!
+    "The user's email as it is now."
+    email: String!
+    "The user's name as it is now."
+    name: String!
     actions: [String!]!
   }
 
@@ -16,14 +20,15 @@ export const shareTypeDefs = /* GraphQL */ `
 
   extend type Mutation {
     """
-    Shares with another user (owner or admin): actions among read, update, delete (read always
-    comes with them); sharing again adds actions, never takes any away. With yourself or the
-    owner: INVALID_INPUT.
+    Shares with another user (owner or admin), named by exactly one of userId and email (both
+    or neither: INVALID_INPUT; an unknown email: NOT_FOUND): actions among read, update, delete
+    (read always comes with them); sharing again adds actions, never takes any away. With
+    yourself or the owner: INVALID_INPUT.
     Past resources.maxSharesPerResource users of one resource, resources.maxSharesPerUser
     shares received by one user, or a tenth of that received from one owner: CONFLICT, the
     message naming the limit.
     """
-    shareResource(id: ID!, userId: ID!, actions: [String!]!): Share!
+    shareResource(id: ID!, userId: ID, email: String, actions: [String!]!): Share!
     "Stops sharing with a user (owner or admin), or gives back a share made to you (userId: your id)."
     unshareResource(id: ID!, userId: ID!): Boolean!
   }
@@ -31,11 +36,14 @@ export const shareTypeDefs = /* GraphQL */ `
 
 type Args = Record<string, unknown>;
 
+/** An optional argument as the service takes it: absent when omitted or null, as REST leaves it out. */
+const given = (args: Args, name: string): Args => (args[name] === undefined || args[name] === null ? {} : { [name]: args[name] });
+
 export function shareResolvers(shares: SharesService) {
   return {
     Mutation: {
       shareResource: async (_p: unknown, args: Args, ctx: ResourceContext) =>
-        shares.share(ctx, args.id as string, { userId: args.userId, actions: args.actions }),
+        shares.share(ctx, args.id as string, { ...given(args, 'userId'), ...given(args, 'email'), actions: args.actions }),
       unshareResource: async (_p: unknown, args: Args, ctx: ResourceContext) => shares.unshare(ctx, args.id as string, args.userId as string).then(() => true),
     },
     Resource: {

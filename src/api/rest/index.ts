@@ -9,6 +9,7 @@ import type { App } from '../app.js';
 import { registerAuthRoutes } from './auth.js';
 import { IDENTITY_SCHEMAS } from './identity-schemas.js';
 import { NOTIFICATION_SCHEMAS, registerNotificationRoutes } from './notifications.js';
+import { registerPermissionRoutes } from './permissions.js';
 import { registerResourceRoutes, RESOURCE_SCHEMAS } from './resources.js';
 import { registerRoleRoutes } from './roles.js';
 import { registerShareRoutes } from './shares.js';
@@ -56,6 +57,7 @@ export async function registerRestApi(
       if (roles.has('api')) {
         registerUserRoutes(api, identity);
         registerRoleRoutes(api, identity);
+        registerPermissionRoutes(api, identity);
         registerResourceRoutes(api, resources);
         registerShareRoutes(api, resources.shares);
         registerNotificationRoutes(api, notifications);

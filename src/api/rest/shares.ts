@@ -2,10 +2,16 @@ import { Type } from '@sinclair/typebox';
 import type { SharesService } from '../../services/shares/shares.service.js';
 import type { App } from '../app.js';
 import { bearer, problems } from './auth.js';
+import { serviceChecks } from '../openapi-contract.js';
 import { serviceContext } from '../service-context.js';
 import { Id, IdParams } from './resources.js';
 
-const ShareSchema = Type.Object({ userId: Id, actions: Type.Array(Type.String()) });
+const ShareSchema = Type.Object({
+  userId: Id,
+  email: Type.String({ description: "The user's email as it is now" }),
+  name: Type.String({ description: "The user's name as it is now" }),
+  actions: Type.Array(Type.String()),
+});
 
 /** Sharing a resource with other users, under /api/v1/resources/{id}/shares (DESIGN §5 "Resources"). */
 export function registerShareRoutes(api: App, shares: SharesService): void {
@@ -15,16 +21,23 @@ export function registerShareRoutes(api: App, shares: SharesService): void {
       schema: {
         tags: ['resources'],
         operationId: 'shareResource',
-        summary: 'Share with a user (owner or admin); sharing again adds actions',
+        summary: 'Share with a user (owner or admin), named by id or by email; sharing again adds actions',
         description:
           'Gives another user these actions (read, update, delete; read always comes with them) on this resource alone. ' +
+          'The user is named by exactly one of `userId` and `email` (trimmed and compared case-insensitively, as at sign-in): ' +
+          'both or neither is 400. An unknown userId is 400, an unknown email 404. ' +
           'Sharing with yourself or with the owner is 400. Past resources.maxSharesPerResource users of one resource, or ' +
           'resources.maxSharesPerUser shares received by one user, or a tenth of that received from one owner, a new share is 409 CONFLICT, the detail naming the limit.',
         security: bearer,
         params: IdParams,
         body: Type.Object(
-          { userId: Type.String({ maxLength: 64 }), actions: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: 3 }) },
-          { additionalProperties: false },
+          {
+            userId: Type.Optional(Type.String({ maxLength: 64, description: 'The id of the user to share with; or give `email`' })),
+            email: Type.Optional(Type.String({ maxLength: 320, description: 'The email of the user to share with; or give `userId`' })),
+            actions: Type.Array(Type.String({ maxLength: 16 }), { minItems: 1, maxItems: 3 }),
+          },
+          // Stated in the document; the service checks it, so the problem names the field.
+          { additionalProperties: false, ...serviceChecks({ oneOf: [{ required: ['userId'] }, { required: ['email'] }] }) },
         ),
         response: { 201: ShareSchema, ...problems(400, 401, 403, 404, 409) },
       },
@@ -38,7 +51,7 @@ export function registerShareRoutes(api: App, shares: SharesService): void {
       schema: {
         tags: ['resources'],
         operationId: 'listResourceShares',
-        summary: 'Who the resource is shared with (owner or admin)',
+        summary: 'Who the resource is shared with (owner or admin), with each user’s email and name',
         security: bearer,
         params: IdParams,
         response: { 200: Type.Object({ items: Type.Array(ShareSchema) }), ...problems(401, 403, 404) },

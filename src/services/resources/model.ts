@@ -36,6 +36,9 @@ export interface VersionView extends VersionSummary {
 
 export interface Share {
   userId: string;
+  /** The grantee's email and name as they are now, so a UI can show who it is. */
+  email: string;
+  name: string;
   actions: ShareAction[];
 }
 

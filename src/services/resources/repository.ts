@@ -270,6 +270,16 @@ function namePattern(q: string): string {
   return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * The first `limit` resources (in id order) this filter matches, `undefined` meaning every
+ * one: walking the primary key and stopping at `limit`, whatever the table holds.
+ */
+export function summariesMatching(db: Db, where: Expression<SqlBool> | undefined, limit: number): Promise<ResourceSummary[]> {
+  let query = db.selectFrom('resources').select(LIST_COLUMNS).orderBy('resources.id').limit(limit);
+  if (where) query = query.where(where);
+  return query.execute();
+}
+
 export async function countMatching(db: Db, where: readonly Expression<SqlBool>[]): Promise<number> {
   let query = db.selectFrom('resources').select(sql<string>`count(*)`.as('n'));
   for (const condition of where) query = query.where(condition);
@@ -359,8 +369,37 @@ export async function lockRecipient(tx: Db, userId: string): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(hashtext(${`resource_shares:${userId}`}))`.execute(tx);
 }
 
-export async function userExists(db: Db, userId: string): Promise<boolean> {
-  return (await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined;
+/** A user as a share names it: its id, and the email and name a UI shows. */
+export interface UserContact {
+  id: string;
+  email: string;
+  name: string;
+}
+
+/** The user with this (canonical) id, or undefined. */
+export function userById(db: Db, userId: string): Promise<UserContact | undefined> {
+  return db.selectFrom('users').select(['id', 'email', 'name']).where('id', '=', userId).executeTakeFirst();
+}
+
+/** The user with this (normalised) email, by the unique index on lower(email) that sign-in uses; or undefined. */
+export function userByEmail(db: Db, email: string): Promise<UserContact | undefined> {
+  return db
+    .selectFrom('users')
+    .select(['id', 'email', 'name'])
+    .where(sql<string>`lower(email)`, '=', email)
+    .executeTakeFirst();
+}
+
+/** A resource's shares with each grantee's email and name, oldest first. */
+export function sharesWithGrantees(db: Db, resourceId: string): Promise<(ShareRow & { email: string; name: string })[]> {
+  return db
+    .selectFrom('resource_shares')
+    .innerJoin('users', 'users.id', 'resource_shares.user_id')
+    .select(['resource_shares.user_id', 'resource_shares.actions', 'users.email', 'users.name'])
+    .where('resource_shares.resource_id', '=', resourceId)
+    .orderBy('resource_shares.created_at')
+    .orderBy('resource_shares.user_id')
+    .execute();
 }
 
 /** How many users a resource is shared with, how many shares a user has received, and how many of those from one owner. */

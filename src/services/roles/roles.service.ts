@@ -22,6 +22,7 @@ import {
   ROLE_COLUMNS,
   roleRecord,
 } from './common.js';
+import { previewPermission, type PermissionPreview } from './preview.js';
 
 export interface RolesDeps {
   database: Database;
@@ -217,6 +218,16 @@ export class RolesService {
       await effects.emit({ topic: TOPIC.roleChanged, payload: { roleId: role.id, change: 'permission_removed', actorId: caller.user.id } });
     });
     this.#d.audit('permission.revoked', { ...actorOf(callerCtx), roleId: role.id, permissionId: linked.permission_id });
+  }
+
+  /**
+   * The resources a permission would match, with `${user.id}` standing for `userId` (default:
+   * the caller), before anyone is granted it. As granting does, it needs the unconditional
+   * right to manage roles: a preview reads resources whatever the caller's own access.
+   */
+  async previewPermission(ctx: ServiceContext, input: Record<string, unknown>): Promise<PermissionPreview> {
+    const caller = grantor(ctx);
+    return previewPermission(this.#d.database.db, input, caller.principal.user.id);
   }
 
   /** Permissions of each role (one query per batch). */

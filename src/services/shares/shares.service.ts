@@ -10,7 +10,7 @@ import type { ResourceReads } from '../resources/reads.js';
 import * as repo from '../resources/repository.js';
 import type { Database } from '../../infra/database/index.js';
 import type { UnitOfWork } from '../shared/unit-of-work.js';
-import { FieldProblems } from '../shared/input.js';
+import { FieldProblems, normaliseEmail, onlyFields } from '../shared/input.js';
 
 export { SHARE_ACTIONS, type ShareAction };
 
@@ -43,35 +43,36 @@ export class SharesService {
   /**
    * Shares a resource with another user for these actions (read always comes with them);
    * sharing again adds actions to the one share row, never takes any away (unsharing does).
+   * The user is named by exactly one of `userId` and `email` (normalised as accounts are).
    * Only its owner, or whoever may manage it, shares it.
-   * Refused: sharing with oneself or with the owner (400), past `maxSharesPerResource` users
-   * of one resource, `maxSharesPerUser` shares received by one user, or a tenth of that
-   * received from one owner (409, naming the cap).
+   * Refused: sharing with oneself or with the owner (400), an unknown userId (400) or email
+   * (404), past `maxSharesPerResource` users of one resource, `maxSharesPerUser` shares
+   * received by one user, or a tenth of that received from one owner (409, naming the cap).
    */
   async share(ctx: ServiceContext, rawId: string, input: Record<string, unknown>): Promise<Share> {
     const { principal: caller } = signedIn(ctx);
     const resource = await this.#d.reads.visible(caller, rawId, 'read');
     assertSharer(caller, resource);
     const problems = new FieldProblems();
-    for (const key of Object.keys(input)) if (key !== 'userId' && key !== 'actions') problems.add(key, 'is not an allowed field');
-    const userId = typeof input.userId === 'string' ? canonicalId(input.userId) : undefined;
-    if (!userId) problems.add('userId', 'must be a user id');
-    // Each share is state kept for its recipient: one with oneself (or the owner, who may do
-    // everything already) grants nothing and only costs memory and list time.
-    else if (userId === caller.user.id) problems.add('userId', 'is you: a resource cannot be shared with oneself');
-    else if (userId === resource.ownerId) problems.add('userId', 'is the owner of the resource, who needs no share');
-    const pointless = userId !== undefined && (userId === caller.user.id || userId === resource.ownerId);
+    onlyFields(input, ['userId', 'email', 'actions'], problems);
+    const by = recipientOf(input, problems);
+    // A user id is judged at once, with every other problem of the request; an email only
+    // once it has been looked up.
+    const refused = by && 'userId' in by ? pointlessShare(by.userId, caller, resource) : undefined;
+    if (refused) problems.add('userId', refused);
     const asked = Array.isArray(input.actions) ? input.actions : [];
     if (asked.length === 0 || !asked.every((a): a is ShareAction => SHARE_ACTIONS.includes(a as ShareAction))) {
       problems.add('actions', `must be a non-empty list of ${SHARE_ACTIONS.join(', ')}`);
     }
     // Changing or deleting what one cannot read is useless (every call is a 404): read comes with them.
     const wanted = SHARE_ACTIONS.filter((a) => a === 'read' || asked.includes(a));
-    problems.throwIfAny(pointless ? 'A resource cannot be shared with yourself or with its owner.' : undefined);
-    const recipient = userId!;
-    if (!(await repo.userExists(this.#d.database.db, recipient))) {
-      throw appError('INVALID_INPUT', 'userId must be an existing user.', { errors: [{ field: 'userId', message: 'is not a user' }] });
-    }
+    problems.throwIfAny(refused ? POINTLESS_SHARE : undefined);
+    // Named, since no problem was found.
+    const named = by!;
+    const grantee = await this.#grantee(named);
+    const refusedByEmail = 'email' in named ? pointlessShare(grantee.id, caller, resource) : undefined;
+    if (refusedByEmail) throw appError('INVALID_INPUT', POINTLESS_SHARE, { errors: [{ field: 'email', message: refusedByEmail }] });
+    const recipient = grantee.id;
     const actions = await this.#d.unitOfWork.run(ctx, async (tx, effects) => {
       // Under the resource's row lock, like every write of it: its events commit in order,
       // and the per-resource count cannot race. The recipient's count is serialised by a
@@ -94,7 +95,7 @@ export class SharesService {
       return actions;
     });
     this.#d.audit('resource.shared', { ...actor(caller), resourceId: resource.id, userId: recipient, actions });
-    return { userId: recipient, actions };
+    return { userId: recipient, email: grantee.email, name: grantee.name, actions };
   }
 
   /** Who the resource is shared with, oldest share first (owner or manager only). */
@@ -102,8 +103,8 @@ export class SharesService {
     const { principal: caller } = signedIn(ctx);
     const resource = await this.#d.reads.visible(caller, rawId, 'read');
     assertSharer(caller, resource);
-    const rows = await repo.sharesOf(this.#d.database.db, resource.id);
-    return rows.map((row) => ({ userId: row.user_id, actions: SHARE_ACTIONS.filter((a) => row.actions.includes(a)) }));
+    const rows = await repo.sharesWithGrantees(this.#d.database.db, resource.id);
+    return rows.map((row) => ({ userId: row.user_id, email: row.email, name: row.name, actions: SHARE_ACTIONS.filter((a) => row.actions.includes(a)) }));
   }
 
   /**
@@ -127,6 +128,20 @@ export class SharesService {
       await effects.emit({ topic: TOPIC.resourceUnshared, payload: { ...eventPayload(locked, caller.user.id), userId } });
     });
     this.#d.audit('resource.unshared', { ...actor(caller), resourceId: resource.id, userId });
+  }
+
+  /** The user a share names: an unknown id is a mistake in the request (400), an unknown email a user not found (404). */
+  async #grantee(by: Recipient): Promise<repo.UserContact> {
+    const db = this.#d.database.db;
+    if ('userId' in by) {
+      const user = await repo.userById(db, by.userId);
+      if (!user) throw appError('INVALID_INPUT', 'userId must be an existing user.', { errors: [{ field: 'userId', message: 'is not a user' }] });
+      return user;
+    }
+    const user = await repo.userByEmail(db, by.email);
+    // The address is not repeated in the problem: problems are logged, and an address is personal data.
+    if (!user) throw appError('NOT_FOUND', 'No user has this email address.');
+    return user;
   }
 
   /**
@@ -155,6 +170,43 @@ export class SharesService {
       );
     }
   }
+}
+
+/** How a share names its recipient. */
+type Recipient = { userId: string } | { email: string };
+
+const POINTLESS_SHARE = 'A resource cannot be shared with yourself or with its owner.';
+
+/** The recipient named by exactly one of `userId` and `email`; undefined (with the problem added) otherwise. */
+function recipientOf(input: Record<string, unknown>, problems: FieldProblems): Recipient | undefined {
+  const byId = input.userId !== undefined;
+  const byEmail = input.email !== undefined;
+  if (byId === byEmail) {
+    const message = byId ? 'name the user by userId or by email, not both' : 'is required: name the user by userId or by email';
+    problems.add('userId', message);
+    if (byEmail) problems.add('email', message);
+    return undefined;
+  }
+  if (byEmail) {
+    const email = normaliseEmail(input.email, 'email', problems);
+    return { email };
+  }
+  const userId = typeof input.userId === 'string' ? canonicalId(input.userId) : undefined;
+  if (!userId) {
+    problems.add('userId', 'must be a user id');
+    return undefined;
+  }
+  return { userId };
+}
+
+/**
+ * Each share is state kept for its recipient: one with oneself (or the owner, who may do
+ * everything already) grants nothing and only costs memory and list time.
+ */
+function pointlessShare(userId: string, caller: Principal, resource: ResourceSummary): string | undefined {
+  if (userId === caller.user.id) return 'is you: a resource cannot be shared with oneself';
+  if (userId === resource.ownerId) return 'is the owner of the resource, who needs no share';
+  return undefined;
 }
 
 function assertSharer(caller: Principal, resource: ResourceSummary): void {
