@@ -29,13 +29,12 @@ interface Version extends VersionItem {
 
 interface Share {
   userId: string;
-  email: string;
   name: string;
   actions: string[];
 }
 
 /** The share with this user as the API answers it: who it is, and the actions. */
-const shareOf = (s: Session, actions: string[]): Share => ({ userId: s.user.id, email: s.user.email, name: s.user.name, actions });
+const shareOf = (s: Session, actions: string[]): Share => ({ userId: s.user.id, name: s.user.name, actions });
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -20,7 +20,6 @@ const PER_OWNER = 4;
 
 interface Share {
   userId: string;
-  email: string;
   name: string;
   actions: string[];
 }
@@ -58,7 +57,7 @@ for (const kind of DATABASE_KINDS) {
       return r.json() as Share;
     };
     /** The share with this user as the API answers it: who it is, and the actions. */
-    const shareOf = (s: Session, actions: string[]): Share => ({ userId: s.user.id, email: s.user.email, name: s.user.name, actions });
+    const shareOf = (s: Session, actions: string[]): Share => ({ userId: s.user.id, name: s.user.name, actions });
     const sharesOf = async (id: string) => ((await as(t, alice.token, 'GET', `${R}/${id}/shares`)).json() as { items: Share[] }).items;
     const listIds = async (s: Session) => {
       const r = await as(t, s.token, 'GET', `${R}?limit=100`);
@@ -88,7 +87,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await sharesOf(doc.id), []);
     });
 
-    it('shares by email as by id, and lists each user with its email and name as they are now; unknown email 404, both or neither field 400', async () => {
+    it('shares by email as by id, and lists each user by name as it is now (never the email); unknown email 404, both or neither field 400', async () => {
       const doc = await create(alice);
       const byEmail = (by: Session, body: Record<string, unknown>) => as(t, by.token, 'POST', `${R}/${doc.id}/shares`, { actions: ['read'], ...body });
       // Normalised as accounts are: trimmed and case-insensitive.
@@ -98,7 +97,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await as(t, bob.token, 'PATCH', `${R}/${doc.id}`, { name: 'Edited by bob' })).statusCode, 200, 'the share grants what it says');
       // The userId path is unchanged, and answers the same shape.
       assert.deepEqual(await shared(alice, doc.id, carol.user.id), shareOf(carol, ['read']));
-      // The list reads each user's email and name with the shares, not as they were when shared.
+      // The list reads each user's name with the shares, not as it was when shared; no email.
       const erin = await member('Erin');
       assert.equal((await byEmail(alice, { email: erin.user.email })).statusCode, 201);
       const renamed = await as(t, erin.token, 'PATCH', `/api/v1/users/${erin.user.id}`, { name: 'Erin Renamed' });
@@ -132,7 +131,7 @@ for (const kind of DATABASE_KINDS) {
       const other = await create(alice);
       const viaGraphql = await gql<{ shareResource: Share }>(
         t,
-        'mutation($id: ID!, $e: String) { shareResource(id: $id, email: $e, actions: ["read"]) { userId email name actions } }',
+        'mutation($id: ID!, $e: String) { shareResource(id: $id, email: $e, actions: ["read"]) { userId name actions } }',
         { id: other.id, e: dave.user.email.toUpperCase() },
         alice.token,
       );
@@ -183,7 +182,7 @@ for (const kind of DATABASE_KINDS) {
       // The owner's list of shares over GraphQL is the REST one; the recipient may not see it.
       const listed = await gql<{ resource: { shares: Share[] } }>(
         t,
-        'query($id: ID!) { resource(id: $id) { shares { userId email name actions } } }',
+        'query($id: ID!) { resource(id: $id) { shares { userId name actions } } }',
         { id: doc.id },
         alice.token,
       );

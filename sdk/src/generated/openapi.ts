@@ -533,7 +533,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Who the resource is shared with (owner or admin), with each user’s email and name */
+    /** Who the resource is shared with (owner or admin), with each user’s name */
     get: operations['listResourceShares'];
     put?: never;
     /**
@@ -2736,9 +2736,7 @@ export interface operations {
             items: {
               /** Format: uuid */
               userId: string;
-              /** @description The user's email as it is now */
-              email: string;
-              /** @description The user's name as it is now */
+              /** @description The user's name as it is now (not the email: an id alone must not reveal a user's address) */
               name: string;
               actions: string[];
             }[];
@@ -2790,9 +2788,7 @@ export interface operations {
           'application/json': {
             /** Format: uuid */
             userId: string;
-            /** @description The user's email as it is now */
-            email: string;
-            /** @description The user's name as it is now */
+            /** @description The user's name as it is now (not the email: an id alone must not reveal a user's address) */
             name: string;
             actions: string[];
           };

@@ -6,9 +6,7 @@ import type { ResourceContext } from './resources.js';
 export const shareTypeDefs = /* GraphQL */ `
   type Share {
     userId: ID!
-    "The user's email as it is now."
-    email: String!
-    "The user's name as it is now."
+    "The user's name as it is now (not the email: an id alone must not reveal a user's address)."
     name: String!
     actions: [String!]!
   }

@@ -8,8 +8,7 @@ import { Id, IdParams } from './resources.js';
 
 const ShareSchema = Type.Object({
   userId: Id,
-  email: Type.String({ description: "The user's email as it is now" }),
-  name: Type.String({ description: "The user's name as it is now" }),
+  name: Type.String({ description: "The user's name as it is now (not the email: an id alone must not reveal a user's address)" }),
   actions: Type.Array(Type.String()),
 });
 
@@ -51,7 +50,7 @@ export function registerShareRoutes(api: App, shares: SharesService): void {
       schema: {
         tags: ['resources'],
         operationId: 'listResourceShares',
-        summary: 'Who the resource is shared with (owner or admin), with each user’s email and name',
+        summary: 'Who the resource is shared with (owner or admin), with each user’s name',
         security: bearer,
         params: IdParams,
         response: { 200: Type.Object({ items: Type.Array(ShareSchema) }), ...problems(401, 403, 404) },

@@ -36,8 +36,10 @@ export interface VersionView extends VersionSummary {
 
 export interface Share {
   userId: string;
-  /** The grantee's email and name as they are now, so a UI can show who it is. */
-  email: string;
+  /**
+   * The grantee's name as it is now, so a UI can show who it is. Not the email: a member who
+   * knows only a user's id (a resource's owner) must not learn their address by sharing with them.
+   */
   name: string;
   actions: ShareAction[];
 }

@@ -390,12 +390,12 @@ export function userByEmail(db: Db, email: string): Promise<UserContact | undefi
     .executeTakeFirst();
 }
 
-/** A resource's shares with each grantee's email and name, oldest first. */
-export function sharesWithGrantees(db: Db, resourceId: string): Promise<(ShareRow & { email: string; name: string })[]> {
+/** A resource's shares with each grantee's name, oldest first. */
+export function sharesWithGrantees(db: Db, resourceId: string): Promise<(ShareRow & { name: string })[]> {
   return db
     .selectFrom('resource_shares')
     .innerJoin('users', 'users.id', 'resource_shares.user_id')
-    .select(['resource_shares.user_id', 'resource_shares.actions', 'users.email', 'users.name'])
+    .select(['resource_shares.user_id', 'resource_shares.actions', 'users.name'])
     .where('resource_shares.resource_id', '=', resourceId)
     .orderBy('resource_shares.created_at')
     .orderBy('resource_shares.user_id')

@@ -95,7 +95,7 @@ export class SharesService {
       return actions;
     });
     this.#d.audit('resource.shared', { ...actor(caller), resourceId: resource.id, userId: recipient, actions });
-    return { userId: recipient, email: grantee.email, name: grantee.name, actions };
+    return { userId: recipient, name: grantee.name, actions };
   }
 
   /** Who the resource is shared with, oldest share first (owner or manager only). */
@@ -104,7 +104,7 @@ export class SharesService {
     const resource = await this.#d.reads.visible(caller, rawId, 'read');
     assertSharer(caller, resource);
     const rows = await repo.sharesWithGrantees(this.#d.database.db, resource.id);
-    return rows.map((row) => ({ userId: row.user_id, email: row.email, name: row.name, actions: SHARE_ACTIONS.filter((a) => row.actions.includes(a)) }));
+    return rows.map((row) => ({ userId: row.user_id, name: row.name, actions: SHARE_ACTIONS.filter((a) => row.actions.includes(a)) }));
   }
 
   /**
