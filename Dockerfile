@@ -1,7 +1,8 @@
 # PCF API container image: one image for every role (PCF_ROLES picks api, auth, worker).
 #
 # Two stages: the build stage installs every dependency (dev ones too: esbuild) and bundles the
-# server; the runtime stage gets the bundle, the migrations and the production dependencies only.
+# server and the web console; the runtime stage gets the bundle, the console's built files, the
+# migrations and the production dependencies only.
 #
 # The base images are build arguments. With a registry they are Node's official images; where
 # no registry is reachable, deploy/image/build.sh makes both from Debian's packages and passes
@@ -12,16 +13,22 @@ ARG RUNTIME_IMAGE=docker.io/library/node:20.20.2-bookworm-slim
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
+# The workspaces' manifests, so npm ci installs what the SDK and the console build with.
+COPY sdk/package.json ./sdk/
+COPY web/package.json ./web/
 # --ignore-scripts: the project's own prepare script builds from sources not copied yet;
 # the rebuild then runs the dependencies' install scripts (argon2 picks its prebuilt binding).
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild
 COPY scripts ./scripts
 COPY src ./src
 COPY migrations ./migrations
+COPY sdk ./sdk
+COPY web ./web
 # The bundle is all the server runs (npm start, the pcf bin). Source maps stay behind: Node
 # reads them only with --enable-source-maps, and they are most of the bundle's size.
 RUN node scripts/bundle.mjs \
   && rm dist/bundle/*.map \
+  && npm run sdk:build && node web/scripts/build.mjs && rm web/dist/assets/*.map \
   && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
   && mkdir -p /out/var/lib/pcf
 
@@ -33,6 +40,7 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/migrations ./migrations
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/bundle ./dist/bundle
+COPY --from=build /src/web/dist ./web/dist
 COPY --from=build --chown=10001:10001 /out/var/lib/pcf /var/lib/pcf
 ENV NODE_ENV=production \
     PCF_DATA_DIR=/var/lib/pcf \

@@ -24,7 +24,7 @@ describe('Dockerfile', () => {
     );
   });
 
-  it('is multi-stage: the runtime stage copies only the bundle, migrations and production dependencies', () => {
+  it('is multi-stage: the runtime stage copies only the bundle, the built console, migrations and production dependencies', () => {
     assert.equal(stages.length, 2);
     const runtimeStart = stages[stages.length - 1]!.getRange().start.line;
     const copies = dockerfile.getCOPYs().filter((c) => c.getRange().start.line > runtimeStart);
@@ -38,7 +38,7 @@ describe('Dockerfile', () => {
         `runtime files come from the build stage: ${copy.getTextContent()}`,
       );
     const sources = copies.map((c) => c.getArguments()[0]!.getValue());
-    assert.deepEqual(sources.sort(), ['/out/var/lib/pcf', '/src/dist/bundle', '/src/migrations', '/src/node_modules', '/src/package.json']);
+    assert.deepEqual(sources.sort(), ['/out/var/lib/pcf', '/src/dist/bundle', '/src/migrations', '/src/node_modules', '/src/package.json', '/src/web/dist']);
     // node_modules is copied after the prune that drops the dev dependencies.
     assert.match(text, /npm prune --omit=dev/);
     assert.ok(text.indexOf('npm prune --omit=dev') < text.indexOf('COPY --from=build /src/node_modules'));
@@ -60,7 +60,10 @@ describe('Dockerfile', () => {
     const ignore = readFileSync(new URL('.dockerignore', ROOT), 'utf8');
     assert.match(ignore, /^\*$/m, 'everything is ignored by default');
     for (const line of ignore.split('\n').filter((l) => l.startsWith('!'))) {
-      assert.ok(['!package.json', '!package-lock.json', '!scripts/', '!src/', '!migrations/'].includes(line), `${line} is needed`);
+      const needed = ['!package.json', '!package-lock.json', '!scripts/', '!src/', '!migrations/'];
+      // The SDK and the console are built in the image: their manifests and sources only.
+      needed.push('!sdk/package.json', '!sdk/tsconfig.json', '!sdk/src/', '!web/package.json', '!web/scripts/', '!web/src/', '!web/graphiql/');
+      assert.ok(needed.includes(line), `${line} is needed`);
     }
   });
 });
