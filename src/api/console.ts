@@ -12,7 +12,7 @@ export function consoleDirectory(): string {
 }
 
 /** The build's file names carry a content hash: a browser may keep them for good. */
-const HASHED_ASSET = /\/assets\/[^/]+-[A-Z0-9]{8}\.(js|css|map)$/i;
+const HASHED_ASSET = /\/assets\/[^/]+-[A-Z0-9]{8}\.(js|css|map)(\.br|\.gz)?$/i;
 
 /**
  * The web console (web/), served at /console/ by instances with the api role, and / sent to
@@ -38,6 +38,8 @@ export async function registerConsole(app: App): Promise<void> {
     redirect: true,
     wildcard: true,
     index: ['index.html'],
+    // The build writes .br and .gz beside each file (web/scripts/build.mjs).
+    preCompressed: true,
     cacheControl: false,
     etag: true,
     lastModified: true,
@@ -45,6 +47,8 @@ export async function registerConsole(app: App): Promise<void> {
     serveDotFiles: false,
     setHeaders: (response, path) => {
       response.setHeader('cache-control', HASHED_ASSET.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      // The answer depends on Accept-Encoding (preCompressed): a shared cache must key on it.
+      response.setHeader('vary', 'accept-encoding');
     },
   });
 }

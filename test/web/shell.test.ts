@@ -37,6 +37,12 @@ describe('console: served by the server', () => {
     const asset = await fetch(`${h.consoleUrl}${script}`);
     assert.equal(asset.status, 200);
     assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    // Sent compressed as the build made it, to whoever accepts it.
+    const raw = await fetch(`${h.consoleUrl}${script}`, { headers: { 'accept-encoding': 'identity' } });
+    const compressed = await fetch(`${h.consoleUrl}${script}`, { headers: { 'accept-encoding': 'br' } });
+    assert.equal(compressed.headers.get('content-encoding'), 'br');
+    assert.match(compressed.headers.get('vary') ?? '', /accept-encoding/i);
+    assert.equal(await compressed.text(), await raw.text(), 'the browser gets the same script either way');
   });
 
   it('answers an unknown console file with the problem body, not a page', async () => {
@@ -84,9 +90,12 @@ describe('console: served by the server', () => {
     person.page.on('request', (request) => {
       if (request.url() === `${h.server.url}/graphql` && request.method() === 'POST') queries.push(request.postData() ?? '');
     });
+    const introspected = person.page.waitForRequest(
+      (request) => request.url() === `${h.server.url}/graphql` && (request.postData() ?? '').includes('IntrospectionQuery'),
+    );
     await person.page.goto(`${h.server.url}/graphiql`);
     await person.page.locator('.graphiql-container').waitFor();
-    await person.page.waitForRequest((request) => request.url() === `${h.server.url}/graphql` && (request.postData() ?? '').includes('IntrospectionQuery'));
+    await introspected;
     // GraphiQL asks for the schema at start: the page works end to end.
     assert.ok(
       queries.some((body) => body.includes('IntrospectionQuery')),

@@ -6,10 +6,11 @@
 //
 // `node web/scripts/build.mjs --watch` rebuilds on change while `npm run dev` serves them.
 import { build, context } from 'esbuild';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(web, 'dist');
@@ -68,6 +69,23 @@ function copyGraphiql() {
   for (const file of ['start.js', 'page.css']) copyFileSync(join(web, 'graphiql', file), join(dir, file));
 }
 
+/**
+ * Brotli and gzip copies beside every script, stylesheet and page, made once here at the
+ * highest levels, so the server sends them as they are (`preCompressed`) instead of
+ * compressing on every request or not at all.
+ */
+function precompress(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) precompress(path);
+    else if (/\.(js|css|html)$/.test(entry.name)) {
+      const content = readFileSync(path);
+      writeFileSync(`${path}.br`, brotliCompressSync(content, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+      writeFileSync(`${path}.gz`, gzipSync(content, { level: 9 }));
+    }
+  }
+}
+
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 copyGraphiql();
@@ -81,4 +99,5 @@ if (watch) {
 } else {
   const result = await build(options);
   writeIndex(result.metafile);
+  precompress(out);
 }

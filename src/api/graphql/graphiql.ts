@@ -38,5 +38,13 @@ export async function registerGraphiql(app: FastifyInstance): Promise<void> {
   // Without a build (`tsx src/main.ts` on a fresh checkout) the page says it is loading and
   // its asset requests get the router's 404; `npm run build` fills the folder.
   if (!existsSync(root)) return;
-  await app.register(fastifyStatic, { root, prefix: '/graphiql/assets/', decorateReply: false, cacheControl: true, maxAge: '1h', index: false });
+  await app.register(fastifyStatic, {
+    root,
+    prefix: '/graphiql/assets/',
+    decorateReply: false,
+    preCompressed: true,
+    cacheControl: true,
+    maxAge: '1h',
+    index: false,
+  });
 }
