@@ -42,14 +42,15 @@ export function ListFilterForm({ filters }: { filters: ListFilters }) {
         Type
         <input name="type" value={type} maxLength={64} spellcheck={false} autoCapitalize="off" onInput={(e) => setType(e.currentTarget.value)} />
       </label>
-      <label>
-        Owner
-        <select name="owner" value={owner} onChange={(e) => setOwner(e.currentTarget.value as OwnerChoice)}>
+      {/* Not wrapped: a wrapping label would name the select "Owner Anyone". */}
+      <div class="documents-filter-field">
+        <label for="filter-owner">Owner</label>
+        <select id="filter-owner" name="owner" value={owner} onChange={(e) => setOwner(e.currentTarget.value as OwnerChoice)}>
           <option value="anyone">Anyone</option>
           <option value="mine">Me</option>
           <option value="user">A user id…</option>
         </select>
-      </label>
+      </div>
       {owner === 'user' && (
         <label>
           Owner id
