@@ -161,7 +161,7 @@ describe('console: documents', () => {
     await page.reload();
     await waitForText(page.getByRole('status'), /^25 shown, more to load$/);
     assert.equal(await page.locator('tbody tr').count(), 25);
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    const width = await page.evaluate<number>('document.documentElement.scrollWidth');
     assert.ok(width <= 375, `the page is ${width} px wide at 375`);
     await screenshot(page, 'documents-list-narrow');
 
@@ -320,7 +320,7 @@ describe('console: documents', () => {
     await dialog.waitFor();
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
-    assert.equal(await trigger.evaluate((el) => el === document.activeElement), true);
+    assert.equal(await page.evaluate<string>('document.activeElement.textContent'), 'Delete', 'the focus is back on Delete');
     await trigger.click();
     await dialog.waitFor();
     await page.keyboard.press('Escape');

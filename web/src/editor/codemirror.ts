@@ -9,10 +9,11 @@
  */
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
 import { json, jsonParseLinter } from '@codemirror/lang-json';
-import { bracketMatching, defaultHighlightStyle, foldGutter, indentOnInput, syntaxHighlighting } from '@codemirror/language';
+import { bracketMatching, foldGutter, HighlightStyle, indentOnInput, syntaxHighlighting } from '@codemirror/language';
 import { lintGutter, linter } from '@codemirror/lint';
 import { Compartment, EditorState } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers } from '@codemirror/view';
+import { tags } from '@lezer/highlight';
 
 export interface JsonEditorOptions {
   doc: string;
@@ -54,6 +55,15 @@ const theme = EditorView.theme({
   '.pcf-sr-only': { position: 'absolute', width: '1px', height: '1px', overflow: 'hidden', clip: 'rect(0 0 0 0)', whiteSpace: 'nowrap' },
 });
 
+// Colours from styles.css (CodeMirror's default style has fixed ones, unreadable on dark).
+const highlight = HighlightStyle.define([
+  { tag: tags.propertyName, color: 'var(--accent)' },
+  { tag: tags.string, color: 'var(--ok)' },
+  { tag: tags.number, color: 'var(--warn)' },
+  { tag: [tags.bool, tags.null], color: 'var(--danger)', fontWeight: '600' },
+  { tag: tags.invalid, color: 'var(--danger)', textDecoration: 'underline' },
+]);
+
 export function createJsonEditor(host: HTMLElement, options: JsonEditorOptions): JsonEditorHandle {
   const root = host.shadowRoot ?? host.attachShadow({ mode: 'open' });
   // aria-describedby cannot point out of a shadow root: the description lives inside it.
@@ -77,7 +87,7 @@ export function createJsonEditor(host: HTMLElement, options: JsonEditorOptions):
         history(),
         indentOnInput(),
         bracketMatching(),
-        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        syntaxHighlighting(highlight),
         json(),
         linter(jsonParseLinter(), { delay: 250 }),
         lintGutter(),

@@ -25,8 +25,8 @@ export function ConflictPanel({ theirs, mine, busy, onReloadTheirs, onOverwrite 
         Changed by someone else
       </h2>
       <p>
-        Since you opened it, this document was saved by someone else (revision {theirs.revision}, {formatTime(theirs.updatedAt)}). Your changes are
-        not saved yet. Compare the two, then keep theirs or save yours over them.
+        Since you opened it, this document was saved by someone else (revision {theirs.revision}, {formatTime(theirs.updatedAt)}). Your changes are not saved
+        yet. Compare the two, then keep theirs or save yours over them.
       </p>
       <JsonDiff
         before={{ name: theirs.name, metadata: theirs.metadata, data: theirs.data }}

@@ -36,9 +36,7 @@ export function DeleteDocument({ name, onDelete }: { name: string; onDelete(): P
       </button>
       <dialog ref={dialog} aria-labelledby="delete-title" aria-describedby="delete-text" onClose={() => trigger.current?.focus()}>
         <h2 id="delete-title">Delete this document?</h2>
-        <p id="delete-text">
-          “{name}” and every version of it will be deleted, for everyone it is shared with. This cannot be undone from the console.
-        </p>
+        <p id="delete-text">“{name}” and every version of it will be deleted, for everyone it is shared with. This cannot be undone from the console.</p>
         {error !== undefined && <ErrorMessage error={error} title="The document was not deleted." />}
         <div class="record-actions">
           <button type="button" onClick={close} autoFocus>

@@ -20,7 +20,7 @@ interface Listing {
 }
 
 export function ResourcesPage({ route }: PageProps) {
-  const { me } = useSession();
+  const { me, refresh } = useSession();
   const myId = me?.user.id ?? '';
   const filters = filtersFromQuery(route.query);
   const query = apiFilters(filters, myId);
@@ -46,6 +46,11 @@ export function ResourcesPage({ route }: PageProps) {
       );
     return () => controller.abort();
   }, [key]);
+
+  // The storage figure is the account's as read at sign-in: read it again for this page.
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
 
   // After "Load more", the first new row takes the focus, so the keyboard goes on from there.
   useEffect(() => {

@@ -126,6 +126,7 @@ function RecordEditor({ initial, onLoaded }: { initial: Resource; onLoaded(resou
       setStatus(`Saved: version ${saved.version}, revision ${saved.revision}.`);
     } catch (e) {
       if (e instanceof PcfConflictError && e.current) {
+        setIncoming(undefined); // the panel says it all, and more
         setConflict({ theirs: e.current, mine });
         return;
       }
