@@ -338,7 +338,7 @@ describe('console: documents', () => {
     assert.deepEqual(b.problems, []);
   });
 
-  it('shows a list of a few documents (the README's screenshot)', async () => {
+  it('shows a list of a few documents, for the README', async () => {
     const ada = await member(h, 'Ada');
     for (const [name, type] of [
       ['Quarterly report', 'report'],
