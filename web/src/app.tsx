@@ -123,7 +123,9 @@ function Routed({ found, route }: { found: ReturnType<typeof resolve>; route: Ro
   if (found.entry.access !== 'public' && !session.me) return <Loading />;
   if (found.entry.access === 'admin' && !session.isAdmin) return <NotFound />;
   const Page = found.entry.page;
-  return <Page params={found.params} route={route} />;
+  // Keyed by path: another document is another page (fresh state, focus on its heading); a
+  // change of the query alone (the list's filters) keeps the page.
+  return <Page key={route.path} params={found.params} route={route} />;
 }
 
 function NotFound() {
