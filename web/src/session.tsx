@@ -1,6 +1,7 @@
 import { isPcfError, type Me } from '@pcf/sdk';
 import { createContext, type ComponentChildren } from 'preact';
 import { useCallback, useContext, useEffect, useMemo, useState } from 'preact/hooks';
+import { administers } from './access.js';
 import { forgetToken, onSessionRefused, pcf } from './client.js';
 import { ErrorMessage } from './ui/feedback.js';
 
@@ -22,10 +23,7 @@ export interface SessionState {
 
 const SessionContext = createContext<SessionState | undefined>(undefined);
 
-/** Administration means reading other users: the permission the Users page needs first. */
-export function administers(me: Me | null | undefined): boolean {
-  return !!me?.permissions.some((p) => (p.resourceType === 'user' || p.resourceType === '*') && (p.action === 'manage' || p.action === 'read'));
-}
+export { administers } from './access.js';
 
 /** A failure that says nothing about the token: no answer, or a server starting or failing. */
 function unreachable(error: unknown): boolean {
