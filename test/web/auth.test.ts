@@ -9,6 +9,8 @@ import { PASSWORD, registerMember, screenshot, startConsole, type ConsoleHarness
  */
 
 let serial = 0;
+/** The console's stored token, read in the page (the test's own types have no DOM). */
+const storedToken = () => (globalThis as unknown as { localStorage: { getItem(key: string): string | null } }).localStorage.getItem('pcf.console.token');
 const uniqueEmail = (name: string) => `${name}.${process.pid}.${(serial += 1)}@auth.example`;
 
 describe('console: accounts and sessions', () => {
@@ -47,7 +49,7 @@ describe('console: accounts and sessions', () => {
     assert.equal(await password.getAttribute('aria-invalid'), 'true');
     assert.equal(await password.getAttribute('aria-describedby'), 'register-password-error');
     assert.match(await ada.page.locator('#register-password-error').innerText(), /8 characters/);
-    assert.equal(await password.evaluate((input) => input === document.activeElement), true);
+    assert.equal(await password.evaluate((input) => input.ownerDocument.activeElement === input), true);
 
     await password.fill(PASSWORD);
     await ada.page.getByRole('button', { name: 'Create account' }).click();
@@ -123,18 +125,18 @@ describe('console: accounts and sessions', () => {
     await dialog.waitFor();
     await laptop.page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
-    assert.equal(await other.evaluate((button) => button === document.activeElement), true, 'focus back on the trigger');
+    assert.equal(await other.evaluate((button) => button.ownerDocument.activeElement === button), true, 'focus back on the trigger');
     await other.click();
     await dialog.getByRole('button', { name: 'Sign out' }).click();
     await laptop.page.getByRole('status').filter({ hasText: 'was signed out' }).waitFor();
-    await laptop.page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+    await table.locator('tbody tr').nth(1).waitFor({ state: 'detached' });
 
     // The phone learns at its next call at the latest (its live connection may tell it sooner),
     // and is sent to sign in, told why.
     await phone.open('/account/sessions');
     await phone.page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
     await phone.page.getByRole('status').filter({ hasText: 'session has ended' }).waitFor();
-    assert.equal(await phone.page.evaluate(() => localStorage.getItem('pcf.console.token')), null, 'the dead token is forgotten');
+    assert.equal(await phone.page.evaluate(storedToken), null, 'the dead token is forgotten');
 
     // Signing out this device from the list is the ordinary sign-out.
     await laptop.page.getByRole('button', { name: 'Sign out this device' }).click();
@@ -152,7 +154,7 @@ describe('console: accounts and sessions', () => {
     await kim.page.route('**/api/v1/auth/me', (route) => route.abort('connectionrefused'));
     await kim.page.reload();
     await kim.page.getByRole('heading', { level: 1, name: 'The server cannot be reached' }).waitFor();
-    assert.ok(await kim.page.evaluate(() => localStorage.getItem('pcf.console.token')), 'still signed in');
+    assert.ok(await kim.page.evaluate(storedToken), 'still signed in');
     await kim.page.unroute('**/api/v1/auth/me');
     await kim.page.getByRole('button', { name: 'Try again' }).click();
     await kim.page.getByRole('heading', { level: 1, name: 'Documents' }).waitFor();
