@@ -136,7 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerOpenApi(app, deps.server);
   registerHealthRoutes(app, deps.health);
   registerMetricsRoute(app, deps.metrics, { token: config.metrics.token, onRefused: gateway?.onRejectedToken });
-  await registerRestApi(app, deps.roles, deps.server, deps.identity, deps.resources, deps.notifications);
+  await registerRestApi(app, deps.roles, deps.server, deps.identity, deps.resources, deps.notifications, config.auth.registration);
   if (deps.roles.has('api')) {
     if (config.console.enabled) await registerConsole(app);
     await registerGraphql(app, {

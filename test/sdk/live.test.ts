@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { createClient, PcfError } from '../../sdk/src/index.js';
-import { live, type ResourceChangedPayload } from '../../sdk/src/live/index.js';
+import { live, type LiveState, type ResourceChangedPayload } from '../../sdk/src/live/index.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../support/databases.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { pgliteTemplate } from '../support/template.js';
@@ -154,6 +154,26 @@ for (const kind of DATABASE_KINDS) {
       await friend.live.close();
     });
 
+    it('reports its state: idle until a subscription, connected, idle after close, and connects again', async () => {
+      const dave = await liveClient(t.url, 'Dave');
+      const seen: LiveState[] = [];
+      const stop = dave.live.onStateChange((state) => seen.push(state));
+      assert.equal(dave.live.state, 'idle', 'lazy: no socket before a subscription');
+      const inbox = dave.live.notifications();
+      await until('connected', async () => dave.live.state === 'connected');
+      await dave.live.close();
+      assert.equal(dave.live.state, 'idle');
+      assert.equal((await inbox.next()).done, true, 'close ended the subscription');
+      // After close the client still works: the console closes it at every sign-in.
+      const again = dave.live.notifications();
+      await until('connected again', async () => dave.live.state === 'connected');
+      assert.deepEqual(seen, ['connecting', 'connected', 'idle', 'connecting', 'connected']);
+      stop();
+      await again.return();
+      await until('idle once the last subscription ends', async () => dave.live.state === 'idle');
+      assert.equal(seen.length, 5, 'an unsubscribed listener hears nothing more');
+    });
+
     it('ends quietly when its AbortSignal fires', async () => {
       const carol = await liveClient(t.url, 'Carol');
       const doc = await carol.resources.create({ name: 'Short-lived', type: 'doc', data: {} });
@@ -177,7 +197,10 @@ for (const kind of DATABASE_KINDS) {
      * Servers that share one database: on disk for PGlite, the same PostgreSQL database otherwise.
      * Their drain is short: a socket the client has already left must not hold a stop for 30 s.
      */
-    const serve = async (port = 0, first = false): Promise<TestServer> => {
+    let seeded = false;
+    const serve = async (port = 0): Promise<TestServer> => {
+      const first = !seeded;
+      seeded = true;
       const shared: TestDatabase =
         kind === 'pglite'
           ? {
@@ -206,7 +229,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('loses no event: stopped, changed elsewhere, started again on the same port', async () => {
-      const first = await serve(0, true);
+      const first = await serve();
       const port = Number(new URL(first.url).port);
       const pcf = await liveClient(first.url, 'Survivor');
       const doc = await pcf.resources.create({ name: 'Durable', type: 'doc', data: { n: 0 } });
@@ -243,6 +266,29 @@ for (const kind of DATABASE_KINDS) {
       const ids = [one, two!, three!, four!].map((e) => e.eventId!);
       assert.deepEqual([...ids].sort(), ids, 'in order');
       await changes.return();
+      await pcf.live.close();
+    });
+
+    it('reports reconnecting while the server is away and connected once it is back', async () => {
+      // One server at a time on the shared database (PGlite's directory takes one).
+      for (const running of [...servers]) await stop(running);
+      const first = await serve();
+      const port = Number(new URL(first.url).port);
+      const pcf = await liveClient(first.url, 'Watcher');
+      const seen: LiveState[] = [];
+      pcf.live.onStateChange((state) => seen.push(state));
+      const inbox = pcf.live.notifications();
+      await until('connected', async () => pcf.live.state === 'connected');
+
+      await stop(first);
+      await until('reconnecting', async () => pcf.live.state === 'reconnecting');
+
+      await serve(port);
+      await until('connected again', async () => pcf.live.state === 'connected', 30_000);
+      assert.deepEqual(seen.slice(0, 3), ['connecting', 'connected', 'reconnecting']);
+      assert.equal(seen.at(-1), 'connected');
+      assert.ok(!seen.includes('idle'), `never idle while a subscription waits: ${seen.join(', ')}`);
+      await inbox.return();
       await pcf.live.close();
     });
   });

@@ -1,4 +1,4 @@
-import { createClient, localStorageAdapter } from '@pcf/sdk';
+import { createClient, localStorageAdapter, type FetchLike } from '@pcf/sdk';
 import { live } from '@pcf/sdk/live';
 
 /**
@@ -7,7 +7,39 @@ import { live } from '@pcf/sdk/live';
  */
 export const apiUrl = new URL('..', window.location.href).href.replace(/\/$/, '');
 
-/** The one SDK client of the page; the session token stays in localStorage across reloads. */
-export const pcf = createClient({ url: apiUrl, storage: localStorageAdapter('pcf.console.token') }).with(live());
+/** Where the session token is kept: localStorage, so it survives reloads. */
+const tokenStorage = localStorageAdapter('pcf.console.token');
+
+/** Forgets a token the server no longer accepts (without a call: logout would be refused too). */
+export function forgetToken(): void {
+  void tokenStorage.set(null);
+}
+
+const listeners = new Set<() => void>();
+
+/**
+ * Calls `listener` when the server refuses this console's token (revoked from another device,
+ * expired, or the password changed elsewhere): whatever page made the call, the session is over.
+ * Returns the function that stops it.
+ */
+export function onSessionRefused(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/**
+ * The platform's fetch, watching for 401 on calls that carried a token. Sign-in is left out: a
+ * wrong password there is the person's typo, not the end of a session.
+ */
+const watchingFetch: FetchLike = async (input, init) => {
+  const response = await globalThis.fetch(input, init);
+  if (response.status === 401 && init.headers.authorization && !new URL(input).pathname.endsWith('/auth/login')) {
+    for (const listener of [...listeners]) listener();
+  }
+  return response;
+};
+
+/** The one SDK client of the page. */
+export const pcf = createClient({ url: apiUrl, storage: tokenStorage, fetch: watchingFetch }).with(live());
 
 export type Pcf = typeof pcf;

@@ -1291,6 +1291,8 @@ export interface operations {
             openapi: string;
             docs: string;
             graphql: string;
+            /** @description Who may register (auth.registration): anyone (open), holders of an invitation (invite), or nobody (closed). Lets a sign-in page offer registration only where it can succeed. */
+            registration: 'open' | 'invite' | 'closed';
           };
         };
       };

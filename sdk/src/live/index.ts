@@ -47,11 +47,57 @@ export interface Live {
    * replayed after a reconnect: refetch `pcf.notifications.list()`; the iteration goes on.
    */
   notifications(options?: WatchOptions): Subscription<NotificationReceivedPayload>;
-  /** Closes the WebSocket; iterators still open end. */
+  /** Closes the WebSocket; iterators still open end. The next subscription opens a new one. */
   close(): Promise<void>;
+  /** The connection's state now (see `LiveState`). */
+  readonly state: LiveState;
+  /**
+   * Calls `listener` with each new state (not the current one: read `state` for that).
+   * Returns the function that stops it.
+   */
+  onStateChange(listener: (state: LiveState) => void): () => void;
 }
 
+/**
+ * The WebSocket as an app would show it:
+ * - `idle`: no socket, because no subscription is open (the socket opens with the first one);
+ * - `connecting`: the first socket is being opened and acknowledged;
+ * - `connected`: the server acknowledged the socket; subscriptions are delivered;
+ * - `reconnecting`: the socket dropped (or a server restarts) while subscriptions are open;
+ *   they retry with backoff and resume where they were, and the state returns to `connected`.
+ */
+export type LiveState = 'idle' | 'connecting' | 'connected' | 'reconnecting';
+
 const DEFAULTS: ReconnectOptions = { minDelayMs: 250, maxDelayMs: 10_000, maxAttempts: Infinity };
+
+/** The current state and who wants to hear of its changes. */
+class StateTracker {
+  current: LiveState = 'idle';
+  readonly #listeners = new Set<(state: LiveState) => void>();
+
+  set(next: LiveState): void {
+    if (next === this.current) return;
+    this.current = next;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(next);
+      } catch (err) {
+        // Thrown inside graphql-ws's event dispatch it would break the connection's bookkeeping:
+        // report it as an uncaught error instead, after the others have heard.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  listen(listener: (state: LiveState) => void): () => void {
+    // A wrapper, so one function registered twice is two listeners, each removed by its own call.
+    const entry = (state: LiveState) => listener(state);
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+}
 
 function wsUrlOf(url: string): string {
   return `${url.replace(/^http/, 'ws')}/graphql`;
@@ -66,28 +112,48 @@ export function live(options: LiveOptions = {}): (context: ClientContext) => { l
       maxDelayMs: options.maxDelayMs ?? DEFAULTS.maxDelayMs,
       maxAttempts: options.maxAttempts ?? DEFAULTS.maxAttempts,
     };
-    const client: WsClient = createWsClient({
-      url: options.url ?? wsUrlOf(context.url),
-      webSocketImpl: context.WebSocket,
-      // Read at every connect, so a reconnect uses the token of whoever is signed in now.
-      connectionParams: async () => {
-        const token = await context.storage.get();
-        return token ? { authorization: `Bearer ${token}` } : {};
-      },
-      lazy: true,
-      lazyCloseTimeout: 0,
-      // The iterators reconnect themselves: each must resubscribe with its own `after`,
-      // where graphql-ws would repeat the first subscription's variables.
-      retryAttempts: 0,
-    });
     const open = new Set<LiveIterator<unknown>>();
+    const state = new StateTracker();
+    const connect = (): WsClient => {
+      const ws = createWsClient({
+        url: options.url ?? wsUrlOf(context.url),
+        webSocketImpl: context.WebSocket,
+        // Read at every connect, so a reconnect uses the token of whoever is signed in now.
+        connectionParams: async () => {
+          const token = await context.storage.get();
+          return token ? { authorization: `Bearer ${token}` } : {};
+        },
+        lazy: true,
+        lazyCloseTimeout: 0,
+        // The iterators reconnect themselves: each must resubscribe with its own `after`,
+        // where graphql-ws would repeat the first subscription's variables.
+        retryAttempts: 0,
+      });
+      // A connect attempt after a drop is a reconnection until it is acknowledged.
+      ws.on('connecting', () => state.set(state.current === 'reconnecting' ? 'reconnecting' : 'connecting'));
+      ws.on('connected', () => state.set('connected'));
+      // Open subscriptions will retry (or end, which `track` notices); with none the socket is done.
+      ws.on('closed', () => {
+        if (ws === client) state.set(open.size > 0 ? 'reconnecting' : 'idle');
+      });
+      return ws;
+    };
+    let client = connect();
     const track = <T>(iterator: LiveIterator<T>) => {
       open.add(iterator as LiveIterator<unknown>);
-      iterator.finally(() => open.delete(iterator as LiveIterator<unknown>));
+      iterator.finally(() => {
+        open.delete(iterator as LiveIterator<unknown>);
+        // The last subscription gave up (or was closed) while no socket was up: nothing retries.
+        if (open.size === 0 && state.current === 'reconnecting') state.set('idle');
+      });
       return iterator;
     };
     return {
       live: {
+        get state() {
+          return state.current;
+        },
+        onStateChange: (listener) => state.listen(listener),
         resource: (id, { after, signal } = {}) =>
           track(
             new LiveIterator<ResourceChangedPayload>(client, reconnect, signal, {
@@ -113,7 +179,11 @@ export function live(options: LiveOptions = {}): (context: ClientContext) => { l
           ),
         close: async () => {
           for (const iterator of open) await iterator.return();
-          await client.dispose();
+          // A disposed graphql-ws client no longer retries: the next subscription gets a fresh one.
+          const closing = client;
+          client = connect();
+          await closing.dispose();
+          state.set('idle');
         },
       },
     };

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { InstanceRole } from '../../core/config/index.js';
+import type { RegistrationMode } from '../../services/auth/auth.service.js';
 import type { ServerInfo } from '../../core/package.js';
 import type { Identity } from '../../services/identity.js';
 import type { NotificationsService } from '../../services/notifications/index.js';
@@ -27,6 +28,7 @@ export async function registerRestApi(
   identity: Identity,
   resources: ResourcesService,
   notifications: NotificationsService,
+  registration: RegistrationMode,
 ): Promise<void> {
   for (const schema of [...IDENTITY_SCHEMAS, ...RESOURCE_SCHEMAS, ...NOTIFICATION_SCHEMAS]) app.addSchema(schema);
   await app.register(
@@ -46,12 +48,16 @@ export async function registerRestApi(
                 openapi: Type.String(),
                 docs: Type.String(),
                 graphql: Type.String(),
+                registration: Type.Union([Type.Literal('open'), Type.Literal('invite'), Type.Literal('closed')], {
+                  description:
+                    'Who may register (auth.registration): anyone (open), holders of an invitation (invite), or nobody (closed). Lets a sign-in page offer registration only where it can succeed.',
+                }),
               }),
               503: problemRef,
             },
           },
         },
-        async () => ({ name: server.name, version: server.version, openapi: '/openapi.json', docs: '/docs', graphql: '/graphql' }),
+        async () => ({ name: server.name, version: server.version, openapi: '/openapi.json', docs: '/docs', graphql: '/graphql', registration }),
       );
       if (roles.has('auth')) registerAuthRoutes(api, identity);
       if (roles.has('api')) {

@@ -1,9 +1,11 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { PageProps } from '../../app.js';
 import { href, navigate } from '../../router.js';
 import { useSession } from '../../session.js';
 import { ErrorMessage } from '../../ui/feedback.js';
 import { Page } from '../../ui/page.js';
+import { registrationMode, type RegistrationMode } from './registration.js';
+import './auth.css';
 
 export function SignInPage({ route }: PageProps) {
   const session = useSession();
@@ -11,7 +13,12 @@ export function SignInPage({ route }: PageProps) {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
+  const [registration, setRegistration] = useState<RegistrationMode | undefined>();
   const next = route.query.get('next');
+
+  useEffect(() => {
+    void registrationMode().then(setRegistration);
+  }, []);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -20,7 +27,7 @@ export function SignInPage({ route }: PageProps) {
     try {
       await session.signIn(email, password);
       // Only a route of this console: `next` comes from the URL, which anyone can craft.
-      navigate(next?.startsWith('/') ? next : '/', undefined, { replace: true });
+      navigate(next?.startsWith('/') && !next.startsWith('//') ? next : '/', undefined, { replace: true });
     } catch (err) {
       setError(err);
     } finally {
@@ -31,6 +38,11 @@ export function SignInPage({ route }: PageProps) {
   return (
     <Page title="Sign in">
       <form class="form narrow" onSubmit={submit}>
+        {session.ended && error === undefined && (
+          <p class="auth-notice" role="status">
+            {session.ended}
+          </p>
+        )}
         {error !== undefined && <ErrorMessage error={error} />}
         <label>
           Email
@@ -50,9 +62,14 @@ export function SignInPage({ route }: PageProps) {
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
-        <p>
-          No account? <a href={href('/register')}>Create one</a>.
-        </p>
+        {registration === 'closed' ? (
+          <p class="hint">Accounts are created by an administrator.</p>
+        ) : (
+          <p>
+            No account? <a href={href('/register')}>Create one</a>
+            {registration === 'invite' ? ' (with an invitation)' : ''}.
+          </p>
+        )}
       </form>
     </Page>
   );
