@@ -89,7 +89,7 @@ export function SharingPage({ params }: PageProps) {
               <Empty>Not shared with anyone yet. Share it by email below.</Empty>
             ) : (
               <div class="table-wrap">
-                <table>
+                <table class="sharing-table">
                   <thead>
                     <tr>
                       <th scope="col">Person</th>
@@ -248,7 +248,7 @@ function ShareForm({ id, onShared }: { id: string; onShared(share: Share): Promi
         </fieldset>
         {error !== undefined && <ErrorMessage error={error} title="Not shared." />}
         <div class="row">
-          <button type="submit" class="primary" disabled={busy || email.trim() === ''}>
+          <button type="submit" class="primary" disabled={busy}>
             {busy ? 'Sharing…' : 'Share'}
           </button>
         </div>
