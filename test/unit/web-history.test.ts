@@ -14,7 +14,8 @@ describe('console: the history and sharing pages’ model', () => {
 
   it('reads a version number only when it is a positive whole number the API accepts', () => {
     assert.equal(versionParam('3'), 3);
-    for (const bad of [null, undefined, '', '0', '-1', '1.5', '03', '1e3', ' 2', '2147483648', '99999999999']) assert.equal(versionParam(bad), undefined, String(bad));
+    for (const bad of [null, undefined, '', '0', '-1', '1.5', '03', '1e3', ' 2', '2147483648', '99999999999'])
+      assert.equal(versionParam(bad), undefined, String(bad));
     assert.equal(versionParam('2147483647'), 2147483647);
   });
 

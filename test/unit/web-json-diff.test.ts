@@ -1,15 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  countChanges,
-  describeOperation,
-  diffJson,
-  diffText,
-  foldUnchanged,
-  pairLines,
-  stableJson,
-  type DiffLine,
-} from '../../web/src/ui/json-diff-model.js';
+import { countChanges, describeOperation, diffJson, diffText, foldUnchanged, pairLines, stableJson, type DiffLine } from '../../web/src/ui/json-diff-model.js';
 
 const marks = (lines: DiffLine[]) => lines.map((l) => `${l.kind === 'added' ? '+' : l.kind === 'removed' ? '-' : ' '}${l.text}`);
 
@@ -94,7 +85,10 @@ describe('console: the JSON diff model', () => {
       foldUnchanged(rows, () => false).map((s) => s.kind),
       ['folded'],
     );
-    assert.deepEqual(foldUnchanged([], () => true), []);
+    assert.deepEqual(
+      foldUnchanged([], () => true),
+      [],
+    );
   });
 
   it('says each RFC 6902 operation as op and path', () => {

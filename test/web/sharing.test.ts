@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient, type PcfClient } from '../../sdk/src/index.js';
 import { PASSWORD, registerMember, screenshot, startConsole, type ConsoleHarness } from './support.js';
+import { fitsTheWidth, isFocused } from './page-state.js';
 
 async function clientOf(url: string, email: string): Promise<PcfClient> {
   const client = createClient({ url });
@@ -37,10 +38,10 @@ describe('console: sharing a document', () => {
     const email = page.getByLabel('Email');
     await email.fill(`nobody.${process.pid}@console.example`);
     await page.getByRole('button', { name: 'Share', exact: true }).click();
-    await page.waitForFunction(() => document.querySelector('input[name="email"]')?.getAttribute('aria-invalid') === 'true');
+    await page.locator('input[name="email"][aria-invalid="true"]').waitFor();
     const describedBy = await email.getAttribute('aria-describedby');
     assert.match(await page.locator(`#${describedBy}`).innerText(), /No account has this email address/);
-    assert.ok(await email.evaluate((input) => input === document.activeElement), 'the focus is on the field to fix');
+    assert.ok(await isFocused(email), 'the focus is on the field to fix');
 
     // Read always comes with a share; update is ticked too.
     const read = page.getByRole('checkbox', { name: /^read/ });
@@ -83,7 +84,7 @@ describe('console: sharing a document', () => {
     await page.getByText('Not shared with anyone yet').waitFor();
     const gone = page.getByRole('status').filter({ hasText: 'Reader no longer has access.' });
     await gone.waitFor();
-    assert.ok(await gone.evaluate((element) => element === document.activeElement), 'the focus is on what happened');
+    assert.ok(await isFocused(gone), 'the focus is on what happened');
     assert.deepEqual(await ownerApi.resources.shares(doc.id), []);
 
     await other.open(`/resources/${doc.id}/history`);
@@ -114,7 +115,7 @@ describe('console: sharing a document', () => {
     const email = page.getByLabel('Email');
     await email.fill(owner.email);
     await page.getByRole('button', { name: 'Share', exact: true }).click();
-    await page.waitForFunction(() => document.querySelector('input[name="email"]')?.getAttribute('aria-invalid') === 'true');
+    await page.locator('input[name="email"][aria-invalid="true"]').waitFor();
     assert.match(await page.locator(`#${await email.getAttribute('aria-describedby')}`).innerText(), /is you/);
 
     const remove = page.getByRole('button', { name: 'Remove share with Friend' });
@@ -122,9 +123,9 @@ describe('console: sharing a document', () => {
     const confirm = page.getByRole('dialog', { name: 'Stop sharing with Friend?' });
     await confirm.getByRole('button', { name: 'Cancel' }).click();
     await confirm.waitFor({ state: 'hidden' });
-    assert.ok(await remove.evaluate((button) => button === document.activeElement), 'the focus is back on the button');
+    assert.ok(await isFocused(remove), 'the focus is back on the button');
     assert.equal((await ownerApi.resources.shares(doc.id)).length, 1);
-    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'fits a phone');
+    assert.ok(await fitsTheWidth(page), 'fits a phone');
     assert.deepEqual(person.problems, []);
   });
 });

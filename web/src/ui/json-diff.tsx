@@ -50,8 +50,8 @@ export function JsonDiff({ before, after, beforeLabel, afterLabel, context = 3 }
             'No changes: both sides hold the same data.'
           ) : (
             <>
-              <span class="jd-stat-added">+{added}</span> <span class="jd-sr">lines added,</span>{' '}
-              <span class="jd-stat-removed">−{removed}</span> <span class="jd-sr">lines removed</span>
+              <span class="jd-stat-added">+{added}</span> <span class="jd-sr">lines added,</span> <span class="jd-stat-removed">−{removed}</span>{' '}
+              <span class="jd-sr">lines removed</span>
               <span aria-hidden="true"> lines</span>
             </>
           )}
@@ -105,7 +105,13 @@ function Fold({ count, columns, onOpen }: { count: number; columns: number; onOp
   );
 }
 
-function renderSegments<Row>(segments: Segment<Row>[], opened: ReadonlySet<number>, open: (i: number) => void, columns: number, row: (r: Row, key: string) => JSX.Element) {
+function renderSegments<Row>(
+  segments: Segment<Row>[],
+  opened: ReadonlySet<number>,
+  open: (i: number) => void,
+  columns: number,
+  row: (r: Row, key: string) => JSX.Element,
+) {
   return segments.flatMap((segment, s) =>
     segment.kind === 'folded' && !opened.has(s)
       ? [<Fold key={`fold-${s}`} count={segment.rows.length} columns={columns} onOpen={() => open(s)} />]

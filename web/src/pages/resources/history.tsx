@@ -289,51 +289,51 @@ function readVersion(id: string, n: number): Promise<Version> {
 }
 
 function Comparison({ id, a, b }: { id: string; a: number; b: number }) {
-  const [sides, setSides] = useState<{ a: Version; b: Version }>();
-  const [error, setError] = useState<unknown>();
-  const [patch, setPatch] = useState<JsonPatch>();
-  const [patchError, setPatchError] = useState<unknown>();
+  // Each answer names the pair it is for: one that arrives late for an earlier pair, or the
+  // render between a new pair and its effect, never shows the wrong comparison.
+  const pair = `${id}\n${a}\n${b}`;
+  const [sides, setSides] = useState<{ pair: string; a: Version; b: Version }>();
+  const [error, setError] = useState<{ pair: string; error: unknown }>();
+  const [patch, setPatch] = useState<{ pair: string; ops: JsonPatch }>();
+  const [patchError, setPatchError] = useState<{ pair: string; error: unknown }>();
 
   useEffect(() => {
-    let live = true;
-    setSides(undefined);
-    setError(undefined);
-    setPatch(undefined);
-    setPatchError(undefined);
     Promise.all([readVersion(id, a), readVersion(id, b)])
-      .then(([before, after]) => live && setSides({ a: before, b: after }))
-      .catch((e: unknown) => live && setError(e));
+      .then(([before, after]) => setSides({ pair, a: before, b: after }))
+      .catch((e: unknown) => setError({ pair, error: e }));
     pcf.resources
       .diff(id, a, b)
-      .then((ops) => live && setPatch(ops))
-      .catch((e: unknown) => live && setPatchError(e));
-    return () => {
-      live = false;
-    };
-  }, [id, a, b]);
+      .then((ops) => setPatch({ pair, ops }))
+      .catch((e: unknown) => setPatchError({ pair, error: e }));
+  }, [pair]);
+
+  const shown = sides?.pair === pair ? sides : undefined;
+  const failed = error?.pair === pair ? error : undefined;
+  const ops = patch?.pair === pair ? patch.ops : undefined;
+  const opsFailed = patchError?.pair === pair ? patchError : undefined;
 
   return (
     <section class="history-compare" aria-labelledby="compare-title">
       <h2 id="compare-title">
         Changes from version {a} to version {b}
       </h2>
-      {error !== undefined ? (
-        <ErrorMessage error={error} title="The versions could not be read." />
-      ) : !sides ? (
+      {failed ? (
+        <ErrorMessage error={failed.error} title="The versions could not be read." />
+      ) : !shown ? (
         <Loading label="Comparing…" />
       ) : (
-        <JsonDiff before={sides.a.data} after={sides.b.data} beforeLabel={`Version ${a}`} afterLabel={`Version ${b}`} />
+        <JsonDiff before={shown.a.data} after={shown.b.data} beforeLabel={`Version ${a}`} afterLabel={`Version ${b}`} />
       )}
       <h3 id="paths-title">Paths changed</h3>
-      {patchError !== undefined ? (
-        <ErrorMessage error={patchError} title="The server did not list the paths changed." />
-      ) : !patch ? (
+      {opsFailed ? (
+        <ErrorMessage error={opsFailed.error} title="The server did not list the paths changed." />
+      ) : !ops ? (
         <Loading label="Listing the paths changed…" />
-      ) : patch.length === 0 ? (
+      ) : ops.length === 0 ? (
         <p class="hint">None: both versions hold the same data.</p>
       ) : (
         <ul class="history-ops" aria-labelledby="paths-title">
-          {patch.map((operation, index) => (
+          {ops.map((operation, index) => (
             <li key={index}>
               <code>{describeOperation(operation)}</code>
             </li>

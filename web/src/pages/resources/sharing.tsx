@@ -223,7 +223,11 @@ function ShareForm({ id, onShared }: { id: string; onShared(share: Share): Promi
             </span>
           )}
         </label>
-        <fieldset class="sharing-actions" aria-invalid={fieldErrors.actions ? 'true' : undefined} aria-describedby={fieldErrors.actions ? 'share-actions-error' : undefined}>
+        <fieldset
+          class="sharing-actions"
+          aria-invalid={fieldErrors.actions ? 'true' : undefined}
+          aria-describedby={fieldErrors.actions ? 'share-actions-error' : undefined}
+        >
           <legend>They may</legend>
           {SHARE_ACTIONS.map((action) => (
             <label key={action} class="sharing-action">
