@@ -188,6 +188,11 @@ describe('console: a document’s history', () => {
     // The person may still choose side by side.
     await layout.getByRole('button', { name: 'Side by side' }).click();
     await page.getByRole('columnheader', { name: 'Version 3' }).waitFor();
+    // …and the choice holds when other versions are compared.
+    await page.getByRole('radio', { name: 'A: version 1' }).check();
+    await page.getByRole('heading', { level: 2, name: 'Changes from version 1 to version 4' }).waitFor();
+    await page.getByRole('columnheader', { name: 'Version 1' }).waitFor();
+    assert.equal(await layout.getByRole('button', { name: 'Side by side' }).getAttribute('aria-pressed'), 'true');
     assert.deepEqual(person.problems, []);
   });
 

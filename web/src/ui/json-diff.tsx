@@ -18,18 +18,28 @@ export interface JsonDiffProps {
 /** Wide enough for two columns of JSON side by side. */
 const WIDE = '(min-width: 800px)';
 
+/**
+ * The layout the person picked, kept for the rest of the visit: a diff is remounted each time
+ * other versions are compared, and the choice should not be lost to that.
+ */
+let picked: DiffLayout | undefined;
+
 /** Side by side on a wide screen, inline on a narrow one, until the person picks. */
 function useLayout(): [DiffLayout, (layout: DiffLayout) => void] {
   const query = typeof window.matchMedia === 'function' ? window.matchMedia(WIDE) : undefined;
   const [auto, setAuto] = useState<DiffLayout>(query?.matches === false ? 'inline' : 'split');
-  const [chosen, setChosen] = useState<DiffLayout | undefined>(undefined);
+  const [chosen, setChosen] = useState<DiffLayout | undefined>(picked);
   useEffect(() => {
     if (!query) return;
     const onChange = () => setAuto(query.matches ? 'split' : 'inline');
     query.addEventListener('change', onChange);
     return () => query.removeEventListener('change', onChange);
   }, [query?.media]);
-  return [chosen ?? auto, setChosen];
+  const choose = (layout: DiffLayout) => {
+    picked = layout;
+    setChosen(layout);
+  };
+  return [chosen ?? auto, choose];
 }
 
 /**
