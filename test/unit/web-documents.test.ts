@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseJson, describeJsonProblem, prettyJson, sameJson, sortKeys } from '../../web/src/editor/json-text.js';
-import { jsonDiffLines } from '../../web/src/ui/json-diff-lines.js';
 import { changesOf, checkDraft, draftOf, isEdited } from '../../web/src/pages/resources/draft.js';
 import { fieldMessages } from '../../web/src/pages/resources/field-errors.js';
 import { formatBytes, ownerLabel, shownCount } from '../../web/src/pages/resources/format.js';
@@ -32,24 +31,6 @@ describe('console documents: JSON text', () => {
     const value = JSON.parse('{"b": 1, "__proto__": {"x": 1}}') as unknown;
     assert.equal(JSON.stringify(sortKeys(value)), '{"__proto__":{"x":1},"b":1}');
     assert.equal(prettyJson(undefined), 'null');
-  });
-});
-
-describe('console documents: JSON diff', () => {
-  it('marks only the lines that differ, with key order no difference', () => {
-    const lines = jsonDiffLines({ b: 1, a: 'theirs' }, { a: 'mine', b: 1 });
-    assert.deepEqual(
-      lines.filter((l) => l.kind !== 'same'),
-      [
-        { kind: 'removed', text: '  "a": "theirs",' },
-        { kind: 'added', text: '  "a": "mine",' },
-      ],
-    );
-    assert.deepEqual(
-      lines.filter((l) => l.kind === 'same').map((l) => l.text),
-      ['{', '  "b": 1', '}'],
-    );
-    assert.ok(jsonDiffLines({ x: [1] }, { x: [1] }).every((l) => l.kind === 'same'));
   });
 });
 

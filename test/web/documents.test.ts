@@ -267,11 +267,12 @@ describe('console: documents', () => {
     await a.page.getByRole('button', { name: 'Save' }).click();
     const panel = a.page.getByRole('region', { name: 'Changed by someone else' });
     await panel.waitFor();
-    // As a screen reader reads it: each changed line says whose it is.
-    const diff = (await panel.getByLabel('Their version against yours').textContent()) ?? '';
-    assert.match(diff, /Theirs \(saved\): +"step": "three, says Bob"/);
-    assert.match(diff, /Yours \(not saved\): +"step": "three, says Ada"/);
-    assert.match(diff, / +"name": "Shared plan"/, 'unchanged lines shown around the change');
+    // As a screen reader reads it: their line removed, mine added, under whose column.
+    const diff = (await panel.getByRole('group', { name: 'Their version against yours' }).textContent()) ?? '';
+    assert.match(diff, /Theirs \(saved\)/);
+    assert.match(diff, /Yours \(not saved\)/);
+    assert.match(diff, /removed:\W*"step": "three, says Bob"/);
+    assert.match(diff, /added:\W*"step": "three, says Ada"/);
     await screenshot(a.page, 'document-conflict');
 
     // Overwrite with mine: Ada's wins, and B follows.
