@@ -113,7 +113,7 @@ export async function registerMember(server: TestServer, name = 'Member'): Promi
   });
   const body = await response.text();
   assert.equal(response.status, 201, body);
-  const user = JSON.parse(body) as { id: string };
+  const { user } = JSON.parse(body) as { user: { id: string } };
   return { email, id: user.id };
 }
 
