@@ -16,9 +16,15 @@ export interface SessionState {
 
 const SessionContext = createContext<SessionState | undefined>(undefined);
 
-/** Administration means reading other users: the permission the Users page needs first. */
+/**
+ * Administration means reading other users: the permission the Users page needs first. It
+ * must be unconditional: every member may read one user (itself), and `*` covers resource
+ * types only, never users.
+ */
 export function administers(me: Me | null | undefined): boolean {
-  return !!me?.permissions.some((p) => (p.resourceType === 'user' || p.resourceType === '*') && (p.action === 'manage' || p.action === 'read'));
+  return !!me?.permissions.some(
+    (p) => p.resourceType === 'user' && (p.action === 'manage' || p.action === 'read') && (!p.conditions || Object.keys(p.conditions).length === 0),
+  );
 }
 
 export function SessionProvider({ children }: { children: ComponentChildren }) {
