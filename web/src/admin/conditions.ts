@@ -5,9 +5,7 @@ import type { FieldError } from '@pcf/sdk';
  * server's field errors belong to the conditions, and the operators to remind people of.
  */
 
-export type ParsedConditions =
-  | { ok: true; conditions: Record<string, unknown> | null }
-  | { ok: false; message: string; line?: number; column?: number };
+export type ParsedConditions = { ok: true; conditions: Record<string, unknown> | null } | { ok: false; message: string; line?: number; column?: number };
 
 /**
  * The text as the server's `conditions`: empty means unconditional (null); otherwise it must
@@ -28,10 +26,13 @@ export function parseConditions(text: string): ParsedConditions {
 
 function jsonMessage(error: unknown): string {
   const raw = error instanceof Error ? error.message : String(error);
-  return `Not valid JSON: ${raw.replace(/^JSON\.parse: /, '')}`;
+  // V8 quotes the whole text after the token (`Unexpected token ',', "{…" is not valid JSON`):
+  // the editor shows the text already, so keep the part that says what is wrong.
+  const reason = raw.replace(/^JSON\.parse: /, '').replace(/, ".*$/s, '');
+  return `Not valid JSON: ${reason}.`;
 }
 
-/** Line and column (1-based) of a JSON.parse error, where the engine says `position N`. */
+/** Line and column (1-based) of a JSON.parse error, where the engine says `position N` (not every engine does). */
 function positionOf(error: unknown, text: string): { line?: number; column?: number } {
   const position = /position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
   if (position === undefined) return {};

@@ -16,14 +16,17 @@ export function Field({ label, name, errors, children }: FieldProps) {
   const errorId = useId();
   const message = messageFor(errors, name);
   return (
-    <label>
-      {label}
-      {children({ name, ...(message ? { 'aria-invalid': 'true', 'aria-describedby': errorId } : {}) })}
+    // The error is beside the label, not in it, so the control's name stays its label alone.
+    <>
+      <label>
+        {label}
+        {children({ name, ...(message ? { 'aria-invalid': 'true', 'aria-describedby': errorId } : {}) })}
+      </label>
       {message && (
         <span id={errorId} class="field-error">
           {message}
         </span>
       )}
-    </label>
+    </>
   );
 }

@@ -61,12 +61,12 @@ export function PermissionForm({ onAdd, defaultPreviewUserId }: PermissionFormPr
             aria-invalid={typeError ? 'true' : undefined}
             aria-describedby={typeError ? typeErrorId : undefined}
           />
-          {typeError && (
-            <span id={typeErrorId} class="field-error">
-              {typeError}
-            </span>
-          )}
         </label>
+        {typeError && (
+          <span id={typeErrorId} class="field-error">
+            {typeError}
+          </span>
+        )}
         <datalist id={typesId}>
           <option value="*">every resource type</option>
           <option value="user">users</option>

@@ -38,7 +38,13 @@ export function PermissionTable({ permissions, onRemove, empty }: PermissionTabl
                 <code>{p.resourceType}</code>
               </td>
               <td>{p.action}</td>
-              <td>{p.conditions && Object.keys(p.conditions).length > 0 ? <pre class="conditions">{formatConditions(p.conditions)}</pre> : <span class="hint">always</span>}</td>
+              <td>
+                {p.conditions && Object.keys(p.conditions).length > 0 ? (
+                  <pre class="conditions">{formatConditions(p.conditions)}</pre>
+                ) : (
+                  <span class="hint">always</span>
+                )}
+              </td>
               {onRemove && (
                 <td>
                   <button

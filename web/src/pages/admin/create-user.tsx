@@ -55,7 +55,15 @@ export function CreateUserForm({ onCreated }: { onCreated(): void }) {
         </Field>
         <Field label="Password" name="password" errors={errors}>
           {(a) => (
-            <input {...a} type="password" required minLength={8} autoComplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+            <input
+              {...a}
+              type="password"
+              required
+              minLength={8}
+              autoComplete="new-password"
+              value={password}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
           )}
         </Field>
         <span class="hint">8 to 256 characters. Pass it on privately; the user can change it.</span>

@@ -84,13 +84,13 @@ function DeleteUserDialog({ user, onClose }: { user: User; onClose(): void }) {
         <fieldset class="form">
           <legend>Their resources</legend>
           <label class="row">
-            <input type="radio" name="resources" checked={transfer} onChange={() => setTransfer(true)} /> Transfer them to another user, who becomes their
-            owner (shares on them are removed)
+            <input type="radio" name="resources" checked={transfer} onChange={() => setTransfer(true)} /> Transfer them to another user, who becomes their owner
+            (shares on them are removed)
           </label>
           {transfer && <UserPicker label="Transfer to" value={transferTo} onChange={setTransferTo} exclude={[user.id]} />}
           <label class="row">
-            <input type="radio" name="resources" checked={!transfer} onChange={() => setTransfer(false)} /> Do not transfer them (the server refuses
-            to delete a user who still owns resources: delete those first)
+            <input type="radio" name="resources" checked={!transfer} onChange={() => setTransfer(false)} /> Do not transfer them (the server refuses to delete a
+            user who still owns resources: delete those first)
           </label>
         </fieldset>
       )}

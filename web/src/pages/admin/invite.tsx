@@ -68,8 +68,8 @@ export function InviteForm() {
       {invitation && (
         <div class="notice" role="status" tabIndex={-1} ref={result} aria-labelledby="invitation-made">
           <p id="invitation-made">
-            Invitation for <strong>{invitation.email}</strong>, valid until {new Date(invitation.expiresAt).toLocaleString()}. It is shown only now:
-            pass the link on to them.
+            Invitation for <strong>{invitation.email}</strong>, valid until {new Date(invitation.expiresAt).toLocaleString()}. It is shown only now: pass the
+            link on to them.
           </p>
           <p class="secret">
             <span>Link</span> <code data-testid="invitation-link">{invitationLink(invitation)}</code>

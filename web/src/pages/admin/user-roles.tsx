@@ -76,10 +76,11 @@ export function UserRoles({ userId, roles, onChanged }: UserRolesProps) {
           class="row"
           onSubmit={(event) => {
             event.preventDefault();
-            if (chosen) void run(async () => {
-              await pcf.users.assignRole(userId, chosen);
-              setChosen('');
-            });
+            if (chosen)
+              void run(async () => {
+                await pcf.users.assignRole(userId, chosen);
+                setChosen('');
+              });
           }}
         >
           <label>
