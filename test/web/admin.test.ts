@@ -179,6 +179,7 @@ describe('console: administration', () => {
     await page.waitForFunction(() => document.querySelectorAll('[aria-label="Preview"] a').length === 2);
     assert.deepEqual(await previewed(), ['B-blue', 'B-green']);
 
+    await page.getByRole('heading', { name: 'Add a permission' }).evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await screenshot(page, 'admin-role-condition-editor');
 
     await form.getByRole('button', { name: 'Add permission' }).click();
