@@ -59,7 +59,7 @@ describe('console: administration', () => {
     await create.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await create.getByRole('button', { name: 'Create user' }).click();
     const email = create.getByLabel('Email', { exact: true });
-    await page.waitForFunction(() => document.querySelector('input[name="email"][aria-invalid="true"]') !== null);
+    await create.locator('input[name="email"][aria-invalid="true"]').waitFor();
     const described = await email.getAttribute('aria-describedby');
     assert.ok(described);
     assert.ok((await page.locator(`[id="${described}"]`).innerText()).length > 0, 'the field error is on the email field');
@@ -167,8 +167,7 @@ describe('console: administration', () => {
 
     // Valid: exactly the blue memos of both owners.
     await editor.fill('{"metadata.team": "blue"}');
-    await preview.waitFor();
-    await page.waitForFunction(() => document.querySelectorAll('[aria-label="Preview"] a').length === 2);
+    await preview.getByRole('link', { name: 'A-blue' }).waitFor();
     assert.deepEqual(await previewed(), ['A-blue', 'B-blue']);
     assert.equal(await editor.getAttribute('aria-invalid'), null);
 
@@ -176,7 +175,7 @@ describe('console: administration', () => {
     await editor.fill('{"ownerId": "${user.id}"}');
     await form.getByText('It matches no resources now.').waitFor();
     await form.getByRole('combobox', { name: /^Preview as/ }).selectOption({ label: label({ name: 'Bob', email: bob.email }) });
-    await page.waitForFunction(() => document.querySelectorAll('[aria-label="Preview"] a').length === 2);
+    await preview.getByRole('link', { name: 'B-green' }).waitFor();
     assert.deepEqual(await previewed(), ['B-blue', 'B-green']);
 
     await page.getByRole('heading', { name: 'Add a permission' }).evaluate((el) => el.scrollIntoView({ block: 'start' }));
@@ -201,7 +200,7 @@ describe('console: administration', () => {
     await dialog.waitFor();
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
-    assert.equal(await remove.evaluate((el) => el === document.activeElement), true, 'focus is back on the trigger');
+    assert.equal(await remove.evaluate((el) => el.matches(':focus')), true, 'focus is back on the trigger');
     await remove.click();
     await dialog.getByRole('button', { name: 'Remove permission' }).click();
     await page.getByText('No permissions yet').waitFor();
