@@ -44,6 +44,8 @@ export type Invitation = AnswerOf<'/api/v1/auth/invitations', 'post', 201>;
 
 export type UserInput = BodyOf<'/api/v1/users', 'post'>;
 export type UserChanges = BodyOf<'/api/v1/users/{id}', 'patch'>;
+/** A user's roles and the permissions granted to it directly. */
+export type UserGrants = AnswerOf<'/api/v1/users/{id}/grants', 'get', 200>;
 export type PermissionInput = BodyOf<'/api/v1/roles/{id}/permissions', 'post'>;
 export type PermissionPreviewInput = BodyOf<'/api/v1/permissions/preview', 'post'>;
 export type PermissionPreview = AnswerOf<'/api/v1/permissions/preview', 'post', 200>;

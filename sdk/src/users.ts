@@ -1,7 +1,7 @@
 import type { CallOptions } from './call-options.js';
 import { paginated, type Paginated } from './pagination.js';
 import { path, type Transport } from './transport.js';
-import type { Page, Permission, PermissionInput, User, UserChanges, UserInput } from './types.js';
+import type { Page, Permission, PermissionInput, User, UserChanges, UserGrants, UserInput } from './types.js';
 
 /** Users and what they hold: /api/v1/users. */
 export class Users {
@@ -47,6 +47,11 @@ export class Users {
       signal: options.signal,
       retry: 'once',
     });
+  }
+
+  /** What a user holds (administrators): its roles, and the permissions granted to it directly. */
+  async grants(id: string, options: CallOptions = {}): Promise<UserGrants> {
+    return (await this.transport.request<UserGrants>({ method: 'GET', path: path`/api/v1/users/${id}/grants`, signal: options.signal, retry: 'read' })).body;
   }
 
   /** Gives a user a role (idempotent). */

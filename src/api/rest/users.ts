@@ -106,6 +106,32 @@ export function registerUserRoutes(api: App, identity: Identity): void {
     },
   );
 
+  api.get(
+    '/users/:id/grants',
+    {
+      schema: {
+        tags: ['users'],
+        operationId: 'getUserGrants',
+        summary: 'What a user holds: its roles and the permissions granted to it directly',
+        description:
+          'The permissions of its roles are not repeated here (GET /roles/{id} lists them). Needs what granting needs, an unconditional `manage role` (403 otherwise).',
+        security: bearer,
+        params: IdParams,
+        response: {
+          200: Type.Object(
+            {
+              roles: Type.Array(ref('Role')),
+              permissions: Type.Array(ref('Permission'), { description: 'Granted to the user directly, not through a role' }),
+            },
+            { additionalProperties: false },
+          ),
+          ...problems(401, 403, 404),
+        },
+      },
+    },
+    async (request) => userGrants.grantsOfUser(serviceContext(request), request.params.id),
+  );
+
   api.put(
     '/users/:id/roles/:roleId',
     {

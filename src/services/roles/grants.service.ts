@@ -107,6 +107,34 @@ export class GrantsService {
   }
 
   /**
+   * What one user holds: its roles, and the permissions granted to it directly (not those of
+   * its roles, which the roles list). Seeing who holds what is the grantor's view, so it needs
+   * what granting needs.
+   */
+  async grantsOfUser(ctx: ServiceContext, rawUserId: string): Promise<{ roles: RoleView[]; permissions: PermissionView[] }> {
+    grantor(ctx);
+    const userId = await this.#existingUser(rawUserId);
+    const db = this.#d.database.db;
+    const [roles, permissions] = await Promise.all([
+      db
+        .selectFrom('user_roles')
+        .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+        .select(ROLE_COLUMNS)
+        .where('user_roles.user_id', '=', userId)
+        .orderBy('roles.name')
+        .execute(),
+      db
+        .selectFrom('user_permissions')
+        .innerJoin('permissions', 'permissions.id', 'user_permissions.permission_id')
+        .select(['permissions.id', 'permissions.resource_type', 'permissions.action', 'permissions.conditions'])
+        .where('user_permissions.user_id', '=', userId)
+        .orderBy('permissions.id')
+        .execute(),
+    ]);
+    return { roles: roles.map(roleView), permissions: permissions.map(permissionView) };
+  }
+
+  /**
    * The roles of each user as the caller may see them (one query per batch): all of its own;
    * another user's only where it may read the role. An anonymous caller sees a user only as
    * the result of its own register or login, so it sees that user's roles whole.
