@@ -27,6 +27,14 @@ describe('console: sharing a document', () => {
     const readerApi = await clientOf(h.server.url, reader.email);
     const doc = await ownerApi.resources.create({ name: 'Team notes', type: 'doc', data: { notes: [{ text: 'hello' }] } });
 
+    // The reader has the console open on their documents, without this one.
+    const other = await h.newPerson();
+    await other.signIn(reader.email);
+    const bell = other.page.getByRole('link', { name: /^Notifications, / });
+    await bell.waitFor();
+    const unread = Number(/(\d+) unread/.exec((await bell.getAttribute('aria-label')) ?? '')?.[1] ?? 0);
+    assert.equal(await other.page.getByRole('link', { name: 'Team notes' }).count(), 0);
+
     const person = await h.newPerson();
     const { page } = person;
     await person.signIn(owner.email);
@@ -58,14 +66,13 @@ describe('console: sharing a document', () => {
     assert.equal(await email.inputValue(), '');
     await screenshot(page, 'sharing');
 
-    // The reader finds it among their documents, and opens it.
-    const readable = await readerApi.resources.list().all();
-    assert.ok(
-      readable.some((r) => r.id === doc.id),
-      'the shared document is in the reader’s list',
-    );
-    const other = await h.newPerson();
-    await other.signIn(reader.email);
+    // The share appears for the reader: the bell rises live, and the document is in their
+    // list, from where they open it.
+    await other.page.getByRole('link', { name: `Notifications, ${unread + 1} unread` }).waitFor();
+    await other.page.reload();
+    await other.page.getByRole('link', { name: 'Team notes' }).click();
+    await other.page.getByRole('heading', { level: 1, name: 'Team notes' }).waitFor();
+    assert.ok((await readerApi.resources.list().all()).some((r) => r.id === doc.id));
     await other.open(`/resources/${doc.id}/history`);
     await other.page.getByRole('heading', { level: 1, name: 'History of Team notes' }).waitFor();
     await other.page.getByRole('radio', { name: 'B: version 1' }).waitFor();
