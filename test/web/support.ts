@@ -14,8 +14,13 @@ import { startTestServer, type TestServer, type TestServerOptions } from '../sup
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 export const PASSWORD = 'a long passphrase';
-/** Where the tests save the screenshots the README shows. */
-export const SCREENSHOTS = new URL('../../docs/screenshots/', import.meta.url).pathname;
+/**
+ * Where the tests save their screenshots: the README's (docs/screenshots/) when
+ * PCF_UPDATE_SCREENSHOTS=1, otherwise .cache/screenshots/, so an ordinary run does not
+ * rewrite tracked images with its own random names and times.
+ */
+export const SCREENSHOTS = new URL(process.env.PCF_UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../.cache/screenshots/', import.meta.url)
+  .pathname;
 
 export interface ConsoleHarness {
   server: TestServer;
