@@ -1,7 +1,7 @@
 import type { Permission } from '@pcf/sdk';
 import { useState } from 'preact/hooks';
 import { Empty } from '../ui/feedback.js';
-import { ConfirmDialog, useReturnFocus } from './confirm-dialog.js';
+import { ConfirmDialog } from '../ui/confirm-dialog.js';
 import { formatConditions } from './conditions.js';
 
 interface PermissionTableProps {
@@ -14,7 +14,6 @@ interface PermissionTableProps {
 /** Permissions as a table, each removable after a confirmation. */
 export function PermissionTable({ permissions, onRemove, empty }: PermissionTableProps) {
   const [removing, setRemoving] = useState<Permission>();
-  const focus = useReturnFocus();
   if (permissions.length === 0) return <Empty>{empty}</Empty>;
   return (
     <div class="table-wrap">
@@ -26,7 +25,7 @@ export function PermissionTable({ permissions, onRemove, empty }: PermissionTabl
             <th scope="col">Conditions</th>
             {onRemove && (
               <th scope="col">
-                <span class="admin-sr-only">Actions</span>
+                <span class="sr-only">Actions</span>
               </th>
             )}
           </tr>
@@ -47,15 +46,7 @@ export function PermissionTable({ permissions, onRemove, empty }: PermissionTabl
               </td>
               {onRemove && (
                 <td>
-                  <button
-                    type="button"
-                    class="danger"
-                    aria-label={`Remove ${p.action} ${p.resourceType}`}
-                    onClick={() => {
-                      focus.remember();
-                      setRemoving(p);
-                    }}
-                  >
+                  <button type="button" class="danger" aria-label={`Remove ${p.action} ${p.resourceType}`} onClick={() => setRemoving(p)}>
                     Remove
                   </button>
                 </td>
@@ -69,10 +60,7 @@ export function PermissionTable({ permissions, onRemove, empty }: PermissionTabl
           title="Remove this permission?"
           confirmLabel="Remove permission"
           onConfirm={() => onRemove(removing)}
-          onClose={() => {
-            setRemoving(undefined);
-            focus.restore();
-          }}
+          onClose={() => setRemoving(undefined)}
         >
           <p>
             Whoever holds it through here loses <code>{removing.action}</code> on <code>{removing.resourceType}</code>

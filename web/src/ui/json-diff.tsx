@@ -62,8 +62,8 @@ export function JsonDiff({ before, after, beforeLabel, afterLabel, context = 3, 
             'No changes: both sides hold the same data.'
           ) : (
             <>
-              <span class="jd-stat-added">+{added}</span> <span class="jd-sr">lines added,</span> <span class="jd-stat-removed">−{removed}</span>{' '}
-              <span class="jd-sr">lines removed</span>
+              <span class="jd-stat-added">+{added}</span> <span class="sr-only">lines added,</span> <span class="jd-stat-removed">−{removed}</span>{' '}
+              <span class="sr-only">lines removed</span>
               <span aria-hidden="true"> lines</span>
             </>
           )}
@@ -136,17 +136,17 @@ function InlineView({ lines, beforeLabel, afterLabel, context }: ViewProps) {
   return (
     <div class="table-wrap">
       <table class="jd-table jd-inline">
-        <caption class="jd-sr">
+        <caption class="sr-only">
           Changes from {beforeLabel} to {afterLabel}, one line per row
         </caption>
         <thead>
           <tr>
             <th scope="col" class="jd-no" title={beforeLabel}>
-              <span class="jd-sr">{beforeLabel} line</span>
+              <span class="sr-only">{beforeLabel} line</span>
               <span aria-hidden="true">A</span>
             </th>
             <th scope="col" class="jd-no" title={afterLabel}>
-              <span class="jd-sr">{afterLabel} line</span>
+              <span class="sr-only">{afterLabel} line</span>
               <span aria-hidden="true">B</span>
             </th>
             <th scope="col">
@@ -174,17 +174,17 @@ function SplitView({ lines, beforeLabel, afterLabel, context }: ViewProps) {
   return (
     <div class="table-wrap">
       <table class="jd-table jd-split">
-        <caption class="jd-sr">
+        <caption class="sr-only">
           {beforeLabel} on the left, {afterLabel} on the right
         </caption>
         <thead>
           <tr>
             <th scope="col" class="jd-no">
-              <span class="jd-sr">Line</span>
+              <span class="sr-only">Line</span>
             </th>
             <th scope="col">{beforeLabel}</th>
             <th scope="col" class="jd-no">
-              <span class="jd-sr">Line</span>
+              <span class="sr-only">Line</span>
             </th>
             <th scope="col">{afterLabel}</th>
           </tr>
@@ -211,7 +211,7 @@ function LineCell({ line }: { line: DiffLine }) {
       <span class="jd-mark" aria-hidden="true">
         {MARK[line.kind]}
       </span>
-      {line.kind !== 'same' && <span class="jd-sr">{SPOKEN[line.kind]}</span>}
+      {line.kind !== 'same' && <span class="sr-only">{SPOKEN[line.kind]}</span>}
       <code>{line.text}</code>
     </td>
   );

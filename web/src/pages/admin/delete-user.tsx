@@ -2,7 +2,7 @@ import type { User } from '@pcf/sdk';
 import { useEffect, useState } from 'preact/hooks';
 import { pcf } from '../../client.js';
 import { navigate } from '../../router.js';
-import { ConfirmDialog, useReturnFocus } from '../../admin/confirm-dialog.js';
+import { ConfirmDialog } from '../../ui/confirm-dialog.js';
 import { UserPicker } from '../../admin/user-picker.js';
 
 /** What a user owns, as far as deleting them is concerned: how many resources, at least. */
@@ -14,30 +14,14 @@ interface Owned {
 /** Deleting a user, whose resources go to another user (the server refuses otherwise). */
 export function DeleteUser({ user }: { user: User }) {
   const [open, setOpen] = useState(false);
-  const focus = useReturnFocus();
   return (
     <section class="admin-section" aria-labelledby="delete-user">
       <h2 id="delete-user">Delete this user</h2>
       <p class="hint">Their sessions end at once; their resources can go to another user.</p>
-      <button
-        type="button"
-        class="danger"
-        onClick={() => {
-          focus.remember();
-          setOpen(true);
-        }}
-      >
+      <button type="button" class="danger" onClick={() => setOpen(true)}>
         Delete user…
       </button>
-      {open && (
-        <DeleteUserDialog
-          user={user}
-          onClose={() => {
-            setOpen(false);
-            focus.restore();
-          }}
-        />
-      )}
+      {open && <DeleteUserDialog user={user} onClose={() => setOpen(false)} />}
     </section>
   );
 }

@@ -6,7 +6,7 @@ import { href, navigate } from '../../router.js';
 import { explain } from '../../ui/errors.js';
 import { ErrorMessage, Loading } from '../../ui/feedback.js';
 import { Page } from '../../ui/page.js';
-import { ConfirmDialog, useReturnFocus } from '../../admin/confirm-dialog.js';
+import { ConfirmDialog } from '../../ui/confirm-dialog.js';
 import { Field } from '../../admin/field.js';
 import { PermissionForm } from '../../admin/permission-form.js';
 import { PermissionTable } from '../../admin/permission-table.js';
@@ -138,18 +138,10 @@ function RoleDetailsForm({ role, onSaved }: { role: RoleDetail; onSaved(role: Ro
 /** Deleting a role; the server answers for built-in ones (which it refuses), shown in the dialog. */
 function DeleteRole({ role }: { role: RoleDetail }) {
   const [open, setOpen] = useState(false);
-  const focus = useReturnFocus();
   return (
     <section class="admin-section" aria-labelledby="delete-role">
       <h2 id="delete-role">Delete this role</h2>
-      <button
-        type="button"
-        class="danger"
-        onClick={() => {
-          focus.remember();
-          setOpen(true);
-        }}
-      >
+      <button type="button" class="danger" onClick={() => setOpen(true)}>
         Delete role…
       </button>
       {open && (
@@ -160,10 +152,7 @@ function DeleteRole({ role }: { role: RoleDetail }) {
             await pcf.roles.delete(role.id);
             navigate('/admin/roles', undefined, { replace: true });
           }}
-          onClose={() => {
-            setOpen(false);
-            focus.restore();
-          }}
+          onClose={() => setOpen(false)}
         >
           <p>Everyone who holds it loses its {role.permissions.length} permission(s) at once. This cannot be undone.</p>
           {role.builtin && <p class="hint">It is built in: the server will refuse.</p>}

@@ -29,7 +29,7 @@ export function RolesPage(_props: PageProps) {
   return (
     <Page title="Roles">
       <section class="admin-section" aria-labelledby="roles-list">
-        <h2 id="roles-list" class="admin-sr-only">
+        <h2 id="roles-list" class="sr-only">
           All roles
         </h2>
         {error !== undefined ? (

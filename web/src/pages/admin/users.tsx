@@ -50,7 +50,7 @@ export function UsersPage(_props: PageProps) {
   return (
     <Page title="Users">
       <section class="admin-section" aria-labelledby="users-list">
-        <h2 id="users-list" class="admin-sr-only">
+        <h2 id="users-list" class="sr-only">
           All users
         </h2>
         {error !== undefined ? (

@@ -5,6 +5,7 @@ import { pcf } from '../../client.js';
 import { href } from '../../router.js';
 import { useSession } from '../../session.js';
 import { Empty, ErrorMessage, Loading } from '../../ui/feedback.js';
+import { ConfirmDialog } from '../../ui/confirm-dialog.js';
 import { Page } from '../../ui/page.js';
 import { describeUserAgent, formatDateTime } from './format.js';
 import './auth.css';
@@ -105,55 +106,20 @@ export function SessionsPage(_props: PageProps) {
 /** Asks before signing a session out; for this device it is the ordinary sign-out. */
 function RevokeDialog({ session, onClose }: { session: Session; onClose: (revoked?: Session) => void }) {
   const auth = useSession();
-  const dialog = useRef<HTMLDialogElement>(null);
-  const trigger = useRef<Element | null>(document.activeElement);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-
-  useEffect(() => {
-    const element = dialog.current;
-    element?.showModal();
-    const returnFocus = trigger.current;
-    return () => {
-      element?.close();
-      if (returnFocus instanceof HTMLElement && returnFocus.isConnected) returnFocus.focus();
-    };
-  }, []);
-
+  const revoked = useRef(false);
   const confirm = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      if (session.current) {
-        await auth.signOut();
-        return;
-      }
-      await pcf.auth.revokeSession(session.id);
-      onClose(session);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    if (session.current) return auth.signOut();
+    await pcf.auth.revokeSession(session.id);
+    revoked.current = true;
   };
-
   const what = session.current ? 'this device' : describeUserAgent(session.userAgent);
   return (
-    <dialog ref={dialog} aria-labelledby="revoke-title" onClose={() => !busy && onClose()} onCancel={(e) => busy && e.preventDefault()}>
-      <h2 id="revoke-title">Sign out {what}?</h2>
+    <ConfirmDialog title={`Sign out ${what}?`} confirmLabel="Sign out" onConfirm={confirm} onClose={() => onClose(revoked.current ? session : undefined)}>
       <p>
         {session.current
           ? 'You will be signed out here and taken to the sign-in page.'
           : `Whoever uses that session (${session.ip ?? 'unknown address'}) will have to sign in again.`}
       </p>
-      {error !== undefined && <ErrorMessage error={error} />}
-      <div class="row">
-        <button type="button" class="danger" onClick={confirm} disabled={busy}>
-          {busy ? 'Signing out…' : 'Sign out'}
-        </button>
-        <button type="button" onClick={() => onClose()} disabled={busy} autoFocus>
-          Cancel
-        </button>
-      </div>
-    </dialog>
+    </ConfirmDialog>
   );
 }

@@ -7,8 +7,8 @@ import { useSession } from '../../session.js';
 import { ErrorMessage, Loading } from '../../ui/feedback.js';
 import { JsonDiff } from '../../ui/json-diff.js';
 import { describeOperation } from '../../ui/json-diff-model.js';
+import { ConfirmDialog } from '../../ui/confirm-dialog.js';
 import { Page } from '../../ui/page.js';
-import { ConfirmAction } from './confirm-action.js';
 import { absoluteTime, comparedVersions, relativeTime, shortId } from './history-model.js';
 import { RecordTabs } from './tabs.js';
 import './history.css';
@@ -138,26 +138,16 @@ interface TimelineProps {
 
 function Timeline({ id, versions, current, a, b, authorOf, onCompare, onRestored, nextCursor, onMore }: TimelineProps) {
   const [restoring, setRestoring] = useState<number>();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
   const [moreError, setMoreError] = useState<unknown>();
   const [loadingMore, setLoadingMore] = useState(false);
   const heading = useRef<HTMLHeadingElement>(null);
   const now = new Date();
 
-  const restore = async () => {
-    if (restoring === undefined) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      const made = await pcf.resources.restore(id, restoring);
-      setRestoring(undefined);
-      await onRestored(restoring, made);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+  /** A failure stays in the dialog (ConfirmDialog shows it). */
+  const restore = async (n: number) => {
+    const made = await pcf.resources.restore(id, n);
+    setRestoring(undefined);
+    await onRestored(n, made);
   };
 
   const more = async () => {
@@ -196,7 +186,7 @@ function Timeline({ id, versions, current, a, b, authorOf, onCompare, onRestored
                 <abbr title="Compare to">B</abbr>
               </th>
               <th scope="col">
-                <span class="history-sr">Restore</span>
+                <span class="sr-only">Restore</span>
               </th>
             </tr>
           </thead>
@@ -252,23 +242,20 @@ function Timeline({ id, versions, current, a, b, authorOf, onCompare, onRestored
           {loadingMore ? 'Loading…' : 'Show older versions'}
         </button>
       )}
-      <ConfirmAction
-        open={restoring !== undefined}
-        title={`Restore version ${restoring ?? ''}?`}
-        confirmLabel="Restore"
-        busy={busy}
-        error={error}
-        onConfirm={restore}
-        onCancel={() => {
-          setRestoring(undefined);
-          setError(undefined);
-        }}
-      >
-        <p>
-          A new version {current + 1} is made with the data of version {restoring}. Nothing is lost: version {current} and every other version stay in the
-          history, and you can restore any of them later.
-        </p>
-      </ConfirmAction>
+      {restoring !== undefined && (
+        <ConfirmDialog
+          title={`Restore version ${restoring}?`}
+          confirmLabel="Restore"
+          danger={false}
+          onConfirm={() => restore(restoring)}
+          onClose={() => setRestoring(undefined)}
+        >
+          <p>
+            A new version {current + 1} is made with the data of version {restoring}. Nothing is lost: version {current} and every other version stay in the
+            history, and you can restore any of them later.
+          </p>
+        </ConfirmDialog>
+      )}
     </section>
   );
 }

@@ -110,7 +110,7 @@ export function ResourcesPage({ route }: PageProps) {
           </p>
           <div class="table-wrap">
             <table class="documents-table">
-              <caption class="visually-hidden">Documents</caption>
+              <caption class="sr-only">Documents</caption>
               <thead>
                 <tr>
                   <th scope="col">Name</th>

@@ -4,8 +4,8 @@ import type { PageProps } from '../../app.js';
 import { pcf } from '../../client.js';
 import { explain } from '../../ui/errors.js';
 import { Empty, ErrorMessage, Loading } from '../../ui/feedback.js';
+import { ConfirmDialog } from '../../ui/confirm-dialog.js';
 import { Page } from '../../ui/page.js';
-import { ConfirmAction } from './confirm-action.js';
 import { SHARE_ACTIONS, shareActions, shortId, type ShareAction } from './history-model.js';
 import { RecordTabs } from './tabs.js';
 import './sharing.css';
@@ -24,8 +24,6 @@ export function SharingPage({ params }: PageProps) {
   const [shares, setShares] = useState<Share[]>();
   const [loadError, setLoadError] = useState<unknown>();
   const [removing, setRemoving] = useState<Share>();
-  const [removeBusy, setRemoveBusy] = useState(false);
-  const [removeError, setRemoveError] = useState<unknown>();
   const [notice, setNotice] = useState<string>();
   const noticeRef = useRef<HTMLParagraphElement>(null);
 
@@ -44,21 +42,13 @@ export function SharingPage({ params }: PageProps) {
       .catch(setLoadError);
   }, [id]);
 
-  const remove = async () => {
-    if (!removing) return;
-    setRemoveBusy(true);
-    setRemoveError(undefined);
-    try {
-      await pcf.resources.unshare(id, removing.userId);
-      setRemoving(undefined);
-      await reload();
-      // The row and its button are gone: the announcement takes the focus.
-      announce(`${granteeName(removing)} no longer has access.`);
-    } catch (e) {
-      setRemoveError(e);
-    } finally {
-      setRemoveBusy(false);
-    }
+  /** A failure stays in the dialog (ConfirmDialog shows it). */
+  const remove = async (share: Share) => {
+    await pcf.resources.unshare(id, share.userId);
+    setRemoving(undefined);
+    await reload();
+    // The row and its button are gone: the announcement takes the focus.
+    announce(`${granteeName(share)} no longer has access.`);
   };
 
   const announce = (message: string) => {
@@ -95,7 +85,7 @@ export function SharingPage({ params }: PageProps) {
                       <th scope="col">Person</th>
                       <th scope="col">May</th>
                       <th scope="col">
-                        <span class="sharing-sr">Remove</span>
+                        <span class="sr-only">Remove</span>
                       </th>
                     </tr>
                   </thead>
@@ -125,21 +115,16 @@ export function SharingPage({ params }: PageProps) {
               announce(`Shared with ${granteeName(share)}: ${share.actions.join(', ')}.`);
             }}
           />
-          <ConfirmAction
-            open={removing !== undefined}
-            title={`Stop sharing with ${removing ? granteeName(removing) : ''}?`}
-            confirmLabel="Remove share"
-            danger
-            busy={removeBusy}
-            error={removeError}
-            onConfirm={remove}
-            onCancel={() => {
-              setRemoving(undefined);
-              setRemoveError(undefined);
-            }}
-          >
-            <p>They lose access to this document at once. You can share it with them again later.</p>
-          </ConfirmAction>
+          {removing && (
+            <ConfirmDialog
+              title={`Stop sharing with ${granteeName(removing)}?`}
+              confirmLabel="Remove share"
+              onConfirm={() => remove(removing)}
+              onClose={() => setRemoving(undefined)}
+            >
+              <p>They lose access to this document at once. You can share it with them again later.</p>
+            </ConfirmDialog>
+          )}
         </>
       )}
     </Page>
