@@ -24,6 +24,8 @@ export interface NginxOptions {
   bodyLimitBytes: number;
   /** Parameters of every `server` line; the deployment's passive health check unless a test needs another. */
   serverParameters?: string;
+  /** A configuration of the test's own instead of the deployment's template, given nginx's prefix and port. */
+  config?: (prefix: string, port: number) => string;
 }
 
 /** Passive health checks: one failed attempt takes a server out of rotation for 5 s. */
@@ -107,13 +109,14 @@ export class Nginx {
   #writeConfig(): void {
     writeFileSync(
       this.configPath,
-      renderConfig({
-        PCF_NGINX_PREFIX: this.prefix,
-        PCF_NGINX_LISTEN: `127.0.0.1:${this.options.port}`,
-        PCF_NGINX_API_SERVERS: serverLines(this.options.upstreams.api, this.options.serverParameters),
-        PCF_NGINX_AUTH_SERVERS: serverLines(this.options.upstreams.auth, this.options.serverParameters),
-        PCF_NGINX_BODY_LIMIT: String(this.options.bodyLimitBytes),
-      }),
+      this.options.config?.(this.prefix, this.options.port) ??
+        renderConfig({
+          PCF_NGINX_PREFIX: this.prefix,
+          PCF_NGINX_LISTEN: `127.0.0.1:${this.options.port}`,
+          PCF_NGINX_API_SERVERS: serverLines(this.options.upstreams.api, this.options.serverParameters),
+          PCF_NGINX_AUTH_SERVERS: serverLines(this.options.upstreams.auth, this.options.serverParameters),
+          PCF_NGINX_BODY_LIMIT: String(this.options.bodyLimitBytes),
+        }),
     );
     if (this.#ids) this.#chown(this.prefix);
   }
