@@ -12,7 +12,7 @@ export function consoleDirectory(): string {
 }
 
 /** The build's file names carry a content hash: a browser may keep them for good. */
-const HASHED_ASSET = /\/assets\/[^/]+-[A-Z0-9]{8}\.(js|css|map)(\.br|\.gz)?$/i;
+const HASHED_ASSET = /\/assets\/[^/]+-[A-Z0-9]{8}\.(js|css)(\.map)?(\.br|\.gz)?$/i;
 
 /**
  * The web console (web/), served at /console/ by instances with the api role, and / sent to
@@ -24,6 +24,10 @@ const HASHED_ASSET = /\/assets\/[^/]+-[A-Z0-9]{8}\.(js|css|map)(\.br|\.gz)?$/i;
 export async function registerConsole(app: App): Promise<void> {
   const root = consoleDirectory();
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('console/', 302));
+  // /console → /console/, so the page's relative URLs resolve inside the folder. The plugin's
+  // own redirect would not fire for a prefix with a trailing slash, and its Location would be
+  // absolute (lost behind a prefix).
+  app.get('/console', { schema: { hide: true } }, async (_request, reply) => reply.redirect('console/', 301));
   if (!existsSync(join(root, 'index.html'))) {
     // A checkout that was never built (`tsx src/main.ts`): say what to do instead of a bare 404.
     app.get('/console/*', { schema: { hide: true } }, async (_request, reply) =>
@@ -34,8 +38,6 @@ export async function registerConsole(app: App): Promise<void> {
   await app.register(fastifyStatic, {
     root,
     prefix: '/console/',
-    // /console → /console/, so the page's relative URLs resolve inside the folder.
-    redirect: true,
     wildcard: true,
     index: ['index.html'],
     // The build writes .br and .gz beside each file (web/scripts/build.mjs).
@@ -43,8 +45,9 @@ export async function registerConsole(app: App): Promise<void> {
     cacheControl: false,
     etag: true,
     lastModified: true,
-    // A missing file is the router's problem+json 404, like every other unknown path.
-    serveDotFiles: false,
+    // Nothing that starts with a dot, at any depth, is a file the console serves (send's
+    // default would serve them under the wildcard route).
+    dotfiles: 'ignore',
     setHeaders: (response, path) => {
       response.setHeader('cache-control', HASHED_ASSET.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
       // The answer depends on Accept-Encoding (preCompressed): a shared cache must key on it.

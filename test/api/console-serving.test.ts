@@ -6,15 +6,16 @@ import { consoleDirectory } from '../../src/api/console.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
- * Review (h-review): what src/api/console.ts says it does with @fastify/static 9.
- * - `redirect: true` with `prefix: '/console/'` registers no `/console` route (the plugin adds
- *   the redirect only when the prefix lacks its trailing slash), so /console is a 404.
- * - `serveDotFiles` only feeds the glob of `wildcard: false`; with `wildcard: true` send()'s
- *   `dotfiles` option decides, and @fastify/static defaults it to 'allow'.
+ * How src/api/console.ts serves web/dist with @fastify/static, where the plugin's defaults
+ * would do otherwise: /console (no slash) is sent to /console/ relatively (the plugin's own
+ * redirect does not fire for a prefix ending in a slash, and is absolute), dotfiles are not
+ * served (send's default under a wildcard route is to serve them), and source maps are cached
+ * like the hashed files they describe.
  */
-describe('console static serving (review)', { skip: !existsSync(join(consoleDirectory(), 'index.html')) && 'web/dist not built' }, () => {
+describe('console: static serving', () => {
   let t: TestServer;
   before(async () => {
+    assert.ok(existsSync(join(consoleDirectory(), 'index.html')), 'web/dist/ has no console: run `npm run build` first');
     t = await startTestServer('pglite');
   });
   after(async () => {
@@ -31,10 +32,21 @@ describe('console static serving (review)', { skip: !existsSync(join(consoleDire
     const file = join(consoleDirectory(), '.review-dotfile');
     writeFileSync(file, 'secret');
     try {
-      const response = await t.app.inject({ method: 'GET', url: '/console/.review-dotfile' });
-      assert.equal(response.statusCode, 404, response.body);
+      for (const url of ['/console/.review-dotfile', '/console/%2ereview-dotfile', '/console/assets/../.review-dotfile']) {
+        const response = await t.app.inject({ method: 'GET', url });
+        assert.equal(response.statusCode, 404, `${url}: ${response.body}`);
+      }
     } finally {
       rmSync(file, { force: true });
     }
+  });
+
+  it('caches a hashed file’s source map as long as the file', async () => {
+    const html = (await t.app.inject({ method: 'GET', url: '/console/' })).body;
+    const script = /src="\.\/(assets\/console-[A-Z0-9]+\.js)"/.exec(html)?.[1];
+    assert.ok(script, html);
+    const map = await t.app.inject({ method: 'GET', url: `/console/${script}.map` });
+    assert.equal(map.statusCode, 200);
+    assert.equal(map.headers['cache-control'], 'public, max-age=31536000, immutable');
   });
 });

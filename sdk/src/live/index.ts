@@ -178,12 +178,16 @@ export function live(options: LiveOptions = {}): (context: ClientContext) => { l
             }),
           ),
         close: async () => {
-          for (const iterator of open) await iterator.return();
-          // A disposed graphql-ws client no longer retries: the next subscription gets a fresh one.
+          // The fresh connection first, and a snapshot of what is open: a consumer that
+          // subscribes again as soon as its subscription ends gets the new connection, and is
+          // not closed (and resubscribed, and closed…) by this same call, forever.
           const closing = client;
           client = connect();
+          for (const iterator of [...open]) await iterator.return();
+          // A disposed graphql-ws client no longer retries.
           await closing.dispose();
-          state.set('idle');
+          // Unless a subscription made meanwhile is already on the new connection.
+          if (open.size === 0) state.set('idle');
         },
       },
     };
