@@ -150,6 +150,34 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(assigned.payload.actorName, 'Admin');
       });
 
+      it('sharing and unsharing in a loop tells the recipient once while that news is unread, and again once it is read', async () => {
+        const [alice, bob] = await Promise.all([newMember('Alice'), newMember('Bob')]);
+        const doc = await createResource(t, alice, { name: 'Ping', type: 'memo', data: { v: 1 } });
+        const share = () => json(call(alice.token, 'POST', `/api/v1/resources/${doc.id}/shares`, { email: bob.user.email, actions: ['read'] }), 201);
+        const unshare = async () => assert.equal((await call(alice.token, 'DELETE', `/api/v1/resources/${doc.id}/shares/${bob.user.id}`)).statusCode, 204);
+        await share();
+        const first = await waitForOne(bob.token, 'resource.shared', (n) => n.payload.resourceId === doc.id);
+        for (let i = 0; i < 5; i += 1) {
+          await unshare();
+          await share();
+        }
+        // A later share of another document is the sign that the loop's events were handled.
+        const other = await createResource(t, alice, { name: 'Sentinel', type: 'memo', data: { v: 1 } });
+        await json(call(alice.token, 'POST', `/api/v1/resources/${other.id}/shares`, { userId: bob.user.id, actions: ['read'] }), 201);
+        await waitForOne(bob.token, 'resource.shared', (n) => n.payload.resourceId === other.id);
+        const about = (await all(bob.token)).filter((n) => n.payload.resourceId === doc.id);
+        assert.deepEqual(
+          about.map((n) => n.id),
+          [first.id],
+          'one unread notification stands for the whole loop',
+        );
+        // Read, the next share is news again.
+        await json(call(bob.token, 'POST', `${N}/${first.id}/read`));
+        await unshare();
+        const again = await waitForOne(bob.token, 'resource.unshared', (n) => n.payload.resourceId === doc.id);
+        assert.notEqual(again.id, first.id);
+      });
+
       it('an admin taking a share away tells the owner and the user it was taken from', async () => {
         const [alice, bob] = await Promise.all([newMember('Alice'), newMember('Bob')]);
         const doc = await createResource(t, alice, { name: 'Lent', type: 'memo', data: { v: 1 } });

@@ -12,7 +12,9 @@ import type { UnitOfWork } from '../shared/unit-of-work.js';
 import { pageBounds, toPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { iso } from '../shared/views.js';
 import { FieldProblems, onlyFields } from '../shared/input.js';
-import { describe, isNotificationKind, NOTIFICATION_KINDS, recipientsOf, type NotificationKind } from './kinds.js';
+import { describe, isNotificationKind, NOTIFICATION_KINDS, recipientsOf, type NotificationKind, type Recipient } from './kinds.js';
+
+type Db = Database['db'];
 
 export type { NotificationCreatedPayload, NotificationView };
 
@@ -182,8 +184,9 @@ export class NotificationsService {
         (await tx.selectFrom('users').select('id').where('id', 'in', recipientIds).orderBy('id').forNoKeyUpdate().execute()).map((u) => u.id),
       );
       const users = new Map((await tx.selectFrom('users').select(['id', 'name']).where('id', 'in', people).execute()).map((u) => [u.id, u.name]));
+      const waiting = await unreadShareNews(tx, recipients);
       const rows = recipients
-        .filter((r) => locked.has(r.userId))
+        .filter((r) => locked.has(r.userId) && !waiting.has(shareNewsKey(r.userId, r.payload)))
         .map((r) => ({
           id: newId(),
           user_id: r.userId,
@@ -309,4 +312,32 @@ export class NotificationsService {
     const result = await this.#d.database.db.deleteFrom('notifications').where('created_at', '<', cutoff).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+}
+
+const SHARE_KINDS: readonly NotificationKind[] = ['resource.shared', 'resource.unshared'];
+
+function shareNewsKey(userId: string, payload: { resourceId?: unknown; actorId?: unknown }): string {
+  return `${userId} ${String(payload.resourceId)} ${String(payload.actorId)}`;
+}
+
+/**
+ * The recipients that already have an unread share or unshare notification about the same
+ * resource from the same person: they are not told again. Sharing and unsharing in a loop
+ * would otherwise put one notification (and, for whoever opted in, one email of the sharer's
+ * choosing) per request into any account whose email address is known. The one waiting still
+ * leads to the resource, whose page shows how things stand now. Read under the recipients' row
+ * locks, so two consumers cannot both find none.
+ */
+async function unreadShareNews(tx: Db, recipients: Recipient[]): Promise<Set<string>> {
+  const about = recipients.filter((r) => SHARE_KINDS.includes(r.kind) && typeof r.payload.resourceId === 'string');
+  if (about.length === 0) return new Set();
+  const rows = await tx
+    .selectFrom('notifications')
+    .select(['user_id', sql<string>`payload->>'resourceId'`.as('resource_id'), sql<string>`payload->>'actorId'`.as('actor_id')])
+    .where('user_id', 'in', [...new Set(about.map((r) => r.userId))])
+    .where('read_at', 'is', null)
+    .where('kind', 'in', SHARE_KINDS)
+    .where(sql<string>`payload->>'resourceId'`, 'in', [...new Set(about.map((r) => r.payload.resourceId as string))])
+    .execute();
+  return new Set(rows.map((row) => shareNewsKey(row.user_id, { resourceId: row.resource_id, actorId: row.actor_id })));
 }
