@@ -210,6 +210,8 @@ describe('the contract, checked by Prism in front of the server', () => {
       json: { resourceType: 'doc', action: 'read', conditions: null },
       status: 201,
     })).body as { id: string };
+    await call('GET', `/api/v1/users/${created.id}/grants`, { token: admin, status: 200 });
+    await call('GET', `/api/v1/users/${created.id}/grants`, { token: member, status: 403 });
     await call('DELETE', `/api/v1/users/${created.id}/permissions/${permission.id}`, { token: admin, status: 204 });
     await call('DELETE', `/api/v1/roles/${role.id}`, { token: admin, status: 204 });
     await call('DELETE', `/api/v1/users/${created.id}`, { token: admin, status: 204 });
