@@ -17,6 +17,7 @@ interface Preview {
   conditions: Record<string, unknown> | null;
   matches: Summary[];
   more: boolean;
+  complete: boolean;
 }
 
 for (const kind of DATABASE_KINDS) {
@@ -157,10 +158,10 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(ids(matches), ids(list.items));
     });
 
-    it('answers at most `limit` matches (default 20), in id order, saying whether there are more, in one statement with a LIMIT', async () => {
+    it('answers at most `limit` matches (default 20), newest first, saying whether there are more, filtering a bounded window of the newest resources', async () => {
       const many: Resource[] = [];
       for (let i = 0; i < 21; i++) many.push(await createResource(t, bob, { type: 'bulk', name: `Bulk ${i}` }));
-      const inOrder = ids(many);
+      const inOrder = ids(many).reverse();
       const bulk = { resourceType: 'bulk', action: 'read' };
       const byDefault = await previewed(bulk);
       assert.deepEqual(
@@ -181,15 +182,22 @@ for (const kind of DATABASE_KINDS) {
         counter.restore();
       }
       const reads = statements.filter((s) => /from "resources"/i.test(s));
-      assert.equal(reads.length, 1, reads.join('\n'));
-      assert.match(reads[0]!, /order by "resources"\."id" limit \$\d+$/i);
+      assert.equal(reads.length, 2, reads.join('\n'));
+      // The condition is applied to the newest resources only, never to the whole table…
+      assert.match(
+        reads[0]!,
+        /from \(select \* from "resources" order by "id" desc limit \$\d+\) as "resources" where .* order by "resources"\."id" desc limit \$\d+$/i,
+      );
+      // …and a count of at most that many keys says whether that was all of them.
+      assert.match(reads[1]!, /from \(select "id" from "resources" limit \$\d+\) as "first"/i);
+      assert.equal(all.complete, true);
     });
 
     it('matches no resources for permissions on users and roles, and says so with an empty list', async () => {
       const users = await previewed({ resourceType: 'user', action: 'read', conditions: { id: '${user.id}' } });
-      assert.deepEqual(users, { conditions: { id: '${user.id}' }, matches: [], more: false });
+      assert.deepEqual(users, { conditions: { id: '${user.id}' }, matches: [], more: false, complete: true });
       const roles = await previewed({ resourceType: 'role', action: 'manage' });
-      assert.deepEqual(roles, { conditions: null, matches: [], more: false });
+      assert.deepEqual(roles, { conditions: null, matches: [], more: false, complete: true });
     });
   });
 }

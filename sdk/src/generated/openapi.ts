@@ -2359,10 +2359,12 @@ export interface operations {
             conditions: {
               [key: string]: unknown;
             } | null;
-            /** @description The first resources the permission matches, in id order; always empty for `user` and `role` */
+            /** @description The first resources the permission matches, newest first, among the newest 10,000; always empty for `user` and `role` */
             matches: components['schemas']['ResourceSummary'][];
             /** @description True when it matches more resources than `matches` holds */
             more: boolean;
+            /** @description False when there are more than 10,000 resources: only the newest 10,000 were looked at, which bounds what a preview costs */
+            complete: boolean;
           };
         };
       };

@@ -18,8 +18,13 @@ const PreviewAnswer = Type.Object({
   conditions: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
     description: 'The conditions as a grant would store them: normalised (UUIDs lowercase, timestamps in ISO form), null when unconditional',
   }),
-  matches: Type.Array(ref('ResourceSummary'), { description: 'The first resources the permission matches, in id order; always empty for `user` and `role`' }),
+  matches: Type.Array(ref('ResourceSummary'), {
+    description: 'The first resources the permission matches, newest first, among the newest 10,000; always empty for `user` and `role`',
+  }),
   more: Type.Boolean({ description: 'True when it matches more resources than `matches` holds' }),
+  complete: Type.Boolean({
+    description: 'False when there are more than 10,000 resources: only the newest 10,000 were looked at, which bounds what a preview costs',
+  }),
 });
 
 /** Permissions on their own, under /api/v1/permissions: what one would allow before it is granted. */

@@ -274,10 +274,31 @@ function namePattern(q: string): string {
  * The first `limit` resources (in id order) this filter matches, `undefined` meaning every
  * one: walking the primary key and stopping at `limit`, whatever the table holds.
  */
-export function summariesMatching(db: Db, where: Expression<SqlBool> | undefined, limit: number): Promise<ResourceSummary[]> {
-  let query = db.selectFrom('resources').select(LIST_COLUMNS).orderBy('resources.id').limit(limit);
+/**
+ * The first `limit` resources a filter matches, newest first, among the newest `window`
+ * resources only: the filter is applied to a bounded slice of the primary key, so a condition
+ * that matches nothing costs `window` rows, not the whole table. The slice is named
+ * `resources`, so a filter compiled against the table applies to it unchanged.
+ */
+export function summariesMatching(db: Db, where: Expression<SqlBool> | undefined, limit: number, window: number): Promise<ResourceSummary[]> {
+  const newest = db.selectFrom('resources').selectAll().orderBy('id', 'desc').limit(window).as('resources');
+  let query = db.selectFrom(newest).select(LIST_COLUMNS).orderBy('resources.id', 'desc').limit(limit);
   if (where) query = query.where(where);
   return query.execute();
+}
+
+/** Whether the table holds more than `n` resources (reads at most n + 1 keys). */
+export async function moreResourcesThan(db: Db, n: number): Promise<boolean> {
+  const first = db
+    .selectFrom('resources')
+    .select('id')
+    .limit(n + 1)
+    .as('first');
+  const row = await db
+    .selectFrom(first)
+    .select(sql<string>`count(*)`.as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n) > n;
 }
 
 export async function countMatching(db: Db, where: readonly Expression<SqlBool>[]): Promise<number> {

@@ -89,19 +89,20 @@ function Verdict({ state }: { state: PreviewState }) {
         </div>
       );
     case 'valid':
-      return <Matches matches={state.preview.matches} more={state.preview.more} />;
+      return <Matches matches={state.preview.matches} more={state.preview.more} complete={state.preview.complete} />;
   }
 }
 
-function Matches({ matches, more }: { matches: ResourceSummary[]; more: boolean }) {
+function Matches({ matches, more, complete }: { matches: ResourceSummary[]; more: boolean; complete: boolean }) {
   return (
     <section class="preview" aria-label="Preview">
       <p class="ok">
         Valid.{' '}
         {matches.length === 0
           ? 'It matches no resources now.'
-          : `It matches ${more ? `more than ${matches.length}` : matches.length} resource${matches.length === 1 && !more ? '' : 's'}${more ? '; the first:' : ':'}`}
+          : `It matches ${more ? `more than ${matches.length}` : matches.length} resource${matches.length === 1 && !more ? '' : 's'}${more ? '; the newest:' : ':'}`}
       </p>
+      {!complete && <p class="hint">Only the newest 10,000 resources were looked at; older ones it matches are not shown.</p>}
       {matches.length > 0 && (
         <ul class="preview-list">
           {matches.map((r) => (
