@@ -3,12 +3,14 @@ import { useEffect, useState } from 'preact/hooks';
 import { pcf } from '../client.js';
 import { href } from '../router.js';
 import { useSession } from '../session.js';
+import { followLive } from './follow.js';
 import { announceInbox, onInboxChange } from './inbox.js';
 import './live.css';
 
 /**
  * The bell in the top bar: the unread count, kept current by the live notifications
- * subscription (a new one, or a resync after a reconnect, reads the count again).
+ * subscription (a new one, or a resync after a reconnect, reads the count again). A subscription
+ * that ends is opened again (after a growing wait if it failed), unless the session is over.
  */
 export function NotificationBell() {
   const session = useSession();
@@ -29,33 +31,30 @@ export function NotificationBell() {
       if (change === 'read') void recount();
     });
 
-    let inbox = pcf.live.notifications();
-    const listen = async () => {
-      while (!stopped) {
-        try {
-          for await (const delivery of inbox) {
-            // Counted again rather than incremented: a notification made while the first count
-            // was on its way would otherwise be counted twice, or not at all.
-            await recount();
-            announceInbox(delivery.resync ? 'resync' : 'received');
-          }
-        } catch (error) {
-          // Refused (the session ended): asking for the account lets the 401 end it everywhere.
-          if (isPcfError(error) && error.code === 'UNAUTHORIZED') void session.refresh();
-          return;
-        }
-        // Ended without a stop of ours: the connection was closed (a new sign-in); listen again.
-        if (!stopped) {
-          inbox = pcf.live.notifications();
-          await recount();
-        }
-      }
-    };
-    void listen();
+    const controller = new AbortController();
+    void followLive({
+      subscribe: () => pcf.live.notifications(),
+      onEvent: async (delivery) => {
+        // Counted again rather than incremented: a notification made while the first count
+        // was on its way would otherwise be counted twice, or not at all.
+        await recount();
+        announceInbox(delivery.resync ? 'resync' : 'received');
+      },
+      // A new subscription after one ended (a new sign-in, or an error it would not retry):
+      // what arrived in between was not delivered, so the count and any open list are read again.
+      onRestart: async () => {
+        await recount();
+        announceInbox('resync');
+      },
+      isFatal: (error) => isPcfError(error) && error.code === 'UNAUTHORIZED',
+      // Refused (the session ended): asking for the account lets the 401 end it everywhere.
+      onFatal: () => void session.refresh(),
+      signal: controller.signal,
+    });
     return () => {
       stopped = true;
       offInbox();
-      void inbox.return();
+      controller.abort();
     };
   }, []);
 

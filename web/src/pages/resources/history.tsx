@@ -82,14 +82,20 @@ export function HistoryPage({ params, route }: PageProps) {
   const compare = (next: { a: number; b: number }) => navigate(`/resources/${encodeURIComponent(id)}/history`, next, { replace: true });
   const authorOf = (userId: string | null) => (userId === null ? 'a deleted account' : (names.get(userId) ?? shortId(userId)));
 
+  /** After the restore was made: nothing here throws, or the dialog would show it as the restore's failure. */
   const restored = async (from: number, made: Resource) => {
     setResource(made);
-    // The timeline's first page holds the new version; older pages loaded stay as they were.
-    const first = await pcf.resources.versions(id).page();
-    setVersions((previous) => [...first.items, ...(previous ?? []).filter((v) => v.version < (first.items[first.items.length - 1]?.version ?? 0))]);
     // Compare what the document was with what the restore made of it.
     compare({ a: made.version - 1, b: made.version });
-    setNotice(`Version ${from} restored: its data is now version ${made.version}.`);
+    const done = `Version ${from} restored: its data is now version ${made.version}.`;
+    try {
+      // The timeline's first page holds the new version; older pages loaded stay as they were.
+      const first = await pcf.resources.versions(id).page();
+      setVersions((previous) => [...first.items, ...(previous ?? []).filter((v) => v.version < (first.items[first.items.length - 1]?.version ?? 0))]);
+      setNotice(done);
+    } catch {
+      setNotice(`${done} The list of versions could not be refreshed: reload the page to see the new one.`);
+    }
   };
 
   return (

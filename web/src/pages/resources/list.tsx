@@ -25,23 +25,30 @@ export function ResourcesPage({ route }: PageProps) {
   const filters = filtersFromQuery(route.query);
   const query = apiFilters(filters, myId);
   const key = JSON.stringify(query);
-  const [listing, setListing] = useState<Listing>();
+  // The listing names the filter it is for: a page that arrives for an older filter is dropped.
+  const [stored, setListing] = useState<Listing & { key: string }>();
+  const listing = stored?.key === key ? stored : undefined;
   const [error, setError] = useState<unknown>();
   const [loadingMore, setLoadingMore] = useState(false);
   const moreButton = useRef<HTMLButtonElement>(null);
   const firstNew = useRef<HTMLAnchorElement>(null);
-  const [focusIndex, setFocusIndex] = useState<number>();
+  const [focusId, setFocusId] = useState<string>();
+  /** Aborted when the filter changes (or the page goes): cancels the first page and any "Load more". */
+  const listingCalls = useRef<AbortController | undefined>(undefined);
 
   // A new filter: the first page, from scratch; a response for an older filter is dropped.
   useEffect(() => {
     const controller = new AbortController();
+    listingCalls.current = controller;
     setListing(undefined);
     setError(undefined);
+    setLoadingMore(false);
+    setFocusId(undefined);
     pcf.resources
       .list({ ...query, limit: PAGE_SIZE }, { signal: controller.signal })
       .page()
       .then(
-        (page) => setListing({ items: page.items, nextCursor: page.nextCursor }),
+        (page) => !controller.signal.aborted && setListing({ key, items: page.items, nextCursor: page.nextCursor }),
         (e: unknown) => !controller.signal.aborted && setError(e),
       );
     return () => controller.abort();
@@ -54,21 +61,29 @@ export function ResourcesPage({ route }: PageProps) {
 
   // After "Load more", the first new row takes the focus, so the keyboard goes on from there.
   useEffect(() => {
-    if (focusIndex !== undefined) firstNew.current?.focus();
-  }, [focusIndex]);
+    if (focusId !== undefined) firstNew.current?.focus();
+  }, [focusId]);
 
   const loadMore = async () => {
-    if (!listing?.nextCursor) return;
+    const controller = listingCalls.current;
+    if (!listing?.nextCursor || !controller) return;
+    const cursor = listing.nextCursor;
     setLoadingMore(true);
     setError(undefined);
     try {
-      const page = await pcf.resources.list({ ...query, limit: PAGE_SIZE }).page(listing.nextCursor);
-      setFocusIndex(listing.items.length);
-      setListing({ items: [...listing.items, ...page.items], nextCursor: page.nextCursor });
+      const page = await pcf.resources.list({ ...query, limit: PAGE_SIZE }, { signal: controller.signal }).page(cursor);
+      if (controller.signal.aborted) return;
+      setFocusId(page.items[0]?.id);
+      setListing((current) => {
+        // Another filter, or another "Load more" got there first: this page is not the next one.
+        if (!current || current.key !== key || current.nextCursor !== cursor) return current;
+        const known = new Set(current.items.map((doc) => doc.id));
+        return { key, items: [...current.items, ...page.items.filter((doc) => !known.has(doc.id))], nextCursor: page.nextCursor };
+      });
     } catch (e) {
-      setError(e);
+      if (!controller.signal.aborted) setError(e);
     } finally {
-      setLoadingMore(false);
+      if (!controller.signal.aborted) setLoadingMore(false);
     }
   };
 
@@ -125,10 +140,10 @@ export function ResourcesPage({ route }: PageProps) {
                 </tr>
               </thead>
               <tbody>
-                {listing.items.map((doc, i) => (
+                {listing.items.map((doc) => (
                   <tr key={doc.id}>
                     <td class="documents-name">
-                      <a href={href(`/resources/${encodeURIComponent(doc.id)}`)} ref={i === focusIndex ? firstNew : undefined}>
+                      <a href={href(`/resources/${encodeURIComponent(doc.id)}`)} ref={doc.id === focusId ? firstNew : undefined}>
                         {doc.name}
                       </a>
                     </td>

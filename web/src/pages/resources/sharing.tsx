@@ -25,6 +25,7 @@ export function SharingPage({ params }: PageProps) {
   const [loadError, setLoadError] = useState<unknown>();
   const [removing, setRemoving] = useState<Share>();
   const [notice, setNotice] = useState<string>();
+  const [refreshError, setRefreshError] = useState<unknown>();
   const noticeRef = useRef<HTMLParagraphElement>(null);
 
   const reload = useCallback(async () => setShares(await pcf.resources.shares(id)), [id]);
@@ -42,18 +43,32 @@ export function SharingPage({ params }: PageProps) {
       .catch(setLoadError);
   }, [id]);
 
-  /** A failure stays in the dialog (ConfirmDialog shows it). */
+  /** A failure of the removal stays in the dialog (ConfirmDialog shows it); one of the reload after it does not. */
   const remove = async (share: Share) => {
     await pcf.resources.unshare(id, share.userId);
     setRemoving(undefined);
-    await reload();
     // The row and its button are gone: the announcement takes the focus.
-    announce(`${granteeName(share)} no longer has access.`);
+    await reloadAfter(`${granteeName(share)} no longer has access.`);
   };
 
   const announce = (message: string) => {
     setNotice(message);
     requestAnimationFrame(() => noticeRef.current?.focus());
+  };
+
+  /**
+   * Reads the list again after a change that was made, and says so: a list that cannot be read
+   * again is told apart from the change, which is done whatever the reload does.
+   */
+  const reloadAfter = async (done: string) => {
+    try {
+      await reload();
+      setRefreshError(undefined);
+      announce(done);
+    } catch (e) {
+      setRefreshError(e);
+      announce(`${done} The list below could not be refreshed and may be out of date.`);
+    }
   };
 
   const title = resource ? `Sharing ${resource.name}` : 'Sharing';
@@ -71,6 +86,7 @@ export function SharingPage({ params }: PageProps) {
               {notice}
             </p>
           )}
+          {refreshError !== undefined && <ErrorMessage error={refreshError} title="The shares could not be read again." />}
           <section aria-labelledby="shared-with-title">
             <h2 id="shared-with-title" class="sharing-heading">
               Shared with
@@ -108,13 +124,7 @@ export function SharingPage({ params }: PageProps) {
               </div>
             )}
           </section>
-          <ShareForm
-            id={id}
-            onShared={async (share) => {
-              await reload();
-              announce(`Shared with ${granteeName(share)}: ${share.actions.join(', ')}.`);
-            }}
-          />
+          <ShareForm id={id} onShared={(share) => reloadAfter(`Shared with ${granteeName(share)}: ${share.actions.join(', ')}.`)} />
           {removing && (
             <ConfirmDialog
               title={`Stop sharing with ${granteeName(removing)}?`}
@@ -150,11 +160,9 @@ function ShareForm({ id, onShared }: { id: string; onShared(share: Share): Promi
     setBusy(true);
     setError(undefined);
     setFieldErrors({});
+    let share: Share;
     try {
-      const share = await pcf.resources.share(id, { email: email.trim(), actions: shareActions(ticked) });
-      setEmail('');
-      setTicked(new Set(['read']));
-      await onShared(share);
+      share = await pcf.resources.share(id, { email: email.trim(), actions: shareActions(ticked) });
     } catch (e) {
       const { code, fields } = explain(e);
       const byField: Partial<Record<'email' | 'actions', string>> = {};
@@ -165,9 +173,14 @@ function ShareForm({ id, onShared }: { id: string; onShared(share: Share): Promi
       const placed = Object.keys(byField).length;
       if (placed === 0 || placed < fields.length) setError(e);
       if (byField.email) emailInput.current?.focus();
-    } finally {
       setBusy(false);
+      return;
     }
+    // Shared: what follows (reading the list again) is not the share's failure, nor shown as one.
+    setEmail('');
+    setTicked(new Set(['read']));
+    setBusy(false);
+    await onShared(share);
   };
 
   const toggle = (action: ShareAction, on: boolean) =>
