@@ -1,5 +1,4 @@
-import type { Role } from '@pcf/sdk';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { PageProps } from '../../app.js';
 import { pcf } from '../../client.js';
 import { href, navigate } from '../../router.js';
@@ -7,24 +6,12 @@ import { explain } from '../../ui/errors.js';
 import { Empty, ErrorMessage, Loading } from '../../ui/feedback.js';
 import { Page } from '../../ui/page.js';
 import { Field } from '../../admin/field.js';
+import { useAllRoles } from '../../admin/use-roles.js';
 import '../../admin/admin.css';
 
 /** Every role, and a form for a new one. */
 export function RolesPage(_props: PageProps) {
-  const [roles, setRoles] = useState<Role[]>();
-  const [error, setError] = useState<unknown>();
-
-  useEffect(() => {
-    const controller = new AbortController();
-    pcf.roles
-      .list({ signal: controller.signal })
-      .all()
-      .then(setRoles)
-      .catch((err: unknown) => {
-        if (!controller.signal.aborted) setError(err);
-      });
-    return () => controller.abort();
-  }, []);
+  const { roles, error } = useAllRoles();
 
   return (
     <Page title="Roles">

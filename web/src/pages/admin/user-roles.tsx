@@ -1,5 +1,6 @@
 import type { Role } from '@pcf/sdk';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
+import { useAllRoles } from '../../admin/use-roles.js';
 import { pcf } from '../../client.js';
 import { href } from '../../router.js';
 import { Empty, ErrorMessage, Loading } from '../../ui/feedback.js';
@@ -12,23 +13,10 @@ interface UserRolesProps {
 
 /** The roles a user holds, and assigning or taking one (both idempotent on the server). */
 export function UserRoles({ userId, roles, onChanged }: UserRolesProps) {
-  const [all, setAll] = useState<Role[]>();
-  const [loadError, setLoadError] = useState<unknown>();
+  const { roles: all, error: loadError } = useAllRoles();
   const [chosen, setChosen] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
-
-  useEffect(() => {
-    const controller = new AbortController();
-    pcf.roles
-      .list({ signal: controller.signal })
-      .all()
-      .then(setAll)
-      .catch((err: unknown) => {
-        if (!controller.signal.aborted) setLoadError(err);
-      });
-    return () => controller.abort();
-  }, []);
 
   const run = async (change: () => Promise<void>) => {
     setBusy(true);
